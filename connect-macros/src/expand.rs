@@ -1,0 +1,135 @@
+//! Expands a parsed attribute into the trait impl and the plugin registration, or into a
+//! fallback impl plus the error when the attribute was wrong.
+
+use heck::ToKebabCase;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+use syn::spanned::Spanned;
+
+use crate::attr::{self, PluginAttr};
+use crate::docs::doc_comment;
+use crate::target::DeriveKind;
+
+/// Runs one derive.
+pub fn derive(input: DeriveInput, kind: DeriveKind) -> TokenStream {
+    match attr::parse(&input, kind) {
+        Ok(parsed) => {
+            let implementation = connector_impl(&input, kind, &parsed);
+            let registrations = registrations(&input, kind, &parsed);
+            quote! { #implementation #registrations }
+        }
+        Err(error) => {
+            let error = error.to_compile_error();
+            let fallback = fallback(&input, kind);
+            quote! { #error #fallback }
+        }
+    }
+}
+
+fn connector_impl(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> TokenStream {
+    let ident = &input.ident;
+    let trait_path = match kind {
+        DeriveKind::Source => quote!(::connect_sdk::SourceConnector),
+        DeriveKind::Sink => quote!(::connect_sdk::SinkConnector),
+        _ => return TokenStream::new(),
+    };
+    let task = parsed.task.as_ref().expect("attr::parse requires a task for connectors");
+    let task = quote_spanned!(task.span()=> #task);
+    let validate = parsed.validate.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn validate(&self) -> ::core::result::Result<(), ::connect_sdk::config::ConfigErrors> {
+                #path(self)
+            }
+        }
+    });
+    let split = parsed.split.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn task_configs(&self, max_tasks: usize) -> ::std::vec::Vec<Self> {
+                #path(self, max_tasks)
+            }
+        }
+    });
+    quote! {
+        impl #trait_path for #ident {
+            type Task = #task;
+            #validate
+            #split
+        }
+    }
+}
+
+fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> TokenStream {
+    let ident = &input.ident;
+    let name = parsed.name.as_ref().map_or_else(|| ident.to_string().to_kebab_case(), |n| n.value());
+    let version = parsed.version.as_ref().map_or_else(|| quote!(::core::env!("CARGO_PKG_VERSION")), |v| quote!(#v));
+    let description = doc_comment(&input.attrs);
+    let aliases = &parsed.aliases;
+    let private = quote!(::connect_sdk::__private);
+    let entries: Vec<(String, TokenStream, TokenStream)> = match kind {
+        DeriveKind::Source => vec![(
+            name,
+            quote!(Source),
+            quote!(#private::PluginFactory::Source(#private::source_factory::<#ident>())),
+        )],
+        DeriveKind::Sink => vec![(
+            name,
+            quote!(Sink),
+            quote!(#private::PluginFactory::Sink(#private::sink_factory::<#ident>())),
+        )],
+        DeriveKind::Transform if parsed.key_value => vec![
+            (format!("{name}$Key"), quote!(Transform), quote!(#private::PluginFactory::Transform(#private::key_transform::<#ident>))),
+            (format!("{name}$Value"), quote!(Transform), quote!(#private::PluginFactory::Transform(#private::value_transform::<#ident>))),
+        ],
+        DeriveKind::Transform => {
+            vec![(name, quote!(Transform), quote!(#private::PluginFactory::Transform(#private::transform::<#ident>)))]
+        }
+        DeriveKind::Predicate => {
+            vec![(name, quote!(Predicate), quote!(#private::PluginFactory::Predicate(#private::predicate::<#ident>)))]
+        }
+        DeriveKind::Converter => {
+            vec![(name, quote!(Converter), quote!(#private::PluginFactory::Converter(#private::converter::<#ident>)))]
+        }
+    };
+    let alias_variants = |suffix: &str| -> Vec<String> { aliases.iter().map(|a| format!("{}{suffix}", a.value())).collect() };
+    let submissions = entries.into_iter().map(|(plugin_name, plugin_kind, factory)| {
+        let suffix = plugin_name.rfind('$').map_or("", |i| &plugin_name[i..]).to_owned();
+        let aliases = alias_variants(&suffix);
+        quote! {
+            #private::inventory::submit! {
+                #private::PluginDescriptor {
+                    name: #plugin_name,
+                    aliases: &[#(#aliases),*],
+                    kind: #private::PluginKind::#plugin_kind,
+                    version: #version,
+                    description: #description,
+                    module: ::core::module_path!(),
+                    config_schema: #private::schema_of::<#ident>,
+                    factory: #factory,
+                }
+            }
+        }
+    });
+    quote! { #(#submissions)* }
+}
+
+/// An impl that keeps the rest of the user's code compiling while the attribute is wrong.
+fn fallback(input: &DeriveInput, kind: DeriveKind) -> TokenStream {
+    if !input.generics.params.is_empty() || !matches!(input.data, syn::Data::Struct(_)) {
+        return TokenStream::new();
+    }
+    let ident = &input.ident;
+    match kind {
+        DeriveKind::Source => quote! {
+            impl ::connect_sdk::SourceConnector for #ident {
+                type Task = ::connect_sdk::__private::FallbackSourceTask<#ident>;
+            }
+        },
+        DeriveKind::Sink => quote! {
+            impl ::connect_sdk::SinkConnector for #ident {
+                type Task = ::connect_sdk::__private::FallbackSinkTask<#ident>;
+            }
+        },
+        _ => TokenStream::new(),
+    }
+}

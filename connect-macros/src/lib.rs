@@ -1,0 +1,51 @@
+//! Derive macros of `connect-sdk`. Use them through `connect_sdk::prelude`; this crate is
+//! re-exported there and is not meant to be depended on directly.
+//!
+//! Each derive parses its attribute (`parse.rs`), validates it with spans on the offending
+//! tokens, and expands (`expand.rs`) to a trait impl plus one `inventory::submit!` of a plugin
+//! descriptor. On error it still emits a fallback impl, so one mistake gives one error.
+
+mod attr;
+mod docs;
+mod expand;
+mod target;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+use crate::target::DeriveKind;
+
+/// Makes a config struct a source connector: `#[connector(task = MyTask)]`, optionally
+/// `name = "..."` (default: the type name in kebab case), `version = "..."` (default: the
+/// crate version), `split = path::to::fn` (`fn(&Self, usize) -> Vec<Self>`) and
+/// `validate = path::to::fn` (`fn(&Self) -> Result<(), ConfigErrors>`).
+#[proc_macro_derive(SourceConnector, attributes(connector))]
+pub fn derive_source_connector(input: TokenStream) -> TokenStream {
+    expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Source).into()
+}
+
+/// Makes a config struct a sink connector; the same attribute as `SourceConnector`.
+#[proc_macro_derive(SinkConnector, attributes(connector))]
+pub fn derive_sink_connector(input: TokenStream) -> TokenStream {
+    expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Sink).into()
+}
+
+/// Registers a transform whose config is this struct: `#[transform(name = "...")]`; with
+/// `key_value`, the type implements `KeyValueTransform` and registers `<name>$Key` and
+/// `<name>$Value`.
+#[proc_macro_derive(Transform, attributes(transform))]
+pub fn derive_transform(input: TokenStream) -> TokenStream {
+    expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Transform).into()
+}
+
+/// Registers a predicate whose config is this struct: `#[predicate(name = "...")]`.
+#[proc_macro_derive(Predicate, attributes(predicate))]
+pub fn derive_predicate(input: TokenStream) -> TokenStream {
+    expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Predicate).into()
+}
+
+/// Registers a converter whose config is this struct: `#[converter(name = "...")]`.
+#[proc_macro_derive(Converter, attributes(converter))]
+pub fn derive_converter(input: TokenStream) -> TokenStream {
+    expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Converter).into()
+}

@@ -1,0 +1,215 @@
+//! Maps a flat, Kafka-style key/value config onto a plugin's own struct through serde:
+//! dotted keys find their fields (`batch.size` → `batch_size`), strings are coerced to the
+//! numbers, booleans and lists the schema asks for, unknown keys get a "did you mean"
+//! suggestion, and every error names its key.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value as Json};
+
+use super::schema_info::{KeyInfo, keys_of, normalize_key, schema_of};
+use super::{ConfigErrors, ConfigMap};
+
+/// Parses the keys of `config` into `T`. `prefix` (`transforms.mask.`) is put before every key
+/// named in an error; `allowed_extra` says which foreign keys to ignore instead of rejecting.
+pub fn parse_plugin_config<T: DeserializeOwned + JsonSchema>(
+    config: &ConfigMap,
+    prefix: &str,
+    allowed_extra: &dyn Fn(&str) -> bool,
+) -> Result<T, ConfigErrors> {
+    let keys = keys_of(&schema_of::<T>());
+    let mut errors = ConfigErrors::new();
+    let mut object = Map::new();
+    for (key, value) in config {
+        match find_key(&keys, key) {
+            Some(info) => match coerce(info, value.clone()) {
+                Ok(Json::Null) if !info.types.iter().any(|t| t == "null") && !info.required => {}
+                Ok(v) => {
+                    object.insert(info.property.clone(), v);
+                }
+                Err(message) => errors.push(format!("{prefix}{key}"), message),
+            },
+            None if allowed_extra(key) => {}
+            None => errors.push(format!("{prefix}{key}"), unknown_key_message(key, keys.iter().map(|k| k.key.as_str()))),
+        }
+    }
+    for info in keys.iter().filter(|k| k.required && !object.contains_key(&k.property)) {
+        errors.push(
+            format!("{prefix}{}", info.key),
+            format!("Missing required configuration \"{}{}\" which has no default value.", prefix, info.key),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    serde_path_to_error::deserialize(Json::Object(object)).map_err(|err| {
+        let path = err.path().to_string();
+        let property = path.split(['.', '[']).next().unwrap_or_default();
+        let key = keys.iter().find(|k| k.property == property).map_or(property.to_owned(), |k| k.key.clone());
+        let key = if key == "?" || key.is_empty() { prefix.trim_end_matches('.').to_owned() } else { format!("{prefix}{key}") };
+        ConfigErrors::from(super::ConfigError::new(key, err.into_inner().to_string()))
+    })
+}
+
+/// The declared key `key` refers to, comparing normalised forms.
+pub fn find_key<'a>(keys: &'a [KeyInfo], key: &str) -> Option<&'a KeyInfo> {
+    let wanted = normalize_key(key);
+    keys.iter().find(|k| normalize_key(&k.property) == wanted)
+}
+
+/// `unknown configuration key; did you mean "batch.size"?` (suggestion only when one is close).
+pub fn unknown_key_message<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    match did_you_mean(key, known) {
+        Some(suggestion) => format!("unknown configuration key; did you mean \"{suggestion}\"?"),
+        None => "unknown configuration key".to_owned(),
+    }
+}
+
+/// The known key closest to `key`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted = normalize_key(key);
+    known
+        .into_iter()
+        .map(|candidate| (edit_distance(&wanted, &normalize_key(candidate)), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb { previous } else { 1 + previous.min(row[j]).min(current) };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+/// Coerces a config value to what the key's schema wants: Kafka configs are often all strings.
+fn coerce(info: &KeyInfo, value: Json) -> Result<Json, String> {
+    coerce_to(&info.types, &info.item_types, value).and_then(|v| check_allowed(info, v))
+}
+
+fn check_allowed(info: &KeyInfo, value: Json) -> Result<Json, String> {
+    if info.allowed.is_empty() || value.is_null() || info.allowed.contains(&value) {
+        return Ok(value);
+    }
+    let allowed: Vec<String> = info.allowed.iter().map(|v| v.to_string()).collect();
+    Err(format!("invalid value {value}: expected one of {}", allowed.join(", ")))
+}
+
+fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Json, String> {
+    let wants = |t: &str| types.iter().any(|x| x == t);
+    match value {
+        Json::String(text) if !wants("string") => {
+            let trimmed = text.trim();
+            if trimmed.is_empty() && wants("null") {
+                Ok(Json::Null)
+            } else if wants("integer") {
+                trimmed
+                    .parse::<i64>()
+                    .map(Json::from)
+                    .or_else(|_| trimmed.parse::<u64>().map(Json::from))
+                    .map_err(|_| format!("invalid value \"{text}\": expected an integer"))
+            } else if wants("number") {
+                trimmed
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(Number::from_f64)
+                    .map(Json::Number)
+                    .ok_or_else(|| format!("invalid value \"{text}\": expected a number"))
+            } else if wants("boolean") {
+                match trimmed.to_ascii_lowercase().as_str() {
+                    "true" => Ok(Json::Bool(true)),
+                    "false" => Ok(Json::Bool(false)),
+                    _ => Err(format!("invalid value \"{text}\": expected true or false")),
+                }
+            } else if wants("array") {
+                trimmed
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| coerce_to(item_types, &[], Json::String(item.to_owned())))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Json::Array)
+            } else if wants("object") {
+                serde_json::from_str(trimmed).map_err(|e| format!("invalid value \"{text}\": expected a JSON object ({e})"))
+            } else {
+                Ok(Json::String(text))
+            }
+        }
+        Json::Number(n) if wants("string") && !wants("integer") && !wants("number") => Ok(Json::String(n.to_string())),
+        Json::Bool(b) if wants("string") && !wants("boolean") => Ok(Json::String(b.to_string())),
+        Json::Array(items) if wants("array") => items
+            .into_iter()
+            .map(|item| coerce_to(item_types, &[], item))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array),
+        Json::Array(items) if wants("string") => {
+            Ok(Json::String(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")))
+        }
+        other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    /// A config to parse.
+    #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+    struct Sample {
+        /// The file.
+        file: String,
+        #[serde(default)]
+        batch_size: u32,
+        #[serde(default)]
+        verbose: bool,
+        #[serde(default)]
+        fields: Vec<String>,
+        ratio: Option<f64>,
+    }
+
+    fn parse(config: serde_json::Value) -> Result<Sample, ConfigErrors> {
+        parse_plugin_config::<Sample>(config.as_object().unwrap(), "", &|_| false)
+    }
+
+    #[test]
+    fn strings_become_the_types_the_struct_wants() {
+        let parsed = parse(json!({"file": "a.txt", "batch.size": "20", "verbose": "TRUE", "fields": "a, b,", "ratio": "0.5"})).unwrap();
+        assert_eq!(
+            parsed,
+            Sample { file: "a.txt".into(), batch_size: 20, verbose: true, fields: vec!["a".into(), "b".into()], ratio: Some(0.5) }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let errors = parse(json!({"file": "a", "batch.size": "many"})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().key, "batch.size");
+        assert!(errors.to_string().contains("expected an integer"), "{errors}");
+
+        let errors = parse(json!({"file": "a", "batch.size": "-1"})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().key, "batch.size", "{errors}");
+    }
+
+    #[test]
+    fn unknown_keys_get_a_suggestion() {
+        let errors = parse(json!({"file": "a", "bach.size": "1"})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().to_string(), "bach.size: unknown configuration key; did you mean \"batch.size\"?");
+    }
+
+    #[test]
+    fn missing_required_keys_are_reported_like_kafka() {
+        let errors = parse(json!({})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().message, "Missing required configuration \"file\" which has no default value.");
+    }
+}

@@ -1,0 +1,218 @@
+//! [`validate`]: Kafka Connect's `PUT /connector-plugins/{type}/config/validate` answer.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::common::{COMMON_KEYS, CommonConfig};
+use super::schema_info::{KeyInfo, keys_of};
+use super::{ConfigErrors, ConfigMap};
+use crate::registry::Registry;
+
+/// The validation result (`ConfigInfos`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigInfos {
+    /// The connector class as given.
+    pub name: String,
+    /// Number of errors over all keys.
+    pub error_count: usize,
+    /// Groups, in order of first appearance.
+    pub groups: Vec<String>,
+    /// One entry per key.
+    pub configs: Vec<ConfigInfo>,
+}
+
+/// One key: its definition and its value with errors.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigInfo {
+    /// The definition.
+    pub definition: ConfigKeyInfo,
+    /// The value and its errors.
+    pub value: ConfigValueInfo,
+}
+
+/// A key's definition (`ConfigKeyInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigKeyInfo {
+    /// Key.
+    pub name: String,
+    /// `STRING`, `INT`, `LONG`, `DOUBLE`, `BOOLEAN`, `LIST`, `CLASS`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the key has no default.
+    pub required: bool,
+    /// Default value as text.
+    pub default_value: Option<String>,
+    /// `HIGH`, `MEDIUM` or `LOW`.
+    pub importance: String,
+    /// Documentation.
+    pub documentation: String,
+    /// Group.
+    pub group: String,
+    /// Position within the group.
+    pub order: usize,
+    /// Display width hint.
+    pub width: String,
+    /// Display name.
+    pub display_name: String,
+    /// Dependent keys.
+    pub dependents: Vec<String>,
+}
+
+/// A key's value (`ConfigValueInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConfigValueInfo {
+    /// Key.
+    pub name: String,
+    /// The value given, as text.
+    pub value: Option<String>,
+    /// Allowed values, for enumerations.
+    pub recommended_values: Vec<String>,
+    /// Problems with the value.
+    pub errors: Vec<String>,
+    /// Always true.
+    pub visible: bool,
+}
+
+/// Validates a full connector config against the plugins in `registry`, Kafka style: every
+/// known key is listed with its definition, and each problem is attached to its key.
+///
+/// ```
+/// use connect_sdk::config::validate;
+/// use connect_sdk::registry::Registry;
+/// let config = serde_json::json!({"name": "x", "connector.class": "no-such-connector"});
+/// let infos = validate(Registry::global(), config.as_object().unwrap());
+/// assert_eq!(infos.error_count, 1);
+/// ```
+pub fn validate(registry: &Registry, config: &ConfigMap) -> ConfigInfos {
+    let mut infos = Infos::default();
+    let class = config.get("connector.class").and_then(Json::as_str).unwrap_or_default().to_owned();
+    for (order, key) in COMMON_KEYS.iter().enumerate() {
+        infos.add(
+            ConfigKeyInfo {
+                name: key.name.to_owned(),
+                kind: key.kind.name().to_owned(),
+                required: key.default.is_none() && matches!(key.name, "name" | "connector.class"),
+                default_value: key.default.map(str::to_owned),
+                importance: if key.group == "Common" { "HIGH" } else { "MEDIUM" }.to_owned(),
+                documentation: key.doc.to_owned(),
+                group: key.group.to_owned(),
+                order,
+                width: "MEDIUM".to_owned(),
+                display_name: key.name.to_owned(),
+                dependents: Vec::new(),
+            },
+            config,
+            &[],
+        );
+    }
+    let errors = match registry.connector(&class) {
+        Ok(plugin) => {
+            for (order, key) in keys_of(&(plugin.config_schema)()).iter().enumerate() {
+                infos.add(plugin_key_definition(key, plugin.name, order), config, &key.allowed);
+            }
+            registry.check_connector_config(config).err().unwrap_or_default()
+        }
+        Err(lookup) => {
+            let mut errors = CommonConfig::parse(config).err().unwrap_or_default();
+            if !class.is_empty() {
+                errors.push("connector.class", lookup.to_string());
+            }
+            errors
+        }
+    };
+    infos.attach(errors);
+    ConfigInfos { name: class, error_count: infos.error_count(), groups: infos.groups(), configs: infos.configs }
+}
+
+fn plugin_key_definition(key: &KeyInfo, group: &str, order: usize) -> ConfigKeyInfo {
+    let kind = match key.types.iter().find(|t| *t != "null").map(String::as_str) {
+        Some("integer") => "LONG",
+        Some("number") => "DOUBLE",
+        Some("boolean") => "BOOLEAN",
+        Some("array") => "LIST",
+        _ => "STRING",
+    };
+    ConfigKeyInfo {
+        name: key.key.clone(),
+        kind: kind.to_owned(),
+        required: key.required,
+        default_value: key.default.as_ref().map(json_text),
+        importance: if key.required { "HIGH" } else { "MEDIUM" }.to_owned(),
+        documentation: key.documentation.clone().unwrap_or_default(),
+        group: group.to_owned(),
+        order,
+        width: "MEDIUM".to_owned(),
+        display_name: key.key.clone(),
+        dependents: Vec::new(),
+    }
+}
+
+fn json_text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Default)]
+struct Infos {
+    configs: Vec<ConfigInfo>,
+}
+
+impl Infos {
+    fn add(&mut self, definition: ConfigKeyInfo, config: &ConfigMap, allowed: &[Json]) {
+        if self.configs.iter().any(|c| c.definition.name == definition.name) {
+            return;
+        }
+        let value = config
+            .iter()
+            .find(|(k, _)| super::canonical_key(k) == definition.name || super::schema_info::normalize_key(k) == super::schema_info::normalize_key(&definition.name))
+            .map(|(_, v)| json_text(v));
+        let name = definition.name.clone();
+        self.configs.push(ConfigInfo {
+            definition,
+            value: ConfigValueInfo { name, value, recommended_values: allowed.iter().map(json_text).collect(), errors: Vec::new(), visible: true },
+        });
+    }
+
+    fn attach(&mut self, errors: ConfigErrors) {
+        for error in errors {
+            let position = self.configs.iter().position(|c| c.definition.name == error.key);
+            let index = position.unwrap_or_else(|| {
+                self.configs.push(ConfigInfo {
+                    definition: ConfigKeyInfo {
+                        name: error.key.clone(),
+                        kind: "STRING".to_owned(),
+                        required: false,
+                        default_value: None,
+                        importance: "LOW".to_owned(),
+                        documentation: String::new(),
+                        group: "Other".to_owned(),
+                        order: 0,
+                        width: "NONE".to_owned(),
+                        display_name: error.key.clone(),
+                        dependents: Vec::new(),
+                    },
+                    value: ConfigValueInfo { name: error.key.clone(), value: None, recommended_values: Vec::new(), errors: Vec::new(), visible: true },
+                });
+                self.configs.len() - 1
+            });
+            self.configs[index].value.errors.push(error.message);
+        }
+    }
+
+    fn error_count(&self) -> usize {
+        self.configs.iter().map(|c| c.value.errors.len()).sum()
+    }
+
+    fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for config in &self.configs {
+            if !groups.contains(&config.definition.group) {
+                groups.push(config.definition.group.clone());
+            }
+        }
+        groups
+    }
+}

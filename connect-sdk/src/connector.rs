@@ -1,0 +1,169 @@
+//! The four traits a connector author meets: [`SourceConnector`] and [`SinkConnector`]
+//! (usually derived), [`SourceTask`] and [`SinkTask`] (written by hand).
+//!
+//! A connector is its configuration: a plain struct deserialized from the connector's JSON
+//! config. `#[derive(SourceConnector)]` names its task type and, optionally, how to split it
+//! into several task configurations. A task is opened with one such configuration and then
+//! polled (source) or given batches (sink) until it is closed.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::ConfigErrors;
+use crate::context::{SinkContext, SourceContext};
+use crate::error::Result;
+use crate::record::{QueueId, SinkRecord, SourceRecord};
+
+/// What a connector, transform, predicate or converter configuration must be: readable from
+/// the JSON config (`Deserialize`), describable (`JsonSchema`, whose doc comments become the
+/// documentation in `plugins` and validation), and for connectors storable per task
+/// (`Serialize + Clone`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a connector configuration",
+    note = "derive `Serialize, Deserialize, JsonSchema` and `Clone` on it: `#[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]`"
+)]
+pub trait ConnectorConfig: Serialize + DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static> ConnectorConfig for T {}
+
+/// A source connector: a configuration that opens [`SourceTask`]s. Derive it:
+///
+/// ```
+/// use connect_sdk::prelude::*;
+///
+/// /// Emits the numbers 0, 1, 2... forever.
+/// #[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]
+/// #[connector(task = CountTask)]
+/// pub struct Counter {
+///     /// Topic to write to.
+///     pub topic: String,
+/// }
+///
+/// pub struct CountTask { topic: String, next: i64 }
+///
+/// impl SourceTask for CountTask {
+///     type Config = Counter;
+///     async fn open(config: Counter, ctx: SourceContext) -> Result<Self> {
+///         let next = ctx.offset(&SourcePartition::new()).and_then(|o| o.get_i64("next")).unwrap_or(0);
+///         Ok(CountTask { topic: config.topic, next })
+///     }
+///     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+///         self.next += 1;
+///         let offset = SourceOffset::new().with("next", self.next);
+///         Ok(vec![SourceRecord::new(SourcePartition::new(), offset, &self.topic, self.next - 1)])
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a source connector",
+    note = "add `#[derive(SourceConnector)]` and `#[connector(task = YourTask)]` to `{Self}`"
+)]
+pub trait SourceConnector: ConnectorConfig {
+    /// The task type this connector runs.
+    type Task: SourceTask<Config = Self>;
+
+    /// Checks rules serde cannot express (for example "`start` before `end`").
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        Ok(())
+    }
+
+    /// Splits the connector into at most `max_tasks` task configurations (default: one).
+    fn task_configs(&self, max_tasks: usize) -> Vec<Self> {
+        let _ = max_tasks;
+        vec![self.clone()]
+    }
+}
+
+/// A sink connector: a configuration that opens [`SinkTask`]s. Derive it with
+/// `#[derive(SinkConnector)]` and `#[connector(task = YourTask)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a sink connector",
+    note = "add `#[derive(SinkConnector)]` and `#[connector(task = YourTask)]` to `{Self}`"
+)]
+pub trait SinkConnector: ConnectorConfig {
+    /// The task type this connector runs.
+    type Task: SinkTask<Config = Self>;
+
+    /// Checks rules serde cannot express.
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        Ok(())
+    }
+
+    /// Splits the connector into at most `max_tasks` task configurations (default: one; the
+    /// runtime spreads the subscribed queues over the tasks it opens).
+    fn task_configs(&self, max_tasks: usize) -> Vec<Self> {
+        let _ = max_tasks;
+        vec![self.clone()]
+    }
+}
+
+/// Reads from an external system and produces [`SourceRecord`]s.
+///
+/// Lifecycle: `open` → `poll` repeatedly (and `commit` after the runtime made the offsets of
+/// the records polled so far durable) → `close`. `poll` may wait a little for data and
+/// returns an empty `Vec` when there is none for now; it is called again.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a source task",
+    note = "implement `connect_sdk::SourceTask` for `{Self}`, with `type Config` set to the connector struct"
+)]
+pub trait SourceTask: Send + Sized + 'static {
+    /// The connector configuration this task is opened with.
+    type Config: ConnectorConfig;
+
+    /// Opens the task; read `ctx.offset(..)` to resume after the last committed record.
+    fn open(config: Self::Config, ctx: SourceContext) -> impl Future<Output = Result<Self>> + Send;
+
+    /// Returns the next records (possibly none).
+    fn poll(&mut self) -> impl Future<Output = Result<Vec<SourceRecord>>> + Send;
+
+    /// Called after the offsets of the records polled so far were committed: acknowledge
+    /// them upstream here (a queue's acks, a replication slot's LSN...).
+    fn commit(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Releases every resource; called once, also after a failure.
+    fn close(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// For each queue, the offset of the next record to consume: everything before it was put.
+pub type QueueOffsets = BTreeMap<QueueId, i64>;
+
+/// Writes [`SinkRecord`]s to an external system.
+///
+/// Lifecycle: `open` → `put` batches → `flush` (then the runtime commits the consumer
+/// offsets passed to it, and only then) → `close`. A record `put` but not flushed is
+/// delivered again after a restart: sinks are at-least-once, make writes idempotent where
+/// you can.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a sink task",
+    note = "implement `connect_sdk::SinkTask` for `{Self}`, with `type Config` set to the connector struct"
+)]
+pub trait SinkTask: Send + Sized + 'static {
+    /// The connector configuration this task is opened with.
+    type Config: ConnectorConfig;
+
+    /// Opens the task.
+    fn open(config: Self::Config, ctx: SinkContext) -> impl Future<Output = Result<Self>> + Send;
+
+    /// Writes (or buffers) a batch of records.
+    fn put(&mut self, records: Vec<SinkRecord>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Makes everything put so far durable; `offsets` are what will be committed afterwards.
+    fn flush(&mut self, offsets: &QueueOffsets) -> impl Future<Output = Result<()>> + Send {
+        let _ = offsets;
+        async { Ok(()) }
+    }
+
+    /// Releases every resource; called once, also after a failure.
+    fn close(&mut self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+}

@@ -1,0 +1,136 @@
+//! What a task can ask of the runtime: [`SourceContext`] (committed offsets, to resume) and
+//! [`SinkContext`] (report errant records, request a commit, pause and resume queues).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::{Error, Result};
+use crate::offsets::{SourceOffset, SourcePartition};
+use crate::record::{QueueId, SinkRecord};
+
+/// A boxed, `Send` future: what erased tasks return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Reads committed source offsets; implemented by the runtime's offset stores and by the
+/// test harness's in-memory store.
+pub trait OffsetReader: Send + Sync {
+    /// The last committed offset of `partition`, if any.
+    fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset>;
+}
+
+/// Given to [`SourceTask::open`](crate::SourceTask::open): who the task is and where each
+/// source partition was committed, so a restarted task resumes where it stopped.
+#[derive(Clone)]
+pub struct SourceContext {
+    connector: Arc<str>,
+    task_id: u32,
+    offsets: Arc<dyn OffsetReader>,
+}
+
+impl SourceContext {
+    /// A context for task `task_id` of `connector`, reading offsets from `offsets`.
+    pub fn new(connector: &str, task_id: u32, offsets: Arc<dyn OffsetReader>) -> SourceContext {
+        SourceContext { connector: connector.into(), task_id, offsets }
+    }
+
+    /// The committed offset of `partition`: resume after it. `None` means start from the beginning.
+    pub fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
+        self.offsets.offset(partition)
+    }
+
+    /// The connector's name.
+    pub fn connector_name(&self) -> &str {
+        &self.connector
+    }
+
+    /// This task's index, from 0.
+    pub fn task_id(&self) -> u32 {
+        self.task_id
+    }
+}
+
+/// Sends a record a sink task could not process to the dead-letter topic (Kafka's
+/// `ErrantRecordReporter`). The runtime waits for outstanding reports before it commits.
+pub trait ErrantRecordReporter: Send + Sync {
+    /// Reports `record` as failed with `error`; resolves once the report is durable.
+    fn report<'a>(&'a self, record: &'a SinkRecord, error: &'a Error) -> BoxFuture<'a, Result<()>>;
+}
+
+#[derive(Default)]
+struct SinkTaskState {
+    commit_requested: AtomicBool,
+    paused: Mutex<BTreeSet<QueueId>>,
+}
+
+/// Given to [`SinkTask::open`](crate::SinkTask::open): report errant records, ask for an
+/// early commit, pause and resume queues (back-pressure that does not drop anything).
+#[derive(Clone)]
+pub struct SinkContext {
+    connector: Arc<str>,
+    task_id: u32,
+    state: Arc<SinkTaskState>,
+    reporter: Option<Arc<dyn ErrantRecordReporter>>,
+}
+
+impl SinkContext {
+    /// A context for task `task_id` of `connector`; `reporter` is `None` when no dead-letter
+    /// topic or error tolerance is configured.
+    pub fn new(connector: &str, task_id: u32, reporter: Option<Arc<dyn ErrantRecordReporter>>) -> SinkContext {
+        SinkContext { connector: connector.into(), task_id, state: Arc::default(), reporter }
+    }
+
+    /// The connector's name.
+    pub fn connector_name(&self) -> &str {
+        &self.connector
+    }
+
+    /// This task's index, from 0.
+    pub fn task_id(&self) -> u32 {
+        self.task_id
+    }
+
+    /// The errant-record reporter, when the connector's error handling configures one.
+    pub fn errant_record_reporter(&self) -> Option<&dyn ErrantRecordReporter> {
+        self.reporter.as_deref()
+    }
+
+    /// Asks the runtime to flush and commit consumer offsets soon.
+    pub fn request_commit(&self) {
+        self.state.commit_requested.store(true, Ordering::Release);
+    }
+
+    /// Runtime side: whether a commit was requested since the last call (and clears it).
+    pub fn take_commit_request(&self) -> bool {
+        self.state.commit_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Stops delivery from these queues until [`SinkContext::resume`]; nothing is skipped.
+    pub fn pause(&self, queues: impl IntoIterator<Item = QueueId>) {
+        self.paused().extend(queues);
+    }
+
+    /// Resumes delivery from these queues.
+    pub fn resume(&self, queues: impl IntoIterator<Item = QueueId>) {
+        let mut paused = self.paused();
+        for queue in queues {
+            paused.remove(&queue);
+        }
+    }
+
+    /// Whether `queue` is paused.
+    pub fn is_paused(&self, queue: &QueueId) -> bool {
+        self.paused().contains(queue)
+    }
+
+    /// The paused queues.
+    pub fn paused_queues(&self) -> Vec<QueueId> {
+        self.paused().iter().cloned().collect()
+    }
+
+    fn paused(&self) -> std::sync::MutexGuard<'_, BTreeSet<QueueId>> {
+        self.state.paused.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,83 @@
+//! Converters turn record keys and values into the bytes stored in RocketMQ and back:
+//! [`JsonConverter`] (with or without Kafka's schema envelope), [`StringConverter`] and
+//! [`ByteArrayConverter`]. Custom converters implement [`Converter`] and
+//! `#[derive(Converter)]` registers them.
+
+mod bytes;
+mod json;
+mod json_schema;
+mod string;
+
+pub use bytes::ByteArrayConverter;
+pub use json::{DecimalFormat, JsonConverter};
+pub use string::StringConverter;
+
+use crate::config::{CommonConfig, ConfigErrors, PluginRef};
+use crate::data::{DataError, Schema, SchemaAndValue, Value};
+use crate::registry::Registry;
+
+/// Serializes values to bytes and back (Kafka's `Converter`).
+///
+/// `None` bytes stand for a null value (a tombstone).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a converter",
+    note = "implement `connect_sdk::converter::Converter` for `{Self}`"
+)]
+pub trait Converter: Send + Sync + 'static {
+    /// Serializes `value` (described by `schema`, when known) for `topic`.
+    fn from_connect(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError>;
+
+    /// Deserializes bytes read from `topic`.
+    fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError>;
+}
+
+/// The converters a connector's records go through, one for keys and one for values.
+pub struct RecordConverters {
+    /// Converts keys.
+    pub key: Box<dyn Converter>,
+    /// Converts values.
+    pub value: Box<dyn Converter>,
+}
+
+/// The converters used when a connector config names none (the worker's `key.converter` /
+/// `value.converter`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConverterDefaults {
+    /// Default key converter and its keys.
+    pub key: PluginRef,
+    /// Default value converter and its keys.
+    pub value: PluginRef,
+}
+
+impl Default for ConverterDefaults {
+    /// Keys as strings, values as JSON with Kafka's schema envelope (Kafka's defaults).
+    fn default() -> ConverterDefaults {
+        let plugin = |role: &str, class: &str| PluginRef {
+            alias: role.to_owned(),
+            class: class.to_owned(),
+            config: Default::default(),
+            prefix: format!("{role}."),
+        };
+        ConverterDefaults { key: plugin("key.converter", "string"), value: plugin("value.converter", "json") }
+    }
+}
+
+impl RecordConverters {
+    /// Builds the converters a connector config asks for, falling back to `defaults`.
+    pub fn build(registry: &Registry, common: &CommonConfig, defaults: &ConverterDefaults) -> Result<RecordConverters, ConfigErrors> {
+        let key = common.key_converter.as_ref().unwrap_or(&defaults.key);
+        let value = common.value_converter.as_ref().unwrap_or(&defaults.value);
+        let built_key = registry.converter(&key.class, &key.config, &key.alias);
+        let built_value = registry.converter(&value.class, &value.config, &value.alias);
+        match (built_key, built_value) {
+            (Ok(key), Ok(value)) => Ok(RecordConverters { key, value }),
+            (key, value) => {
+                let mut errors = ConfigErrors::new();
+                for e in [key.err(), value.err()].into_iter().flatten() {
+                    errors.extend_prefixed("", e);
+                }
+                Err(errors)
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! [`StringConverter`]: values as UTF-8 text.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Converter;
+use crate::data::{DataError, Schema, SchemaAndValue, Value};
+
+/// Stores values as UTF-8 text (any value is written with its text form); reads text back
+/// as an optional string. Kafka's `StringConverter`.
+#[derive(Clone, Debug, Deserialize, JsonSchema, crate::Converter)]
+#[converter(name = "string", aliases = ["org.apache.kafka.connect.storage.StringConverter", "StringConverter"])]
+pub struct StringConverter {
+    /// Character encoding; only UTF-8 is supported.
+    #[serde(default = "utf8", alias = "converter.encoding")]
+    pub encoding: String,
+}
+
+fn utf8() -> String {
+    "UTF-8".to_owned()
+}
+
+impl Default for StringConverter {
+    fn default() -> StringConverter {
+        StringConverter { encoding: utf8() }
+    }
+}
+
+impl Converter for StringConverter {
+    fn from_connect(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+        self.check_encoding()?;
+        Ok(match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            other => Some(other.to_string().into_bytes()),
+        })
+    }
+
+    fn to_connect(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+        self.check_encoding()?;
+        let value = match data {
+            None => Value::Null,
+            Some(bytes) => Value::String(String::from_utf8(bytes.to_vec()).map_err(|e| DataError::new(format!("not valid UTF-8: {e}")))?),
+        };
+        Ok(SchemaAndValue::new(Some(Schema::string().optional()), value))
+    }
+}
+
+impl StringConverter {
+    fn check_encoding(&self) -> Result<(), DataError> {
+        match self.encoding.to_ascii_uppercase().replace('-', "").as_str() {
+            "UTF8" => Ok(()),
+            _ => Err(DataError::new(format!("encoding {} is not supported; use UTF-8", self.encoding))),
+        }
+    }
+}

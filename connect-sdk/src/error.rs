@@ -1,0 +1,101 @@
+//! [`Error`]: what a connector, task, converter or transform returns when something fails.
+
+use std::fmt;
+
+use crate::config::ConfigErrors;
+use crate::data::DataError;
+
+/// A boxed error from any library a connector uses.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result with the SDK's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error type of every connector-facing API.
+///
+/// The runtime decides what to do from the variant: a [`Error::Retriable`] error is retried
+/// with backoff (`errors.retry.timeout`), a [`Error::Data`] error concerns one record and is
+/// subject to `errors.tolerance`, anything else fails the task, and its chain becomes the
+/// task's `trace` in `GET /connectors/{name}/status`.
+///
+/// ```
+/// use connect_sdk::Error;
+/// let err = Error::retriable("database is restarting");
+/// assert!(err.is_retriable());
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// assert_eq!(Error::from(io).to_string(), "no such file");
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid; every problem names its key.
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// A record's data could not be converted, transformed or written.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A temporary failure: the same operation may succeed if tried again.
+    #[error("{message}")]
+    Retriable {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Any other failure; it stops the task.
+    #[error("{message}")]
+    Other {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl Error {
+    /// A temporary failure worth retrying.
+    pub fn retriable(message: impl fmt::Display) -> Error {
+        Error::Retriable { message: message.to_string(), source: None }
+    }
+
+    /// A failure that stops the task.
+    pub fn other(message: impl fmt::Display) -> Error {
+        Error::Other { message: message.to_string(), source: None }
+    }
+
+    /// Wraps an underlying error with a message saying what was being done.
+    pub fn with_source(message: impl fmt::Display, source: impl Into<BoxError>) -> Error {
+        Error::Other { message: message.to_string(), source: Some(source.into()) }
+    }
+
+    /// True for [`Error::Retriable`].
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Error::Retriable { .. })
+    }
+
+    /// The error and all its causes, one per line: what status endpoints show as `trace`.
+    pub fn trace(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            out.push_str("\nCaused by: ");
+            out.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        out
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Error {
+        use std::io::ErrorKind::*;
+        let message = err.to_string();
+        match err.kind() {
+            Interrupted | TimedOut | WouldBlock | ConnectionReset | ConnectionAborted | ConnectionRefused => {
+                Error::Retriable { message, source: None }
+            }
+            _ => Error::Other { message, source: None },
+        }
+    }
+}

@@ -1,0 +1,124 @@
+#![doc = include_str!("../README.md")]
+
+extern crate self as connect_sdk;
+
+pub mod config;
+mod connector;
+pub mod context;
+pub mod converter;
+pub mod data;
+mod error;
+pub mod offsets;
+pub mod plugin;
+pub mod record;
+pub mod registry;
+pub mod testing;
+pub mod transform;
+
+pub use connect_macros::{Converter, Predicate, SinkConnector, SourceConnector, Transform};
+pub use connector::{ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask};
+pub use context::{SinkContext, SourceContext};
+pub use error::{BoxError, Error, Result};
+
+/// Everything a connector author usually needs: `use connect_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::config::{ConfigError, ConfigErrors};
+    pub use crate::context::{SinkContext, SourceContext};
+    pub use crate::data::{Schema, Struct, Value};
+    pub use crate::offsets::{SourceOffset, SourcePartition};
+    pub use crate::record::{Record, SinkRecord, SourceRecord};
+    pub use crate::{Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask};
+    pub use schemars::JsonSchema;
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// What generated code refers to. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use schemars;
+    pub use serde;
+
+    pub use crate::config::schema_info::schema_of;
+    pub use crate::plugin::{PluginDescriptor, PluginFactory, PluginKind, sink_factory, source_factory};
+
+    use std::marker::PhantomData;
+
+    use schemars::JsonSchema;
+    use serde::de::DeserializeOwned;
+
+    use crate::config::{ConfigErrors, ConfigMap, parse_plugin_config};
+    use crate::converter::Converter;
+    use crate::transform::{KeyValueTransform, Predicate, Target, Targeted, Transform};
+    use crate::{ConnectorConfig, QueueOffsets, Result, SinkContext, SinkTask, SourceContext, SourceTask};
+
+    fn parse<T: DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<T, ConfigErrors> {
+        parse_plugin_config(config, prefix, &|_| false)
+    }
+
+    fn checked(transform: Box<dyn Transform>, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+        match transform.validate() {
+            Ok(()) => Ok(transform),
+            Err(errors) => {
+                let mut keyed = ConfigErrors::new();
+                keyed.extend_prefixed(prefix, errors);
+                Err(keyed)
+            }
+        }
+    }
+
+    /// Parser of a [`Transform`] config.
+    pub fn transform<T: Transform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+        checked(Box::new(parse::<T>(config, prefix)?), prefix)
+    }
+
+    /// Parser of the `$Key` variant of a [`KeyValueTransform`].
+    pub fn key_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+        checked(Box::new(Targeted { inner: parse::<T>(config, prefix)?, target: Target::Key }), prefix)
+    }
+
+    /// Parser of the `$Value` variant of a [`KeyValueTransform`].
+    pub fn value_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+        checked(Box::new(Targeted { inner: parse::<T>(config, prefix)?, target: Target::Value }), prefix)
+    }
+
+    /// Parser of a [`Predicate`] config.
+    pub fn predicate<T: Predicate + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Predicate>, ConfigErrors> {
+        Ok(Box::new(parse::<T>(config, prefix)?))
+    }
+
+    /// Parser of a [`Converter`] config.
+    pub fn converter<T: Converter + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Converter>, ConfigErrors> {
+        Ok(Box::new(parse::<T>(config, prefix)?))
+    }
+
+    /// The task type a connector derive falls back to when its attribute is wrong, so the
+    /// user sees the attribute error only. Never instantiated.
+    pub struct FallbackSourceTask<C>(PhantomData<fn() -> C>);
+
+    impl<C: ConnectorConfig> SourceTask for FallbackSourceTask<C> {
+        type Config = C;
+        async fn open(_: C, _: SourceContext) -> Result<Self> {
+            Err(crate::Error::other("this connector failed to compile"))
+        }
+        async fn poll(&mut self) -> Result<Vec<crate::record::SourceRecord>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// See [`FallbackSourceTask`].
+    pub struct FallbackSinkTask<C>(PhantomData<fn() -> C>);
+
+    impl<C: ConnectorConfig> SinkTask for FallbackSinkTask<C> {
+        type Config = C;
+        async fn open(_: C, _: SinkContext) -> Result<Self> {
+            Err(crate::Error::other("this connector failed to compile"))
+        }
+        async fn put(&mut self, _: Vec<crate::record::SinkRecord>) -> Result<()> {
+            Ok(())
+        }
+        async fn flush(&mut self, _: &QueueOffsets) -> Result<()> {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Single message transforms (SMTs) and predicates, with Kafka Connect's names, keys and
+//! semantics, and the [`TransformChain`] that applies them in order.
+//!
+//! Configure them as in Kafka Connect:
+//!
+//! ```
+//! use connect_sdk::config::CommonConfig;
+//! use connect_sdk::registry::Registry;
+//! use connect_sdk::record::Record;
+//! use connect_sdk::transform::TransformChain;
+//!
+//! let config = serde_json::json!({
+//!     "name": "n", "connector.class": "c",
+//!     "transforms": "route",
+//!     "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+//!     "transforms.route.regex": "orders-(.*)",
+//!     "transforms.route.replacement": "archive-$1",
+//! });
+//! let common = CommonConfig::parse(config.as_object().unwrap()).unwrap();
+//! let chain = TransformChain::build(Registry::global(), &common).unwrap();
+//! let out = chain.apply(Record::new("orders-eu", "x")).unwrap().unwrap();
+//! assert_eq!(out.topic, "archive-eu");
+//! ```
+
+mod builtin;
+mod chain;
+mod fields;
+pub mod predicates;
+
+pub use builtin::*;
+pub use chain::{TransformChain, TransformError};
+
+use crate::config::ConfigErrors;
+use crate::error::Result;
+use crate::record::Record;
+
+/// Changes or drops one record (Kafka's `Transformation`). Returning `Ok(None)` drops it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a transform",
+    note = "implement `connect_sdk::transform::Transform` for `{Self}` (or `KeyValueTransform` with `#[transform(key_value)]`)"
+)]
+pub trait Transform: Send + Sync + 'static {
+    /// Transforms `record`.
+    fn apply(&self, record: Record) -> Result<Option<Record>>;
+
+    /// Checks the configuration beyond what serde checks; keys are relative to the transform.
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        Ok(())
+    }
+}
+
+/// The part of a record a `$Key` / `$Value` transform works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The key and its schema.
+    Key,
+    /// The value and its schema.
+    Value,
+}
+
+/// A transform that exists in a `$Key` and a `$Value` variant (`InsertField$Value`).
+/// Register it with `#[derive(Transform)]` and `#[transform(name = "...", key_value)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a key/value transform",
+    note = "implement `connect_sdk::transform::KeyValueTransform` for `{Self}`, or drop `key_value` and implement `Transform`"
+)]
+pub trait KeyValueTransform: Send + Sync + 'static {
+    /// Transforms the `target` part of `record`.
+    fn apply_to(&self, target: Target, record: Record) -> Result<Option<Record>>;
+
+    /// Checks the configuration beyond what serde checks.
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        Ok(())
+    }
+}
+
+/// A [`KeyValueTransform`] bound to one target.
+pub struct Targeted<T> {
+    /// The transform.
+    pub inner: T,
+    /// What it works on.
+    pub target: Target,
+}
+
+impl<T: KeyValueTransform> Transform for Targeted<T> {
+    fn apply(&self, record: Record) -> Result<Option<Record>> {
+        self.inner.apply_to(self.target, record)
+    }
+
+    fn validate(&self) -> Result<(), ConfigErrors> {
+        self.inner.validate()
+    }
+}
+
+/// Decides whether a transform applies to a record (Kafka's `Predicate`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a predicate",
+    note = "implement `connect_sdk::transform::Predicate` for `{Self}`"
+)]
+pub trait Predicate: Send + Sync + 'static {
+    /// True when the record matches.
+    fn test(&self, record: &Record) -> bool;
+}

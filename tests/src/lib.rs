@@ -1,0 +1,1 @@
+//! Workspace-level integration tests. Multi-process worker tests arrive with the runtime.
