@@ -78,6 +78,10 @@ impl<'a> IntoIterator for &'a Headers {
 pub struct Record {
     /// The RocketMQ topic.
     pub topic: String,
+    /// For a record read from RocketMQ, the queue id it came from (Kafka's partition).
+    pub queue_id: Option<i32>,
+    /// For a record read from RocketMQ, its offset in that queue.
+    pub queue_offset: Option<i64>,
     /// The key ([`Value::Null`] when there is none).
     pub key: Value,
     /// The key's schema.
@@ -182,29 +186,45 @@ impl SourceRecord {
 
 record_builders!(SourceRecord);
 
-/// A record delivered to a sink task: the [`Record`] body plus the RocketMQ queue and
-/// offset it was read from.
+/// A record delivered to a sink task: the [`Record`] body (whose `queue_id` and
+/// `queue_offset` say where it was read) plus the broker it was read from.
+///
+/// ```
+/// use connect_sdk::prelude::*;
+/// let record = SinkRecord::new("orders", 3, 120, "payload");
+/// assert_eq!((record.position(), record.queue().queue_id), (120, 3));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct SinkRecord {
     /// The broker holding the queue.
     pub broker_name: String,
-    /// The queue id within the topic.
-    pub queue_id: i32,
-    /// The message's offset in its queue.
-    pub queue_offset: i64,
-    /// Topic, key, value, headers, timestamp.
+    /// Topic, queue id and offset, key, value, headers, timestamp.
     pub record: Record,
 }
 
 impl SinkRecord {
     /// A record read from `queue_id` of `topic` at `queue_offset`.
     pub fn new(topic: impl Into<String>, queue_id: i32, queue_offset: i64, value: impl Into<Value>) -> SinkRecord {
-        SinkRecord { broker_name: String::new(), queue_id, queue_offset, record: Record::new(topic, value) }
+        let mut record = Record::new(topic, value);
+        record.queue_id = Some(queue_id);
+        record.queue_offset = Some(queue_offset);
+        SinkRecord { broker_name: String::new(), record }
+    }
+
+    /// Sets the broker name.
+    pub fn with_broker(mut self, broker_name: impl Into<String>) -> Self {
+        self.broker_name = broker_name.into();
+        self
     }
 
     /// The queue this record came from.
     pub fn queue(&self) -> QueueId {
-        QueueId { topic: self.record.topic.clone(), broker_name: self.broker_name.clone(), queue_id: self.queue_id }
+        QueueId { topic: self.record.topic.clone(), broker_name: self.broker_name.clone(), queue_id: self.record.queue_id.unwrap_or(-1) }
+    }
+
+    /// The record's offset in its queue.
+    pub fn position(&self) -> i64 {
+        self.record.queue_offset.unwrap_or(-1)
     }
 }
 

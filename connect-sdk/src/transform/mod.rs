@@ -101,3 +101,52 @@ pub trait Predicate: Send + Sync + 'static {
     /// True when the record matches.
     fn test(&self, record: &Record) -> bool;
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Builds one-transform chains from a JSON config, for the transform tests.
+
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value as Json, json};
+
+    use super::TransformChain;
+    use crate::config::{CommonConfig, ConfigErrors};
+    use crate::data::Value;
+    use crate::error::Result;
+    use crate::record::Record;
+    use crate::registry::Registry;
+
+    /// A chain of the single transform `t` configured by `config` (keys without prefix).
+    pub fn build(config: &Json) -> Result<TransformChain, ConfigErrors> {
+        let mut full = json!({"name": "n", "connector.class": "c", "transforms": "t"});
+        for (k, v) in config.as_object().unwrap() {
+            full[format!("transforms.t.{k}")] = v.clone();
+        }
+        chain(&full)
+    }
+
+    fn chain(full: &Json) -> Result<TransformChain, ConfigErrors> {
+        let mut full = full.clone();
+        full["name"] = json!("n");
+        full["connector.class"] = json!("c");
+        TransformChain::build(Registry::global(), &CommonConfig::parse(full.as_object().unwrap())?)
+    }
+
+    /// Applies the transform `config` describes; a dropped record is an error here.
+    pub fn apply(config: &Json, record: Record) -> Result<Record> {
+        let chain = build(config).map_err(crate::Error::Config)?;
+        chain.apply(record).map_err(|e| e.source)?.ok_or_else(|| crate::Error::other("dropped"))
+    }
+
+    /// Applies a full transforms/predicates config.
+    pub fn apply_chain(config: &Json, record: Record) -> Result<Option<Record>> {
+        let chain = chain(config).map_err(crate::Error::Config)?;
+        chain.apply(record).map_err(|e| e.source)
+    }
+
+    /// A map with string keys.
+    pub fn map<const N: usize>(entries: [(&str, Value); N]) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (Value::from(k), v)).collect::<BTreeMap<_, _>>())
+    }
+}

@@ -1,0 +1,17 @@
+//! The transforms Kafka Connect ships, with its names, keys and semantics.
+
+mod cast;
+mod date_format;
+mod fields;
+mod flatten;
+mod headers;
+mod routing;
+mod timestamp;
+
+pub use cast::Cast;
+pub use fields::{ExtractField, FieldSyntax, HoistField, InsertField, MaskField, ReplaceField, ValueToKey};
+pub use flatten::Flatten;
+pub use headers::{DropHeaders, HeaderFrom, HeaderOperation, InsertHeader};
+pub use routing::{Filter, RegexRouter};
+pub(crate) use routing::full_match;
+pub use timestamp::{TimestampConverter, TimestampRouter, TimestampType, UnixPrecision};
