@@ -1,0 +1,291 @@
+//! A reusable compliance suite: the guarantees every connector keeps, checked generically.
+//!
+//! ```no_run
+//! # use connect_sdk::prelude::*;
+//! # #[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]
+//! # #[connector(task = T)] struct MySource { topic: String }
+//! # struct T;
+//! # impl SourceTask for T { type Config = MySource;
+//! #   async fn open(_: MySource, _: SourceContext) -> Result<Self> { Ok(T) }
+//! #   async fn poll(&mut self) -> Result<Vec<SourceRecord>> { Ok(vec![]) } }
+//! use connect_sdk::testing::compliance::SourceCompliance;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let report = SourceCompliance::new(serde_json::json!({"topic": "t"}))
+//!     .records(100)
+//!     .run::<MySource>()
+//!     .await
+//!     .expect("MySource keeps the source guarantees");
+//! println!("{report}");
+//! # }
+//! ```
+//!
+//! Source checks need a deterministic source: two fresh runs must produce the same records.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+
+use super::{InMemoryOffsetStore, SinkHarness, SourceHarness};
+use crate::config::schema_info::{keys_of, schema_of};
+use crate::connector::{SinkConnector, SourceConnector};
+use crate::data::Value;
+use crate::offsets::SourceOffset;
+use crate::plugin::{sink_factory, source_factory};
+
+/// A check that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComplianceFailure {
+    /// The check.
+    pub check: &'static str,
+    /// What went wrong.
+    pub detail: String,
+}
+
+impl fmt::Display for ComplianceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "compliance check `{}` failed: {}", self.check, self.detail)
+    }
+}
+
+impl std::error::Error for ComplianceFailure {}
+
+/// The checks that passed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComplianceReport {
+    /// Names of the passed checks, in order.
+    pub passed: Vec<&'static str>,
+}
+
+impl fmt::Display for ComplianceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} compliance checks passed: {}", self.passed.len(), self.passed.join(", "))
+    }
+}
+
+fn fail<T>(check: &'static str, detail: impl fmt::Display) -> Result<T, ComplianceFailure> {
+    Err(ComplianceFailure { check, detail: detail.to_string() })
+}
+
+/// Checks that a bad config is rejected with errors naming the key: an unknown key, and each
+/// required key left out.
+fn bad_config_is_rejected<C: serde::de::DeserializeOwned + schemars::JsonSchema>(
+    config: &Json,
+    task_configs: fn(&crate::config::ConfigMap, usize) -> Result<Vec<crate::config::ConfigMap>, crate::config::ConfigErrors>,
+) -> Result<(), ComplianceFailure> {
+    const CHECK: &str = "bad_config_is_rejected_with_a_keyed_error";
+    let base = full_config(config);
+    let mut unknown = base.clone();
+    unknown.insert("compliance.unknown.key".into(), json!("x"));
+    match task_configs(&unknown, 1) {
+        Ok(_) => return fail(CHECK, "an unknown key \"compliance.unknown.key\" was accepted"),
+        Err(errors) if errors.for_key("compliance.unknown.key").next().is_none() => {
+            return fail(CHECK, format!("the error does not name \"compliance.unknown.key\": {errors}"));
+        }
+        Err(_) => {}
+    }
+    for key in keys_of(&schema_of::<C>()).into_iter().filter(|k| k.required) {
+        let mut missing = base.clone();
+        missing.retain(|k, _| crate::config::schema_info::normalize_key(k) != crate::config::schema_info::normalize_key(&key.property));
+        match task_configs(&missing, 1) {
+            Ok(_) => return fail(CHECK, format!("the config was accepted without the required key \"{}\"", key.key)),
+            Err(errors) if errors.for_key(&key.key).next().is_none() => {
+                return fail(CHECK, format!("leaving out \"{}\" gave an error that does not name it: {errors}", key.key));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn full_config(config: &Json) -> crate::config::ConfigMap {
+    let mut map = config.as_object().cloned().unwrap_or_default();
+    map.entry("name").or_insert_with(|| json!("compliance"));
+    map.entry("connector.class").or_insert_with(|| json!("compliance"));
+    map
+}
+
+/// The source checks, configured with the connector config and how many records to read.
+pub struct SourceCompliance {
+    config: Json,
+    records: usize,
+}
+
+type Sequences = BTreeMap<String, Vec<Option<Vec<u8>>>>;
+
+impl SourceCompliance {
+    /// Checks a source configured by `config` (reads 20 records by default).
+    pub fn new(config: Json) -> SourceCompliance {
+        SourceCompliance { config, records: 20 }
+    }
+
+    /// How many records the resume checks read (at least 2).
+    pub fn records(mut self, records: usize) -> SourceCompliance {
+        self.records = records.max(2);
+        self
+    }
+
+    /// Runs every check.
+    pub async fn run<C: SourceConnector>(self) -> Result<ComplianceReport, ComplianceFailure> {
+        let mut report = ComplianceReport::default();
+        bad_config_is_rejected::<C>(&self.config, source_factory::<C>().task_configs)?;
+        report.passed.push("bad_config_is_rejected_with_a_keyed_error");
+
+        let reference = self.reference::<C>().await?;
+        report.passed.push("offsets_are_monotonic_per_partition");
+
+        for crash in [false, true] {
+            self.resume_check::<C>(&reference, crash).await?;
+        }
+        report.passed.push("resumes_without_gaps_after_restart");
+        report.passed.push("resumes_from_the_last_commit_after_a_crash");
+
+        self.close_check::<C>().await?;
+        report.passed.push("close_releases_resources");
+        Ok(report)
+    }
+
+    async fn harness<C: SourceConnector>(&self, check: &'static str, store: Arc<InMemoryOffsetStore>) -> Result<SourceHarness<C>, ComplianceFailure> {
+        SourceHarness::<C>::with_store(self.config.clone(), store).await.or_else(|e| fail(check, format!("cannot open the tasks: {}", e.trace())))
+    }
+
+    async fn reference<C: SourceConnector>(&self) -> Result<Sequences, ComplianceFailure> {
+        const CHECK: &str = "offsets_are_monotonic_per_partition";
+        let mut harness = self.harness::<C>(CHECK, Arc::default()).await?;
+        harness.poll_at_least(self.records).await.or_else(|e| fail(CHECK, e.trace()))?;
+        let mut last: BTreeMap<String, SourceOffset> = BTreeMap::new();
+        for sent in harness.sent() {
+            let partition = sent.source_partition.to_json_string();
+            if let Some(previous) = last.get(&partition)
+                && !not_before(previous, &sent.source_offset)
+            {
+                return fail(CHECK, format!("partition {partition} went back from {previous:?} to {:?}", sent.source_offset));
+            }
+            last.insert(partition, sent.source_offset.clone());
+        }
+        let sequences = sequences(&harness);
+        harness.close().await.or_else(|e| fail(CHECK, e.trace()))?;
+        Ok(sequences)
+    }
+
+    async fn resume_check<C: SourceConnector>(&self, reference: &Sequences, crash: bool) -> Result<(), ComplianceFailure> {
+        let check = if crash { "resumes_from_the_last_commit_after_a_crash" } else { "resumes_without_gaps_after_restart" };
+        let mut harness = self.harness::<C>(check, Arc::default()).await?;
+        harness.poll_at_least(self.records / 2).await.or_else(|e| fail(check, e.trace()))?;
+        harness.commit().await.or_else(|e| fail(check, e.trace()))?;
+        let committed = harness.sent().len();
+        if crash {
+            harness.poll_at_least(1).await.or_else(|e| fail(check, e.trace()))?;
+            harness.crash_and_restart().await.or_else(|e| fail(check, e.trace()))?;
+        } else {
+            harness.restart().await.or_else(|e| fail(check, e.trace()))?;
+        }
+        let resumed = harness.sent().len();
+        let wanted = reference.values().map(Vec::len).sum::<usize>();
+        harness.poll_at_least(wanted.saturating_sub(committed)).await.or_else(|e| fail(check, e.trace()))?;
+        let sent = harness.sent();
+        let mut got = Sequences::new();
+        for record in sent[..committed].iter().chain(&sent[resumed..]) {
+            got.entry(record.source_partition.to_json_string()).or_default().push(record.value.clone());
+        }
+        for (partition, expected) in reference {
+            let got = got.get(partition).map(Vec::as_slice).unwrap_or_default();
+            if let Some(i) = (0..expected.len().min(got.len())).find(|&i| got[i] != expected[i]) {
+                return fail(
+                    check,
+                    format!("partition {partition}: record {i} after the restart differs from an uninterrupted run (a gap or a duplicate)"),
+                );
+            }
+        }
+        harness.close().await.or_else(|e| fail(check, e.trace()))
+    }
+
+    async fn close_check<C: SourceConnector>(&self) -> Result<(), ComplianceFailure> {
+        const CHECK: &str = "close_releases_resources";
+        for _ in 0..3 {
+            let mut harness = self.harness::<C>(CHECK, Arc::default()).await?;
+            harness.poll_at_least(1).await.or_else(|e| fail(CHECK, format!("after reopening: {}", e.trace())))?;
+            harness.close().await.or_else(|e| fail(CHECK, e.trace()))?;
+        }
+        Ok(())
+    }
+}
+
+fn sequences<C: SourceConnector>(harness: &SourceHarness<C>) -> Sequences {
+    let mut out = Sequences::new();
+    for sent in harness.sent() {
+        out.entry(sent.source_partition.to_json_string()).or_default().push(sent.value.clone());
+    }
+    out
+}
+
+/// True when no numeric field of `next` is below the same field of `previous`.
+fn not_before(previous: &SourceOffset, next: &SourceOffset) -> bool {
+    previous.iter().all(|(key, old)| match (old.as_f64(), next.get(key).and_then(Json::as_f64)) {
+        (Some(old), Some(new)) => new >= old,
+        _ => true,
+    })
+}
+
+/// The sink checks. `read_back` returns what the sink wrote, as text, one entry per record.
+pub struct SinkCompliance {
+    config: Json,
+    records: usize,
+}
+
+impl SinkCompliance {
+    /// Checks a sink configured by `config` (its `topics` is set to the topic the checks use).
+    pub fn new(config: Json) -> SinkCompliance {
+        SinkCompliance { config, records: 20 }
+    }
+
+    /// How many records to send.
+    pub fn records(mut self, records: usize) -> SinkCompliance {
+        self.records = records.max(2);
+        self
+    }
+
+    /// Runs every check; `read_back` reads what the sink made durable so far.
+    pub async fn run<C: SinkConnector>(self, read_back: impl AsyncFn() -> Vec<String>) -> Result<ComplianceReport, ComplianceFailure> {
+        let mut report = ComplianceReport::default();
+        let mut config = self.config.clone();
+        config["topics"] = json!("compliance-topic");
+        bad_config_is_rejected::<C>(&config, sink_factory::<C>().task_configs)?;
+        report.passed.push("bad_config_is_rejected_with_a_keyed_error");
+
+        const CHECK: &str = "flushed_records_are_written_and_unflushed_are_redelivered";
+        let mut harness = SinkHarness::<C>::new(config.clone()).await.or_else(|e| fail(CHECK, e.trace()))?;
+        let values: Vec<String> = (0..self.records).map(|i| format!("compliance-{i}")).collect();
+        let half = values.len() / 2;
+        for value in &values[..half] {
+            harness.send("compliance-topic", Value::Null, value.as_str()).or_else(|e| fail(CHECK, e.trace()))?;
+        }
+        harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
+        harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
+        for value in &values[half..] {
+            harness.send("compliance-topic", Value::Null, value.as_str()).or_else(|e| fail(CHECK, e.trace()))?;
+        }
+        harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
+        harness.crash_and_restart().await.or_else(|e| fail(CHECK, e.trace()))?;
+        let redelivered = harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
+        if redelivered != values.len() - half {
+            return fail(CHECK, format!("{redelivered} records were delivered again after a crash, expected the {} unflushed", values.len() - half));
+        }
+        harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
+        let written = read_back().await;
+        if let Some(missing) = values.iter().find(|v| !written.contains(v)) {
+            return fail(CHECK, format!("\"{missing}\" was flushed but is not in the sink's output"));
+        }
+        report.passed.push(CHECK);
+
+        const CLOSE: &str = "close_releases_resources";
+        harness.close().await.or_else(|e| fail(CLOSE, e.trace()))?;
+        for _ in 0..2 {
+            let mut again = SinkHarness::<C>::new(config.clone()).await.or_else(|e| fail(CLOSE, format!("reopening: {}", e.trace())))?;
+            again.close().await.or_else(|e| fail(CLOSE, e.trace()))?;
+        }
+        report.passed.push(CLOSE);
+        Ok(report)
+    }
+}

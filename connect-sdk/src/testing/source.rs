@@ -1,0 +1,217 @@
+//! [`SourceHarness`]: drives a source connector's tasks in-process.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::{InMemoryOffsetStore, Pipeline};
+use crate::config::ConfigMap;
+use crate::connector::SourceConnector;
+use crate::context::SourceContext;
+use crate::error::{Error, Result};
+use crate::offsets::{SourceOffset, SourcePartition};
+use crate::plugin::{DynSourceTask, SourceFactory, source_factory};
+use crate::record::{Headers, SourceRecord};
+
+/// A record as the runtime would hand it to the producer: after transforms and converters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentRecord {
+    /// Destination topic.
+    pub topic: String,
+    /// Serialized key.
+    pub key: Option<Vec<u8>>,
+    /// Serialized value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Headers,
+    /// Where it came from.
+    pub source_partition: SourcePartition,
+    /// Offset to commit once it is durable.
+    pub source_offset: SourceOffset,
+    /// Which task produced it.
+    pub task: usize,
+}
+
+/// Runs the tasks of source connector `C` without a broker.
+///
+/// ```
+/// # use connect_sdk::prelude::*;
+/// # #[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]
+/// # #[connector(task = T)] struct Numbers { topic: String }
+/// # struct T { topic: String, next: i64 }
+/// # impl SourceTask for T {
+/// #     type Config = Numbers;
+/// #     async fn open(c: Numbers, ctx: SourceContext) -> Result<Self> {
+/// #         Ok(T { topic: c.topic, next: ctx.offset(&SourcePartition::new()).and_then(|o| o.get_i64("n")).unwrap_or(0) })
+/// #     }
+/// #     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+/// #         self.next += 1;
+/// #         Ok(vec![SourceRecord::new(SourcePartition::new(), SourceOffset::new().with("n", self.next), &self.topic, self.next - 1)])
+/// #     }
+/// # }
+/// use connect_sdk::testing::SourceHarness;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut harness = SourceHarness::<Numbers>::new(serde_json::json!({"topic": "n"})).await.unwrap();
+/// harness.poll_at_least(3).await.unwrap();
+/// harness.commit().await.unwrap();
+/// harness.restart().await.unwrap();             // reopens from the committed offset
+/// let next = harness.poll().await.unwrap();
+/// assert_eq!(next[0].value, Value::Int64(3));
+/// # }
+/// ```
+pub struct SourceHarness<C: SourceConnector> {
+    pipeline: Pipeline,
+    factory: SourceFactory,
+    task_configs: Vec<ConfigMap>,
+    tasks: Vec<Box<dyn DynSourceTask>>,
+    store: Arc<InMemoryOffsetStore>,
+    pending: Vec<BTreeMap<SourcePartition, SourceOffset>>,
+    sent: Vec<SentRecord>,
+    next_task: usize,
+    _connector: PhantomData<fn() -> C>,
+}
+
+impl<C: SourceConnector> SourceHarness<C> {
+    /// Opens the tasks of a connector configured by `config` (a flat JSON object; `name` and
+    /// `connector.class` may be left out), with an empty offset store.
+    pub async fn new(config: Json) -> Result<SourceHarness<C>> {
+        SourceHarness::with_store(config, Arc::new(InMemoryOffsetStore::new())).await
+    }
+
+    /// Like [`SourceHarness::new`], resuming from the offsets in `store`.
+    pub async fn with_store(config: Json, store: Arc<InMemoryOffsetStore>) -> Result<SourceHarness<C>> {
+        let pipeline = Pipeline::new(config, &[("name", "harness"), ("connector.class", "harness")])?;
+        let factory = source_factory::<C>();
+        let task_configs = (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
+        let mut harness = SourceHarness {
+            pipeline,
+            factory,
+            task_configs,
+            tasks: Vec::new(),
+            store,
+            pending: Vec::new(),
+            sent: Vec::new(),
+            next_task: 0,
+            _connector: PhantomData,
+        };
+        harness.open_tasks().await?;
+        Ok(harness)
+    }
+
+    async fn open_tasks(&mut self) -> Result<()> {
+        for (id, config) in self.task_configs.iter().enumerate() {
+            let ctx = SourceContext::new(&self.pipeline.common.name, id as u32, self.store.clone());
+            self.tasks.push((self.factory.open_task)(config.clone(), ctx).await?);
+        }
+        self.pending = vec![BTreeMap::new(); self.tasks.len()];
+        Ok(())
+    }
+
+    /// Number of tasks the connector split into.
+    pub fn task_count(&self) -> usize {
+        self.task_configs.len()
+    }
+
+    /// The task configs, as the runtime would store them.
+    pub fn task_configs(&self) -> &[ConfigMap] {
+        &self.task_configs
+    }
+
+    /// Polls the next task once (tasks take turns) and returns its records after transforms;
+    /// their serialized form is appended to [`SourceHarness::sent`].
+    pub async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        if self.tasks.is_empty() {
+            return Err(Error::other("the harness has no open task; it was closed"));
+        }
+        let task = self.next_task % self.tasks.len();
+        self.next_task += 1;
+        let polled = self.tasks[task].poll().await?;
+        let mut out = Vec::with_capacity(polled.len());
+        for record in polled {
+            self.pending[task].insert(record.source_partition.clone(), record.source_offset.clone());
+            let SourceRecord { source_partition, source_offset, record } = record;
+            let Some(record) = self.pipeline.chain.apply(record).map_err(|e| Error::other(e))? else { continue };
+            let converters = &self.pipeline.converters;
+            let key = converters.key.from_connect(&record.topic, record.key_schema.as_ref(), &record.key)?;
+            let value = converters.value.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?;
+            self.sent.push(SentRecord {
+                topic: record.topic.clone(),
+                key,
+                value,
+                headers: record.headers.clone(),
+                source_partition: source_partition.clone(),
+                source_offset: source_offset.clone(),
+                task,
+            });
+            out.push(SourceRecord { source_partition, source_offset, record });
+        }
+        Ok(out)
+    }
+
+    /// Polls until at least `count` records came out, or fails after 10 s.
+    pub async fn poll_at_least(&mut self, count: usize) -> Result<Vec<SourceRecord>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut records = Vec::new();
+        while records.len() < count {
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error::other(format!("only {} of {count} records after 10 s", records.len())));
+            }
+            let batch = self.poll().await?;
+            if batch.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            records.extend(batch);
+        }
+        Ok(records)
+    }
+
+    /// Commits the offsets of every record polled so far (as if the broker acknowledged them)
+    /// and calls each task's `commit`.
+    pub async fn commit(&mut self) -> Result<()> {
+        for (task, pending) in self.tasks.iter_mut().zip(&mut self.pending) {
+            for (partition, offset) in std::mem::take(pending) {
+                self.store.commit(partition, offset);
+            }
+            task.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Graceful restart: commit, close every task, reopen them from the committed offsets.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.commit().await?;
+        self.close().await?;
+        self.open_tasks().await
+    }
+
+    /// Crash: drop uncommitted offsets, close, reopen from what was committed before.
+    pub async fn crash_and_restart(&mut self) -> Result<()> {
+        self.pending.iter_mut().for_each(BTreeMap::clear);
+        self.close().await?;
+        self.open_tasks().await
+    }
+
+    /// Closes every task.
+    pub async fn close(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for mut task in self.tasks.drain(..) {
+            if let Err(e) = task.close().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Every record handed to the (simulated) producer so far.
+    pub fn sent(&self) -> &[SentRecord] {
+        &self.sent
+    }
+
+    /// The offset store.
+    pub fn store(&self) -> &Arc<InMemoryOffsetStore> {
+        &self.store
+    }
+}
