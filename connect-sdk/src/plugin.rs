@@ -93,6 +93,7 @@ inventory::collect!(PluginDescriptor);
 pub type PluginParser<T> = fn(&ConfigMap, &str) -> Result<Box<T>, ConfigErrors>;
 
 /// How a plugin is instantiated, by kind.
+#[derive(Clone, Copy)]
 pub enum PluginFactory {
     /// A source connector.
     Source(SourceFactory),
@@ -107,6 +108,7 @@ pub enum PluginFactory {
 }
 
 /// Type-erased entry points of a source connector.
+#[derive(Clone, Copy)]
 pub struct SourceFactory {
     /// Validates a full connector config and splits it into at most `max_tasks` task configs.
     pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,
@@ -115,6 +117,7 @@ pub struct SourceFactory {
 }
 
 /// Type-erased entry points of a sink connector.
+#[derive(Clone, Copy)]
 pub struct SinkFactory {
     /// Validates a full connector config and splits it into at most `max_tasks` task configs.
     pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,

@@ -147,6 +147,19 @@ fn plugin_key_definition(key: &KeyInfo, group: &str, order: usize) -> ConfigKeyI
     }
 }
 
+/// The group of a key validation did not define (a transform's or converter's own key).
+fn group_of(key: &str) -> &'static str {
+    if key.starts_with("transforms.") {
+        "Transforms"
+    } else if key.starts_with("predicates.") {
+        "Predicates"
+    } else if key.starts_with("errors.") {
+        "Error Handling"
+    } else {
+        "Common"
+    }
+}
+
 fn json_text(value: &Json) -> String {
     match value {
         Json::String(s) => s.clone(),
@@ -188,7 +201,7 @@ impl Infos {
                         default_value: None,
                         importance: "LOW".to_owned(),
                         documentation: String::new(),
-                        group: "Other".to_owned(),
+                        group: group_of(&error.key).to_owned(),
                         order: 0,
                         width: "NONE".to_owned(),
                         display_name: error.key.clone(),

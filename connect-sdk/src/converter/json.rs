@@ -69,6 +69,9 @@ impl Converter for JsonConverter {
         if schema.is_none() && value.is_null() {
             return Ok(None);
         }
+        if let Some(schema) = schema {
+            schema.validate(value)?;
+        }
         let effective = schema.map(|s| if self.replace_null_with_default { s.clone() } else { Schema { default: None, ..s.clone() } });
         let payload = value_to_json(effective.as_ref(), value, self.decimal_format)?;
         let json = if self.schemas_enable { json!({"schema": schema.map(schema_to_json), "payload": payload}) } else { payload };
