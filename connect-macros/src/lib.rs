@@ -8,11 +8,13 @@
 mod attr;
 mod docs;
 mod expand;
+mod shadow;
 mod target;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
+use crate::shadow::ShadowKind;
 use crate::target::DeriveKind;
 
 /// Makes a config struct a source connector: `#[connector(task = MyTask)]`, optionally
@@ -48,4 +50,23 @@ pub fn derive_predicate(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Converter, attributes(converter))]
 pub fn derive_converter(input: TokenStream) -> TokenStream {
     expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Converter).into()
+}
+
+/// serde's `Deserialize`, usable with only `connect-sdk` as a dependency (takes `#[serde]` attributes).
+#[proc_macro_derive(Deserialize, attributes(serde))]
+pub fn derive_deserialize(input: TokenStream) -> TokenStream {
+    shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::Deserialize).into()
+}
+
+/// serde's `Serialize`, usable with only `connect-sdk` as a dependency (takes `#[serde]` attributes).
+#[proc_macro_derive(Serialize, attributes(serde))]
+pub fn derive_serialize(input: TokenStream) -> TokenStream {
+    shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::Serialize).into()
+}
+
+/// schemars' `JsonSchema`, usable with only `connect-sdk` as a dependency (takes `#[serde]`
+/// and `#[schemars]` attributes; doc comments become descriptions).
+#[proc_macro_derive(JsonSchema, attributes(serde, schemars))]
+pub fn derive_json_schema(input: TokenStream) -> TokenStream {
+    shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::JsonSchema).into()
 }

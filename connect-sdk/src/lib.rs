@@ -15,10 +15,15 @@ pub mod registry;
 pub mod testing;
 pub mod transform;
 
-pub use connect_macros::{Converter, Predicate, SinkConnector, SourceConnector, Transform};
+pub use connect_macros::{Converter, Deserialize, JsonSchema, Predicate, Serialize, SinkConnector, SourceConnector, Transform};
 pub use connector::{ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask};
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result};
+
+/// The async runtime tasks run on, re-exported so a connector crate needs no other dependency.
+pub use tokio;
+/// JSON, re-exported for configs (`connect_sdk::serde_json::json!`) and offsets.
+pub use serde_json;
 
 /// Everything a connector author usually needs: `use connect_sdk::prelude::*;`.
 pub mod prelude {
@@ -28,8 +33,7 @@ pub mod prelude {
     pub use crate::offsets::{SourceOffset, SourcePartition};
     pub use crate::record::{Record, SinkRecord, SourceRecord};
     pub use crate::{Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask};
-    pub use schemars::JsonSchema;
-    pub use serde::{Deserialize, Serialize};
+    pub use connect_macros::{Deserialize, JsonSchema, Serialize};
 }
 
 /// What generated code refers to. Not a public API: it changes without notice.

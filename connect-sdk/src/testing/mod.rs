@@ -48,3 +48,13 @@ impl Pipeline {
         Ok(Pipeline { config, common, chain, converters })
     }
 }
+
+/// Runs a future to completion on a fresh single-threaded runtime: lets a connector crate
+/// write `#[test]` functions for async harnesses without depending on tokio itself.
+///
+/// ```
+/// connect_sdk::testing::block_on(async { assert_eq!(1 + 1, 2) });
+/// ```
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts").block_on(future)
+}
