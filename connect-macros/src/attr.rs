@@ -55,14 +55,11 @@ pub fn parse(input: &DeriveInput, kind: DeriveKind) -> Result<PluginAttr, syn::E
         }
     }
     if kind.is_connector() && parsed.task.is_none() && errors.0.is_none() {
-        let span = seen.map_or(input.ident.span(), |a| syn::spanned::Spanned::span(a));
-        errors.push(syn::Error::new(
-            span,
-            format!(
-                "#[derive({})] needs the task type: add `#[connector(task = YourTask)]`",
-                kind.trait_name()
-            ),
-        ));
+        let message = format!("#[derive({})] needs the task type: add `#[connector(task = YourTask)]`", kind.trait_name());
+        errors.push(match seen {
+            Some(attr) => syn::Error::new_spanned(attr, message),
+            None => syn::Error::new(input.ident.span(), message),
+        });
     }
     errors.into_result().map(|()| parsed)
 }
@@ -78,28 +75,21 @@ fn check_shape(input: &DeriveInput, kind: DeriveKind, errors: &mut Errors) {
             e.enum_token.span,
             format!("#[derive({})] is for structs: an enum cannot be a configuration with keys", kind.trait_name()),
         )),
-        syn::Data::Union(u) => errors.push(syn::Error::new(
-            u.union_token.span,
-            format!("#[derive({})] is for structs, not unions", kind.trait_name()),
-        )),
+        syn::Data::Union(u) => {
+            errors.push(syn::Error::new(u.union_token.span, format!("#[derive({})] is for structs, not unions", kind.trait_name())))
+        }
     }
     if let Some(param) = input.generics.params.first() {
         errors.push(syn::Error::new_spanned(
             param,
-            format!(
-                "#[derive({})] does not support generic parameters: a registered plugin is one concrete type",
-                kind.trait_name()
-            ),
+            format!("#[derive({})] does not support generic parameters: a registered plugin is one concrete type", kind.trait_name()),
         ));
     }
 }
 
 fn read_keys(attr: &Attribute, kind: DeriveKind, parsed: &mut PluginAttr) -> syn::Result<()> {
     if !matches!(attr.meta, syn::Meta::List(_)) {
-        return Err(syn::Error::new_spanned(
-            attr,
-            format!("expected #[{}(key = value, ...)]", kind.attribute()),
-        ));
+        return Err(syn::Error::new_spanned(attr, format!("expected #[{}(key = value, ...)]", kind.attribute())));
     }
     let mut seen_keys: Vec<String> = Vec::new();
     attr.parse_nested_meta(|meta| {
@@ -147,10 +137,9 @@ fn fn_path(meta: &syn::meta::ParseNestedMeta<'_>, key: &str, signature: &str) ->
     let expr: syn::Expr = value.parse()?;
     match expr {
         syn::Expr::Path(path) => Ok(path),
-        other => Err(syn::Error::new_spanned(
-            other,
-            format!("`{key}` takes the path of a function `{signature}`, e.g. `{key} = Self::{key}`"),
-        )),
+        other => {
+            Err(syn::Error::new_spanned(other, format!("`{key}` takes the path of a function `{signature}`, e.g. `{key} = Self::{key}`")))
+        }
     }
 }
 

@@ -39,14 +39,16 @@ fn connector_impl(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) ->
     let validate = parsed.validate.as_ref().map(|path| {
         quote_spanned! {path.span()=>
             fn validate(&self) -> ::core::result::Result<(), ::connect_sdk::config::ConfigErrors> {
-                #path(self)
+                let validate: fn(&Self) -> ::core::result::Result<(), ::connect_sdk::config::ConfigErrors> = #path;
+                validate(self)
             }
         }
     });
     let split = parsed.split.as_ref().map(|path| {
         quote_spanned! {path.span()=>
             fn task_configs(&self, max_tasks: usize) -> ::std::vec::Vec<Self> {
-                #path(self, max_tasks)
+                let split: fn(&Self, usize) -> ::std::vec::Vec<Self> = #path;
+                split(self, max_tasks)
             }
         }
     });
@@ -67,16 +69,8 @@ fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> 
     let aliases = &parsed.aliases;
     let private = quote!(::connect_sdk::__private);
     let entries: Vec<(String, TokenStream, TokenStream)> = match kind {
-        DeriveKind::Source => vec![(
-            name,
-            quote!(Source),
-            quote!(#private::PluginFactory::Source(#private::source_factory::<#ident>())),
-        )],
-        DeriveKind::Sink => vec![(
-            name,
-            quote!(Sink),
-            quote!(#private::PluginFactory::Sink(#private::sink_factory::<#ident>())),
-        )],
+        DeriveKind::Source => vec![(name, quote!(Source), quote!(#private::PluginFactory::Source(#private::source_factory::<#ident>())))],
+        DeriveKind::Sink => vec![(name, quote!(Sink), quote!(#private::PluginFactory::Sink(#private::sink_factory::<#ident>())))],
         DeriveKind::Transform if parsed.key_value => vec![
             (format!("{name}$Key"), quote!(Transform), quote!(#private::PluginFactory::Transform(#private::key_transform::<#ident>))),
             (format!("{name}$Value"), quote!(Transform), quote!(#private::PluginFactory::Transform(#private::value_transform::<#ident>))),

@@ -113,7 +113,7 @@ pub trait SinkConnector: ConnectorConfig {
 )]
 pub trait SourceTask: Send + Sized + 'static {
     /// The connector configuration this task is opened with.
-    type Config: ConnectorConfig;
+    type Config;
 
     /// Opens the task; read `ctx.offset(..)` to resume after the last committed record.
     fn open(config: Self::Config, ctx: SourceContext) -> impl Future<Output = Result<Self>> + Send;
@@ -148,7 +148,7 @@ pub type QueueOffsets = BTreeMap<QueueId, i64>;
 )]
 pub trait SinkTask: Send + Sized + 'static {
     /// The connector configuration this task is opened with.
-    type Config: ConnectorConfig;
+    type Config;
 
     /// Opens the task.
     fn open(config: Self::Config, ctx: SinkContext) -> impl Future<Output = Result<Self>> + Send;

@@ -20,10 +20,10 @@ pub use connector::{ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, Sour
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result};
 
-/// The async runtime tasks run on, re-exported so a connector crate needs no other dependency.
-pub use tokio;
 /// JSON, re-exported for configs (`connect_sdk::serde_json::json!`) and offsets.
 pub use serde_json;
+/// The async runtime tasks run on, re-exported so a connector crate needs no other dependency.
+pub use tokio;
 
 /// Everything a connector author usually needs: `use connect_sdk::prelude::*;`.
 pub mod prelude {
@@ -72,27 +72,42 @@ pub mod __private {
     }
 
     /// Parser of a [`Transform`] config.
-    pub fn transform<T: Transform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+    pub fn transform<T: Transform + DeserializeOwned + JsonSchema>(
+        config: &ConfigMap,
+        prefix: &str,
+    ) -> Result<Box<dyn Transform>, ConfigErrors> {
         checked(Box::new(parse::<T>(config, prefix)?), prefix)
     }
 
     /// Parser of the `$Key` variant of a [`KeyValueTransform`].
-    pub fn key_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+    pub fn key_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(
+        config: &ConfigMap,
+        prefix: &str,
+    ) -> Result<Box<dyn Transform>, ConfigErrors> {
         checked(Box::new(Targeted { inner: parse::<T>(config, prefix)?, target: Target::Key }), prefix)
     }
 
     /// Parser of the `$Value` variant of a [`KeyValueTransform`].
-    pub fn value_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
+    pub fn value_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(
+        config: &ConfigMap,
+        prefix: &str,
+    ) -> Result<Box<dyn Transform>, ConfigErrors> {
         checked(Box::new(Targeted { inner: parse::<T>(config, prefix)?, target: Target::Value }), prefix)
     }
 
     /// Parser of a [`Predicate`] config.
-    pub fn predicate<T: Predicate + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Predicate>, ConfigErrors> {
+    pub fn predicate<T: Predicate + DeserializeOwned + JsonSchema>(
+        config: &ConfigMap,
+        prefix: &str,
+    ) -> Result<Box<dyn Predicate>, ConfigErrors> {
         Ok(Box::new(parse::<T>(config, prefix)?))
     }
 
     /// Parser of a [`Converter`] config.
-    pub fn converter<T: Converter + DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<Box<dyn Converter>, ConfigErrors> {
+    pub fn converter<T: Converter + DeserializeOwned + JsonSchema>(
+        config: &ConfigMap,
+        prefix: &str,
+    ) -> Result<Box<dyn Converter>, ConfigErrors> {
         Ok(Box::new(parse::<T>(config, prefix)?))
     }
 

@@ -107,13 +107,19 @@ pub enum PluginFactory {
     Converter(PluginParser<dyn Converter>),
 }
 
+/// Opens an erased source task from a task config.
+pub type OpenSourceTask = fn(ConfigMap, SourceContext) -> BoxFuture<'static, Result<Box<dyn DynSourceTask>>>;
+
+/// Opens an erased sink task from a task config.
+pub type OpenSinkTask = fn(ConfigMap, SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>>;
+
 /// Type-erased entry points of a source connector.
 #[derive(Clone, Copy)]
 pub struct SourceFactory {
     /// Validates a full connector config and splits it into at most `max_tasks` task configs.
     pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,
     /// Opens a task from one of those task configs.
-    pub open_task: fn(ConfigMap, SourceContext) -> BoxFuture<'static, Result<Box<dyn DynSourceTask>>>,
+    pub open_task: OpenSourceTask,
 }
 
 /// Type-erased entry points of a sink connector.
@@ -122,7 +128,7 @@ pub struct SinkFactory {
     /// Validates a full connector config and splits it into at most `max_tasks` task configs.
     pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,
     /// Opens a task from one of those task configs.
-    pub open_task: fn(ConfigMap, SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>>,
+    pub open_task: OpenSinkTask,
 }
 
 /// A [`SourceTask`] behind a trait object.

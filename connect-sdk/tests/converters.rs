@@ -11,8 +11,8 @@ fn json(schemas_enable: bool) -> JsonConverter {
 }
 
 fn round_trip(converter: &dyn Converter, schema: Option<&Schema>, value: &Value) -> SchemaAndValue {
-    let bytes = converter.from_connect("topic", schema, value).unwrap_or_else(|e| panic!("{value:?} did not serialize: {e}"));
-    converter.to_connect("topic", bytes.as_deref()).unwrap_or_else(|e| panic!("{value:?} did not deserialize: {e}"))
+    let bytes = converter.encode("topic", schema, value).unwrap_or_else(|e| panic!("{value:?} did not serialize: {e}"));
+    converter.decode("topic", bytes.as_deref()).unwrap_or_else(|e| panic!("{value:?} did not deserialize: {e}"))
 }
 
 fn address_schema() -> Schema {
@@ -83,9 +83,9 @@ fn json_with_numeric_decimals_round_trips() {
     let converter = JsonConverter { decimal_format: DecimalFormat::Numeric, ..JsonConverter::default() };
     let schema = logical::decimal_schema(3);
     let value = Decimal::new(1_234_567, 3).to_value();
-    let bytes = converter.from_connect("t", Some(&schema), &value).unwrap().unwrap();
+    let bytes = converter.encode("t", Some(&schema), &value).unwrap().unwrap();
     assert!(String::from_utf8_lossy(&bytes).contains("\"payload\":1234.567"), "{}", String::from_utf8_lossy(&bytes));
-    assert_eq!(converter.to_connect("t", Some(&bytes)).unwrap().value, value);
+    assert_eq!(converter.decode("t", Some(&bytes)).unwrap().value, value);
 }
 
 #[test]
@@ -108,17 +108,17 @@ fn json_without_schemas_round_trips_json_native_types() {
 #[test]
 fn json_without_schemas_writes_narrow_types_as_json_numbers() {
     for (value, text) in [(Value::Int8(3), "3"), (Value::Int32(-9), "-9"), (Value::Float32(0.5), "0.5")] {
-        let bytes = json(false).from_connect("t", None, &value).unwrap().unwrap();
+        let bytes = json(false).encode("t", None, &value).unwrap().unwrap();
         assert_eq!(String::from_utf8(bytes).unwrap(), text);
     }
-    let bytes = json(false).from_connect("t", None, &Value::Bytes(b"hi".to_vec())).unwrap().unwrap();
+    let bytes = json(false).encode("t", None, &Value::Bytes(b"hi".to_vec())).unwrap().unwrap();
     assert_eq!(String::from_utf8(bytes).unwrap(), "\"aGk=\"");
 }
 
 #[test]
 fn json_reads_kafka_envelopes_byte_for_byte() {
     let kafka = br#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":true,"field":"name"}],"optional":false,"name":"row"},"payload":{"id":1,"name":null}}"#;
-    let read = json(true).to_connect("t", Some(kafka)).unwrap();
+    let read = json(true).decode("t", Some(kafka)).unwrap();
     assert_eq!(read.value.field("id"), Some(&Value::Int32(1)));
     assert_eq!(read.value.field("name"), Some(&Value::Null));
     assert_eq!(read.schema.unwrap().name.as_deref(), Some("row"));
@@ -126,26 +126,27 @@ fn json_reads_kafka_envelopes_byte_for_byte() {
 
 #[test]
 fn json_explains_plain_json_sent_to_an_envelope_reader() {
-    let err = json(true).to_connect("t", Some(br#"{"id": 1}"#)).unwrap_err();
+    let err = json(true).decode("t", Some(br#"{"id": 1}"#)).unwrap_err();
     assert!(err.to_string().contains("set schemas.enable=false"), "{err}");
-    let err = json(true).to_connect("t", Some(b"not json")).unwrap_err();
+    let err = json(true).decode("t", Some(b"not json")).unwrap_err();
     assert!(err.to_string().contains("not valid JSON"), "{err}");
 }
 
 #[test]
 fn json_rejects_values_that_do_not_fit_their_schema() {
-    let envelope = br#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false},"payload":{"id":"x"}}"#;
-    let err = json(true).to_connect("t", Some(envelope)).unwrap_err();
+    let envelope =
+        br#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false},"payload":{"id":"x"}}"#;
+    let err = json(true).decode("t", Some(envelope)).unwrap_err();
     assert_eq!(err.to_string(), "id: expected int32, got JSON string");
-    let err = json(true).from_connect("t", Some(&Schema::int8()), &Value::from("x")).unwrap_err();
+    let err = json(true).encode("t", Some(&Schema::int8()), &Value::from("x")).unwrap_err();
     assert_eq!(err.to_string(), "expected int8, got string");
 }
 
 #[test]
 fn tombstones_are_null_bytes() {
     for converter in [&json(true) as &dyn Converter, &json(false), &StringConverter::default(), &ByteArrayConverter::default()] {
-        assert_eq!(converter.from_connect("t", None, &Value::Null).unwrap(), None);
-        assert_eq!(converter.to_connect("t", None).unwrap().value, Value::Null);
+        assert_eq!(converter.encode("t", None, &Value::Null).unwrap(), None);
+        assert_eq!(converter.decode("t", None).unwrap().value, Value::Null);
     }
 }
 
@@ -154,9 +155,9 @@ fn string_converter_round_trips_text_and_writes_other_values_as_text() {
     let back = round_trip(&StringConverter::default(), None, &Value::from("ünïcode line"));
     assert_eq!(back.value, Value::from("ünïcode line"));
     assert_eq!(back.schema, Some(Schema::string().optional()));
-    let bytes = StringConverter::default().from_connect("t", None, &Value::Int64(42)).unwrap();
+    let bytes = StringConverter::default().encode("t", None, &Value::Int64(42)).unwrap();
     assert_eq!(bytes.as_deref(), Some(&b"42"[..]));
-    assert!(StringConverter::default().to_connect("t", Some(&[0xff, 0xfe])).is_err());
+    assert!(StringConverter::default().decode("t", Some(&[0xff, 0xfe])).is_err());
 }
 
 #[test]
@@ -164,6 +165,6 @@ fn byte_array_converter_passes_bytes_through() {
     let data = vec![0u8, 159, 146, 150];
     let back = round_trip(&ByteArrayConverter::default(), None, &Value::Bytes(data.clone()));
     assert_eq!(back.value, Value::Bytes(data));
-    let err = ByteArrayConverter::default().from_connect("t", None, &Value::from("text")).unwrap_err();
+    let err = ByteArrayConverter::default().encode("t", None, &Value::from("text")).unwrap_err();
     assert!(err.to_string().contains("needs bytes"), "{err}");
 }

@@ -159,7 +159,19 @@ fn validation_answers_in_kafka_connects_shape() {
     assert_eq!(entry("insert.mode")["value"]["recommended_values"], json!(["insert", "upsert"]));
     assert_eq!(entry("insert.mode")["value"]["errors"].as_array().unwrap().len(), 1);
     assert_eq!(entry("transforms.x.type")["value"]["errors"].as_array().unwrap().len(), 1);
-    for field in ["name", "type", "required", "default_value", "importance", "documentation", "group", "order", "width", "display_name", "dependents"] {
+    for field in [
+        "name",
+        "type",
+        "required",
+        "default_value",
+        "importance",
+        "documentation",
+        "group",
+        "order",
+        "width",
+        "display_name",
+        "dependents",
+    ] {
         assert!(url["definition"].get(field).is_some(), "definition lacks {field}");
     }
 }

@@ -74,7 +74,8 @@ fn lines_source_goes_through_configured_transforms_and_converters() {
 fn lines_source_is_compliant() {
     block_on(async {
         let path = temp_file("compliance.txt", &numbered_lines(50));
-        let report = SourceCompliance::new(json!({"file": path, "topic": "t", "batch.size": 3})).records(30).run::<LinesSource>().await.unwrap();
+        let report =
+            SourceCompliance::new(json!({"file": path, "topic": "t", "batch.size": 3})).records(30).run::<LinesSource>().await.unwrap();
         assert_eq!(report.passed.len(), 5, "{report}");
     });
 }
@@ -118,7 +119,9 @@ fn log_sink_is_compliant() {
         let path = temp_file("log-sink.txt", "");
         let config = json!({"output": path, "prefix": "> "});
         let report = SinkCompliance::new(config)
-            .run::<LogSink>(async || std::fs::read_to_string(&path).unwrap().lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect())
+            .run::<LogSink>(async || {
+                std::fs::read_to_string(&path).unwrap().lines().map(|l| l.rsplit(' ').next().unwrap().to_owned()).collect()
+            })
             .await
             .unwrap();
         assert_eq!(report.passed.len(), 3, "{report}");

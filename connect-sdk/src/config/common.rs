@@ -71,16 +71,58 @@ pub const COMMON_KEYS: &[CommonKey] = &[
     key("value.converter", KeyType::Class, None, "Common", "Converter of record values; `value.converter.*` configures it."),
     key("header.converter", KeyType::Class, None, "Common", "Converter of header values; `header.converter.*` configures it."),
     key("config.action.reload", KeyType::String, Some("restart"), "Common", "What to do when a secret a placeholder refers to changes."),
-    key("transforms", KeyType::List, Some(""), "Transforms", "Aliases of the transforms applied in order; `transforms.<alias>.type` names each."),
-    key("predicates", KeyType::List, Some(""), "Predicates", "Aliases of predicates transforms may use; `predicates.<alias>.type` names each."),
+    key(
+        "transforms",
+        KeyType::List,
+        Some(""),
+        "Transforms",
+        "Aliases of the transforms applied in order; `transforms.<alias>.type` names each.",
+    ),
+    key(
+        "predicates",
+        KeyType::List,
+        Some(""),
+        "Predicates",
+        "Aliases of predicates transforms may use; `predicates.<alias>.type` names each.",
+    ),
     key("errors.retry.timeout", KeyType::Long, Some("0"), "Error Handling", "Maximum ms to retry a failed operation; -1 retries forever."),
     key("errors.retry.delay.max.ms", KeyType::Long, Some("60000"), "Error Handling", "Maximum ms between two retries."),
-    key("errors.tolerance", KeyType::String, Some("none"), "Error Handling", "`none` stops the task on a bad record; `all` skips it (to the dead-letter topic if set)."),
+    key(
+        "errors.tolerance",
+        KeyType::String,
+        Some("none"),
+        "Error Handling",
+        "`none` stops the task on a bad record; `all` skips it (to the dead-letter topic if set).",
+    ),
     key("errors.log.enable", KeyType::Boolean, Some("false"), "Error Handling", "Log every failed operation and problematic record."),
-    key("errors.log.include.messages", KeyType::Boolean, Some("false"), "Error Handling", "Include record keys, values and headers in those logs."),
-    key("errors.deadletterqueue.topic.name", KeyType::String, Some(""), "Error Handling", "Topic that receives records the connector could not process."),
-    key("errors.deadletterqueue.topic.replication.factor", KeyType::Int, Some("3"), "Error Handling", "Accepted for compatibility; RocketMQ topics are replicated by the broker setup."),
-    key("errors.deadletterqueue.context.headers.enable", KeyType::Boolean, Some("false"), "Error Handling", "Add `__connect.errors.*` properties describing the failure to dead-letter records."),
+    key(
+        "errors.log.include.messages",
+        KeyType::Boolean,
+        Some("false"),
+        "Error Handling",
+        "Include record keys, values and headers in those logs.",
+    ),
+    key(
+        "errors.deadletterqueue.topic.name",
+        KeyType::String,
+        Some(""),
+        "Error Handling",
+        "Topic that receives records the connector could not process.",
+    ),
+    key(
+        "errors.deadletterqueue.topic.replication.factor",
+        KeyType::Int,
+        Some("3"),
+        "Error Handling",
+        "Accepted for compatibility; RocketMQ topics are replicated by the broker setup.",
+    ),
+    key(
+        "errors.deadletterqueue.context.headers.enable",
+        KeyType::Boolean,
+        Some("false"),
+        "Error Handling",
+        "Add `__connect.errors.*` properties describing the failure to dead-letter records.",
+    ),
 ];
 
 /// RocketMQ Connect's names of Kafka's keys.
@@ -314,14 +356,9 @@ impl Reader<'_> {
     fn list(&self, key: &str) -> Vec<String> {
         match self.raw(key) {
             Some(Json::Array(items)) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect(),
-            Some(_) => self
-                .string(key)
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            Some(_) => {
+                self.string(key).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+            }
             None => Vec::new(),
         }
     }
@@ -363,7 +400,9 @@ impl Reader<'_> {
             let mut config = self.prefixed(&prefix);
             match config.remove("type").and_then(|t| t.as_str().map(str::to_owned)).filter(|t| !t.is_empty()) {
                 Some(class) => plugins.push(PluginRef { alias, class, config, prefix }),
-                None => self.errors.push(format!("{prefix}type"), format!("Missing required configuration \"{prefix}type\" which has no default value.")),
+                None => self
+                    .errors
+                    .push(format!("{prefix}type"), format!("Missing required configuration \"{prefix}type\" which has no default value.")),
             }
         }
         plugins
@@ -447,7 +486,9 @@ mod tests {
         }))
         .unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        for key in ["name", "connector.class", "tasks.max", "topics.regex", "errors.tolerance", "transforms.y.type", "transforms.x.predicate"] {
+        for key in
+            ["name", "connector.class", "tasks.max", "topics.regex", "errors.tolerance", "transforms.y.type", "transforms.x.predicate"]
+        {
             assert!(keys.contains(&key), "{key} missing from {errors}");
         }
     }

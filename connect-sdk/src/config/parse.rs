@@ -146,11 +146,9 @@ fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Jso
         }
         Json::Number(n) if wants("string") && !wants("integer") && !wants("number") => Ok(Json::String(n.to_string())),
         Json::Bool(b) if wants("string") && !wants("boolean") => Ok(Json::String(b.to_string())),
-        Json::Array(items) if wants("array") => items
-            .into_iter()
-            .map(|item| coerce_to(item_types, &[], item))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Json::Array),
+        Json::Array(items) if wants("array") => {
+            items.into_iter().map(|item| coerce_to(item_types, &[], item)).collect::<Result<Vec<_>, _>>().map(Json::Array)
+        }
         Json::Array(items) if wants("string") => {
             Ok(Json::String(items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")))
         }

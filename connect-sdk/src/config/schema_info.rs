@@ -44,11 +44,8 @@ pub fn external_key(property: &str) -> String {
 pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
     let root_json = root.as_value();
     let Some(object) = resolve(root_json, root_json).as_object() else { return Vec::new() };
-    let required: Vec<&str> = object
-        .get("required")
-        .and_then(Json::as_array)
-        .map(|r| r.iter().filter_map(Json::as_str).collect())
-        .unwrap_or_default();
+    let required: Vec<&str> =
+        object.get("required").and_then(Json::as_array).map(|r| r.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
     let Some(properties) = object.get("properties").and_then(Json::as_object) else { return Vec::new() };
     properties
         .iter()
@@ -72,10 +69,9 @@ pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
 
 fn resolve<'a>(root: &'a Json, schema: &'a Json) -> &'a Json {
     match schema.get("$ref").and_then(Json::as_str) {
-        Some(reference) => reference
-            .strip_prefix("#/")
-            .and_then(|path| path.split('/').try_fold(root, |node, part| node.get(part)))
-            .unwrap_or(schema),
+        Some(reference) => {
+            reference.strip_prefix("#/").and_then(|path| path.split('/').try_fold(root, |node, part| node.get(part))).unwrap_or(schema)
+        }
         None => schema,
     }
 }

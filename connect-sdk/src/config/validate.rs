@@ -180,12 +180,21 @@ impl Infos {
         }
         let value = config
             .iter()
-            .find(|(k, _)| super::canonical_key(k) == definition.name || super::schema_info::normalize_key(k) == super::schema_info::normalize_key(&definition.name))
+            .find(|(k, _)| {
+                super::canonical_key(k) == definition.name
+                    || super::schema_info::normalize_key(k) == super::schema_info::normalize_key(&definition.name)
+            })
             .map(|(_, v)| json_text(v));
         let name = definition.name.clone();
         self.configs.push(ConfigInfo {
             definition,
-            value: ConfigValueInfo { name, value, recommended_values: allowed.iter().map(json_text).collect(), errors: Vec::new(), visible: true },
+            value: ConfigValueInfo {
+                name,
+                value,
+                recommended_values: allowed.iter().map(json_text).collect(),
+                errors: Vec::new(),
+                visible: true,
+            },
         });
     }
 
@@ -207,7 +216,13 @@ impl Infos {
                         display_name: error.key.clone(),
                         dependents: Vec::new(),
                     },
-                    value: ConfigValueInfo { name: error.key.clone(), value: None, recommended_values: Vec::new(), errors: Vec::new(), visible: true },
+                    value: ConfigValueInfo {
+                        name: error.key.clone(),
+                        value: None,
+                        recommended_values: Vec::new(),
+                        errors: Vec::new(),
+                        visible: true,
+                    },
                 });
                 self.configs.len() - 1
             });

@@ -12,7 +12,7 @@ use crate::data::{DataError, Schema, SchemaAndValue, Value};
 pub struct ByteArrayConverter {}
 
 impl Converter for ByteArrayConverter {
-    fn from_connect(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+    fn encode(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
         match value {
             Value::Null => Ok(None),
             Value::Bytes(bytes) => Ok(Some(bytes.clone())),
@@ -20,7 +20,7 @@ impl Converter for ByteArrayConverter {
         }
     }
 
-    fn to_connect(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+    fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         Ok(SchemaAndValue::new(Some(Schema::bytes().optional()), data.map_or(Value::Null, |b| Value::Bytes(b.to_vec()))))
     }
 }

@@ -27,9 +27,9 @@ pub enum DecimalFormat {
 /// use connect_sdk::converter::{Converter, JsonConverter};
 /// use connect_sdk::data::{Schema, Value};
 /// let plain = JsonConverter { schemas_enable: false, ..JsonConverter::default() };
-/// let bytes = plain.from_connect("t", Some(&Schema::int32()), &Value::Int32(7)).unwrap();
+/// let bytes = plain.encode("t", Some(&Schema::int32()), &Value::Int32(7)).unwrap();
 /// assert_eq!(bytes.as_deref(), Some(&b"7"[..]));
-/// let enveloped = JsonConverter::default().from_connect("t", Some(&Schema::int32()), &Value::Int32(7)).unwrap();
+/// let enveloped = JsonConverter::default().encode("t", Some(&Schema::int32()), &Value::Int32(7)).unwrap();
 /// assert_eq!(String::from_utf8(enveloped.unwrap()).unwrap(),
 ///            r#"{"schema":{"type":"int32","optional":false},"payload":7}"#);
 /// ```
@@ -60,12 +60,17 @@ fn cache_size() -> u32 {
 
 impl Default for JsonConverter {
     fn default() -> JsonConverter {
-        JsonConverter { schemas_enable: true, decimal_format: DecimalFormat::Base64, schemas_cache_size: 1000, replace_null_with_default: true }
+        JsonConverter {
+            schemas_enable: true,
+            decimal_format: DecimalFormat::Base64,
+            schemas_cache_size: 1000,
+            replace_null_with_default: true,
+        }
     }
 }
 
 impl Converter for JsonConverter {
-    fn from_connect(&self, _topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+    fn encode(&self, _topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
         if schema.is_none() && value.is_null() {
             return Ok(None);
         }
@@ -78,18 +83,19 @@ impl Converter for JsonConverter {
         serde_json::to_vec(&json).map(Some).map_err(|e| DataError::new(e.to_string()))
     }
 
-    fn to_connect(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+    fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         let Some(data) = data else { return Ok(SchemaAndValue::default()) };
         let json: Json = serde_json::from_slice(data).map_err(|e| DataError::new(format!("not valid JSON: {e}")))?;
         if !self.schemas_enable {
             return Ok(SchemaAndValue::new(None, value_from_json(None, &json)?));
         }
-        let envelope = json.as_object().filter(|o| o.len() == 2 && o.contains_key("schema") && o.contains_key("payload")).ok_or_else(|| {
-            DataError::new(
-                "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. \
+        let envelope =
+            json.as_object().filter(|o| o.len() == 2 && o.contains_key("schema") && o.contains_key("payload")).ok_or_else(|| {
+                DataError::new(
+                    "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. \
                  If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.",
-            )
-        })?;
+                )
+            })?;
         let schema = match &envelope["schema"] {
             Json::Null => None,
             schema => Some(schema_from_json(schema)?),

@@ -82,7 +82,8 @@ pub fn schema_from_json(json: &Json) -> Result<Schema, DataError> {
     match kind {
         SchemaType::Struct => {
             for field in object.get("fields").and_then(Json::as_array).into_iter().flatten() {
-                let name = field.get("field").and_then(Json::as_str).ok_or_else(|| DataError::new("a struct field needs a \"field\" name"))?;
+                let name =
+                    field.get("field").and_then(Json::as_str).ok_or_else(|| DataError::new("a struct field needs a \"field\" name"))?;
                 let field_schema = schema_from_json(field).map_err(|e| e.in_field(name))?;
                 schema.fields.push(Field { name: name.to_owned(), schema: field_schema });
             }
@@ -263,7 +264,8 @@ pub fn value_from_json(schema: Option<&Schema>, json: &Json) -> Result<Value, Da
             let object = json.as_object().ok_or_else(wrong)?;
             let mut row = Struct::new(schema.clone());
             for field in &schema.fields {
-                let value = value_from_json(Some(&field.schema), object.get(&field.name).unwrap_or(&Json::Null)).map_err(|e| e.in_field(&field.name))?;
+                let value = value_from_json(Some(&field.schema), object.get(&field.name).unwrap_or(&Json::Null))
+                    .map_err(|e| e.in_field(&field.name))?;
                 row.put(&field.name, value)?;
             }
             Value::Struct(row)

@@ -16,7 +16,7 @@ use crate::config::{CommonConfig, ConfigErrors, PluginRef};
 use crate::data::{DataError, Schema, SchemaAndValue, Value};
 use crate::registry::Registry;
 
-/// Serializes values to bytes and back (Kafka's `Converter`).
+/// Serializes values to bytes and back (Kafka's `Converter`: `encode` is `fromConnectData`, `decode` is `toConnectData`).
 ///
 /// `None` bytes stand for a null value (a tombstone).
 #[diagnostic::on_unimplemented(
@@ -25,10 +25,10 @@ use crate::registry::Registry;
 )]
 pub trait Converter: Send + Sync + 'static {
     /// Serializes `value` (described by `schema`, when known) for `topic`.
-    fn from_connect(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError>;
+    fn encode(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError>;
 
     /// Deserializes bytes read from `topic`.
-    fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError>;
+    fn decode(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError>;
 }
 
 /// The converters a connector's records go through, one for keys and one for values.

@@ -27,7 +27,7 @@ impl Default for StringConverter {
 }
 
 impl Converter for StringConverter {
-    fn from_connect(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+    fn encode(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
         self.check_encoding()?;
         Ok(match value {
             Value::Null => None,
@@ -36,7 +36,7 @@ impl Converter for StringConverter {
         })
     }
 
-    fn to_connect(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+    fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         self.check_encoding()?;
         let value = match data {
             None => Value::Null,

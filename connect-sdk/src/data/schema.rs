@@ -170,19 +170,12 @@ impl Schema {
 
     /// An array whose items follow `items`.
     pub fn array(items: Schema) -> Schema {
-        Schema {
-            value_schema: Some(Arc::new(items)),
-            ..Schema::of(SchemaType::Array)
-        }
+        Schema { value_schema: Some(Arc::new(items)), ..Schema::of(SchemaType::Array) }
     }
 
     /// A map from `keys` to `values`.
     pub fn map(keys: Schema, values: Schema) -> Schema {
-        Schema {
-            key_schema: Some(Arc::new(keys)),
-            value_schema: Some(Arc::new(values)),
-            ..Schema::of(SchemaType::Map)
-        }
+        Schema { key_schema: Some(Arc::new(keys)), value_schema: Some(Arc::new(values)), ..Schema::of(SchemaType::Map) }
     }
 
     /// Marks the schema optional (null allowed).
@@ -223,10 +216,7 @@ impl Schema {
 
     /// Appends a field to a struct schema.
     pub fn field(mut self, name: impl Into<String>, schema: Schema) -> Schema {
-        self.fields.push(Field {
-            name: name.into(),
-            schema,
-        });
+        self.fields.push(Field { name: name.into(), schema });
         self
     }
 

@@ -49,10 +49,7 @@ impl Struct {
 
     /// Sets a field, checking the value against the field's schema.
     pub fn put(&mut self, field: &str, value: impl Into<Value>) -> Result<&mut Struct, DataError> {
-        let index = self
-            .schema
-            .field_index(field)
-            .ok_or_else(|| DataError::new(format!("{field} is not a valid field name")))?;
+        let index = self.schema.field_index(field).ok_or_else(|| DataError::new(format!("{field} is not a valid field name")))?;
         let value = value.into();
         self.schema.fields[index].schema.validate(&value).map_err(|e| e.in_field(field))?;
         self.values[index] = value;

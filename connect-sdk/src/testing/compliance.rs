@@ -146,8 +146,14 @@ impl SourceCompliance {
         Ok(report)
     }
 
-    async fn harness<C: SourceConnector>(&self, check: &'static str, store: Arc<InMemoryOffsetStore>) -> Result<SourceHarness<C>, ComplianceFailure> {
-        SourceHarness::<C>::with_store(self.config.clone(), store).await.or_else(|e| fail(check, format!("cannot open the tasks: {}", e.trace())))
+    async fn harness<C: SourceConnector>(
+        &self,
+        check: &'static str,
+        store: Arc<InMemoryOffsetStore>,
+    ) -> Result<SourceHarness<C>, ComplianceFailure> {
+        SourceHarness::<C>::with_store(self.config.clone(), store)
+            .await
+            .or_else(|e| fail(check, format!("cannot open the tasks: {}", e.trace())))
     }
 
     async fn reference<C: SourceConnector>(&self) -> Result<Sequences, ComplianceFailure> {
@@ -270,7 +276,10 @@ impl SinkCompliance {
         harness.crash_and_restart().await.or_else(|e| fail(CHECK, e.trace()))?;
         let redelivered = harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         if redelivered != values.len() - half {
-            return fail(CHECK, format!("{redelivered} records were delivered again after a crash, expected the {} unflushed", values.len() - half));
+            return fail(
+                CHECK,
+                format!("{redelivered} records were delivered again after a crash, expected the {} unflushed", values.len() - half),
+            );
         }
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
         let written = read_back().await;

@@ -142,8 +142,8 @@ impl<C: SinkConnector> SinkHarness<C> {
     /// Appends `record` (with its schemas and headers) to its topic.
     pub fn send_record(&mut self, record: Record) -> Result<()> {
         let converters = &self.pipeline.converters;
-        let key = converters.key.from_connect(&record.topic, record.key_schema.as_ref(), &record.key)?;
-        let value = converters.value.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?;
+        let key = converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key)?;
+        let value = converters.value.encode(&record.topic, record.value_schema.as_ref(), &record.value)?;
         self.send_raw(&record.topic, key, value, record.headers, record.timestamp);
         Ok(())
     }
@@ -188,8 +188,8 @@ impl<C: SinkConnector> SinkHarness<C> {
 
     fn read(&self, topic: &str, offset: i64, message: &StoredMessage) -> Result<Option<SinkRecord>> {
         let converters = &self.pipeline.converters;
-        let key = converters.key.to_connect(topic, message.key.as_deref())?;
-        let value = converters.value.to_connect(topic, message.value.as_deref())?;
+        let key = converters.key.decode(topic, message.key.as_deref())?;
+        let value = converters.value.decode(topic, message.value.as_deref())?;
         let mut record = SinkRecord::new(topic, 0, offset, value.value).with_broker(BROKER);
         record.key = key.value;
         record.key_schema = key.schema;

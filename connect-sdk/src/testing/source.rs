@@ -133,10 +133,10 @@ impl<C: SourceConnector> SourceHarness<C> {
         for record in polled {
             self.pending[task].insert(record.source_partition.clone(), record.source_offset.clone());
             let SourceRecord { source_partition, source_offset, record } = record;
-            let Some(record) = self.pipeline.chain.apply(record).map_err(|e| Error::other(e))? else { continue };
+            let Some(record) = self.pipeline.chain.apply(record).map_err(Error::other)? else { continue };
             let converters = &self.pipeline.converters;
-            let key = converters.key.from_connect(&record.topic, record.key_schema.as_ref(), &record.key)?;
-            let value = converters.value.from_connect(&record.topic, record.value_schema.as_ref(), &record.value)?;
+            let key = converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key)?;
+            let value = converters.value.encode(&record.topic, record.value_schema.as_ref(), &record.value)?;
             self.sent.push(SentRecord {
                 topic: record.topic.clone(),
                 key,

@@ -137,7 +137,9 @@ impl KeyValueTransform for Cast {
                         let old = require_struct_schema(s, "Cast")?;
                         let new_schema = struct_like(
                             old,
-                            old.fields.iter().map(|f| (f.name.clone(), target_of(&f.name).map_or_else(|| f.schema.clone(), |to| retyped(&f.schema, to)))),
+                            old.fields.iter().map(|f| {
+                                (f.name.clone(), target_of(&f.name).map_or_else(|| f.schema.clone(), |to| retyped(&f.schema, to)))
+                            }),
                         );
                         *value = build_struct(new_schema.clone(), fields)?;
                         *schema = Some(new_schema);

@@ -22,7 +22,7 @@ impl JavaDateFormat {
                 let end = chars[i + 1..].iter().position(|&x| x == '\'').map(|p| i + 1 + p);
                 match end {
                     Some(e) if e == i + 1 => out.push('\''),
-                    Some(e) => out.extend(chars[i + 1..e].iter().map(|&x| x).flat_map(escape)),
+                    Some(e) => out.extend(chars[i + 1..e].iter().copied().flat_map(escape)),
                     None => return Err(format!("unterminated quote in date format \"{pattern}\"")),
                 }
                 i = end.unwrap_or(chars.len()) + 1;
@@ -95,7 +95,8 @@ impl JavaDateFormat {
                 return Ok(d.and_time(NaiveTime::MIN).and_utc().timestamp_millis());
             }
             if let Ok(t) = NaiveTime::parse_from_str(text, format) {
-                return Ok(NaiveDate::default().and_time(t).and_utc().timestamp_millis() - NaiveDate::default().and_time(NaiveTime::MIN).and_utc().timestamp_millis());
+                return Ok(NaiveDate::default().and_time(t).and_utc().timestamp_millis()
+                    - NaiveDate::default().and_time(NaiveTime::MIN).and_utc().timestamp_millis());
             }
         }
         Err(format!("\"{text}\" does not match the date format \"{}\"", self.pattern))

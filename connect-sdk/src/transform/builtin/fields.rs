@@ -90,7 +90,8 @@ impl KeyValueTransform for InsertField {
             Some(old) => {
                 let old_schema = require_struct_schema(old, "InsertField")?.clone();
                 let mut fields = named_fields(value, "InsertField")?;
-                let mut field_schemas: Vec<(String, Schema)> = old_schema.fields.iter().map(|f| (f.name.clone(), f.schema.clone())).collect();
+                let mut field_schemas: Vec<(String, Schema)> =
+                    old_schema.fields.iter().map(|f| (f.name.clone(), f.schema.clone())).collect();
                 for insertion in insertions {
                     if old_schema.field_named(&insertion.name).is_some() {
                         return Err(data(format!("InsertField: the value already has a field \"{}\"", insertion.name)));
@@ -180,7 +181,12 @@ pub struct MaskField {
 
 impl MaskField {
     fn mask(&self, field: &str, value: &Value) -> Result<Value> {
-        let bad = |t: &str| data(format!("MaskField: cannot use replacement \"{}\" for {t} field \"{field}\"", self.replacement.as_deref().unwrap_or_default()));
+        let bad = |t: &str| {
+            data(format!(
+                "MaskField: cannot use replacement \"{}\" for {t} field \"{field}\"",
+                self.replacement.as_deref().unwrap_or_default()
+            ))
+        };
         let Some(replacement) = self.replacement.as_deref() else {
             return Ok(match value {
                 Value::Null => Value::Null,
@@ -376,7 +382,8 @@ mod tests {
 
     #[test]
     fn insert_field_adds_metadata_to_maps_and_structs() {
-        let config = json!({"type": "InsertField$Value", "topic.field": "t!", "static.field": "origin", "static.value": "db1", "offset.field": "o"});
+        let config =
+            json!({"type": "InsertField$Value", "topic.field": "t!", "static.field": "origin", "static.value": "db1", "offset.field": "o"});
         let mut record = Record::new("users", map([("id", Value::Int64(1))]));
         record.queue_offset = Some(9);
         let out = apply(&config, record).unwrap();
@@ -391,12 +398,16 @@ mod tests {
 
     #[test]
     fn replace_field_includes_excludes_and_renames() {
-        let out = apply(&json!({"type": "ReplaceField$Value", "exclude": "email", "renames": "id:user_id"}), with_schema(user(), user_schema())).unwrap();
+        let out =
+            apply(&json!({"type": "ReplaceField$Value", "exclude": "email", "renames": "id:user_id"}), with_schema(user(), user_schema()))
+                .unwrap();
         let schema = out.value_schema.unwrap();
         assert_eq!(schema.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["user_id"]);
         assert_eq!(out.value.field("user_id"), Some(&Value::Int64(7)));
 
-        let out = apply(&json!({"type": "ReplaceField$Value", "include": "b"}), Record::new("t", map([("a", 1i64.into()), ("b", 2i64.into())]))).unwrap();
+        let out =
+            apply(&json!({"type": "ReplaceField$Value", "include": "b"}), Record::new("t", map([("a", 1i64.into()), ("b", 2i64.into())])))
+                .unwrap();
         assert_eq!(out.value, map([("b", Value::Int64(2))]));
     }
 
@@ -410,9 +421,11 @@ mod tests {
     fn mask_field_zeroes_or_replaces() {
         let out = apply(&json!({"type": "MaskField$Value", "fields": "id,email"}), with_schema(user(), user_schema())).unwrap();
         assert_eq!((out.value.field("id"), out.value.field("email")), (Some(&Value::Int64(0)), Some(&Value::from(""))));
-        let out = apply(&json!({"type": "MaskField$Value", "fields": "id", "replacement": "-1"}), with_schema(user(), user_schema())).unwrap();
+        let out =
+            apply(&json!({"type": "MaskField$Value", "fields": "id", "replacement": "-1"}), with_schema(user(), user_schema())).unwrap();
         assert_eq!(out.value.field("id"), Some(&Value::Int64(-1)));
-        let err = apply(&json!({"type": "MaskField$Value", "fields": "id", "replacement": "x"}), with_schema(user(), user_schema())).unwrap_err();
+        let err =
+            apply(&json!({"type": "MaskField$Value", "fields": "id", "replacement": "x"}), with_schema(user(), user_schema())).unwrap_err();
         assert!(err.to_string().contains("cannot use replacement"), "{err}");
     }
 

@@ -104,7 +104,8 @@ mod tests {
 
     #[test]
     fn flatten_maps_with_a_custom_delimiter() {
-        let record = Record::new("t", map([("a", map([("b", Value::Int64(1)), ("c", map([("d", "x".into())]))])), ("e", Value::Bool(true))]));
+        let record =
+            Record::new("t", map([("a", map([("b", Value::Int64(1)), ("c", map([("d", "x".into())]))])), ("e", Value::Bool(true))]));
         let out = apply(&json!({"type": "Flatten$Value", "delimiter": "_"}), record).unwrap();
         assert_eq!(out.value, map([("a_b", Value::Int64(1)), ("a_c_d", "x".into()), ("e", Value::Bool(true))]));
     }

@@ -91,7 +91,10 @@ impl KeyValueTransform for HeaderFrom {
             match schema {
                 None => *value = string_map(kept),
                 Some(s) => {
-                    let new_schema = struct_like(s, s.fields.iter().filter(|f| !self.fields.contains(&f.name)).map(|f| (f.name.clone(), f.schema.clone())));
+                    let new_schema = struct_like(
+                        s,
+                        s.fields.iter().filter(|f| !self.fields.contains(&f.name)).map(|f| (f.name.clone(), f.schema.clone())),
+                    );
                     *value = build_struct(new_schema.clone(), kept)?;
                     *schema = Some(new_schema);
                 }
@@ -105,7 +108,11 @@ impl KeyValueTransform for HeaderFrom {
 
     fn validate(&self) -> Result<(), ConfigErrors> {
         if self.fields.len() != self.headers.len() {
-            return Err(ConfigError::new("headers", format!("list one header per field: {} fields, {} headers", self.fields.len(), self.headers.len())).into());
+            return Err(ConfigError::new(
+                "headers",
+                format!("list one header per field: {} fields, {} headers", self.fields.len(), self.headers.len()),
+            )
+            .into());
         }
         Ok(())
     }

@@ -12,6 +12,6 @@ pub use cast::Cast;
 pub use fields::{ExtractField, FieldSyntax, HoistField, InsertField, MaskField, ReplaceField, ValueToKey};
 pub use flatten::Flatten;
 pub use headers::{DropHeaders, HeaderFrom, HeaderOperation, InsertHeader};
-pub use routing::{Filter, RegexRouter};
 pub(crate) use routing::full_match;
+pub use routing::{Filter, RegexRouter};
 pub use timestamp::{TimestampConverter, TimestampRouter, TimestampType, UnixPrecision};

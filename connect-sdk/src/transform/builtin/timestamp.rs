@@ -55,7 +55,7 @@ impl UnixPrecision {
         }
     }
 
-    fn from_millis(self, ms: i64) -> i64 {
+    fn of_millis(self, ms: i64) -> i64 {
         match self {
             UnixPrecision::Seconds => ms / 1000,
             UnixPrecision::Milliseconds => ms,
@@ -98,7 +98,10 @@ impl TimestampConverter {
                 let format = self.date_format()?.ok_or_else(|| data("TimestampConverter needs \"format\" to read text"))?;
                 format.parse(text).map_err(data)
             }
-            (_, v) => v.as_i64().map(|n| self.unix_precision.to_millis(n)).ok_or_else(|| data(format!("TimestampConverter cannot read a {}", v.type_name()))),
+            (_, v) => v
+                .as_i64()
+                .map(|n| self.unix_precision.to_millis(n))
+                .ok_or_else(|| data(format!("TimestampConverter cannot read a {}", v.type_name()))),
         }
     }
 
@@ -108,7 +111,7 @@ impl TimestampConverter {
                 let format = self.date_format()?.ok_or_else(|| data("TimestampConverter needs \"format\" to write text"))?;
                 (Value::String(format.format(millis)), Schema::string())
             }
-            TimestampType::Unix => (Value::Int64(self.unix_precision.from_millis(millis)), Schema::int64()),
+            TimestampType::Unix => (Value::Int64(self.unix_precision.of_millis(millis)), Schema::int64()),
             TimestampType::Date => (Value::Int32(millis.div_euclid(DAY_MS) as i32), logical::date_schema()),
             TimestampType::Time => (Value::Int32(millis.rem_euclid(DAY_MS) as i32), logical::time_schema()),
             TimestampType::Timestamp => (Value::Int64(millis), logical::timestamp_schema()),
@@ -117,11 +120,8 @@ impl TimestampConverter {
 
     fn convert_value(&self, schema: Option<&Schema>, value: &Value) -> Result<(Value, Schema)> {
         let optional = schema.is_none_or(|s| s.optional);
-        let (out, mut out_schema) = if value.is_null() {
-            (Value::Null, self.convert(0)?.1)
-        } else {
-            self.convert(self.to_millis(schema, value)?)?
-        };
+        let (out, mut out_schema) =
+            if value.is_null() { (Value::Null, self.convert(0)?.1) } else { self.convert(self.to_millis(schema, value)?)? };
         out_schema.optional = optional;
         Ok((out, out_schema))
     }
@@ -153,7 +153,8 @@ impl KeyValueTransform for TimestampConverter {
             }
             Some(s) => {
                 let old = require_struct_schema(s, "TimestampConverter")?;
-                let field = old.field_named(&self.field).ok_or_else(|| data(format!("TimestampConverter: unknown field \"{}\"", self.field)))?;
+                let field =
+                    old.field_named(&self.field).ok_or_else(|| data(format!("TimestampConverter: unknown field \"{}\"", self.field)))?;
                 let (_, new_field_schema) = self.convert_value(Some(&field.schema), &Value::Null)?;
                 for (name, v) in &mut fields {
                     if *name == self.field {
@@ -162,7 +163,9 @@ impl KeyValueTransform for TimestampConverter {
                 }
                 let new_schema = struct_like(
                     old,
-                    old.fields.iter().map(|f| (f.name.clone(), if f.name == self.field { new_field_schema.clone() } else { f.schema.clone() })),
+                    old.fields
+                        .iter()
+                        .map(|f| (f.name.clone(), if f.name == self.field { new_field_schema.clone() } else { f.schema.clone() })),
                 );
                 *value = build_struct(new_schema.clone(), fields)?;
                 *schema = Some(new_schema);
@@ -205,7 +208,8 @@ fn default_timestamp_format() -> String {
 
 impl Transform for TimestampRouter {
     fn apply(&self, mut record: Record) -> Result<Option<Record>> {
-        let millis = record.timestamp.ok_or_else(|| data(format!("TimestampRouter: the record on topic {} has no timestamp", record.topic)))?;
+        let millis =
+            record.timestamp.ok_or_else(|| data(format!("TimestampRouter: the record on topic {} has no timestamp", record.topic)))?;
         let format = JavaDateFormat::new(&self.timestamp_format).map_err(data)?;
         record.topic = self.topic_format.replace("${topic}", &record.topic).replace("${timestamp}", &format.format(millis));
         Ok(Some(record))

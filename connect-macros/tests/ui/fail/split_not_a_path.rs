@@ -1,0 +1,21 @@
+use connect_sdk::prelude::*;
+
+#[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = Task, split = 3)]
+pub struct Config {
+    pub topic: String,
+}
+
+pub struct Task;
+
+impl SourceTask for Task {
+    type Config = Config;
+    async fn open(_: Config, _: SourceContext) -> Result<Self> {
+        Ok(Task)
+    }
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        Ok(Vec::new())
+    }
+}
+
+fn main() {}

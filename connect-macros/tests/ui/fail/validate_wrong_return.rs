@@ -1,0 +1,27 @@
+use connect_sdk::prelude::*;
+
+#[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = Task, validate = Config::check)]
+pub struct Config {
+    pub topic: String,
+}
+
+impl Config {
+    fn check(&self) -> bool {
+        !self.topic.is_empty()
+    }
+}
+
+pub struct Task;
+
+impl SourceTask for Task {
+    type Config = Config;
+    async fn open(_: Config, _: SourceContext) -> Result<Self> {
+        Ok(Task)
+    }
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        Ok(Vec::new())
+    }
+}
+
+fn main() {}
