@@ -11,18 +11,14 @@ pub struct LinesSource {
     pub file: String,
     /// Topic to write to.
     pub topic: String,
-    /// Maximum lines per poll.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
-}
-
-fn default_batch() -> usize {
-    100
+    /// Maximum lines per poll (default 100).
+    pub batch_size: Option<usize>,
 }
 
 /// Reads lines from the current position.
 pub struct LinesTask {
     config: LinesSource,
+    partition: SourcePartition,
     reader: BufReader<File>,
     position: u64,
 }
@@ -32,24 +28,22 @@ impl SourceTask for LinesTask {
 
     async fn open(config: LinesSource, ctx: SourceContext) -> Result<Self> {
         let partition = SourcePartition::new().with("file", config.file.as_str());
-        let position = ctx.offset(&partition).and_then(|o| o.get_i64("position")).unwrap_or(0);
+        let position = ctx.offset(&partition).and_then(|o| o.get_i64("position")).unwrap_or(0) as u64;
         let mut file = File::open(&config.file).await?;
-        file.seek(SeekFrom::Start(position as u64)).await?;
-        Ok(LinesTask { reader: BufReader::new(file), config, position: position as u64 })
+        file.seek(SeekFrom::Start(position)).await?;
+        Ok(LinesTask { reader: BufReader::new(file), config, partition, position })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
-        let mut records = Vec::new();
-        let mut line = String::new();
-        while records.len() < self.config.batch_size && self.reader.read_line(&mut line).await? > 0 {
+        let (mut records, mut line) = (Vec::new(), String::new());
+        while records.len() < self.config.batch_size.unwrap_or(100) && self.reader.read_line(&mut line).await? > 0 {
             if !line.ends_with('\n') {
                 self.reader.seek(SeekFrom::Start(self.position)).await?; // a partial line: wait for the rest
                 break;
             }
             self.position += line.len() as u64;
-            let partition = SourcePartition::new().with("file", self.config.file.as_str());
             let offset = SourceOffset::new().with("position", self.position);
-            records.push(SourceRecord::new(partition, offset, &self.config.topic, line.trim_end_matches(['\r', '\n'])));
+            records.push(SourceRecord::new(self.partition.clone(), offset, &self.config.topic, line.trim_end()));
             line.clear();
         }
         if records.is_empty() {
