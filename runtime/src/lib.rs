@@ -1,6 +1,6 @@
-//! The worker runtime that executes connectors registered with [`connect_sdk`].
-//!
-//! This crate is being built (see the "standalone worker" issue); today it only re-exports
-//! the registry so binaries can list the plugins they link.
+//! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
+
+pub mod embedded;
+pub mod mq;
 
 pub use connect_sdk::registry::Registry;

@@ -1,0 +1,211 @@
+//! An in-process RocketMQ name server and broker, so a worker (and the quickstart, and the
+//! tests) needs nothing installed.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cheetah_string::CheetahString;
+use rocketmq_broker::config::broker_config::BrokerConfig;
+use rocketmq_broker::config::validated::ValidatedBrokerConfig;
+use rocketmq_broker::{BrokerBootstrap, Running};
+use rocketmq_namesrv::NamesrvConfig;
+use rocketmq_namesrv::bootstrap::Builder as NameServerBuilder;
+use rocketmq_observability::{TelemetryHandle, TelemetryRuntimeGuard};
+use rocketmq_runtime::RuntimeContext;
+use rocketmq_store::MessageStoreConfig;
+use rocketmq_transport::api::ServerConfig;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Where and on which ports the embedded servers run.
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    /// Root of the name server's and broker's files.
+    pub data_dir: PathBuf,
+    /// Name server port (0 picks a free loopback port).
+    pub namesrv_port: u16,
+    /// Broker port (0 picks a free pair: the broker also binds `port - 2`).
+    pub broker_port: u16,
+}
+
+impl EmbeddedConfig {
+    /// The standard ports (9876 and 10911) under `data_dir`.
+    pub fn standard(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
+        EmbeddedConfig { data_dir: data_dir.into(), namesrv_port: 9876, broker_port: 10911 }
+    }
+
+    /// Free loopback ports under `data_dir`, for tests that run side by side.
+    pub fn free_ports(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
+        EmbeddedConfig { data_dir: data_dir.into(), namesrv_port: 0, broker_port: 0 }
+    }
+}
+
+/// A running name server and broker.
+pub struct EmbeddedRocketMq {
+    namesrv_addr: String,
+    broker: Option<BrokerBootstrap<Running>>,
+    namesrv_stop: Option<oneshot::Sender<()>>,
+    namesrv_task: Option<JoinHandle<()>>,
+}
+
+/// Starting the embedded servers failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// A port could not be found or is taken.
+    #[error("port {port}: {message}")]
+    Port {
+        /// The port.
+        port: u16,
+        /// What went wrong.
+        message: String,
+    },
+    /// The name server did not start.
+    #[error("the embedded name server did not start: {0}")]
+    NameServer(String),
+    /// The broker did not start.
+    #[error("the embedded broker did not start: {0}")]
+    Broker(String),
+    /// The data directory is unusable.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl EmbeddedRocketMq {
+    /// Starts a name server, then a broker registered with it, and waits until both serve.
+    pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedRocketMq, EmbeddedError> {
+        let namesrv_port = if config.namesrv_port == 0 { free_port()? } else { config.namesrv_port };
+        let broker_port = if config.broker_port == 0 { free_broker_port()? } else { config.broker_port };
+        let ha_port = free_port()?;
+        for (port, what) in
+            [(namesrv_port, "name server"), (broker_port, "broker"), (broker_port.saturating_sub(2), "broker fast listener")]
+        {
+            if TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(EmbeddedError::Port { port, message: format!("the {what} port is in use; pick another or use --namesrv") });
+            }
+        }
+        let root = &config.data_dir;
+        let namesrv_dir = root.join("namesrv");
+        let store_dir = root.join("store");
+        for dir in [&namesrv_dir, &store_dir] {
+            std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir { path: dir.clone(), source })?;
+        }
+        let (namesrv_stop, namesrv_task) = start_namesrv(root, &namesrv_dir, namesrv_port);
+        wait_for_port(namesrv_port, Duration::from_secs(20)).await.map_err(EmbeddedError::NameServer)?;
+        let namesrv_addr = format!("127.0.0.1:{namesrv_port}");
+        let broker = start_broker(&store_dir, &namesrv_addr, broker_port, ha_port).await?;
+        Ok(EmbeddedRocketMq { namesrv_addr, broker: Some(broker), namesrv_stop: Some(namesrv_stop), namesrv_task: Some(namesrv_task) })
+    }
+
+    /// `host:port` of the name server.
+    pub fn namesrv_addr(&self) -> &str {
+        &self.namesrv_addr
+    }
+
+    /// Stops the broker, then the name server.
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            broker.shutdown().await;
+        }
+        if let Some(stop) = self.namesrv_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.namesrv_task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+fn start_namesrv(root: &Path, namesrv_dir: &Path, port: u16) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let namesrv_config = NamesrvConfig {
+        rocketmq_home: root.to_string_lossy().into_owned(),
+        kv_config_path: namesrv_dir.join("kvConfig.json").to_string_lossy().into_owned(),
+        config_store_path: namesrv_dir.join("namesrv.properties").to_string_lossy().into_owned(),
+        ..NamesrvConfig::default()
+    };
+    let server_config = ServerConfig { bind_address: "127.0.0.1".to_owned(), listen_port: u32::from(port), ..ServerConfig::default() };
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let context = RuntimeContext::from_current("connect-embedded").service_context("namesrv");
+    let task = tokio::spawn(async move {
+        let result = NameServerBuilder::new(context, TelemetryHandle::noop())
+            .set_name_server_config(namesrv_config)
+            .set_server_config(server_config)
+            .build()
+            .boot_with_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "embedded name server stopped with an error");
+        }
+    });
+    (stop_tx, task)
+}
+
+async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: u16) -> Result<BrokerBootstrap<Running>, EmbeddedError> {
+    let root = store_dir.to_string_lossy().into_owned();
+    let mut broker_config = BrokerConfig {
+        broker_ip1: "127.0.0.1".into(),
+        listen_port: u32::from(port),
+        store_path_root_dir: root.clone().into(),
+        namesrv_addr: Some(CheetahString::from_string(namesrv_addr.to_owned())),
+        auto_create_topic_enable: true,
+        ..BrokerConfig::default()
+    };
+    broker_config.broker_identity.broker_name = CheetahString::from_static_str("connect-broker");
+    broker_config.broker_server_config.bind_address = "127.0.0.1".to_owned();
+    broker_config.broker_server_config.listen_port = u32::from(port);
+    let store_config = MessageStoreConfig {
+        store_path_root_dir: root.into(),
+        ha_listen_port: usize::from(ha_port),
+        mapped_file_size_commit_log: 128 * 1024 * 1024,
+        ..MessageStoreConfig::default()
+    };
+    let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.to_string()))?;
+    let context = RuntimeContext::from_current("connect-embedded").service_context("broker");
+    let initialized = rocketmq_broker::Builder::new(context, TelemetryRuntimeGuard::noop())
+        .with_validated_config(validated)
+        .build()
+        .initialize()
+        .await
+        .map_err(|e| EmbeddedError::Broker(e.to_string()))?;
+    initialized.start().await.map_err(|e| EmbeddedError::Broker(e.to_string()))
+}
+
+async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("nothing listens on 127.0.0.1:{port} after {timeout:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// A free loopback port.
+pub fn free_port() -> Result<u16, EmbeddedError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })
+}
+
+/// A free port `p` whose `p - 2` is free too (the broker's fast listener).
+fn free_broker_port() -> Result<u16, EmbeddedError> {
+    for _ in 0..100 {
+        let normal = TcpListener::bind("127.0.0.1:0").map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
+        let port = normal.local_addr().map(|a| a.port()).map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
+        if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(EmbeddedError::Port { port: 0, message: "no free broker port pair".to_owned() })
+}

@@ -1,0 +1,152 @@
+//! Thin wrappers over the RocketMQ client: one client runtime per worker, producers that
+//! send batches, and lite-pull consumers that commit explicitly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cheetah_string::CheetahString;
+use rocketmq_client_rust::{ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQProducer, TelemetryHandle};
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
+use rocketmq_runtime::RuntimeContext;
+
+/// A RocketMQ error, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}: {message}")]
+pub struct MqError {
+    /// What was being done.
+    pub action: String,
+    /// The client's error.
+    pub message: String,
+}
+
+fn mq_error(action: impl Into<String>) -> impl FnOnce(rocketmq_client_rust::ClientError) -> MqError {
+    let action = action.into();
+    move |e| MqError { action, message: e.to_string() }
+}
+
+/// The worker's connection settings to one RocketMQ cluster.
+#[derive(Clone)]
+pub struct MqClient {
+    runtime: Arc<ClientRuntime>,
+    namesrv_addr: String,
+    instance: String,
+}
+
+impl MqClient {
+    /// A client runtime for the name server at `namesrv_addr`; `instance` makes client ids unique.
+    pub fn new(namesrv_addr: &str, instance: &str) -> Result<MqClient, MqError> {
+        let context = RuntimeContext::from_current("connect-worker").service_context("client");
+        let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
+            .map_err(mq_error("create the RocketMQ client runtime"))?;
+        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instance: instance.to_owned() })
+    }
+
+    /// The name server address.
+    pub fn namesrv_addr(&self) -> &str {
+        &self.namesrv_addr
+    }
+
+    /// Starts a producer in `group`.
+    pub async fn producer(&self, group: &str) -> Result<Producer, MqError> {
+        let mut producer = DefaultMQProducer::builder(self.runtime.clone())
+            .producer_group(group.to_owned())
+            .name_server_addr(self.namesrv_addr.clone())
+            .retry_times_when_send_failed(2)
+            .build();
+        producer.start().await.map_err(mq_error(format!("start producer {group}")))?;
+        Ok(Producer { inner: producer })
+    }
+
+    /// Starts a consumer of `topics` in `group` (the group's queues are shared among its
+    /// consumers); offsets are committed only by [`Consumer::commit`].
+    pub async fn consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+        let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
+            .consumer_group(group.to_owned())
+            .name_server_addr(self.namesrv_addr.clone())
+            .instance_name(format!("{}-{group}", self.instance))
+            .pull_batch_size(batch_size)
+            .auto_commit(false)
+            .build()
+            .map_err(mq_error(format!("build consumer {group}")))?;
+        for topic in topics {
+            consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
+        }
+        consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
+        Ok(Consumer { inner: consumer })
+    }
+
+    /// Shuts the client runtime down (after its producers and consumers).
+    pub async fn shutdown(self) {
+        let _ = self.runtime.shutdown().await;
+    }
+}
+
+/// Sends batches to one topic at a time.
+pub struct Producer {
+    inner: DefaultMQProducer,
+}
+
+impl Producer {
+    /// Sends `messages` (all of one topic) as one batch; returns once the broker stored them.
+    pub async fn send_batch(&self, topic: &str, messages: Vec<Message>) -> Result<(), MqError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let count = messages.len();
+        let result = self.inner.send_batch(messages).await.map_err(mq_error(format!("send {count} records to {topic}")))?;
+        let status = format!("{:?}", result.send_status);
+        if status != "SendOk" {
+            return Err(MqError { action: format!("send {count} records to {topic}"), message: format!("broker answered {status}") });
+        }
+        Ok(())
+    }
+
+    /// Stops the producer.
+    pub async fn shutdown(mut self) {
+        self.inner.shutdown().await;
+    }
+}
+
+/// Pulls records and commits offsets explicitly.
+pub struct Consumer {
+    inner: DefaultLitePullConsumer,
+}
+
+impl Consumer {
+    /// Waits up to `timeout_ms` for records.
+    pub async fn poll(&self, timeout_ms: u64) -> Vec<MessageExt> {
+        self.inner.poll_with_timeout(timeout_ms).await
+    }
+
+    /// Commits `offsets` (the next offset to consume, per queue) and persists them on the broker.
+    pub async fn commit(&self, offsets: HashMap<MessageQueue, i64>) {
+        self.inner.commit_with_map(offsets, true).await;
+    }
+
+    /// Stops delivery from `queues` (already fetched records stay buffered).
+    pub async fn pause(&self, queues: Vec<MessageQueue>) {
+        self.inner.pause(queues).await;
+    }
+
+    /// Resumes delivery from `queues`.
+    pub async fn resume(&self, queues: Vec<MessageQueue>) {
+        self.inner.resume(queues).await;
+    }
+
+    /// The committed offset of `queue`, as the broker knows it.
+    pub async fn committed(&self, queue: &MessageQueue) -> Option<i64> {
+        self.inner.committed(queue).await.ok()
+    }
+
+    /// Stops the consumer.
+    pub async fn shutdown(self) {
+        self.inner.shutdown().await;
+    }
+}
+
+/// A message queue from its parts.
+pub fn message_queue(topic: &str, broker_name: &str, queue_id: i32) -> MessageQueue {
+    MessageQueue::from_parts(CheetahString::from_string(topic.to_owned()), CheetahString::from_string(broker_name.to_owned()), queue_id)
+}
