@@ -1,6 +1,14 @@
 //! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
 
+pub mod dlq;
 pub mod embedded;
+pub mod metrics;
 pub mod mq;
+pub mod retry;
+pub mod secrets;
+pub mod store;
+pub mod task;
+pub mod wire;
+pub mod worker;
 
 pub use connect_sdk::registry::Registry;

@@ -1,0 +1,88 @@
+//! Config placeholders: `${env:NAME}` and `${file:/path/to/file.properties:key}` are resolved
+//! only when a connector or task starts. Stored configs, REST answers and logs keep the
+//! placeholder, never the secret.
+
+use std::sync::LazyLock;
+
+use connect_sdk::config::{ConfigErrors, ConfigMap};
+use regex::Regex;
+use serde_json::Value as Json;
+
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{(env|file):([^}]*)\}").expect("a valid pattern"));
+
+/// A copy of `config` with every placeholder replaced; each failure names its key.
+pub fn resolve(config: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let mut resolved = ConfigMap::new();
+    for (key, value) in config {
+        let Json::String(text) = value else {
+            resolved.insert(key.clone(), value.clone());
+            continue;
+        };
+        let mut failure = None;
+        let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2]) {
+            Ok(secret) => secret,
+            Err(message) => {
+                failure.get_or_insert(message);
+                String::new()
+            }
+        });
+        match failure {
+            Some(message) => errors.push(key.clone(), message),
+            None => {
+                resolved.insert(key.clone(), Json::String(replaced.into_owned()));
+            }
+        }
+    }
+    errors.into_result(resolved)
+}
+
+fn lookup(provider: &str, reference: &str) -> Result<String, String> {
+    match provider {
+        "env" => std::env::var(reference).map_err(|_| format!("environment variable {reference} (from ${{env:{reference}}}) is not set")),
+        _ => {
+            let (path, key) = reference.rsplit_once(':').ok_or_else(|| format!("${{file:{reference}}} must be ${{file:/path:key}}"))?;
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            properties_value(&text, key).ok_or_else(|| format!("{path} has no key {key}"))
+        }
+    }
+}
+
+/// The value of `key` in Java properties text (`key=value` or `key: value` lines).
+fn properties_value(text: &str, key: &str) -> Option<String> {
+    text.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.starts_with('!')).find_map(|line| {
+        let split = line.find(['=', ':'])?;
+        (line[..split].trim() == key).then(|| line[split + 1..].trim().to_owned())
+    })
+}
+
+/// Says whether a config holds a placeholder (used to keep resolved values out of logs).
+pub fn has_placeholder(config: &ConfigMap) -> bool {
+    config.values().any(|v| v.as_str().is_some_and(|s| PLACEHOLDER.is_match(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_and_file_placeholders_resolve() {
+        let dir = std::env::temp_dir().join(format!("connect-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("db.properties");
+        std::fs::write(&file, "# secrets\nuser=app\npassword = s3cr3t\n").unwrap();
+        let home = std::env::var("HOME").unwrap();
+        let config = serde_json::json!({
+            "home": "${env:HOME}/x",
+            "password": format!("${{file:{}:password}}", file.display()),
+            "plain": 3,
+        });
+        let resolved = resolve(config.as_object().unwrap()).unwrap();
+        assert_eq!(resolved["home"], format!("{home}/x"));
+        assert_eq!(resolved["password"], "s3cr3t");
+        assert_eq!(resolved["plain"], 3);
+        let missing = serde_json::json!({"password": "${env:CONNECT_NO_SUCH_VARIABLE}"});
+        let errors = resolve(missing.as_object().unwrap()).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().key, "password");
+    }
+}

@@ -1,0 +1,164 @@
+//! Running one task: what the source and sink runners share (its pipeline of transforms and
+//! converters, its error policy, its status) and how the worker controls it.
+
+pub mod sink;
+pub mod source;
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use connect_sdk::config::{CommonConfig, Tolerance};
+use connect_sdk::converter::RecordConverters;
+use connect_sdk::transform::TransformChain;
+use connect_sdk::Error;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::metrics::TaskMetrics;
+use crate::retry::RetryPolicy;
+use crate::store::TargetState;
+
+/// Kafka Connect's states of a connector or task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    /// Not running anywhere yet.
+    Unassigned,
+    /// Running.
+    Running,
+    /// Open, not processing.
+    Paused,
+    /// Closed on request.
+    Stopped,
+    /// Stopped by an error; see the trace.
+    Failed,
+    /// Being restarted.
+    Restarting,
+}
+
+/// A task's reported state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskStatus {
+    /// State.
+    pub state: State,
+    /// Error trace when failed.
+    pub trace: Option<String>,
+}
+
+/// Shared, updatable status of a running task.
+#[derive(Clone)]
+pub struct StatusCell(Arc<Mutex<TaskStatus>>);
+
+impl StatusCell {
+    /// A cell starting in `state`.
+    pub fn new(state: State) -> StatusCell {
+        StatusCell(Arc::new(Mutex::new(TaskStatus { state, trace: None })))
+    }
+
+    /// The current status.
+    pub fn get(&self) -> TaskStatus {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Sets the state (clearing the trace).
+    pub fn set(&self, state: State) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = TaskStatus { state, trace: None };
+    }
+
+    /// Marks the task failed with `error`'s trace.
+    pub fn fail(&self, error: &Error) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = TaskStatus { state: State::Failed, trace: Some(error.trace()) };
+    }
+}
+
+/// Tuning of the task loops.
+#[derive(Clone, Copy, Debug)]
+pub struct RunnerSettings {
+    /// How often offsets are committed (`offset.flush.interval.ms`).
+    pub offset_flush_interval: Duration,
+    /// Most records in one producer batch.
+    pub max_batch_records: usize,
+    /// Most batches in flight per source task.
+    pub max_in_flight: usize,
+    /// How long a sink's poll waits for records.
+    pub poll_timeout: Duration,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> RunnerSettings {
+        RunnerSettings {
+            offset_flush_interval: Duration::from_secs(5),
+            max_batch_records: 256,
+            max_in_flight: 4,
+            poll_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What every task of a connector shares: its identity, pipeline, error policy and metrics.
+pub struct TaskPipeline {
+    /// Connector name.
+    pub connector: String,
+    /// Task id.
+    pub task: u32,
+    /// The connector's common config.
+    pub common: CommonConfig,
+    /// Its transforms.
+    pub chain: TransformChain,
+    /// Its converters.
+    pub converters: RecordConverters,
+    /// Retry policy from `errors.*`.
+    pub retry: RetryPolicy,
+    /// The task's counters.
+    pub metrics: Arc<TaskMetrics>,
+    /// Loop tuning.
+    pub settings: RunnerSettings,
+}
+
+impl TaskPipeline {
+    /// Applies `errors.tolerance` to a failed record: `Ok` to skip it (counted), `Err` to fail.
+    pub fn tolerate(&self, error: Error, what: impl FnOnce() -> String) -> Result<(), Error> {
+        TaskMetrics::add(&self.metrics.errors, 1);
+        let errors = &self.common.errors;
+        if errors.log_enable {
+            tracing::error!(connector = %self.connector, task = self.task, record = %what(), %error, "record failed");
+        }
+        match errors.tolerance {
+            Tolerance::All => {
+                TaskMetrics::add(&self.metrics.records_skipped, 1);
+                Ok(())
+            }
+            Tolerance::None => Err(error),
+        }
+    }
+}
+
+/// Receives the worker's wishes for a task.
+pub type Control = watch::Receiver<TargetState>;
+
+/// Waits while paused; returns `false` once the task must stop.
+pub async fn wait_while_paused(control: &mut Control, status: &StatusCell) -> bool {
+    loop {
+        let target = *control.borrow_and_update();
+        match target {
+            TargetState::Started => {
+                if status.get().state != State::Running {
+                    status.set(State::Running);
+                }
+                return true;
+            }
+            TargetState::Stopped => return false,
+            TargetState::Paused => {
+                status.set(State::Paused);
+                if control.changed().await.is_err() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the worker asked the task to stop.
+pub fn stop_requested(control: &Control) -> bool {
+    *control.borrow() == TargetState::Stopped || control.has_changed().is_err()
+}

@@ -1,0 +1,151 @@
+//! The sink task loop: consume → converters → transforms → `put` in batches → `flush` →
+//! consumer offsets committed only after `flush` succeeded.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use connect_sdk::QueueOffsets;
+use connect_sdk::plugin::DynSinkTask;
+use connect_sdk::record::{QueueId, SinkRecord};
+use connect_sdk::{Error, SinkContext};
+use rocketmq_model::common::message::message_ext::MessageExt;
+
+use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
+use crate::dlq::DeadLetterQueue;
+use crate::metrics::TaskMetrics;
+use crate::mq::{Consumer, message_queue};
+use crate::wire::{self, RawRecord};
+
+/// Everything a sink task needs to run.
+pub struct SinkRunner {
+    /// Pipeline, policy and metrics.
+    pub pipeline: TaskPipeline,
+    /// The opened task.
+    pub task: Box<dyn DynSinkTask>,
+    /// Its context (pause/resume and commit requests come through it).
+    pub context: SinkContext,
+    /// The consumer of the connector's group.
+    pub consumer: Consumer,
+    /// Where failed records go, when configured.
+    pub dlq: Option<Arc<DeadLetterQueue>>,
+}
+
+impl SinkRunner {
+    /// Runs until stopped (`Ok`) or failed (`Err`); flushes, commits and closes on the way out.
+    pub async fn run(mut self, mut control: Control, status: StatusCell) -> Result<(), Error> {
+        let mut offsets = QueueOffsets::new();
+        let result = self.run_loop(&mut control, &status, &mut offsets).await;
+        let result = match result {
+            Ok(()) => self.flush_and_commit(&offsets).await,
+            Err(e) => Err(e),
+        };
+        let closed = self.task.close().await;
+        self.consumer.shutdown().await;
+        result.and(closed)
+    }
+
+    async fn run_loop(&mut self, control: &mut Control, status: &StatusCell, offsets: &mut QueueOffsets) -> Result<(), Error> {
+        let mut last_commit = Instant::now();
+        let mut paused: BTreeSet<QueueId> = BTreeSet::new();
+        let timeout = self.pipeline.settings.poll_timeout.as_millis() as u64;
+        while wait_while_paused(control, status).await {
+            self.apply_pauses(&mut paused).await;
+            let messages = self.consumer.poll(timeout).await;
+            if !messages.is_empty() {
+                TaskMetrics::add(&self.pipeline.metrics.sink_records_read, messages.len() as u64);
+                let batch = self.convert(&messages, offsets).await?;
+                self.put(batch).await?;
+            }
+            let due = last_commit.elapsed() >= self.pipeline.settings.offset_flush_interval;
+            if (due || self.context.take_commit_request()) && !offsets.is_empty() {
+                self.flush_and_commit(offsets).await?;
+                last_commit = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_pauses(&mut self, applied: &mut BTreeSet<QueueId>) {
+        let wanted: BTreeSet<QueueId> = self.context.paused_queues().into_iter().collect();
+        if wanted == *applied {
+            return;
+        }
+        let to_queue = |q: &QueueId| message_queue(&q.topic, &q.broker_name, q.queue_id);
+        self.consumer.pause(wanted.difference(applied).map(to_queue).collect()).await;
+        self.consumer.resume(applied.difference(&wanted).map(to_queue).collect()).await;
+        *applied = wanted;
+    }
+
+    async fn convert(&mut self, messages: &[MessageExt], offsets: &mut QueueOffsets) -> Result<Vec<SinkRecord>, Error> {
+        let pipeline = &self.pipeline;
+        let mut batch = Vec::with_capacity(messages.len());
+        for message in messages {
+            let raw = wire::from_message(message);
+            let queue = QueueId { topic: raw.topic.clone(), broker_name: message.broker_name().to_owned(), queue_id: message.queue_id() };
+            let position = message.queue_offset();
+            match self.to_sink_record(&raw, &queue, position) {
+                Ok(Some(record)) => batch.push(record),
+                Ok(None) => TaskMetrics::add(&pipeline.metrics.records_filtered, 1),
+                Err(error) => {
+                    let described = format!("topic={} queue={} offset={position}", raw.topic, queue.queue_id);
+                    if let Some(dlq) = &self.dlq {
+                        dlq.send(&raw, &queue, position, &error, "VALUE_CONVERTER").await?;
+                        TaskMetrics::add(&pipeline.metrics.dlq_records, 1);
+                    }
+                    pipeline.tolerate(error, || described)?;
+                }
+            }
+            offsets.insert(queue, position + 1);
+        }
+        Ok(batch)
+    }
+
+    fn to_sink_record(&self, raw: &RawRecord, queue: &QueueId, position: i64) -> Result<Option<SinkRecord>, Error> {
+        let converters = &self.pipeline.converters;
+        let key = converters.key.decode(&raw.topic, raw.key.as_deref())?;
+        let value = converters.value.decode(&raw.topic, raw.value.as_deref())?;
+        let mut record = SinkRecord::new(raw.topic.clone(), queue.queue_id, position, value.value).with_broker(queue.broker_name.clone());
+        record.key = key.value;
+        record.key_schema = key.schema;
+        record.value_schema = value.schema;
+        record.timestamp = raw.timestamp;
+        for (name, text) in &raw.headers {
+            record.headers.add(name.clone(), text.as_str());
+        }
+        let SinkRecord { broker_name, record } = record;
+        match self.pipeline.chain.apply(record) {
+            Ok(transformed) => Ok(transformed.map(|record| SinkRecord { broker_name, record })),
+            Err(e) => Err(Error::other(e)),
+        }
+    }
+
+    async fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let count = batch.len();
+        let pipeline = &self.pipeline;
+        pipeline.retry.run_on(&pipeline.metrics, &mut self.task, |task| task.put(batch.clone())).await?;
+        pipeline.metrics.batch(count);
+        TaskMetrics::add(&pipeline.metrics.sink_records_put, count as u64);
+        Ok(())
+    }
+
+    async fn flush_and_commit(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let metrics = self.pipeline.metrics.clone();
+        if let Err(error) = self.task.flush(offsets).await {
+            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+            return Err(error);
+        }
+        let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
+        self.consumer.commit(map).await;
+        TaskMetrics::add(&metrics.offset_commit_success, 1);
+        TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! How a converted record is laid out in a RocketMQ message, and read back.
+//!
+//! The value's bytes are the body; the key, the timestamp, a null marker and every header are
+//! message properties (RocketMQ properties are text, so a key that is not UTF-8 is base64).
+//! The key is also set as the message's `KEYS`, so RocketMQ's key index finds it.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use connect_sdk::data::Value;
+use connect_sdk::record::Headers;
+use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_single::Message;
+
+/// Property holding the record key (UTF-8 text).
+pub const KEY: &str = "__connect.key";
+/// Property holding the record key as base64, when it is not UTF-8.
+pub const KEY_BASE64: &str = "__connect.key.b64";
+/// Property holding the record timestamp (ms since the epoch).
+pub const TIMESTAMP: &str = "__connect.ts";
+/// Property marking a null value (a tombstone), whose body is empty.
+pub const NULL_VALUE: &str = "__connect.null";
+/// Prefix of the properties holding headers.
+pub const HEADER_PREFIX: &str = "__connect.h.";
+
+/// A record as bytes: what converters produce and what RocketMQ stores.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawRecord {
+    /// Topic.
+    pub topic: String,
+    /// Serialized key.
+    pub key: Option<Vec<u8>>,
+    /// Serialized value (`None` is a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Headers, values as text.
+    pub headers: Vec<(String, String)>,
+    /// Milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+}
+
+/// Header values travel as text.
+pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            let text = match &h.value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (h.key.clone(), text)
+        })
+        .collect()
+}
+
+/// The RocketMQ message for `record`.
+pub fn to_message(record: &RawRecord) -> Result<Message, String> {
+    let mut builder = Message::builder().topic(record.topic.as_str());
+    builder = match &record.value {
+        Some(body) if !body.is_empty() => builder.body_slice(body),
+        Some(_) => builder.empty_body(),
+        None => builder.empty_body().raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
+    };
+    if let Some(key) = &record.key {
+        builder = match std::str::from_utf8(key) {
+            Ok(text) => {
+                let indexed = if text.is_empty() || text.contains(' ') { builder } else { builder.key(text) };
+                indexed.raw_property(KEY, text).map_err(|e| e.to_string())?
+            }
+            Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(|e| e.to_string())?,
+        };
+    }
+    if let Some(ts) = record.timestamp {
+        builder = builder.raw_property(TIMESTAMP, ts.to_string()).map_err(|e| e.to_string())?;
+    }
+    for (name, value) in &record.headers {
+        builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(|e| e.to_string())?;
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The raw record a consumed message holds.
+pub fn from_message(message: &MessageExt) -> RawRecord {
+    let properties = message.properties();
+    let property = |name: &str| properties.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v.as_str());
+    let key = property(KEY)
+        .map(|k| k.as_bytes().to_vec())
+        .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()));
+    let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().map(|b| b.to_vec()).unwrap_or_default()) };
+    let mut headers: Vec<(String, String)> = properties
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned())))
+        .collect();
+    headers.sort();
+    let timestamp = property(TIMESTAMP).and_then(|t| t.parse().ok()).or(Some(message.born_timestamp()));
+    RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp }
+}
