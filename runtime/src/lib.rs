@@ -4,6 +4,7 @@ pub mod dlq;
 pub mod embedded;
 pub mod metrics;
 pub mod mq;
+pub mod rest;
 pub mod retry;
 pub mod secrets;
 pub mod store;

@@ -1,0 +1,91 @@
+//! `datagen-source`: numbered records at a given rate.
+
+use std::time::{Duration, Instant};
+
+use connect_sdk::prelude::*;
+
+/// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
+/// sequence; every value starts with `<task>-<sequence>` (padded with `x` to `payload.bytes`)
+/// so a test can count what arrived. The key is the task id.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
+pub struct DatagenSource {
+    /// Topic to write to.
+    pub topic: String,
+    /// Records per second per task; 0 is as fast as possible.
+    #[serde(default)]
+    pub records_per_second: u64,
+    /// Records per task before it stops producing; 0 is endless.
+    #[serde(default)]
+    pub max_records: u64,
+    /// Size of each value in bytes (at least the `<task>-<sequence>` prefix).
+    #[serde(default)]
+    pub payload_bytes: usize,
+    /// Records per poll at most.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    500
+}
+
+impl DatagenSource {
+    fn one_per_task(&self, max_tasks: usize) -> Vec<Self> {
+        vec![self.clone(); max_tasks.max(1)]
+    }
+}
+
+/// Emits one task's sequence.
+pub struct DatagenTask {
+    config: DatagenSource,
+    task: u32,
+    partition: SourcePartition,
+    next: u64,
+    started: Instant,
+    emitted_since_start: u64,
+}
+
+impl SourceTask for DatagenTask {
+    type Config = DatagenSource;
+
+    async fn open(config: DatagenSource, ctx: SourceContext) -> Result<Self> {
+        let partition = SourcePartition::new().with("task", ctx.task_id());
+        let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
+        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started: Instant::now(), emitted_since_start: 0 })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let mut count = self.config.batch_size.max(1) as u64;
+        if self.config.max_records > 0 {
+            count = count.min(self.config.max_records.saturating_sub(self.next));
+            if count == 0 {
+                connect_sdk::tokio::time::sleep(Duration::from_millis(100)).await;
+                return Ok(Vec::new());
+            }
+        }
+        if self.config.records_per_second > 0 {
+            let due = (self.started.elapsed().as_secs_f64() * self.config.records_per_second as f64) as u64;
+            let allowed = due.saturating_sub(self.emitted_since_start);
+            if allowed == 0 {
+                connect_sdk::tokio::time::sleep(Duration::from_secs_f64(1.0 / self.config.records_per_second as f64).min(Duration::from_millis(100))).await;
+                return Ok(Vec::new());
+            }
+            count = count.min(allowed);
+        }
+        let mut records = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let mut value = format!("{}-{}", self.task, self.next);
+            if value.len() < self.config.payload_bytes {
+                value.push(' ');
+                let missing = self.config.payload_bytes - value.len();
+                value.extend(std::iter::repeat_n('x', missing));
+            }
+            self.next += 1;
+            let offset = SourceOffset::new().with("next", self.next);
+            records.push(SourceRecord::new(self.partition.clone(), offset, &self.config.topic, value).with_key(i64::from(self.task)));
+        }
+        self.emitted_since_start += count;
+        Ok(records)
+    }
+}
