@@ -1,5 +1,6 @@
 //! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
 
+mod cli;
 pub mod dlq;
 pub mod embedded;
 pub mod metrics;
@@ -12,4 +13,6 @@ pub mod task;
 pub mod wire;
 pub mod worker;
 
+pub use cli::main;
 pub use connect_sdk::registry::Registry;
+pub use worker::{Worker, WorkerBuilder, WorkerError};

@@ -110,7 +110,12 @@ impl WorkerMetrics {
         }
         let _ = writeln!(out, "# HELP connect_batch_size_max Largest batch.\n# TYPE connect_batch_size_max gauge");
         for ((connector, task), metrics) in &tasks {
-            let _ = writeln!(out, "connect_batch_size_max{{connector=\"{}\",task=\"{task}\"}} {}", escape(connector), metrics.batch_size_max.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "connect_batch_size_max{{connector=\"{}\",task=\"{task}\"}} {}",
+                escape(connector),
+                metrics.batch_size_max.load(Ordering::Relaxed)
+            );
         }
         let mut all = gauges.to_vec();
         all.push(("connect_worker_uptime_seconds", "Seconds since the worker started.", self.started.elapsed().as_secs_f64()));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQProducer, TelemetryHandle};
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
@@ -59,19 +60,23 @@ impl MqClient {
         Ok(Producer { inner: producer })
     }
 
-    /// Starts a consumer of `topics` in `group` (the group's queues are shared among its
-    /// consumers); offsets are committed only by [`Consumer::commit`].
-    pub async fn consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+    /// Starts a consumer in `group` for `topics` in assign mode: the caller decides which
+    /// queues it reads ([`Consumer::assign`]); committed offsets are the group's, kept by the
+    /// broker, and a queue without one is read from its first message.
+    pub async fn consumer(&self, group: &str, instance: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
         let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
             .consumer_group(group.to_owned())
             .name_server_addr(self.namesrv_addr.clone())
-            .instance_name(format!("{}-{group}", self.instance))
+            .instance_name(format!("{}-{instance}", self.instance))
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
             .pull_batch_size(batch_size)
+            .broker_suspend_max_time_millis(1_000)
+            .consumer_timeout_millis_when_suspend(3_000)
             .auto_commit(false)
             .build()
             .map_err(mq_error(format!("build consumer {group}")))?;
         for topic in topics {
-            consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
+            consumer.set_sub_expression_for_assign(topic, "*").await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
         }
         consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
         Ok(Consumer { inner: consumer })
@@ -107,6 +112,17 @@ impl Producer {
     pub async fn shutdown(mut self) {
         self.inner.shutdown().await;
     }
+
+    /// Stops a shared producer once its last other user is gone; `false` if some remain.
+    pub async fn shutdown_shared(producer: std::sync::Arc<Producer>) -> bool {
+        match std::sync::Arc::try_unwrap(producer) {
+            Ok(producer) => {
+                producer.shutdown().await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 /// Pulls records and commits offsets explicitly.
@@ -115,6 +131,16 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// The queues of `topic` (fails while the topic does not exist yet).
+    pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, MqError> {
+        self.inner.fetch_message_queues(topic).await.map_err(mq_error(format!("find the queues of {topic}")))
+    }
+
+    /// Reads exactly `queues` from now on.
+    pub async fn assign(&self, queues: Vec<MessageQueue>) -> Result<(), MqError> {
+        self.inner.assign(queues).await.map_err(mq_error("assign queues"))
+    }
+
     /// Waits up to `timeout_ms` for records.
     pub async fn poll(&self, timeout_ms: u64) -> Vec<MessageExt> {
         self.inner.poll_with_timeout(timeout_ms).await

@@ -204,14 +204,19 @@ struct ConfigQuery {
 async fn get_connector(State(worker): State<Worker>, Path(name): Path<String>, Query(query): Query<ConfigQuery>) -> ApiResult {
     match query.config {
         Some(text) => {
-            let config: JsonValue = serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("config is not valid JSON: {e}")))?;
+            let config: JsonValue =
+                serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("config is not valid JSON: {e}")))?;
             rocketmq_create_with(worker, name, config).await
         }
         None => ok(worker.connector_info(&name).await?),
     }
 }
 
-async fn rocketmq_create(State(worker): State<Worker>, Path(name): Path<String>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
+async fn rocketmq_create(
+    State(worker): State<Worker>,
+    Path(name): Path<String>,
+    body: Result<Json<JsonValue>, JsonRejection>,
+) -> ApiResult {
     let Json(config) = body?;
     rocketmq_create_with(worker, name, config).await
 }
@@ -342,8 +347,9 @@ struct OffsetChange {
 
 async fn patch_offsets(State(worker): State<Worker>, Path(name): Path<String>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
     let Json(body) = body?;
-    let body: OffsetsBody = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("expected {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}} or null}}]}}: {e}")))?;
+    let body: OffsetsBody = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!("expected {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}} or null}}]}}: {e}"))
+    })?;
     worker.alter_offsets(&name, body.offsets.into_iter().map(|c| (c.partition, c.offset)).collect()).await?;
     ok(json!({"message": "The offsets for this connector have been altered successfully"}))
 }

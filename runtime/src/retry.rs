@@ -48,7 +48,10 @@ impl Backoff<'_> {
 impl RetryPolicy {
     /// The policy a connector's `errors.*` keys describe.
     pub fn from_config(errors: &ErrorHandling) -> RetryPolicy {
-        RetryPolicy { timeout: errors.retry_timeout_ms.map(Duration::from_millis), max_delay: Duration::from_millis(errors.retry_delay_max_ms) }
+        RetryPolicy {
+            timeout: errors.retry_timeout_ms.map(Duration::from_millis),
+            max_delay: Duration::from_millis(errors.retry_delay_max_ms),
+        }
     }
 
     fn backoff<'a>(&'a self, metrics: &'a TaskMetrics) -> Backoff<'a> {

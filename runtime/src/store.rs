@@ -103,7 +103,11 @@ impl StandaloneStore {
     }
 
     /// Durably records committed offsets of `connector`.
-    pub fn commit_offsets(&self, connector: &str, entries: impl IntoIterator<Item = (SourcePartition, SourceOffset)>) -> Result<(), StoreError> {
+    pub fn commit_offsets(
+        &self,
+        connector: &str,
+        entries: impl IntoIterator<Item = (SourcePartition, SourceOffset)>,
+    ) -> Result<(), StoreError> {
         let mut offsets = lock(&self.offsets);
         let stored = offsets.by_connector.entry(connector.to_owned()).or_default();
         for (partition, offset) in entries {
@@ -164,7 +168,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, StoreError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError { path: path.to_owned(), message: format!("corrupt: {e}") }),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| StoreError { path: path.to_owned(), message: format!("corrupt: {e}") })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError { path: path.to_owned(), message: e.to_string() }),
     }

@@ -81,14 +81,10 @@ pub fn to_message(record: &RawRecord) -> Result<Message, String> {
 pub fn from_message(message: &MessageExt) -> RawRecord {
     let properties = message.properties();
     let property = |name: &str| properties.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v.as_str());
-    let key = property(KEY)
-        .map(|k| k.as_bytes().to_vec())
-        .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()));
+    let key = property(KEY).map(|k| k.as_bytes().to_vec()).or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()));
     let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().map(|b| b.to_vec()).unwrap_or_default()) };
-    let mut headers: Vec<(String, String)> = properties
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned())))
-        .collect();
+    let mut headers: Vec<(String, String)> =
+        properties.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned()))).collect();
     headers.sort();
     let timestamp = property(TIMESTAMP).and_then(|t| t.parse().ok()).or(Some(message.born_timestamp()));
     RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp }

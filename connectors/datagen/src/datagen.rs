@@ -68,7 +68,10 @@ impl SourceTask for DatagenTask {
             let due = (self.started.elapsed().as_secs_f64() * self.config.records_per_second as f64) as u64;
             let allowed = due.saturating_sub(self.emitted_since_start);
             if allowed == 0 {
-                connect_sdk::tokio::time::sleep(Duration::from_secs_f64(1.0 / self.config.records_per_second as f64).min(Duration::from_millis(100))).await;
+                connect_sdk::tokio::time::sleep(
+                    Duration::from_secs_f64(1.0 / self.config.records_per_second as f64).min(Duration::from_millis(100)),
+                )
+                .await;
                 return Ok(Vec::new());
             }
             count = count.min(allowed);

@@ -8,7 +8,8 @@ use connect_sdk::testing::{SinkHarness, SourceHarness, block_on};
 #[test]
 fn datagen_source_is_compliant() {
     block_on(async {
-        let report = SourceCompliance::new(json!({"topic": "t", "tasks.max": 2, "batch.size": 7})).records(40).run::<DatagenSource>().await.unwrap();
+        let report =
+            SourceCompliance::new(json!({"topic": "t", "tasks.max": 2, "batch.size": 7})).records(40).run::<DatagenSource>().await.unwrap();
         assert_eq!(report.passed.len(), 5, "{report}");
     });
 }

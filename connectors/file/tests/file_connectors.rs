@@ -15,7 +15,8 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn write_lines(path: &PathBuf, count: usize) {
-    std::fs::write(path, (0..count).map(|i| format!("{}-line-{i}\n", path.file_name().unwrap().to_string_lossy())).collect::<String>()).unwrap();
+    std::fs::write(path, (0..count).map(|i| format!("{}-line-{i}\n", path.file_name().unwrap().to_string_lossy())).collect::<String>())
+        .unwrap();
 }
 
 #[test]
@@ -24,7 +25,8 @@ fn file_source_is_compliant() {
         let dir = temp_dir("source-compliance");
         let file = dir.join("a.txt");
         write_lines(&file, 100);
-        let report = SourceCompliance::new(json!({"file": file, "topic": "t", "batch.size": 7})).records(60).run::<FileSource>().await.unwrap();
+        let report =
+            SourceCompliance::new(json!({"file": file, "topic": "t", "batch.size": 7})).records(60).run::<FileSource>().await.unwrap();
         assert_eq!(report.passed.len(), 5, "{report}");
     });
 }
@@ -40,7 +42,8 @@ fn file_source_spreads_files_over_tasks() {
         assert_eq!(harness.task_count(), 2);
         let records = harness.poll_at_least(15).await.unwrap();
         assert_eq!(records.len(), 15);
-        let partitions: std::collections::BTreeSet<String> = records.iter().map(|r| r.source_partition.get_str("filename").unwrap().to_owned()).collect();
+        let partitions: std::collections::BTreeSet<String> =
+            records.iter().map(|r| r.source_partition.get_str("filename").unwrap().to_owned()).collect();
         assert_eq!(partitions.len(), 3);
     });
 }

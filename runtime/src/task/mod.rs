@@ -7,10 +7,10 @@ pub mod source;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use connect_sdk::Error;
 use connect_sdk::config::{CommonConfig, Tolerance};
 use connect_sdk::converter::RecordConverters;
 use connect_sdk::transform::TransformChain;
-use connect_sdk::Error;
 use serde::Serialize;
 use tokio::sync::watch;
 

@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
 use connect_sdk::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
 use connect_sdk::{Error, SinkContext};
 use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
@@ -29,7 +30,16 @@ pub struct SinkRunner {
     pub consumer: Consumer,
     /// Where failed records go, when configured.
     pub dlq: Option<Arc<DeadLetterQueue>>,
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// How many tasks share the topics' queues (this task reads every `task_count`-th queue).
+    pub task_count: u32,
 }
+
+/// How often a sink task looks for queues added to its topics (and for topics created late).
+const ASSIGNMENT_REFRESH: Duration = Duration::from_secs(10);
+/// How soon it looks again while a topic does not exist yet.
+const MISSING_TOPIC_RETRY: Duration = Duration::from_secs(1);
 
 impl SinkRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); flushes, commits and closes on the way out.
@@ -48,8 +58,27 @@ impl SinkRunner {
     async fn run_loop(&mut self, control: &mut Control, status: &StatusCell, offsets: &mut QueueOffsets) -> Result<(), Error> {
         let mut last_commit = Instant::now();
         let mut paused: BTreeSet<QueueId> = BTreeSet::new();
+        let mut assigned: Vec<MessageQueue> = Vec::new();
+        let mut next_assignment = Instant::now();
         let timeout = self.pipeline.settings.poll_timeout.as_millis() as u64;
         while wait_while_paused(control, status).await {
+            if Instant::now() >= next_assignment {
+                let (queues, complete) = self.my_queues().await;
+                if queues != assigned {
+                    if !offsets.is_empty() {
+                        self.flush_and_commit(offsets).await?;
+                        offsets.clear();
+                    }
+                    self.consumer.assign(queues.clone()).await.map_err(Error::retriable)?;
+                    tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
+                    assigned = queues;
+                }
+                next_assignment = Instant::now() + if complete { ASSIGNMENT_REFRESH } else { MISSING_TOPIC_RETRY };
+            }
+            if assigned.is_empty() {
+                tokio::time::sleep(self.pipeline.settings.poll_timeout).await;
+                continue;
+            }
             self.apply_pauses(&mut paused).await;
             let messages = self.consumer.poll(timeout).await;
             if !messages.is_empty() {
@@ -64,6 +93,28 @@ impl SinkRunner {
             }
         }
         Ok(())
+    }
+
+    /// This task's share of the topics' queues: every `task_count`-th queue in a stable order.
+    /// The flag is false while some topic does not exist yet.
+    async fn my_queues(&mut self) -> (Vec<MessageQueue>, bool) {
+        let mut all = Vec::new();
+        let mut complete = true;
+        for topic in &self.topics {
+            match self.consumer.queues(topic).await {
+                Ok(queues) => all.extend(queues),
+                Err(error) => {
+                    tracing::debug!(topic = %topic, %error, "topic not readable yet");
+                    complete = false;
+                }
+            }
+        }
+        all.sort_by(|a, b| {
+            (a.topic_str(), a.broker_name().as_str(), a.queue_id()).cmp(&(b.topic_str(), b.broker_name().as_str(), b.queue_id()))
+        });
+        let mine =
+            all.into_iter().enumerate().filter(|(i, _)| *i as u32 % self.task_count.max(1) == self.pipeline.task).map(|(_, q)| q).collect();
+        (mine, complete)
     }
 
     async fn apply_pauses(&mut self, applied: &mut BTreeSet<QueueId>) {

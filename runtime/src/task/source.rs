@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use connect_sdk::Error;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::DynSourceTask;
 use connect_sdk::record::SourceRecord;
-use connect_sdk::Error;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{Control, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
@@ -65,7 +65,13 @@ impl SourceRunner {
         let mut out = Vec::with_capacity(records.len());
         for record in records {
             let SourceRecord { record, .. } = record;
-            let described = || format!("topic={} value={}", record.topic, if pipeline.common.errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() });
+            let described = || {
+                format!(
+                    "topic={} value={}",
+                    record.topic,
+                    if pipeline.common.errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() }
+                )
+            };
             let description = described();
             let transformed = match pipeline.chain.apply(record) {
                 Ok(Some(r)) => r,

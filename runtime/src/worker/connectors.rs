@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connect_sdk::config::{CommonConfig, ConfigMap, TopicSelection, Tolerance};
+use connect_sdk::config::{CommonConfig, ConfigMap, Tolerance, TopicSelection};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::RecordConverters;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
@@ -72,7 +72,14 @@ impl Worker {
     pub(super) async fn start_stored_connectors(&self) {
         for (name, stored) in self.inner.store.connectors() {
             let kind = registry().connector(class_of(&stored.config)).map(|p| p.kind).unwrap_or(PluginKind::Source);
-            let mut runtime = ConnectorRuntime { config: stored.config, kind, target: stored.target, failure: None, task_configs: Vec::new(), tasks: Vec::new() };
+            let mut runtime = ConnectorRuntime {
+                config: stored.config,
+                kind,
+                target: stored.target,
+                failure: None,
+                task_configs: Vec::new(),
+                tasks: Vec::new(),
+            };
             if runtime.target != TargetState::Stopped {
                 self.start_tasks(&name, &mut runtime).await;
             }
@@ -157,7 +164,10 @@ impl Worker {
             r.task_configs
                 .iter()
                 .enumerate()
-                .map(|(i, config)| TaskInfo { id: TaskId { connector: name.to_owned(), task: i as u32 }, config: mask_secrets(config, &r.config) })
+                .map(|(i, config)| TaskInfo {
+                    id: TaskId { connector: name.to_owned(), task: i as u32 },
+                    config: mask_secrets(config, &r.config),
+                })
                 .collect()
         })
         .await
@@ -255,7 +265,9 @@ impl Worker {
         if restart_all && target != TargetState::Stopped {
             if only_failed && !failed {
                 let ids: Vec<u32> = self
-                    .with_connector(name, |r| r.tasks.iter().enumerate().filter(|(_, t)| t.status.get().state == State::Failed).map(|(i, _)| i as u32).collect())
+                    .with_connector(name, |r| {
+                        r.tasks.iter().enumerate().filter(|(_, t)| t.status.get().state == State::Failed).map(|(i, _)| i as u32).collect()
+                    })
                     .await?;
                 for id in ids {
                     self.restart_task(name, id).await?;
@@ -287,7 +299,8 @@ impl Worker {
         let runtime = connectors.get_mut(name).ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
         let config = runtime.task_configs.get(task as usize).cloned().ok_or_else(|| WorkerError::TaskNotFound(name.to_owned(), task))?;
         let common = CommonConfig::parse(&resolved(&runtime.config)?).map_err(WorkerError::InvalidConfig)?;
-        let handle = self.spawn_task(name, runtime.kind, &common, task, config, runtime.target).await;
+        let count = runtime.task_configs.len() as u32;
+        let handle = self.spawn_task(name, runtime.kind, &common, (task, count), config, runtime.target).await;
         runtime.tasks[task as usize] = handle;
         Ok(())
     }
@@ -313,10 +326,14 @@ impl Worker {
     async fn require_stopped_source(&self, name: &str) -> Result<(), WorkerError> {
         let (target, kind) = self.with_connector(name, |r| (r.target, r.kind)).await?;
         if target != TargetState::Stopped {
-            return Err(WorkerError::BadRequest(format!("Connectors must be in the STOPPED state before their offsets can be modified. Stop {name} with PUT /connectors/{name}/stop first.")));
+            return Err(WorkerError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. Stop {name} with PUT /connectors/{name}/stop first."
+            )));
         }
         if kind != PluginKind::Source {
-            return Err(WorkerError::BadRequest(format!("{name} is a sink: its offsets are the consumer group connect-{name}'s, managed by RocketMQ")));
+            return Err(WorkerError::BadRequest(format!(
+                "{name} is a sink: its offsets are the consumer group connect-{name}'s, managed by RocketMQ"
+            )));
         }
         Ok(())
     }
@@ -388,8 +405,9 @@ impl Worker {
         match configs {
             Ok((common, configs)) => {
                 runtime.task_configs = configs.clone();
+                let count = configs.len() as u32;
                 for (id, config) in configs.into_iter().enumerate() {
-                    let handle = self.spawn_task(name, runtime.kind, &common, id as u32, config, runtime.target).await;
+                    let handle = self.spawn_task(name, runtime.kind, &common, (id as u32, count), config, runtime.target).await;
                     runtime.tasks.push(handle);
                 }
             }
@@ -400,10 +418,18 @@ impl Worker {
         }
     }
 
-    async fn spawn_task(&self, name: &str, kind: PluginKind, common: &CommonConfig, id: u32, config: ConfigMap, target: TargetState) -> TaskHandle {
+    async fn spawn_task(
+        &self,
+        name: &str,
+        kind: PluginKind,
+        common: &CommonConfig,
+        (id, task_count): (u32, u32),
+        config: ConfigMap,
+        target: TargetState,
+    ) -> TaskHandle {
         let (control, receiver) = watch::channel(target);
         let status = StatusCell::new(State::Unassigned);
-        let join = match self.open_runner(name, kind, common, id, config).await {
+        let join = match self.open_runner(name, kind, common, id, task_count, config).await {
             Ok(runner) => {
                 let status = status.clone();
                 let connector = name.to_owned();
@@ -431,7 +457,15 @@ impl Worker {
         TaskHandle { control, status, join }
     }
 
-    async fn open_runner(&self, name: &str, kind: PluginKind, common: &CommonConfig, id: u32, config: ConfigMap) -> Result<Runner, Error> {
+    async fn open_runner(
+        &self,
+        name: &str,
+        kind: PluginKind,
+        common: &CommonConfig,
+        id: u32,
+        task_count: u32,
+        config: ConfigMap,
+    ) -> Result<Runner, Error> {
         let inner = &self.inner;
         let pipeline = TaskPipeline {
             connector: name.to_owned(),
@@ -444,15 +478,16 @@ impl Worker {
             settings: inner.settings,
         };
         let plugin = registry().connector(&common.connector_class).map_err(Error::other)?;
+        let producer = inner.producer.lock().await.clone().ok_or_else(|| Error::other("the worker is shutting down"))?;
         match (&plugin.factory, kind) {
             (PluginFactory::Source(factory), _) => {
                 let offsets = Arc::new(ConnectorOffsets { store: inner.store.clone(), connector: name.to_owned() });
                 let task = (factory.open_task)(config, SourceContext::new(name, id, offsets)).await?;
-                Ok(Runner::Source(SourceRunner { pipeline, task, producer: inner.producer.clone(), store: inner.store.clone() }))
+                Ok(Runner::Source(SourceRunner { pipeline, task, producer, store: inner.store.clone() }))
             }
             (PluginFactory::Sink(factory), _) => {
                 let dlq = common.errors.dead_letter_topic.as_ref().map(|topic| {
-                    Arc::new(DeadLetterQueue { topic: topic.clone(), connector: name.to_owned(), task: id, producer: inner.producer.clone() })
+                    Arc::new(DeadLetterQueue { topic: topic.clone(), connector: name.to_owned(), task: id, producer: producer.clone() })
                 });
                 let reporter = match (&dlq, common.errors.tolerance) {
                     (Some(dlq), _) => Some(dlq.clone() as Arc<dyn ErrantRecordReporter>),
@@ -466,8 +501,12 @@ impl Worker {
                 };
                 let task = (factory.open_task)(config, context.clone()).await?;
                 let group = format!("connect-{name}");
-                let consumer = inner.mq.consumer(&group, &topics, inner.settings.max_batch_records as i32).await.map_err(Error::retriable)?;
-                Ok(Runner::Sink(SinkRunner { pipeline, task, context, consumer, dlq }))
+                let consumer = inner
+                    .mq
+                    .consumer(&group, &format!("{name}-{id}"), &topics, inner.settings.max_batch_records as i32)
+                    .await
+                    .map_err(Error::retriable)?;
+                Ok(Runner::Sink(SinkRunner { pipeline, task, context, consumer, dlq, topics, task_count }))
             }
             _ => Err(Error::other(format!("{} is not a connector", common.connector_class))),
         }
@@ -483,7 +522,11 @@ enum Runner {
 struct LoggingReporter;
 
 impl ErrantRecordReporter for LoggingReporter {
-    fn report<'a>(&'a self, record: &'a connect_sdk::record::SinkRecord, error: &'a Error) -> connect_sdk::context::BoxFuture<'a, Result<(), Error>> {
+    fn report<'a>(
+        &'a self,
+        record: &'a connect_sdk::record::SinkRecord,
+        error: &'a Error,
+    ) -> connect_sdk::context::BoxFuture<'a, Result<(), Error>> {
         tracing::warn!(topic = %record.topic, offset = record.position(), %error, "errant record skipped");
         Box::pin(async { Ok(()) })
     }
@@ -503,7 +546,9 @@ fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
     };
     match config.get("name") {
         Some(Json::String(n)) if n != name => {
-            return Err(WorkerError::BadRequest(format!("Connector name configuration ({n}) doesn't match connector name in the URL ({name})")));
+            return Err(WorkerError::BadRequest(format!(
+                "Connector name configuration ({n}) doesn't match connector name in the URL ({name})"
+            )));
         }
         _ => {
             config.insert("name".to_owned(), json!(name));

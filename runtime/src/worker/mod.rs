@@ -114,7 +114,8 @@ impl WorkerBuilder {
         let (embedded, namesrv_addr) = match &self.broker {
             Broker::External(addr) => (None, addr.clone()),
             Broker::Embedded { namesrv_port, broker_port } => {
-                let config = EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
+                let config =
+                    EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
                 let mq = EmbeddedRocketMq::start(&config).await.map_err(|e| WorkerError::Internal(e.to_string()))?;
                 let addr = mq.namesrv_addr().to_owned();
                 (Some(mq), addr)
@@ -122,7 +123,9 @@ impl WorkerBuilder {
         };
         let id = self.worker_id.unwrap_or_else(|| format!("{}:{}", hostname(), std::process::id()));
         let mq = MqClient::new(&namesrv_addr, &id.replace(':', "-")).map_err(|e| WorkerError::Internal(e.to_string()))?;
-        let producer = Arc::new(mq.producer(&format!("connect-worker-{}", id.replace(':', "-"))).await.map_err(|e| WorkerError::Internal(e.to_string()))?);
+        let producer = Arc::new(
+            mq.producer(&format!("connect-worker-{}", id.replace(':', "-"))).await.map_err(|e| WorkerError::Internal(e.to_string()))?,
+        );
         tracing::info!(namesrv = %namesrv_addr, worker = %id, "worker connected to RocketMQ");
         let worker = Worker {
             inner: Arc::new(WorkerInner {
@@ -130,7 +133,7 @@ impl WorkerBuilder {
                 namesrv_addr,
                 store,
                 mq,
-                producer,
+                producer: Mutex::new(Some(producer)),
                 metrics: Arc::new(WorkerMetrics::default()),
                 converters: self.converters,
                 settings: self.settings,
@@ -152,7 +155,7 @@ struct WorkerInner {
     namesrv_addr: String,
     store: Arc<StandaloneStore>,
     mq: MqClient,
-    producer: Arc<Producer>,
+    producer: Mutex<Option<Arc<Producer>>>,
     metrics: Arc<WorkerMetrics>,
     converters: ConverterDefaults,
     settings: RunnerSettings,
@@ -199,10 +202,18 @@ impl Worker {
         let names: Vec<String> = self.inner.connectors.lock().await.keys().cloned().collect();
         for name in names {
             self.stop_tasks(&name).await;
+            tracing::debug!(connector = %name, "tasks stopped");
         }
+        if let Some(producer) = self.inner.producer.lock().await.take()
+            && !Producer::shutdown_shared(producer).await
+        {
+            tracing::warn!("the producer is still in use; not stopping it");
+        }
+        self.inner.mq.clone().shutdown().await;
+        tracing::debug!("RocketMQ client stopped");
         if let Some(mq) = self.inner.embedded.lock().await.take() {
-            self.inner.mq.clone().shutdown().await;
             mq.shutdown().await;
+            tracing::debug!("embedded broker stopped");
         }
     }
 }

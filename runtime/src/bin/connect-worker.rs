@@ -1,0 +1,10 @@
+//! The `connect-worker` binary: the runtime with the built-in connectors linked in.
+
+#[cfg(feature = "datagen")]
+use connect_datagen as _;
+#[cfg(feature = "file")]
+use connect_file as _;
+
+fn main() -> std::process::ExitCode {
+    connect_runtime::main()
+}

@@ -1,0 +1,219 @@
+//! The command line: `connect-worker standalone ...` and `connect-worker plugins`, with
+//! options from the command line, `CONNECT_*` environment variables and `--config worker.toml`
+//! (in that order of precedence).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use connect_sdk::registry::Registry;
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::worker::Worker;
+
+/// Runs connectors between external systems and RocketMQ.
+#[derive(Debug, Parser)]
+#[command(name = "connect-worker", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a standalone worker; each CONNECTOR.json (`{"name": ..., "config": {...}}`) is created at start-up.
+    Standalone(StandaloneArgs),
+    /// Lists every plugin linked into this binary, with its configuration schema.
+    Plugins {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct StandaloneArgs {
+    /// Worker settings file (TOML with the same keys as these options, e.g. `rest_addr = "127.0.0.1:8083"`).
+    #[arg(long, env = "CONNECT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for connector configs, offsets and the embedded broker's data [default: ./connect-data].
+    #[arg(long, env = "CONNECT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// REST listener [default: 127.0.0.1:8083].
+    #[arg(long, env = "CONNECT_REST_ADDR")]
+    rest_addr: Option<SocketAddr>,
+    /// Name server of an external RocketMQ cluster; without it the worker starts one in-process.
+    #[arg(long, env = "CONNECT_NAMESRV")]
+    namesrv: Option<String>,
+    /// Port of the embedded name server (0 = any free port) [default: 9876].
+    #[arg(long, env = "CONNECT_EMBEDDED_NAMESRV_PORT")]
+    embedded_namesrv_port: Option<u16>,
+    /// Port of the embedded broker (0 = any free port) [default: 10911].
+    #[arg(long, env = "CONNECT_EMBEDDED_BROKER_PORT")]
+    embedded_broker_port: Option<u16>,
+    /// Milliseconds between offset commits [default: 5000].
+    #[arg(long, env = "CONNECT_OFFSET_FLUSH_INTERVAL_MS")]
+    offset_flush_interval_ms: Option<u64>,
+    /// Connector files to create at start-up.
+    connectors: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerFile {
+    data_dir: Option<PathBuf>,
+    rest_addr: Option<SocketAddr>,
+    namesrv: Option<String>,
+    embedded_namesrv_port: Option<u16>,
+    embedded_broker_port: Option<u16>,
+    offset_flush_interval_ms: Option<u64>,
+}
+
+/// The `connect-worker` command line: parse arguments, run, return the exit code.
+///
+/// A custom worker binary is `fn main() -> ExitCode { connect_runtime::main() }` in a crate
+/// that links its connector crates (`use my_connectors as _;`).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Plugins { json } => {
+            print_plugins(json);
+            ExitCode::SUCCESS
+        }
+        Command::Standalone(args) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(standalone(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rocketmq=warn,rocketmq_broker=warn,rocketmq_namesrv=warn,rocketmq_client_rust=warn,rocketmq_store=error,rocketmq_transport=warn,rocketmq_runtime=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn print_plugins(json: bool) {
+    let registry = Registry::global();
+    if json {
+        let plugins: Vec<Json> = registry
+            .plugins()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name, "aliases": p.aliases, "kind": p.kind.as_str(), "version": p.version,
+                    "description": p.description, "config_schema": (p.config_schema)(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&plugins).unwrap_or_default());
+        return;
+    }
+    if let Err(e) = registry.check() {
+        eprintln!("warning: {e}");
+    }
+    println!("{:<14} {:<28} {:<9} DESCRIPTION", "KIND", "NAME", "VERSION");
+    for p in registry.plugins() {
+        let summary = p.description.lines().next().unwrap_or_default();
+        println!("{:<14} {:<28} {:<9} {summary}", p.kind.as_str(), p.name, p.version);
+    }
+}
+
+fn read_worker_file(path: &Path) -> anyhow::Result<WorkerFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+#[derive(Deserialize)]
+struct ConnectorFile {
+    name: String,
+    config: Json,
+}
+
+async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => read_worker_file(path)?,
+        None => WorkerFile::default(),
+    };
+    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("connect-data"));
+    let rest_addr = args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083)));
+    let mut connectors = Vec::new();
+    for path in &args.connectors {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let parsed: ConnectorFile = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: expected {{\"name\": ..., \"config\": {{...}}}}: {e}", path.display()))?;
+        connectors.push(parsed);
+    }
+    let mut builder = Worker::builder().standalone(&data_dir);
+    builder = match args.namesrv.or(file.namesrv) {
+        Some(addr) => builder.namesrv(addr),
+        None => builder.embedded(
+            args.embedded_namesrv_port.or(file.embedded_namesrv_port).unwrap_or(9876),
+            args.embedded_broker_port.or(file.embedded_broker_port).unwrap_or(10911),
+        ),
+    };
+    if let Some(ms) = args.offset_flush_interval_ms.or(file.offset_flush_interval_ms) {
+        let mut settings = crate::task::RunnerSettings::default();
+        settings.offset_flush_interval = std::time::Duration::from_millis(ms);
+        builder = builder.settings(settings);
+    }
+    let worker = builder.build().await?;
+    tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %data_dir.display(), "RocketMQ name server in use");
+    for connector in connectors {
+        let result = worker.put_connector_config(&connector.name, connector.config).await;
+        match result {
+            Ok((_, created)) => tracing::info!(connector = %connector.name, created, "connector configured from file"),
+            Err(e) => anyhow::bail!("connector {}: {e}", connector.name),
+        }
+    }
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::rest::serve(worker.clone(), rest_addr, bound_tx, async move {
+        let _ = stop_rx.await;
+    }));
+    match bound_rx.await {
+        Ok(addr) => tracing::info!(%addr, "REST API listening"),
+        Err(_) => {
+            let error = server.await.map_err(anyhow::Error::from)?.err();
+            anyhow::bail!("cannot listen on {rest_addr}: {}", error.map(|e| e.to_string()).unwrap_or_default());
+        }
+    }
+    wait_for_signal().await;
+    tracing::info!("stopping: tasks flush and commit");
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    tracing::debug!("REST API stopped");
+    worker.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
