@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -40,9 +41,15 @@ impl From<WorkerError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> ApiError {
-        ApiError::bad_request(format!("Request body is not valid JSON: {}", rejection.body_text()))
+/// A JSON request body, read whatever its `Content-Type` says; bad JSON is a 400.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
     }
 }
 
@@ -174,8 +181,7 @@ struct CreateRequest {
     initial_state: Option<String>,
 }
 
-async fn create_connector(State(worker): State<Worker>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
-    let Json(body) = body?;
+async fn create_connector(State(worker): State<Worker>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
     let request: CreateRequest = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
     let config = request.config.ok_or_else(|| ApiError::bad_request("Request body needs a \"config\" object"))?;
     let name = request
@@ -215,9 +221,9 @@ async fn get_connector(State(worker): State<Worker>, Path(name): Path<String>, Q
 async fn rocketmq_create(
     State(worker): State<Worker>,
     Path(name): Path<String>,
-    body: Result<Json<JsonValue>, JsonRejection>,
+    JsonBody(body): JsonBody<JsonValue>,
 ) -> ApiResult {
-    let Json(config) = body?;
+    let config = body;
     rocketmq_create_with(worker, name, config).await
 }
 
@@ -257,14 +263,13 @@ async fn get_config(State(worker): State<Worker>, Path(name): Path<String>) -> A
     ok(worker.connector_config(&name).await?)
 }
 
-async fn put_config(State(worker): State<Worker>, Path(name): Path<String>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
-    let Json(config) = body?;
+async fn put_config(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
+    let config = body;
     let (info, created) = worker.put_connector_config(&name, config).await?;
     status(if created { StatusCode::CREATED } else { StatusCode::OK }, info)
 }
 
-async fn patch_config(State(worker): State<Worker>, Path(name): Path<String>, body: Result<Json<ConfigMap>, JsonRejection>) -> ApiResult {
-    let Json(patch) = body?;
+async fn patch_config(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(patch): JsonBody<ConfigMap>) -> ApiResult {
     ok(worker.patch_connector_config(&name, patch).await?)
 }
 
@@ -345,8 +350,7 @@ struct OffsetChange {
     offset: Option<SourceOffset>,
 }
 
-async fn patch_offsets(State(worker): State<Worker>, Path(name): Path<String>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
-    let Json(body) = body?;
+async fn patch_offsets(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
     let body: OffsetsBody = serde_json::from_value(body).map_err(|e| {
         ApiError::bad_request(format!("expected {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}} or null}}]}}: {e}"))
     })?;
@@ -392,8 +396,7 @@ async fn plugin_config(State(worker): State<Worker>, Path(plugin): Path<String>)
     ok(definitions)
 }
 
-async fn validate_config(Path(plugin): Path<String>, body: Result<Json<JsonValue>, JsonRejection>) -> ApiResult {
-    let Json(body) = body?;
+async fn validate_config(Path(plugin): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
     let JsonValue::Object(mut config) = body else {
         return Err(ApiError::bad_request("the body must be a JSON object of config keys"));
     };
@@ -474,10 +477,10 @@ async fn rocketmq_plugin_config(State(worker): State<Worker>, Query(query): Quer
     ok(json!({"status": 200, "body": (descriptor.config_schema)()}))
 }
 
-async fn rocketmq_validate(RawQuery(query): RawQuery, body: Option<Json<JsonValue>>) -> ApiResult {
-    let config = match body {
-        Some(Json(config)) => config,
-        None => {
+async fn rocketmq_validate(RawQuery(query): RawQuery, body: Bytes) -> ApiResult {
+    let config = match serde_json::from_slice::<JsonValue>(&body) {
+        Ok(config) => config,
+        Err(_) => {
             let text = query.as_deref().unwrap_or_default().split('&').find_map(|p| p.strip_prefix("config=")).unwrap_or("{}");
             let decoded = percent_decode(text);
             serde_json::from_str(&decoded).map_err(|e| ApiError::bad_request(format!("config is not valid JSON: {e}")))?
