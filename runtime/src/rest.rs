@@ -218,11 +218,7 @@ async fn get_connector(State(worker): State<Worker>, Path(name): Path<String>, Q
     }
 }
 
-async fn rocketmq_create(
-    State(worker): State<Worker>,
-    Path(name): Path<String>,
-    JsonBody(body): JsonBody<JsonValue>,
-) -> ApiResult {
+async fn rocketmq_create(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
     let config = body;
     rocketmq_create_with(worker, name, config).await
 }

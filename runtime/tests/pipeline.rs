@@ -16,13 +16,25 @@ async fn file_pipeline_delivers_every_line() {
     write_numbered(&input, LINES);
     let worker = TestWorker::start(&dir.join("data")).await;
     let started = Instant::now();
-    worker.worker.create_connector("in", json!({"connector.class": "file-source", "file": input, "topic": "pipeline-lines"})).await.unwrap();
-    worker.worker.create_connector("out", json!({"connector.class": "file-sink", "file": output, "topics": "pipeline-lines"})).await.unwrap();
+    worker
+        .worker
+        .create_connector("in", json!({"connector.class": "file-source", "file": input, "topic": "pipeline-lines"}))
+        .await
+        .unwrap();
+    worker
+        .worker
+        .create_connector("out", json!({"connector.class": "file-sink", "file": output, "topics": "pipeline-lines"}))
+        .await
+        .unwrap();
     let arrived = wait_until(Duration::from_secs(240), || lines(&output).len() >= LINES).await;
     let elapsed = started.elapsed();
     let got = lines(&output);
     let (missing, duplicates) = missing_and_duplicates(&got, LINES);
-    println!("file pipeline: {} lines in {elapsed:?} ({:.0} lines/s), {missing} missing, {duplicates} duplicated", got.len(), got.len() as f64 / elapsed.as_secs_f64());
+    println!(
+        "file pipeline: {} lines in {elapsed:?} ({:.0} lines/s), {missing} missing, {duplicates} duplicated",
+        got.len(),
+        got.len() as f64 / elapsed.as_secs_f64()
+    );
     assert!(arrived, "only {} of {LINES} lines arrived", got.len());
     assert_eq!((missing, duplicates), (0, 0), "no crash happened, so nothing may be missing or duplicated");
     assert_eq!(worker.metric("connect_source_records_written_total", "in", 0), LINES as f64);

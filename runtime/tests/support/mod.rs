@@ -36,7 +36,14 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn start(data_dir: &std::path::Path) -> TestWorker {
-        let worker = Worker::builder().standalone(data_dir).embedded(0, 0).worker_id("test-worker:1").settings(fast_settings()).build().await.expect("worker starts");
+        let worker = Worker::builder()
+            .standalone(data_dir)
+            .embedded(0, 0)
+            .worker_id("test-worker:1")
+            .settings(fast_settings())
+            .build()
+            .await
+            .expect("worker starts");
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(connect_runtime::rest::serve(worker.clone(), "127.0.0.1:0".parse().unwrap(), bound_tx, async move {
