@@ -17,21 +17,30 @@ async fn bad_records_go_to_the_dead_letter_topic_or_fail_the_task() {
     let worker = TestWorker::start(&dir.join("data")).await;
     let w = &worker.worker;
     // Plain strings on "raw": not JSON, so a JSON value converter cannot read them.
-    w.create_connector("gen", json!({"connector.class": "datagen-source", "topic": "raw", "max.records": RECORDS, "value.converter": "string"}))
-        .await
-        .unwrap();
+    w.create_connector(
+        "gen",
+        json!({"connector.class": "datagen-source", "topic": "raw", "max.records": RECORDS, "value.converter": "string"}),
+    )
+    .await
+    .unwrap();
     let tolerant = json!({
         "connector.class": "file-sink", "file": dir.join("tolerant.txt"), "topics": "raw",
         "value.converter": "json", "errors.tolerance": "all", "errors.log.enable": "true",
         "errors.deadletterqueue.topic.name": "raw-dlq", "errors.deadletterqueue.context.headers.enable": "true",
     });
     w.create_connector("tolerant", tolerant).await.unwrap();
-    w.create_connector("dlq-reader", json!({"connector.class": "file-sink", "file": dir.join("dlq.txt"), "topics": "raw-dlq", "value.converter": "string"}))
-        .await
-        .unwrap();
-    w.create_connector("strict", json!({"connector.class": "file-sink", "file": dir.join("strict.txt"), "topics": "raw", "value.converter": "json"}))
-        .await
-        .unwrap();
+    w.create_connector(
+        "dlq-reader",
+        json!({"connector.class": "file-sink", "file": dir.join("dlq.txt"), "topics": "raw-dlq", "value.converter": "string"}),
+    )
+    .await
+    .unwrap();
+    w.create_connector(
+        "strict",
+        json!({"connector.class": "file-sink", "file": dir.join("strict.txt"), "topics": "raw", "value.converter": "json"}),
+    )
+    .await
+    .unwrap();
 
     let dead_lettered = wait_until(Duration::from_secs(90), || lines(&dir.join("dlq.txt")).len() >= RECORDS).await;
     let mut dlq = lines(&dir.join("dlq.txt"));
@@ -45,7 +54,9 @@ async fn bad_records_go_to_the_dead_letter_topic_or_fail_the_task() {
     assert_eq!(worker.metric("connect_records_skipped_total", "tolerant", 0), RECORDS as f64);
     assert_eq!(worker.metric("connect_task_errors_total", "tolerant", 0), RECORDS as f64);
 
-    let failed = wait_until(Duration::from_secs(60), || worker.call("GET", "/connectors/strict/status", None).1["tasks"][0]["state"] == "FAILED").await;
+    let failed =
+        wait_until(Duration::from_secs(60), || worker.call("GET", "/connectors/strict/status", None).1["tasks"][0]["state"] == "FAILED")
+            .await;
     let (_, status) = worker.call("GET", "/connectors/strict/status", None);
     assert!(failed, "the strict sink should fail: {status}");
     let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
@@ -54,7 +65,8 @@ async fn bad_records_go_to_the_dead_letter_topic_or_fail_the_task() {
 
     let (code, restarted) = worker.call("POST", "/connectors/strict/restart?includeTasks=true&onlyFailed=true", None);
     assert_eq!(code, 202, "{restarted}");
-    let failed_again = wait_until(Duration::from_secs(60), || worker.call("GET", "/connectors/strict/tasks/0/status", None).1["state"] == "FAILED").await;
+    let failed_again =
+        wait_until(Duration::from_secs(60), || worker.call("GET", "/connectors/strict/tasks/0/status", None).1["state"] == "FAILED").await;
     assert!(failed_again, "the same bad record fails the restarted task again");
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

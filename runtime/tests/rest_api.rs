@@ -47,17 +47,37 @@ async fn rest_api_speaks_kafka_connect() {
     assert_error(call("GET", "/connector-plugins/nope/config", None), 404, "nope");
 
     // Validation.
-    let (code, validation) = call("PUT", "/connector-plugins/file-source/config/validate", Some(json!({"connector.class": "file-source", "topic": "t", "batch.size": "x"})));
+    let (code, validation) = call(
+        "PUT",
+        "/connector-plugins/file-source/config/validate",
+        Some(json!({"connector.class": "file-source", "topic": "t", "batch.size": "x"})),
+    );
     assert_eq!(code, 200);
     assert_eq!(keys(&validation), ["configs", "error_count", "groups", "name"]);
     assert_eq!(validation["error_count"], 2, "{validation}");
-    assert_error(call("PUT", "/connector-plugins/file-source/config/validate", Some(json!({"connector.class": "file-sink"}))), 400, "does not match");
+    assert_error(
+        call("PUT", "/connector-plugins/file-source/config/validate", Some(json!({"connector.class": "file-sink"}))),
+        400,
+        "does not match",
+    );
 
     // Create: errors first.
     assert_error(call("POST", "/connectors", Some(json!({"name": "x"}))), 400, "config");
     assert_error(call("POST", "/connectors", Some(json!({"name": "x", "config": {"connector.class": "no-such"}}))), 400, "no-such");
-    assert_error(call("POST", "/connectors", Some(json!({"name": "x", "config": {"connector.class": "file-source", "topic": "t", "fiel": "a"}}))), 400, "did you mean \"file\"");
-    assert_error(call("POST", "/connectors", Some(json!({"name": "x", "config": {"connector.class": "file-source", "name": "y", "file": "a", "topic": "t"}}))), 400, "doesn't match");
+    assert_error(
+        call("POST", "/connectors", Some(json!({"name": "x", "config": {"connector.class": "file-source", "topic": "t", "fiel": "a"}}))),
+        400,
+        "did you mean \"file\"",
+    );
+    assert_error(
+        call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": "x", "config": {"connector.class": "file-source", "name": "y", "file": "a", "topic": "t"}})),
+        ),
+        400,
+        "doesn't match",
+    );
     assert_error(call("POST", "/connectors", Some(json!({"name": "x", "config": {}, "initial_state": "SLEEPING"}))), 400, "initial_state");
     let (code, body) = support::http(worker.rest, "POST", "/connectors", Some("{not json"));
     assert_error((code, body), 400, "not valid JSON");
@@ -144,7 +164,13 @@ async fn rest_api_speaks_kafka_connect() {
     assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "RUNNING");
 
     // Unknown names, paths and methods.
-    for (method, path) in [("GET", "/connectors/nope"), ("GET", "/connectors/nope/status"), ("PUT", "/connectors/nope/pause"), ("DELETE", "/connectors/nope"), ("GET", "/connectors/nope/offsets")] {
+    for (method, path) in [
+        ("GET", "/connectors/nope"),
+        ("GET", "/connectors/nope/status"),
+        ("PUT", "/connectors/nope/pause"),
+        ("DELETE", "/connectors/nope"),
+        ("GET", "/connectors/nope/offsets"),
+    ] {
         assert_error(call(method, path, None), 404, "nope");
     }
     assert_error(call("GET", "/no/such/path", None), 404, "Not found");
@@ -153,7 +179,14 @@ async fn rest_api_speaks_kafka_connect() {
     // Metrics and delete.
     let (code, metrics) = http_text(worker.rest, "GET", "/metrics", None);
     assert_eq!(code, 200);
-    for name in ["connect_source_records_polled_total", "connect_source_records_written_total", "connect_sink_records_read_total", "connect_sink_records_put_total", "connect_task_errors_total", "connect_dlq_records_total"] {
+    for name in [
+        "connect_source_records_polled_total",
+        "connect_source_records_written_total",
+        "connect_sink_records_read_total",
+        "connect_sink_records_put_total",
+        "connect_task_errors_total",
+        "connect_dlq_records_total",
+    ] {
         assert!(metrics.contains(&format!("# TYPE {name} counter")), "{name} missing");
     }
     assert!(metrics.contains("connect_sink_records_put_total{connector=\"snk\",task=\"0\"}"));
