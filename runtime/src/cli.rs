@@ -167,8 +167,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         ),
     };
     if let Some(ms) = args.offset_flush_interval_ms.or(file.offset_flush_interval_ms) {
-        let mut settings = crate::task::RunnerSettings::default();
-        settings.offset_flush_interval = std::time::Duration::from_millis(ms);
+        let settings = crate::task::RunnerSettings { offset_flush_interval: std::time::Duration::from_millis(ms), ..Default::default() };
         builder = builder.settings(settings);
     }
     let worker = builder.build().await?;

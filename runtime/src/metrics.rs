@@ -68,7 +68,10 @@ impl Default for WorkerMetrics {
     }
 }
 
-const COUNTERS: &[(&str, &str, fn(&TaskMetrics) -> &AtomicU64)] = &[
+/// Reads one counter of a task.
+type CounterOf = fn(&TaskMetrics) -> &AtomicU64;
+
+const COUNTERS: &[(&str, &str, CounterOf)] = &[
     ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", |m| &m.source_records_polled),
     ("connect_source_records_written_total", "Source records acknowledged by the broker.", |m| &m.source_records_written),
     ("connect_sink_records_read_total", "Records read from RocketMQ by sink tasks, before transforms.", |m| &m.sink_records_read),

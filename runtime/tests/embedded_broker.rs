@@ -28,7 +28,7 @@ async fn embedded_broker_round_trips_batches() {
         for message in consumer.poll(500).await {
             seen += 1;
             offsets.insert(
-                connect_runtime::mq::message_queue(topic, &message.broker_name().to_string(), message.queue_id()),
+                connect_runtime::mq::message_queue(topic, message.broker_name(), message.queue_id()),
                 message.queue_offset() + 1,
             );
         }

@@ -483,7 +483,7 @@ impl Worker {
             (PluginFactory::Source(factory), _) => {
                 let offsets = Arc::new(ConnectorOffsets { store: inner.store.clone(), connector: name.to_owned() });
                 let task = (factory.open_task)(config, SourceContext::new(name, id, offsets)).await?;
-                Ok(Runner::Source(SourceRunner { pipeline, task, producer, store: inner.store.clone() }))
+                Ok(Runner::Source(Box::new(SourceRunner { pipeline, task, producer, store: inner.store.clone() })))
             }
             (PluginFactory::Sink(factory), _) => {
                 let dlq = common.errors.dead_letter_topic.as_ref().map(|topic| {
@@ -506,7 +506,7 @@ impl Worker {
                     .consumer(&group, &format!("{name}-{id}"), &topics, inner.settings.max_batch_records as i32)
                     .await
                     .map_err(Error::retriable)?;
-                Ok(Runner::Sink(SinkRunner { pipeline, task, context, consumer, dlq, topics, task_count }))
+                Ok(Runner::Sink(Box::new(SinkRunner { pipeline, task, context, consumer, dlq, topics, task_count })))
             }
             _ => Err(Error::other(format!("{} is not a connector", common.connector_class))),
         }
@@ -514,8 +514,8 @@ impl Worker {
 }
 
 enum Runner {
-    Source(SourceRunner),
-    Sink(SinkRunner),
+    Source(Box<SourceRunner>),
+    Sink(Box<SinkRunner>),
 }
 
 /// Reports errant records to the log when tolerance is `all` and no dead-letter topic is set.
