@@ -27,10 +27,8 @@ async fn embedded_broker_round_trips_batches() {
     while seen < 640 && Instant::now() < deadline {
         for message in consumer.poll(500).await {
             seen += 1;
-            offsets.insert(
-                connect_runtime::mq::message_queue(topic, message.broker_name(), message.queue_id()),
-                message.queue_offset() + 1,
-            );
+            offsets
+                .insert(connect_runtime::mq::message_queue(topic, message.broker_name(), message.queue_id()), message.queue_offset() + 1);
         }
     }
     assert_eq!(seen, 640);
