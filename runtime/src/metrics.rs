@@ -39,6 +39,8 @@ pub struct TaskMetrics {
     pub batch_records: AtomicU64,
     /// Largest batch.
     pub batch_size_max: AtomicU64,
+    /// Largest lag (records not yet read) over a sink task's queues, as last seen.
+    pub sink_record_lag_max: AtomicU64,
 }
 
 impl TaskMetrics {
@@ -118,6 +120,18 @@ impl WorkerMetrics {
                 "connect_batch_size_max{{connector=\"{}\",task=\"{task}\"}} {}",
                 escape(connector),
                 metrics.batch_size_max.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP connect_sink_record_lag_max Records behind the end of the most lagging queue of a sink task.\n# TYPE connect_sink_record_lag_max gauge"
+        );
+        for ((connector, task), metrics) in &tasks {
+            let _ = writeln!(
+                out,
+                "connect_sink_record_lag_max{{connector=\"{}\",task=\"{task}\"}} {}",
+                escape(connector),
+                metrics.sink_record_lag_max.load(Ordering::Relaxed)
             );
         }
         let mut all = gauges.to_vec();

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQProducer, TelemetryHandle};
@@ -11,6 +12,9 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_runtime::RuntimeContext;
+
+/// Makes consumer instance names unique within the process.
+static CONSUMER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// A RocketMQ error, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +71,9 @@ impl MqClient {
         let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
             .consumer_group(group.to_owned())
             .name_server_addr(self.namesrv_addr.clone())
-            .instance_name(format!("{}-{instance}", self.instance))
+            // A fresh instance name per consumer: the client caches state (offsets) per client id,
+            // and a reopened task must read the group's committed offsets, not a closed consumer's.
+            .instance_name(format!("{}-{instance}-{}", self.instance, CONSUMER_SEQUENCE.fetch_add(1, Ordering::Relaxed)))
             .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
             .pull_batch_size(batch_size)
             .broker_suspend_max_time_millis(1_000)
@@ -136,6 +142,11 @@ impl Consumer {
         self.inner.fetch_message_queues(topic).await.map_err(mq_error(format!("find the queues of {topic}")))
     }
 
+    /// The first offset still stored in `queue`.
+    pub async fn min_offset(&self, queue: &MessageQueue) -> Result<i64, MqError> {
+        self.inner.min_offset(queue).await.map_err(mq_error(format!("find the first offset of {queue:?}")))
+    }
+
     /// Reads exactly `queues` from now on.
     pub async fn assign(&self, queues: Vec<MessageQueue>) -> Result<(), MqError> {
         self.inner.assign(queues).await.map_err(mq_error("assign queues"))
@@ -146,9 +157,22 @@ impl Consumer {
         self.inner.poll_with_timeout(timeout_ms).await
     }
 
-    /// Commits `offsets` (the next offset to consume, per queue) and persists them on the broker.
-    pub async fn commit(&self, offsets: HashMap<MessageQueue, i64>) {
-        self.inner.commit_with_map(offsets, true).await;
+    /// Commits `offsets` (the next offset to consume, per queue) to the broker and waits for
+    /// its answer, so a failed commit is an error rather than lost silently.
+    pub async fn commit(&self, offsets: HashMap<MessageQueue, i64>) -> Result<(), MqError> {
+        let store = self
+            .inner
+            .offset_store()
+            .await
+            .ok_or_else(|| MqError { action: "commit offsets".to_owned(), message: "the consumer has no offset store".to_owned() })?;
+        for (queue, offset) in &offsets {
+            store.update_offset(queue, *offset, false).await;
+            store
+                .update_consume_offset_to_broker(queue, *offset, false)
+                .await
+                .map_err(mq_error(format!("commit offset {offset} of {queue:?}")))?;
+        }
+        Ok(())
     }
 
     /// Stops delivery from `queues` (already fetched records stay buffered).

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use connect_sdk::config::{ConfigMap, validate};
-use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::registry::Registry;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
@@ -342,8 +341,8 @@ struct OffsetsBody {
 
 #[derive(Deserialize)]
 struct OffsetChange {
-    partition: SourcePartition,
-    offset: Option<SourceOffset>,
+    partition: JsonValue,
+    offset: Option<JsonValue>,
 }
 
 async fn patch_offsets(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {

@@ -32,7 +32,7 @@ async fn embedded_broker_round_trips_batches() {
         }
     }
     assert_eq!(seen, 640);
-    consumer.commit(offsets).await;
+    consumer.commit(offsets).await.unwrap();
     consumer.shutdown().await;
     producer.shutdown().await;
     client.shutdown().await;

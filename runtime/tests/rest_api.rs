@@ -112,6 +112,19 @@ async fn rest_api_speaks_kafka_connect() {
     assert_eq!(call("POST", "/connectors/snk", Some(sink)).0, 201);
     assert!(wait_until(Duration::from_secs(60), || support::lines(&dir.join("out.txt")).len() >= 10).await);
 
+    // A sink's offsets are its consumer group's, per queue; resetting them re-reads the topic.
+    let committed = |offsets: &Value| {
+        offsets["offsets"].as_array().map(|o| o.iter().filter_map(|e| e["offset"]["rocketmq_offset"].as_i64()).sum::<i64>()).unwrap_or(0)
+    };
+    assert!(wait_until(Duration::from_secs(30), || committed(&call("GET", "/connectors/snk/offsets", None).1) == 10).await);
+    let (_, offsets) = call("GET", "/connectors/snk/offsets", None);
+    assert_eq!(keys(&offsets["offsets"][0]["partition"]), ["rocketmq_broker", "rocketmq_queue", "rocketmq_topic"], "{offsets}");
+    assert_eq!(call("PUT", "/connectors/snk/stop", None).0, 204);
+    assert_error(call("DELETE", "/connectors/snk/offsets", None), 400, "consumer group connect-snk");
+    assert_eq!(call("PUT", "/connectors/snk/resume", None).0, 202);
+    let (_, metrics) = http_text(worker.rest, "GET", "/metrics", None);
+    assert!(metrics.contains("connect_sink_record_lag_max{connector=\"snk\",task=\"0\"} 0"), "lag is known and zero once caught up");
+
     // Update, patch.
     let mut updated = source.clone();
     updated["batch.size"] = json!("5");

@@ -2,7 +2,7 @@
 //! consumer offsets committed only after `flush` succeeded.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
@@ -34,7 +34,14 @@ pub struct SinkRunner {
     pub topics: Vec<String>,
     /// How many tasks share the topics' queues (this task reads every `task_count`-th queue).
     pub task_count: u32,
+    /// The offsets this task last committed, shared with the worker (`GET .../offsets`).
+    pub committed: Arc<Mutex<QueueOffsets>>,
+    /// Last known lag per queue.
+    pub lags: HashMap<QueueId, i64>,
 }
+
+/// The property the broker sets on pulled messages: the queue's max offset at pull time.
+const MAX_OFFSET: &str = "MAX_OFFSET";
 
 /// How often a sink task looks for queues added to its topics (and for topics created late).
 const ASSIGNMENT_REFRESH: Duration = Duration::from_secs(10);
@@ -147,8 +154,15 @@ impl SinkRunner {
                     pipeline.tolerate(error, || described)?;
                 }
             }
+            if let Some(max) =
+                message.properties().iter().find(|(k, _)| k.as_str() == MAX_OFFSET).and_then(|(_, v)| v.as_str().parse::<i64>().ok())
+            {
+                self.lags.insert(queue.clone(), (max - position - 1).max(0));
+            }
             offsets.insert(queue, position + 1);
         }
+        let lag = self.lags.values().copied().max().unwrap_or(0);
+        pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);
         Ok(batch)
     }
 
@@ -194,7 +208,14 @@ impl SinkRunner {
             return Err(error);
         }
         let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
-        self.consumer.commit(map).await;
+        let consumer = &self.consumer;
+        if let Err(error) =
+            self.pipeline.retry.run(&metrics, || async { consumer.commit(map.clone()).await.map_err(Error::retriable) }).await
+        {
+            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+            return Err(error);
+        }
+        self.committed.lock().unwrap_or_else(PoisonError::into_inner).extend(offsets.iter().map(|(q, o)| (q.clone(), *o)));
         TaskMetrics::add(&metrics.offset_commit_success, 1);
         TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
         Ok(())

@@ -2,7 +2,7 @@
 //! status, offsets; and starting and stopping their tasks.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use connect_sdk::config::{CommonConfig, ConfigMap, Tolerance, TopicSelection};
@@ -10,9 +10,10 @@ use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::RecordConverters;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::{PluginDescriptor, PluginFactory, PluginKind};
+use connect_sdk::record::QueueId;
 use connect_sdk::registry::Registry;
 use connect_sdk::transform::TransformChain;
-use connect_sdk::{Error, SinkContext, SourceContext};
+use connect_sdk::{Error, QueueOffsets, SinkContext, SourceContext};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 use tokio::sync::watch;
@@ -22,13 +23,15 @@ use super::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, 
 use super::{Worker, WorkerError};
 use crate::dlq::DeadLetterQueue;
 use crate::retry::RetryPolicy;
-use crate::store::{ConnectorOffsets, OffsetEntry, StoredConnector, TargetState};
+use crate::store::{ConnectorOffsets, StoredConnector, TargetState};
 use crate::task::sink::SinkRunner;
 use crate::task::source::SourceRunner;
 use crate::task::{State, StatusCell, TaskPipeline};
 
 /// A connector as this worker runs it.
 pub(super) struct ConnectorRuntime {
+    /// Offsets the sink tasks last committed.
+    sink_offsets: Arc<Mutex<QueueOffsets>>,
     config: ConfigMap,
     kind: PluginKind,
     target: TargetState,
@@ -44,7 +47,7 @@ pub(super) struct TaskHandle {
 }
 
 /// A change to one offset (`None` removes it).
-pub type OffsetsChange = Vec<(SourcePartition, Option<SourceOffset>)>;
+pub type OffsetsChange = Vec<(Json, Option<Json>)>;
 
 /// One plugin as `GET /connector-plugins` lists it.
 #[derive(Clone, Debug, Serialize)]
@@ -73,6 +76,7 @@ impl Worker {
         for (name, stored) in self.inner.store.connectors() {
             let kind = registry().connector(class_of(&stored.config)).map(|p| p.kind).unwrap_or(PluginKind::Source);
             let mut runtime = ConnectorRuntime {
+                sink_offsets: Arc::default(),
                 config: stored.config,
                 kind,
                 target: stored.target,
@@ -106,7 +110,15 @@ impl Worker {
         }
         let kind = validate(&config)?;
         self.inner.store.put_connector(name, StoredConnector { config: config.clone(), target: initial })?;
-        let mut runtime = ConnectorRuntime { config, kind, target: initial, failure: None, task_configs: Vec::new(), tasks: Vec::new() };
+        let mut runtime = ConnectorRuntime {
+            sink_offsets: Arc::default(),
+            config,
+            kind,
+            target: initial,
+            failure: None,
+            task_configs: Vec::new(),
+            tasks: Vec::new(),
+        };
         if initial != TargetState::Stopped {
             self.start_tasks(name, &mut runtime).await;
         }
@@ -299,43 +311,64 @@ impl Worker {
         let runtime = connectors.get_mut(name).ok_or_else(|| WorkerError::NotFound(name.to_owned()))?;
         let config = runtime.task_configs.get(task as usize).cloned().ok_or_else(|| WorkerError::TaskNotFound(name.to_owned(), task))?;
         let common = CommonConfig::parse(&resolved(&runtime.config)?).map_err(WorkerError::InvalidConfig)?;
-        let count = runtime.task_configs.len() as u32;
-        let handle = self.spawn_task(name, runtime.kind, &common, (task, count), config, runtime.target).await;
+        let handle = self.spawn_task(name, runtime, &common, task, config).await;
         runtime.tasks[task as usize] = handle;
         Ok(())
     }
 
-    /// Committed source offsets (`GET /connectors/{name}/offsets`).
-    pub async fn offsets(&self, name: &str) -> Result<Vec<OffsetEntry>, WorkerError> {
-        self.with_connector(name, |_| ()).await?;
-        Ok(self.inner.store.offsets(name))
+    /// Committed offsets in Kafka's shape: a source's `{partition, offset}` maps, or a sink's
+    /// queues (`rocketmq_topic`, `rocketmq_broker`, `rocketmq_queue`) and `rocketmq_offset`.
+    pub async fn offsets(&self, name: &str) -> Result<Vec<Json>, WorkerError> {
+        let (kind, sink_offsets) = self.with_connector(name, |r| (r.kind, r.sink_offsets.clone())).await?;
+        Ok(match kind {
+            PluginKind::Sink => sink_offsets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(queue, offset)| json!({"partition": sink_partition(queue), "offset": {"rocketmq_offset": offset}}))
+                .collect(),
+            _ => self.inner.store.offsets(name).into_iter().map(|e| json!({"partition": e.partition, "offset": e.offset})).collect(),
+        })
     }
 
-    /// Alters offsets of a stopped connector.
+    /// Alters source offsets of a stopped connector (`None` forgets one: the source starts over there).
     pub async fn alter_offsets(&self, name: &str, change: OffsetsChange) -> Result<(), WorkerError> {
         self.require_stopped_source(name).await?;
-        Ok(self.inner.store.alter_offsets(name, change)?)
+        let mut parsed = Vec::new();
+        for (partition, offset) in change {
+            let partition: SourcePartition =
+                serde_json::from_value(partition).map_err(|e| WorkerError::BadRequest(format!("partition: {e}")))?;
+            let offset: Option<SourceOffset> =
+                offset.map(serde_json::from_value).transpose().map_err(|e| WorkerError::BadRequest(format!("offset: {e}")))?;
+            parsed.push((partition, offset));
+        }
+        Ok(self.inner.store.alter_offsets(name, parsed)?)
     }
 
-    /// Resets every offset of a stopped connector.
+    /// Resets every source offset of a stopped connector: it starts over.
     pub async fn reset_offsets(&self, name: &str) -> Result<(), WorkerError> {
         self.require_stopped_source(name).await?;
         Ok(self.inner.store.reset_offsets(name)?)
     }
 
     async fn require_stopped_source(&self, name: &str) -> Result<(), WorkerError> {
+        if self.require_stopped(name).await? == PluginKind::Sink {
+            return Err(WorkerError::BadRequest(format!(
+                "{name} is a sink: its offsets are those of the consumer group connect-{name}; this worker cannot change them yet \
+                 (the broker refuses backward commits from clients); reset them with RocketMQ's admin tools"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn require_stopped(&self, name: &str) -> Result<PluginKind, WorkerError> {
         let (target, kind) = self.with_connector(name, |r| (r.target, r.kind)).await?;
         if target != TargetState::Stopped {
             return Err(WorkerError::BadRequest(format!(
                 "Connectors must be in the STOPPED state before their offsets can be modified. Stop {name} with PUT /connectors/{name}/stop first."
             )));
         }
-        if kind != PluginKind::Source {
-            return Err(WorkerError::BadRequest(format!(
-                "{name} is a sink: its offsets are the consumer group connect-{name}'s, managed by RocketMQ"
-            )));
-        }
-        Ok(())
+        Ok(kind)
     }
 
     /// Topics a connector uses: a source's `topic`, a sink's `topics`.
@@ -405,9 +438,8 @@ impl Worker {
         match configs {
             Ok((common, configs)) => {
                 runtime.task_configs = configs.clone();
-                let count = configs.len() as u32;
                 for (id, config) in configs.into_iter().enumerate() {
-                    let handle = self.spawn_task(name, runtime.kind, &common, (id as u32, count), config, runtime.target).await;
+                    let handle = self.spawn_task(name, runtime, &common, id as u32, config).await;
                     runtime.tasks.push(handle);
                 }
             }
@@ -418,18 +450,12 @@ impl Worker {
         }
     }
 
-    async fn spawn_task(
-        &self,
-        name: &str,
-        kind: PluginKind,
-        common: &CommonConfig,
-        (id, task_count): (u32, u32),
-        config: ConfigMap,
-        target: TargetState,
-    ) -> TaskHandle {
+    async fn spawn_task(&self, name: &str, runtime: &ConnectorRuntime, common: &CommonConfig, id: u32, config: ConfigMap) -> TaskHandle {
+        let target = runtime.target;
         let (control, receiver) = watch::channel(target);
         let status = StatusCell::new(State::Unassigned);
-        let join = match self.open_runner(name, kind, common, id, task_count, config).await {
+        let task_count = runtime.task_configs.len() as u32;
+        let join = match self.open_runner(name, runtime.kind, common, (id, task_count), config, runtime.sink_offsets.clone()).await {
             Ok(runner) => {
                 let status = status.clone();
                 let connector = name.to_owned();
@@ -462,9 +488,9 @@ impl Worker {
         name: &str,
         kind: PluginKind,
         common: &CommonConfig,
-        id: u32,
-        task_count: u32,
+        (id, task_count): (u32, u32),
         config: ConfigMap,
+        sink_offsets: Arc<Mutex<QueueOffsets>>,
     ) -> Result<Runner, Error> {
         let inner = &self.inner;
         let pipeline = TaskPipeline {
@@ -506,7 +532,18 @@ impl Worker {
                     .consumer(&group, &format!("{name}-{id}"), &topics, inner.settings.max_batch_records as i32)
                     .await
                     .map_err(Error::retriable)?;
-                Ok(Runner::Sink(Box::new(SinkRunner { pipeline, task, context, consumer, dlq, topics, task_count })))
+                let committed = sink_offsets.clone();
+                Ok(Runner::Sink(Box::new(SinkRunner {
+                    pipeline,
+                    task,
+                    context,
+                    consumer,
+                    dlq,
+                    topics,
+                    task_count,
+                    committed,
+                    lags: Default::default(),
+                })))
             }
             _ => Err(Error::other(format!("{} is not a connector", common.connector_class))),
         }
@@ -530,6 +567,11 @@ impl ErrantRecordReporter for LoggingReporter {
         tracing::warn!(topic = %record.topic, offset = record.position(), %error, "errant record skipped");
         Box::pin(async { Ok(()) })
     }
+}
+
+/// A sink queue as an offsets partition.
+fn sink_partition(queue: &QueueId) -> Json {
+    json!({"rocketmq_topic": queue.topic, "rocketmq_broker": queue.broker_name, "rocketmq_queue": queue.queue_id})
 }
 
 fn class_of(config: &ConfigMap) -> &str {
