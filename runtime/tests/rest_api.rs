@@ -125,6 +125,33 @@ async fn rest_api_speaks_kafka_connect() {
     let (_, metrics) = http_text(worker.rest, "GET", "/metrics", None);
     assert!(metrics.contains("connect_sink_record_lag_max{connector=\"snk\",task=\"0\"} 0"), "lag is known and zero once caught up");
 
+    // Secrets: placeholders are resolved to run the task, never shown.
+    let secret = dir.join("secret.properties");
+    std::fs::write(&secret, format!("path = {}\n", input.display())).unwrap();
+    let with_secret =
+        json!({"connector.class": "file-source", "file": format!("${{file:{}:path}}", secret.display()), "topic": "secret-lines"});
+    assert_eq!(call("POST", "/connectors", Some(json!({"name": "secret", "config": with_secret}))).0, 201);
+    let placeholder = format!("${{file:{}:path}}", secret.display());
+    assert_eq!(call("GET", "/connectors/secret/config", None).1["file"], placeholder.as_str());
+    assert_eq!(call("GET", "/connectors/secret/tasks", None).1[0]["config"]["file"], placeholder.as_str());
+    assert!(wait_until(Duration::from_secs(30), || worker.metric("connect_source_records_written_total", "secret", 0) == 10.0).await);
+    assert!(
+        std::fs::read_to_string(dir.join("data/connectors.json")).unwrap().contains(&placeholder.replace('\\', "\\\\")),
+        "the stored config keeps the placeholder"
+    );
+    assert_error(
+        call(
+            "POST",
+            "/connectors",
+            Some(
+                json!({"name": "nosecret", "config": {"connector.class": "file-source", "topic": "t", "file": "${env:CONNECT_TEST_UNSET_VARIABLE}"}}),
+            ),
+        ),
+        400,
+        "CONNECT_TEST_UNSET_VARIABLE",
+    );
+    assert_eq!(call("DELETE", "/connectors/secret", None).0, 204);
+
     // Update, patch.
     let mut updated = source.clone();
     updated["batch.size"] = json!("5");

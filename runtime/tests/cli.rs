@@ -1,0 +1,70 @@
+//! The `connect-worker` command line: plugin listing, settings from `--config worker.toml`
+//! and `CONNECT_*` variables (the command line wins), and clear start-up errors.
+
+use std::process::Command;
+
+fn worker() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_connect-worker"))
+}
+
+#[test]
+fn plugins_lists_every_built_in_plugin_with_its_schema() {
+    let output = worker().args(["plugins", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let plugins: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = plugins.as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    for name in ["file-source", "file-sink", "datagen-source", "log-sink", "json", "InsertField$Value", "TopicNameMatches"] {
+        assert!(names.contains(&name), "{name} missing");
+    }
+    let datagen = plugins.as_array().unwrap().iter().find(|p| p["name"] == "datagen-source").unwrap();
+    assert_eq!(datagen["kind"], "source");
+    assert!(datagen["config_schema"]["properties"]["records_per_second"]["description"].as_str().unwrap().contains("Records per second"));
+    let table = worker().arg("plugins").output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).lines().any(|l| l.starts_with("sink") && l.contains("file-sink")));
+}
+
+#[test]
+fn worker_file_keys_are_checked() {
+    let dir = std::env::temp_dir().join(format!("connect-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("worker.toml");
+    std::fs::write(&config, "rest_addr = \"127.0.0.1:0\"\nnamesrv_adr = \"x\"\n").unwrap();
+    let output = worker().args(["standalone", "--config"]).arg(&config).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown field `namesrv_adr`"), "{stderr}");
+}
+
+#[test]
+fn connector_files_must_have_the_kafka_shape() {
+    let dir = std::env::temp_dir().join(format!("connect-cli-shape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.json");
+    std::fs::write(&file, r#"{"connector.class": "file-source"}"#).unwrap();
+    let output = worker().args(["standalone", "--data-dir"]).arg(dir.join("data")).arg(&file).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("expected {\"name\": ..., \"config\": {...}}"), "{stderr}");
+}
+
+#[test]
+fn environment_settings_apply_and_the_command_line_wins() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("connect-cli-env-{}", std::process::id()));
+    // The environment asks for a taken name server port; the command line overrides it with a free one,
+    // and the REST port from the environment (taken) makes start-up fail with a clear message.
+    let output = worker()
+        .args(["standalone", "--data-dir"])
+        .arg(&dir)
+        .args(["--embedded-namesrv-port", "0", "--embedded-broker-port", "0"])
+        .env("CONNECT_EMBEDDED_NAMESRV_PORT", port.to_string())
+        .env("CONNECT_REST_ADDR", format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    drop(taken);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
