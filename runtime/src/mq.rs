@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cheetah_string::CheetahString;
-use rocketmq_client_rust::{ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQProducer, TelemetryHandle};
+use rocketmq_client_rust::{
+    ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle, TopicAdmin,
+};
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -37,6 +39,7 @@ pub struct MqClient {
     runtime: Arc<ClientRuntime>,
     namesrv_addr: String,
     instance: String,
+    admin: Arc<tokio::sync::Mutex<Option<DefaultMQAdminExt>>>,
 }
 
 impl MqClient {
@@ -45,7 +48,7 @@ impl MqClient {
         let context = RuntimeContext::from_current("connect-worker").service_context("client");
         let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
             .map_err(mq_error("create the RocketMQ client runtime"))?;
-        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instance: instance.to_owned() })
+        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instance: instance.to_owned(), admin: Arc::default() })
     }
 
     /// The name server address.
@@ -64,9 +67,9 @@ impl MqClient {
         Ok(Producer { inner: producer })
     }
 
-    /// Starts a consumer in `group` for `topics` in assign mode: the caller decides which
-    /// queues it reads ([`Consumer::assign`]); committed offsets are the group's, kept by the
-    /// broker, and a queue without one is read from its first message.
+    /// Starts a consumer in `group` in assign mode: the caller decides which queues it reads
+    /// ([`Consumer::assign`], any topic; `topics` only pre-declares some); committed offsets
+    /// are the group's, kept by the broker, and a queue without one is read from its first message.
     pub async fn consumer(&self, group: &str, instance: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
         let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
             .consumer_group(group.to_owned())
@@ -88,8 +91,26 @@ impl MqClient {
         Ok(Consumer { inner: consumer })
     }
 
+    /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
+    pub async fn topics(&self) -> Result<Vec<String>, MqError> {
+        let mut admin = self.admin.lock().await;
+        if admin.is_none() {
+            let mut started = DefaultMQAdminExt::new(self.runtime.clone());
+            started.set_namesrv_addr(self.namesrv_addr.clone());
+            started.start().await.map_err(mq_error("start the admin client"))?;
+            *admin = Some(started);
+        }
+        let list = TopicAdmin::fetch_all_topic_list(admin.as_ref().expect("started above")).await.map_err(mq_error("list topics"))?;
+        let mut topics: Vec<String> = list.topic_list.iter().map(|t| t.to_string()).filter(|t| !is_system_topic(t)).collect();
+        topics.sort();
+        Ok(topics)
+    }
+
     /// Shuts the client runtime down (after its producers and consumers).
     pub async fn shutdown(self) {
+        if let Some(mut admin) = self.admin.lock().await.take() {
+            admin.shutdown().await;
+        }
         let _ = self.runtime.shutdown().await;
     }
 }
@@ -199,4 +220,16 @@ impl Consumer {
 /// A message queue from its parts.
 pub fn message_queue(topic: &str, broker_name: &str, queue_id: i32) -> MessageQueue {
     MessageQueue::from_parts(CheetahString::from_string(topic.to_owned()), CheetahString::from_string(broker_name.to_owned()), queue_id)
+}
+
+/// RocketMQ's own topics (retry, dead-letter, scheduling, tracing...), never matched by `topics.regex`.
+fn is_system_topic(topic: &str) -> bool {
+    topic.starts_with("%RETRY%")
+        || topic.starts_with("%DLQ%")
+        || topic.starts_with("rmq_sys_")
+        || topic.starts_with("RMQ_SYS_")
+        || topic.starts_with("SCHEDULE_TOPIC")
+        || topic.starts_with("TRANS_")
+        || topic.starts_with("RMQ_")
+        || ["TBW102", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"].contains(&topic)
 }

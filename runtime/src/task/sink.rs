@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
+use connect_sdk::config::TopicSelection;
 use connect_sdk::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
 use connect_sdk::{Error, SinkContext};
@@ -15,7 +16,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::TaskMetrics;
-use crate::mq::{Consumer, message_queue};
+use crate::mq::{Consumer, MqClient, message_queue};
 use crate::wire::{self, RawRecord};
 
 /// Everything a sink task needs to run.
@@ -30,8 +31,10 @@ pub struct SinkRunner {
     pub consumer: Consumer,
     /// Where failed records go, when configured.
     pub dlq: Option<Arc<DeadLetterQueue>>,
-    /// Topics to read.
-    pub topics: Vec<String>,
+    /// Topics to read: a list, or a regular expression matched against every topic.
+    pub topics: TopicSelection,
+    /// The client, to list topics for `topics.regex`.
+    pub mq: MqClient,
     /// How many tasks share the topics' queues (this task reads every `task_count`-th queue).
     pub task_count: u32,
     /// The offsets this task last committed, shared with the worker (`GET .../offsets`).
@@ -107,7 +110,22 @@ impl SinkRunner {
     async fn my_queues(&mut self) -> (Vec<MessageQueue>, bool) {
         let mut all = Vec::new();
         let mut complete = true;
-        for topic in &self.topics {
+        let topics = match &self.topics {
+            TopicSelection::List(topics) => topics.clone(),
+            TopicSelection::Regex(regex) => match self.mq.topics().await {
+                Ok(topics) => {
+                    let matching: Vec<String> = topics.into_iter().filter(|t| regex.is_match(t)).collect();
+                    // Look again soon while nothing matches: the topics may be about to appear.
+                    complete = !matching.is_empty();
+                    matching
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list topics for topics.regex");
+                    return (Vec::new(), false);
+                }
+            },
+        };
+        for topic in &topics {
             match self.consumer.queues(topic).await {
                 Ok(queues) => all.extend(queues),
                 Err(error) => {

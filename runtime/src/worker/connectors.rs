@@ -371,14 +371,20 @@ impl Worker {
         Ok(kind)
     }
 
-    /// Topics a connector uses: a source's `topic`, a sink's `topics`.
+    /// Topics a connector uses: a source's `topic`, a sink's `topics` or the topics its
+    /// `topics.regex` matches now.
     pub async fn connector_topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
         let config = self.connector_config(name).await?;
         let mut topics = BTreeSet::new();
         if let Ok(common) = CommonConfig::parse(&config) {
             topics.extend(common.topic);
-            if let Some(TopicSelection::List(list)) = common.topics {
-                topics.extend(list);
+            match common.topics {
+                Some(TopicSelection::List(list)) => topics.extend(list),
+                Some(TopicSelection::Regex(regex)) => {
+                    let all = self.inner.mq.topics().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+                    topics.extend(all.into_iter().filter(|t| regex.is_match(t)));
+                }
+                None => {}
             }
         }
         Ok(topics.into_iter().collect())
@@ -521,15 +527,12 @@ impl Worker {
                     (None, Tolerance::None) => None,
                 };
                 let context = SinkContext::new(name, id, reporter);
-                let topics = match &common.topics {
-                    Some(TopicSelection::List(topics)) => topics.clone(),
-                    _ => return Err(Error::other("sinks need \"topics\" (topics.regex is not supported by this worker yet)")),
-                };
+                let topics = common.topics.clone().ok_or_else(|| Error::other("a sink needs \"topics\" or \"topics.regex\""))?;
                 let task = (factory.open_task)(config, context.clone()).await?;
                 let group = format!("connect-{name}");
                 let consumer = inner
                     .mq
-                    .consumer(&group, &format!("{name}-{id}"), &topics, inner.settings.max_batch_records as i32)
+                    .consumer(&group, &format!("{name}-{id}"), &[], inner.settings.max_batch_records as i32)
                     .await
                     .map_err(Error::retriable)?;
                 let committed = sink_offsets.clone();
@@ -540,6 +543,7 @@ impl Worker {
                     consumer,
                     dlq,
                     topics,
+                    mq: inner.mq.clone(),
                     task_count,
                     committed,
                     lags: Default::default(),

@@ -36,6 +36,9 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn start(data_dir: &std::path::Path) -> TestWorker {
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        }
         let worker = Worker::builder()
             .standalone(data_dir)
             .embedded(0, 0)
