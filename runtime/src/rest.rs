@@ -404,25 +404,28 @@ async fn validate_config(Path(plugin): Path<String>, JsonBody(body): JsonBody<Js
     ok(validate(registry, &config))
 }
 
-async fn stop_all(State(worker): State<Worker>) -> ApiResult {
+/// Applies a lifecycle change to every connector (RocketMQ Connect's `.../all` calls).
+async fn for_all(worker: &Worker, target: TargetState) -> ApiResult {
     for name in worker.connector_names().await {
-        worker.stop_connector(&name).await?;
+        match target {
+            TargetState::Started => worker.resume_connector(&name).await?,
+            TargetState::Paused => worker.pause_connector(&name).await?,
+            TargetState::Stopped => worker.stop_connector(&name).await?,
+        }
     }
     ok(json!({"status": 200, "body": "success"}))
+}
+
+async fn stop_all(State(worker): State<Worker>) -> ApiResult {
+    for_all(&worker, TargetState::Stopped).await
 }
 
 async fn pause_all(State(worker): State<Worker>) -> ApiResult {
-    for name in worker.connector_names().await {
-        worker.pause_connector(&name).await?;
-    }
-    ok(json!({"status": 200, "body": "success"}))
+    for_all(&worker, TargetState::Paused).await
 }
 
 async fn resume_all(State(worker): State<Worker>) -> ApiResult {
-    for name in worker.connector_names().await {
-        worker.resume_connector(&name).await?;
-    }
-    ok(json!({"status": 200, "body": "success"}))
+    for_all(&worker, TargetState::Started).await
 }
 
 async fn rocketmq_list(State(worker): State<Worker>) -> ApiResult {
