@@ -93,6 +93,34 @@ impl MqClient {
 
     /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
     pub async fn topics(&self) -> Result<Vec<String>, MqError> {
+        let admin = self.admin().await?;
+        let list = TopicAdmin::fetch_all_topic_list(admin.as_ref().expect("admin() starts it")).await.map_err(mq_error("list topics"))?;
+        let mut topics: Vec<String> = list.topic_list.iter().map(|t| t.to_string()).filter(|t| !is_system_topic(t)).collect();
+        topics.sort();
+        Ok(topics)
+    }
+
+    /// The write queues of `topic` (empty while the topic does not exist).
+    pub async fn write_queues(&self, topic: &str) -> Result<Vec<MessageQueue>, MqError> {
+        let mut admin = self.admin().await?;
+        let admin = admin.as_mut().expect("admin() starts it");
+        let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
+            .await
+            .map_err(mq_error(format!("find the route of {topic}")))?;
+        let mut queues = Vec::new();
+        if let Some(route) = route {
+            let mut datas = route.queue_datas.clone();
+            datas.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
+            for data in datas {
+                queues.extend(
+                    (0..data.write_queue_nums).map(|id| MessageQueue::from_parts(topic.to_owned(), data.broker_name.clone(), id as i32)),
+                );
+            }
+        }
+        Ok(queues)
+    }
+
+    async fn admin(&self) -> Result<tokio::sync::MutexGuard<'_, Option<DefaultMQAdminExt>>, MqError> {
         let mut admin = self.admin.lock().await;
         if admin.is_none() {
             let mut started = DefaultMQAdminExt::new(self.runtime.clone());
@@ -100,10 +128,7 @@ impl MqClient {
             started.start().await.map_err(mq_error("start the admin client"))?;
             *admin = Some(started);
         }
-        let list = TopicAdmin::fetch_all_topic_list(admin.as_ref().expect("started above")).await.map_err(mq_error("list topics"))?;
-        let mut topics: Vec<String> = list.topic_list.iter().map(|t| t.to_string()).filter(|t| !is_system_topic(t)).collect();
-        topics.sort();
-        Ok(topics)
+        Ok(admin)
     }
 
     /// Shuts the client runtime down (after its producers and consumers).
@@ -133,6 +158,28 @@ impl Producer {
             return Err(MqError { action: format!("send {count} records to {topic}"), message: format!("broker answered {status}") });
         }
         Ok(())
+    }
+
+    /// Sends a batch to one queue of `topic`, or to any queue when `queue` is `None`; returns
+    /// the queue the broker stored it in.
+    pub async fn send_batch_to(
+        &self,
+        topic: &str,
+        queue: Option<MessageQueue>,
+        messages: Vec<Message>,
+    ) -> Result<Option<MessageQueue>, MqError> {
+        let count = messages.len();
+        let action = || format!("send {count} records to {topic}");
+        let result = match queue {
+            Some(queue) => self.inner.send_batch_to_queue(messages, queue).await,
+            None => self.inner.send_batch(messages).await,
+        }
+        .map_err(mq_error(action()))?;
+        let status = format!("{:?}", result.send_status);
+        if status != "SendOk" {
+            return Err(MqError { action: action(), message: format!("broker answered {status}") });
+        }
+        Ok(result.message_queue)
     }
 
     /// Stops the producer.

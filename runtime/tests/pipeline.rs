@@ -37,6 +37,8 @@ async fn file_pipeline_delivers_every_line() {
     );
     assert!(arrived, "only {} of {LINES} lines arrived", got.len());
     assert_eq!((missing, duplicates), (0, 0), "no crash happened, so nothing may be missing or duplicated");
+    let in_order = got.iter().enumerate().all(|(i, line)| *line == format!("line-{i}"));
+    assert!(in_order, "one file is one source partition, pinned to one queue: its lines arrive in order");
     assert_eq!(worker.metric("connect_source_records_written_total", "in", 0), LINES as f64);
     assert_eq!(worker.metric("connect_sink_records_put_total", "out", 0), LINES as f64);
     worker.shutdown().await;

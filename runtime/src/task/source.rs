@@ -1,7 +1,7 @@
 //! The source task loop: poll → transforms → converters → batched, bounded sends → offsets
 //! committed only for records the broker acknowledged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,11 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{Control, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::TaskMetrics;
-use crate::mq::Producer;
+use crate::mq::{MqClient, Producer};
 use crate::store::StandaloneStore;
 use crate::wire::{self, RawRecord};
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
 
 /// Everything a source task needs to run.
 pub struct SourceRunner {
@@ -27,6 +29,8 @@ pub struct SourceRunner {
     pub producer: Arc<Producer>,
     /// Where offsets are committed.
     pub store: Arc<StandaloneStore>,
+    /// Queues of the topics written to.
+    pub routes: Routes,
 }
 
 impl SourceRunner {
@@ -49,7 +53,7 @@ impl SourceRunner {
                 let offsets: Vec<(SourcePartition, SourceOffset)> =
                     records.iter().map(|r| (r.source_partition.clone(), r.source_offset.clone())).collect();
                 let raw = self.convert(records)?;
-                send(&self.pipeline, &self.producer, raw).await?;
+                send(&self.pipeline, &self.producer, &mut self.routes, raw).await?;
                 acked.extend(offsets);
             }
             if last_commit.elapsed() >= self.pipeline.settings.offset_flush_interval || stop_requested(control) {
@@ -60,11 +64,12 @@ impl SourceRunner {
         self.commit(&mut acked).await
     }
 
-    fn convert(&self, records: Vec<SourceRecord>) -> Result<Vec<RawRecord>, Error> {
+    fn convert(&self, records: Vec<SourceRecord>) -> Result<Vec<(u64, RawRecord)>, Error> {
         let pipeline = &self.pipeline;
         let mut out = Vec::with_capacity(records.len());
         for record in records {
-            let SourceRecord { record, .. } = record;
+            let SourceRecord { record, source_partition, .. } = record;
+            let pin = partition_hash(&source_partition);
             let described = || {
                 format!(
                     "topic={} value={}",
@@ -88,13 +93,16 @@ impl SourceRunner {
             let key = converters.key.encode(&transformed.topic, transformed.key_schema.as_ref(), &transformed.key);
             let value = converters.value.encode(&transformed.topic, transformed.value_schema.as_ref(), &transformed.value);
             match (key, value) {
-                (Ok(key), Ok(value)) => out.push(RawRecord {
-                    topic: transformed.topic,
-                    key,
-                    value,
-                    headers: wire::header_pairs(&transformed.headers),
-                    timestamp: transformed.timestamp,
-                }),
+                (Ok(key), Ok(value)) => out.push((
+                    pin,
+                    RawRecord {
+                        topic: transformed.topic,
+                        key,
+                        value,
+                        headers: wire::header_pairs(&transformed.headers),
+                        timestamp: transformed.timestamp,
+                    },
+                )),
                 (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description)?,
             }
         }
@@ -121,43 +129,107 @@ impl SourceRunner {
     }
 }
 
-/// Sends records grouped by topic in batches of at most `max_batch_records`, with at most
-/// `max_in_flight` batches outstanding; returns once the broker acknowledged all of them.
-async fn send(pipeline: &TaskPipeline, producer: &Producer, records: Vec<RawRecord>) -> Result<(), Error> {
+/// Where a source partition's records go: always the same queue of a topic, so a sink reads
+/// them in the order the source produced them.
+fn partition_hash(partition: &SourcePartition) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    partition.to_json_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Sends records grouped by topic and queue (each source partition pinned to one queue), in
+/// batches of at most `max_batch_records`; the batches of one queue go in order, at most
+/// `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
+async fn send(pipeline: &TaskPipeline, producer: &Producer, routes: &mut Routes, records: Vec<(u64, RawRecord)>) -> Result<(), Error> {
     let max = pipeline.settings.max_batch_records.max(1);
-    let mut by_topic: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
-    for record in records {
-        by_topic.entry(record.topic.clone()).or_default().push(record);
+    routes.missing.clear();
+    let mut groups: BTreeMap<(String, Option<MessageQueue>), Vec<Message>> = BTreeMap::new();
+    for (pin, record) in records {
+        let queue = routes.queue_for(&record.topic, pin).await;
+        let message = wire::to_message(&record).map_err(|e| Error::other(format!("record for {}: {e}", record.topic)))?;
+        groups.entry((record.topic, queue)).or_default().push(message);
     }
-    let mut batches = Vec::new();
-    for (topic, records) in by_topic {
-        let mut messages = Vec::with_capacity(records.len());
-        for record in &records {
-            messages.push(wire::to_message(record).map_err(|e| Error::other(format!("record for {topic}: {e}")))?);
-        }
-        let mut rest = messages;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(max));
-            batches.push((topic.clone(), std::mem::replace(&mut rest, tail)));
-        }
-    }
-    stream::iter(batches)
-        .map(|(topic, messages)| async move {
-            let count = messages.len();
-            pipeline
-                .retry
-                .run(&pipeline.metrics, || {
-                    let messages = messages.clone();
-                    let topic = topic.clone();
-                    async move { producer.send_batch(&topic, messages).await.map_err(Error::retriable) }
-                })
-                .await?;
-            pipeline.metrics.batch(count);
-            TaskMetrics::add(&pipeline.metrics.source_records_written, count as u64);
-            Ok::<(), Error>(())
+    let sends: Vec<_> = groups
+        .into_iter()
+        .map(|((topic, mut queue), messages)| async move {
+            let mut rest = messages;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(max));
+                let batch = std::mem::replace(&mut rest, tail);
+                let count = batch.len();
+                let used = pipeline
+                    .retry
+                    .run(&pipeline.metrics, || {
+                        let (batch, topic, queue) = (batch.clone(), topic.clone(), queue.clone());
+                        async move { producer.send_batch_to(&topic, queue, batch).await.map_err(Error::retriable) }
+                    })
+                    .await?;
+                // Later batches of a new topic follow the first one into its queue.
+                queue = queue.or(used);
+                pipeline.metrics.batch(count);
+                TaskMetrics::add(&pipeline.metrics.source_records_written, count as u64);
+            }
+            Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
         })
-        .buffer_unordered(pipeline.settings.max_in_flight.max(1))
-        .try_collect::<Vec<()>>()
-        .await
-        .map(drop)
+        .collect();
+    let used: Vec<(String, Option<MessageQueue>)> =
+        stream::iter(sends).buffer_unordered(pipeline.settings.max_in_flight.max(1)).try_collect().await?;
+    for (topic, queue) in used {
+        routes.learn(topic, queue);
+    }
+    Ok(())
+}
+
+/// Which queue each source partition's records go to. For a topic that exists, the partition's
+/// hash picks one of its write queues; a topic the task creates gets all the task's records in
+/// the queue its first batch landed in (its route is unknown until that send created it).
+pub struct Routes {
+    mq: MqClient,
+    queues: HashMap<String, Vec<MessageQueue>>,
+    learned: HashMap<String, MessageQueue>,
+    /// Topics found without a route during the current send (looked up once per send).
+    missing: std::collections::HashSet<String>,
+}
+
+impl Routes {
+    /// Routes looked up through `mq`.
+    pub fn new(mq: MqClient) -> Routes {
+        Routes { mq, queues: HashMap::new(), learned: HashMap::new(), missing: Default::default() }
+    }
+
+    async fn queue_for(&mut self, topic: &str, pin: u64) -> Option<MessageQueue> {
+        if let Some(queue) = self.learned.get(topic) {
+            return Some(queue.clone());
+        }
+        if !self.queues.contains_key(topic) {
+            if self.missing.contains(topic) {
+                return None;
+            }
+            match self.mq.write_queues(topic).await {
+                Ok(queues) if !queues.is_empty() => {
+                    self.queues.insert(topic.to_owned(), queues);
+                }
+                Ok(_) => {
+                    self.missing.insert(topic.to_owned());
+                    return None;
+                }
+                Err(error) => {
+                    tracing::debug!(topic, %error, "no route yet");
+                    self.missing.insert(topic.to_owned());
+                    return None;
+                }
+            }
+        }
+        let queues = self.queues.get(topic)?;
+        Some(queues[(pin % queues.len() as u64) as usize].clone())
+    }
+
+    fn learn(&mut self, topic: String, queue: Option<MessageQueue>) {
+        if let Some(queue) = queue
+            && !self.queues.contains_key(&topic)
+        {
+            self.learned.entry(topic).or_insert(queue);
+        }
+    }
 }

@@ -25,7 +25,7 @@ use crate::dlq::DeadLetterQueue;
 use crate::retry::RetryPolicy;
 use crate::store::{ConnectorOffsets, StoredConnector, TargetState};
 use crate::task::sink::SinkRunner;
-use crate::task::source::SourceRunner;
+use crate::task::source::{Routes, SourceRunner};
 use crate::task::{State, StatusCell, TaskPipeline};
 
 /// A connector as this worker runs it.
@@ -515,7 +515,13 @@ impl Worker {
             (PluginFactory::Source(factory), _) => {
                 let offsets = Arc::new(ConnectorOffsets { store: inner.store.clone(), connector: name.to_owned() });
                 let task = (factory.open_task)(config, SourceContext::new(name, id, offsets)).await?;
-                Ok(Runner::Source(Box::new(SourceRunner { pipeline, task, producer, store: inner.store.clone() })))
+                Ok(Runner::Source(Box::new(SourceRunner {
+                    pipeline,
+                    task,
+                    producer,
+                    store: inner.store.clone(),
+                    routes: Routes::new(inner.mq.clone()),
+                })))
             }
             (PluginFactory::Sink(factory), _) => {
                 let dlq = common.errors.dead_letter_topic.as_ref().map(|topic| {
