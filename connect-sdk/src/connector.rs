@@ -94,11 +94,10 @@ pub trait SinkConnector: ConnectorConfig {
         Ok(())
     }
 
-    /// Splits the connector into at most `max_tasks` task configurations (default: one; the
-    /// runtime spreads the subscribed queues over the tasks it opens).
+    /// Splits the connector into at most `max_tasks` task configurations (default: `max_tasks`
+    /// identical ones; the runtime spreads the subscribed queues over the tasks it opens).
     fn task_configs(&self, max_tasks: usize) -> Vec<Self> {
-        let _ = max_tasks;
-        vec![self.clone()]
+        vec![self.clone(); max_tasks.max(1)]
     }
 }
 

@@ -39,6 +39,8 @@ pub struct TaskMetrics {
     pub batch_records: AtomicU64,
     /// Largest batch.
     pub batch_size_max: AtomicU64,
+    /// Times a sink found records skipped by the consumer and rewound to read them.
+    pub offset_gaps: AtomicU64,
     /// Largest lag (records not yet read) over a sink task's queues, as last seen.
     pub sink_record_lag_max: AtomicU64,
 }
@@ -86,6 +88,7 @@ const COUNTERS: &[(&str, &str, CounterOf)] = &[
     ("connect_offset_commit_success_total", "Offset commits that succeeded.", |m| &m.offset_commit_success),
     ("connect_offset_commit_failure_total", "Offset commits that failed.", |m| &m.offset_commit_failure),
     ("connect_offset_commit_seconds_total", "Time spent committing offsets (microsecond resolution).", |m| &m.offset_commit_micros),
+    ("connect_sink_offset_gaps_total", "Skipped records a sink detected and read again.", |m| &m.offset_gaps),
     ("connect_batches_total", "Batches sent (sources) or put (sinks).", |m| &m.batches),
     ("connect_batch_records_total", "Records in those batches.", |m| &m.batch_records),
 ];

@@ -215,6 +215,11 @@ impl Consumer {
         self.inner.min_offset(queue).await.map_err(mq_error(format!("find the first offset of {queue:?}")))
     }
 
+    /// Reads `queue` from `offset` on.
+    pub async fn seek(&self, queue: &MessageQueue, offset: i64) -> Result<(), MqError> {
+        self.inner.seek(queue, offset).await.map_err(mq_error(format!("seek {queue:?} to {offset}")))
+    }
+
     /// Reads exactly `queues` from now on.
     pub async fn assign(&self, queues: Vec<MessageQueue>) -> Result<(), MqError> {
         self.inner.assign(queues).await.map_err(mq_error("assign queues"))

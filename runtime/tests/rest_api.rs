@@ -157,8 +157,10 @@ async fn rest_api_speaks_kafka_connect() {
     updated["batch.size"] = json!("5");
     let (code, info) = call("PUT", "/connectors/src/config", Some(updated));
     assert_eq!((code, info["config"]["batch.size"].clone()), (200, json!("5")));
-    let (code, _) = call("PUT", "/connectors/other/config", Some(json!({"connector.class": "log-sink", "topics": "rest-lines"})));
+    let (code, other) =
+        call("PUT", "/connectors/other/config", Some(json!({"connector.class": "log-sink", "topics": "rest-lines", "tasks.max": "2"})));
     assert_eq!(code, 201);
+    assert_eq!(other["tasks"].as_array().map(Vec::len), Some(2), "sinks run tasks.max tasks sharing the queues");
     let (code, patched) = call("PATCH", "/connectors/other/config", Some(json!({"prefix": "> "})));
     assert_eq!((code, patched["config"]["prefix"].clone()), (200, json!("> ")));
     assert_error(call("PUT", "/connectors/other/config", Some(json!({"connector.class": "log-sink"}))), 400, "topics");

@@ -7,10 +7,18 @@ use connect_sdk::prelude::*;
 /// Appends each record's value as a line to a file (Kafka's FileStreamSink); `flush` makes
 /// the lines durable (fsync) before the worker commits the consumer offsets.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SinkConnector)]
-#[connector(name = "file-sink", aliases = ["org.apache.kafka.connect.file.FileStreamSinkConnector", "FileStreamSink"], task = FileSinkTask)]
+#[connector(name = "file-sink", aliases = ["org.apache.kafka.connect.file.FileStreamSinkConnector", "FileStreamSink"], task = FileSinkTask,
+            split = FileSink::one_writer)]
 pub struct FileSink {
     /// File to append to (created if missing).
     pub file: String,
+}
+
+impl FileSink {
+    /// One task whatever `tasks.max` says: several writers would interleave partial lines.
+    fn one_writer(&self, _max_tasks: usize) -> Vec<Self> {
+        vec![self.clone()]
+    }
 }
 
 /// Buffers lines and syncs them on flush.

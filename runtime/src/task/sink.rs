@@ -41,6 +41,8 @@ pub struct SinkRunner {
     pub committed: Arc<Mutex<QueueOffsets>>,
     /// Last known lag per queue.
     pub lags: HashMap<QueueId, i64>,
+    /// The offset of the next record expected from each queue (to detect skipped records).
+    pub expected: HashMap<QueueId, i64>,
 }
 
 /// The property the broker sets on pulled messages: the queue's max offset at pull time.
@@ -80,6 +82,7 @@ impl SinkRunner {
                         offsets.clear();
                     }
                     self.consumer.assign(queues.clone()).await.map_err(Error::retriable)?;
+                    self.expected.clear();
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -156,10 +159,31 @@ impl SinkRunner {
     async fn convert(&mut self, messages: &[MessageExt], offsets: &mut QueueOffsets) -> Result<Vec<SinkRecord>, Error> {
         let pipeline = &self.pipeline;
         let mut batch = Vec::with_capacity(messages.len());
+        let mut rewound: BTreeSet<QueueId> = BTreeSet::new();
         for message in messages {
-            let raw = wire::from_message(message);
-            let queue = QueueId { topic: raw.topic.clone(), broker_name: message.broker_name().to_owned(), queue_id: message.queue_id() };
+            let queue =
+                QueueId { topic: message.topic().to_string(), broker_name: message.broker_name().to_owned(), queue_id: message.queue_id() };
             let position = message.queue_offset();
+            if rewound.contains(&queue) {
+                continue;
+            }
+            if let Some(&expected) = offsets.get(&queue).or(self.expected.get(&queue))
+                && position > expected
+            {
+                // The consumer skipped records: read them again rather than commit past them.
+                tracing::warn!(topic = %queue.topic, queue = queue.queue_id, expected, got = position, "gap in consumed offsets; rewinding");
+                TaskMetrics::add(&pipeline.metrics.offset_gaps, 1);
+                self.consumer
+                    .seek(&message_queue(&queue.topic, &queue.broker_name, queue.queue_id), expected)
+                    .await
+                    .map_err(Error::retriable)?;
+                rewound.insert(queue);
+                continue;
+            }
+            if offsets.get(&queue).or(self.expected.get(&queue)).is_some_and(|&expected| position < expected) {
+                continue; // already delivered in this batch window (a rewind re-reads)
+            }
+            let raw = wire::from_message(message);
             match self.to_sink_record(&raw, &queue, position) {
                 Ok(Some(record)) => batch.push(record),
                 Ok(None) => TaskMetrics::add(&pipeline.metrics.records_filtered, 1),
@@ -177,7 +201,8 @@ impl SinkRunner {
             {
                 self.lags.insert(queue.clone(), (max - position - 1).max(0));
             }
-            offsets.insert(queue, position + 1);
+            offsets.insert(queue.clone(), position + 1);
+            self.expected.insert(queue, position + 1);
         }
         let lag = self.lags.values().copied().max().unwrap_or(0);
         pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);

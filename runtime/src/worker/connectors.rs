@@ -553,6 +553,7 @@ impl Worker {
                     task_count,
                     committed,
                     lags: Default::default(),
+                    expected: Default::default(),
                 })))
             }
             _ => Err(Error::other(format!("{} is not a connector", common.connector_class))),
