@@ -18,6 +18,9 @@ use rocketmq_transport::api::ServerConfig;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// How many times the broker is started before giving up.
+const BROKER_START_ATTEMPTS: u32 = 3;
+
 /// Where and on which ports the embedded servers run.
 #[derive(Clone, Debug)]
 pub struct EmbeddedConfig {
@@ -98,7 +101,20 @@ impl EmbeddedRocketMq {
         let (namesrv_stop, namesrv_task) = start_namesrv(root, &namesrv_dir, namesrv_port);
         wait_for_port(namesrv_port, Duration::from_secs(20)).await.map_err(EmbeddedError::NameServer)?;
         let namesrv_addr = format!("127.0.0.1:{namesrv_port}");
-        let broker = start_broker(&store_dir, &namesrv_addr, broker_port, ha_port).await?;
+        // A broker recovering the store of a killed process sometimes fails its first start-up
+        // (it rolls back cleanly); a second attempt succeeds.
+        let mut attempt = 1;
+        let broker = loop {
+            match start_broker(&store_dir, &namesrv_addr, broker_port, ha_port).await {
+                Ok(broker) => break broker,
+                Err(error) if attempt < BROKER_START_ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "the embedded broker did not start; trying again");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
         Ok(EmbeddedRocketMq { namesrv_addr, broker: Some(broker), namesrv_stop: Some(namesrv_stop), namesrv_task: Some(namesrv_task) })
     }
 
