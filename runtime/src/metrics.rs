@@ -72,7 +72,7 @@ impl Default for WorkerMetrics {
     }
 }
 
-/// Reads one counter of a task.
+/// Reads one counter or gauge of a task.
 type CounterOf = fn(&TaskMetrics) -> &AtomicU64;
 
 const COUNTERS: &[(&str, &str, CounterOf)] = &[
@@ -91,6 +91,11 @@ const COUNTERS: &[(&str, &str, CounterOf)] = &[
     ("connect_sink_offset_gaps_total", "Skipped records a sink detected and read again.", |m| &m.offset_gaps),
     ("connect_batches_total", "Batches sent (sources) or put (sinks).", |m| &m.batches),
     ("connect_batch_records_total", "Records in those batches.", |m| &m.batch_records),
+];
+
+const TASK_GAUGES: &[(&str, &str, CounterOf)] = &[
+    ("connect_batch_size_max", "Largest batch.", |m| &m.batch_size_max),
+    ("connect_sink_record_lag_max", "Records behind the end of the most lagging queue of a sink task.", |m| &m.sink_record_lag_max),
 ];
 
 impl WorkerMetrics {
@@ -116,26 +121,16 @@ impl WorkerMetrics {
                 let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }
-        let _ = writeln!(out, "# HELP connect_batch_size_max Largest batch.\n# TYPE connect_batch_size_max gauge");
-        for ((connector, task), metrics) in &tasks {
-            let _ = writeln!(
-                out,
-                "connect_batch_size_max{{connector=\"{}\",task=\"{task}\"}} {}",
-                escape(connector),
-                metrics.batch_size_max.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP connect_sink_record_lag_max Records behind the end of the most lagging queue of a sink task.\n# TYPE connect_sink_record_lag_max gauge"
-        );
-        for ((connector, task), metrics) in &tasks {
-            let _ = writeln!(
-                out,
-                "connect_sink_record_lag_max{{connector=\"{}\",task=\"{task}\"}} {}",
-                escape(connector),
-                metrics.sink_record_lag_max.load(Ordering::Relaxed)
-            );
+        for (name, help, gauge) in TASK_GAUGES {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for ((connector, task), metrics) in &tasks {
+                let _ = writeln!(
+                    out,
+                    "{name}{{connector=\"{}\",task=\"{task}\"}} {}",
+                    escape(connector),
+                    gauge(metrics).load(Ordering::Relaxed)
+                );
+            }
         }
         let mut all = gauges.to_vec();
         all.push(("connect_worker_uptime_seconds", "Seconds since the worker started.", self.started.elapsed().as_secs_f64()));

@@ -151,13 +151,7 @@ impl Producer {
         if messages.is_empty() {
             return Ok(());
         }
-        let count = messages.len();
-        let result = self.inner.send_batch(messages).await.map_err(mq_error(format!("send {count} records to {topic}")))?;
-        let status = format!("{:?}", result.send_status);
-        if status != "SendOk" {
-            return Err(MqError { action: format!("send {count} records to {topic}"), message: format!("broker answered {status}") });
-        }
-        Ok(())
+        self.send_batch_to(topic, None, messages).await.map(drop)
     }
 
     /// Sends a batch to one queue of `topic`, or to any queue when `queue` is `None`; returns

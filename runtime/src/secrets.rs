@@ -56,11 +56,6 @@ fn properties_value(text: &str, key: &str) -> Option<String> {
     })
 }
 
-/// Says whether a config holds a placeholder (used to keep resolved values out of logs).
-pub fn has_placeholder(config: &ConfigMap) -> bool {
-    config.values().any(|v| v.as_str().is_some_and(|s| PLACEHOLDER.is_match(s)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

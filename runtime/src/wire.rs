@@ -80,7 +80,7 @@ pub fn to_message(record: &RawRecord) -> Result<Message, String> {
 /// The raw record a consumed message holds.
 pub fn from_message(message: &MessageExt) -> RawRecord {
     let properties = message.properties();
-    let property = |name: &str| properties.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v.as_str());
+    let property = |name: &str| properties.get(name).map(|v| v.as_str());
     let key = property(KEY).map(|k| k.as_bytes().to_vec()).or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()));
     let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().map(|b| b.to_vec()).unwrap_or_default()) };
     let mut headers: Vec<(String, String)> =

@@ -77,8 +77,15 @@ impl Converter for JsonConverter {
         if let Some(schema) = schema {
             schema.validate(value)?;
         }
-        let effective = schema.map(|s| if self.replace_null_with_default { s.clone() } else { Schema { default: None, ..s.clone() } });
-        let payload = value_to_json(effective.as_ref(), value, self.decimal_format)?;
+        let without_default;
+        let effective = match schema {
+            Some(s) if !self.replace_null_with_default && s.default.is_some() => {
+                without_default = Schema { default: None, ..s.clone() };
+                Some(&without_default)
+            }
+            other => other,
+        };
+        let payload = value_to_json(effective, value, self.decimal_format)?;
         let json = if self.schemas_enable { json!({"schema": schema.map(schema_to_json), "payload": payload}) } else { payload };
         serde_json::to_vec(&json).map(Some).map_err(|e| DataError::new(e.to_string()))
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
-use connect_sdk::config::TopicSelection;
+use connect_sdk::config::{Tolerance, TopicSelection};
 use connect_sdk::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
 use connect_sdk::{Error, SinkContext};
@@ -41,8 +41,6 @@ pub struct SinkRunner {
     pub committed: Arc<Mutex<QueueOffsets>>,
     /// Last known lag per queue.
     pub lags: HashMap<QueueId, i64>,
-    /// The offset of the next record expected from each queue (to detect skipped records).
-    pub expected: HashMap<QueueId, i64>,
 }
 
 /// The property the broker sets on pulled messages: the queue's max offset at pull time.
@@ -82,7 +80,6 @@ impl SinkRunner {
                         offsets.clear();
                     }
                     self.consumer.assign(queues.clone()).await.map_err(Error::retriable)?;
-                    self.expected.clear();
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -167,7 +164,8 @@ impl SinkRunner {
             if rewound.contains(&queue) {
                 continue;
             }
-            if let Some(&expected) = offsets.get(&queue).or(self.expected.get(&queue))
+            // `offsets` holds, per queue, the position after the last record read (since the last assignment).
+            if let Some(&expected) = offsets.get(&queue)
                 && position > expected
             {
                 // The consumer skipped records: read them again rather than commit past them.
@@ -180,7 +178,7 @@ impl SinkRunner {
                 rewound.insert(queue);
                 continue;
             }
-            if offsets.get(&queue).or(self.expected.get(&queue)).is_some_and(|&expected| position < expected) {
+            if offsets.get(&queue).is_some_and(|&expected| position < expected) {
                 continue; // already delivered in this batch window (a rewind re-reads)
             }
             let raw = wire::from_message(message);
@@ -188,21 +186,17 @@ impl SinkRunner {
                 Ok(Some(record)) => batch.push(record),
                 Ok(None) => TaskMetrics::add(&pipeline.metrics.records_filtered, 1),
                 Err(error) => {
-                    let described = format!("topic={} queue={} offset={position}", raw.topic, queue.queue_id);
-                    if let Some(dlq) = &self.dlq {
+                    if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.common.errors.tolerance == Tolerance::All) {
                         dlq.send(&raw, &queue, position, &error, "VALUE_CONVERTER").await?;
                         TaskMetrics::add(&pipeline.metrics.dlq_records, 1);
                     }
-                    pipeline.tolerate(error, || described)?;
+                    pipeline.tolerate(error, || format!("topic={} queue={} offset={position}", raw.topic, queue.queue_id))?;
                 }
             }
-            if let Some(max) =
-                message.properties().iter().find(|(k, _)| k.as_str() == MAX_OFFSET).and_then(|(_, v)| v.as_str().parse::<i64>().ok())
-            {
+            if let Some(max) = message.properties().get(MAX_OFFSET).and_then(|v| v.as_str().parse::<i64>().ok()) {
                 self.lags.insert(queue.clone(), (max - position - 1).max(0));
             }
-            offsets.insert(queue.clone(), position + 1);
-            self.expected.insert(queue, position + 1);
+            offsets.insert(queue, position + 1);
         }
         let lag = self.lags.values().copied().max().unwrap_or(0);
         pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);

@@ -70,14 +70,12 @@ impl SourceRunner {
         for record in records {
             let SourceRecord { record, source_partition, .. } = record;
             let pin = partition_hash(&source_partition);
-            let described = || {
-                format!(
-                    "topic={} value={}",
-                    record.topic,
-                    if pipeline.common.errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() }
-                )
-            };
-            let description = described();
+            // Described up front only when errors are logged: the record moves into the chain.
+            let errors = &pipeline.common.errors;
+            let description = errors.log_enable.then(|| {
+                let value = if errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() };
+                format!("topic={} value={value}", record.topic)
+            });
             let transformed = match pipeline.chain.apply(record) {
                 Ok(Some(r)) => r,
                 Ok(None) => {
@@ -85,7 +83,7 @@ impl SourceRunner {
                     continue;
                 }
                 Err(e) => {
-                    pipeline.tolerate(Error::other(e), || description)?;
+                    pipeline.tolerate(Error::other(e), || description.unwrap_or_default())?;
                     continue;
                 }
             };
@@ -103,7 +101,7 @@ impl SourceRunner {
                         timestamp: transformed.timestamp,
                     },
                 )),
-                (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description)?,
+                (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
             }
         }
         Ok(out)

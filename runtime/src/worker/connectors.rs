@@ -553,7 +553,6 @@ impl Worker {
                     task_count,
                     committed,
                     lags: Default::default(),
-                    expected: Default::default(),
                 })))
             }
             _ => Err(Error::other(format!("{} is not a connector", common.connector_class))),
@@ -623,7 +622,7 @@ fn resolved(config: &ConfigMap) -> Result<ConfigMap, WorkerError> {
 
 /// Task configs are built from resolved configs; show the placeholder wherever the raw config had one.
 fn mask_secrets(task_config: &ConfigMap, raw: &ConfigMap) -> ConfigMap {
-    let normal = |k: &str| k.replace(['.', '-'], "_").to_ascii_lowercase();
+    use connect_sdk::config::schema_info::normalize_key as normal;
     task_config
         .iter()
         .map(|(k, v)| {
