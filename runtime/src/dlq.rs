@@ -56,8 +56,8 @@ impl ErrantRecordReporter for DeadLetterQueue {
         Box::pin(async move {
             let raw = RawRecord {
                 topic: record.topic.clone(),
-                key: (!record.key.is_null()).then(|| record.key.to_string().into_bytes()),
-                value: (!record.value.is_null()).then(|| record.value.to_string().into_bytes()),
+                key: (!record.key.is_null()).then(|| record.key.to_string().into_bytes().into()),
+                value: (!record.value.is_null()).then(|| record.value.to_string().into_bytes().into()),
                 headers: wire::header_pairs(&record.headers),
                 timestamp: record.timestamp,
             };

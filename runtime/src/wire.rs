@@ -6,6 +6,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use cheetah_string::CheetahString;
 use connect_sdk::data::Value;
 use connect_sdk::record::Headers;
 use rocketmq_model::common::message::message_ext::MessageExt;
@@ -22,15 +24,17 @@ pub const NULL_VALUE: &str = "__connect.null";
 /// Prefix of the properties holding headers.
 pub const HEADER_PREFIX: &str = "__connect.h.";
 
-/// A record as bytes: what converters produce and what RocketMQ stores.
+/// A record as bytes: what converters produce and what RocketMQ stores. Keys and values are
+/// [`Bytes`], so building a message from one (again, on a retry) and reading one from a
+/// consumed message share the buffers instead of copying them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawRecord {
     /// Topic.
     pub topic: String,
     /// Serialized key.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Bytes>,
     /// Serialized value (`None` is a tombstone).
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Bytes>,
     /// Headers, values as text.
     pub headers: Vec<(String, String)>,
     /// Milliseconds since the epoch.
@@ -53,9 +57,15 @@ pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
 
 /// The RocketMQ message for `record`.
 pub fn to_message(record: &RawRecord) -> Result<Message, String> {
-    let mut builder = Message::builder().topic(record.topic.as_str());
+    to_message_in(record, CheetahString::from_slice(&record.topic))
+}
+
+/// The RocketMQ message for `record`, with its topic already as the client's string type
+/// (callers building many messages of one topic share it).
+pub fn to_message_in(record: &RawRecord, topic: CheetahString) -> Result<Message, String> {
+    let mut builder = Message::builder().topic(topic);
     builder = match &record.value {
-        Some(body) if !body.is_empty() => builder.body_slice(body),
+        Some(body) if !body.is_empty() => builder.body(body.clone()),
         Some(_) => builder.empty_body(),
         None => builder.empty_body().raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
     };
@@ -81,8 +91,10 @@ pub fn to_message(record: &RawRecord) -> Result<Message, String> {
 pub fn from_message(message: &MessageExt) -> RawRecord {
     let properties = message.properties();
     let property = |name: &str| properties.get(name).map(|v| v.as_str());
-    let key = property(KEY).map(|k| k.as_bytes().to_vec()).or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()));
-    let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().map(|b| b.to_vec()).unwrap_or_default()) };
+    let key = property(KEY)
+        .map(|k| Bytes::copy_from_slice(k.as_bytes()))
+        .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()).map(Bytes::from));
+    let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().unwrap_or_default()) };
     let mut headers: Vec<(String, String)> =
         properties.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned()))).collect();
     headers.sort();

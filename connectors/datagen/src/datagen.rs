@@ -1,12 +1,14 @@
 //! `datagen-source`: numbered records at a given rate.
 
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use connect_sdk::prelude::*;
 
 /// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
 /// sequence; every value starts with `<task>-<sequence>` (padded with `x` to `payload.bytes`)
-/// so a test can count what arrived. The key is the task id.
+/// so a test can count what arrived. The key is the task id; the timestamp is when the record
+/// was generated.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
 #[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
 pub struct DatagenSource {
@@ -44,6 +46,8 @@ pub struct DatagenTask {
     next: u64,
     started: Instant,
     emitted_since_start: u64,
+    /// `payload.bytes` of `x`, sliced to pad each value.
+    padding: String,
 }
 
 impl SourceTask for DatagenTask {
@@ -52,7 +56,8 @@ impl SourceTask for DatagenTask {
     async fn open(config: DatagenSource, ctx: SourceContext) -> Result<Self> {
         let partition = SourcePartition::new().with("task", ctx.task_id());
         let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
-        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started: Instant::now(), emitted_since_start: 0 })
+        let padding = "x".repeat(config.payload_bytes);
+        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started: Instant::now(), emitted_since_start: 0, padding })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
@@ -77,16 +82,23 @@ impl SourceTask for DatagenTask {
             count = count.min(allowed);
         }
         let mut records = Vec::with_capacity(count as usize);
+        // Stamped when generated, so a benchmark measures latency from here to the sink.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         for _ in 0..count {
-            let mut value = format!("{}-{}", self.task, self.next);
+            let mut value = String::with_capacity(self.config.payload_bytes.max(24));
+            let _ = write!(value, "{}-{}", self.task, self.next);
             if value.len() < self.config.payload_bytes {
                 value.push(' ');
                 let missing = self.config.payload_bytes - value.len();
-                value.extend(std::iter::repeat_n('x', missing));
+                value.push_str(&self.padding[..missing]);
             }
             self.next += 1;
             let offset = SourceOffset::new().with("next", self.next);
-            records.push(SourceRecord::new(self.partition.clone(), offset, &self.config.topic, value).with_key(i64::from(self.task)));
+            records.push(
+                SourceRecord::new(self.partition.clone(), offset, &self.config.topic, value)
+                    .with_key(i64::from(self.task))
+                    .with_timestamp(now),
+            );
         }
         self.emitted_since_start += count;
         Ok(records)

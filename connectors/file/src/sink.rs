@@ -21,7 +21,7 @@ impl FileSink {
     }
 }
 
-/// Buffers lines and syncs them on flush.
+/// Writes each batch of lines with one write call and syncs them on flush.
 pub struct FileSinkTask {
     path: String,
     out: std::io::BufWriter<std::fs::File>,
@@ -43,6 +43,8 @@ impl SinkTask for FileSinkTask {
         for record in records {
             writeln!(self.out, "{}", record.value).map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
         }
+        // Visible to readers of the file after every batch; durable only once flushed.
+        self.out.flush().map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
         Ok(())
     }
 

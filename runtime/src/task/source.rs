@@ -16,6 +16,7 @@ use crate::metrics::TaskMetrics;
 use crate::mq::{MqClient, Producer};
 use crate::store::StandaloneStore;
 use crate::wire::{self, RawRecord};
+use cheetah_string::CheetahString;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 
@@ -41,70 +42,36 @@ impl SourceRunner {
         result.and(closed)
     }
 
+    /// Polls and converts the next batch while the previous one is being sent, so the task's
+    /// own work overlaps the broker's; one batch is in flight at a time, which keeps each
+    /// partition's records in order.
     async fn run_loop(&mut self, control: &mut Control, status: &StatusCell) -> Result<(), Error> {
         let mut acked: BTreeMap<SourcePartition, SourceOffset> = BTreeMap::new();
         let mut last_commit = Instant::now();
-        while wait_while_paused(control, status).await {
-            let records = self.pipeline.retry.run_on(&self.pipeline.metrics, &mut self.task, |task| task.poll()).await?;
-            if records.is_empty() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            } else {
-                TaskMetrics::add(&self.pipeline.metrics.source_records_polled, records.len() as u64);
-                let offsets: Vec<(SourcePartition, SourceOffset)> =
-                    records.iter().map(|r| (r.source_partition.clone(), r.source_offset.clone())).collect();
-                let raw = self.convert(records)?;
-                send(&self.pipeline, &self.producer, &mut self.routes, raw).await?;
-                acked.extend(offsets);
-            }
+        let mut pending: Option<Batch> = None;
+        loop {
+            let SourceRunner { pipeline, task, producer, routes, .. } = self;
+            let sending = send_pending(pipeline, producer, routes, pending.take());
+            let polling = async {
+                if !wait_while_paused(control, status).await {
+                    return Ok(None);
+                }
+                let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
+                if records.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                convert(pipeline, records).map(Some)
+            };
+            let (sent, polled) = tokio::join!(sending, polling);
+            acked.extend(sent?);
+            let Some(batch) = polled? else { break };
+            pending = (!batch.records.is_empty() || !batch.offsets.is_empty()).then_some(batch);
             if last_commit.elapsed() >= self.pipeline.settings.offset_flush_interval || stop_requested(control) {
                 self.commit(&mut acked).await?;
                 last_commit = Instant::now();
             }
         }
         self.commit(&mut acked).await
-    }
-
-    fn convert(&self, records: Vec<SourceRecord>) -> Result<Vec<(u64, RawRecord)>, Error> {
-        let pipeline = &self.pipeline;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let SourceRecord { record, source_partition, .. } = record;
-            let pin = partition_hash(&source_partition);
-            // Described up front only when errors are logged: the record moves into the chain.
-            let errors = &pipeline.common.errors;
-            let description = errors.log_enable.then(|| {
-                let value = if errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() };
-                format!("topic={} value={value}", record.topic)
-            });
-            let transformed = match pipeline.chain.apply(record) {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    TaskMetrics::add(&pipeline.metrics.records_filtered, 1);
-                    continue;
-                }
-                Err(e) => {
-                    pipeline.tolerate(Error::other(e), || description.unwrap_or_default())?;
-                    continue;
-                }
-            };
-            let converters = &pipeline.converters;
-            let key = converters.key.encode(&transformed.topic, transformed.key_schema.as_ref(), &transformed.key);
-            let value = converters.value.encode(&transformed.topic, transformed.value_schema.as_ref(), &transformed.value);
-            match (key, value) {
-                (Ok(key), Ok(value)) => out.push((
-                    pin,
-                    RawRecord {
-                        topic: transformed.topic,
-                        key,
-                        value,
-                        headers: wire::header_pairs(&transformed.headers),
-                        timestamp: transformed.timestamp,
-                    },
-                )),
-                (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
-            }
-        }
-        Ok(out)
     }
 
     async fn commit(&mut self, acked: &mut BTreeMap<SourcePartition, SourceOffset>) -> Result<(), Error> {
@@ -127,6 +94,77 @@ impl SourceRunner {
     }
 }
 
+/// Converted records and the source offsets they carry (acknowledged once they are sent).
+struct Batch {
+    offsets: Vec<(SourcePartition, SourceOffset)>,
+    records: Vec<(u64, RawRecord)>,
+}
+
+/// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
+fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch, Error> {
+    TaskMetrics::add(&pipeline.metrics.source_records_polled, records.len() as u64);
+    // Only the last offset of each run of records from one partition is kept: it covers the run.
+    let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
+    let mut pin = 0;
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let SourceRecord { record, source_partition, source_offset } = record;
+        match offsets.last_mut() {
+            Some((partition, offset)) if *partition == source_partition => *offset = source_offset,
+            _ => {
+                pin = partition_hash(&source_partition);
+                offsets.push((source_partition, source_offset));
+            }
+        }
+        // Described up front only when errors are logged: the record moves into the chain.
+        let errors = &pipeline.common.errors;
+        let description = errors.log_enable.then(|| {
+            let value = if errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() };
+            format!("topic={} value={value}", record.topic)
+        });
+        let transformed = match pipeline.chain.apply(record) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                TaskMetrics::add(&pipeline.metrics.records_filtered, 1);
+                continue;
+            }
+            Err(e) => {
+                pipeline.tolerate(Error::other(e), || description.unwrap_or_default())?;
+                continue;
+            }
+        };
+        let converters = &pipeline.converters;
+        let key = converters.key.encode(&transformed.topic, transformed.key_schema.as_ref(), &transformed.key);
+        let value = converters.value.encode(&transformed.topic, transformed.value_schema.as_ref(), &transformed.value);
+        match (key, value) {
+            (Ok(key), Ok(value)) => out.push((
+                pin,
+                RawRecord {
+                    topic: transformed.topic,
+                    key: key.map(Into::into),
+                    value: value.map(Into::into),
+                    headers: wire::header_pairs(&transformed.headers),
+                    timestamp: transformed.timestamp,
+                },
+            )),
+            (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
+        }
+    }
+    Ok(Batch { offsets, records: out })
+}
+
+/// Sends a converted batch, if any; returns its offsets once the broker acknowledged it.
+async fn send_pending(
+    pipeline: &TaskPipeline,
+    producer: &Producer,
+    routes: &mut Routes,
+    batch: Option<Batch>,
+) -> Result<Vec<(SourcePartition, SourceOffset)>, Error> {
+    let Some(Batch { offsets, records }) = batch else { return Ok(Vec::new()) };
+    send(pipeline, producer, routes, records).await?;
+    Ok(offsets)
+}
+
 /// Where a source partition's records go: always the same queue of a topic, so a sink reads
 /// them in the order the source produced them.
 fn partition_hash(partition: &SourcePartition) -> u64 {
@@ -142,31 +180,51 @@ fn partition_hash(partition: &SourcePartition) -> u64 {
 async fn send(pipeline: &TaskPipeline, producer: &Producer, routes: &mut Routes, records: Vec<(u64, RawRecord)>) -> Result<(), Error> {
     let max = pipeline.settings.max_batch_records.max(1);
     routes.missing.clear();
-    let mut groups: BTreeMap<(String, Option<MessageQueue>), Vec<Message>> = BTreeMap::new();
+    // (topic, queue, records) in order of first appearance; consecutive records of one topic
+    // and partition (the usual case) reuse the previous record's group without a lookup.
+    let mut groups: Vec<(String, Option<MessageQueue>, Vec<RawRecord>)> = Vec::new();
+    let mut last: Option<(u64, usize)> = None;
     for (pin, record) in records {
-        let queue = routes.queue_for(&record.topic, pin).await;
-        let message = wire::to_message(&record).map_err(|e| Error::other(format!("record for {}: {e}", record.topic)))?;
-        groups.entry((record.topic, queue)).or_default().push(message);
+        let group = match last {
+            Some((last_pin, group)) if last_pin == pin && groups[group].0 == record.topic => group,
+            _ => {
+                let queue = routes.queue_for(&record.topic, pin).await;
+                let group = match groups.iter().position(|(topic, q, _)| *topic == record.topic && *q == queue) {
+                    Some(group) => group,
+                    None => {
+                        groups.push((record.topic.clone(), queue, Vec::new()));
+                        groups.len() - 1
+                    }
+                };
+                last = Some((pin, group));
+                group
+            }
+        };
+        groups[group].2.push(record);
     }
     let sends: Vec<_> = groups
         .into_iter()
-        .map(|((topic, mut queue), messages)| async move {
-            let mut rest = messages;
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(max));
-                let batch = std::mem::replace(&mut rest, tail);
-                let count = batch.len();
+        .map(|(topic, mut queue, records)| async move {
+            let shared_topic = CheetahString::from_string_shared(topic.clone());
+            for chunk in records.chunks(max) {
                 let used = pipeline
                     .retry
                     .run(&pipeline.metrics, || {
-                        let (batch, topic, queue) = (batch.clone(), topic.clone(), queue.clone());
-                        async move { producer.send_batch_to(&topic, queue, batch).await.map_err(Error::retriable) }
+                        // Messages are built per attempt: they share the records' buffers.
+                        let messages: Result<Vec<Message>, Error> = chunk
+                            .iter()
+                            .map(|r| {
+                                wire::to_message_in(r, shared_topic.clone()).map_err(|e| Error::other(format!("record for {topic}: {e}")))
+                            })
+                            .collect();
+                        let (topic, queue) = (&topic, queue.clone());
+                        async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::retriable) }
                     })
                     .await?;
                 // Later batches of a new topic follow the first one into its queue.
                 queue = queue.or(used);
-                pipeline.metrics.batch(count);
-                TaskMetrics::add(&pipeline.metrics.source_records_written, count as u64);
+                pipeline.metrics.batch(chunk.len());
+                TaskMetrics::add(&pipeline.metrics.source_records_written, chunk.len() as u64);
             }
             Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
         })

@@ -1,0 +1,171 @@
+//! The worker measured against the raw RocketMQ client, on one embedded broker, in one run.
+//!
+//! `cargo bench -p connect-runtime --bench runtime` runs every measurement of `BENCHMARKS.md`
+//! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
+//! picks sections: produce, consume, latency, file, process; `--sizes 100,1024`, `--tasks 1,4`
+//! and `--repeats N` narrow the throughput runs).
+//! `cargo test -p connect-runtime --bench runtime` (part of `cargo test --workspace`) runs each
+//! measurement once on a few records: a smoke test that the benchmark still works.
+
+mod latency;
+mod processes;
+mod raw;
+mod report;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+mod through_worker;
+mod window;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use connect_runtime::Worker;
+use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+use report::{Report, Throughput};
+
+/// What one run measures, and how much.
+struct Plan {
+    /// `false` in smoke mode.
+    full: bool,
+    sizes: Vec<usize>,
+    task_counts: Vec<usize>,
+    /// Bytes each throughput run moves (the record count follows from the size).
+    bytes_per_run: usize,
+    min_records: usize,
+    max_records: usize,
+    /// Each throughput pair is run this many times; the best run of each side is reported.
+    repeats: usize,
+    latency_duration: Duration,
+    file_lines: usize,
+    process_task_counts: Vec<usize>,
+    sections: Vec<String>,
+    out: Option<PathBuf>,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let full = args.iter().any(|a| a == "--bench");
+        let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+        let sections = value("--only")
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "process"].map(str::to_owned).to_vec());
+        let out = value("--out").map(PathBuf::from);
+        let list = |flag: &str| value(flag).map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect::<Vec<usize>>());
+        let mut plan = if full {
+            Plan {
+                full,
+                sizes: vec![100, 1024, 10 * 1024],
+                task_counts: vec![1, 4],
+                bytes_per_run: 96 << 20,
+                min_records: 10_000,
+                max_records: 200_000,
+                repeats: 2,
+                latency_duration: Duration::from_secs(10),
+                file_lines: 300_000,
+                process_task_counts: vec![1, 10, 100],
+                sections,
+                out,
+            }
+        } else {
+            Plan {
+                full,
+                sizes: vec![100],
+                task_counts: vec![1, 4],
+                bytes_per_run: 0,
+                min_records: 2_000,
+                max_records: 2_000,
+                repeats: 1,
+                latency_duration: Duration::from_secs(2),
+                file_lines: 2_000,
+                process_task_counts: vec![1, 10],
+                sections,
+                out,
+            }
+        };
+        plan.sizes = list("--sizes").unwrap_or(plan.sizes);
+        plan.task_counts = list("--tasks").unwrap_or(plan.task_counts);
+        plan.repeats = list("--repeats").and_then(|r| r.first().copied()).unwrap_or(plan.repeats);
+        plan
+    }
+
+    fn records(&self, size: usize, tasks: usize) -> usize {
+        let count = (self.bytes_per_run / size).clamp(self.min_records, self.max_records);
+        count / tasks * tasks
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.sections.iter().any(|s| s == section)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let plan = Plan::from_args();
+    let dir = support::temp_dir("bench");
+    let broker = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("rocketmq"))).await?;
+    let namesrv = broker.namesrv_addr().to_owned();
+    let raw = raw::RawClient::new(&namesrv).await?;
+    let worker = Worker::builder().standalone(dir.join("worker")).namesrv(&namesrv).worker_id("bench:1").build().await?;
+    let mut report = Report::new(plan.full);
+
+    if plan.wants("produce") || plan.wants("consume") || plan.wants("latency") {
+        let mut runs: Vec<(usize, usize, &str)> = Vec::new();
+        for &size in &plan.sizes {
+            for &tasks in &plan.task_counts {
+                runs.push((size, tasks, "string"));
+            }
+        }
+        // The default converter (JSON with a schema envelope), to show what it costs.
+        runs.push((if plan.sizes.contains(&1024) { 1024 } else { plan.sizes[0] }, 1, "json"));
+        for (size, tasks, converter) in runs {
+            let records = plan.records(size, tasks);
+            let mut best = Throughput::new(size, tasks, converter, records);
+            for repeat in 0..plan.repeats {
+                let id = format!("{size}-{tasks}-{converter}-{repeat}");
+                let topic = format!("bench-{id}");
+                let raw_topic = format!("bench-raw-{id}");
+                best.raw_produce(raw.produce(&raw_topic, records, size, tasks).await?);
+                best.worker_produce(through_worker::produce(&worker, &topic, records, size, tasks, converter).await?);
+                if plan.wants("consume") {
+                    best.raw_consume(raw.consume(&topic, records, tasks).await?);
+                    best.worker_consume(through_worker::consume(&worker, &topic, records, tasks, converter).await?);
+                }
+            }
+            println!("{}", best.line());
+            report.throughput.push(best);
+        }
+    }
+
+    if plan.wants("latency") {
+        let max_rate = report.max_rate(1024, 1).unwrap_or(10_000.0);
+        let rate = (max_rate / 2.0).max(100.0) as u64;
+        let raw_latency = latency::raw(&raw, rate, plan.latency_duration).await?;
+        println!("raw latency at {rate}/s: {raw_latency}");
+        let worker_latency = latency::through_worker(&worker, rate, plan.latency_duration).await?;
+        println!("worker latency at {rate}/s: {worker_latency}");
+        report.latency = Some((rate, raw_latency, worker_latency));
+    }
+
+    if plan.wants("file") {
+        let pipeline = through_worker::file_pipeline(&worker, &dir.join("file"), plan.file_lines).await?;
+        println!("{pipeline:?}");
+        report.file = Some(pipeline);
+    }
+
+    worker.shutdown().await;
+    raw.shutdown().await;
+
+    if plan.wants("process") {
+        report.processes = Some(processes::measure(&namesrv, &dir.join("processes"), &plan.process_task_counts).await?);
+    }
+    broker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let text = report.render();
+    println!("\n{text}");
+    if let Some(out) = &plan.out {
+        std::fs::write(out, &text)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The `connect-worker` binary as an operator runs it: time from start to a REST API that
+//! answers, and resident memory idle and with 1, 10 and 100 tasks.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connect_runtime::embedded::free_port;
+use serde_json::json;
+
+use crate::support::http;
+
+/// What was measured of the worker processes.
+#[derive(Debug)]
+pub struct Processes {
+    /// Start to REST ready, on an external broker.
+    pub startup_external: Duration,
+    /// Start to REST ready, starting the embedded name server and broker too.
+    pub startup_embedded: Duration,
+    /// Resident memory of the idle worker with the embedded broker, KiB.
+    pub rss_embedded_idle: u64,
+    /// Resident memory of the idle worker on an external broker, KiB.
+    pub rss_idle: u64,
+    /// (tasks, resident memory in KiB) on an external broker.
+    pub rss_with_tasks: Vec<(usize, u64)>,
+}
+
+/// A worker process, killed when dropped.
+struct WorkerProcess {
+    child: Child,
+    rest: SocketAddr,
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl WorkerProcess {
+    /// Starts `connect-worker standalone` with `args`; returns it with the time its REST API took to answer.
+    fn start(data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
+        let rest: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_connect-worker"))
+            .arg("standalone")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--rest-addr")
+            .arg(rest.to_string())
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut process = WorkerProcess { child, rest };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if std::net::TcpStream::connect(rest).is_ok() && http(rest, "GET", "/connectors", None).0 == 200 {
+                return Ok((process, started.elapsed()));
+            }
+            anyhow::ensure!(process.child.try_wait()?.is_none(), "the worker exited during start-up");
+            anyhow::ensure!(Instant::now() < deadline, "the worker's REST API did not answer");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Resident set size in KiB.
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS"))
+    }
+
+    /// Creates a connector through the REST API.
+    fn create(&self, name: &str, config: serde_json::Value) -> anyhow::Result<()> {
+        let body = json!({"name": name, "config": config}).to_string();
+        let (status, answer) = http(self.rest, "POST", "/connectors", Some(&body));
+        anyhow::ensure!(status == 201, "creating {name}: {status} {answer}");
+        Ok(())
+    }
+
+    /// Waits until the worker reports `tasks` running tasks.
+    fn wait_running(&self, names: &[&str], tasks: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let running: usize = names
+                .iter()
+                .map(|name| {
+                    let (_, status) = http(self.rest, "GET", &format!("/connectors/{name}/status"), None);
+                    status["tasks"].as_array().map_or(0, |t| t.iter().filter(|t| t["state"] == "RUNNING").count())
+                })
+                .sum();
+            if running >= tasks {
+                return Ok(());
+            }
+            anyhow::ensure!(Instant::now() < deadline, "{running} of {tasks} tasks running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// How long a worker is left alone before its memory is read.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Start-up times and memory, each worker a fresh process; `namesrv` is a running name server.
+pub async fn measure(namesrv: &str, dir: &Path, task_counts: &[usize]) -> anyhow::Result<Processes> {
+    let external = vec!["--namesrv".to_owned(), namesrv.to_owned()];
+    let (worker, startup_external) = WorkerProcess::start(&dir.join("idle"), &external)?;
+    tokio::time::sleep(SETTLE).await;
+    let rss_idle = worker.rss_kib()?;
+    drop(worker);
+
+    let embedded = ["--embedded-namesrv-port", "0", "--embedded-broker-port", "0"].map(str::to_owned).to_vec();
+    let (worker, startup_embedded) = WorkerProcess::start(&dir.join("embedded"), &embedded)?;
+    tokio::time::sleep(SETTLE).await;
+    let rss_embedded_idle = worker.rss_kib()?;
+    drop(worker);
+
+    let mut rss_with_tasks = Vec::new();
+    for &tasks in task_counts {
+        let (worker, _) = WorkerProcess::start(&dir.join(format!("tasks-{tasks}")), &external)?;
+        // Half sources, half sinks (one source for a single task); each source 100 records/s of 512 B.
+        let sources = tasks.div_ceil(2);
+        let sinks = tasks - sources;
+        let topic = format!("bench-process-{tasks}");
+        worker.create(
+            "load",
+            json!({"connector.class": "datagen-source", "topic": topic, "tasks.max": sources, "records.per.second": 100, "payload.bytes": 512}),
+        )?;
+        let mut names = vec!["load"];
+        if sinks > 0 {
+            worker.create("drain", json!({"connector.class": "log-sink", "topics": topic, "tasks.max": sinks, "quiet": true}))?;
+            names.push("drain");
+        }
+        worker.wait_running(&names, tasks)?;
+        tokio::time::sleep(SETTLE).await;
+        rss_with_tasks.push((tasks, worker.rss_kib()?));
+    }
+    Ok(Processes { startup_external, startup_embedded, rss_embedded_idle, rss_idle, rss_with_tasks })
+}

@@ -1,0 +1,182 @@
+//! The results as Markdown tables (the form `BENCHMARKS.md` shows them in).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::latency::Percentiles;
+use crate::processes::Processes;
+use crate::through_worker::FilePipeline;
+use crate::window::Window;
+
+/// One message size and task count: the best run of each side over the repeats.
+pub struct Throughput {
+    size: usize,
+    tasks: usize,
+    converter: String,
+    records: usize,
+    raw_produce: Option<Window>,
+    worker_produce: Option<Window>,
+    raw_consume: Option<Window>,
+    worker_consume: Option<Window>,
+}
+
+/// Keeps the faster of two runs.
+fn keep_best(slot: &mut Option<Window>, run: Window) {
+    if slot.is_none_or(|best| run.rate() > best.rate()) {
+        *slot = Some(run);
+    }
+}
+
+impl Throughput {
+    pub fn new(size: usize, tasks: usize, converter: &str, records: usize) -> Throughput {
+        Throughput {
+            size,
+            tasks,
+            converter: converter.to_owned(),
+            records,
+            raw_produce: None,
+            worker_produce: None,
+            raw_consume: None,
+            worker_consume: None,
+        }
+    }
+
+    pub fn raw_produce(&mut self, run: Window) {
+        keep_best(&mut self.raw_produce, run);
+    }
+
+    pub fn worker_produce(&mut self, run: Window) {
+        keep_best(&mut self.worker_produce, run);
+    }
+
+    pub fn raw_consume(&mut self, run: Window) {
+        keep_best(&mut self.raw_consume, run);
+    }
+
+    pub fn worker_consume(&mut self, run: Window) {
+        keep_best(&mut self.worker_consume, run);
+    }
+
+    /// `raw | worker | ratio | worker start-up` cells.
+    fn cells(&self, raw: Option<Window>, worker: Option<Window>) -> String {
+        let mib = |rate: f64| rate * self.size as f64 / (1 << 20) as f64;
+        let cell = |run: Option<Window>| run.map_or("-".to_owned(), |r| format!("{:.0} ({:.1})", r.rate(), mib(r.rate())));
+        let ratio = match (raw, worker) {
+            (Some(raw), Some(worker)) => format!("**{:.2}**", worker.rate() / raw.rate()),
+            _ => "-".to_owned(),
+        };
+        let startup = worker.map_or("-".to_owned(), |w| format!("{:.0} ms", w.startup().as_secs_f64() * 1000.0));
+        let cpu = |run: Option<Window>| run.map_or("-".to_owned(), |r| format!("{:.1}", r.cpu_micros_per_record()));
+        format!("{} | {} | {ratio} | {startup} | {} / {}", cell(raw), cell(worker), cpu(raw), cpu(worker))
+    }
+
+    /// One progress line.
+    pub fn line(&self) -> String {
+        format!(
+            "{} B x {} task(s), {}, {} records: produce {} | consume {}",
+            self.size,
+            self.tasks,
+            self.converter,
+            self.records,
+            self.cells(self.raw_produce, self.worker_produce),
+            self.cells(self.raw_consume, self.worker_consume)
+        )
+    }
+}
+
+/// Everything one run measured.
+pub struct Report {
+    full: bool,
+    pub throughput: Vec<Throughput>,
+    pub latency: Option<(u64, Percentiles, Percentiles)>,
+    pub file: Option<FilePipeline>,
+    pub processes: Option<Processes>,
+}
+
+impl Report {
+    pub fn new(full: bool) -> Report {
+        Report { full, throughput: Vec::new(), latency: None, file: None, processes: None }
+    }
+
+    /// The worker's produce rate (records/s) for this size and task count, when measured.
+    pub fn max_rate(&self, size: usize, tasks: usize) -> Option<f64> {
+        let run = self.throughput.iter().find(|t| t.size == size && t.tasks == tasks && t.converter == "string")?;
+        run.worker_produce.map(|w| w.rate())
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mode = if self.full { "full run" } else { "smoke run (tiny counts: the figures mean nothing)" };
+        let _ = writeln!(out, "<!-- connect-runtime bench, {mode} -->\n");
+        if !self.throughput.is_empty() {
+            let _ = writeln!(
+                out,
+                "### Throughput: records/s (MiB/s) once records flow, worker ÷ raw; connector start to first record; CPU of the whole process (broker included) per record, raw / worker\n"
+            );
+            let _ = writeln!(
+                out,
+                "| size | tasks | converter | records | raw producer | datagen-source | ratio | start | CPU µs/rec | raw consumer | log-sink | ratio | start | CPU µs/rec |"
+            );
+            let _ = writeln!(out, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for t in &self.throughput {
+                let _ = writeln!(
+                    out,
+                    "| {} B | {} | {} | {} | {} | {} |",
+                    t.size,
+                    t.tasks,
+                    t.converter,
+                    t.records,
+                    t.cells(t.raw_produce, t.worker_produce),
+                    t.cells(t.raw_consume, t.worker_consume)
+                );
+            }
+            out.push('\n');
+        }
+        if let Some((rate, raw, worker)) = &self.latency {
+            let _ = writeln!(out, "### End-to-end latency, 1 KiB records at {rate} records/s (half the worker's maximum)\n");
+            let _ = writeln!(out, "| path | p50 | p99 | p99.9 | records |\n|---|---:|---:|---:|---:|");
+            for (path, p) in [("raw producer → raw consumer", raw), ("datagen-source → worker → sink put", worker)] {
+                let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
+                let _ = writeln!(out, "| {path} | {} | {} | {} | {} |", ms(p.p50), ms(p.p99), ms(p.p999), p.count);
+            }
+            out.push('\n');
+        }
+        if let Some(file) = &self.file {
+            let mib = |time: Duration| file.bytes as f64 / (1 << 20) as f64 / time.as_secs_f64();
+            let _ = writeln!(
+                out,
+                "### File → RocketMQ → file ({} lines of 100 B, {:.1} MiB)\n",
+                file.lines,
+                file.bytes as f64 / (1 << 20) as f64
+            );
+            let _ = writeln!(out, "| path | time | MiB/s | lines/s |\n|---|---:|---:|---:|");
+            for (path, time) in [("`cat` (ceiling)", file.cat), ("file-source → RocketMQ → file-sink", file.worker)] {
+                let _ = writeln!(
+                    out,
+                    "| {path} | {:.3} s | {:.1} | {:.0} |",
+                    time.as_secs_f64(),
+                    mib(time),
+                    file.lines as f64 / time.as_secs_f64()
+                );
+            }
+            out.push('\n');
+        }
+        if let Some(p) = &self.processes {
+            let mb = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+            let _ = writeln!(out, "### The worker process\n");
+            let _ = writeln!(out, "| measurement | value |\n|---|---:|");
+            let _ = writeln!(out, "| start-up to REST ready, external broker | {:.0} ms |", p.startup_external.as_secs_f64() * 1000.0);
+            let _ = writeln!(
+                out,
+                "| start-up to REST ready, embedded name server + broker | {:.0} ms |",
+                p.startup_embedded.as_secs_f64() * 1000.0
+            );
+            let _ = writeln!(out, "| resident memory, idle, embedded broker included | {} |", mb(p.rss_embedded_idle));
+            let _ = writeln!(out, "| resident memory, idle, external broker | {} |", mb(p.rss_idle));
+            for (tasks, rss) in &p.rss_with_tasks {
+                let _ = writeln!(out, "| resident memory, {tasks} task(s), external broker | {} |", mb(*rss));
+            }
+        }
+        out
+    }
+}
