@@ -2,7 +2,9 @@
 //!
 //! The value's bytes are the body; the key, the timestamp, a null marker and every header are
 //! message properties (RocketMQ properties are text, so a key that is not UTF-8 is base64).
-//! The key is also set as the message's `KEYS`, so RocketMQ's key index finds it.
+//! A text key without spaces is the message's own `KEYS` (one property, indexed by the broker,
+//! shown by RocketMQ's tools); a message from a plain RocketMQ producer reads back with its
+//! `KEYS` as the record key.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -13,7 +15,9 @@ use connect_sdk::record::Headers;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 
-/// Property holding the record key (UTF-8 text).
+/// RocketMQ's message key property, which holds a record key that is UTF-8 text without spaces.
+pub const ROCKETMQ_KEYS: &str = "KEYS";
+/// Property holding any other UTF-8 record key (empty, or with spaces).
 pub const KEY: &str = "__connect.key";
 /// Property holding the record key as base64, when it is not UTF-8.
 pub const KEY_BASE64: &str = "__connect.key.b64";
@@ -72,8 +76,13 @@ pub fn to_message_in(record: &RawRecord, topic: CheetahString) -> Result<Message
     if let Some(key) = &record.key {
         builder = match std::str::from_utf8(key) {
             Ok(text) => {
-                let indexed = if text.is_empty() || text.contains(' ') { builder } else { builder.key(text) };
-                indexed.raw_property(KEY, text).map_err(|e| e.to_string())?
+                // RocketMQ's own key (indexed, shown by its tools) when it can hold the key
+                // as is: not empty, no space (its separator of several keys).
+                if text.is_empty() || text.contains(' ') {
+                    builder.raw_property(KEY, text).map_err(|e| e.to_string())?
+                } else {
+                    builder.key(text)
+                }
             }
             Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(|e| e.to_string())?,
         };
@@ -92,6 +101,7 @@ pub fn from_message(message: &MessageExt) -> RawRecord {
     let properties = message.properties();
     let property = |name: &str| properties.get(name).map(|v| v.as_str());
     let key = property(KEY)
+        .or_else(|| property(ROCKETMQ_KEYS))
         .map(|k| Bytes::copy_from_slice(k.as_bytes()))
         .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()).map(Bytes::from));
     let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().unwrap_or_default()) };

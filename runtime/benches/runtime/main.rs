@@ -60,7 +60,7 @@ impl Plan {
                 bytes_per_run: 96 << 20,
                 min_records: 10_000,
                 max_records: 200_000,
-                repeats: 2,
+                repeats: 3,
                 latency_duration: Duration::from_secs(10),
                 file_lines: 300_000,
                 process_task_counts: vec![1, 10, 100],
@@ -118,6 +118,12 @@ async fn main() -> anyhow::Result<()> {
         }
         // The default converter (JSON with a schema envelope), to show what it costs.
         runs.push((if plan.sizes.contains(&1024) { 1024 } else { plan.sizes[0] }, 1, "json"));
+        // A warm-up pass of each side (not reported): the first run after start-up is slower.
+        let warm = plan.records(1024, 1).min(20_000);
+        raw.produce("bench-warmup-raw", warm, 1024, 1).await?;
+        through_worker::produce(&worker, "bench-warmup", warm, 1024, 1, "string").await?;
+        raw.consume("bench-warmup", warm, 1).await?;
+        through_worker::consume(&worker, "bench-warmup", warm, 1, "string").await?;
         for (size, tasks, converter) in runs {
             let records = plan.records(size, tasks);
             let mut best = Throughput::new(size, tasks, converter, records);
@@ -125,11 +131,23 @@ async fn main() -> anyhow::Result<()> {
                 let id = format!("{size}-{tasks}-{converter}-{repeat}");
                 let topic = format!("bench-{id}");
                 let raw_topic = format!("bench-raw-{id}");
+                // Alternate which side goes first, so neither always meets a warmer broker.
+                let worker_first = repeat % 2 == 1;
+                if worker_first {
+                    best.worker_produce(through_worker::produce(&worker, &topic, records, size, tasks, converter).await?);
+                }
                 best.raw_produce(raw.produce(&raw_topic, records, size, tasks).await?);
-                best.worker_produce(through_worker::produce(&worker, &topic, records, size, tasks, converter).await?);
+                if !worker_first {
+                    best.worker_produce(through_worker::produce(&worker, &topic, records, size, tasks, converter).await?);
+                }
                 if plan.wants("consume") {
+                    if worker_first {
+                        best.worker_consume(through_worker::consume(&worker, &topic, records, tasks, converter).await?);
+                    }
                     best.raw_consume(raw.consume(&topic, records, tasks).await?);
-                    best.worker_consume(through_worker::consume(&worker, &topic, records, tasks, converter).await?);
+                    if !worker_first {
+                        best.worker_consume(through_worker::consume(&worker, &topic, records, tasks, converter).await?);
+                    }
                 }
             }
             println!("{}", best.line());

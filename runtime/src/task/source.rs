@@ -10,10 +10,12 @@ use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::DynSourceTask;
 use connect_sdk::record::SourceRecord;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use tokio::sync::mpsc;
 
-use super::{Control, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
+use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::TaskMetrics;
 use crate::mq::{MqClient, Producer};
+use crate::retry::RetryPolicy;
 use crate::store::StandaloneStore;
 use crate::wire::{self, RawRecord};
 use cheetah_string::CheetahString;
@@ -36,60 +38,83 @@ pub struct SourceRunner {
 
 impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
-    pub async fn run(mut self, mut control: Control, status: StatusCell) -> Result<(), Error> {
-        let result = self.run_loop(&mut control, &status).await;
-        let closed = self.task.close().await;
+    pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
+        let SourceRunner { pipeline, mut task, producer, store, routes } = self;
+        let sender = Sender { retry: pipeline.retry, metrics: pipeline.metrics.clone(), settings: pipeline.settings, producer, routes };
+        let result = run_loop(&pipeline, &mut task, &store, sender, &mut control, &status).await;
+        let closed = task.close().await;
         result.and(closed)
     }
+}
 
-    /// Polls and converts the next batch while the previous one is being sent, so the task's
-    /// own work overlaps the broker's; one batch is in flight at a time, which keeps each
-    /// partition's records in order.
-    async fn run_loop(&mut self, control: &mut Control, status: &StatusCell) -> Result<(), Error> {
-        let mut acked: BTreeMap<SourcePartition, SourceOffset> = BTreeMap::new();
-        let mut last_commit = Instant::now();
-        let mut pending: Option<Batch> = None;
-        loop {
-            let SourceRunner { pipeline, task, producer, routes, .. } = self;
-            let sending = send_pending(pipeline, producer, routes, pending.take());
-            let polling = async {
-                if !wait_while_paused(control, status).await {
-                    return Ok(None);
-                }
-                let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
-                if records.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                convert(pipeline, records).map(Some)
-            };
-            let (sent, polled) = tokio::join!(sending, polling);
-            acked.extend(sent?);
-            let Some(batch) = polled? else { break };
-            pending = (!batch.records.is_empty() || !batch.offsets.is_empty()).then_some(batch);
-            if last_commit.elapsed() >= self.pipeline.settings.offset_flush_interval || stop_requested(control) {
-                self.commit(&mut acked).await?;
+/// Polls and converts batches and hands them to the [`Sender`], which sends them in order on
+/// its own tokio task: the task's own work runs in parallel with the broker round trip of the
+/// previous batch. Offsets are committed as the sender reports batches acknowledged.
+async fn run_loop(
+    pipeline: &TaskPipeline,
+    task: &mut Box<dyn DynSourceTask>,
+    store: &StandaloneStore,
+    sender: Sender,
+    control: &mut Control,
+    status: &StatusCell,
+) -> Result<(), Error> {
+    let (batches, mut acks, sending) = sender.spawn();
+    let mut acked: BTreeMap<SourcePartition, SourceOffset> = BTreeMap::new();
+    let mut last_commit = Instant::now();
+    let result: Result<(), Error> = async {
+        while wait_while_paused(control, status).await {
+            let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
+            if records.is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            } else if batches.send(convert(pipeline, records)?).await.is_err() {
+                break; // the sender stopped on a failure, reported below
+            }
+            while let Ok(ack) = acks.try_recv() {
+                acked.extend(ack?);
+            }
+            if last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
+                commit(pipeline, store, task, &mut acked).await?;
                 last_commit = Instant::now();
             }
         }
-        self.commit(&mut acked).await
+        Ok(())
     }
-
-    async fn commit(&mut self, acked: &mut BTreeMap<SourcePartition, SourceOffset>) -> Result<(), Error> {
-        if acked.is_empty() {
-            return Ok(());
+    .await;
+    // The sender finishes the batches handed to it, then stops.
+    drop(batches);
+    let _ = sending.await;
+    let mut sent = Ok(());
+    while let Some(ack) = acks.recv().await {
+        match ack {
+            Ok(offsets) => acked.extend(offsets),
+            Err(error) => sent = Err(error),
         }
-        let started = Instant::now();
-        let metrics = &self.pipeline.metrics;
-        match self.store.commit_offsets(&self.pipeline.connector, std::mem::take(acked)) {
-            Ok(()) => {
-                TaskMetrics::add(&metrics.offset_commit_success, 1);
-                TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
-                self.task.commit().await
-            }
-            Err(e) => {
-                TaskMetrics::add(&metrics.offset_commit_failure, 1);
-                Err(Error::other(format!("committing offsets: {e}")))
-            }
+    }
+    result.and(sent)?;
+    commit(pipeline, store, task, &mut acked).await
+}
+
+/// Writes the acknowledged offsets to the store, then tells the task (`SourceTask::commit`).
+async fn commit(
+    pipeline: &TaskPipeline,
+    store: &StandaloneStore,
+    task: &mut Box<dyn DynSourceTask>,
+    acked: &mut BTreeMap<SourcePartition, SourceOffset>,
+) -> Result<(), Error> {
+    if acked.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let metrics = &pipeline.metrics;
+    match store.commit_offsets(&pipeline.connector, std::mem::take(acked)) {
+        Ok(()) => {
+            TaskMetrics::add(&metrics.offset_commit_success, 1);
+            TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
+            task.commit().await
+        }
+        Err(e) => {
+            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+            Err(Error::other(format!("committing offsets: {e}")))
         }
     }
 }
@@ -153,18 +178,6 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
     Ok(Batch { offsets, records: out })
 }
 
-/// Sends a converted batch, if any; returns its offsets once the broker acknowledged it.
-async fn send_pending(
-    pipeline: &TaskPipeline,
-    producer: &Producer,
-    routes: &mut Routes,
-    batch: Option<Batch>,
-) -> Result<Vec<(SourcePartition, SourceOffset)>, Error> {
-    let Some(Batch { offsets, records }) = batch else { return Ok(Vec::new()) };
-    send(pipeline, producer, routes, records).await?;
-    Ok(offsets)
-}
-
 /// Where a source partition's records go: always the same queue of a topic, so a sink reads
 /// them in the order the source produced them.
 fn partition_hash(partition: &SourcePartition) -> u64 {
@@ -174,67 +187,101 @@ fn partition_hash(partition: &SourcePartition) -> u64 {
     hasher.finish()
 }
 
-/// Sends records grouped by topic and queue (each source partition pinned to one queue), in
-/// batches of at most `max_batch_records`; the batches of one queue go in order, at most
-/// `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
-async fn send(pipeline: &TaskPipeline, producer: &Producer, routes: &mut Routes, records: Vec<(u64, RawRecord)>) -> Result<(), Error> {
-    let max = pipeline.settings.max_batch_records.max(1);
-    routes.missing.clear();
-    // (topic, queue, records) in order of first appearance; consecutive records of one topic
-    // and partition (the usual case) reuse the previous record's group without a lookup.
-    let mut groups: Vec<(String, Option<MessageQueue>, Vec<RawRecord>)> = Vec::new();
-    let mut last: Option<(u64, usize)> = None;
-    for (pin, record) in records {
-        let group = match last {
-            Some((last_pin, group)) if last_pin == pin && groups[group].0 == record.topic => group,
-            _ => {
-                let queue = routes.queue_for(&record.topic, pin).await;
-                let group = match groups.iter().position(|(topic, q, _)| *topic == record.topic && *q == queue) {
-                    Some(group) => group,
-                    None => {
-                        groups.push((record.topic.clone(), queue, Vec::new()));
-                        groups.len() - 1
-                    }
-                };
-                last = Some((pin, group));
-                group
+/// The offsets of one batch, reported once the broker acknowledged all of its records.
+type Ack = Result<Vec<(SourcePartition, SourceOffset)>, Error>;
+
+/// Sends a source task's converted batches, one after another, on a tokio task of its own.
+struct Sender {
+    retry: RetryPolicy,
+    metrics: Arc<TaskMetrics>,
+    settings: RunnerSettings,
+    producer: Arc<Producer>,
+    routes: Routes,
+}
+
+impl Sender {
+    /// Starts sending: batches go in through the first channel (one may wait while another is
+    /// sent), acknowledgements come out of the second; the sender stops after a failed batch
+    /// or once the batch channel is closed and drained.
+    fn spawn(mut self) -> (mpsc::Sender<Batch>, mpsc::UnboundedReceiver<Ack>, tokio::task::JoinHandle<()>) {
+        let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(1);
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let handle = tokio::spawn(async move {
+            while let Some(Batch { offsets, records }) = batch_rx.recv().await {
+                let ack = self.send(records).await.map(|()| offsets);
+                let failed = ack.is_err();
+                if ack_tx.send(ack).is_err() || failed {
+                    break;
+                }
             }
-        };
-        groups[group].2.push(record);
+        });
+        (batch_tx, ack_rx, handle)
     }
-    let sends: Vec<_> = groups
-        .into_iter()
-        .map(|(topic, mut queue, records)| async move {
-            let shared_topic = CheetahString::from_string_shared(topic.clone());
-            for chunk in records.chunks(max) {
-                let used = pipeline
-                    .retry
-                    .run(&pipeline.metrics, || {
-                        // Messages are built per attempt: they share the records' buffers.
-                        let messages: Result<Vec<Message>, Error> = chunk
-                            .iter()
-                            .map(|r| {
-                                wire::to_message_in(r, shared_topic.clone()).map_err(|e| Error::other(format!("record for {topic}: {e}")))
-                            })
-                            .collect();
-                        let (topic, queue) = (&topic, queue.clone());
-                        async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::retriable) }
-                    })
-                    .await?;
-                // Later batches of a new topic follow the first one into its queue.
-                queue = queue.or(used);
-                pipeline.metrics.batch(chunk.len());
-                TaskMetrics::add(&pipeline.metrics.source_records_written, chunk.len() as u64);
-            }
-            Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
-        })
-        .collect();
-    let used: Vec<(String, Option<MessageQueue>)> =
-        stream::iter(sends).buffer_unordered(pipeline.settings.max_in_flight.max(1)).try_collect().await?;
-    for (topic, queue) in used {
-        routes.learn(topic, queue);
+
+    /// Sends records grouped by topic and queue (each source partition pinned to one queue),
+    /// in batches of at most `max_batch_records`; the batches of one queue go in order, at
+    /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
+    async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<(), Error> {
+        let Sender { retry, metrics, settings, producer, routes } = self;
+        let (retry, metrics, producer) = (&*retry, &**metrics, &**producer);
+        let max = settings.max_batch_records.max(1);
+        routes.missing.clear();
+        // (topic, queue, records) in order of first appearance; consecutive records of one topic
+        // and partition (the usual case) reuse the previous record's group without a lookup.
+        let mut groups: Vec<(String, Option<MessageQueue>, Vec<RawRecord>)> = Vec::new();
+        let mut last: Option<(u64, usize)> = None;
+        for (pin, record) in records {
+            let group = match last {
+                Some((last_pin, group)) if last_pin == pin && groups[group].0 == record.topic => group,
+                _ => {
+                    let queue = routes.queue_for(&record.topic, pin).await;
+                    let group = match groups.iter().position(|(topic, q, _)| *topic == record.topic && *q == queue) {
+                        Some(group) => group,
+                        None => {
+                            groups.push((record.topic.clone(), queue, Vec::new()));
+                            groups.len() - 1
+                        }
+                    };
+                    last = Some((pin, group));
+                    group
+                }
+            };
+            groups[group].2.push(record);
+        }
+        let sends: Vec<_> = groups
+            .into_iter()
+            .map(|(topic, mut queue, records)| async move {
+                let shared_topic = CheetahString::from_string_shared(topic.clone());
+                for chunk in records.chunks(max) {
+                    let used = retry
+                        .run(metrics, || {
+                            // Messages are built per attempt: they share the records' buffers.
+                            let messages: Result<Vec<Message>, Error> = chunk
+                                .iter()
+                                .map(|r| {
+                                    wire::to_message_in(r, shared_topic.clone())
+                                        .map_err(|e| Error::other(format!("record for {topic}: {e}")))
+                                })
+                                .collect();
+                            let (topic, queue) = (&topic, queue.clone());
+                            async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::retriable) }
+                        })
+                        .await?;
+                    // Later batches of a new topic follow the first one into its queue.
+                    queue = queue.or(used);
+                    metrics.batch(chunk.len());
+                    TaskMetrics::add(&metrics.source_records_written, chunk.len() as u64);
+                }
+                Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
+            })
+            .collect();
+        let used: Vec<(String, Option<MessageQueue>)> =
+            stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
+        for (topic, queue) in used {
+            routes.learn(topic, queue);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Which queue each source partition's records go to. For a topic that exists, the partition's
