@@ -111,3 +111,59 @@ pub fn from_message(message: &MessageExt) -> RawRecord {
     let timestamp = property(TIMESTAMP).and_then(|t| t.parse().ok()).or(Some(message.born_timestamp()));
     RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(record: &RawRecord) -> (Message, RawRecord) {
+        let message = to_message(record).expect("a valid record");
+        let mut consumed = MessageExt::default();
+        consumed.set_message_inner(message.clone());
+        (message, from_message(&consumed))
+    }
+
+    fn record(key: &[u8]) -> RawRecord {
+        RawRecord {
+            topic: "orders".to_owned(),
+            key: Some(Bytes::copy_from_slice(key)),
+            value: Some(Bytes::from_static(b"{\"id\":1}")),
+            headers: vec![("trace".to_owned(), "abc".to_owned())],
+            timestamp: Some(1_700_000_000_123),
+        }
+    }
+
+    #[test]
+    fn a_plain_text_key_is_rocketmqs_key_only() {
+        let (message, back) = round_trip(&record(b"order-17"));
+        assert_eq!(message.property(ROCKETMQ_KEYS), Some("order-17"));
+        assert_eq!(message.property(KEY), None);
+        assert_eq!(back.key.as_deref(), Some(&b"order-17"[..]));
+        assert_eq!(back.value.as_deref(), Some(&b"{\"id\":1}"[..]));
+        assert_eq!(back.headers, vec![("trace".to_owned(), "abc".to_owned())]);
+        assert_eq!(back.timestamp, Some(1_700_000_000_123));
+    }
+
+    #[test]
+    fn keys_rocketmq_cannot_hold_travel_as_properties() {
+        for key in [&b"two words"[..], b""] {
+            let (message, back) = round_trip(&record(key));
+            assert_eq!(message.property(ROCKETMQ_KEYS), None, "{key:?}");
+            assert_eq!(back.key.as_deref(), Some(key));
+        }
+        let (message, back) = round_trip(&record(&[0xff, 0x00]));
+        assert!(message.property(KEY_BASE64).is_some());
+        assert_eq!(back.key.as_deref(), Some(&[0xff, 0x00][..]));
+    }
+
+    #[test]
+    fn tombstones_and_plain_producers_messages_read_back() {
+        let (_, back) = round_trip(&RawRecord { topic: "t".to_owned(), value: None, ..RawRecord::default() });
+        assert_eq!(back.value, None);
+        let plain = Message::builder().topic("t").body_slice(b"v").key("k1").build().expect("a message");
+        let mut consumed = MessageExt::default();
+        consumed.set_message_inner(plain);
+        let back = from_message(&consumed);
+        assert_eq!((back.key.as_deref(), back.value.as_deref()), (Some(&b"k1"[..]), Some(&b"v"[..])));
+    }
+}
