@@ -1,6 +1,7 @@
 //! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
 
 mod cli;
+pub mod cluster;
 pub mod dlq;
 pub mod embedded;
 pub mod metrics;

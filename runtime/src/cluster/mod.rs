@@ -1,0 +1,3 @@
+//! Cluster mode: several workers sharing one RocketMQ cluster and a cluster name.
+
+pub mod assign;
