@@ -11,7 +11,7 @@ use connect_sdk::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::worker::Worker;
+use crate::worker::{ClusterSettings, Worker, WorkerBuilder};
 
 /// Runs connectors between external systems and RocketMQ.
 #[derive(Debug, Parser)]
@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Runs a standalone worker; each CONNECTOR.json (`{"name": ..., "config": {...}}`) is created at start-up.
     Standalone(StandaloneArgs),
+    /// Runs a member of a cluster: workers with the same cluster name and name server share
+    /// connectors, offsets and statuses through RocketMQ topics, and split the work.
+    Cluster(ClusterArgs),
     /// Lists every plugin linked into this binary, with its configuration schema.
     Plugins {
         /// Print JSON instead of a table.
@@ -33,8 +36,9 @@ enum Command {
     },
 }
 
+/// Options of both modes.
 #[derive(Debug, clap::Args)]
-struct StandaloneArgs {
+struct WorkerArgs {
     /// Worker settings file (TOML with the same keys as these options, e.g. `rest_addr = "127.0.0.1:8083"`).
     #[arg(long, env = "CONNECT_CONFIG")]
     config: Option<PathBuf>,
@@ -44,6 +48,18 @@ struct StandaloneArgs {
     /// REST listener [default: 127.0.0.1:8083].
     #[arg(long, env = "CONNECT_REST_ADDR")]
     rest_addr: Option<SocketAddr>,
+    /// This worker's id, unique in its cluster [default: the REST address in cluster mode, `<host>:<pid>` standalone].
+    #[arg(long, env = "CONNECT_WORKER_ID")]
+    worker_id: Option<String>,
+    /// Milliseconds between offset commits [default: 5000].
+    #[arg(long, env = "CONNECT_OFFSET_FLUSH_INTERVAL_MS")]
+    offset_flush_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+struct StandaloneArgs {
+    #[command(flatten)]
+    worker: WorkerArgs,
     /// Name server of an external RocketMQ cluster; without it the worker starts one in-process.
     #[arg(long, env = "CONNECT_NAMESRV")]
     namesrv: Option<String>,
@@ -53,11 +69,29 @@ struct StandaloneArgs {
     /// Port of the embedded broker (0 = any free port) [default: 10911].
     #[arg(long, env = "CONNECT_EMBEDDED_BROKER_PORT")]
     embedded_broker_port: Option<u16>,
-    /// Milliseconds between offset commits [default: 5000].
-    #[arg(long, env = "CONNECT_OFFSET_FLUSH_INTERVAL_MS")]
-    offset_flush_interval_ms: Option<u64>,
     /// Connector files to create at start-up.
     connectors: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    worker: WorkerArgs,
+    /// The cluster's name: workers with the same name share their work.
+    #[arg(long, env = "CONNECT_CLUSTER_NAME")]
+    cluster_name: Option<String>,
+    /// Name server of the RocketMQ cluster the workers share.
+    #[arg(long, env = "CONNECT_NAMESRV")]
+    namesrv: Option<String>,
+    /// Topic of connector configs [default: <cluster-name>-configs].
+    #[arg(long, env = "CONNECT_CONFIG_TOPIC")]
+    config_topic: Option<String>,
+    /// Topic of source offsets [default: <cluster-name>-offsets].
+    #[arg(long, env = "CONNECT_OFFSET_TOPIC")]
+    offset_topic: Option<String>,
+    /// Topic of statuses [default: <cluster-name>-statuses].
+    #[arg(long, env = "CONNECT_STATUS_TOPIC")]
+    status_topic: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,10 +99,15 @@ struct StandaloneArgs {
 struct WorkerFile {
     data_dir: Option<PathBuf>,
     rest_addr: Option<SocketAddr>,
+    worker_id: Option<String>,
     namesrv: Option<String>,
     embedded_namesrv_port: Option<u16>,
     embedded_broker_port: Option<u16>,
     offset_flush_interval_ms: Option<u64>,
+    cluster_name: Option<String>,
+    config_topic: Option<String>,
+    offset_topic: Option<String>,
+    status_topic: Option<String>,
 }
 
 /// The `connect-worker` command line: parse arguments, run, return the exit code.
@@ -83,21 +122,24 @@ pub fn main() -> ExitCode {
             print_plugins(json);
             ExitCode::SUCCESS
         }
-        Command::Standalone(args) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(standalone(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Standalone(args) => block_on(standalone(args)),
+        Command::Cluster(args) => block_on(cluster(args)),
+    }
+}
+
+fn block_on(run: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -144,13 +186,48 @@ struct ConnectorFile {
     config: Json,
 }
 
+/// The settings both modes share, with the file's values under the command line's.
+struct Common {
+    file: WorkerFile,
+    data_dir: PathBuf,
+    rest_addr: SocketAddr,
+    worker_id: Option<String>,
+    settings: Option<crate::task::RunnerSettings>,
+}
+
+impl Common {
+    fn read(args: WorkerArgs) -> anyhow::Result<Common> {
+        let file = match &args.config {
+            Some(path) => read_worker_file(path)?,
+            None => WorkerFile::default(),
+        };
+        let settings = args
+            .offset_flush_interval_ms
+            .or(file.offset_flush_interval_ms)
+            .map(|ms| crate::task::RunnerSettings { offset_flush_interval: std::time::Duration::from_millis(ms), ..Default::default() });
+        Ok(Common {
+            data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
+            rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),
+            worker_id: args.worker_id.or(file.worker_id.clone()),
+            settings,
+            file,
+        })
+    }
+
+    fn apply(&self, mut builder: WorkerBuilder) -> WorkerBuilder {
+        builder = builder.data_dir(&self.data_dir);
+        if let Some(id) = &self.worker_id {
+            builder = builder.worker_id(id);
+        }
+        if let Some(settings) = self.settings {
+            builder = builder.settings(settings);
+        }
+        builder
+    }
+}
+
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
-    let file = match &args.config {
-        Some(path) => read_worker_file(path)?,
-        None => WorkerFile::default(),
-    };
-    let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("connect-data"));
-    let rest_addr = args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083)));
+    let common = Common::read(args.worker)?;
     let mut connectors = Vec::new();
     for path in &args.connectors {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -158,20 +235,18 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: expected {{\"name\": ..., \"config\": {{...}}}}: {e}", path.display()))?;
         connectors.push(parsed);
     }
-    let mut builder = Worker::builder().standalone(&data_dir);
-    builder = match args.namesrv.or(file.namesrv) {
+    let file = &common.file;
+    let mut builder = common.apply(Worker::builder().standalone(&common.data_dir));
+    builder = match args.namesrv.or(file.namesrv.clone()) {
         Some(addr) => builder.namesrv(addr),
         None => builder.embedded(
             args.embedded_namesrv_port.or(file.embedded_namesrv_port).unwrap_or(9876),
             args.embedded_broker_port.or(file.embedded_broker_port).unwrap_or(10911),
         ),
     };
-    if let Some(ms) = args.offset_flush_interval_ms.or(file.offset_flush_interval_ms) {
-        let settings = crate::task::RunnerSettings { offset_flush_interval: std::time::Duration::from_millis(ms), ..Default::default() };
-        builder = builder.settings(settings);
-    }
+    let listener = bind(common.rest_addr).await?;
     let worker = builder.build().await?;
-    tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %data_dir.display(), "RocketMQ name server in use");
+    tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
         let result = worker.put_connector_config(&connector.name, connector.config).await;
         match result {
@@ -179,18 +254,51 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("connector {}: {e}", connector.name),
         }
     }
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::rest::serve(worker.clone(), rest_addr, bound_tx, async move {
-        let _ = stop_rx.await;
-    }));
-    match bound_rx.await {
-        Ok(addr) => tracing::info!(%addr, "REST API listening"),
-        Err(_) => {
-            let error = server.await.map_err(anyhow::Error::from)?.err();
-            anyhow::bail!("cannot listen on {rest_addr}: {}", error.map(|e| e.to_string()).unwrap_or_default());
+    serve_until_signal(worker, listener).await
+}
+
+async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
+    let common = Common::read(args.worker)?;
+    let file = &common.file;
+    let name = args.cluster_name.or(file.cluster_name.clone()).ok_or_else(|| anyhow::anyhow!("--cluster-name is required"))?;
+    let namesrv = args
+        .namesrv
+        .or(file.namesrv.clone())
+        .ok_or_else(|| anyhow::anyhow!("--namesrv is required: the workers of a cluster share one RocketMQ"))?;
+    let mut settings = ClusterSettings::new(&name);
+    for (slot, value) in [
+        (&mut settings.config_topic, args.config_topic.or(file.config_topic.clone())),
+        (&mut settings.offset_topic, args.offset_topic.or(file.offset_topic.clone())),
+        (&mut settings.status_topic, args.status_topic.or(file.status_topic.clone())),
+    ] {
+        if let Some(value) = value {
+            *slot = value;
         }
     }
+    let listener = bind(common.rest_addr).await?;
+    let mut builder = common.apply(Worker::builder().cluster_settings(settings).namesrv(namesrv));
+    if common.worker_id.is_none() {
+        // As Kafka Connect: a worker is known by the address of its REST API.
+        let bound = listener.local_addr()?;
+        let host = if bound.ip().is_unspecified() { crate::worker::hostname() } else { bound.ip().to_string() };
+        builder = builder.worker_id(format!("{host}:{}", bound.port()));
+    }
+    let worker = builder.build().await?;
+    tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
+    serve_until_signal(worker, listener).await
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves the REST API until SIGINT or SIGTERM, then stops the worker gracefully.
+async fn serve_until_signal(worker: Worker, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tracing::info!(addr = %listener.local_addr()?, "REST API listening");
+    let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), async move {
+        let _ = stop_rx.await;
+    }));
     wait_for_signal().await;
     tracing::info!("stopping: tasks flush and commit");
     let _ = stop_tx.send(());

@@ -1,5 +1,8 @@
 //! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
 
+// The worker's futures hold RocketMQ client types whose `Send` proof is deep.
+#![recursion_limit = "256"]
+
 mod cli;
 pub mod cluster;
 pub mod dlq;
@@ -9,7 +12,7 @@ pub mod mq;
 pub mod rest;
 pub mod retry;
 pub mod secrets;
-pub mod store;
+pub mod state;
 pub mod task;
 pub mod wire;
 pub mod worker;

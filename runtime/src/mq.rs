@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cheetah_string::CheetahString;
+use rocketmq_client_rust::{AllocateMessageQueueStrategy, SendResult};
 use rocketmq_client_rust::{
     ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle, TopicAdmin,
 };
+use rocketmq_client_rust::{MQAdminReadExt, RouteAdmin};
+use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -91,6 +94,28 @@ impl MqClient {
         Ok(Consumer { inner: consumer })
     }
 
+    /// Starts a consumer of `group` subscribed to `topic` whose queues `strategy` allocates
+    /// (cluster membership listens to the group's rebalances this way).
+    pub async fn group_member(
+        &self,
+        group: &str,
+        instance: &str,
+        topic: &str,
+        strategy: Arc<dyn AllocateMessageQueueStrategy + Send + Sync>,
+    ) -> Result<Consumer, MqError> {
+        let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
+            .consumer_group(group.to_owned())
+            .name_server_addr(self.namesrv_addr.clone())
+            .instance_name(instance.to_owned())
+            .allocate_message_queue_strategy(strategy)
+            .auto_commit(false)
+            .build()
+            .map_err(mq_error(format!("build consumer {group}")))?;
+        consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
+        consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
+        Ok(Consumer { inner: consumer })
+    }
+
     /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
     pub async fn topics(&self) -> Result<Vec<String>, MqError> {
         let admin = self.admin().await?;
@@ -118,6 +143,82 @@ impl MqClient {
             }
         }
         Ok(queues)
+    }
+
+    /// Creates `topic` with `queues` read and write queues on every master broker, unless it
+    /// exists; waits until the name server routes it.
+    pub async fn ensure_topic(&self, topic: &str, queues: u32) -> Result<(), MqError> {
+        if self.write_queues(topic).await.is_ok_and(|q| !q.is_empty()) {
+            return Ok(());
+        }
+        {
+            let admin = self.admin().await?;
+            let admin = admin.as_ref().expect("admin() starts it");
+            let cluster = RouteAdmin::examine_broker_cluster_info(admin).await.map_err(mq_error("read the cluster's brokers"))?;
+            let brokers = cluster.broker_addr_table.unwrap_or_default();
+            if brokers.is_empty() {
+                return Err(MqError { action: format!("create topic {topic}"), message: "no broker is registered".to_owned() });
+            }
+            for broker in brokers.values() {
+                if let Some(master) = broker.broker_addrs().get(&0) {
+                    let config = TopicConfig::with_queues(topic, queues, queues);
+                    TopicAdmin::create_and_update_topic_config(admin, master.clone(), config)
+                        .await
+                        .map_err(mq_error(format!("create topic {topic} on {master}")))?;
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if self.write_queues(topic).await.is_ok_and(|q| !q.is_empty()) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(MqError { action: format!("create topic {topic}"), message: "the name server does not route it".to_owned() });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The client ids connected as consumers of `group`, as the broker holding `topic` sees them.
+    pub async fn group_client_ids(&self, group: &str, topic: &str) -> Result<Vec<String>, MqError> {
+        let mut admin = self.admin().await?;
+        let admin = admin.as_mut().expect("admin() starts it");
+        let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
+            .await
+            .map_err(mq_error(format!("find the route of {topic}")))?
+            .ok_or_else(|| MqError { action: format!("find the route of {topic}"), message: "no route".to_owned() })?;
+        let broker = route
+            .broker_datas
+            .iter()
+            .find_map(|b| b.broker_addrs().get(&0).cloned())
+            .ok_or_else(|| MqError { action: format!("find the broker of {topic}"), message: "no master broker".to_owned() })?;
+        let connection =
+            MQAdminReadExt::examine_consumer_connection_info(admin, CheetahString::from_string(group.to_owned()), Some(broker))
+                .await
+                .map_err(mq_error(format!("list the consumers of {group}")))?;
+        let mut ids: Vec<String> = connection.get_connection_set().iter().map(|c| c.get_client_id().to_string()).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The offsets `group` committed in the broker: (topic, broker, queue id, offset), sorted.
+    pub async fn committed_offsets(&self, group: &str) -> Result<Vec<(String, String, i32, i64)>, MqError> {
+        let admin = self.admin().await?;
+        let admin = admin.as_ref().expect("admin() starts it");
+        let stats = MQAdminReadExt::examine_consume_stats(admin, CheetahString::from_string(group.to_owned()), None, None, None, None)
+            .await
+            .map_err(mq_error(format!("read the offsets of {group}")))?;
+        let mut offsets: Vec<(String, String, i32, i64)> = stats
+            .get_offset_table()
+            .iter()
+            .filter(|(_, offset)| offset.get_consumer_offset() >= 0)
+            .map(|(queue, offset)| {
+                (queue.topic_str().to_owned(), queue.broker_name().to_string(), queue.queue_id(), offset.get_consumer_offset())
+            })
+            .collect();
+        offsets.sort();
+        Ok(offsets)
     }
 
     async fn admin(&self) -> Result<tokio::sync::MutexGuard<'_, Option<DefaultMQAdminExt>>, MqError> {
@@ -162,6 +263,16 @@ impl Producer {
         queue: Option<MessageQueue>,
         messages: Vec<Message>,
     ) -> Result<Option<MessageQueue>, MqError> {
+        self.send(topic, queue, messages).await.map(|result| result.message_queue)
+    }
+
+    /// Sends a batch to `queue`; returns the queue offset of its first message (a batch is
+    /// stored at consecutive offsets).
+    pub async fn send_batch_at(&self, topic: &str, queue: &MessageQueue, messages: Vec<Message>) -> Result<u64, MqError> {
+        self.send(topic, Some(queue.clone()), messages).await.map(|result| result.queue_offset)
+    }
+
+    async fn send(&self, topic: &str, queue: Option<MessageQueue>, messages: Vec<Message>) -> Result<SendResult, MqError> {
         let count = messages.len();
         let action = || format!("send {count} records to {topic}");
         let result = match queue {
@@ -173,7 +284,7 @@ impl Producer {
         if status != "SendOk" {
             return Err(MqError { action: action(), message: format!("broker answered {status}") });
         }
-        Ok(result.message_queue)
+        Ok(result)
     }
 
     /// Stops the producer.
@@ -207,6 +318,11 @@ impl Consumer {
     /// The first offset still stored in `queue`.
     pub async fn min_offset(&self, queue: &MessageQueue) -> Result<i64, MqError> {
         self.inner.min_offset(queue).await.map_err(mq_error(format!("find the first offset of {queue:?}")))
+    }
+
+    /// The offset the next message stored in `queue` gets.
+    pub async fn max_offset(&self, queue: &MessageQueue) -> Result<i64, MqError> {
+        self.inner.max_offset(queue).await.map_err(mq_error(format!("find the last offset of {queue:?}")))
     }
 
     /// Reads `queue` from `offset` on.
@@ -258,7 +374,7 @@ impl Consumer {
     }
 
     /// Stops the consumer.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         self.inner.shutdown().await;
     }
 }

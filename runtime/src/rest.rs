@@ -15,7 +15,7 @@ use connect_sdk::registry::Registry;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
-use crate::store::TargetState;
+use crate::state::configs::TargetState;
 use crate::worker::{Worker, WorkerError};
 
 /// A failed call: Kafka Connect's `{"error_code": ..., "message": ...}`.
@@ -124,6 +124,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let _ = bound.send(listener.local_addr()?);
+    serve_on(listener, worker, shutdown).await
+}
+
+/// Serves the API on a bound listener until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    worker: Worker,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(worker)).with_graceful_shutdown(shutdown).await
 }
 
@@ -131,7 +140,7 @@ async fn server_info(State(worker): State<Worker>) -> ApiResult {
     ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "commit": option_env!("CONNECT_GIT_COMMIT").unwrap_or("unknown"),
-        "kafka_cluster_id": worker.namesrv_addr(),
+        "kafka_cluster_id": worker.cluster_name().unwrap_or(worker.namesrv_addr()),
         "namesrv_addr": worker.namesrv_addr(),
         "worker_id": worker.id(),
     }))
@@ -437,21 +446,27 @@ async fn rocketmq_list(State(worker): State<Worker>) -> ApiResult {
 }
 
 async fn cluster_info(State(worker): State<Worker>) -> ApiResult {
-    ok(json!({"status": 200, "body": [worker.id()]}))
+    ok(json!({"status": 200, "body": worker.members()}))
 }
 
+/// The connectors running on this worker, with their configs.
 async fn allocated_connectors(State(worker): State<Worker>) -> ApiResult {
     let mut out = serde_json::Map::new();
-    for name in worker.connector_names().await {
-        out.insert(name.clone(), JsonValue::Object(worker.connector_config(&name).await?));
+    for name in worker.allocated().await.0 {
+        if let Ok(config) = worker.connector_config(&name).await {
+            out.insert(name, JsonValue::Object(config));
+        }
     }
     ok(json!({"status": 200, "body": out}))
 }
 
+/// The tasks running on this worker, with their configs.
 async fn allocated_tasks(State(worker): State<Worker>) -> ApiResult {
     let mut out = Vec::new();
-    for name in worker.connector_names().await {
-        out.extend(worker.task_infos(&name).await?);
+    for id in worker.allocated().await.1 {
+        if let Some(info) = worker.task_infos(&id.connector).await.ok().and_then(|infos| infos.into_iter().find(|i| i.id == id)) {
+            out.push(info);
+        }
     }
     ok(json!({"status": 200, "body": out}))
 }

@@ -10,31 +10,39 @@ use serde_json::Value as Json;
 
 static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{(env|file):([^}]*)\}").expect("a valid pattern"));
 
-/// A copy of `config` with every placeholder replaced; each failure names its key.
+/// A copy of `config` with every placeholder replaced, in strings at any depth (a task
+/// config may hold one in a list); each failure names its key.
 pub fn resolve(config: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
     let mut errors = ConfigErrors::new();
     let mut resolved = ConfigMap::new();
     for (key, value) in config {
-        let Json::String(text) = value else {
-            resolved.insert(key.clone(), value.clone());
-            continue;
-        };
-        let mut failure = None;
-        let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2]) {
-            Ok(secret) => secret,
-            Err(message) => {
-                failure.get_or_insert(message);
-                String::new()
+        match resolve_value(value) {
+            Ok(value) => {
+                resolved.insert(key.clone(), value);
             }
-        });
-        match failure {
-            Some(message) => errors.push(key.clone(), message),
-            None => {
-                resolved.insert(key.clone(), Json::String(replaced.into_owned()));
-            }
+            Err(message) => errors.push(key.clone(), message),
         }
     }
     errors.into_result(resolved)
+}
+
+fn resolve_value(value: &Json) -> Result<Json, String> {
+    match value {
+        Json::String(text) => {
+            let mut failure = None;
+            let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2]) {
+                Ok(secret) => secret,
+                Err(message) => {
+                    failure.get_or_insert(message);
+                    String::new()
+                }
+            });
+            failure.map_or_else(|| Ok(Json::String(replaced.into_owned())), Err)
+        }
+        Json::Array(items) => items.iter().map(resolve_value).collect::<Result<_, _>>().map(Json::Array),
+        Json::Object(map) => map.iter().map(|(k, v)| resolve_value(v).map(|v| (k.clone(), v))).collect::<Result<_, _>>().map(Json::Object),
+        other => Ok(other.clone()),
+    }
 }
 
 fn lookup(provider: &str, reference: &str) -> Result<String, String> {
@@ -71,11 +79,13 @@ mod tests {
             "home": "${env:HOME}/x",
             "password": format!("${{file:{}:password}}", file.display()),
             "plain": 3,
+            "list": ["${env:HOME}", {"deep": "${env:HOME}"}],
         });
         let resolved = resolve(config.as_object().unwrap()).unwrap();
         assert_eq!(resolved["home"], format!("{home}/x"));
         assert_eq!(resolved["password"], "s3cr3t");
         assert_eq!(resolved["plain"], 3);
+        assert_eq!(resolved["list"], serde_json::json!([home, {"deep": home}]));
         let missing = serde_json::json!({"password": "${env:CONNECT_NO_SUCH_VARIABLE}"});
         let errors = resolve(missing.as_object().unwrap()).unwrap_err();
         assert_eq!(errors.iter().next().unwrap().key, "password");

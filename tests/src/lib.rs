@@ -1,1 +1,61 @@
-//! Workspace-level integration tests. Multi-process worker tests arrive with the runtime.
+//! Workspace-level integration tests: several `test-worker` processes (this crate's binary:
+//! the built-in connectors and [`ExclusiveSource`]) forming clusters on a real name server
+//! and broker. The tests are in `tests/`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use connect_sdk::prelude::*;
+
+/// A source whose tasks each hold a lock file while open, so a test can prove that no task
+/// ever runs on two workers at once: a task that finds its lock already taken writes an
+/// `overlap-*` file next to it. It produces nothing.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = ExclusiveTask, split = ExclusiveSource::one_per_task)]
+pub struct ExclusiveSource {
+    /// Directory of the lock files.
+    pub dir: String,
+    /// Topic it would write to.
+    pub topic: String,
+}
+
+impl ExclusiveSource {
+    fn one_per_task(&self, max_tasks: usize) -> Vec<Self> {
+        vec![self.clone(); max_tasks.max(1)]
+    }
+}
+
+/// Holds `task-<id>.lock` while open.
+pub struct ExclusiveTask {
+    lock: PathBuf,
+    owned: bool,
+}
+
+impl SourceTask for ExclusiveTask {
+    type Config = ExclusiveSource;
+
+    async fn open(config: ExclusiveSource, ctx: SourceContext) -> Result<Self> {
+        let dir = PathBuf::from(&config.dir);
+        std::fs::create_dir_all(&dir).map_err(Error::other)?;
+        let lock = dir.join(format!("task-{}.lock", ctx.task_id()));
+        let owned = std::fs::OpenOptions::new().write(true).create_new(true).open(&lock).is_ok();
+        if !owned {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let overlap = dir.join(format!("overlap-{}-{}-{now}", ctx.task_id(), std::process::id()));
+            std::fs::write(overlap, "opened while another instance held the lock").map_err(Error::other)?;
+        }
+        Ok(ExclusiveTask { lock, owned })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        connect_sdk::tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(Vec::new())
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        if self.owned {
+            std::fs::remove_file(&self.lock).map_err(Error::other)?;
+        }
+        Ok(())
+    }
+}

@@ -1,3 +1,4 @@
 //! Cluster mode: several workers sharing one RocketMQ cluster and a cluster name.
 
 pub mod assign;
+pub mod membership;

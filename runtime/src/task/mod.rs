@@ -11,15 +11,15 @@ use connect_sdk::Error;
 use connect_sdk::config::{CommonConfig, Tolerance};
 use connect_sdk::converter::RecordConverters;
 use connect_sdk::transform::TransformChain;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::metrics::TaskMetrics;
 use crate::retry::RetryPolicy;
-use crate::store::TargetState;
+use crate::state::configs::TargetState;
 
 /// Kafka Connect's states of a connector or task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     /// Not running anywhere yet.
@@ -45,29 +45,49 @@ pub struct TaskStatus {
     pub trace: Option<String>,
 }
 
-/// Shared, updatable status of a running task.
+/// Called with every new status of a task (the worker writes it to the status log).
+pub type StatusReport = Arc<dyn Fn(&TaskStatus) + Send + Sync>;
+
+/// Shared, updatable status of a running task; every change is reported when a reporter is set.
 #[derive(Clone)]
-pub struct StatusCell(Arc<Mutex<TaskStatus>>);
+pub struct StatusCell {
+    status: Arc<Mutex<TaskStatus>>,
+    report: Option<StatusReport>,
+}
 
 impl StatusCell {
     /// A cell starting in `state`.
     pub fn new(state: State) -> StatusCell {
-        StatusCell(Arc::new(Mutex::new(TaskStatus { state, trace: None })))
+        StatusCell { status: Arc::new(Mutex::new(TaskStatus { state, trace: None })), report: None }
+    }
+
+    /// A cell starting in `state` (not reported) that reports every change to `report`.
+    pub fn reporting(state: State, report: impl Fn(&TaskStatus) + Send + Sync + 'static) -> StatusCell {
+        StatusCell { report: Some(Arc::new(report)), ..StatusCell::new(state) }
     }
 
     /// The current status.
     pub fn get(&self) -> TaskStatus {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Sets the state (clearing the trace).
     pub fn set(&self, state: State) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = TaskStatus { state, trace: None };
+        self.replace(TaskStatus { state, trace: None });
     }
 
     /// Marks the task failed with `error`'s trace.
     pub fn fail(&self, error: &Error) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = TaskStatus { state: State::Failed, trace: Some(error.trace()) };
+        self.replace(TaskStatus { state: State::Failed, trace: Some(error.trace()) });
+    }
+
+    fn replace(&self, status: TaskStatus) {
+        let mut current = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        *current = status;
+        // Reported under the lock, so reports leave in the order the changes were made.
+        if let Some(report) = &self.report {
+            report(&current);
+        }
     }
 }
 

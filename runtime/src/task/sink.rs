@@ -2,7 +2,7 @@
 //! consumer offsets committed only after `flush` succeeded.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
@@ -37,8 +37,6 @@ pub struct SinkRunner {
     pub mq: MqClient,
     /// How many tasks share the topics' queues (this task reads every `task_count`-th queue).
     pub task_count: u32,
-    /// The offsets this task last committed, shared with the worker (`GET .../offsets`).
-    pub committed: Arc<Mutex<QueueOffsets>>,
     /// Last known lag per queue.
     pub lags: HashMap<QueueId, i64>,
 }
@@ -252,7 +250,6 @@ impl SinkRunner {
             TaskMetrics::add(&metrics.offset_commit_failure, 1);
             return Err(error);
         }
-        self.committed.lock().unwrap_or_else(PoisonError::into_inner).extend(offsets.iter().map(|(q, o)| (q.clone(), *o)));
         TaskMetrics::add(&metrics.offset_commit_success, 1);
         TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
         Ok(())

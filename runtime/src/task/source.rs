@@ -16,7 +16,7 @@ use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, w
 use crate::metrics::TaskMetrics;
 use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
-use crate::store::StandaloneStore;
+use crate::state::offsets::SourceOffsets;
 use crate::wire::{self, RawRecord};
 use cheetah_string::CheetahString;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -31,7 +31,7 @@ pub struct SourceRunner {
     /// The worker's producer.
     pub producer: Arc<Producer>,
     /// Where offsets are committed.
-    pub store: Arc<StandaloneStore>,
+    pub offsets: SourceOffsets,
     /// Queues of the topics written to.
     pub routes: Routes,
 }
@@ -39,9 +39,9 @@ pub struct SourceRunner {
 impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
-        let SourceRunner { pipeline, mut task, producer, store, routes } = self;
+        let SourceRunner { pipeline, mut task, producer, offsets, routes } = self;
         let sender = Sender { retry: pipeline.retry, metrics: pipeline.metrics.clone(), settings: pipeline.settings, producer, routes };
-        let result = run_loop(&pipeline, &mut task, &store, sender, &mut control, &status).await;
+        let result = run_loop(&pipeline, &mut task, &offsets, sender, &mut control, &status).await;
         let closed = task.close().await;
         result.and(closed)
     }
@@ -53,7 +53,7 @@ impl SourceRunner {
 async fn run_loop(
     pipeline: &TaskPipeline,
     task: &mut Box<dyn DynSourceTask>,
-    store: &StandaloneStore,
+    offsets: &SourceOffsets,
     sender: Sender,
     control: &mut Control,
     status: &StatusCell,
@@ -73,7 +73,7 @@ async fn run_loop(
                 acked.extend(ack?);
             }
             if last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
-                commit(pipeline, store, task, &mut acked).await?;
+                commit(pipeline, offsets, task, &mut acked).await?;
                 last_commit = Instant::now();
             }
         }
@@ -91,13 +91,13 @@ async fn run_loop(
         }
     }
     result.and(sent)?;
-    commit(pipeline, store, task, &mut acked).await
+    commit(pipeline, offsets, task, &mut acked).await
 }
 
-/// Writes the acknowledged offsets to the store, then tells the task (`SourceTask::commit`).
+/// Writes the acknowledged offsets to the offset log, then tells the task (`SourceTask::commit`).
 async fn commit(
     pipeline: &TaskPipeline,
-    store: &StandaloneStore,
+    offsets: &SourceOffsets,
     task: &mut Box<dyn DynSourceTask>,
     acked: &mut BTreeMap<SourcePartition, SourceOffset>,
 ) -> Result<(), Error> {
@@ -106,7 +106,7 @@ async fn commit(
     }
     let started = Instant::now();
     let metrics = &pipeline.metrics;
-    match store.commit_offsets(&pipeline.connector, std::mem::take(acked)) {
+    match offsets.commit(&pipeline.connector, std::mem::take(acked)).await {
         Ok(()) => {
             TaskMetrics::add(&metrics.offset_commit_success, 1);
             TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);

@@ -37,8 +37,8 @@ impl WorkerError {
     }
 }
 
-impl From<crate::store::StoreError> for WorkerError {
-    fn from(e: crate::store::StoreError) -> WorkerError {
+impl From<crate::state::log::LogError> for WorkerError {
+    fn from(e: crate::state::log::LogError) -> WorkerError {
         WorkerError::Internal(e.to_string())
     }
 }

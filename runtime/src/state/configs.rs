@@ -1,0 +1,177 @@
+//! Connector configurations in a [`StateLog`]: what should run.
+//!
+//! Keys (connector names never hold `/`):
+//! - `connector/<name>`: the raw config (placeholders unresolved); its position is the
+//!   connector's *revision*;
+//! - `target/<name>`: the target state (`STARTED`, `PAUSED`, `STOPPED`);
+//! - `tasks/<name>`: the task configs the connector's owner computed, and the revision they
+//!   were computed from;
+//! - `restart/<name>`: the latest restart request (acted on by the workers running the units).
+
+use connect_sdk::config::ConfigMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use super::log::{Change, LogError, StateLog};
+
+/// What a connector should be doing (Kafka's target state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TargetState {
+    /// Running its tasks.
+    #[default]
+    Started,
+    /// Tasks open but not polling.
+    Paused,
+    /// Tasks closed.
+    Stopped,
+}
+
+/// The task configs of a connector.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskConfigs {
+    /// The connector revision they were computed from.
+    pub revision: u64,
+    /// One config per task, placeholders unresolved.
+    pub configs: Vec<ConfigMap>,
+}
+
+/// A restart request (`POST .../restart`, `POST .../tasks/{id}/restart`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RestartRequest {
+    /// Restart the tasks too.
+    pub include_tasks: bool,
+    /// Only the failed units.
+    pub only_failed: bool,
+    /// Just this task (and not the connector).
+    #[serde(default)]
+    pub task: Option<u32>,
+}
+
+/// One connector as the config log holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectorSpec {
+    /// Its name.
+    pub name: String,
+    /// The raw config.
+    pub config: ConfigMap,
+    /// Position of the config record: changes with every config write.
+    pub revision: u64,
+    /// What it should be doing.
+    pub target: TargetState,
+    /// The task configs its owner wrote, if any yet.
+    pub tasks: Option<TaskConfigs>,
+}
+
+const CONNECTOR: &str = "connector/";
+const TARGET: &str = "target/";
+const TASKS: &str = "tasks/";
+const RESTART: &str = "restart/";
+
+/// The connector configurations.
+#[derive(Clone)]
+pub struct Configs {
+    log: StateLog,
+}
+
+impl Configs {
+    /// Configs kept in `log`.
+    pub fn new(log: StateLog) -> Configs {
+        Configs { log }
+    }
+
+    /// The underlying log.
+    pub fn log(&self) -> &StateLog {
+        &self.log
+    }
+
+    /// Every connector name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.log.with_prefix(CONNECTOR).into_iter().map(|(key, _)| key[CONNECTOR.len()..].to_owned()).collect()
+    }
+
+    /// One connector.
+    pub fn get(&self, name: &str) -> Option<ConnectorSpec> {
+        let entry = self.log.get(&format!("{CONNECTOR}{name}"))?;
+        let config = entry.value.get("config").and_then(Json::as_object).cloned().unwrap_or_default();
+        let target = self
+            .log
+            .get(&format!("{TARGET}{name}"))
+            .and_then(|e| serde_json::from_value(e.value.get("state")?.clone()).ok())
+            .unwrap_or_default();
+        let tasks = self.log.get(&format!("{TASKS}{name}")).and_then(|e| serde_json::from_value(e.value).ok());
+        Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, target, tasks })
+    }
+
+    /// Every connector, by name.
+    pub fn all(&self) -> Vec<ConnectorSpec> {
+        self.names().iter().filter_map(|name| self.get(name)).collect()
+    }
+
+    /// The latest restart request of `name` and its position.
+    pub fn restart_request(&self, name: &str) -> Option<(u64, RestartRequest)> {
+        let entry = self.log.get(&format!("{RESTART}{name}"))?;
+        serde_json::from_value(entry.value).ok().map(|request| (entry.offset, request))
+    }
+
+    /// Writes a connector's config (and its target state, when given); returns its revision.
+    pub async fn put(&self, name: &str, config: &ConfigMap, target: Option<TargetState>) -> Result<u64, LogError> {
+        let mut changes: Vec<Change> = vec![(format!("{CONNECTOR}{name}"), Some(json!({"config": config})))];
+        if let Some(target) = target {
+            changes.push(target_change(name, target));
+        }
+        self.log.append(changes).await
+    }
+
+    /// Writes a connector's target state.
+    pub async fn put_target(&self, name: &str, target: TargetState) -> Result<u64, LogError> {
+        self.log.append(vec![target_change(name, target)]).await
+    }
+
+    /// Writes the task configs computed from revision `revision`.
+    pub async fn put_tasks(&self, name: &str, tasks: &TaskConfigs) -> Result<u64, LogError> {
+        self.log.append(vec![(format!("{TASKS}{name}"), Some(json!(tasks)))]).await
+    }
+
+    /// Asks the workers running `name`'s units to restart them.
+    pub async fn request_restart(&self, name: &str, request: &RestartRequest) -> Result<u64, LogError> {
+        self.log.append(vec![(format!("{RESTART}{name}"), Some(json!(request)))]).await
+    }
+
+    /// Removes a connector and everything kept about it here.
+    pub async fn delete(&self, name: &str) -> Result<u64, LogError> {
+        self.log.append([CONNECTOR, TARGET, TASKS, RESTART].iter().map(|prefix| (format!("{prefix}{name}"), None)).collect()).await
+    }
+}
+
+fn target_change(name: &str, target: TargetState) -> Change {
+    (format!("{TARGET}{name}"), Some(json!({"state": target})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(class: &str) -> ConfigMap {
+        json!({"connector.class": class}).as_object().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connector_s_records_make_one_spec() {
+        let configs = Configs::new(StateLog::memory("configs"));
+        let revision = configs.put("a", &config("file-source"), Some(TargetState::Paused)).await.unwrap();
+        configs.put("ab", &config("log-sink"), None).await.unwrap();
+        let tasks = TaskConfigs { revision, configs: vec![config("file-source")] };
+        configs.put_tasks("a", &tasks).await.unwrap();
+        let spec = configs.get("a").unwrap();
+        assert_eq!((spec.revision, spec.target, spec.tasks), (revision, TargetState::Paused, Some(tasks)));
+        assert_eq!(configs.get("ab").unwrap().target, TargetState::Started);
+        assert_eq!(configs.names(), vec!["a", "ab"]);
+        let updated = configs.put("a", &config("file-sink"), None).await.unwrap();
+        assert!(updated > revision);
+        assert_eq!(configs.get("a").unwrap().target, TargetState::Paused, "an update keeps the target state");
+        configs.delete("a").await.unwrap();
+        assert_eq!(configs.get("a"), None);
+        assert_eq!(configs.names(), vec!["ab"]);
+    }
+}

@@ -1,0 +1,371 @@
+//! The herder: makes what runs on this worker match what the logs and the membership say.
+//!
+//! It wakes whenever the config log, the status log or the member list changes (and every few
+//! seconds), and then, in one pass:
+//! 1. computes the assignment of every unit from the sorted members, the units the configs
+//!    define and their owners in the status log ([`assign`]);
+//! 2. stops the units it runs but was not assigned, and **releases** them (a status with no
+//!    owner), so a unit moves only once its old owner has flushed, committed and let go;
+//! 3. **claims** the free units it was assigned (owned by nobody, by itself, or by a worker
+//!    that left): it writes a status naming itself, reads the status log to its end, and keeps
+//!    the units whose latest record is its own claim (the record's position is the claim's
+//!    generation; of two claims the later one wins);
+//! 4. starts what it won, and follows changes to what it runs (new task configs, target
+//!    states, restart requests).
+//!
+//! Every worker evaluates the same function on the same logs, so they agree without a leader.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+
+use super::units::{Running, RunningTask, RunningUnit};
+use super::{Worker, WorkerError};
+use crate::cluster::assign::{Unit, assign};
+use crate::state::configs::{ConnectorSpec, RestartRequest, TargetState};
+use crate::state::statuses::UnitStatus;
+use crate::task::State;
+
+/// How often the herder looks again without being woken (snapshots, leftover statuses).
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// How long a REST call waits for this worker to apply what it wrote.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Passes run back to back while a pass itself changes the configs (a new connector's task configs).
+const MAX_PASSES: usize = 4;
+
+/// The herder's handle: its task, and the progress REST calls wait on.
+pub(super) struct Herder {
+    /// The config log position (the next record's) seen by the last completed pass; `None`
+    /// before the first.
+    passes: watch::Sender<Option<u64>>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Default for Herder {
+    fn default() -> Herder {
+        Herder { passes: watch::channel(None).0, stop: watch::channel(false).0, task: Mutex::default() }
+    }
+}
+
+/// The units the connectors define: each connector, and its tasks unless it is stopped.
+fn units_of(specs: &BTreeMap<String, ConnectorSpec>) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (name, spec) in specs {
+        units.push(Unit::Connector(name.clone()));
+        if let Some(tasks) = spec.tasks.as_ref().filter(|_| spec.target != TargetState::Stopped) {
+            units.extend((0..tasks.configs.len() as u32).map(|id| Unit::task(name, id)));
+        }
+    }
+    units
+}
+
+/// Whether a restart request covers a unit.
+fn restart_covers(request: &RestartRequest, unit: &Unit, failed: bool) -> bool {
+    match (request.task, unit) {
+        (Some(id), Unit::Task(_, task)) => id == *task,
+        (Some(_), Unit::Connector(_)) => false,
+        (None, Unit::Connector(_)) => !request.only_failed || failed,
+        (None, Unit::Task(..)) => request.include_tasks && (!request.only_failed || failed),
+    }
+}
+
+impl Worker {
+    /// Starts the herder; a standalone worker returns once its stored connectors run.
+    pub(super) async fn start_herder(&self) {
+        {
+            // Restart requests already in the log are history.
+            let mut running = self.inner.running.lock().await;
+            for name in self.inner.configs.names() {
+                if let Some((at, _)) = self.inner.configs.restart_request(&name) {
+                    running.restarts_seen.insert(name, at);
+                }
+            }
+        }
+        let worker = self.clone();
+        *self.inner.herder.task.lock().await = Some(tokio::spawn(async move { worker.herd().await }));
+        if self.inner.cluster.is_none() {
+            self.sync_to(self.inner.configs.log().next()).await;
+        }
+    }
+
+    /// Stops the herder (the units keep running until released).
+    pub(super) async fn stop_herder(&self) {
+        let _ = self.inner.herder.stop.send(true);
+        if let Some(task) = self.inner.herder.task.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits (bounded) until this worker applied the config record at `position`, and its
+    /// statuses are written.
+    pub(super) async fn sync(&self, position: u64) {
+        self.sync_to(position + 1).await;
+    }
+
+    /// Waits (bounded) until a pass of this worker saw the config log up to `next`.
+    async fn sync_to(&self, next: u64) {
+        let mut passes = self.inner.herder.passes.subscribe();
+        if tokio::time::timeout(SYNC_TIMEOUT, passes.wait_for(|seen| seen.is_some_and(|seen| seen >= next))).await.is_err() {
+            tracing::warn!(next, "this worker has not applied a config change within {SYNC_TIMEOUT:?}");
+        }
+        self.inner.status_writer.flush().await;
+    }
+
+    async fn herd(self) {
+        let inner = &self.inner;
+        let mut configs = inner.configs.log().changes();
+        let mut statuses = inner.statuses.log().changes();
+        let mut members = inner.members.clone();
+        let mut stop = inner.herder.stop.subscribe();
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        loop {
+            if *stop.borrow_and_update() {
+                break;
+            }
+            configs.borrow_and_update();
+            statuses.borrow_and_update();
+            members.borrow_and_update();
+            let mut seen = inner.configs.log().next();
+            for _ in 0..MAX_PASSES {
+                if let Err(error) = self.reconcile().await {
+                    tracing::warn!(%error, "reconciling failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                let now = inner.configs.log().next();
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
+            inner.herder.passes.send_replace(Some(seen));
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = configs.changed() => {}
+                _ = statuses.changed() => {}
+                _ = members.changed() => {}
+                _ = housekeeping.tick() => self.housekeeping().await,
+            }
+        }
+    }
+
+    /// One pass: see the module documentation.
+    async fn reconcile(&self) -> Result<(), WorkerError> {
+        let inner = &self.inner;
+        let me = inner.id.as_str();
+        let members = inner.members.borrow().clone();
+        let specs: BTreeMap<String, ConnectorSpec> = inner.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
+        let units = units_of(&specs);
+        let defined: BTreeSet<&Unit> = units.iter().collect();
+        let owners = inner.statuses.owners();
+        let assignment = if members.iter().any(|m| m == me) { assign(&members, &units, &owners) } else { BTreeMap::new() };
+        let mine: BTreeSet<Unit> = assignment.into_iter().filter(|(_, worker)| worker == me).map(|(unit, _)| unit).collect();
+
+        let mut running = inner.running.lock().await;
+        let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
+        let stopping = lost.into_iter().map(|unit| {
+            let stopped = running.units.remove(&unit).expect("listed above");
+            async move {
+                if let RunningUnit::Task(task) = stopped {
+                    task.stop(&unit).await;
+                }
+                unit
+            }
+        });
+        let mut released = Vec::new();
+        for unit in join_all(stopping.collect::<Vec<_>>()).await {
+            // Left alone when another worker claimed it meanwhile.
+            if inner.statuses.get(&unit).is_none_or(|(status, _)| status.worker_id == me) {
+                released.push((unit.clone(), defined.contains(&unit).then(UnitStatus::released)));
+            }
+        }
+        // What a previous life of this worker owned and this one does not run.
+        for (unit, owner) in &owners {
+            if owner == me && !running.units.contains_key(unit) && !mine.contains(unit) {
+                released.push((unit.clone(), defined.contains(unit).then(UnitStatus::released)));
+            }
+        }
+        if !released.is_empty() {
+            tracing::debug!(units = released.len(), "releasing units");
+            inner.status_writer.write(released).await.map_err(WorkerError::Internal)?;
+        }
+
+        let free = |unit: &Unit| owners.get(unit).is_none_or(|owner| owner == me || !members.contains(owner));
+        let wanted: Vec<Unit> = mine.iter().filter(|u| !running.units.contains_key(*u) && free(u)).cloned().collect();
+        let won = self.claim(wanted).await?;
+        if won.iter().any(|(unit, _)| matches!(unit, Unit::Task(..))) {
+            // A task resumes from the offsets its previous owner committed.
+            inner.offsets.log().catch_up().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+        }
+        for (unit, generation) in won {
+            let started = match &unit {
+                Unit::Connector(name) => RunningUnit::Connector(self.run_connector(&specs[name], generation).await),
+                Unit::Task(name, id) => RunningUnit::Task(self.start_task(&specs[name], *id, generation).await),
+            };
+            tracing::info!(%unit, generation, "started");
+            running.units.insert(unit, started);
+        }
+
+        self.follow_changes(&specs, &mut running).await;
+        self.handle_restarts(&specs, &mut running).await;
+        Ok(())
+    }
+
+    /// Claims `units`; returns those won, with their generation.
+    async fn claim(&self, units: Vec<Unit>) -> Result<Vec<(Unit, u64)>, WorkerError> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = &self.inner;
+        let claim = UnitStatus { state: State::Unassigned, worker_id: inner.id.clone(), trace: None, generation: 0 };
+        let first = inner
+            .status_writer
+            .write(units.iter().map(|u| (u.clone(), Some(claim.clone()))).collect())
+            .await
+            .map_err(WorkerError::Internal)?;
+        inner.statuses.log().catch_up().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+        let mut won = Vec::new();
+        for (i, unit) in units.into_iter().enumerate() {
+            let position = first + i as u64;
+            match inner.statuses.get(&unit) {
+                Some((_, at)) if at == position => won.push((unit, position)),
+                _ => tracing::info!(%unit, "another worker claimed it first"),
+            }
+        }
+        Ok(won)
+    }
+
+    /// Restarts tasks whose task configs changed, recomputes connectors whose config or
+    /// target changed, and passes target states on to tasks.
+    async fn follow_changes(&self, specs: &BTreeMap<String, ConnectorSpec>, running: &mut Running) {
+        let units: Vec<Unit> = running.units.keys().cloned().collect();
+        for unit in units {
+            let spec = &specs[unit.connector()];
+            let restart = match running.units.get_mut(&unit) {
+                Some(RunningUnit::Connector(connector)) => {
+                    if connector.revision != spec.revision || connector.target != spec.target {
+                        *connector = self.run_connector(spec, connector.generation).await;
+                    }
+                    false
+                }
+                Some(RunningUnit::Task(task)) => {
+                    let changed = spec.tasks.as_ref().is_some_and(|t| t.revision != task.tasks_revision);
+                    if !changed {
+                        task.set_target(spec.target);
+                    }
+                    changed
+                }
+                None => false,
+            };
+            if restart {
+                self.restart_unit(spec, &unit, running).await;
+            }
+        }
+    }
+
+    /// Acts on restart requests newer than the last one seen, for the units running here.
+    async fn handle_restarts(&self, specs: &BTreeMap<String, ConnectorSpec>, running: &mut Running) {
+        running.restarts_seen.retain(|name, _| specs.contains_key(name));
+        for (name, spec) in specs {
+            let Some((at, request)) = self.inner.configs.restart_request(name) else { continue };
+            if running.restarts_seen.get(name).is_some_and(|seen| *seen >= at) {
+                continue;
+            }
+            running.restarts_seen.insert(name.clone(), at);
+            let covered: Vec<Unit> = running
+                .units
+                .iter()
+                .filter(|(unit, r)| unit.connector() == name && restart_covers(&request, unit, r.failed()))
+                .map(|(unit, _)| unit.clone())
+                .collect();
+            for unit in covered {
+                tracing::info!(%unit, "restarting on request");
+                self.restart_unit(spec, &unit, running).await;
+            }
+        }
+    }
+
+    /// Restarts a unit in place (it stays with this worker, same generation).
+    async fn restart_unit(&self, spec: &ConnectorSpec, unit: &Unit, running: &mut Running) {
+        let Some(current) = running.units.remove(unit) else { return };
+        let generation = current.generation();
+        let restarted = match (unit, current) {
+            (Unit::Task(_, id), RunningUnit::Task(task)) => {
+                task.status.set(State::Restarting);
+                RunningTask::stop(task, unit).await;
+                RunningUnit::Task(self.start_task(spec, *id, generation).await)
+            }
+            (_, _) => RunningUnit::Connector(self.run_connector(spec, generation).await),
+        };
+        running.units.insert(unit.clone(), restarted);
+    }
+
+    /// Snapshots of the state topics and removal of statuses nobody will clean up (units
+    /// gone while their owner was away): done by the first member only.
+    async fn housekeeping(&self) {
+        let inner = &self.inner;
+        if inner.cluster.is_none() || inner.members.borrow().first().map(String::as_str) != Some(inner.id.as_str()) {
+            return;
+        }
+        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log()] {
+            if let Err(error) = log.snapshot_if_due().await {
+                tracing::warn!(%error, "writing a snapshot failed");
+            }
+        }
+        let members = inner.members.borrow().clone();
+        let specs: BTreeMap<String, ConnectorSpec> = inner.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
+        let defined: BTreeSet<Unit> = units_of(&specs).into_iter().collect();
+        let stale: Vec<(Unit, Option<UnitStatus>)> = inner
+            .statuses
+            .all()
+            .into_iter()
+            .filter(|(unit, (status, _))| !defined.contains(unit) && !members.contains(&status.worker_id))
+            .map(|(unit, _)| (unit, None))
+            .collect();
+        if !stale.is_empty() {
+            inner.status_writer.report(stale);
+        }
+    }
+
+    /// Stops every unit running here and releases it (at shutdown).
+    pub(super) async fn release_all(&self) {
+        let units = std::mem::take(&mut self.inner.running.lock().await.units);
+        let stopping = units.into_iter().map(|(unit, running)| async move {
+            if let RunningUnit::Task(task) = running {
+                task.stop(&unit).await;
+            }
+            unit
+        });
+        let stopped = join_all(stopping).await;
+        if self.inner.cluster.is_some() {
+            let released = stopped.into_iter().map(|unit| (unit, Some(UnitStatus::released()))).collect();
+            if let Err(error) = self.inner.status_writer.write(released).await {
+                tracing::warn!(%error, "releasing units at shutdown failed; the others take them over when this worker leaves");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_requests_cover_what_kafka_s_flags_say() {
+        let request = |include_tasks, only_failed, task| RestartRequest { include_tasks, only_failed, task };
+        let connector = Unit::Connector("c".to_owned());
+        let task = Unit::task("c", 1);
+        assert!(restart_covers(&request(false, false, None), &connector, false));
+        assert!(!restart_covers(&request(false, false, None), &task, true));
+        assert!(restart_covers(&request(true, false, None), &task, false));
+        assert!(!restart_covers(&request(true, true, None), &task, false));
+        assert!(restart_covers(&request(true, true, None), &task, true));
+        assert!(!restart_covers(&request(true, true, None), &connector, false));
+        assert!(restart_covers(&request(false, false, Some(1)), &task, false));
+        assert!(!restart_covers(&request(false, false, Some(2)), &task, true));
+        assert!(!restart_covers(&request(false, false, Some(1)), &connector, true));
+    }
+}

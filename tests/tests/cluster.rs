@@ -1,0 +1,322 @@
+//! Cluster mode end to end: `test-worker` processes sharing one real name server and broker.
+//! Each test prints what it measured (`MEASURED ...` lines; run with `--nocapture` to see them).
+
+mod fixture;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use fixture::{Broker, WorkerProcess, all_running_on, loads, overlaps, task_owners, time_until, wait_until};
+use serde_json::{Value as Json, json};
+
+/// One scenario at a time: a broker and three or four workers is what two cores hold.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const SETTLE: Duration = Duration::from_secs(90);
+
+fn ids(workers: &[&WorkerProcess]) -> Vec<String> {
+    workers.iter().map(|w| w.id.clone()).collect()
+}
+
+fn create(worker: &WorkerProcess, name: &str, config: Json) {
+    let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": name, "config": config})));
+    assert_eq!(code, 201, "creating {name}: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_spread_evenly_and_a_joining_worker_takes_at_most_its_share() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-spread").await;
+    let dir = broker.dir.clone();
+    let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("spread", &broker.namesrv(), &dir)).collect();
+    let locks = dir.join("locks");
+    create(&workers[0], "spread", json!({"connector.class": "exclusive-source", "dir": locks, "topic": "unused", "tasks.max": 6}));
+
+    // Six tasks on three workers: two each, and every worker reports the same.
+    let members = ids(&workers.iter().collect::<Vec<_>>());
+    let member_refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let balanced = |owners: &BTreeMap<u64, (String, String)>| {
+        all_running_on(owners, 6, &member_refs) && loads(owners).values().all(|&n| n == 2) && loads(owners).len() == 3
+    };
+    assert!(
+        wait_until(SETTLE, || balanced(&task_owners(&workers[0], "spread"))).await,
+        "not balanced: {:?}\n{}",
+        task_owners(&workers[0], "spread"),
+        workers[0].log_tail()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let statuses: BTreeSet<String> =
+                workers.iter().map(|w| w.call("GET", "/connectors/spread/status", None).1.to_string()).collect();
+            statuses.len() == 1
+        })
+        .await,
+        "workers disagree on the status"
+    );
+    let before = task_owners(&workers[0], "spread");
+    for worker in &workers {
+        let mine: Vec<u64> = worker.allocated_tasks().into_iter().map(|(_, task)| task).collect();
+        let listed: Vec<u64> = before.iter().filter(|(_, (_, w))| *w == worker.id).map(|(id, _)| *id).collect();
+        assert_eq!(mine, listed, "{} runs what the status says", worker.id);
+    }
+
+    // A fourth worker joins: at most ⌈6/4⌉ = 2 tasks move, to it, and none runs twice.
+    let joined_at = Instant::now();
+    workers.push(WorkerProcess::start("spread", &broker.namesrv(), &dir));
+    let members = ids(&workers.iter().collect::<Vec<_>>());
+    let member_refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let settled = time_until(SETTLE, Duration::from_millis(20), || {
+        let owners = task_owners(&workers[1], "spread");
+        all_running_on(&owners, 6, &member_refs) && loads(&owners).len() == 4 && loads(&owners).values().all(|&n| n <= 2)
+    })
+    .await;
+    assert!(settled.is_some(), "not rebalanced: {:?}\n{}", task_owners(&workers[1], "spread"), workers[3].log_tail());
+    let after = task_owners(&workers[1], "spread");
+    let moved: Vec<u64> = after.iter().filter(|(id, (_, w))| before[id].1 != *w).map(|(id, _)| *id).collect();
+    println!(
+        "MEASURED join: {} of 6 tasks moved (bound 2), rebalanced {:?} after the 4th worker's REST API answered ({:?} after its start)",
+        moved.len(),
+        settled.unwrap(),
+        joined_at.elapsed()
+    );
+    assert!(moved.len() <= 2, "moved {moved:?}: {before:?} → {after:?}");
+    assert!(moved.iter().all(|id| after[id].1 == workers[3].id), "tasks only move to the new worker");
+    assert_eq!(overlaps(&locks), Vec::<String>::new(), "a task ran on two workers at once");
+
+    drop(workers);
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-failover").await;
+    let dir = broker.dir.clone();
+    let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("failover", &broker.namesrv(), &dir)).collect();
+    const TASKS: u64 = 6;
+    const PER_TASK: u64 = 3_000;
+    let output = dir.join("sequence.txt");
+    let strings = json!({"key.converter": "string", "value.converter": "string"});
+    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": TASKS, "max.records": PER_TASK,
+        "records.per.second": 300, "batch.size": 50});
+    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
+    for config in [&mut source, &mut sink] {
+        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
+    }
+    create(&workers[0], "sequence", source);
+    create(&workers[1], "sequence-sink", sink);
+    let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert!(wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), 6, &all_refs)).await, "{}", workers[0].log_tail());
+    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
+
+    // Kill the worker running the most source tasks.
+    let owners = task_owners(&workers[0], "sequence");
+    let victim = (0..3).max_by_key(|&i| owners.values().filter(|(_, w)| *w == workers[i].id).count()).unwrap();
+    let victim_tasks = owners.values().filter(|(_, w)| *w == workers[victim].id).count();
+    let killed_at = Instant::now();
+    workers[victim].kill();
+    let survivors: Vec<&WorkerProcess> = workers.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, w)| w).collect();
+    let survivor_ids = ids(&survivors);
+    let survivor_refs: Vec<&str> = survivor_ids.iter().map(String::as_str).collect();
+    let recovered =
+        time_until(SETTLE, Duration::from_millis(10), || all_running_on(&task_owners(survivors[0], "sequence"), 6, &survivor_refs)).await;
+    assert!(recovered.is_some(), "tasks did not move: {:?}\n{}", task_owners(survivors[0], "sequence"), survivors[0].log_tail());
+    let recovered = recovered.unwrap();
+    assert!(
+        wait_until(SETTLE, || task_owners(survivors[1], "sequence-sink")
+            .values()
+            .all(|(s, w)| s == "RUNNING" && survivor_refs.contains(&w.as_str())))
+        .await
+    );
+
+    // Every sequence number arrives.
+    let complete = || {
+        let (missing, _) = sequence_gaps(&output, TASKS, PER_TASK);
+        missing == 0
+    };
+    assert!(wait_until(Duration::from_secs(180), complete).await, "missing: {:?}", sequence_gaps(&output, TASKS, PER_TASK));
+    let (missing, duplicates) = sequence_gaps(&output, TASKS, PER_TASK);
+    println!(
+        "MEASURED failover: {victim_tasks} source tasks on the killed worker; all 6 RUNNING on the survivors {recovered:?} after kill -9; \
+         {} records: {missing} lost, {duplicates} duplicated (killed at {:?})",
+        TASKS * PER_TASK,
+        killed_at.elapsed()
+    );
+    assert_eq!(missing, 0);
+    drop(workers);
+    broker.shutdown().await;
+}
+
+/// (missing, duplicated) `<task>-<n>` values of a datagen sequence in a file.
+fn sequence_gaps(path: &std::path::Path, tasks: u64, per_task: u64) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut seen = vec![0u32; (tasks * per_task) as usize];
+    for line in text.lines() {
+        let Some((task, n)) = line.split_once('-') else { continue };
+        if let (Ok(task), Ok(n)) = (task.parse::<u64>(), n.trim().parse::<u64>())
+            && task < tasks
+            && n < per_task
+        {
+            seen[(task * per_task + n) as usize] += 1;
+        }
+    }
+    (seen.iter().filter(|&&c| c == 0).count() as u64, seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_on_any_worker_reaches_every_worker() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-propagation").await;
+    let dir = broker.dir.clone();
+    let workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("propagation", &broker.namesrv(), &dir)).collect();
+    let (a, b, c) = (&workers[0], &workers[1], &workers[2]);
+    let locks = dir.join("locks");
+
+    let created_at = Instant::now();
+    create(a, "shared", json!({"connector.class": "exclusive-source", "dir": locks, "topic": "unused", "tasks.max": 3}));
+    let answered = created_at.elapsed();
+    let visible =
+        time_until(SETTLE, Duration::from_millis(2), || c.call("GET", "/connectors/shared", None).0 == 200).await.expect("visible on C");
+    let all = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let running = time_until(SETTLE, Duration::from_millis(5), || all_running_on(&task_owners(c, "shared"), 3, &all_refs)).await;
+    assert!(running.is_some(), "{:?}", task_owners(c, "shared"));
+    assert_eq!(c.call("GET", "/connectors/shared/config", None).1["tasks.max"], 3);
+
+    // A config update through C reaches A.
+    let updated_at = Instant::now();
+    let (code, _) = c.call(
+        "PUT",
+        "/connectors/shared/config",
+        Some(&json!({"connector.class": "exclusive-source", "dir": locks, "topic": "other", "tasks.max": 3})),
+    );
+    assert_eq!(code, 200);
+    let update_seen =
+        time_until(SETTLE, Duration::from_millis(2), || a.call("GET", "/connectors/shared/config", None).1["topic"] == "other")
+            .await
+            .expect("the update reaches A");
+
+    // Deleted through B: gone everywhere, and its tasks closed.
+    let deleted_at = Instant::now();
+    assert_eq!(b.call("DELETE", "/connectors/shared", None).0, 204);
+    let gone =
+        time_until(SETTLE, Duration::from_millis(2), || workers.iter().all(|w| w.call("GET", "/connectors/shared", None).0 == 404)).await;
+    assert!(gone.is_some());
+    let stopped = time_until(SETTLE, Duration::from_millis(10), || {
+        workers.iter().all(|w| w.allocated_tasks().is_empty()) && std::fs::read_dir(&locks).map(|d| d.count()).unwrap_or(0) == 0
+    })
+    .await;
+    assert!(stopped.is_some(), "tasks still run after the delete");
+    println!(
+        "MEASURED propagation: create answered on A in {answered:?}, visible on C {visible:?} after the call began, 3 tasks RUNNING {:?} later; \
+         update through C seen on A after {update_seen:?}; delete through B gone from all {:?}, all tasks closed after {:?}",
+        running.unwrap(),
+        gone.unwrap(),
+        deleted_at.elapsed()
+    );
+    let _ = updated_at;
+    drop(workers);
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_cluster_gets_its_connectors_and_offsets_back_from_the_topics() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-restart").await;
+    let dir = broker.dir.clone();
+    let output = dir.join("restart.txt");
+    let mut workers: Vec<WorkerProcess> = (0..2).map(|_| WorkerProcess::start("restart", &broker.namesrv(), &dir)).collect();
+    create(
+        &workers[0],
+        "numbers",
+        json!({"connector.class": "datagen-source", "topic": "numbers", "tasks.max": 2, "max.records": 500, "value.converter": "string"}),
+    );
+    create(
+        &workers[1],
+        "numbers-sink",
+        json!({"connector.class": "file-sink", "topics": "numbers", "file": output, "value.converter": "string"}),
+    );
+    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 1_000).await, "{}", workers[0].log_tail());
+    let offsets_of = |w: &WorkerProcess| {
+        let (_, body) = w.call("GET", "/connectors/numbers/offsets", None);
+        let mut next: Vec<i64> =
+            body["offsets"].as_array().map(|o| o.iter().filter_map(|e| e["offset"]["next"].as_i64()).collect()).unwrap_or_default();
+        next.sort();
+        next
+    };
+    assert!(wait_until(Duration::from_secs(30), || offsets_of(&workers[0]) == vec![500, 500]).await, "{:?}", offsets_of(&workers[0]));
+    // The sink commits its consumer offsets every 500 ms: let it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lines_before = fixture::lines(&output).len();
+    for worker in &mut workers {
+        worker.stop();
+    }
+    drop(workers);
+
+    let started = Instant::now();
+    let workers: Vec<WorkerProcess> = (0..2).map(|_| WorkerProcess::start("restart", &broker.namesrv(), &dir)).collect();
+    let (_, names) = workers[1].call("GET", "/connectors", None);
+    assert_eq!(names, json!(["numbers", "numbers-sink"]));
+    assert_eq!(offsets_of(&workers[1]), vec![500, 500], "source offsets come back from the offsets topic");
+    let all = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let running = time_until(SETTLE, Duration::from_millis(10), || {
+        all_running_on(&task_owners(&workers[0], "numbers"), 2, &all_refs)
+            && all_running_on(&task_owners(&workers[0], "numbers-sink"), 1, &all_refs)
+    })
+    .await;
+    assert!(running.is_some(), "{:?}\n{}", task_owners(&workers[0], "numbers"), workers[0].log_tail());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lines_after = fixture::lines(&output).len();
+    println!(
+        "MEASURED restart: 2 new workers running every task {:?} after the first started; sink file {lines_before} lines before, {lines_after} after",
+        running.unwrap() + started.elapsed().saturating_sub(running.unwrap())
+    );
+    assert_eq!(lines_after, lines_before, "nothing is produced or delivered again after a clean restart");
+    drop(workers);
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_joins_a_cluster_of_a_thousand_connectors() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-scale").await;
+    let dir = broker.dir.clone();
+    let first = WorkerProcess::start("scale", &broker.namesrv(), &dir);
+    const CONNECTORS: usize = 1_000;
+    let created_at = Instant::now();
+    for i in 0..CONNECTORS {
+        let config = json!({"connector.class": "datagen-source", "topic": format!("scale-{i}"), "tasks.max": 2});
+        let (code, body) =
+            first.call("POST", "/connectors", Some(&json!({"name": format!("c{i:04}"), "config": config, "initial_state": "STOPPED"})));
+        assert_eq!(code, 201, "{body}");
+    }
+    let create_time = created_at.elapsed();
+    let started = Instant::now();
+    let second = WorkerProcess::start("scale", &broker.namesrv(), &dir);
+    let ready = started.elapsed();
+    let (_, names) = second.call("GET", "/connectors", None);
+    assert_eq!(names.as_array().map(Vec::len), Some(CONNECTORS));
+    let replayed = metric(&second, "connect_state_log_replayed_records{log=\"configs\"}");
+    let owned = time_until(SETTLE, Duration::from_millis(20), || {
+        let stopped = |w: &WorkerProcess| w.call("GET", "/allocated/connectors", None).1["body"].as_object().map_or(0, |o| o.len());
+        stopped(&first) == CONNECTORS / 2 && stopped(&second) == CONNECTORS / 2
+    })
+    .await;
+    println!(
+        "MEASURED scale: {CONNECTORS} connectors created in {create_time:?}; a joining worker answered REST {ready:?} after its start \
+         (config log: {replayed} records replayed); the two workers owned {} connectors each after {:?} more",
+        CONNECTORS / 2,
+        owned
+    );
+    assert!(owned.is_some(), "connectors were not split between the two workers");
+    drop((first, second));
+    broker.shutdown().await;
+}
+
+/// The value of a metric line of a worker.
+fn metric(worker: &WorkerProcess, name: &str) -> f64 {
+    let text = fixture::http_text(worker.rest, "GET", "/metrics", None).1;
+    text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1.0)
+}
