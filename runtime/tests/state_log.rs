@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use connect_runtime::mq::MqClient;
-use connect_runtime::state::log::StateLog;
+use connect_runtime::state::log::{StateLog, last_write_wins};
 use connect_runtime::state::topic::{self, SnapshotPolicy, TopicLogConfig};
 use serde_json::json;
 
 async fn open(mq: &MqClient, topic: &str, instance: &str, policy: SnapshotPolicy) -> StateLog {
     let producer = Arc::new(mq.producer(&format!("producer-{instance}")).await.expect("a producer"));
-    let config = TopicLogConfig { name: "test", topic, reader_group: &format!("readers-{instance}"), policy };
+    let config = TopicLogConfig { name: "test", topic, reader_group: &format!("readers-{instance}"), policy, merge: last_write_wins };
     topic::open(mq, producer, config).await.expect("the log opens")
 }
 

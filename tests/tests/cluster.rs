@@ -209,7 +209,7 @@ async fn a_change_made_on_any_worker_reaches_every_worker() {
     .await;
     assert!(stopped.is_some(), "tasks still run after the delete");
     println!(
-        "MEASURED propagation: create answered on A in {answered:?}, visible on C {visible:?} after the call began, 3 tasks RUNNING {:?} later; \
+        "MEASURED propagation: create answered on A in {answered:?}, visible on C {visible:?} after A answered, 3 tasks RUNNING {:?} later; \
          update through C seen on A after {update_seen:?}; delete through B gone from all {:?}, all tasks closed after {:?}",
         running.unwrap(),
         gone.unwrap(),

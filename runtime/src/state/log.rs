@@ -30,6 +30,15 @@ pub struct Entry {
 /// A record to append: the key, and its new value or `None` to delete it.
 pub type Change = (String, Option<Json>);
 
+/// Whether the record at `offset` (a new value, or `None` to delete) replaces the current
+/// entry of its key. Every reader applies the same rule in the same order, so all agree.
+pub type Merge = fn(current: Option<&Entry>, offset: u64, value: Option<&Json>) -> bool;
+
+/// The default rule: the last write wins.
+pub fn last_write_wins(_current: Option<&Entry>, _offset: u64, _value: Option<&Json>) -> bool {
+    true
+}
+
 /// Reading or writing a state log failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{log}: {message}")]
@@ -50,8 +59,12 @@ pub struct Entries {
 }
 
 impl Entries {
-    /// Applies the record at `offset`.
-    pub fn apply(&mut self, offset: u64, key: String, value: Option<Json>) {
+    /// Applies the record at `offset`, if `merge` accepts it.
+    pub fn apply(&mut self, offset: u64, key: String, value: Option<Json>, merge: Merge) {
+        self.next = self.next.max(offset + 1);
+        if !merge(self.map.get(&key), offset, value.as_ref()) {
+            return;
+        }
         match value {
             Some(value) => {
                 self.map.insert(key, Entry { value, offset });
@@ -60,21 +73,21 @@ impl Entries {
                 self.map.remove(&key);
             }
         }
-        self.next = self.next.max(offset + 1);
     }
 }
 
 /// What a log's readers share: the applied entries and a watch of the next position.
 pub(crate) struct View {
     pub(crate) name: String,
+    pub(crate) merge: Merge,
     entries: RwLock<Entries>,
     applied: watch::Sender<u64>,
 }
 
 impl View {
-    pub(crate) fn new(name: &str, entries: Entries) -> Arc<View> {
+    pub(crate) fn new(name: &str, entries: Entries, merge: Merge) -> Arc<View> {
         let (applied, _) = watch::channel(entries.next);
-        Arc::new(View { name: name.to_owned(), entries: RwLock::new(entries), applied })
+        Arc::new(View { name: name.to_owned(), merge, entries: RwLock::new(entries), applied })
     }
 
     pub(crate) fn read<T>(&self, read: impl FnOnce(&Entries) -> T) -> T {
@@ -86,7 +99,7 @@ impl View {
         let next = {
             let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
             for (offset, key, value) in records {
-                entries.apply(offset, key, value);
+                entries.apply(offset, key, value, self.merge);
             }
             entries.next = entries.next.max(next);
             entries.next
@@ -134,12 +147,18 @@ pub struct StateLog {
 const READ_BACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl StateLog {
-    /// A log kept in memory only.
+    /// A log kept in memory only, where the last write wins.
     pub fn memory(name: &str) -> StateLog {
-        StateLog::with(View::new(name, Entries::default()), Backend::Memory)
+        StateLog::memory_with(name, last_write_wins)
     }
 
-    /// A log kept in `path` (created on the first write), rewritten atomically on every append.
+    /// A log kept in memory only, applying records by `merge`.
+    pub fn memory_with(name: &str, merge: Merge) -> StateLog {
+        StateLog::with(View::new(name, Entries::default(), merge), Backend::Memory)
+    }
+
+    /// A log kept in `path` (created on the first write), rewritten atomically on every
+    /// append; the last write wins.
     pub fn file(name: &str, path: &Path) -> Result<StateLog, LogError> {
         let error = |message: String| LogError { log: name.to_owned(), message: format!("{}: {message}", path.display()) };
         let entries = match std::fs::read(path) {
@@ -147,7 +166,7 @@ impl StateLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entries::default(),
             Err(e) => return Err(error(e.to_string())),
         };
-        Ok(StateLog::with(View::new(name, entries), Backend::File(path.to_owned())))
+        Ok(StateLog::with(View::new(name, entries, last_write_wins), Backend::File(path.to_owned())))
     }
 
     /// A log kept in a RocketMQ topic, replayed up to its end before this returns.
@@ -181,7 +200,7 @@ impl StateLog {
                 let first = self.next();
                 let mut staged = self.view.read(Entries::clone);
                 for (i, (key, value)) in changes.iter().enumerate() {
-                    staged.apply(first + i as u64, key.clone(), value.clone());
+                    staged.apply(first + i as u64, key.clone(), value.clone(), self.view.merge);
                 }
                 if let Backend::File(path) = &*self.backend {
                     write_json(path, &staged).map_err(|e| self.view.error(e.to_string()))?;

@@ -2,15 +2,21 @@
 //!
 //! Keys: `connector/<name>` and `task/<name>/<id>`. A status also says who **owns** the unit:
 //! its `worker_id`, unless that is empty (the unit was released). A worker claims a free unit
-//! by writing a status with its id, and the record's position becomes the claim's
-//! *generation*: of two claims, the later one wins, and a worker whose generation is no longer
-//! the latest stops the unit.
+//! by writing a *claim* naming itself and the position of the record it saw as the unit's
+//! current one; the claim's own position becomes its **generation**, and every later status
+//! of that unit carries it. The log applies records by [`fenced`]: a claim applies only if the
+//! record it saw is still the current one (compare-and-set: of two claims on the same state,
+//! the first wins), any other status only if it carries the current generation. So a
+//! superseded instance (a task still stopping on its old worker, a worker that was thought
+//! dead) can report what it likes: it never takes a unit back.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::log::{Change, LogError, StateLog};
+use serde_json::Value as Json;
+
+use super::log::{Change, Entry, LogError, StateLog};
 use crate::cluster::assign::Unit;
 use crate::task::State;
 
@@ -27,12 +33,45 @@ pub struct UnitStatus {
     /// Position of the claim this status belongs to.
     #[serde(default)]
     pub generation: u64,
+    /// This record is a claim: its own position is its generation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim: bool,
+    /// For a claim: the position of the record the claimant saw as current (none: no record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<u64>,
 }
 
 impl UnitStatus {
-    /// A released unit: nobody runs it.
-    pub fn released() -> UnitStatus {
-        UnitStatus { state: State::Unassigned, worker_id: String::new(), trace: None, generation: 0 }
+    /// `worker_id` claims the unit, whose current record it saw at position `expected`.
+    pub fn claim(worker_id: &str, expected: Option<u64>) -> UnitStatus {
+        UnitStatus { claim: true, expected, ..UnitStatus::of(State::Unassigned, worker_id, None, 0) }
+    }
+
+    /// A status of the claim `generation` (`worker_id` empty: released, nobody runs it).
+    pub fn of(state: State, worker_id: &str, trace: Option<String>, generation: u64) -> UnitStatus {
+        UnitStatus { state, worker_id: worker_id.to_owned(), trace, generation, claim: false, expected: None }
+    }
+
+    /// The claim `generation` gives the unit up.
+    pub fn released(generation: u64) -> UnitStatus {
+        UnitStatus::of(State::Unassigned, "", None, generation)
+    }
+}
+
+/// The status log's merge rule: deletes always apply; a claim applies if the record it saw
+/// is still the current one; any other status applies only if it belongs to the current claim.
+pub fn fenced(current: Option<&Entry>, _offset: u64, value: Option<&Json>) -> bool {
+    let Some(value) = value else { return true };
+    if value.get("claim").and_then(Json::as_bool) == Some(true) {
+        return value.get("expected").and_then(Json::as_u64) == current.map(|c| c.offset);
+    }
+    current.is_none_or(|current| value.get("generation").and_then(Json::as_u64).unwrap_or(0) == generation_of(current))
+}
+
+fn generation_of(entry: &Entry) -> u64 {
+    match entry.value.get("claim").and_then(Json::as_bool) {
+        Some(true) => entry.offset,
+        _ => entry.value.get("generation").and_then(Json::as_u64).unwrap_or(0),
     }
 }
 
@@ -57,6 +96,14 @@ fn unit_of(key: &str) -> Option<Unit> {
     Some(Unit::Task(name.to_owned(), id.parse().ok()?))
 }
 
+fn parse(entry: Entry) -> Option<(UnitStatus, u64)> {
+    let mut status: UnitStatus = serde_json::from_value(entry.value).ok()?;
+    if status.claim {
+        status.generation = entry.offset;
+    }
+    Some((status, entry.offset))
+}
+
 impl Statuses {
     /// Statuses kept in `log`.
     pub fn new(log: StateLog) -> Statuses {
@@ -68,10 +115,9 @@ impl Statuses {
         &self.log
     }
 
-    /// A unit's status and the position of the record holding it.
+    /// A unit's status (a claim's generation filled in) and the position of the record holding it.
     pub fn get(&self, unit: &Unit) -> Option<(UnitStatus, u64)> {
-        let entry = self.log.get(&key(unit))?;
-        serde_json::from_value(entry.value).ok().map(|status| (status, entry.offset))
+        self.log.get(&key(unit)).and_then(parse)
     }
 
     /// Every unit with a status.
@@ -79,8 +125,8 @@ impl Statuses {
         let mut out = BTreeMap::new();
         for prefix in ["connector/", "task/"] {
             for (key, entry) in self.log.with_prefix(prefix) {
-                if let (Some(unit), Ok(status)) = (unit_of(&key), serde_json::from_value(entry.value)) {
-                    out.insert(unit, (status, entry.offset));
+                if let (Some(unit), Some(status)) = (unit_of(&key), parse(entry)) {
+                    out.insert(unit, status);
                 }
             }
         }
@@ -106,21 +152,42 @@ mod tests {
 
     #[tokio::test]
     async fn owners_skip_released_units_and_keys_round_trip() {
-        let statuses = Statuses::new(StateLog::memory("statuses"));
-        let running = UnitStatus { state: State::Running, worker_id: "w1".to_owned(), trace: None, generation: 0 };
+        let statuses = Statuses::new(StateLog::memory_with("statuses", fenced));
+        let running = UnitStatus::of(State::Running, "w1", None, 0);
         statuses
             .put(vec![
                 (Unit::Connector("a/b".replace('/', "-")), Some(running.clone())),
                 (Unit::task("orders", 11), Some(running.clone())),
-                (Unit::task("orders", 2), Some(UnitStatus::released())),
+                (Unit::task("orders", 2), Some(UnitStatus::released(0))),
             ])
             .await
             .unwrap();
         let owners = statuses.owners();
         assert_eq!(owners.len(), 2);
         assert_eq!(owners[&Unit::task("orders", 11)], "w1");
-        assert_eq!(statuses.get(&Unit::task("orders", 2)).unwrap().0, UnitStatus::released());
+        assert_eq!(statuses.get(&Unit::task("orders", 2)).unwrap().0, UnitStatus::released(0));
         statuses.put(vec![(Unit::task("orders", 11), None)]).await.unwrap();
         assert!(statuses.get(&Unit::task("orders", 11)).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_superseded_claim_s_statuses_never_take_the_unit_back() {
+        let statuses = Statuses::new(StateLog::memory_with("statuses", fenced));
+        let unit = Unit::task("orders", 0);
+        let old = statuses.put(vec![(unit.clone(), Some(UnitStatus::claim("w1", None)))]).await.unwrap();
+        let running = statuses.put(vec![(unit.clone(), Some(UnitStatus::of(State::Running, "w1", None, old)))]).await.unwrap();
+        // Two claims on the same state: the first wins, the second is ignored by every reader.
+        let new = statuses.put(vec![(unit.clone(), Some(UnitStatus::claim("w2", Some(running))))]).await.unwrap();
+        statuses.put(vec![(unit.clone(), Some(UnitStatus::claim("w3", Some(running))))]).await.unwrap();
+        assert_eq!(statuses.get(&unit).unwrap().1, new);
+        // w1's task, still stopping, reports and releases under its old generation: ignored.
+        statuses.put(vec![(unit.clone(), Some(UnitStatus::of(State::Stopped, "w1", None, old)))]).await.unwrap();
+        statuses.put(vec![(unit.clone(), Some(UnitStatus::released(old)))]).await.unwrap();
+        assert_eq!(statuses.owners()[&unit], "w2");
+        statuses.put(vec![(unit.clone(), Some(UnitStatus::of(State::Running, "w2", None, new)))]).await.unwrap();
+        let (status, _) = statuses.get(&unit).unwrap();
+        assert_eq!((status.state, status.worker_id.as_str(), status.generation), (State::Running, "w2", new));
+        statuses.put(vec![(unit.clone(), Some(UnitStatus::released(new)))]).await.unwrap();
+        assert!(!statuses.owners().contains_key(&unit), "its own release frees it");
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
-use super::log::{Change, Entries, Entry, LogError, StateLog, View};
+use super::log::{Change, Entries, Entry, LogError, Merge, StateLog, View};
 use crate::mq::{Consumer, MqClient, Producer};
 
 /// When a topic log writes snapshots.
@@ -96,6 +96,8 @@ pub struct TopicLogConfig<'a> {
     pub reader_group: &'a str,
     /// When to write snapshots.
     pub policy: SnapshotPolicy,
+    /// How records apply ([`last_write_wins`](super::log::last_write_wins) for most logs).
+    pub merge: Merge,
 }
 
 fn now_ms() -> i64 {
@@ -114,7 +116,7 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
     let queue = queues.into_iter().next().ok_or_else(|| error("has no queue".to_owned()))?;
     consumer.assign(vec![queue.clone()]).await.map_err(|e| error(e.to_string()))?;
     let started = Instant::now();
-    let (entries, mark, read) = replay(&consumer, &queue).await.map_err(error)?;
+    let (entries, mark, read) = replay(&consumer, &queue, config.merge).await.map_err(error)?;
     tracing::info!(
         log = config.name,
         topic = config.topic,
@@ -124,7 +126,7 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
         elapsed_ms = started.elapsed().as_millis() as u64,
         "state log replayed"
     );
-    let view = View::new(config.name, entries);
+    let view = View::new(config.name, entries, config.merge);
     let consumer = Arc::new(consumer);
     let mark = Arc::new(Mutex::new(mark.unwrap_or(SnapshotMark { covers: 0, written_ms: now_ms() })));
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -146,7 +148,7 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
 /// Reads the tail of the topic until a complete snapshot is found (or the start is reached);
 /// returns the state at the end of what was read, the latest snapshot, and how many records
 /// were read.
-async fn replay(consumer: &Consumer, queue: &MessageQueue) -> Result<(Entries, Option<SnapshotMark>, usize), String> {
+async fn replay(consumer: &Consumer, queue: &MessageQueue, merge: Merge) -> Result<(Entries, Option<SnapshotMark>, usize), String> {
     let first = consumer.min_offset(queue).await.map_err(|e| e.to_string())?.max(0) as u64;
     let end = consumer.max_offset(queue).await.map_err(|e| e.to_string())?.max(0) as u64;
     if end <= first {
@@ -168,8 +170,8 @@ async fn replay(consumer: &Consumer, queue: &MessageQueue) -> Result<(Entries, O
             let from = mark.map_or(0, |m| m.covers);
             for (offset, _, record) in records.into_iter().filter(|(offset, _, _)| *offset >= from) {
                 match record {
-                    Some(Record::Put { key, value }) => entries.apply(offset, key, Some(value)),
-                    Some(Record::Delete { key }) => entries.apply(offset, key, None),
+                    Some(Record::Put { key, value }) => entries.apply(offset, key, Some(value), merge),
+                    Some(Record::Delete { key }) => entries.apply(offset, key, None, merge),
                     Some(Record::Snapshot { .. }) | None => {}
                 }
             }

@@ -16,7 +16,7 @@
 //! Every worker evaluates the same function on the same logs, so they agree without a leader.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, watch};
@@ -130,10 +130,14 @@ impl Worker {
             statuses.borrow_and_update();
             members.borrow_and_update();
             let mut seen = inner.configs.log().next();
+            let mut look_again = None;
             for _ in 0..MAX_PASSES {
-                if let Err(error) = self.reconcile().await {
-                    tracing::warn!(%error, "reconciling failed; trying again");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                match self.reconcile().await {
+                    Ok(at) => look_again = at,
+                    Err(error) => {
+                        tracing::warn!(%error, "reconciling failed; trying again");
+                        look_again = Some(Instant::now() + Duration::from_millis(500));
+                    }
                 }
                 let now = inner.configs.log().next();
                 if now == seen {
@@ -147,13 +151,15 @@ impl Worker {
                 _ = configs.changed() => {}
                 _ = statuses.changed() => {}
                 _ = members.changed() => {}
+                _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now).into()), if look_again.is_some() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
             }
         }
     }
 
-    /// One pass: see the module documentation.
-    async fn reconcile(&self) -> Result<(), WorkerError> {
+    /// One pass: see the module documentation. Returns when to look again at the latest
+    /// (a missing worker's units become free then).
+    async fn reconcile(&self) -> Result<Option<Instant>, WorkerError> {
         let inner = &self.inner;
         let me = inner.id.as_str();
         let members = inner.members.borrow().clone();
@@ -169,23 +175,21 @@ impl Worker {
         let stopping = lost.into_iter().map(|unit| {
             let stopped = running.units.remove(&unit).expect("listed above");
             async move {
+                let generation = stopped.generation();
                 if let RunningUnit::Task(task) = stopped {
                     task.stop(&unit).await;
                 }
-                unit
+                (unit, generation)
             }
         });
-        let mut released = Vec::new();
-        for unit in join_all(stopping.collect::<Vec<_>>()).await {
-            // Left alone when another worker claimed it meanwhile.
-            if inner.statuses.get(&unit).is_none_or(|(status, _)| status.worker_id == me) {
-                released.push((unit.clone(), defined.contains(&unit).then(UnitStatus::released)));
-            }
-        }
+        let release = |unit: &Unit, generation: u64| (unit.clone(), defined.contains(unit).then(|| UnitStatus::released(generation)));
+        let mut released: Vec<(Unit, Option<UnitStatus>)> =
+            join_all(stopping.collect::<Vec<_>>()).await.iter().map(|(unit, generation)| release(unit, *generation)).collect();
         // What a previous life of this worker owned and this one does not run.
         for (unit, owner) in &owners {
             if owner == me && !running.units.contains_key(unit) && !mine.contains(unit) {
-                released.push((unit.clone(), defined.contains(unit).then(UnitStatus::released)));
+                let generation = inner.statuses.get(unit).map_or(0, |(status, _)| status.generation);
+                released.push(release(unit, generation));
             }
         }
         if !released.is_empty() {
@@ -193,7 +197,17 @@ impl Worker {
             inner.status_writer.write(released).await.map_err(WorkerError::Internal)?;
         }
 
-        let free = |unit: &Unit| owners.get(unit).is_none_or(|owner| owner == me || !members.contains(owner));
+        // A worker missing from the member list is gone once it has been missing for the
+        // takeover delay: the lists of workers that just joined or left briefly differ.
+        let now = Instant::now();
+        let delay = inner.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay);
+        running.absent_since.retain(|worker, _| !members.contains(worker) && owners.values().any(|o| o == worker));
+        for owner in owners.values().filter(|o| !members.contains(*o)) {
+            running.absent_since.entry(owner.clone()).or_insert(now);
+        }
+        let gone: BTreeSet<&String> = running.absent_since.iter().filter(|(_, since)| now - **since >= delay).map(|(w, _)| w).collect();
+        let look_again = running.absent_since.values().map(|since| *since + delay).filter(|at| *at > now).min();
+        let free = |unit: &Unit| owners.get(unit).is_none_or(|owner| owner == me || gone.contains(owner));
         let wanted: Vec<Unit> = mine.iter().filter(|u| !running.units.contains_key(*u) && free(u)).cloned().collect();
         let won = self.claim(wanted).await?;
         if won.iter().any(|(unit, _)| matches!(unit, Unit::Task(..))) {
@@ -211,7 +225,7 @@ impl Worker {
 
         self.follow_changes(&specs, &mut running).await;
         self.handle_restarts(&specs, &mut running).await;
-        Ok(())
+        Ok(look_again)
     }
 
     /// Claims `units`; returns those won, with their generation.
@@ -220,12 +234,9 @@ impl Worker {
             return Ok(Vec::new());
         }
         let inner = &self.inner;
-        let claim = UnitStatus { state: State::Unassigned, worker_id: inner.id.clone(), trace: None, generation: 0 };
-        let first = inner
-            .status_writer
-            .write(units.iter().map(|u| (u.clone(), Some(claim.clone()))).collect())
-            .await
-            .map_err(WorkerError::Internal)?;
+        let claims =
+            units.iter().map(|u| (u.clone(), Some(UnitStatus::claim(&inner.id, inner.statuses.get(u).map(|(_, at)| at))))).collect();
+        let first = inner.status_writer.write(claims).await.map_err(WorkerError::Internal)?;
         inner.statuses.log().catch_up().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
         let mut won = Vec::new();
         for (i, unit) in units.into_iter().enumerate() {
@@ -334,14 +345,15 @@ impl Worker {
     pub(super) async fn release_all(&self) {
         let units = std::mem::take(&mut self.inner.running.lock().await.units);
         let stopping = units.into_iter().map(|(unit, running)| async move {
+            let generation = running.generation();
             if let RunningUnit::Task(task) = running {
                 task.stop(&unit).await;
             }
-            unit
+            (unit, generation)
         });
         let stopped = join_all(stopping).await;
         if self.inner.cluster.is_some() {
-            let released = stopped.into_iter().map(|unit| (unit, Some(UnitStatus::released()))).collect();
+            let released = stopped.into_iter().map(|(unit, generation)| (unit, Some(UnitStatus::released(generation)))).collect();
             if let Err(error) = self.inner.status_writer.write(released).await {
                 tracing::warn!(%error, "releasing units at shutdown failed; the others take them over when this worker leaves");
             }

@@ -31,9 +31,9 @@ use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::metrics::WorkerMetrics;
 use crate::mq::{MqClient, Producer};
 use crate::state::configs::Configs;
-use crate::state::log::StateLog;
+use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
-use crate::state::statuses::Statuses;
+use crate::state::statuses::{self, Statuses};
 use crate::state::topic::{self, SnapshotPolicy, TopicLogConfig};
 use crate::task::RunnerSettings;
 use herder::Herder;
@@ -67,6 +67,9 @@ pub struct ClusterSettings {
     pub status_topic: String,
     /// How often the group's member list is read, on top of the broker's notifications.
     pub member_poll_interval: Duration,
+    /// How long a worker must be missing from the member list before others take its units
+    /// over (a worker that just joined is missing from the others' lists for a moment).
+    pub takeover_delay: Duration,
     /// When the internal topics get snapshots.
     pub snapshots: SnapshotPolicy,
 }
@@ -80,6 +83,7 @@ impl ClusterSettings {
             offset_topic: format!("{name}-offsets"),
             status_topic: format!("{name}-statuses"),
             member_poll_interval: Duration::from_secs(1),
+            takeover_delay: Duration::from_secs(3),
             snapshots: SnapshotPolicy::default(),
         }
     }
@@ -219,7 +223,8 @@ impl WorkerBuilder {
                 (Some(mq), addr)
             }
         };
-        let instance = id.replace(':', "-");
+        // RocketMQ group and instance names take letters, digits, '-' and '_' only.
+        let instance: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
         let mq = MqClient::new(&namesrv_addr, &instance).map_err(|e| internal(&e))?;
         let producer = Arc::new(mq.producer(&format!("connect-worker-{instance}")).await.map_err(|e| internal(&e))?);
         tracing::info!(namesrv = %namesrv_addr, worker = %id, cluster = ?self.cluster.as_ref().map(|c| &c.name), "worker connected to RocketMQ");
@@ -228,15 +233,17 @@ impl WorkerBuilder {
             None => {
                 let configs = StateLog::file("configs", &self.data_dir.join("connectors.json")).map_err(|e| internal(&e))?;
                 let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json")).map_err(|e| internal(&e))?;
-                (configs, offsets, StateLog::memory("statuses"), None)
+                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), None)
             }
             Some(cluster) => {
                 let reader_group = format!("{}-readers", cluster.name);
                 let mut logs = Vec::new();
-                for (name, topic) in
-                    [("configs", &cluster.config_topic), ("offsets", &cluster.offset_topic), ("statuses", &cluster.status_topic)]
-                {
-                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots };
+                for (name, topic, merge) in [
+                    ("configs", &cluster.config_topic, last_write_wins as Merge),
+                    ("offsets", &cluster.offset_topic, last_write_wins),
+                    ("statuses", &cluster.status_topic, statuses::fenced),
+                ] {
+                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
                     logs.push(topic::open(&mq, producer.clone(), config).await.map_err(|e| internal(&e))?);
                 }
                 let [configs, offsets, statuses]: [StateLog; 3] = logs.try_into().map_err(|_| internal(&"three state logs"))?;

@@ -35,6 +35,8 @@ pub(super) struct Running {
     pub(super) units: BTreeMap<Unit, RunningUnit>,
     /// Per connector, the position of the last restart request acted on.
     pub(super) restarts_seen: BTreeMap<String, u64>,
+    /// Owners of units missing from the member list, and since when.
+    pub(super) absent_since: BTreeMap<String, std::time::Instant>,
 }
 
 impl Running {
@@ -151,7 +153,7 @@ fn mask_secrets(value: Json, secrets: &[(&Json, &Json)]) -> Json {
 
 impl Worker {
     fn unit_status(&self, state: State, trace: Option<String>, generation: u64) -> UnitStatus {
-        UnitStatus { state, worker_id: self.inner.id.clone(), trace, generation }
+        UnitStatus::of(state, &self.inner.id, trace, generation)
     }
 
     /// Takes on a connector: computes its task configs, writes them when they changed, and
@@ -191,7 +193,7 @@ impl Worker {
         let writer = self.inner.status_writer.clone();
         let (me, reported) = (self.inner.id.clone(), unit.clone());
         let status = StatusCell::reporting(State::Unassigned, move |s: &TaskStatus| {
-            let status = UnitStatus { state: s.state, worker_id: me.clone(), trace: s.trace.clone(), generation };
+            let status = UnitStatus::of(s.state, &me, s.trace.clone(), generation);
             writer.report(vec![(reported.clone(), Some(status))]);
         });
         let tasks = spec.tasks.clone().unwrap_or(TaskConfigs { revision: 0, configs: Vec::new() });

@@ -1,6 +1,8 @@
 //! The worker binary the cluster tests run as separate processes: the built-in connectors
-//! plus this crate's test connectors.
+//! plus this crate's test connectors (linking a crate is its registration).
 
+use connect_datagen as _;
+use connect_file as _;
 use connect_tests as _;
 
 fn main() -> std::process::ExitCode {
