@@ -82,12 +82,12 @@ pub async fn raw(raw: &RawClient, rate: u64, duration: Duration) -> anyhow::Resu
     let topic = format!("bench-latency-raw-{rate}");
     let records = (rate as f64 * duration.as_secs_f64()) as usize;
     // Create the topic first, so the consumer can be reading before the timed sends begin.
-    raw.send_paced(&topic, 1, &[b'x'], None, &Progress::new()).await?;
+    raw.send_paced(&topic, 1, b"x", None, &Progress::new()).await?;
     let received = Progress::new();
     let samples = Mutex::new(Vec::with_capacity(records));
     let body = vec![b'x'; 1024];
     let group = format!("{topic}-reader");
-    let reader = raw.read(&topic, &group, 0, 1, records as u64 + 1, &received, |m| {
+    let reader = raw.read(&topic, &group, (0, 1), records as u64 + 1, &received, |m| {
         samples.lock().unwrap_or_else(PoisonError::into_inner).push(since(m.born_timestamp()));
     });
     let writer = async {

@@ -91,7 +91,7 @@ impl RawClient {
         let progress = Arc::new(Progress::new());
         let readers = (0..tasks).map(|task| {
             let (client, topic, group, progress) = (self.clone(), topic.to_owned(), group.clone(), progress.clone());
-            tokio::spawn(async move { client.read(&topic, &group, task, tasks, records as u64, &progress, |_| ()).await })
+            tokio::spawn(async move { client.read(&topic, &group, (task, tasks), records as u64, &progress, |_| ()).await })
         });
         let mut finished = None;
         for reader in futures_util::future::join_all(readers).await {
@@ -100,15 +100,15 @@ impl RawClient {
         Ok(progress.window(finished.unwrap_or_else(Instant::now)))
     }
 
-    /// One consumer of `group` reading every `tasks`-th queue of `topic` from the start until
-    /// `progress` reaches `records`; `each` sees every message. Returns when it saw the last
-    /// one (shutting the consumer down is not part of the measurement).
+    /// One consumer of `group` reading its share of `topic`'s queues (every `tasks`-th queue
+    /// from the `task`-th) from the start until `progress` reaches `records`; `each` sees every
+    /// message. Returns when it saw the last one (shutting the consumer down is not part of
+    /// the measurement).
     pub async fn read(
         &self,
         topic: &str,
         group: &str,
-        task: usize,
-        tasks: usize,
+        (task, tasks): (usize, usize),
         records: u64,
         progress: &Progress,
         mut each: impl FnMut(&MessageExt),

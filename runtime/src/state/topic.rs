@@ -208,23 +208,29 @@ async fn read_range(consumer: &Consumer, queue: &MessageQueue, start: u64, end: 
     Ok(records)
 }
 
+/// The parts of one snapshot found while reading.
+struct Parts<'a> {
+    expected: u32,
+    entries: BTreeMap<u32, &'a [(String, Entry)]>,
+    written_ms: i64,
+}
+
 /// The latest snapshot all of whose parts were read and whose covered position is at or after
 /// `start` (so every record after it was read too).
 fn latest_snapshot(records: &[(u64, i64, Option<Record>)], start: u64) -> Option<(SnapshotMark, BTreeMap<String, Entry>)> {
-    // covers → (parts, part → its entries, when written)
-    let mut found: BTreeMap<u64, (u32, BTreeMap<u32, &Vec<(String, Entry)>>, i64)> = BTreeMap::new();
+    let mut found: BTreeMap<u64, Parts<'_>> = BTreeMap::new();
     for (_, stored_ms, record) in records {
         if let Some(Record::Snapshot { covers, part, parts, entries }) = record
             && *covers >= start
         {
-            let slot = found.entry(*covers).or_insert_with(|| (*parts, BTreeMap::new(), *stored_ms));
-            slot.1.insert(*part, entries);
-            slot.2 = slot.2.max(*stored_ms);
+            let slot = found.entry(*covers).or_insert_with(|| Parts { expected: *parts, entries: BTreeMap::new(), written_ms: *stored_ms });
+            slot.entries.insert(*part, entries);
+            slot.written_ms = slot.written_ms.max(*stored_ms);
         }
     }
-    let (covers, (_, parts, written_ms)) = found.into_iter().rev().find(|(_, (parts, got, _))| got.len() as u32 == *parts)?;
-    let map = parts.into_values().flat_map(|entries| entries.iter().cloned()).collect();
-    Some((SnapshotMark { covers, written_ms }, map))
+    let (covers, parts) = found.into_iter().rev().find(|(_, parts)| parts.entries.len() as u32 == parts.expected)?;
+    let map = parts.entries.into_values().flat_map(|entries| entries.iter().cloned()).collect();
+    Some((SnapshotMark { covers, written_ms: parts.written_ms }, map))
 }
 
 fn decode(message: &MessageExt) -> Option<Record> {
