@@ -82,8 +82,8 @@ impl ClusterSettings {
             config_topic: format!("{name}-configs"),
             offset_topic: format!("{name}-offsets"),
             status_topic: format!("{name}-statuses"),
-            member_poll_interval: Duration::from_secs(1),
-            takeover_delay: Duration::from_secs(3),
+            member_poll_interval: Duration::from_millis(500),
+            takeover_delay: Duration::from_secs(2),
             snapshots: SnapshotPolicy::default(),
         }
     }
