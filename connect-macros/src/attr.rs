@@ -14,6 +14,7 @@ pub struct PluginAttr {
     pub aliases: Vec<LitStr>,
     pub task: Option<Type>,
     pub split: Option<ExprPath>,
+    pub plan: Option<ExprPath>,
     pub validate: Option<ExprPath>,
     pub key_value: bool,
 }
@@ -118,7 +119,20 @@ fn read_keys(attr: &Attribute, kind: DeriveKind, parsed: &mut PluginAttr) -> syn
                 parsed.aliases = list.into_iter().map(plugin_name).collect::<syn::Result<_>>()?;
             }
             "task" => parsed.task = Some(meta.value()?.parse()?),
-            "split" => parsed.split = Some(fn_path(&meta, "split", "fn(&Self, usize) -> Vec<Self>")?),
+            "split" => {
+                let path = fn_path(&meta, "split", "fn(&Self, usize) -> Vec<Self>")?;
+                if seen_keys.iter().any(|k| k == "plan") {
+                    return Err(syn::Error::new_spanned(path, "`plan` replaces `split`: keep one (`plan` may return the same split)"));
+                }
+                parsed.split = Some(path);
+            }
+            "plan" => {
+                let path = fn_path(&meta, "plan", "async fn(&Self, usize) -> Result<TaskPlan<Self>>")?;
+                if seen_keys.iter().any(|k| k == "split") {
+                    return Err(syn::Error::new_spanned(path, "`plan` replaces `split`: keep one (`plan` may return the same split)"));
+                }
+                parsed.plan = Some(path);
+            }
             "validate" => parsed.validate = Some(fn_path(&meta, "validate", "fn(&Self) -> Result<(), ConfigErrors>")?),
             "key_value" => {
                 if meta.input.peek(Token![=]) {

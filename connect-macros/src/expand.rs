@@ -52,11 +52,22 @@ fn connector_impl(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) ->
             }
         }
     });
+    let plan = parsed.plan.as_ref().map(|path| {
+        quote_spanned! {path.span()=>
+            fn plan_tasks(
+                &self,
+                max_tasks: usize,
+            ) -> impl ::core::future::Future<Output = ::connect_sdk::Result<::connect_sdk::TaskPlan<Self>>> + ::core::marker::Send {
+                #path(self, max_tasks)
+            }
+        }
+    });
     quote! {
         impl #trait_path for #ident {
             type Task = #task;
             #validate
             #split
+            #plan
         }
     }
 }

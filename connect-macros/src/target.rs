@@ -35,7 +35,7 @@ impl DeriveKind {
     /// The keys its attribute accepts.
     pub fn keys(self) -> &'static [&'static str] {
         match self {
-            DeriveKind::Source | DeriveKind::Sink => &["name", "task", "split", "validate", "version", "aliases"],
+            DeriveKind::Source | DeriveKind::Sink => &["name", "task", "split", "plan", "validate", "version", "aliases"],
             DeriveKind::Transform => &["name", "version", "aliases", "key_value"],
             DeriveKind::Predicate | DeriveKind::Converter => &["name", "version", "aliases"],
         }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -77,6 +78,14 @@ pub trait SourceConnector: ConnectorConfig {
         let _ = max_tasks;
         vec![self.clone()]
     }
+
+    /// Plans the tasks on the worker that runs the connector, looking at the external system
+    /// if need be (the tables that exist, the partitions of a stream), and says when to plan
+    /// again. Default: [`task_configs`](SourceConnector::task_configs), never again. Derive
+    /// it with `#[connector(plan = Self::plan)]`.
+    fn plan_tasks(&self, max_tasks: usize) -> impl Future<Output = Result<TaskPlan<Self>>> + Send {
+        async move { Ok(TaskPlan::new(self.task_configs(max_tasks))) }
+    }
 }
 
 /// A sink connector: a configuration that opens [`SinkTask`]s. Derive it with
@@ -98,6 +107,47 @@ pub trait SinkConnector: ConnectorConfig {
     /// identical ones; the runtime spreads the subscribed queues over the tasks it opens).
     fn task_configs(&self, max_tasks: usize) -> Vec<Self> {
         vec![self.clone(); max_tasks.max(1)]
+    }
+
+    /// Plans the tasks on the worker that runs the connector; see [`SourceConnector::plan_tasks`].
+    fn plan_tasks(&self, max_tasks: usize) -> impl Future<Output = Result<TaskPlan<Self>>> + Send {
+        async move { Ok(TaskPlan::new(self.task_configs(max_tasks))) }
+    }
+}
+
+/// The tasks a connector plans, and when it wants to plan again.
+///
+/// A connector whose split depends on the external system (one task per table group, say)
+/// returns `TaskPlan::new(tasks).replan_after(interval)`: the worker running the connector
+/// plans again after `interval`, and restarts the tasks only when the plan changed (Kafka's
+/// `requestTaskReconfiguration`, without a thread of the connector's own).
+///
+/// ```
+/// use std::time::Duration;
+/// use connect_sdk::TaskPlan;
+///
+/// let plan = TaskPlan::new(vec!["orders", "customers"]).replan_after(Duration::from_secs(60));
+/// assert_eq!(plan.tasks.len(), 2);
+/// assert_eq!(plan.replan_after, Some(Duration::from_secs(60)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskPlan<C> {
+    /// One configuration per task; the runtime keeps at most `tasks.max`.
+    pub tasks: Vec<C>,
+    /// When to plan again (`None`: only when the connector's config changes).
+    pub replan_after: Option<Duration>,
+}
+
+impl<C> TaskPlan<C> {
+    /// A plan of these tasks, not revisited until the config changes.
+    pub fn new(tasks: Vec<C>) -> TaskPlan<C> {
+        TaskPlan { tasks, replan_after: None }
+    }
+
+    /// Plans again after `interval`.
+    pub fn replan_after(mut self, interval: Duration) -> TaskPlan<C> {
+        self.replan_after = Some(interval);
+        self
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::config::schema_info::external_key;
 use crate::config::{ConfigError, ConfigErrors, ConfigMap, parse_connector_config};
-use crate::connector::{QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask};
+use crate::connector::{QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
 use crate::context::{BoxFuture, SinkContext, SourceContext};
 use crate::converter::Converter;
 use crate::error::{Error, Result};
@@ -113,11 +113,21 @@ pub type OpenSourceTask = fn(ConfigMap, SourceContext) -> BoxFuture<'static, Res
 /// Opens an erased sink task from a task config.
 pub type OpenSinkTask = fn(ConfigMap, SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>>;
 
+/// Validates a full connector config and splits it, offline, into at most `max_tasks` task
+/// configs (what validation and creation check).
+pub type SplitTasks = fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>;
+
+/// Plans the tasks of a full connector config on the worker that runs the connector
+/// ([`SourceConnector::plan_tasks`]): at most `max_tasks` task configs, and when to plan again.
+pub type PlanTasks = fn(ConfigMap, usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>>;
+
 /// Type-erased entry points of a source connector.
 #[derive(Clone, Copy)]
 pub struct SourceFactory {
-    /// Validates a full connector config and splits it into at most `max_tasks` task configs.
-    pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,
+    /// See [`SplitTasks`].
+    pub task_configs: SplitTasks,
+    /// See [`PlanTasks`].
+    pub plan: PlanTasks,
     /// Opens a task from one of those task configs.
     pub open_task: OpenSourceTask,
 }
@@ -125,8 +135,10 @@ pub struct SourceFactory {
 /// Type-erased entry points of a sink connector.
 #[derive(Clone, Copy)]
 pub struct SinkFactory {
-    /// Validates a full connector config and splits it into at most `max_tasks` task configs.
-    pub task_configs: fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>,
+    /// See [`SplitTasks`].
+    pub task_configs: SplitTasks,
+    /// See [`PlanTasks`].
+    pub plan: PlanTasks,
     /// Opens a task from one of those task configs.
     pub open_task: OpenSinkTask,
 }
@@ -187,12 +199,24 @@ fn split_into_task_configs<C: serde::Serialize>(configs: Vec<C>, max_tasks: usiz
     configs.iter().take(max_tasks.max(1)).map(to_task_config).collect()
 }
 
+fn erase_plan<C: serde::Serialize>(plan: TaskPlan<C>, max_tasks: usize) -> Result<TaskPlan<ConfigMap>> {
+    let tasks = split_into_task_configs(plan.tasks, max_tasks).map_err(Error::Config)?;
+    Ok(TaskPlan { tasks, replan_after: plan.replan_after })
+}
+
 /// The erased entry points of source connector `C`; used by the derive.
 pub const fn source_factory<C: SourceConnector>() -> SourceFactory {
     fn task_configs<C: SourceConnector>(config: &ConfigMap, max_tasks: usize) -> Result<Vec<ConfigMap>, ConfigErrors> {
         let connector: C = parse_connector_config(config)?;
         connector.validate()?;
         split_into_task_configs(connector.task_configs(max_tasks), max_tasks)
+    }
+    fn plan<C: SourceConnector>(config: ConfigMap, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
+        Box::pin(async move {
+            let connector: C = parse_connector_config(&config).map_err(Error::Config)?;
+            connector.validate().map_err(Error::Config)?;
+            erase_plan(connector.plan_tasks(max_tasks).await?, max_tasks)
+        })
     }
     fn open_task<C: SourceConnector>(config: ConfigMap, ctx: SourceContext) -> BoxFuture<'static, Result<Box<dyn DynSourceTask>>> {
         Box::pin(async move {
@@ -201,7 +225,7 @@ pub const fn source_factory<C: SourceConnector>() -> SourceFactory {
             Ok(Box::new(task) as Box<dyn DynSourceTask>)
         })
     }
-    SourceFactory { task_configs: task_configs::<C>, open_task: open_task::<C> }
+    SourceFactory { task_configs: task_configs::<C>, plan: plan::<C>, open_task: open_task::<C> }
 }
 
 /// The erased entry points of sink connector `C`; used by the derive.
@@ -211,6 +235,13 @@ pub const fn sink_factory<C: SinkConnector>() -> SinkFactory {
         connector.validate()?;
         split_into_task_configs(connector.task_configs(max_tasks), max_tasks)
     }
+    fn plan<C: SinkConnector>(config: ConfigMap, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
+        Box::pin(async move {
+            let connector: C = parse_connector_config(&config).map_err(Error::Config)?;
+            connector.validate().map_err(Error::Config)?;
+            erase_plan(connector.plan_tasks(max_tasks).await?, max_tasks)
+        })
+    }
     fn open_task<C: SinkConnector>(config: ConfigMap, ctx: SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>> {
         Box::pin(async move {
             let config: C = parse_connector_config(&config).map_err(Error::Config)?;
@@ -218,5 +249,5 @@ pub const fn sink_factory<C: SinkConnector>() -> SinkFactory {
             Ok(Box::new(task) as Box<dyn DynSinkTask>)
         })
     }
-    SinkFactory { task_configs: task_configs::<C>, open_task: open_task::<C> }
+    SinkFactory { task_configs: task_configs::<C>, plan: plan::<C>, open_task: open_task::<C> }
 }

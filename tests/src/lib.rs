@@ -10,18 +10,27 @@ use connect_sdk::prelude::*;
 /// A source whose tasks each hold a lock file while open, so a test can prove that no task
 /// ever runs on two workers at once: a task that finds its lock already taken writes an
 /// `overlap-*` file next to it. It produces nothing.
+///
+/// With `tasks.file`, it plans as many tasks as that file says (at most `tasks.max`) and
+/// plans again every 200 ms: a connector whose task count follows the external system.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
-#[connector(task = ExclusiveTask, split = ExclusiveSource::one_per_task)]
+#[connector(task = ExclusiveTask, plan = ExclusiveSource::plan)]
 pub struct ExclusiveSource {
     /// Directory of the lock files.
     pub dir: String,
     /// Topic it would write to.
     pub topic: String,
+    /// A file holding the number of tasks to run.
+    #[serde(default)]
+    pub tasks_file: Option<String>,
 }
 
 impl ExclusiveSource {
-    fn one_per_task(&self, max_tasks: usize) -> Vec<Self> {
-        vec![self.clone(); max_tasks.max(1)]
+    async fn plan(&self, max_tasks: usize) -> Result<TaskPlan<Self>> {
+        let Some(file) = &self.tasks_file else { return Ok(TaskPlan::new(vec![self.clone(); max_tasks.max(1)])) };
+        let text = std::fs::read_to_string(file).map_err(|e| Error::with_source(format!("cannot read {file}"), e))?;
+        let count: usize = text.trim().parse().map_err(|_| Error::other(format!("{file} does not hold a task count: {text:?}")))?;
+        Ok(TaskPlan::new(vec![self.clone(); count.clamp(1, max_tasks)]).replan_after(Duration::from_millis(200)))
     }
 }
 

@@ -190,7 +190,6 @@ async fn a_change_made_on_any_worker_reaches_every_worker() {
     assert_eq!(c.call("GET", "/connectors/shared/config", None).1["tasks.max"], 3);
 
     // A config update through C reaches A.
-    let updated_at = Instant::now();
     let (code, _) = c.call(
         "PUT",
         "/connectors/shared/config",
@@ -201,6 +200,29 @@ async fn a_change_made_on_any_worker_reaches_every_worker() {
         time_until(SETTLE, Duration::from_millis(2), || a.call("GET", "/connectors/shared/config", None).1["topic"] == "other")
             .await
             .expect("the update reaches A");
+
+    // A connector that plans its tasks from the outside world: its owner plans again when
+    // asked to, and the new tasks run across the cluster.
+    let tasks_file = dir.join("planned-tasks");
+    std::fs::write(&tasks_file, "2").unwrap();
+    create(
+        b,
+        "planned",
+        json!({"connector.class": "exclusive-source", "dir": dir.join("planned-locks"), "topic": "unused", "tasks.max": 6, "tasks.file": tasks_file}),
+    );
+    assert!(wait_until(SETTLE, || all_running_on(&task_owners(a, "planned"), 2, &all_refs)).await, "{:?}", task_owners(a, "planned"));
+    std::fs::write(&tasks_file, "5").unwrap();
+    let grown = time_until(SETTLE, Duration::from_millis(10), || all_running_on(&task_owners(c, "planned"), 5, &all_refs)).await;
+    assert!(grown.is_some(), "the re-planned tasks do not run: {:?}", task_owners(c, "planned"));
+    assert!(loads(&task_owners(c, "planned")).len() > 1, "the new tasks are spread: {:?}", task_owners(c, "planned"));
+    std::fs::write(&tasks_file, "1").unwrap();
+    assert!(
+        wait_until(SETTLE, || all_running_on(&task_owners(a, "planned"), 1, &all_refs)).await,
+        "shrinking the plan stops tasks: {:?}",
+        task_owners(a, "planned")
+    );
+    println!("MEASURED re-plan: 2 → 5 tasks RUNNING {:?} after the external change (re-planned every 200 ms)", grown.unwrap());
+    assert_eq!(b.call("DELETE", "/connectors/planned", None).0, 204);
 
     // Deleted through B: gone everywhere, and its tasks closed.
     let deleted_at = Instant::now();
@@ -220,7 +242,6 @@ async fn a_change_made_on_any_worker_reaches_every_worker() {
         gone.unwrap(),
         deleted_at.elapsed()
     );
-    let _ = updated_at;
     drop(workers);
     broker.shutdown().await;
 }

@@ -95,7 +95,10 @@ impl<C: SinkConnector> SinkHarness<C> {
     pub async fn new(config: Json) -> Result<SinkHarness<C>> {
         let pipeline = Pipeline::new(config, &[("name", "harness"), ("connector.class", "harness")])?;
         let factory = sink_factory::<C>();
-        let task_config = (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?
+        (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
+        let task_config = (factory.plan)(pipeline.config.clone(), pipeline.common.tasks_max)
+            .await?
+            .tasks
             .into_iter()
             .next()
             .ok_or_else(|| Error::other("the connector produced no task config"))?;

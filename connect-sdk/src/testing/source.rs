@@ -85,7 +85,9 @@ impl<C: SourceConnector> SourceHarness<C> {
     pub async fn with_store(config: Json, store: Arc<InMemoryOffsetStore>) -> Result<SourceHarness<C>> {
         let pipeline = Pipeline::new(config, &[("name", "harness"), ("connector.class", "harness")])?;
         let factory = source_factory::<C>();
-        let task_configs = (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
+        // What creating the connector checks, then what the worker running it plans.
+        (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
+        let task_configs = (factory.plan)(pipeline.config.clone(), pipeline.common.tasks_max).await?.tasks;
         let mut harness = SourceHarness {
             pipeline,
             factory,

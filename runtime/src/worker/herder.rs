@@ -216,7 +216,7 @@ impl Worker {
         }
         for (unit, generation) in won {
             let started = match &unit {
-                Unit::Connector(name) => RunningUnit::Connector(self.run_connector(&specs[name], generation).await),
+                Unit::Connector(name) => RunningUnit::Connector(self.run_connector(&specs[name], generation, None).await),
                 Unit::Task(name, id) => RunningUnit::Task(self.start_task(&specs[name], *id, generation).await),
             };
             tracing::info!(%unit, generation, "started");
@@ -225,7 +225,11 @@ impl Worker {
 
         self.follow_changes(&specs, &mut running).await;
         self.handle_restarts(&specs, &mut running).await;
-        Ok(look_again)
+        let replans = running.units.values().filter_map(|u| match u {
+            RunningUnit::Connector(connector) => connector.replan_at,
+            RunningUnit::Task(_) => None,
+        });
+        Ok(look_again.into_iter().chain(replans).min())
     }
 
     /// Claims `units`; returns those won, with their generation.
@@ -249,16 +253,17 @@ impl Worker {
         Ok(won)
     }
 
-    /// Restarts tasks whose task configs changed, recomputes connectors whose config or
-    /// target changed, and passes target states on to tasks.
+    /// Restarts tasks whose task configs changed, plans again connectors whose config or
+    /// target changed or whose plan is due, and passes target states on to tasks.
     async fn follow_changes(&self, specs: &BTreeMap<String, ConnectorSpec>, running: &mut Running) {
         let units: Vec<Unit> = running.units.keys().cloned().collect();
+        let now = Instant::now();
         for unit in units {
             let spec = &specs[unit.connector()];
             let restart = match running.units.get_mut(&unit) {
                 Some(RunningUnit::Connector(connector)) => {
-                    if connector.revision != spec.revision || connector.target != spec.target {
-                        *connector = self.run_connector(spec, connector.generation).await;
+                    if connector.outdated(spec, now) {
+                        *connector = self.run_connector(spec, connector.generation, Some(connector)).await;
                     }
                     false
                 }
@@ -309,7 +314,7 @@ impl Worker {
                 RunningTask::stop(task, unit).await;
                 RunningUnit::Task(self.start_task(spec, *id, generation).await)
             }
-            (_, _) => RunningUnit::Connector(self.run_connector(spec, generation).await),
+            (_, _) => RunningUnit::Connector(self.run_connector(spec, generation, None).await),
         };
         running.units.insert(unit.clone(), restarted);
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connect_sdk::config::{CommonConfig, ConfigMap, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
@@ -11,7 +11,7 @@ use connect_sdk::converter::RecordConverters;
 use connect_sdk::plugin::{PluginFactory, PluginKind};
 use connect_sdk::registry::Registry;
 use connect_sdk::transform::TransformChain;
-use connect_sdk::{Error, SinkContext, SourceContext};
+use connect_sdk::{Error, SinkContext, SourceContext, TaskPlan};
 use serde_json::Value as Json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -63,7 +63,7 @@ impl RunningUnit {
 
     pub(super) fn failed(&self) -> bool {
         match self {
-            RunningUnit::Connector(c) => c.failed,
+            RunningUnit::Connector(c) => c.failed(),
             RunningUnit::Task(t) => t.status.get().state == State::Failed,
         }
     }
@@ -75,7 +75,22 @@ pub(super) struct RunningConnector {
     pub(super) revision: u64,
     pub(super) target: TargetState,
     pub(super) generation: u64,
-    pub(super) failed: bool,
+    /// The state and trace last reported.
+    reported: (State, Option<String>),
+    /// When its plan wants to be made again.
+    pub(super) replan_at: Option<Instant>,
+    replan_after: Option<Duration>,
+}
+
+impl RunningConnector {
+    pub(super) fn failed(&self) -> bool {
+        self.reported.0 == State::Failed
+    }
+
+    /// Whether it must be planned again: its config or target changed, or its plan is due.
+    pub(super) fn outdated(&self, spec: &ConnectorSpec, now: Instant) -> bool {
+        self.revision != spec.revision || self.target != spec.target || self.replan_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// A task this worker runs.
@@ -114,28 +129,30 @@ pub(super) fn resolved(config: &ConfigMap) -> Result<ConfigMap, connect_sdk::con
     crate::secrets::resolve(config)
 }
 
-/// The task configs of a connector, with the raw config's placeholders put back (secrets
-/// are resolved only to open a task, never stored).
-fn task_configs(spec: &ConnectorSpec) -> Result<Vec<ConfigMap>, String> {
+/// The tasks a connector plans, with the raw config's placeholders put back (secrets are
+/// resolved only to open a task, never stored).
+async fn plan_tasks(spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, String> {
     let config = resolved(&spec.config).map_err(|e| e.to_string())?;
     let common = CommonConfig::parse(&config).map_err(|e| e.to_string())?;
     let class = &common.connector_class;
-    let split = match registry().connector(class).map_err(|e| e.to_string())?.factory {
-        PluginFactory::Source(f) => (f.task_configs)(&config, common.tasks_max),
-        PluginFactory::Sink(f) => (f.task_configs)(&config, common.tasks_max),
+    let plan = match registry().connector(class).map_err(|e| e.to_string())?.factory {
+        PluginFactory::Source(f) => (f.plan)(config.clone(), common.tasks_max),
+        PluginFactory::Sink(f) => (f.plan)(config.clone(), common.tasks_max),
         _ => return Err(format!("{class} is not a connector")),
     };
+    let plan = plan.await.map_err(|e| e.trace())?;
     let secrets: Vec<(&Json, &Json)> =
         spec.config.iter().filter_map(|(key, raw)| Some((config.get(key)?, raw))).filter(|(value, raw)| value != raw).collect();
-    Ok(split
-        .map_err(|e| e.to_string())?
+    let tasks = plan
+        .tasks
         .into_iter()
         .map(|task| mask_secrets(Json::Object(task), &secrets))
         .filter_map(|t| match t {
             Json::Object(map) => Some(map),
             _ => None,
         })
-        .collect())
+        .collect();
+    Ok(TaskPlan { tasks, replan_after: plan.replan_after })
 }
 
 /// Puts the placeholder back wherever a resolved secret appears (`secrets` pairs a resolved
@@ -156,21 +173,34 @@ impl Worker {
         UnitStatus::of(state, &self.inner.id, trace, generation)
     }
 
-    /// Takes on a connector: computes its task configs, writes them when they changed, and
-    /// reports its state.
-    pub(super) async fn run_connector(&self, spec: &ConnectorSpec, generation: u64) -> RunningConnector {
-        let failure = if spec.target == TargetState::Stopped {
-            None
+    /// Takes on a connector, or looks at it again (`previous`): plans its tasks, writes their
+    /// configs when they changed, and reports its state when that changed.
+    pub(super) async fn run_connector(
+        &self,
+        spec: &ConnectorSpec,
+        generation: u64,
+        previous: Option<&RunningConnector>,
+    ) -> RunningConnector {
+        let replanning = previous.filter(|p| p.revision == spec.revision && p.target == spec.target && !p.failed());
+        let (failure, replan_after) = if spec.target == TargetState::Stopped {
+            (None, None)
         } else {
-            match task_configs(spec) {
-                Ok(configs) => {
-                    let wanted = TaskConfigs { revision: spec.revision, configs };
-                    match spec.tasks.as_ref() == Some(&wanted) {
+            match plan_tasks(spec).await {
+                Ok(plan) => {
+                    let wanted = TaskConfigs { revision: spec.revision, configs: plan.tasks };
+                    let written = match spec.tasks.as_ref() == Some(&wanted) {
                         true => None,
                         false => self.inner.configs.put_tasks(&spec.name, &wanted).await.err().map(|e| e.to_string()),
-                    }
+                    };
+                    (written, plan.replan_after)
                 }
-                Err(failure) => Some(failure),
+                // A connector whose tasks run keeps them when planning again fails: the
+                // external system may be away for a moment.
+                Err(failure) if replanning.is_some() => {
+                    tracing::warn!(connector = %spec.name, %failure, "planning the tasks again failed; they keep their configs");
+                    (None, replanning.and_then(|p| p.replan_after))
+                }
+                Err(failure) => (Some(failure), None),
             }
         };
         let state = match (&failure, spec.target) {
@@ -182,9 +212,19 @@ impl Worker {
             (None, TargetState::Paused) => State::Paused,
             (None, TargetState::Stopped) => State::Stopped,
         };
-        let status = self.unit_status(state, failure.clone(), generation);
-        self.inner.status_writer.report(vec![(Unit::Connector(spec.name.clone()), Some(status))]);
-        RunningConnector { revision: spec.revision, target: spec.target, generation, failed: failure.is_some() }
+        let reported = (state, failure);
+        if previous.is_none_or(|p| p.reported != reported || p.generation != generation) {
+            let status = self.unit_status(state, reported.1.clone(), generation);
+            self.inner.status_writer.report(vec![(Unit::Connector(spec.name.clone()), Some(status))]);
+        }
+        RunningConnector {
+            revision: spec.revision,
+            target: spec.target,
+            generation,
+            reported,
+            replan_at: replan_after.map(|after| Instant::now() + after),
+            replan_after,
+        }
     }
 
     /// Opens task `id` of `spec` (its task configs must exist) and starts its runner.
