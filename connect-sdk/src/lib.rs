@@ -24,6 +24,9 @@ pub use error::{BoxError, Error, Result};
 pub use serde_json;
 /// The async runtime tasks run on, re-exported so a connector crate needs no other dependency.
 pub use tokio;
+/// Logging: what a connector logs with `connect_sdk::tracing::warn!(...)` goes wherever the
+/// worker sends its own logs.
+pub use tracing;
 
 /// Everything a connector author usually needs: `use connect_sdk::prelude::*;`.
 pub mod prelude {

@@ -32,6 +32,26 @@ impl Struct {
         Struct { schema, values }
     }
 
+    /// A struct of `schema` holding `values` (one per field, in schema order), checked once:
+    /// the fast way to build a row.
+    ///
+    /// ```
+    /// use connect_sdk::data::{Schema, Struct, Value};
+    /// let schema = Schema::structure().field("id", Schema::int64()).field("name", Schema::string().optional());
+    /// let row = Struct::from_values(schema.clone(), vec![Value::Int64(1), Value::Null]).unwrap();
+    /// assert_eq!(row.get("id"), Some(&Value::Int64(1)));
+    /// assert!(Struct::from_values(schema, vec![Value::Int64(1)]).is_err());   // a value per field
+    /// ```
+    pub fn from_values(schema: impl Into<Arc<Schema>>, values: Vec<Value>) -> Result<Struct, DataError> {
+        let schema = schema.into();
+        if values.len() != schema.fields.len() {
+            return Err(DataError::new(format!("{} values for a struct of {} fields", values.len(), schema.fields.len())));
+        }
+        let row = Struct { schema, values };
+        row.validate()?;
+        Ok(row)
+    }
+
     /// The struct's schema.
     pub fn schema(&self) -> &Schema {
         &self.schema

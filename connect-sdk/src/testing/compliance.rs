@@ -30,7 +30,6 @@ use serde_json::{Value as Json, json};
 use super::{InMemoryOffsetStore, SinkHarness, SourceHarness};
 use crate::config::schema_info::{keys_of, schema_of};
 use crate::connector::{SinkConnector, SourceConnector};
-use crate::data::Value;
 use crate::offsets::SourceOffset;
 use crate::plugin::{sink_factory, source_factory};
 
@@ -234,16 +233,33 @@ fn not_before(previous: &SourceOffset, next: &SourceOffset) -> bool {
     })
 }
 
-/// The sink checks. `read_back` returns what the sink wrote, as text, one entry per record.
+/// Builds the record a sink check sends for a marker text (`compliance-7`).
+pub type RecordBuilder = Box<dyn Fn(&str) -> crate::record::Record + Send + Sync>;
+
+/// The topic the sink checks send to.
+const COMPLIANCE_TOPIC: &str = "compliance-topic";
+
+/// The sink checks. `read_back` returns what the sink wrote, as text, one entry per record:
+/// each record carries a marker text (`compliance-<n>`) that must come back.
 pub struct SinkCompliance {
     config: Json,
     records: usize,
+    record: RecordBuilder,
 }
 
 impl SinkCompliance {
-    /// Checks a sink configured by `config` (its `topics` is set to the topic the checks use).
+    /// Checks a sink configured by `config` (its `topics` is set to the topic the checks use);
+    /// each record's value is its marker text, without a key.
     pub fn new(config: Json) -> SinkCompliance {
-        SinkCompliance { config, records: 20 }
+        SinkCompliance { config, records: 20, record: Box::new(|marker| crate::record::Record::new(COMPLIANCE_TOPIC, marker)) }
+    }
+
+    /// Sends the records `build` makes of each marker text instead (a struct with a schema
+    /// for a database sink, a keyed record for a key-value store...). The record's topic is
+    /// replaced by the checks' topic.
+    pub fn record_with(mut self, build: impl Fn(&str) -> crate::record::Record + Send + Sync + 'static) -> SinkCompliance {
+        self.record = Box::new(build);
+        self
     }
 
     /// How many records to send.
@@ -256,7 +272,7 @@ impl SinkCompliance {
     pub async fn run<C: SinkConnector>(self, read_back: impl AsyncFn() -> Vec<String>) -> Result<ComplianceReport, ComplianceFailure> {
         let mut report = ComplianceReport::default();
         let mut config = self.config.clone();
-        config["topics"] = json!("compliance-topic");
+        config["topics"] = json!(COMPLIANCE_TOPIC);
         bad_config_is_rejected::<C>(&config, sink_factory::<C>().task_configs)?;
         report.passed.push("bad_config_is_rejected_with_a_keyed_error");
 
@@ -264,13 +280,14 @@ impl SinkCompliance {
         let mut harness = SinkHarness::<C>::new(config.clone()).await.or_else(|e| fail(CHECK, e.trace()))?;
         let values: Vec<String> = (0..self.records).map(|i| format!("compliance-{i}")).collect();
         let half = values.len() / 2;
+        let record = |marker: &str| crate::record::Record { topic: COMPLIANCE_TOPIC.to_owned(), ..(self.record)(marker) };
         for value in &values[..half] {
-            harness.send("compliance-topic", Value::Null, value.as_str()).or_else(|e| fail(CHECK, e.trace()))?;
+            harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
         for value in &values[half..] {
-            harness.send("compliance-topic", Value::Null, value.as_str()).or_else(|e| fail(CHECK, e.trace()))?;
+            harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.crash_and_restart().await.or_else(|e| fail(CHECK, e.trace()))?;

@@ -58,3 +58,32 @@ impl Pipeline {
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime starts").block_on(future)
 }
+
+/// Whether the service a connector test needs answers at `addr` (`host:port`). When it does
+/// not, the test should return early: this prints why, so a skipped test is never silent. In
+/// CI (`CI=true`) a missing service is a failure instead, and this panics with the reason.
+///
+/// ```no_run
+/// # fn main() {
+/// if !connect_sdk::testing::service_available("test database", "127.0.0.1:1") {
+///     return; // printed: "skipped: test database is not reachable at 127.0.0.1:1 ..."
+/// }
+/// # }
+/// ```
+pub fn service_available(name: &str, addr: &str) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let reachable = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok());
+    if reachable {
+        return true;
+    }
+    let reason = format!("{name} is not reachable at {addr}");
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{reason}, and CI=true requires it");
+    }
+    eprintln!("skipped: {reason} (outside CI a missing service skips the test)");
+    false
+}

@@ -1,0 +1,213 @@
+//! `jdbc-sink`: records into tables, as Kafka's JDBC sink does.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use connect_sdk::config::ConfigErrors;
+use connect_sdk::prelude::*;
+
+use crate::db::{Connection, ConnectionSettings, Dialect};
+use crate::write::{InsertMode, PkMode, RowBatch, TableWriter};
+
+/// Writes records with a struct value (and schema) into PostgreSQL or MySQL/MariaDB tables
+/// (Kafka's JDBC sink connector, same keys). Each `put` is one transaction: rows are inserted,
+/// upserted on the primary key (`insert.mode=upsert`, idempotent, so redelivered records do
+/// no harm) or updated; with `delete.enabled`, a tombstone deletes the row of its key.
+/// `auto.create` creates a missing table from the record schema, `auto.evolve` adds missing
+/// columns. A record the database refuses is retried alone, then reported to the dead-letter
+/// queue when errors are tolerated, or it stops the task.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SinkConnector)]
+#[connector(name = "jdbc-sink", aliases = ["io.confluent.connect.jdbc.JdbcSinkConnector", "JdbcSinkConnector"],
+            task = JdbcSinkTask, validate = JdbcSink::check)]
+pub struct JdbcSink {
+    /// `postgres://host:5432/db` or `mysql://host:3306/db` (a `jdbc:` prefix is accepted).
+    pub connection_url: String,
+    /// User, when not in the URL.
+    #[serde(default)]
+    pub connection_user: Option<String>,
+    /// Password, when not in the URL (use `${env:VAR}` or `${file:path:key}`).
+    #[serde(default)]
+    pub connection_password: Option<String>,
+    /// Connection attempts before a task gives up.
+    #[serde(default = "default_attempts")]
+    pub connection_attempts: u32,
+    /// Milliseconds between two connection attempts.
+    #[serde(default = "default_backoff_ms")]
+    pub connection_backoff_ms: u64,
+    /// The table of a record: `${topic}` is replaced by its topic.
+    #[serde(default = "default_table_format")]
+    pub table_name_format: String,
+    /// `insert`, `upsert` (insert or update on the primary key) or `update`.
+    #[serde(default)]
+    pub insert_mode: InsertMode,
+    /// Where the primary key comes from: `none`, `kafka` (topic, queue, offset), `record_key` or `record_value`.
+    #[serde(default)]
+    pub pk_mode: PkMode,
+    /// The primary key's fields (`record_key`: the key struct's fields, or the column name of
+    /// a primitive key; `record_value`: fields of the value; default: all key fields).
+    #[serde(default)]
+    pub pk_fields: Vec<String>,
+    /// Value fields to write (default: all).
+    #[serde(default)]
+    pub fields_whitelist: Vec<String>,
+    /// Create a missing table from the record's schema.
+    #[serde(default)]
+    pub auto_create: bool,
+    /// Add columns the table lacks.
+    #[serde(default)]
+    pub auto_evolve: bool,
+    /// Delete the row of a tombstone's key (needs `pk.mode=record_key`).
+    #[serde(default)]
+    pub delete_enabled: bool,
+    /// Rows per statement at most.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_backoff_ms() -> u64 {
+    10_000
+}
+fn default_table_format() -> String {
+    "${topic}".to_owned()
+}
+fn default_batch_size() -> usize {
+    3_000
+}
+
+impl JdbcSink {
+    fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            url: self.connection_url.clone(),
+            user: self.connection_user.clone(),
+            password: self.connection_password.clone(),
+            attempts: self.connection_attempts,
+            backoff: Duration::from_millis(self.connection_backoff_ms),
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        if Dialect::of_url(&self.connection_url).is_none() {
+            errors.push("connection.url", "use postgres://host:port/db or mysql://host:port/db");
+        }
+        if self.delete_enabled && self.pk_mode != PkMode::RecordKey {
+            errors.push("delete.enabled", "deletes need pk.mode=record_key");
+        }
+        if self.insert_mode != InsertMode::Insert && self.pk_mode == PkMode::None {
+            errors.push("pk.mode", format!("insert.mode={} needs a primary key", self.insert_mode));
+        }
+        if self.pk_mode == PkMode::RecordValue && self.pk_fields.is_empty() {
+            errors.push("pk.fields", "pk.mode=record_value needs the key fields");
+        }
+        if self.batch_size == 0 {
+            errors.push("batch.size", "must be at least 1");
+        }
+        if self.table_name_format.trim().is_empty() {
+            errors.push("table.name.format", "cannot be empty");
+        }
+        errors.into_result(())
+    }
+}
+
+/// Writes each `put` in one transaction.
+pub struct JdbcSinkTask {
+    config: JdbcSink,
+    ctx: SinkContext,
+    connection: Option<Connection>,
+    /// What it learnt of each table (columns, whether it exists).
+    tables: BTreeMap<String, TableWriter>,
+}
+
+impl SinkTask for JdbcSinkTask {
+    type Config = JdbcSink;
+
+    async fn open(config: JdbcSink, ctx: SinkContext) -> Result<Self> {
+        let connection = config.settings().connect().await?;
+        Ok(JdbcSinkTask { config, ctx, connection: Some(connection), tables: BTreeMap::new() })
+    }
+
+    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let batch = RowBatch::of(&self.config, &records);
+        let connection = match self.connection.as_mut() {
+            Some(connection) => connection,
+            None => self.connection.insert(self.config.settings().connect().await?),
+        };
+        let result = match batch {
+            Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_retriable() => {
+                // The connection is gone: the runtime retries the put on a new one.
+                self.connection = None;
+                Err(error)
+            }
+            Err(error) => self.put_one_by_one(records, error).await,
+        }
+    }
+}
+
+async fn write_all(
+    connection: &mut Connection,
+    config: &JdbcSink,
+    tables: &mut BTreeMap<String, TableWriter>,
+    batch: &RowBatch,
+) -> Result<()> {
+    connection.batch("BEGIN").await?;
+    let written = async {
+        for (table, rows) in batch.runs() {
+            let writer = match tables.get_mut(table) {
+                Some(writer) => writer,
+                None => tables.entry(table.to_owned()).or_insert(TableWriter::new(table)),
+            };
+            writer.write(connection, config, rows).await?;
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    match written {
+        Ok(()) => connection.batch("COMMIT").await,
+        Err(error) => {
+            let _ = connection.batch("ROLLBACK").await;
+            // A failed DDL may have left what was learnt of a table wrong.
+            tables.clear();
+            Err(error)
+        }
+    }
+}
+
+impl JdbcSinkTask {
+    /// A batch failed for a reason other than the connection: writes its records one at a
+    /// time, so only the bad ones fail; those go to the dead-letter queue when there is one.
+    async fn put_one_by_one(&mut self, records: Vec<SinkRecord>, batch_error: Error) -> Result<()> {
+        connect_sdk::tracing::warn!(error = %batch_error.trace(), records = records.len(), "a batch failed; writing its records one by one");
+        for record in records {
+            let one = std::slice::from_ref(&record);
+            let connection = match self.connection.as_mut() {
+                Some(connection) => connection,
+                None => self.connection.insert(self.config.settings().connect().await?),
+            };
+            let result = match RowBatch::of(&self.config, one) {
+                Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch).await,
+                Err(error) => Err(error),
+            };
+            match (result, self.ctx.errant_record_reporter()) {
+                (Ok(()), _) => {}
+                (Err(error), _) if error.is_retriable() => {
+                    self.connection = None;
+                    return Err(error);
+                }
+                (Err(error), Some(reporter)) => reporter.report(&record, &error).await?,
+                (Err(error), None) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
