@@ -124,6 +124,12 @@ impl ConnectionSettings {
             .ok_or_else(|| Error::other(format!("unsupported connection.url {:?}: use postgres://... or mysql://...", self.url)))
     }
 
+    /// The `mysql_async` options of a MySQL/MariaDB URL (for clients of the replication
+    /// protocol, which need a driver connection of their own).
+    pub fn mysql_options(&self) -> Result<mysql_async::OptsBuilder, Error> {
+        mysql::options(self)
+    }
+
     /// Connects, trying `attempts` times `backoff` apart; the last failure is retriable.
     pub async fn connect(&self) -> Result<Connection, Error> {
         let mut attempt = 1;

@@ -25,17 +25,8 @@ fn my_error(doing: &str, error: mysql_async::Error) -> Error {
 
 impl MySqlConnection {
     pub async fn connect(settings: &ConnectionSettings) -> Result<MySqlConnection, Error> {
-        let url = settings.url.strip_prefix("jdbc:").unwrap_or(&settings.url);
-        let url = url.strip_prefix("mariadb://").map_or_else(|| url.to_owned(), |rest| format!("mysql://{rest}"));
-        let opts = Opts::from_url(&url).map_err(|e| Error::with_source(format!("connection.url {url:?} is not a MySQL URL"), e))?;
-        let mut builder = OptsBuilder::from_opts(opts).init(vec!["SET time_zone = '+00:00'"]).stmt_cache_size(256);
-        if let Some(user) = &settings.user {
-            builder = builder.user(Some(user));
-        }
-        if let Some(password) = &settings.password {
-            builder = builder.pass(Some(password));
-        }
-        let conn = Conn::new(builder).await.map_err(|e| my_error(&format!("cannot connect to {url}"), e))?;
+        let opts = options(settings)?;
+        let conn = Conn::new(opts).await.map_err(|e| my_error(&format!("cannot connect to {}", settings.url), e))?;
         Ok(MySqlConnection { conn })
     }
 
@@ -64,6 +55,22 @@ impl MySqlConnection {
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         self.conn.query_drop(sql).await.map_err(|e| my_error(&format!("`{sql}` failed"), e))
     }
+}
+
+/// The driver options of `settings`: the URL (`mysql://` or `mariadb://`), the user and
+/// password, the session in UTC.
+pub fn options(settings: &ConnectionSettings) -> Result<OptsBuilder, Error> {
+    let url = settings.url.strip_prefix("jdbc:").unwrap_or(&settings.url);
+    let url = url.strip_prefix("mariadb://").map_or_else(|| url.to_owned(), |rest| format!("mysql://{rest}"));
+    let opts = Opts::from_url(&url).map_err(|e| Error::with_source(format!("connection.url {url:?} is not a MySQL URL"), e))?;
+    let mut builder = OptsBuilder::from_opts(opts).init(vec!["SET time_zone = '+00:00'"]).stmt_cache_size(256);
+    if let Some(user) = &settings.user {
+        builder = builder.user(Some(user));
+    }
+    if let Some(password) = &settings.password {
+        builder = builder.pass(Some(password));
+    }
+    Ok(builder)
 }
 
 fn params_of(params: &[SqlValue]) -> Result<Params, Error> {

@@ -1,0 +1,202 @@
+//! What a captured table looks like: its columns from `information_schema` (the binlog only
+//! carries types, not names), their Kafka Connect kinds, and the key, row and envelope
+//! schemas of its change records.
+
+use std::sync::Arc;
+
+use connect_jdbc::db::{ColumnKind, Connection, SqlValue};
+use connect_sdk::data::Schema;
+use connect_sdk::prelude::*;
+
+/// One column of a captured table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CdcColumn {
+    /// Its name.
+    pub name: String,
+    /// What it holds.
+    pub kind: ColumnKind,
+    /// Width in bits of an unsigned integer column (the binlog writes it as signed), else 0.
+    pub unsigned_bits: u32,
+    /// The labels of an `ENUM` or `SET` column (the binlog writes indexes and bit masks).
+    pub labels: Vec<String>,
+    /// `ENUM` (true) or `SET` (false), when it has labels.
+    pub is_enum: bool,
+    /// Whether the column is part of the primary key.
+    pub key: bool,
+}
+
+/// A captured table: columns in order and the schemas of its records.
+#[derive(Debug)]
+pub struct TableSchema {
+    /// Database name.
+    pub database: String,
+    /// Table name.
+    pub table: String,
+    /// Columns in table order.
+    pub columns: Vec<CdcColumn>,
+    /// Schema of a row image.
+    pub row: Arc<Schema>,
+    /// Schema of the key (the primary key columns), if the table has one.
+    pub key: Option<Arc<Schema>>,
+    /// Schema of the change envelope.
+    pub envelope: Arc<Schema>,
+}
+
+/// The schema of the envelope's `source` block (Debezium's MySQL source info).
+pub fn source_schema() -> Schema {
+    Schema::structure()
+        .named("io.debezium.connector.mysql.Source")
+        .field("version", Schema::string())
+        .field("connector", Schema::string())
+        .field("name", Schema::string())
+        .field("ts_ms", Schema::int64())
+        .field("snapshot", Schema::string().optional())
+        .field("db", Schema::string())
+        .field("table", Schema::string().optional())
+        .field("server_id", Schema::int64())
+        .field("gtid", Schema::string().optional())
+        .field("file", Schema::string())
+        .field("pos", Schema::int64())
+        .field("row", Schema::int32())
+}
+
+impl TableSchema {
+    /// Reads the table's columns; `None` when it does not exist (any more).
+    pub async fn load(connection: &mut Connection, prefix: &str, database: &str, table: &str) -> Result<Option<TableSchema>> {
+        let sql = "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(column_type AS CHAR), numeric_scale, CAST(column_key AS CHAR) \
+                   FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position";
+        let result = connection.query(sql, &[SqlValue::Text(database.to_owned()), SqlValue::Text(table.to_owned())]).await?;
+        if result.rows.is_empty() {
+            return Ok(None);
+        }
+        let mut columns = Vec::with_capacity(result.rows.len());
+        for row in result.rows {
+            let mut cells = row.into_iter();
+            let mut text = || cells.next().and_then(SqlValue::into_text).unwrap_or_default();
+            let (name, data_type, column_type) = (text(), text(), text());
+            let scale = match cells.next() {
+                Some(SqlValue::Int(scale)) => scale as i32,
+                _ => 0,
+            };
+            let key = cells.next().and_then(SqlValue::into_text).is_some_and(|k| k == "PRI");
+            columns.push(column_of(name, &data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), scale, key));
+        }
+        Ok(Some(TableSchema::new(prefix, database, table, columns)))
+    }
+
+    /// The schemas of a table with these columns.
+    pub fn new(prefix: &str, database: &str, table: &str, columns: Vec<CdcColumn>) -> TableSchema {
+        let name = format!("{prefix}.{database}.{table}");
+        let mut row = Schema::structure().named(format!("{name}.Value"));
+        for column in &columns {
+            row = row.field(column.name.clone(), column.kind.schema());
+        }
+        let key = columns.iter().any(|c| c.key).then(|| {
+            let mut key = Schema::structure().named(format!("{name}.Key"));
+            for column in columns.iter().filter(|c| c.key) {
+                let mut schema = column.kind.schema();
+                schema.optional = false;
+                key = key.field(column.name.clone(), schema);
+            }
+            Arc::new(key)
+        });
+        let envelope = Schema::structure()
+            .named(format!("{name}.Envelope"))
+            .field("before", row.clone().optional())
+            .field("after", row.clone().optional())
+            .field("source", source_schema())
+            .field("op", Schema::string())
+            .field("ts_ms", Schema::int64().optional());
+        TableSchema {
+            database: database.to_owned(),
+            table: table.to_owned(),
+            columns,
+            row: Arc::new(row),
+            key,
+            envelope: Arc::new(envelope),
+        }
+    }
+}
+
+/// A column from its `information_schema` description.
+fn column_of(name: String, data_type: &str, column_type: &str, scale: i32, key: bool) -> CdcColumn {
+    let unsigned = column_type.contains("unsigned");
+    let (kind, bits) = match data_type {
+        "tinyint" if column_type.starts_with("tinyint(1)") && !unsigned => (ColumnKind::Boolean, 0),
+        "tinyint" if unsigned => (ColumnKind::Int16, 8),
+        "tinyint" => (ColumnKind::Int8, 0),
+        "smallint" if unsigned => (ColumnKind::Int32, 16),
+        "smallint" => (ColumnKind::Int16, 0),
+        "mediumint" => (ColumnKind::Int32, if unsigned { 24 } else { 0 }),
+        "int" | "integer" if unsigned => (ColumnKind::Int64, 32),
+        "int" | "integer" => (ColumnKind::Int32, 0),
+        "bigint" if unsigned => (ColumnKind::Decimal(0), 64),
+        "bigint" => (ColumnKind::Int64, 0),
+        "float" => (ColumnKind::Float32, 0),
+        "double" | "real" | "double precision" => (ColumnKind::Float64, 0),
+        "decimal" | "numeric" => (ColumnKind::Decimal(scale), 0),
+        "date" => (ColumnKind::Date, 0),
+        "time" => (ColumnKind::Time, 0),
+        "datetime" | "timestamp" => (ColumnKind::Timestamp, 0),
+        "year" => (ColumnKind::Int32, 0),
+        "bit" if column_type == "bit(1)" => (ColumnKind::Boolean, 0),
+        "bit" | "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "geometry" | "point" => (ColumnKind::Bytes, 0),
+        _ => (ColumnKind::Text, 0),
+    };
+    let labels = match data_type {
+        "enum" | "set" => parse_labels(column_type),
+        _ => Vec::new(),
+    };
+    CdcColumn { name, kind, unsigned_bits: bits, labels, is_enum: data_type == "enum", key }
+}
+
+/// The labels of `enum('a','b')` / `set('x','y')`.
+fn parse_labels(column_type: &str) -> Vec<String> {
+    let Some(inner) = column_type.split_once('(').and_then(|(_, rest)| rest.strip_suffix(')')) else { return Vec::new() };
+    let mut labels = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('\'', true) if chars.peek() == Some(&'\'') => {
+                current.push('\'');
+                chars.next();
+            }
+            ('\'', _) => {
+                if quoted {
+                    labels.push(std::mem::take(&mut current));
+                }
+                quoted = !quoted;
+            }
+            (c, true) => current.push(c),
+            _ => {}
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn information_schema_types_become_column_kinds() {
+        let kind = |data: &str, full: &str| column_of("c".into(), data, full, 2, false);
+        assert_eq!(kind("tinyint", "tinyint(1)").kind, ColumnKind::Boolean);
+        assert_eq!(kind("int", "int(10) unsigned").unsigned_bits, 32);
+        assert_eq!(kind("bigint", "bigint(20) unsigned").kind, ColumnKind::Decimal(0));
+        assert_eq!(kind("decimal", "decimal(10,2)").kind, ColumnKind::Decimal(2));
+        assert_eq!(kind("enum", "enum('new','it''s done')").labels, ["new", "it's done"]);
+        assert_eq!(kind("varchar", "varchar(20)").kind, ColumnKind::Text);
+    }
+
+    #[test]
+    fn envelopes_name_their_table() {
+        let id = CdcColumn { name: "id".into(), kind: ColumnKind::Int64, unsigned_bits: 0, labels: vec![], is_enum: false, key: true };
+        let schema = TableSchema::new("shop", "db", "orders", vec![id]);
+        assert_eq!(schema.envelope.name.as_deref(), Some("shop.db.orders.Envelope"));
+        assert!(!schema.key.as_ref().unwrap().fields[0].schema.optional);
+        assert!(schema.envelope.field_named("after").unwrap().schema.optional);
+    }
+}

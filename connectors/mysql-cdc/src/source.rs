@@ -1,0 +1,516 @@
+//! `mysql-cdc-source`: the connector config, and the task that snapshots then streams.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
+use connect_sdk::config::ConfigErrors;
+use connect_sdk::data::{Schema, Struct};
+use connect_sdk::prelude::*;
+
+use crate::binlog::{BinlogReader, Change, Position, RowChange};
+use crate::filter::TableFilter;
+use crate::schema::{TableSchema, source_schema};
+use crate::snapshot::{Snapshot, check_binlog, current_position};
+use crate::values::from_binlog;
+
+/// What record values look like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Envelope {
+    /// Debezium's change event: `before`, `after`, `source`, `op`, `ts_ms` (and a tombstone
+    /// after each delete when `tombstones.on.delete`).
+    #[default]
+    Debezium,
+    /// The row after the change (a delete is a tombstone); the operation is in the `__op` header.
+    Row,
+}
+
+/// When the initial snapshot is taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// Snapshot the captured tables when there is no committed offset, then stream.
+    #[default]
+    Initial,
+    /// Never snapshot: stream from the current binlog position when there is no offset.
+    Never,
+}
+
+/// Captures row changes of MySQL/MariaDB tables from the binlog (row format): first a
+/// consistent snapshot of the captured tables (`op` `r`), then every insert (`c`), update (`u`)
+/// and delete (`d`) with the row before and after, into one topic per table,
+/// `topic.prefix.<database>.<table>`, keyed by the primary key. Each record carries its binlog
+/// position (file, position, row, GTID); a restarted task resumes after the last committed
+/// record. One task reads the whole server's binlog, in order.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(name = "mysql-cdc-source", aliases = ["io.debezium.connector.mysql.MySqlConnector", "MySqlConnector"],
+            task = MySqlCdcTask, split = MySqlCdcSource::one_reader, validate = MySqlCdcSource::check)]
+pub struct MySqlCdcSource {
+    /// `mysql://host:3306/db` (the database is the default `database.include.list`).
+    pub connection_url: String,
+    /// User, when not in the URL (needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT).
+    #[serde(default)]
+    pub connection_user: Option<String>,
+    /// Password, when not in the URL.
+    #[serde(default)]
+    pub connection_password: Option<String>,
+    /// Prefix of the topics and the `source.name` of every record.
+    pub topic_prefix: String,
+    /// Replica id this connector uses on the server (default: derived from the connector's name).
+    #[serde(default)]
+    pub database_server_id: Option<u32>,
+    /// Databases to capture, regular expressions (default: the URL's database, else all).
+    #[serde(default)]
+    pub database_include_list: Vec<String>,
+    /// Tables to capture, regular expressions on `database.table` (default: all).
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Tables not to capture, regular expressions on `database.table`.
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
+    /// `initial` (snapshot, then stream) or `never` (stream from now).
+    #[serde(default)]
+    pub snapshot_mode: SnapshotMode,
+    /// With no committed offset, start streaming at this binlog file (with `binlog.position`)
+    /// instead of snapshotting or starting now: to replay from a known point, after a restore.
+    #[serde(default)]
+    pub binlog_filename: Option<String>,
+    /// The position in `binlog.filename` to start at (the start of a transaction).
+    #[serde(default)]
+    pub binlog_position: Option<u64>,
+    /// `debezium` (before/after/source/op envelope) or `row` (the new row, deletes as tombstones).
+    #[serde(default)]
+    pub envelope: Envelope,
+    /// With the Debezium envelope, follow each delete with a tombstone of its key (for compacted consumers).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Records per poll at most.
+    #[serde(default = "default_batch")]
+    pub max_batch_size: usize,
+    /// Milliseconds a poll waits for changes.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Connection attempts before a task gives up.
+    #[serde(default = "default_attempts")]
+    pub connection_attempts: u32,
+    /// Milliseconds between two connection attempts.
+    #[serde(default = "default_backoff_ms")]
+    pub connection_backoff_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_batch() -> usize {
+    2048
+}
+fn default_poll_ms() -> u64 {
+    500
+}
+fn default_attempts() -> u32 {
+    5
+}
+fn default_backoff_ms() -> u64 {
+    2_000
+}
+
+impl MySqlCdcSource {
+    /// The binlog is one ordered stream: one reader.
+    fn one_reader(&self, _max_tasks: usize) -> Vec<Self> {
+        vec![self.clone()]
+    }
+
+    fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        if Dialect::of_url(&self.connection_url) != Some(Dialect::MySql) {
+            errors.push("connection.url", "use mysql://host:port/db (or mariadb://)");
+        }
+        if self.topic_prefix.trim().is_empty() {
+            errors.push("topic.prefix", "cannot be empty");
+        }
+        if self.max_batch_size == 0 {
+            errors.push("max.batch.size", "must be at least 1");
+        }
+        if self.binlog_position.is_some() != self.binlog_filename.is_some() {
+            errors.push("binlog.position", "set binlog.filename and binlog.position together");
+        }
+        if let Err(e) = self.filter() {
+            errors.extend_prefixed("", e);
+        }
+        errors.into_result(())
+    }
+
+    fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            url: self.connection_url.clone(),
+            user: self.connection_user.clone(),
+            password: self.connection_password.clone(),
+            attempts: self.connection_attempts,
+            backoff: Duration::from_millis(self.connection_backoff_ms),
+        }
+    }
+
+    fn filter(&self) -> Result<TableFilter, ConfigErrors> {
+        let mut databases = self.database_include_list.clone();
+        if databases.is_empty()
+            && let Some(db) = url_database(&self.connection_url)
+        {
+            databases.push(regex::escape(&db));
+        }
+        TableFilter::new(&databases, &self.table_include_list, &self.table_exclude_list)
+    }
+}
+
+/// The database of `mysql://host/db?options`.
+fn url_database(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let path = rest.split_once('/')?.1;
+    let db = path.split(['?', '#']).next()?;
+    (!db.is_empty()).then(|| db.to_owned())
+}
+
+/// Where the task is.
+enum Phase {
+    Snapshot(Box<Snapshot>),
+    Streaming(Option<Box<BinlogReader>>),
+}
+
+/// Snapshots (when needed), then follows the binlog.
+pub struct MySqlCdcTask {
+    config: MySqlCdcSource,
+    settings: ConnectionSettings,
+    filter: TableFilter,
+    server_id: u32,
+    partition: SourcePartition,
+    /// For `information_schema` lookups while streaming.
+    metadata: Option<Connection>,
+    schemas: HashMap<(String, String), Option<Arc<TableSchema>>>,
+    phase: Phase,
+    /// Where to resume streaming (the last emitted change, or the snapshot's position).
+    position: Position,
+    failures: u32,
+    source_schema: Arc<Schema>,
+}
+
+/// A replica id from the connector name, away from the small ids servers are given.
+fn server_id_of(name: &str) -> u32 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    10_000 + (hash % 2_000_000_000) as u32
+}
+
+fn read_position(offset: &SourceOffset) -> Option<Position> {
+    Some(Position {
+        file: offset.get_str("file")?.to_owned(),
+        pos: offset.get_i64("pos")? as u64,
+        rows: offset.get_i64("row").unwrap_or(0) as u64,
+    })
+}
+
+impl SourceTask for MySqlCdcTask {
+    type Config = MySqlCdcSource;
+
+    async fn open(config: MySqlCdcSource, ctx: SourceContext) -> Result<Self> {
+        let settings = config.settings();
+        let filter = config.filter().map_err(Error::Config)?;
+        let partition = SourcePartition::new().with("server", config.topic_prefix.as_str());
+        let committed = ctx.offset(&partition);
+        let mut metadata = settings.connect().await?;
+        check_binlog(&mut metadata).await?;
+        let resume = committed.as_ref().filter(|o| o.get("snapshot").and_then(|s| s.as_bool()) != Some(true)).and_then(read_position);
+        let start = config.binlog_filename.clone().zip(config.binlog_position).map(|(file, pos)| Position { file, pos, rows: 0 });
+        let (phase, position) = match (resume.or(start), config.snapshot_mode) {
+            (Some(position), _) => (Phase::Streaming(None), position),
+            (None, SnapshotMode::Never) => (Phase::Streaming(None), current_position(&mut metadata).await?),
+            (None, SnapshotMode::Initial) => {
+                let snapshot = Snapshot::begin(&settings, &config.topic_prefix, &filter).await?;
+                let position = snapshot.position.clone();
+                (Phase::Snapshot(Box::new(snapshot)), position)
+            }
+        };
+        let server_id = config.database_server_id.unwrap_or_else(|| server_id_of(ctx.connector_name()));
+        Ok(MySqlCdcTask {
+            config,
+            settings,
+            filter,
+            server_id,
+            partition,
+            metadata: Some(metadata),
+            schemas: HashMap::new(),
+            phase,
+            position,
+            failures: 0,
+            source_schema: Arc::new(source_schema()),
+        })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let result = match &mut self.phase {
+            Phase::Snapshot(_) => self.poll_snapshot().await,
+            Phase::Streaming(_) => self.poll_binlog().await,
+        };
+        match result {
+            Ok(records) => {
+                self.failures = 0;
+                Ok(records)
+            }
+            Err(error) if error.is_retriable() && self.failures + 1 < self.config.connection_attempts.max(1) => {
+                self.failures += 1;
+                connect_sdk::tracing::warn!(error = %error.trace(), "mysql-cdc-source lost its connection; reconnecting");
+                if let Phase::Streaming(reader) = &mut self.phase
+                    && let Some(reader) = reader.take()
+                {
+                    reader.close().await;
+                }
+                self.metadata = None;
+                connect_sdk::tokio::time::sleep(Duration::from_millis(self.config.connection_backoff_ms)).await;
+                Ok(Vec::new())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        if let Phase::Streaming(reader) = &mut self.phase
+            && let Some(reader) = reader.take()
+        {
+            reader.close().await;
+        }
+        Ok(())
+    }
+}
+
+impl MySqlCdcTask {
+    async fn poll_snapshot(&mut self) -> Result<Vec<SourceRecord>> {
+        let Phase::Snapshot(snapshot) = &mut self.phase else { return Ok(Vec::new()) };
+        let Some(batch) = snapshot.next_rows(self.config.max_batch_size).await? else {
+            return self.end_snapshot().await.map(|()| Vec::new());
+        };
+        let position = snapshot.position.clone();
+        let now = now_ms();
+        let mut records = Vec::with_capacity(batch.rows.len());
+        let count = batch.rows.len();
+        for (i, row) in batch.rows.into_iter().enumerate() {
+            let last = batch.last && i + 1 == count;
+            let values = row.into_iter().zip(&batch.schema.columns).map(|(v, c)| c.kind.value(v)).collect::<Result<Vec<_>, _>>()?;
+            let after = Struct::from_values(batch.schema.row.clone(), values)?;
+            let mut offset = self.offset(&position, None);
+            offset.insert("snapshot", !last);
+            let source = self.source_info(&batch.schema, &position, None, 0, now, if last { "last" } else { "true" }, 0)?;
+            records.extend(self.change_records(&batch.schema, "r", None, Some(after), source, offset, now)?);
+        }
+        if batch.last {
+            self.end_snapshot().await?;
+        }
+        Ok(records)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<()> {
+        if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
+            snapshot.finish().await?;
+        }
+        Ok(())
+    }
+
+    async fn poll_binlog(&mut self) -> Result<Vec<SourceRecord>> {
+        let Phase::Streaming(reader) = &mut self.phase else { return Ok(Vec::new()) };
+        let reader = match reader {
+            Some(reader) => reader,
+            None => reader.insert(Box::new(BinlogReader::open(&self.settings, self.server_id, &self.position).await?)),
+        };
+        let deadline = Instant::now() + Duration::from_millis(self.config.poll_interval_ms);
+        let mut changes = Vec::new();
+        let mut schema_changed = false;
+        while changes.len() < self.config.max_batch_size {
+            // Once something arrived, only what is already there joins the batch.
+            let wait = if changes.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(5) };
+            if wait.is_zero() {
+                break;
+            }
+            match reader.next(wait).await? {
+                None => break,
+                Some(Change::Rows(rows)) => changes.extend(rows.into_iter().filter(|r| self.filter.admits(&r.database, &r.table))),
+                Some(Change::SchemaChange) => {
+                    schema_changed = true;
+                    if !changes.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut records = Vec::with_capacity(changes.len());
+        for change in changes {
+            self.position = change.resume.clone();
+            records.extend(self.binlog_records(change).await?);
+        }
+        if schema_changed {
+            self.schemas.clear();
+        }
+        Ok(records)
+    }
+
+    async fn schema(&mut self, database: &str, table: &str) -> Result<Option<Arc<TableSchema>>> {
+        let key = (database.to_owned(), table.to_owned());
+        if let Some(known) = self.schemas.get(&key) {
+            return Ok(known.clone());
+        }
+        let metadata = match self.metadata.as_mut() {
+            Some(metadata) => metadata,
+            None => self.metadata.insert(self.settings.connect().await?),
+        };
+        let schema = TableSchema::load(metadata, &self.config.topic_prefix, database, table).await?.map(Arc::new);
+        self.schemas.insert(key, schema.clone());
+        Ok(schema)
+    }
+
+    async fn binlog_records(&mut self, change: RowChange) -> Result<Vec<SourceRecord>> {
+        let Some(schema) = self.schema(&change.database, &change.table).await? else {
+            return Err(Error::other(format!(
+                "{}.{} changed in the binlog but no longer exists; its rows cannot be named",
+                change.database, change.table
+            )));
+        };
+        let image = |values: Option<Vec<mysql_async::binlog::value::BinlogValue<'static>>>| -> Result<Option<Struct>> {
+            let Some(values) = values else { return Ok(None) };
+            if values.len() != schema.columns.len() {
+                return Err(Error::other(format!(
+                    "{}.{}: the binlog row has {} columns, the table now {}: its definition changed since; snapshot again",
+                    change.database,
+                    change.table,
+                    values.len(),
+                    schema.columns.len()
+                )));
+            }
+            let values = values
+                .into_iter()
+                .zip(&schema.columns)
+                .map(|(v, c)| from_binlog(c, v).and_then(|sql| c.kind.value(sql).map_err(Error::from)))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(Struct::from_values(schema.row.clone(), values)?))
+        };
+        let (before, after) = (image(change.before)?, image(change.after)?);
+        let offset = self.offset(&change.resume, change.gtid.as_deref());
+        let source = self.source_info(
+            &schema,
+            &change.resume,
+            change.gtid.as_deref(),
+            change.server_id,
+            change.ts_ms,
+            "false",
+            change.row_in_event,
+        )?;
+        self.change_records(&schema, change.op.letter(), before, after, source, offset, change.ts_ms)
+    }
+
+    fn offset(&self, position: &Position, gtid: Option<&str>) -> SourceOffset {
+        let mut offset = SourceOffset::new().with("file", position.file.as_str()).with("pos", position.pos).with("row", position.rows);
+        if let Some(gtid) = gtid {
+            offset.insert("gtid", gtid);
+        }
+        offset
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn source_info(
+        &self,
+        schema: &TableSchema,
+        position: &Position,
+        gtid: Option<&str>,
+        server_id: u32,
+        ts_ms: i64,
+        snapshot: &str,
+        row: i32,
+    ) -> Result<Struct> {
+        let values = vec![
+            Value::from(env!("CARGO_PKG_VERSION")),
+            Value::from("mysql"),
+            Value::from(self.config.topic_prefix.as_str()),
+            Value::Int64(ts_ms),
+            Value::from(snapshot),
+            Value::from(schema.database.as_str()),
+            Value::from(schema.table.as_str()),
+            Value::Int64(i64::from(server_id)),
+            gtid.map_or(Value::Null, Value::from),
+            Value::from(position.file.as_str()),
+            Value::Int64(position.pos as i64),
+            Value::Int32(row),
+        ];
+        Ok(Struct::from_values(self.source_schema.clone(), values)?)
+    }
+
+    /// The record(s) of one change: keyed by the primary key, shaped by the envelope.
+    #[allow(clippy::too_many_arguments)]
+    fn change_records(
+        &self,
+        schema: &TableSchema,
+        op: &str,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        source: Struct,
+        offset: SourceOffset,
+        ts_ms: i64,
+    ) -> Result<Vec<SourceRecord>> {
+        let topic = format!("{}.{}.{}", self.config.topic_prefix, schema.database, schema.table);
+        let image = after.as_ref().or(before.as_ref());
+        let key = match (&schema.key, image) {
+            (Some(key_schema), Some(row)) => {
+                let values = key_schema.fields.iter().map(|f| row.get(&f.name).cloned().unwrap_or(Value::Null)).collect();
+                Some((Value::Struct(Struct::from_values(key_schema.clone(), values)?), Schema::clone(key_schema)))
+            }
+            _ => None,
+        };
+        let keyed = |mut record: SourceRecord| {
+            if let Some((key, key_schema)) = &key {
+                record = record.with_key(key.clone()).with_key_schema(key_schema.clone());
+            }
+            record.with_timestamp(ts_ms)
+        };
+        let mut records = Vec::with_capacity(2);
+        match self.config.envelope {
+            Envelope::Debezium => {
+                let deleted = op == "d";
+                let values = vec![
+                    before.map_or(Value::Null, Value::Struct),
+                    after.map_or(Value::Null, Value::Struct),
+                    Value::Struct(source),
+                    Value::from(op),
+                    Value::Int64(now_ms()),
+                ];
+                let envelope = Struct::from_values(schema.envelope.clone(), values)?;
+                let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))
+                    .with_value_schema(Schema::clone(&schema.envelope));
+                records.push(keyed(record));
+                if deleted && self.config.tombstones_on_delete && key.is_some() {
+                    records.push(keyed(SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null)));
+                }
+            }
+            Envelope::Row => {
+                let record = match after {
+                    Some(after) => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Struct(after))
+                        .with_value_schema(Schema::clone(&schema.row)),
+                    None => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null),
+                };
+                records.push(keyed(record.with_header("__op", op)));
+            }
+        }
+        Ok(records)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_names_the_default_database() {
+        assert_eq!(url_database("mysql://root@127.0.0.1:3306/shop?ssl=false"), Some("shop".into()));
+        assert_eq!(url_database("mysql://127.0.0.1:3306/"), None);
+        assert_ne!(server_id_of("a"), server_id_of("b"));
+        assert!(server_id_of("a") >= 10_000);
+    }
+}
