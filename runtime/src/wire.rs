@@ -23,8 +23,12 @@ pub const KEY: &str = "__connect.key";
 pub const KEY_BASE64: &str = "__connect.key.b64";
 /// Property holding the record timestamp (ms since the epoch).
 pub const TIMESTAMP: &str = "__connect.ts";
-/// Property marking a null value (a tombstone), whose body is empty.
+/// Property marking a null value (a tombstone); its body is a placeholder byte.
 pub const NULL_VALUE: &str = "__connect.null";
+/// Property marking an empty value; its body is a placeholder byte.
+pub const EMPTY_VALUE: &str = "__connect.empty";
+/// The body of a message whose value is null or empty: RocketMQ refuses empty bodies.
+const PLACEHOLDER_BODY: &[u8] = b"\0";
 /// Prefix of the properties holding headers.
 pub const HEADER_PREFIX: &str = "__connect.h.";
 
@@ -70,8 +74,8 @@ pub fn to_message_in(record: &RawRecord, topic: CheetahString) -> Result<Message
     let mut builder = Message::builder().topic(topic);
     builder = match &record.value {
         Some(body) if !body.is_empty() => builder.body(body.clone()),
-        Some(_) => builder.empty_body(),
-        None => builder.empty_body().raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
+        Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(|e| e.to_string())?,
+        None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
     };
     if let Some(key) = &record.key {
         builder = match std::str::from_utf8(key) {
@@ -104,7 +108,11 @@ pub fn from_message(message: &MessageExt) -> RawRecord {
         .or_else(|| property(ROCKETMQ_KEYS))
         .map(|k| Bytes::copy_from_slice(k.as_bytes()))
         .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()).map(Bytes::from));
-    let value = if property(NULL_VALUE).is_some() { None } else { Some(message.body().unwrap_or_default()) };
+    let value = match (property(NULL_VALUE), property(EMPTY_VALUE)) {
+        (Some(_), _) => None,
+        (None, Some(_)) => Some(Bytes::new()),
+        (None, None) => Some(message.body().unwrap_or_default()),
+    };
     let mut headers: Vec<(String, String)> =
         properties.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned()))).collect();
     headers.sort();
@@ -158,8 +166,11 @@ mod tests {
 
     #[test]
     fn tombstones_and_plain_producers_messages_read_back() {
-        let (_, back) = round_trip(&RawRecord { topic: "t".to_owned(), value: None, ..RawRecord::default() });
-        assert_eq!(back.value, None);
+        for value in [None, Some(Bytes::new())] {
+            let (message, back) = round_trip(&RawRecord { topic: "t".to_owned(), value: value.clone(), ..RawRecord::default() });
+            assert!(message.body().is_some_and(|b| !b.is_empty()), "RocketMQ refuses an empty body");
+            assert_eq!(back.value, value);
+        }
         let plain = Message::builder().topic("t").body_slice(b"v").key("k1").build().expect("a message");
         let mut consumed = MessageExt::default();
         consumed.set_message_inner(plain);

@@ -23,4 +23,5 @@ mod snapshot;
 mod source;
 mod values;
 
+pub use schema::TimePrecision;
 pub use source::{Envelope, MySqlCdcSource, MySqlCdcTask, SnapshotMode};

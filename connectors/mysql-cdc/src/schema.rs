@@ -8,6 +8,19 @@ use connect_jdbc::db::{ColumnKind, Connection, SqlValue};
 use connect_sdk::data::Schema;
 use connect_sdk::prelude::*;
 
+/// How temporal columns are represented (Debezium's `time.precision.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecision {
+    /// Kafka's millisecond types, except that `DATETIME`, `TIMESTAMP` and `TIME` columns
+    /// with more than 3 fractional digits are µs (`io.debezium.time.MicroTimestamp` /
+    /// `MicroTime`), so nothing is rounded.
+    #[default]
+    Adaptive,
+    /// Kafka Connect's `Timestamp`, `Time` and `Date` (milliseconds) for every column.
+    Connect,
+}
+
 /// One column of a captured table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CdcColumn {
@@ -62,9 +75,15 @@ pub fn source_schema() -> Schema {
 
 impl TableSchema {
     /// Reads the table's columns; `None` when it does not exist (any more).
-    pub async fn load(connection: &mut Connection, prefix: &str, database: &str, table: &str) -> Result<Option<TableSchema>> {
-        let sql = "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(column_type AS CHAR), numeric_scale, CAST(column_key AS CHAR) \
-                   FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position";
+    pub async fn load(
+        connection: &mut Connection,
+        prefix: &str,
+        database: &str,
+        table: &str,
+        precision: TimePrecision,
+    ) -> Result<Option<TableSchema>> {
+        let sql = "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(column_type AS CHAR), numeric_scale, CAST(column_key AS CHAR), \
+                   datetime_precision FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position";
         let result = connection.query(sql, &[SqlValue::Text(database.to_owned()), SqlValue::Text(table.to_owned())]).await?;
         if result.rows.is_empty() {
             return Ok(None);
@@ -79,7 +98,19 @@ impl TableSchema {
                 _ => 0,
             };
             let key = cells.next().and_then(SqlValue::into_text).is_some_and(|k| k == "PRI");
-            columns.push(column_of(name, &data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), scale, key));
+            let fraction_digits = match cells.next() {
+                Some(SqlValue::Int(digits)) => digits,
+                _ => 0,
+            };
+            let mut column = column_of(name, &data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), scale, key);
+            if precision == TimePrecision::Adaptive && fraction_digits > 3 {
+                column.kind = match column.kind {
+                    ColumnKind::Timestamp => ColumnKind::MicroTimestamp,
+                    ColumnKind::Time => ColumnKind::MicroTime,
+                    other => other,
+                };
+            }
+            columns.push(column);
         }
         Ok(Some(TableSchema::new(prefix, database, table, columns)))
     }

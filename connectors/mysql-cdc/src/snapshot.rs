@@ -8,7 +8,7 @@ use connect_sdk::prelude::*;
 
 use crate::binlog::Position;
 use crate::filter::TableFilter;
-use crate::schema::TableSchema;
+use crate::schema::{TableSchema, TimePrecision};
 
 /// A snapshot being read.
 pub struct Snapshot {
@@ -89,7 +89,7 @@ pub async fn captured_tables(connection: &mut Connection, filter: &TableFilter) 
 
 impl Snapshot {
     /// Opens a consistent snapshot of the tables `filter` admits.
-    pub async fn begin(settings: &ConnectionSettings, prefix: &str, filter: &TableFilter) -> Result<Snapshot> {
+    pub async fn begin(settings: &ConnectionSettings, prefix: &str, filter: &TableFilter, precision: TimePrecision) -> Result<Snapshot> {
         let mut connection = settings.connect().await?;
         check_binlog(&mut connection).await?;
         connection.batch("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ").await?;
@@ -113,7 +113,7 @@ impl Snapshot {
         };
         let mut tables = Vec::new();
         for (db, table) in captured_tables(&mut connection, filter).await? {
-            if let Some(schema) = TableSchema::load(&mut connection, prefix, &db, &table).await? {
+            if let Some(schema) = TableSchema::load(&mut connection, prefix, &db, &table, precision).await? {
                 tables.push(Arc::new(schema));
             }
         }

@@ -11,7 +11,7 @@ use connect_sdk::prelude::*;
 
 use crate::binlog::{BinlogReader, Change, Position, RowChange};
 use crate::filter::TableFilter;
-use crate::schema::{TableSchema, source_schema};
+use crate::schema::{TableSchema, TimePrecision, source_schema};
 use crate::snapshot::{Snapshot, check_binlog, current_position};
 use crate::values::from_binlog;
 
@@ -41,7 +41,7 @@ pub enum SnapshotMode {
 /// Captures row changes of MySQL/MariaDB tables from the binlog (row format): first a
 /// consistent snapshot of the captured tables (`op` `r`), then every insert (`c`), update (`u`)
 /// and delete (`d`) with the row before and after, into one topic per table,
-/// `topic.prefix.<database>.<table>`, keyed by the primary key. Each record carries its binlog
+/// `<topic.prefix>-<database>-<table>`, keyed by the primary key. Each record carries its binlog
 /// position (file, position, row, GTID); a restarted task resumes after the last committed
 /// record. One task reads the whole server's binlog, in order.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
@@ -58,6 +58,9 @@ pub struct MySqlCdcSource {
     pub connection_password: Option<String>,
     /// Prefix of the topics and the `source.name` of every record.
     pub topic_prefix: String,
+    /// What joins the prefix, database and table in a topic name (RocketMQ topics cannot hold `.`).
+    #[serde(default = "default_delimiter")]
+    pub topic_delimiter: String,
     /// Replica id this connector uses on the server (default: derived from the connector's name).
     #[serde(default)]
     pub database_server_id: Option<u32>,
@@ -80,6 +83,10 @@ pub struct MySqlCdcSource {
     /// The position in `binlog.filename` to start at (the start of a transaction).
     #[serde(default)]
     pub binlog_position: Option<u64>,
+    /// `adaptive` (µs types for columns with more than 3 fractional digits) or `connect`
+    /// (Kafka's millisecond types everywhere).
+    #[serde(default)]
+    pub time_precision_mode: TimePrecision,
     /// `debezium` (before/after/source/op envelope) or `row` (the new row, deletes as tombstones).
     #[serde(default)]
     pub envelope: Envelope,
@@ -100,6 +107,9 @@ pub struct MySqlCdcSource {
     pub connection_backoff_ms: u64,
 }
 
+fn default_delimiter() -> String {
+    "-".to_owned()
+}
 fn yes() -> bool {
     true
 }
@@ -224,7 +234,7 @@ impl SourceTask for MySqlCdcTask {
             (Some(position), _) => (Phase::Streaming(None), position),
             (None, SnapshotMode::Never) => (Phase::Streaming(None), current_position(&mut metadata).await?),
             (None, SnapshotMode::Initial) => {
-                let snapshot = Snapshot::begin(&settings, &config.topic_prefix, &filter).await?;
+                let snapshot = Snapshot::begin(&settings, &config.topic_prefix, &filter, config.time_precision_mode).await?;
                 let position = snapshot.position.clone();
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
@@ -359,7 +369,8 @@ impl MySqlCdcTask {
             Some(metadata) => metadata,
             None => self.metadata.insert(self.settings.connect().await?),
         };
-        let schema = TableSchema::load(metadata, &self.config.topic_prefix, database, table).await?.map(Arc::new);
+        let schema =
+            TableSchema::load(metadata, &self.config.topic_prefix, database, table, self.config.time_precision_mode).await?.map(Arc::new);
         self.schemas.insert(key, schema.clone());
         Ok(schema)
     }
@@ -451,7 +462,8 @@ impl MySqlCdcTask {
         offset: SourceOffset,
         ts_ms: i64,
     ) -> Result<Vec<SourceRecord>> {
-        let topic = format!("{}.{}.{}", self.config.topic_prefix, schema.database, schema.table);
+        let d = &self.config.topic_delimiter;
+        let topic = format!("{}{d}{}{d}{}", self.config.topic_prefix, schema.database, schema.table);
         let image = after.as_ref().or(before.as_ref());
         let key = match (&schema.key, image) {
             (Some(key_schema), Some(row)) => {

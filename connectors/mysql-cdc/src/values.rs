@@ -37,7 +37,9 @@ pub fn from_binlog(column: &CdcColumn, value: BinlogValue<'static>) -> Result<Sq
             }
         }
         // A pre-5.6 TIMESTAMP: seconds since the epoch.
-        MyValue::Int(seconds) if column.kind == ColumnKind::Timestamp => SqlValue::Timestamp(seconds * 1_000_000),
+        MyValue::Int(seconds) if matches!(column.kind, ColumnKind::Timestamp | ColumnKind::MicroTimestamp) => {
+            SqlValue::Timestamp(seconds * 1_000_000)
+        }
         MyValue::Int(i) => SqlValue::Int(i),
         MyValue::UInt(u) => i64::try_from(u).map_or(SqlValue::Decimal(Decimal::new(i128::from(u), 0)), SqlValue::Int),
         MyValue::Float(f) => SqlValue::Float(f64::from(f)),
@@ -48,7 +50,7 @@ pub fn from_binlog(column: &CdcColumn, value: BinlogValue<'static>) -> Result<Sq
                 SqlValue::Decimal(Decimal::parse(text.trim(), *scale).map_err(|e| Error::other(format!("column {}: {e}", column.name)))?)
             }
             // TIMESTAMP(n): `seconds[.micros]` since the epoch.
-            ColumnKind::Timestamp => {
+            ColumnKind::Timestamp | ColumnKind::MicroTimestamp => {
                 let text = String::from_utf8_lossy(&bytes);
                 let (seconds, fraction) = text.split_once('.').unwrap_or((&text, ""));
                 let seconds: i64 = seconds.parse().map_err(|_| bad(&text))?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use connect_sdk::Error;
 
-pub use types::{ColumnKind, SqlColumn, SqlValue};
+pub use types::{ColumnKind, DEBEZIUM_DATE, DEBEZIUM_TIMESTAMP, MICRO_TIME, MICRO_TIMESTAMP, SqlColumn, SqlValue};
 
 /// Which SQL dialect a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +69,8 @@ impl Dialect {
             Text => "TEXT".to_owned(),
             Bytes => if postgres { "BYTEA" } else { "LONGBLOB" }.to_owned(),
             Date => "DATE".to_owned(),
-            Time => "TIME(6)".to_owned(),
-            Timestamp => if postgres { "TIMESTAMP(6)" } else { "DATETIME(6)" }.to_owned(),
+            Time | MicroTime => "TIME(6)".to_owned(),
+            Timestamp | MicroTimestamp => if postgres { "TIMESTAMP(6)" } else { "DATETIME(6)" }.to_owned(),
         }
     }
 

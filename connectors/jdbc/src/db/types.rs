@@ -3,6 +3,16 @@
 use connect_sdk::data::logical::{self, Decimal};
 use connect_sdk::data::{DataError, Schema, SchemaType, Value};
 
+/// Debezium's schema name of a timestamp in µs since the epoch (`int64`), for columns with
+/// more than millisecond precision.
+pub const MICRO_TIMESTAMP: &str = "io.debezium.time.MicroTimestamp";
+/// Debezium's schema name of a time of day in µs (`int64`).
+pub const MICRO_TIME: &str = "io.debezium.time.MicroTime";
+/// Debezium's schema name of a timestamp in ms (`int64`), as Kafka's.
+pub const DEBEZIUM_TIMESTAMP: &str = "io.debezium.time.Timestamp";
+/// Debezium's schema name of a date in days since the epoch (`int32`), as Kafka's.
+pub const DEBEZIUM_DATE: &str = "io.debezium.time.Date";
+
 /// A value read from or bound to a SQL statement, independent of the driver.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SqlValue {
@@ -58,6 +68,17 @@ impl SqlValue {
     /// The SQL value of a record field with its (optional) schema. Logical types (decimal,
     /// date, time, timestamp) are recognised by the schema's name.
     pub fn from_value(value: &Value, schema: Option<&Schema>) -> Result<SqlValue, DataError> {
+        if let Some(name) = schema.and_then(|s| s.name.as_deref())
+            && !value.is_null()
+        {
+            match (name, value) {
+                (MICRO_TIMESTAMP, Value::Int64(micros)) => return Ok(SqlValue::Timestamp(*micros)),
+                (MICRO_TIME, Value::Int64(micros)) => return Ok(SqlValue::Time(*micros)),
+                (DEBEZIUM_TIMESTAMP, Value::Int64(ms)) => return Ok(SqlValue::Timestamp(ms * 1000)),
+                (DEBEZIUM_DATE, Value::Int32(days)) => return Ok(SqlValue::Date(*days)),
+                _ => {}
+            }
+        }
         if let Some(schema) = schema
             && let Some(name) = logical::logical_name(schema)
             && !value.is_null()
@@ -117,6 +138,10 @@ pub enum ColumnKind {
     Time,
     /// The timestamp logical type.
     Timestamp,
+    /// A timestamp in µs ([`MICRO_TIMESTAMP`]).
+    MicroTimestamp,
+    /// A time of day in µs ([`MICRO_TIME`]).
+    MicroTime,
 }
 
 impl ColumnKind {
@@ -136,12 +161,21 @@ impl ColumnKind {
             ColumnKind::Date => logical::date_schema(),
             ColumnKind::Time => logical::time_schema(),
             ColumnKind::Timestamp => logical::timestamp_schema(),
+            ColumnKind::MicroTimestamp => Schema::int64().named(MICRO_TIMESTAMP).with_version(1),
+            ColumnKind::MicroTime => Schema::int64().named(MICRO_TIME).with_version(1),
         };
         schema.optional()
     }
 
     /// The column kind that stores values of a record field's schema (for `auto.create`).
     pub fn of_schema(schema: &Schema) -> Result<ColumnKind, DataError> {
+        match schema.name.as_deref() {
+            Some(MICRO_TIMESTAMP) => return Ok(ColumnKind::MicroTimestamp),
+            Some(MICRO_TIME) => return Ok(ColumnKind::MicroTime),
+            Some(DEBEZIUM_TIMESTAMP) => return Ok(ColumnKind::Timestamp),
+            Some(DEBEZIUM_DATE) => return Ok(ColumnKind::Date),
+            _ => {}
+        }
         if let Some(name) = logical::logical_name(schema) {
             return Ok(match name {
                 logical::DECIMAL => ColumnKind::Decimal(logical::decimal_scale(schema)?),
@@ -185,6 +219,9 @@ impl ColumnKind {
             (ColumnKind::Date, SqlValue::Date(days)) => Value::Int32(days),
             (ColumnKind::Time, SqlValue::Time(micros)) => Value::Int32((micros / 1000) as i32),
             (ColumnKind::Timestamp, SqlValue::Timestamp(micros)) => Value::Int64(micros.div_euclid(1000)),
+            (ColumnKind::MicroTimestamp, SqlValue::Timestamp(micros)) | (ColumnKind::MicroTime, SqlValue::Time(micros)) => {
+                Value::Int64(micros)
+            }
             (kind, other) => return Err(DataError::new(format!("a {kind:?} column returned {other:?}"))),
         })
     }
@@ -232,5 +269,8 @@ mod tests {
         assert_eq!(d, SqlValue::Decimal(Decimal::new(-42, 1)));
         assert!(SqlValue::from_value(&Value::Array(vec![]), None).is_err());
         assert_eq!(ColumnKind::Timestamp.value(SqlValue::Timestamp(-1)).unwrap(), Value::Int64(-1));
+        let micros = ColumnKind::MicroTimestamp.schema();
+        assert_eq!(ColumnKind::of_schema(&micros).unwrap(), ColumnKind::MicroTimestamp);
+        assert_eq!(SqlValue::from_value(&Value::Int64(7), Some(&micros)).unwrap(), SqlValue::Timestamp(7));
     }
 }
