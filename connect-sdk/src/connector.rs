@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use crate::config::ConfigErrors;
 use crate::context::{SinkContext, SourceContext};
 use crate::error::Result;
+use crate::offsets::{SourceOffset, SourcePartition};
 use crate::record::{QueueId, SinkRecord, SourceRecord};
 
 /// What a connector, transform, predicate or converter configuration must be: readable from
@@ -153,8 +154,8 @@ impl<C> TaskPlan<C> {
 
 /// Reads from an external system and produces [`SourceRecord`]s.
 ///
-/// Lifecycle: `open` → `poll` repeatedly (and `commit` after the runtime made the offsets of
-/// the records polled so far durable) → `close`. `poll` may wait a little for data and
+/// Lifecycle: `open` → `poll` repeatedly (and `commit` each time the runtime made the offsets
+/// of acknowledged records durable) → `close`. `poll` may wait a little for data and
 /// returns an empty `Vec` when there is none for now; it is called again.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a source task",
@@ -170,9 +171,12 @@ pub trait SourceTask: Send + Sized + 'static {
     /// Returns the next records (possibly none).
     fn poll(&mut self) -> impl Future<Output = Result<Vec<SourceRecord>>> + Send;
 
-    /// Called after the offsets of the records polled so far were committed: acknowledge
-    /// them upstream here (a queue's acks, a replication slot's LSN...).
-    fn commit(&mut self) -> impl Future<Output = Result<()>> + Send {
+    /// Called after `committed` was made durable: for each source partition, every record up
+    /// to and including that offset is stored in RocketMQ. Acknowledge them upstream here (a
+    /// queue's acks up to that delivery, a replication slot's LSN...); records polled later
+    /// may still be in flight and must not be acknowledged yet.
+    fn commit(&mut self, committed: &CommittedOffsets) -> impl Future<Output = Result<()>> + Send {
+        let _ = committed;
         async { Ok(()) }
     }
 
@@ -181,6 +185,9 @@ pub trait SourceTask: Send + Sized + 'static {
         async { Ok(()) }
     }
 }
+
+/// Per source partition, the last offset made durable (see [`SourceTask::commit`]).
+pub type CommittedOffsets = BTreeMap<SourcePartition, SourceOffset>;
 
 /// For each queue, the offset of the next record to consume: everything before it was put.
 pub type QueueOffsets = BTreeMap<QueueId, i64>;

@@ -16,7 +16,7 @@ pub mod testing;
 pub mod transform;
 
 pub use connect_macros::{Converter, Deserialize, JsonSchema, Predicate, Serialize, SinkConnector, SourceConnector, Transform};
-pub use connector::{ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+pub use connector::{CommittedOffsets, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result};
 
@@ -35,7 +35,7 @@ pub mod prelude {
     pub use crate::data::{Schema, Struct, Value};
     pub use crate::offsets::{SourceOffset, SourcePartition};
     pub use crate::record::{Record, SinkRecord, SourceRecord};
-    pub use crate::{Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+    pub use crate::{CommittedOffsets, Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
     pub use connect_macros::{Deserialize, JsonSchema, Serialize};
 }
 

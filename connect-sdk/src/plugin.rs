@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::config::schema_info::external_key;
 use crate::config::{ConfigError, ConfigErrors, ConfigMap, parse_connector_config};
-use crate::connector::{QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+use crate::connector::{CommittedOffsets, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
 use crate::context::{BoxFuture, SinkContext, SourceContext};
 use crate::converter::Converter;
 use crate::error::{Error, Result};
@@ -148,7 +148,7 @@ pub trait DynSourceTask: Send {
     /// See [`SourceTask::poll`].
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>>;
     /// See [`SourceTask::commit`].
-    fn commit(&mut self) -> BoxFuture<'_, Result<()>>;
+    fn commit<'a>(&'a mut self, committed: &'a CommittedOffsets) -> BoxFuture<'a, Result<()>>;
     /// See [`SourceTask::close`].
     fn close(&mut self) -> BoxFuture<'_, Result<()>>;
 }
@@ -157,8 +157,8 @@ impl<T: SourceTask> DynSourceTask for T {
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<SourceRecord>>> {
         Box::pin(SourceTask::poll(self))
     }
-    fn commit(&mut self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(SourceTask::commit(self))
+    fn commit<'a>(&'a mut self, committed: &'a CommittedOffsets) -> BoxFuture<'a, Result<()>> {
+        Box::pin(SourceTask::commit(self, committed))
     }
     fn close(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(SourceTask::close(self))

@@ -31,6 +31,30 @@ pub trait Converter: Send + Sync + 'static {
     fn decode(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError>;
 }
 
+/// The bytes a sink writes to a system that stores plain payloads (a queue, a key-value
+/// store, an HTTP body): bytes as they are, text as UTF-8, anything else as schemaless JSON
+/// (decimals as numbers); `None` for a null value.
+///
+/// ```
+/// use connect_sdk::converter::payload_bytes;
+/// use connect_sdk::data::{Schema, Struct, Value};
+/// assert_eq!(payload_bytes(&Value::from("hi"), None).unwrap(), Some(b"hi".to_vec()));
+/// let row = Struct::from_values(Schema::structure().field("id", Schema::int64()), vec![Value::Int64(7)]).unwrap();
+/// assert_eq!(payload_bytes(&Value::Struct(row), None).unwrap(), Some(br#"{"id":7}"#.to_vec()));
+/// assert_eq!(payload_bytes(&Value::Null, None).unwrap(), None);
+/// ```
+pub fn payload_bytes(value: &Value, schema: Option<&Schema>) -> Result<Option<Vec<u8>>, DataError> {
+    Ok(match value {
+        Value::Null => None,
+        Value::Bytes(bytes) => Some(bytes.clone()),
+        Value::String(text) => Some(text.clone().into_bytes()),
+        other => {
+            let json = json_schema::value_to_json(schema, other, DecimalFormat::Numeric)?;
+            Some(serde_json::to_vec(&json).map_err(|e| DataError::new(e.to_string()))?)
+        }
+    })
+}
+
 /// The converters a connector's records go through, one for keys and one for values.
 pub struct RecordConverters {
     /// Converts keys.

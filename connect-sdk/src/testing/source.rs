@@ -174,10 +174,11 @@ impl<C: SourceConnector> SourceHarness<C> {
     /// and calls each task's `commit`.
     pub async fn commit(&mut self) -> Result<()> {
         for (task, pending) in self.tasks.iter_mut().zip(&mut self.pending) {
-            for (partition, offset) in std::mem::take(pending) {
-                self.store.commit(partition, offset);
+            let committed = std::mem::take(pending);
+            for (partition, offset) in &committed {
+                self.store.commit(partition.clone(), offset.clone());
             }
-            task.commit().await?;
+            task.commit(&committed).await?;
         }
         Ok(())
     }

@@ -8,6 +8,8 @@ use connect_file as _;
 use connect_jdbc as _;
 #[cfg(feature = "mysql-cdc")]
 use connect_mysql_cdc as _;
+#[cfg(feature = "rabbitmq")]
+use connect_rabbitmq as _;
 
 fn main() -> std::process::ExitCode {
     connect_runtime::main()

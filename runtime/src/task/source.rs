@@ -106,11 +106,12 @@ async fn commit(
     }
     let started = Instant::now();
     let metrics = &pipeline.metrics;
-    match offsets.commit(&pipeline.connector, std::mem::take(acked)).await {
+    let committed = std::mem::take(acked);
+    match offsets.commit(&pipeline.connector, committed.iter().map(|(p, o)| (p.clone(), o.clone()))).await {
         Ok(()) => {
             TaskMetrics::add(&metrics.offset_commit_success, 1);
             TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
-            task.commit().await
+            task.commit(&committed).await
         }
         Err(e) => {
             TaskMetrics::add(&metrics.offset_commit_failure, 1);
