@@ -28,12 +28,31 @@ pub struct SourceContext {
     connector: Arc<str>,
     task_id: u32,
     offsets: Arc<dyn OffsetReader>,
+    commit_requested: Arc<AtomicBool>,
 }
 
 impl SourceContext {
     /// A context for task `task_id` of `connector`, reading offsets from `offsets`.
     pub fn new(connector: &str, task_id: u32, offsets: Arc<dyn OffsetReader>) -> SourceContext {
-        SourceContext { connector: connector.into(), task_id, offsets }
+        SourceContext { connector: connector.into(), task_id, offsets, commit_requested: Arc::default() }
+    }
+
+    /// Asks the runtime to commit the offsets of what RocketMQ acknowledged soon, rather
+    /// than at the next `offset.flush.interval.ms`: a source whose upstream holds back
+    /// deliveries until they are acknowledged (a queue's prefetch, MQTT's in-flight window)
+    /// calls it once it holds many, and gets [`SourceTask::commit`](crate::SourceTask::commit) early.
+    pub fn request_commit(&self) {
+        self.commit_requested.store(true, Ordering::Release);
+    }
+
+    /// Runtime side: whether a commit was asked for since the last [`SourceContext::commit_done`].
+    pub fn commit_requested(&self) -> bool {
+        self.commit_requested.load(Ordering::Acquire)
+    }
+
+    /// Runtime side: the requested commit happened.
+    pub fn commit_done(&self) {
+        self.commit_requested.store(false, Ordering::Release);
     }
 
     /// The committed offset of `partition`: resume after it. `None` means start from the beginning.

@@ -113,6 +113,7 @@ pub(crate) fn amqp_error(doing: &str, error: lapin::Error) -> Error {
 /// never share one).
 pub struct RabbitMqSourceTask {
     config: RabbitMqSource,
+    ctx: SourceContext,
     connection: Connection,
     channels: BTreeMap<String, Channel>,
     deliveries: SelectAll<futures_util::stream::BoxStream<'static, (String, lapin::Result<Delivery>)>>,
@@ -144,7 +145,7 @@ impl SourceTask for RabbitMqSourceTask {
             deliveries.push(consumer.map(move |d| (name.clone(), d)).boxed());
             channels.insert(queue.clone(), channel);
         }
-        Ok(RabbitMqSourceTask { config, connection, channels, deliveries })
+        Ok(RabbitMqSourceTask { config, ctx, connection, channels, deliveries })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
@@ -161,6 +162,10 @@ impl SourceTask for RabbitMqSourceTask {
                 Some((queue, Err(error))) => return Err(amqp_error(&format!("consuming {queue} failed"), error)),
                 None => return Err(Error::retriable("RabbitMQ cancelled the consumers")),
             }
+        }
+        if !records.is_empty() {
+            // RabbitMQ sends no more than the prefetch count until some are acknowledged.
+            self.ctx.request_commit();
         }
         Ok(records)
     }

@@ -6,6 +6,8 @@ use connect_datagen as _;
 use connect_file as _;
 #[cfg(feature = "jdbc")]
 use connect_jdbc as _;
+#[cfg(feature = "mqtt")]
+use connect_mqtt as _;
 #[cfg(feature = "mysql-cdc")]
 use connect_mysql_cdc as _;
 #[cfg(feature = "rabbitmq")]

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_sdk::Error;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::DynSourceTask;
 use connect_sdk::record::SourceRecord;
+use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
@@ -34,14 +34,16 @@ pub struct SourceRunner {
     pub offsets: SourceOffsets,
     /// Queues of the topics written to.
     pub routes: Routes,
+    /// The task's context (its early-commit requests).
+    pub context: SourceContext,
 }
 
 impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
-        let SourceRunner { pipeline, mut task, producer, offsets, routes } = self;
+        let SourceRunner { pipeline, mut task, producer, offsets, routes, context } = self;
         let sender = Sender { retry: pipeline.retry, metrics: pipeline.metrics.clone(), settings: pipeline.settings, producer, routes };
-        let result = run_loop(&pipeline, &mut task, &offsets, sender, &mut control, &status).await;
+        let result = run_loop(&pipeline, &mut task, &offsets, sender, &context, &mut control, &status).await;
         let closed = task.close().await;
         result.and(closed)
     }
@@ -55,6 +57,7 @@ async fn run_loop(
     task: &mut Box<dyn DynSourceTask>,
     offsets: &SourceOffsets,
     sender: Sender,
+    context: &SourceContext,
     control: &mut Control,
     status: &StatusCell,
 ) -> Result<(), Error> {
@@ -72,7 +75,11 @@ async fn run_loop(
             while let Ok(ack) = acks.try_recv() {
                 acked.extend(ack?);
             }
-            if last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
+            let early = context.commit_requested() && !acked.is_empty();
+            if early || last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
+                if early {
+                    context.commit_done();
+                }
                 commit(pipeline, offsets, task, &mut acked).await?;
                 last_commit = Instant::now();
             }

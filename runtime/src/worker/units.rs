@@ -286,13 +286,14 @@ impl Worker {
         match &plugin.factory {
             PluginFactory::Source(factory) => {
                 let context = SourceContext::new(name, id, inner.offsets.reader(name));
-                let task = (factory.open_task)(config, context).await?;
+                let task = (factory.open_task)(config, context.clone()).await?;
                 Ok(Runner::Source(Box::new(SourceRunner {
                     pipeline,
                     task,
                     producer,
                     offsets: inner.offsets.clone(),
                     routes: Routes::new(inner.mq.clone()),
+                    context,
                 })))
             }
             PluginFactory::Sink(factory) => {

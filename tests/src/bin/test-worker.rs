@@ -4,6 +4,7 @@
 use connect_datagen as _;
 use connect_file as _;
 use connect_jdbc as _;
+use connect_mqtt as _;
 use connect_mysql_cdc as _;
 use connect_rabbitmq as _;
 use connect_tests as _;
