@@ -12,6 +12,8 @@ use connect_mqtt as _;
 use connect_mysql_cdc as _;
 #[cfg(feature = "rabbitmq")]
 use connect_rabbitmq as _;
+#[cfg(feature = "redis")]
+use connect_redis as _;
 
 fn main() -> std::process::ExitCode {
     connect_runtime::main()
