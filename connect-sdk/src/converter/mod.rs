@@ -55,6 +55,21 @@ pub fn payload_bytes(value: &Value, schema: Option<&Schema>) -> Result<Option<Ve
     })
 }
 
+/// The schemaless value of a JSON document a source read (objects become maps with string
+/// keys, integers `Int64`, other numbers `Float64`): a JSON converter without schemas writes
+/// it back as the same JSON.
+///
+/// ```
+/// use connect_sdk::converter::json_value;
+/// use connect_sdk::data::Value;
+/// let value = json_value(&connect_sdk::serde_json::json!({"id": 7}));
+/// let Value::Map(map) = value else { panic!() };
+/// assert_eq!(map.get(&Value::from("id")), Some(&Value::Int64(7)));
+/// ```
+pub fn json_value(json: &serde_json::Value) -> Value {
+    json_schema::value_from_json(None, json).unwrap_or(Value::Null)
+}
+
 /// The converters a connector's records go through, one for keys and one for values.
 pub struct RecordConverters {
     /// Converts keys.

@@ -4,6 +4,8 @@
 use connect_datagen as _;
 #[cfg(feature = "file")]
 use connect_file as _;
+#[cfg(feature = "http")]
+use connect_http as _;
 #[cfg(feature = "jdbc")]
 use connect_jdbc as _;
 #[cfg(feature = "mqtt")]

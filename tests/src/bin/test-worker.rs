@@ -3,6 +3,7 @@
 
 use connect_datagen as _;
 use connect_file as _;
+use connect_http as _;
 use connect_jdbc as _;
 use connect_mqtt as _;
 use connect_mysql_cdc as _;

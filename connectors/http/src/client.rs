@@ -1,0 +1,147 @@
+//! What both HTTP connectors share: headers and authentication from the config, and
+//! requests retried with exponential backoff on 5xx, 429 (honouring `Retry-After`) and
+//! network errors.
+
+use std::time::Duration;
+
+use base64::Engine;
+use connect_sdk::config::ConfigErrors;
+use connect_sdk::prelude::*;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+
+/// How requests authenticate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthType {
+    /// No `Authorization` header.
+    #[default]
+    None,
+    /// `Authorization: Basic` with `connection.user` and `connection.password`.
+    Basic,
+    /// `Authorization: Bearer` with `bearer.token`.
+    Bearer,
+}
+
+/// The request settings of a connector config.
+pub struct RequestSettings {
+    pub headers: HeaderMap,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub backoff: Duration,
+}
+
+/// Parses `Name: value|Name2: value2` (Confluent's `headers`), and the auth header.
+pub fn headers(
+    spec: &str,
+    separator: &str,
+    auth: AuthType,
+    user: Option<&str>,
+    password: Option<&str>,
+    token: Option<&str>,
+) -> Result<HeaderMap, ConfigErrors> {
+    let mut errors = ConfigErrors::new();
+    let mut map = HeaderMap::new();
+    for entry in spec.split(separator).map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((name, value)) = entry.split_once(':') else {
+            errors.push("headers", format!("{entry:?} is not `Name: value`"));
+            continue;
+        };
+        match (HeaderName::try_from(name.trim()), HeaderValue::try_from(value.trim())) {
+            (Ok(name), Ok(value)) => {
+                map.append(name, value);
+            }
+            _ => errors.push("headers", format!("{entry:?} is not a valid HTTP header")),
+        }
+    }
+    let authorization = match auth {
+        AuthType::None => None,
+        AuthType::Basic => {
+            let Some(user) = user else {
+                errors.push("connection.user", "auth.type=basic needs a user");
+                return Err(errors);
+            };
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", password.unwrap_or_default()));
+            Some(format!("Basic {credentials}"))
+        }
+        AuthType::Bearer => match token {
+            Some(token) => Some(format!("Bearer {token}")),
+            None => {
+                errors.push("bearer.token", "auth.type=bearer needs a token");
+                return Err(errors);
+            }
+        },
+    };
+    if let Some(value) = authorization {
+        match HeaderValue::try_from(value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                map.insert(AUTHORIZATION, value);
+            }
+            Err(_) => errors.push("auth.type", "the credentials are not valid in a header"),
+        }
+    }
+    errors.into_result(map)
+}
+
+/// A client with the settings' timeout.
+pub fn client(settings: &RequestSettings) -> Result<Client> {
+    Client::builder().timeout(settings.timeout).build().map_err(|e| Error::with_source("cannot build the HTTP client", e))
+}
+
+/// How a request ended after its retries.
+pub enum Outcome {
+    /// A 2xx response.
+    Success(Response),
+    /// A 4xx response other than 408 and 429: the request itself is refused.
+    Refused(StatusCode, String),
+}
+
+/// Whether a status is worth retrying.
+fn retriable(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
+}
+
+/// Sends the request `build` makes, retrying on 5xx, 408, 429 and network errors up to
+/// `max_retries` times with a backoff that doubles (capped at 30 s), or what `Retry-After` says.
+pub async fn send(settings: &RequestSettings, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Outcome> {
+    let mut delay = settings.backoff;
+    let mut attempt = 0;
+    loop {
+        let (problem, wait) = match build().headers(settings.headers.clone()).send().await {
+            Ok(response) if response.status().is_success() => return Ok(Outcome::Success(response)),
+            Ok(response) if !retriable(response.status()) => {
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                return Ok(Outcome::Refused(status, body.chars().take(500).collect()));
+            }
+            Ok(response) => {
+                let retry_after =
+                    response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+                (format!("{what} answered {}", response.status()), retry_after.map(Duration::from_secs))
+            }
+            Err(error) => (format!("{what} failed: {error}"), None),
+        };
+        attempt += 1;
+        if attempt > settings.max_retries {
+            return Err(Error::retriable(format!("{problem} (after {} retries)", settings.max_retries)));
+        }
+        connect_sdk::tracing::warn!(%problem, attempt, "retrying an HTTP request");
+        connect_sdk::tokio::time::sleep(wait.unwrap_or(delay).min(Duration::from_secs(60))).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_credentials_come_from_the_config() {
+        let map = headers("X-Api: 1|Content-Type: application/json", "|", AuthType::Basic, Some("u"), Some("p"), None).unwrap();
+        assert_eq!(map["x-api"], "1");
+        assert_eq!(map[AUTHORIZATION], "Basic dTpw");
+        let errors = headers("broken", "|", AuthType::Bearer, None, None, None).unwrap_err();
+        assert!(errors.for_key("headers").next().is_some() && errors.for_key("bearer.token").next().is_some(), "{errors}");
+    }
+}
