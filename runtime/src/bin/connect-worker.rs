@@ -16,6 +16,8 @@ use connect_mysql_cdc as _;
 use connect_rabbitmq as _;
 #[cfg(feature = "redis")]
 use connect_redis as _;
+#[cfg(feature = "rocketmq")]
+use connect_rocketmq as _;
 
 fn main() -> std::process::ExitCode {
     connect_runtime::main()

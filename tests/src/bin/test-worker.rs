@@ -9,6 +9,7 @@ use connect_mqtt as _;
 use connect_mysql_cdc as _;
 use connect_rabbitmq as _;
 use connect_redis as _;
+use connect_rocketmq as _;
 use connect_tests as _;
 
 fn main() -> std::process::ExitCode {
