@@ -23,12 +23,38 @@ pub enum AuthType {
     Bearer,
 }
 
+/// How requests authenticate and retry: the keys both HTTP connectors share.
+pub struct Access<'a> {
+    pub headers: &'a str,
+    pub header_separator: &'a str,
+    pub auth_type: AuthType,
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+    pub retry_backoff_ms: u64,
+}
+
 /// The request settings of a connector config.
 pub struct RequestSettings {
     pub headers: HeaderMap,
     pub timeout: Duration,
     pub max_retries: u32,
     pub backoff: Duration,
+}
+
+impl RequestSettings {
+    /// Checks and builds the settings; errors name the key.
+    pub fn new(access: Access<'_>) -> Result<RequestSettings, ConfigErrors> {
+        let headers = headers(access.headers, access.header_separator, access.auth_type, access.user, access.password, access.token)?;
+        Ok(RequestSettings {
+            headers,
+            timeout: Duration::from_millis(access.timeout_ms),
+            max_retries: access.max_retries,
+            backoff: Duration::from_millis(access.retry_backoff_ms),
+        })
+    }
 }
 
 /// Parses `Name: value|Name2: value2` (Confluent's `headers`), and the auth header.

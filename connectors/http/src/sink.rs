@@ -1,14 +1,12 @@
 //! `http-sink`: records sent to an HTTP endpoint, in batches.
 
-use std::time::Duration;
-
 use connect_sdk::config::ConfigErrors;
 use connect_sdk::converter::payload_bytes;
 use connect_sdk::data::DataError;
 use connect_sdk::prelude::*;
 use reqwest::{Client, Method};
 
-use crate::client::{AuthType, Outcome, RequestSettings, client, headers, send};
+use crate::client::{Access, AuthType, Outcome, RequestSettings, client, send};
 
 /// How a batch becomes a request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -120,19 +118,16 @@ impl HttpSink {
     }
 
     fn settings(&self) -> Result<RequestSettings, ConfigErrors> {
-        let headers = headers(
-            &self.headers,
-            &self.header_separator,
-            self.auth_type,
-            self.connection_user.as_deref(),
-            self.connection_password.as_deref(),
-            self.bearer_token.as_deref(),
-        )?;
-        Ok(RequestSettings {
-            headers,
-            timeout: Duration::from_millis(self.request_timeout_ms),
+        RequestSettings::new(Access {
+            headers: &self.headers,
+            header_separator: &self.header_separator,
+            auth_type: self.auth_type,
+            user: self.connection_user.as_deref(),
+            password: self.connection_password.as_deref(),
+            token: self.bearer_token.as_deref(),
+            timeout_ms: self.request_timeout_ms,
             max_retries: self.max_retries,
-            backoff: Duration::from_millis(self.retry_backoff_ms),
+            retry_backoff_ms: self.retry_backoff_ms,
         })
     }
 }

@@ -8,7 +8,7 @@ use connect_sdk::prelude::*;
 use connect_sdk::serde_json::Value as Json;
 use reqwest::Client;
 
-use crate::client::{AuthType, Outcome, RequestSettings, client, headers, send};
+use crate::client::{Access, AuthType, Outcome, RequestSettings, client, send};
 use crate::sink::{default_backoff, default_retries, default_separator, default_timeout};
 
 /// Polls an HTTP endpoint that returns JSON pages of records and resumes where it stopped.
@@ -112,19 +112,16 @@ impl HttpSource {
     }
 
     fn settings(&self) -> Result<RequestSettings, ConfigErrors> {
-        let headers = headers(
-            &self.headers,
-            &self.header_separator,
-            self.auth_type,
-            self.connection_user.as_deref(),
-            self.connection_password.as_deref(),
-            self.bearer_token.as_deref(),
-        )?;
-        Ok(RequestSettings {
-            headers,
-            timeout: Duration::from_millis(self.request_timeout_ms),
+        RequestSettings::new(Access {
+            headers: &self.headers,
+            header_separator: &self.header_separator,
+            auth_type: self.auth_type,
+            user: self.connection_user.as_deref(),
+            password: self.connection_password.as_deref(),
+            token: self.bearer_token.as_deref(),
+            timeout_ms: self.request_timeout_ms,
             max_retries: self.max_retries,
-            backoff: Duration::from_millis(self.retry_backoff_ms),
+            retry_backoff_ms: self.retry_backoff_ms,
         })
     }
 }

@@ -1,7 +1,6 @@
 //! `jdbc-sink`: records into tables, as Kafka's JDBC sink does.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use connect_sdk::config::ConfigErrors;
 use connect_sdk::prelude::*;
@@ -79,13 +78,13 @@ fn default_batch_size() -> usize {
 
 impl JdbcSink {
     fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings {
-            url: self.connection_url.clone(),
-            user: self.connection_user.clone(),
-            password: self.connection_password.clone(),
-            attempts: self.connection_attempts,
-            backoff: Duration::from_millis(self.connection_backoff_ms),
-        }
+        ConnectionSettings::new(
+            &self.connection_url,
+            self.connection_user.as_ref(),
+            self.connection_password.as_ref(),
+            self.connection_attempts,
+            self.connection_backoff_ms,
+        )
     }
 
     fn check(&self) -> Result<(), ConfigErrors> {

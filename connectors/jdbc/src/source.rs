@@ -95,13 +95,13 @@ fn default_table_poll_interval_ms() -> u64 {
 
 impl JdbcSource {
     pub(crate) fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings {
-            url: self.connection_url.clone(),
-            user: self.connection_user.clone(),
-            password: self.connection_password.clone(),
-            attempts: self.connection_attempts,
-            backoff: Duration::from_millis(self.connection_backoff_ms),
-        }
+        ConnectionSettings::new(
+            &self.connection_url,
+            self.connection_user.as_ref(),
+            self.connection_password.as_ref(),
+            self.connection_attempts,
+            self.connection_backoff_ms,
+        )
     }
 
     fn check(&self) -> Result<(), ConfigErrors> {

@@ -2,8 +2,7 @@
 //! indexes, sets as bit masks, `TIMESTAMP` as epoch seconds and decimals and years as text,
 //! so each value is read with what `information_schema` says of its column.
 
-use chrono::NaiveDate;
-use connect_jdbc::db::{ColumnKind, SqlValue};
+use connect_jdbc::db::{ColumnKind, SqlValue, mysql_value};
 use connect_sdk::data::logical::Decimal;
 use connect_sdk::prelude::*;
 use mysql_async::Value as MyValue;
@@ -27,7 +26,6 @@ pub fn from_binlog(column: &CdcColumn, value: BinlogValue<'static>) -> Result<Sq
     };
     let bad = |what: &str| Error::other(format!("column {} ({:?}): unexpected binlog value {what}", column.name, column.kind));
     Ok(match value {
-        MyValue::NULL => SqlValue::Null,
         MyValue::Int(i) if !column.labels.is_empty() && column.is_enum => SqlValue::Text(enum_label(column, i)),
         MyValue::Int(i) if column.unsigned_bits > 0 && i < 0 => {
             let unsigned = i128::from(i) + (1i128 << column.unsigned_bits);
@@ -40,53 +38,23 @@ pub fn from_binlog(column: &CdcColumn, value: BinlogValue<'static>) -> Result<Sq
         MyValue::Int(seconds) if matches!(column.kind, ColumnKind::Timestamp | ColumnKind::MicroTimestamp) => {
             SqlValue::Timestamp(seconds * 1_000_000)
         }
-        MyValue::Int(i) => SqlValue::Int(i),
-        MyValue::UInt(u) => i64::try_from(u).map_or(SqlValue::Decimal(Decimal::new(i128::from(u), 0)), SqlValue::Int),
-        MyValue::Float(f) => SqlValue::Float(f64::from(f)),
-        MyValue::Double(f) => SqlValue::Float(f),
-        MyValue::Bytes(bytes) => match &column.kind {
-            ColumnKind::Decimal(scale) => {
-                let text = String::from_utf8_lossy(&bytes);
-                SqlValue::Decimal(Decimal::parse(text.trim(), *scale).map_err(|e| Error::other(format!("column {}: {e}", column.name)))?)
-            }
-            // TIMESTAMP(n): `seconds[.micros]` since the epoch.
-            ColumnKind::Timestamp | ColumnKind::MicroTimestamp => {
-                let text = String::from_utf8_lossy(&bytes);
-                let (seconds, fraction) = text.split_once('.').unwrap_or((&text, ""));
-                let seconds: i64 = seconds.parse().map_err(|_| bad(&text))?;
-                let micros: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}")[..6].parse().map_err(|_| bad(&text))? };
-                SqlValue::Timestamp(seconds * 1_000_000 + micros)
-            }
-            ColumnKind::Int32 | ColumnKind::Int16 | ColumnKind::Int64 => {
-                let text = String::from_utf8_lossy(&bytes);
-                SqlValue::Int(text.trim().parse().map_err(|_| bad(&text))?)
-            }
-            ColumnKind::Boolean => SqlValue::Bool(bytes.iter().any(|b| *b != 0)),
-            ColumnKind::Text if !column.labels.is_empty() => SqlValue::Text(set_labels(column, &bytes)),
-            ColumnKind::Text => {
-                SqlValue::Text(String::from_utf8(bytes).map_err(|e| Error::with_source(format!("column {} is not UTF-8", column.name), e))?)
-            }
-            _ => SqlValue::Bytes(bytes),
-        },
-        MyValue::Date(year, month, day, hour, minute, second, micros) => {
-            let date = NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day));
-            // MySQL's zero date has no calendar day: it reads as null, as Debezium reads it.
-            let Some(date) = date else { return Ok(SqlValue::Null) };
-            let days = (date - chrono::DateTime::UNIX_EPOCH.date_naive()).num_days();
-            match column.kind {
-                ColumnKind::Date => SqlValue::Date(days as i32),
-                _ => SqlValue::Timestamp(
-                    days * 86_400_000_000
-                        + (i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)) * 1_000_000
-                        + i64::from(micros),
-                ),
-            }
+        // TIMESTAMP(n): `seconds[.micros]` since the epoch.
+        MyValue::Bytes(bytes) if matches!(column.kind, ColumnKind::Timestamp | ColumnKind::MicroTimestamp) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let (seconds, fraction) = text.split_once('.').unwrap_or((&text, ""));
+            let seconds: i64 = seconds.parse().map_err(|_| bad(&text))?;
+            let micros: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}")[..6].parse().map_err(|_| bad(&text))? };
+            SqlValue::Timestamp(seconds * 1_000_000 + micros)
         }
-        MyValue::Time(negative, days, hours, minutes, seconds, micros) => {
-            let total = ((i64::from(days) * 24 + i64::from(hours)) * 3600 + i64::from(minutes) * 60 + i64::from(seconds)) * 1_000_000
-                + i64::from(micros);
-            SqlValue::Time(if negative { -total } else { total })
+        // YEAR, as text.
+        MyValue::Bytes(bytes) if matches!(column.kind, ColumnKind::Int16 | ColumnKind::Int32 | ColumnKind::Int64) => {
+            let text = String::from_utf8_lossy(&bytes);
+            SqlValue::Int(text.trim().parse().map_err(|_| bad(&text))?)
         }
+        MyValue::Bytes(bytes) if column.kind == ColumnKind::Text && !column.labels.is_empty() => SqlValue::Text(set_labels(column, &bytes)),
+        // MySQL's zero date has no calendar day: it reads as null, as Debezium reads it.
+        MyValue::Date(0, 0, 0, ..) => SqlValue::Null,
+        other => mysql_value(other, &column.kind)?,
     })
 }
 

@@ -118,6 +118,17 @@ pub struct ConnectionSettings {
 }
 
 impl ConnectionSettings {
+    /// Settings from a connector's `connection.*` keys (`connection.backoff.ms` in ms).
+    pub fn new(url: &str, user: Option<&String>, password: Option<&String>, attempts: u32, backoff_ms: u64) -> ConnectionSettings {
+        ConnectionSettings {
+            url: url.to_owned(),
+            user: user.cloned(),
+            password: password.cloned(),
+            attempts,
+            backoff: Duration::from_millis(backoff_ms),
+        }
+    }
+
     /// The dialect of the URL (checked by the connectors' validation).
     pub fn dialect(&self) -> Result<Dialect, Error> {
         Dialect::of_url(&self.url)
@@ -237,6 +248,12 @@ impl Connection {
             other => Err(Error::other(format!("the database's current time came back as {other:?}"))),
         }
     }
+}
+
+/// The SQL value of a `mysql_async` value read from a column of `kind` (what queries return;
+/// change data capture reads binlog values with it too).
+pub fn mysql_value(value: mysql_async::Value, kind: &ColumnKind) -> Result<SqlValue, Error> {
+    mysql::cell(value, kind)
 }
 
 /// A driver error as the SDK's error: lost connections are retriable.

@@ -116,7 +116,7 @@ fn days_of(year: u16, month: u8, day: u8) -> Option<i32> {
 }
 
 /// Decodes a value of a column of `kind`.
-fn cell(value: MyValue, kind: &ColumnKind) -> Result<SqlValue, Error> {
+pub fn cell(value: MyValue, kind: &ColumnKind) -> Result<SqlValue, Error> {
     let bad = |v: &MyValue| Error::other(format!("a {kind:?} column returned {v:?}"));
     Ok(match value {
         MyValue::NULL => SqlValue::Null,
