@@ -16,6 +16,9 @@ use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
 use connect_sdk::testing::{SinkHarness, SourceHarness};
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 /// What the test server saw and how it answers.
 #[derive(Default)]
 struct Server {
@@ -205,7 +208,7 @@ async fn source_and_sink_throughput() {
     let written = sink.deliver().await.unwrap();
     let sink_rate = written as f64 / started.elapsed().as_secs_f64();
     println!(
-        "MEASURED http: source {read} records (pages of 500) at {source_rate:.0} records/s; sink {written} records (512 B, batches of 500) at {sink_rate:.0} records/s (debug build, local server)"
+        "MEASURED http: source {read} records (pages of 500) at {source_rate:.0} records/s; sink {written} records (512 B, batches of 500) at {sink_rate:.0} records/s ({PROFILE} build, local server)"
     );
     assert_eq!(accepted(&server).len(), RECORDS);
 }

@@ -15,6 +15,9 @@ use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
 use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 /// A database the tests run against.
 struct Db {
     dialect: Dialect,
@@ -443,7 +446,7 @@ fn source_and_sink_throughput() {
             let sink_rate = written as f64 / started.elapsed().as_secs_f64();
             sink.close().await.unwrap();
             println!(
-                "MEASURED jdbc {:?}: source {read} rows at {source_rate:.0} rows/s, sink (upsert) {written} records at {sink_rate:.0} records/s (debug build, through the harness's converters)",
+                "MEASURED jdbc {:?}: source {read} rows at {source_rate:.0} rows/s, sink (upsert) {written} records at {sink_rate:.0} records/s ({PROFILE} build, through the harness's converters)",
                 db.dialect
             );
             assert_eq!((read, written), (ROWS, ROWS));

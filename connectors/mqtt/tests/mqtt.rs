@@ -12,6 +12,9 @@ use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
 use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 fn unique(purpose: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     format!("connect-{purpose}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
@@ -223,7 +226,7 @@ fn source_and_sink_throughput() {
         let sink_rate = written as f64 / started.elapsed().as_secs_f64();
         sink.close().await.unwrap();
         println!(
-            "MEASURED mqtt: source {read} messages (512 B, QoS 1) at {source_rate:.0} records/s acknowledged after commit; sink {written} at {sink_rate:.0} records/s acknowledged (debug build)"
+            "MEASURED mqtt: source {read} messages (512 B, QoS 1) at {source_rate:.0} records/s acknowledged after commit; sink {written} at {sink_rate:.0} records/s acknowledged ({PROFILE} build)"
         );
         assert_eq!(read, MESSAGES);
         publisher.close().await;

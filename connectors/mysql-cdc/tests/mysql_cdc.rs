@@ -13,6 +13,9 @@ use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::SourceCompliance;
 use connect_sdk::testing::{SourceHarness, block_on, service_available};
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 const URL: &str = "mysql://root@127.0.0.1:3306/test";
 
 fn url() -> String {
@@ -233,7 +236,7 @@ fn streaming_throughput() {
         let read = poll_until(&mut harness, ROWS).await.len();
         let rate = read as f64 / started.elapsed().as_secs_f64();
         println!(
-            "MEASURED mysql-cdc: {read} row changes streamed at {rate:.0} records/s (debug build, Debezium envelope, through the harness's JSON converter)"
+            "MEASURED mysql-cdc: {read} row changes streamed at {rate:.0} records/s ({PROFILE} build, Debezium envelope, through the harness's JSON converter)"
         );
         harness.close().await.unwrap();
         exec(&mut connection, &format!("DROP TABLE {t}")).await;

@@ -15,6 +15,9 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 const URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 fn queue(purpose: &str) -> String {
@@ -188,7 +191,7 @@ fn source_and_sink_throughput() {
         let sink_rate = written as f64 / started.elapsed().as_secs_f64();
         sink.close().await.unwrap();
         println!(
-            "MEASURED rabbitmq: source {read} messages (512 B) at {source_rate:.0} records/s acked after commit; sink {written} at {sink_rate:.0} records/s confirmed (debug build)"
+            "MEASURED rabbitmq: source {read} messages (512 B) at {source_rate:.0} records/s acked after commit; sink {written} at {sink_rate:.0} records/s confirmed ({PROFILE} build)"
         );
         assert_eq!(ready(&out_channel, &out).await as usize, MESSAGES);
         delete(&channel, &q).await;

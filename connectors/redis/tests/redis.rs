@@ -13,6 +13,9 @@ use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_availab
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 const URI: &str = "redis://127.0.0.1:6379";
 
 fn unique(purpose: &str) -> String {
@@ -200,7 +203,7 @@ fn source_and_sink_throughput() {
         let sink_rate = written as f64 / started.elapsed().as_secs_f64();
         sink.close().await.unwrap();
         println!(
-            "MEASURED redis: source {read} stream entries at {source_rate:.0} records/s acknowledged after commit; sink (hset) {written} records at {sink_rate:.0} records/s (debug build)"
+            "MEASURED redis: source {read} stream entries at {source_rate:.0} records/s acknowledged after commit; sink (hset) {written} records at {sink_rate:.0} records/s ({PROFILE} build)"
         );
         let _: () = connection.del(&stream).await.unwrap();
         let keys: Vec<String> = connection.keys(format!("{prefix}:*")).await.unwrap();

@@ -14,6 +14,9 @@ use connect_sdk::testing::SourceHarness;
 use connect_sdk::testing::compliance::SourceCompliance;
 use rocketmq_model::common::message::message_single::Message;
 
+/// The build profile, for the measurements' labels.
+const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
+
 /// The source cluster, with `per_queue` messages in each of the 4 queues of `topic`.
 async fn source_cluster(name: &str, topic: &str, per_queue: usize) -> (EmbeddedRocketMq, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("connect-rocketmq-{}-{name}", std::process::id()));
@@ -109,7 +112,7 @@ async fn replication_throughput() {
     let started = Instant::now();
     let read = harness.poll_at_least(4 * PER_QUEUE).await.unwrap().len();
     let rate = read as f64 / started.elapsed().as_secs_f64();
-    println!("MEASURED rocketmq-source: {read} messages read from the source cluster at {rate:.0} records/s (debug build, one task)");
+    println!("MEASURED rocketmq-source: {read} messages read from the source cluster at {rate:.0} records/s ({PROFILE} build, one task)");
     harness.close().await.unwrap();
     cluster.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
