@@ -41,6 +41,15 @@ async fn file_pipeline_delivers_every_line() {
     assert!(in_order, "one file is one source partition, pinned to one queue: its lines arrive in order");
     assert_eq!(worker.metric("connect_source_records_written_total", "in", 0), LINES as f64);
     assert_eq!(worker.metric("connect_sink_records_put_total", "out", 0), LINES as f64);
+    // With nothing changing, the herder sleeps (it once spun on the closed member channel of
+    // a standalone worker, taking a core from the tasks).
+    let passes = || {
+        let text = support::http_text(worker.rest, "GET", "/metrics", None).1;
+        text.lines().find_map(|l| l.strip_prefix("connect_worker_reconcile_passes ")).and_then(|v| v.trim().parse::<f64>().ok()).unwrap()
+    };
+    let before = passes();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(passes() - before <= 3.0, "the herder made {} passes in 2 s of nothing", passes() - before);
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -41,13 +41,15 @@ pub(super) struct Herder {
     /// The config log position (the next record's) seen by the last completed pass; `None`
     /// before the first.
     passes: watch::Sender<Option<u64>>,
+    /// Reconcile passes made so far (a metric: it grows only when something changes).
+    pub(super) pass_count: std::sync::atomic::AtomicU64,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Default for Herder {
     fn default() -> Herder {
-        Herder { passes: watch::channel(None).0, stop: watch::channel(false).0, task: Mutex::default() }
+        Herder { passes: watch::channel(None).0, pass_count: Default::default(), stop: watch::channel(false).0, task: Mutex::default() }
     }
 }
 
@@ -122,6 +124,7 @@ impl Worker {
         let mut members = inner.members.clone();
         let mut stop = inner.herder.stop.subscribe();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut members_open = true;
         loop {
             if *stop.borrow_and_update() {
                 break;
@@ -132,6 +135,7 @@ impl Worker {
             let mut seen = inner.configs.log().next();
             let mut look_again = None;
             for _ in 0..MAX_PASSES {
+                inner.herder.pass_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match self.reconcile().await {
                     Ok(at) => look_again = at,
                     Err(error) => {
@@ -146,11 +150,13 @@ impl Worker {
                 seen = now;
             }
             inner.herder.passes.send_replace(Some(seen));
+            // A channel whose sender is gone (a standalone worker's fixed member list) would
+            // answer `changed` at once, forever: it is no longer listened to.
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = configs.changed() => {}
                 _ = statuses.changed() => {}
-                _ = members.changed() => {}
+                changed = members.changed(), if members_open => members_open = changed.is_ok(),
                 _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now).into()), if look_again.is_some() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
             }

@@ -350,6 +350,11 @@ impl Worker {
             ("connect_worker_connector_count", "Connectors on this worker.", connectors as f64),
             ("connect_worker_task_count", "Tasks on this worker.", tasks as f64),
             ("connect_worker_members", "Workers in this worker's cluster, as it sees them.", self.members().len() as f64),
+            (
+                "connect_worker_reconcile_passes",
+                "Passes the herder made over the configs, statuses and members (it passes only when they change).",
+                self.inner.herder.pass_count.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            ),
         ]);
         let logs = [self.inner.configs.log(), self.inner.offsets.log(), self.inner.statuses.log()];
         let _ = writeln!(text, "# HELP connect_state_log_keys Live keys of a state log.\n# TYPE connect_state_log_keys gauge");
