@@ -1,6 +1,8 @@
 //! The baseline: rocketmq-client-rust used directly, the way the worker's source and sink
 //! paths use it (batches of 256 to one queue per task, one batch in flight per task; lite-pull
-//! consumers in assign mode, every n-th queue per task).
+//! consumers in assign mode, every n-th queue per task). It sends the messages the worker
+//! sends for a datagen record: the body, the key as RocketMQ's `KEYS` (the broker indexes
+//! it) and the record timestamp as a property, so both sides ask the same of the broker.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +14,8 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_runtime::RuntimeContext;
+
+use connect_runtime::wire;
 
 use crate::window::{Progress, Window};
 
@@ -69,8 +73,10 @@ impl RawClient {
                 }
                 count = count.min(due - sent);
             }
-            let batch: Vec<Message> =
-                (0..count).map(|_| Message::builder().topic(topic).body_slice(body).build()).collect::<Result<_, _>>()?;
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64).to_string();
+            let batch: Vec<Message> = (0..count)
+                .map(|_| Message::builder().topic(topic).body_slice(body).key("0").raw_property(wire::TIMESTAMP, now.as_str())?.build())
+                .collect::<Result<_, _>>()?;
             let result = match &queue {
                 Some(queue) => self.producer.send_batch_to_queue(batch, queue.clone()).await,
                 None => self.producer.send_batch(batch).await,
