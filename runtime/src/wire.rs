@@ -65,39 +65,67 @@ pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
 
 /// The RocketMQ message for `record`.
 pub fn to_message(record: &RawRecord) -> Result<Message, String> {
-    to_message_in(record, CheetahString::from_slice(&record.topic))
+    MessageEncoder::new(CheetahString::from_slice(&record.topic)).message(record)
 }
 
-/// The RocketMQ message for `record`, with its topic already as the client's string type
-/// (callers building many messages of one topic share it).
-pub fn to_message_in(record: &RawRecord, topic: CheetahString) -> Result<Message, String> {
-    let mut builder = Message::builder().topic(topic);
-    builder = match &record.value {
-        Some(body) if !body.is_empty() => builder.body(body.clone()),
-        Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(|e| e.to_string())?,
-        None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
-    };
-    if let Some(key) = &record.key {
-        builder = match std::str::from_utf8(key) {
-            Ok(text) => {
+/// Builds the messages of one topic. Consecutive records of a batch usually share their
+/// key and timestamp (a source's batch stamped at once, a partition's key): their property
+/// strings are made once and shared.
+pub struct MessageEncoder {
+    topic: CheetahString,
+    key: Option<(Bytes, CheetahString)>,
+    timestamp: Option<(i64, CheetahString)>,
+}
+
+impl MessageEncoder {
+    /// An encoder for messages of `topic`.
+    pub fn new(topic: CheetahString) -> MessageEncoder {
+        MessageEncoder { topic, key: None, timestamp: None }
+    }
+
+    /// The RocketMQ message for `record` (of this encoder's topic).
+    pub fn message(&mut self, record: &RawRecord) -> Result<Message, String> {
+        let mut builder = Message::builder().topic(self.topic.clone());
+        builder = match &record.value {
+            Some(body) if !body.is_empty() => builder.body(body.clone()),
+            Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(|e| e.to_string())?,
+            None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
+        };
+        if let Some(key) = &record.key {
+            builder = match std::str::from_utf8(key) {
                 // RocketMQ's own key (indexed, shown by its tools) when it can hold the key
                 // as is: not empty, no space (its separator of several keys).
-                if text.is_empty() || text.contains(' ') {
-                    builder.raw_property(KEY, text).map_err(|e| e.to_string())?
-                } else {
-                    builder.key(text)
+                Ok(text) if !text.is_empty() && !text.contains(' ') => {
+                    let shared = match &self.key {
+                        Some((bytes, shared)) if bytes == key => shared.clone(),
+                        _ => {
+                            let shared = CheetahString::from_string_shared(text.to_owned());
+                            self.key = Some((key.clone(), shared.clone()));
+                            shared
+                        }
+                    };
+                    builder.key(shared)
                 }
-            }
-            Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(|e| e.to_string())?,
-        };
+                Ok(text) => builder.raw_property(KEY, text).map_err(|e| e.to_string())?,
+                Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(|e| e.to_string())?,
+            };
+        }
+        if let Some(ts) = record.timestamp {
+            let text = match &self.timestamp {
+                Some((at, text)) if *at == ts => text.clone(),
+                _ => {
+                    let text = CheetahString::from_string_shared(ts.to_string());
+                    self.timestamp = Some((ts, text.clone()));
+                    text
+                }
+            };
+            builder = builder.raw_property(TIMESTAMP, text).map_err(|e| e.to_string())?;
+        }
+        for (name, value) in &record.headers {
+            builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(|e| e.to_string())?;
+        }
+        builder.build().map_err(|e| e.to_string())
     }
-    if let Some(ts) = record.timestamp {
-        builder = builder.raw_property(TIMESTAMP, ts.to_string()).map_err(|e| e.to_string())?;
-    }
-    for (name, value) in &record.headers {
-        builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(|e| e.to_string())?;
-    }
-    builder.build().map_err(|e| e.to_string())
 }
 
 /// The raw record a consumed message holds.
@@ -150,6 +178,17 @@ mod tests {
         assert_eq!(back.value.as_deref(), Some(&b"{\"id\":1}"[..]));
         assert_eq!(back.headers, vec![("trace".to_owned(), "abc".to_owned())]);
         assert_eq!(back.timestamp, Some(1_700_000_000_123));
+    }
+
+    #[test]
+    fn an_encoder_shares_repeated_keys_and_timestamps_but_never_mixes_them_up() {
+        let mut encoder = MessageEncoder::new(CheetahString::from_slice("orders"));
+        let (a, b) = (record(b"k1"), RawRecord { timestamp: Some(7), ..record(b"k2") });
+        let messages: Vec<Message> = [&a, &a, &b, &a].iter().map(|r| encoder.message(r).unwrap()).collect();
+        let keys: Vec<Option<&str>> = messages.iter().map(|m| m.property(ROCKETMQ_KEYS)).collect();
+        assert_eq!(keys, [Some("k1"), Some("k1"), Some("k2"), Some("k1")]);
+        let stamps: Vec<Option<&str>> = messages.iter().map(|m| m.property(TIMESTAMP)).collect();
+        assert_eq!(stamps, [Some("1700000000123"), Some("1700000000123"), Some("7"), Some("1700000000123")]);
     }
 
     #[test]

@@ -20,6 +20,14 @@ impl Converter for ByteArrayConverter {
         }
     }
 
+    fn encode_owned(&self, _topic: &str, _schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {
+        match value {
+            Value::Null => Ok(None),
+            Value::Bytes(bytes) => Ok(Some(bytes)),
+            other => Err(DataError::new(format!("ByteArrayConverter needs bytes, got {}", other.type_name()))),
+        }
+    }
+
     fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         Ok(SchemaAndValue::new(Some(Schema::bytes().optional()), data.map_or(Value::Null, |b| Value::Bytes(b.to_vec()))))
     }

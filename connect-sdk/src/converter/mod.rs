@@ -29,6 +29,12 @@ pub trait Converter: Send + Sync + 'static {
 
     /// Deserializes bytes read from `topic`.
     fn decode(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError>;
+
+    /// [`encode`](Converter::encode), taking the value: a converter that stores a value's own
+    /// bytes (text, bytes) moves them instead of copying. The runtime calls this one.
+    fn encode_owned(&self, topic: &str, schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {
+        self.encode(topic, schema, &value)
+    }
 }
 
 /// The bytes a sink writes to a system that stores plain payloads (a queue, a key-value

@@ -36,6 +36,15 @@ impl Converter for StringConverter {
         })
     }
 
+    fn encode_owned(&self, _topic: &str, _schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {
+        self.check_encoding()?;
+        Ok(match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.into_bytes()),
+            other => Some(other.to_string().into_bytes()),
+        })
+    }
+
     fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
         self.check_encoding()?;
         let value = match data {
@@ -48,9 +57,11 @@ impl Converter for StringConverter {
 
 impl StringConverter {
     fn check_encoding(&self) -> Result<(), DataError> {
-        match self.encoding.to_ascii_uppercase().replace('-', "").as_str() {
-            "UTF8" => Ok(()),
-            _ => Err(DataError::new(format!("encoding {} is not supported; use UTF-8", self.encoding))),
+        // Per record: no allocation.
+        if self.encoding.eq_ignore_ascii_case("UTF-8") || self.encoding.eq_ignore_ascii_case("UTF8") {
+            Ok(())
+        } else {
+            Err(DataError::new(format!("encoding {} is not supported; use UTF-8", self.encoding)))
         }
     }
 }

@@ -167,17 +167,19 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
             }
         };
         let converters = &pipeline.converters;
-        let key = converters.key.encode(&transformed.topic, transformed.key_schema.as_ref(), &transformed.key);
-        let value = converters.value.encode(&transformed.topic, transformed.value_schema.as_ref(), &transformed.value);
+        // The record is taken apart: its key and value move into the converters.
+        let connect_sdk::record::Record { topic, key, key_schema, value, value_schema, headers, timestamp, .. } = transformed;
+        let key = converters.key.encode_owned(&topic, key_schema.as_ref(), key);
+        let value = converters.value.encode_owned(&topic, value_schema.as_ref(), value);
         match (key, value) {
             (Ok(key), Ok(value)) => out.push((
                 pin,
                 RawRecord {
-                    topic: transformed.topic,
+                    topic,
                     key: key.map(Into::into),
                     value: value.map(Into::into),
-                    headers: wire::header_pairs(&transformed.headers),
-                    timestamp: transformed.timestamp,
+                    headers: wire::header_pairs(&headers),
+                    timestamp,
                 },
             )),
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
@@ -264,12 +266,10 @@ impl Sender {
                     let used = retry
                         .run(metrics, || {
                             // Messages are built per attempt: they share the records' buffers.
+                            let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
                             let messages: Result<Vec<Message>, Error> = chunk
                                 .iter()
-                                .map(|r| {
-                                    wire::to_message_in(r, shared_topic.clone())
-                                        .map_err(|e| Error::other(format!("record for {topic}: {e}")))
-                                })
+                                .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
                                 .collect();
                             let (topic, queue) = (&topic, queue.clone());
                             async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::retriable) }
