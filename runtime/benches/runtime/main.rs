@@ -2,8 +2,10 @@
 //!
 //! `cargo bench -p connect-runtime --bench runtime` runs every measurement of `BENCHMARKS.md`
 //! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
-//! picks sections: produce, consume, latency, file, process; `--sizes 100,1024`, `--tasks 1,4`
-//! and `--repeats N` narrow the throughput runs).
+//! picks sections: produce, consume, latency, file, process; `--sizes 100,1024`, `--tasks 1,4`,
+//! `--repeats N`, `--records N` and `--converters string,json` narrow the throughput runs; `--namesrv HOST:PORT` measures
+//! on a broker of another process instead of an embedded one, as under valgrind, whose
+//! emulation the broker's storage does not start on).
 //! `cargo test -p connect-runtime --bench runtime` (part of `cargo test --workspace`) runs each
 //! measurement once on a few records: a smoke test that the benchmark still works.
 
@@ -35,11 +37,18 @@ struct Plan {
     max_records: usize,
     /// Each throughput pair is run this many times; the best run of each side is reported.
     repeats: usize,
+    /// Records per throughput run and per warm-up, whatever the size (`--records`).
+    records: Option<usize>,
+    /// `string`: every size and task count with the string converter; `json`: one run with
+    /// the JSON converter.
+    converters: Vec<String>,
     latency_duration: Duration,
     file_lines: usize,
     process_task_counts: Vec<usize>,
     sections: Vec<String>,
     out: Option<PathBuf>,
+    /// A running name server to measure on instead of an embedded broker.
+    namesrv: Option<String>,
 }
 
 impl Plan {
@@ -51,6 +60,7 @@ impl Plan {
             .map(|s| s.split(',').map(str::to_owned).collect())
             .unwrap_or_else(|| ["produce", "consume", "latency", "file", "process"].map(str::to_owned).to_vec());
         let out = value("--out").map(PathBuf::from);
+        let namesrv = value("--namesrv");
         let list = |flag: &str| value(flag).map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect::<Vec<usize>>());
         let mut plan = if full {
             Plan {
@@ -61,11 +71,14 @@ impl Plan {
                 min_records: 10_000,
                 max_records: 200_000,
                 repeats: 3,
+                records: None,
+                converters: vec!["string".to_owned(), "json".to_owned()],
                 latency_duration: Duration::from_secs(10),
                 file_lines: 300_000,
                 process_task_counts: vec![1, 10, 100],
                 sections,
                 out,
+                namesrv,
             }
         } else {
             Plan {
@@ -76,26 +89,37 @@ impl Plan {
                 min_records: 2_000,
                 max_records: 2_000,
                 repeats: 1,
+                records: None,
+                converters: vec!["string".to_owned(), "json".to_owned()],
                 latency_duration: Duration::from_secs(2),
                 file_lines: 2_000,
                 process_task_counts: vec![1, 10],
                 sections,
                 out,
+                namesrv,
             }
         };
         plan.sizes = list("--sizes").unwrap_or(plan.sizes);
         plan.task_counts = list("--tasks").unwrap_or(plan.task_counts);
         plan.repeats = list("--repeats").and_then(|r| r.first().copied()).unwrap_or(plan.repeats);
+        plan.records = list("--records").and_then(|r| r.first().copied());
+        if let Some(converters) = value("--converters") {
+            plan.converters = converters.split(',').map(str::to_owned).collect();
+        }
         plan
     }
 
     fn records(&self, size: usize, tasks: usize) -> usize {
-        let count = (self.bytes_per_run / size).clamp(self.min_records, self.max_records);
+        let count = self.records.unwrap_or_else(|| (self.bytes_per_run / size).clamp(self.min_records, self.max_records));
         count / tasks * tasks
     }
 
     fn wants(&self, section: &str) -> bool {
         self.sections.iter().any(|s| s == section)
+    }
+
+    fn wants_converter(&self, converter: &str) -> bool {
+        self.converters.iter().any(|c| c == converter)
     }
 }
 
@@ -103,21 +127,31 @@ impl Plan {
 async fn main() -> anyhow::Result<()> {
     let plan = Plan::from_args();
     let dir = support::temp_dir("bench");
-    let broker = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("rocketmq"))).await?;
-    let namesrv = broker.namesrv_addr().to_owned();
+    let (broker, namesrv) = match plan.namesrv.clone() {
+        Some(namesrv) => (None, namesrv),
+        None => {
+            let broker = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("rocketmq"))).await?;
+            let namesrv = broker.namesrv_addr().to_owned();
+            (Some(broker), namesrv)
+        }
+    };
     let raw = raw::RawClient::new(&namesrv).await?;
     let worker = Worker::builder().standalone(dir.join("worker")).namesrv(&namesrv).worker_id("bench:1").build().await?;
     let mut report = Report::new(plan.full);
 
     if plan.wants("produce") || plan.wants("consume") || plan.wants("latency") {
         let mut runs: Vec<(usize, usize, &str)> = Vec::new();
-        for &size in &plan.sizes {
-            for &tasks in &plan.task_counts {
-                runs.push((size, tasks, "string"));
+        if plan.wants_converter("string") {
+            for &size in &plan.sizes {
+                for &tasks in &plan.task_counts {
+                    runs.push((size, tasks, "string"));
+                }
             }
         }
-        // The default converter (JSON with a schema envelope), to show what it costs.
-        runs.push((if plan.sizes.contains(&1024) { 1024 } else { plan.sizes[0] }, 1, "json"));
+        if plan.wants_converter("json") {
+            // The default converter (JSON with a schema envelope), to show what it costs.
+            runs.push((if plan.sizes.contains(&1024) { 1024 } else { plan.sizes[0] }, 1, "json"));
+        }
         // A warm-up pass of each side (not reported): the first run after start-up is slower.
         let warm = plan.records(1024, 1).min(20_000);
         raw.produce("bench-warmup-raw", warm, 1024, 1).await?;
@@ -177,7 +211,9 @@ async fn main() -> anyhow::Result<()> {
     if plan.wants("process") {
         report.processes = Some(processes::measure(&namesrv, &dir.join("processes"), &plan.process_task_counts).await?);
     }
-    broker.shutdown().await;
+    if let Some(broker) = broker {
+        broker.shutdown().await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 
     let text = report.render();
