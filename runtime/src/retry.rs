@@ -73,6 +73,27 @@ impl RetryPolicy {
         }
     }
 
+    /// Whether a failed attempt can ever be followed by another (`errors.retry.timeout` leaves
+    /// room for at least the first backoff).
+    pub fn can_retry(&self) -> bool {
+        self.timeout.is_none_or(|timeout| INITIAL_DELAY.min(self.max_delay) <= timeout)
+    }
+
+    /// Like [`RetryPolicy::run_on`], handing `input` to every attempt: a clone while another
+    /// attempt may follow, the input itself when none can (the default, no retries).
+    pub async fn run_on_with<S: ?Sized, I: Clone, T>(
+        &self,
+        metrics: &TaskMetrics,
+        target: &mut S,
+        input: I,
+        mut operation: impl for<'a> FnMut(&'a mut S, I) -> BoxFuture<'a, Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if !self.can_retry() {
+            return operation(target, input).await;
+        }
+        self.run_on(metrics, target, |target| operation(target, input.clone())).await
+    }
+
     /// Like [`RetryPolicy::run`], for an operation borrowing `target` mutably (a task).
     pub async fn run_on<S: ?Sized, T>(
         &self,
@@ -87,5 +108,51 @@ impl RetryPolicy {
                 Err(error) => backoff.wait_or_give_up(error).await?,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(timeout_ms: Option<u64>) -> RetryPolicy {
+        RetryPolicy { timeout: timeout_ms.map(Duration::from_millis), max_delay: Duration::from_millis(1) }
+    }
+
+    #[test]
+    fn retries_are_possible_only_when_the_timeout_leaves_room_for_a_backoff() {
+        assert!(!RetryPolicy { timeout: Some(Duration::ZERO), max_delay: Duration::from_secs(60) }.can_retry());
+        assert!(policy(None).can_retry());
+        assert!(policy(Some(5)).can_retry());
+    }
+
+    /// An operation on a counter of attempts, failing retriably until the `succeed_at`-th.
+    fn attempts(succeed_at: usize) -> impl for<'a> FnMut(&'a mut Vec<Vec<u32>>, Vec<u32>) -> BoxFuture<'a, Result<usize, Error>> {
+        move |seen: &mut Vec<Vec<u32>>, input: Vec<u32>| {
+            Box::pin(async move {
+                seen.push(input);
+                if seen.len() < succeed_at { Err(Error::retriable("not yet")) } else { Ok(seen.len()) }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn every_retried_attempt_gets_the_same_input() {
+        let metrics = TaskMetrics::default();
+        let mut seen = Vec::new();
+        let done =
+            policy(Some(5_000)).run_on_with(&metrics, &mut seen, vec![1, 2, 3], attempts(3)).await.expect("the third attempt succeeds");
+        assert_eq!(done, 3);
+        assert_eq!(seen, vec![vec![1, 2, 3]; 3]);
+        assert_eq!(metrics.retries.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn without_retries_the_one_attempt_gets_the_input_and_its_error_comes_back() {
+        let metrics = TaskMetrics::default();
+        let mut seen = Vec::new();
+        let error = policy(Some(0)).run_on_with(&metrics, &mut seen, vec![7], attempts(2)).await.expect_err("no second attempt");
+        assert!(error.is_retriable());
+        assert_eq!(seen, vec![vec![7]]);
     }
 }

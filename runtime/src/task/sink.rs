@@ -152,53 +152,76 @@ impl SinkRunner {
     }
 
     async fn convert(&mut self, messages: &[MessageExt], offsets: &mut QueueOffsets) -> Result<Vec<SinkRecord>, Error> {
-        let pipeline = &self.pipeline;
         let mut batch = Vec::with_capacity(messages.len());
         let mut rewound: BTreeSet<QueueId> = BTreeSet::new();
+        let mut run: Option<QueueRun> = None;
         for message in messages {
-            let queue =
-                QueueId { topic: message.topic().to_string(), broker_name: message.broker_name().to_owned(), queue_id: message.queue_id() };
-            let position = message.queue_offset();
-            if rewound.contains(&queue) {
+            let run = match &mut run {
+                Some(current) if current.holds(message) => current,
+                _ => {
+                    if let Some(done) = run.take() {
+                        self.end_run(done, offsets);
+                    }
+                    run.insert(QueueRun::start(message, offsets, &rewound))
+                }
+            };
+            if run.rewound {
                 continue;
             }
-            // `offsets` holds, per queue, the position after the last record read (since the last assignment).
-            if let Some(&expected) = offsets.get(&queue)
+            let position = message.queue_offset();
+            // `next` is the position after the last record read from the queue (since the last assignment).
+            if let Some(expected) = run.next
                 && position > expected
             {
                 // The consumer skipped records: read them again rather than commit past them.
+                let queue = &run.queue;
                 tracing::warn!(topic = %queue.topic, queue = queue.queue_id, expected, got = position, "gap in consumed offsets; rewinding");
-                TaskMetrics::add(&pipeline.metrics.offset_gaps, 1);
+                TaskMetrics::add(&self.pipeline.metrics.offset_gaps, 1);
                 self.consumer
                     .seek(&message_queue(&queue.topic, &queue.broker_name, queue.queue_id), expected)
                     .await
                     .map_err(Error::retriable)?;
-                rewound.insert(queue);
+                rewound.insert(queue.clone());
+                run.rewound = true;
                 continue;
             }
-            if offsets.get(&queue).is_some_and(|&expected| position < expected) {
+            if run.next.is_some_and(|expected| position < expected) {
                 continue; // already delivered in this batch window (a rewind re-reads)
             }
             let raw = wire::from_message(message);
-            match self.to_sink_record(&raw, &queue, position) {
+            match self.to_sink_record(&raw, &run.queue, position) {
                 Ok(Some(record)) => batch.push(record),
-                Ok(None) => TaskMetrics::add(&pipeline.metrics.records_filtered, 1),
+                Ok(None) => TaskMetrics::add(&self.pipeline.metrics.records_filtered, 1),
                 Err(error) => {
+                    let pipeline = &self.pipeline;
                     if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.common.errors.tolerance == Tolerance::All) {
-                        dlq.send(&raw, &queue, position, &error, "VALUE_CONVERTER").await?;
+                        dlq.send(&raw, &run.queue, position, &error, "VALUE_CONVERTER").await?;
                         TaskMetrics::add(&pipeline.metrics.dlq_records, 1);
                     }
-                    pipeline.tolerate(error, || format!("topic={} queue={} offset={position}", raw.topic, queue.queue_id))?;
+                    pipeline.tolerate(error, || format!("topic={} queue={} offset={position}", raw.topic, run.queue.queue_id))?;
                 }
             }
-            if let Some(max) = message.properties().get(MAX_OFFSET).and_then(|v| v.as_str().parse::<i64>().ok()) {
-                self.lags.insert(queue.clone(), (max - position - 1).max(0));
-            }
-            offsets.insert(queue, position + 1);
+            run.next = Some(position + 1);
+            run.last_read = Some(message);
+        }
+        if let Some(done) = run {
+            self.end_run(done, offsets);
         }
         let lag = self.lags.values().copied().max().unwrap_or(0);
-        pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);
+        self.pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);
         Ok(batch)
+    }
+
+    /// Records where a run of one queue's messages left off: the position to commit, and the
+    /// queue's lag as its last message read reports it.
+    fn end_run(&mut self, run: QueueRun<'_>, offsets: &mut QueueOffsets) {
+        if let Some(max) = run.last_read.and_then(|m| m.properties().get(MAX_OFFSET)?.as_str().parse::<i64>().ok()) {
+            let position = run.last_read.map_or(0, MessageExt::queue_offset);
+            self.lags.insert(run.queue.clone(), (max - position - 1).max(0));
+        }
+        if let Some(next) = run.next {
+            offsets.insert(run.queue, next);
+        }
     }
 
     fn to_sink_record(&self, raw: &RawRecord, queue: &QueueId, position: i64) -> Result<Option<SinkRecord>, Error> {
@@ -226,7 +249,7 @@ impl SinkRunner {
         }
         let count = batch.len();
         let pipeline = &self.pipeline;
-        pipeline.retry.run_on(&pipeline.metrics, &mut self.task, |task| task.put(batch.clone())).await?;
+        pipeline.retry.run_on_with(&pipeline.metrics, &mut self.task, batch, |task, batch| task.put(batch)).await?;
         pipeline.metrics.batch(count);
         TaskMetrics::add(&pipeline.metrics.sink_records_put, count as u64);
         Ok(())
@@ -253,5 +276,31 @@ impl SinkRunner {
         TaskMetrics::add(&metrics.offset_commit_success, 1);
         TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
         Ok(())
+    }
+}
+
+/// Consecutive messages of one queue within a poll (the usual shape of a poll): the queue is
+/// named and looked up once per run rather than once per message.
+struct QueueRun<'m> {
+    queue: QueueId,
+    /// The position after the last record read from the queue, once known.
+    next: Option<i64>,
+    /// The queue was rewound in this poll: the rest of its messages are read again later.
+    rewound: bool,
+    /// The run's last message read (its properties carry the queue's end, for the lag).
+    last_read: Option<&'m MessageExt>,
+}
+
+impl<'m> QueueRun<'m> {
+    fn start(message: &MessageExt, offsets: &QueueOffsets, rewound: &BTreeSet<QueueId>) -> QueueRun<'m> {
+        let queue =
+            QueueId { topic: message.topic().to_string(), broker_name: message.broker_name().to_owned(), queue_id: message.queue_id() };
+        QueueRun { next: offsets.get(&queue).copied(), rewound: rewound.contains(&queue), queue, last_read: None }
+    }
+
+    fn holds(&self, message: &MessageExt) -> bool {
+        self.queue.queue_id == message.queue_id()
+            && self.queue.topic == message.topic().as_str()
+            && self.queue.broker_name == message.broker_name()
     }
 }
