@@ -12,12 +12,8 @@ use crate::data::{DataError, Schema, SchemaAndValue, Value};
 pub struct ByteArrayConverter {}
 
 impl Converter for ByteArrayConverter {
-    fn encode(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
-        match value {
-            Value::Null => Ok(None),
-            Value::Bytes(bytes) => Ok(Some(bytes.clone())),
-            other => Err(DataError::new(format!("ByteArrayConverter needs bytes, got {}", other.type_name()))),
-        }
+    fn encode(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+        self.encode_owned(topic, schema, value.clone())
     }
 
     fn encode_owned(&self, _topic: &str, _schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {

@@ -27,13 +27,8 @@ impl Default for StringConverter {
 }
 
 impl Converter for StringConverter {
-    fn encode(&self, _topic: &str, _schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
-        self.check_encoding()?;
-        Ok(match value {
-            Value::Null => None,
-            Value::String(s) => Some(s.as_bytes().to_vec()),
-            other => Some(other.to_string().into_bytes()),
-        })
+    fn encode(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
+        self.encode_owned(topic, schema, value.clone())
     }
 
     fn encode_owned(&self, _topic: &str, _schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {

@@ -215,9 +215,10 @@ impl SinkRunner {
     /// Records where a run of one queue's messages left off: the position to commit, and the
     /// queue's lag as its last message read reports it.
     fn end_run(&mut self, run: QueueRun<'_>, offsets: &mut QueueOffsets) {
-        if let Some(max) = run.last_read.and_then(|m| m.properties().get(MAX_OFFSET)?.as_str().parse::<i64>().ok()) {
-            let position = run.last_read.map_or(0, MessageExt::queue_offset);
-            self.lags.insert(run.queue.clone(), (max - position - 1).max(0));
+        if let Some(last) = run.last_read
+            && let Some(max) = last.properties().get(MAX_OFFSET).and_then(|v| v.as_str().parse::<i64>().ok())
+        {
+            self.lags.insert(run.queue.clone(), (max - last.queue_offset() - 1).max(0));
         }
         if let Some(next) = run.next {
             offsets.insert(run.queue, next);
