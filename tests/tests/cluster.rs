@@ -234,7 +234,14 @@ async fn a_change_made_on_any_worker_reaches_every_worker() {
         workers.iter().all(|w| w.allocated_tasks().is_empty()) && std::fs::read_dir(&locks).map(|d| d.count()).unwrap_or(0) == 0
     })
     .await;
-    assert!(stopped.is_some(), "tasks still run after the delete");
+    let left: Vec<String> = std::fs::read_dir(&locks)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect())
+        .unwrap_or_default();
+    assert!(
+        stopped.is_some(),
+        "tasks still run after the delete: allocated {:?}, files left in the lock directory {left:?} (an overlap-* file: a task opened twice)",
+        workers.iter().map(|w| w.allocated_tasks()).collect::<Vec<_>>()
+    );
     println!(
         "MEASURED propagation: create answered on A in {answered:?}, visible on C {visible:?} after A answered, 3 tasks RUNNING {:?} later; \
          update through C seen on A after {update_seen:?}; delete through B gone from all {:?}, all tasks closed after {:?}",
