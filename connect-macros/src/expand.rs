@@ -109,7 +109,7 @@ fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> 
                     version: #version,
                     description: #description,
                     module: ::core::module_path!(),
-                    config_schema: #private::schema_of::<#ident>,
+                    config_schema: #private::config_schema::<#ident>,
                     factory: #factory,
                 }
             }

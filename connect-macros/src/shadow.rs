@@ -31,9 +31,13 @@ pub fn derive(input: DeriveInput, kind: ShadowKind) -> TokenStream {
         attr.path().is_ident("serde") || attr.path().is_ident("doc") || (kind == ShadowKind::JsonSchema && attr.path().is_ident("schemars"))
     };
     let attrs: Vec<&Attribute> = input.attrs.iter().filter(|a| keep(a)).collect();
+    let config_attrs = kind == ShadowKind::JsonSchema;
     let body = match &input.data {
         Data::Struct(s) => {
-            let fields = filtered_fields(&s.fields, &keep);
+            let fields = match filtered_fields(&s.fields, &keep, config_attrs) {
+                Ok(fields) => fields,
+                Err(error) => return error.to_compile_error(),
+            };
             let semi = if matches!(s.fields, Fields::Named(_)) { quote!() } else { quote!(;) };
             quote!(struct #shadow #fields #semi)
         }
@@ -41,7 +45,7 @@ pub fn derive(input: DeriveInput, kind: ShadowKind) -> TokenStream {
             let variants = e.variants.iter().map(|v| {
                 let v_attrs = v.attrs.iter().filter(|a| keep(a));
                 let v_ident = &v.ident;
-                let fields = filtered_fields(&v.fields, &keep);
+                let fields = filtered_fields(&v.fields, &keep, false).unwrap_or_else(|e| e.to_compile_error());
                 let discriminant = v.discriminant.as_ref().map(|(eq, expr)| quote!(#eq #expr));
                 quote!(#(#v_attrs)* #v_ident #fields #discriminant)
             });
@@ -108,19 +112,50 @@ pub fn derive(input: DeriveInput, kind: ShadowKind) -> TokenStream {
     }
 }
 
-fn filtered_fields(fields: &Fields, keep: &dyn Fn(&Attribute) -> bool) -> TokenStream {
-    let field_tokens = fields.iter().map(|f| {
+/// The fields of the shadow copy: the attributes serde or schemars read, and for the schema
+/// each `#[config(...)]` written as the schema extensions the SDK reads.
+fn filtered_fields(fields: &Fields, keep: &dyn Fn(&Attribute) -> bool, config_attrs: bool) -> syn::Result<TokenStream> {
+    let mut field_tokens = Vec::new();
+    for f in fields {
         let attrs = f.attrs.iter().filter(|a| keep(a));
+        let extensions = if config_attrs { config_extensions(&f.attrs)? } else { TokenStream::new() };
         let vis = &f.vis;
         let ty = &f.ty;
-        match &f.ident {
-            Some(ident) => quote!(#(#attrs)* #vis #ident: #ty),
-            None => quote!(#(#attrs)* #vis #ty),
-        }
-    });
-    match fields {
+        field_tokens.push(match &f.ident {
+            Some(ident) => quote!(#(#attrs)* #extensions #vis #ident: #ty),
+            None => quote!(#(#attrs)* #extensions #vis #ty),
+        });
+    }
+    Ok(match fields {
         Fields::Named(_) => quote!({ #(#field_tokens),* }),
         Fields::Unnamed(_) => quote!(( #(#field_tokens),* )),
         Fields::Unit => quote!(),
+    })
+}
+
+/// `#[config(task_only)]` and `#[config(alias = "...")]` as `#[schemars(extend(...))]`.
+fn config_extensions(attrs: &[Attribute]) -> syn::Result<TokenStream> {
+    let mut task_only = false;
+    let mut aliases: Vec<syn::LitStr> = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("config")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("task_only") {
+                task_only = true;
+                Ok(())
+            } else if meta.path.is_ident("alias") {
+                aliases.push(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown config option; expected `task_only` or `alias = \"...\"`"))
+            }
+        })?;
     }
+    let mut tokens = TokenStream::new();
+    if task_only {
+        tokens.extend(quote!(#[schemars(extend("x-task-only" = true))]));
+    }
+    if !aliases.is_empty() {
+        tokens.extend(quote!(#[schemars(extend("x-aliases" = [#(#aliases),*]))]));
+    }
+    Ok(tokens)
 }

@@ -2,6 +2,7 @@
 
 extern crate self as connect_sdk;
 
+pub mod assembly;
 pub mod config;
 mod connector;
 pub mod context;
@@ -16,7 +17,10 @@ pub mod testing;
 pub mod transform;
 
 pub use connect_macros::{Converter, Deserialize, JsonSchema, Predicate, Serialize, SinkConnector, SourceConnector, Transform};
-pub use connector::{CommittedOffsets, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+pub use connector::{
+    CommittedOffsets, ConfigDeserialize, ConfigSchema, ConfigSerialize, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask,
+    SourceConnector, SourceTask, TaskPlan,
+};
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result};
 
@@ -46,21 +50,19 @@ pub mod __private {
     pub use schemars;
     pub use serde;
 
-    pub use crate::config::schema_info::schema_of;
+    pub use crate::connector::ConfigSchema;
     pub use crate::plugin::{PluginDescriptor, PluginFactory, PluginKind, sink_factory, source_factory};
 
     use std::marker::PhantomData;
 
-    use schemars::JsonSchema;
-    use serde::de::DeserializeOwned;
-
     use crate::config::{ConfigErrors, ConfigMap, parse_plugin_config};
+    use crate::connector::ConfigDeserialize;
     use crate::converter::Converter;
     use crate::transform::{KeyValueTransform, Predicate, Target, Targeted, Transform};
     use crate::{ConnectorConfig, QueueOffsets, Result, SinkContext, SinkTask, SourceContext, SourceTask};
 
-    fn parse<T: DeserializeOwned + JsonSchema>(config: &ConfigMap, prefix: &str) -> Result<T, ConfigErrors> {
-        parse_plugin_config(config, prefix, &|_| false)
+    fn parse<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap, prefix: &str) -> Result<T, ConfigErrors> {
+        parse_plugin_config(config, prefix)
     }
 
     fn checked(transform: Box<dyn Transform>, prefix: &str) -> Result<Box<dyn Transform>, ConfigErrors> {
@@ -74,8 +76,13 @@ pub mod __private {
         }
     }
 
+    /// The JSON Schema of a plugin's config.
+    pub fn config_schema<T: ConfigSchema>() -> schemars::Schema {
+        T::config_schema()
+    }
+
     /// Parser of a [`Transform`] config.
-    pub fn transform<T: Transform + DeserializeOwned + JsonSchema>(
+    pub fn transform<T: Transform + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Transform>, ConfigErrors> {
@@ -83,7 +90,7 @@ pub mod __private {
     }
 
     /// Parser of the `$Key` variant of a [`KeyValueTransform`].
-    pub fn key_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(
+    pub fn key_transform<T: KeyValueTransform + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Transform>, ConfigErrors> {
@@ -91,7 +98,7 @@ pub mod __private {
     }
 
     /// Parser of the `$Value` variant of a [`KeyValueTransform`].
-    pub fn value_transform<T: KeyValueTransform + DeserializeOwned + JsonSchema>(
+    pub fn value_transform<T: KeyValueTransform + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Transform>, ConfigErrors> {
@@ -99,7 +106,7 @@ pub mod __private {
     }
 
     /// Parser of a [`Predicate`] config.
-    pub fn predicate<T: Predicate + DeserializeOwned + JsonSchema>(
+    pub fn predicate<T: Predicate + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Predicate>, ConfigErrors> {
@@ -107,7 +114,7 @@ pub mod __private {
     }
 
     /// Parser of a [`Converter`] config.
-    pub fn converter<T: Converter + DeserializeOwned + JsonSchema>(
+    pub fn converter<T: Converter + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Converter>, ConfigErrors> {

@@ -5,12 +5,15 @@
 //! and function pointers instantiated for the user's type. The runtime never names user
 //! types; it calls [`SourceFactory::open_task`] and gets a `Box<dyn DynSourceTask>`.
 
+use std::any::Any;
+use std::sync::Arc;
+
 use schemars::Schema;
 use serde_json::Value as Json;
 
 use crate::config::schema_info::external_key;
-use crate::config::{ConfigError, ConfigErrors, ConfigMap, parse_connector_config};
-use crate::connector::{CommittedOffsets, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+use crate::config::{ConfigErrors, ConfigMap, ConfigOrigin, parse_connector_config, parse_task_config};
+use crate::connector::{CommittedOffsets, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
 use crate::context::{BoxFuture, SinkContext, SourceContext};
 use crate::converter::Converter;
 use crate::error::{Error, Result};
@@ -107,40 +110,87 @@ pub enum PluginFactory {
     Converter(PluginParser<dyn Converter>),
 }
 
+/// A connector's config, parsed and validated, behind `Any`: what planning starts from.
+pub type ErasedConnector = Arc<dyn Any + Send + Sync>;
+
+/// Parses a full connector config into the connector's type and validates it (the
+/// connector's own keys only: common keys are left to [`CommonConfig`](crate::config::CommonConfig)).
+pub type ParseConnector = fn(&ConfigMap, ConfigOrigin) -> Result<ErasedConnector, ConfigErrors>;
+
+/// Plans the tasks of a parsed connector ([`SourceConnector::plan_tasks`]) on the worker that
+/// runs it: at most `max_tasks` task configs, and when to plan again.
+pub type PlanTasks = fn(ErasedConnector, usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>>;
+
 /// Opens an erased source task from a task config.
 pub type OpenSourceTask = fn(ConfigMap, SourceContext) -> BoxFuture<'static, Result<Box<dyn DynSourceTask>>>;
 
 /// Opens an erased sink task from a task config.
 pub type OpenSinkTask = fn(ConfigMap, SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>>;
 
-/// Validates a full connector config and splits it, offline, into at most `max_tasks` task
-/// configs (what validation and creation check).
-pub type SplitTasks = fn(&ConfigMap, usize) -> Result<Vec<ConfigMap>, ConfigErrors>;
-
-/// Plans the tasks of a full connector config on the worker that runs the connector
-/// ([`SourceConnector::plan_tasks`]): at most `max_tasks` task configs, and when to plan again.
-pub type PlanTasks = fn(ConfigMap, usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>>;
-
 /// Type-erased entry points of a source connector.
 #[derive(Clone, Copy)]
 pub struct SourceFactory {
-    /// See [`SplitTasks`].
-    pub task_configs: SplitTasks,
+    /// See [`ParseConnector`].
+    pub parse: ParseConnector,
     /// See [`PlanTasks`].
     pub plan: PlanTasks,
-    /// Opens a task from one of those task configs.
+    /// Opens a task from one of the planned task configs.
     pub open_task: OpenSourceTask,
 }
 
 /// Type-erased entry points of a sink connector.
 #[derive(Clone, Copy)]
 pub struct SinkFactory {
-    /// See [`SplitTasks`].
-    pub task_configs: SplitTasks,
+    /// See [`ParseConnector`].
+    pub parse: ParseConnector,
     /// See [`PlanTasks`].
     pub plan: PlanTasks,
-    /// Opens a task from one of those task configs.
+    /// Opens a task from one of the planned task configs.
     pub open_task: OpenSinkTask,
+}
+
+/// The entry points of a source or a sink connector.
+#[derive(Clone, Copy)]
+pub enum ConnectorFactory {
+    /// A source.
+    Source(SourceFactory),
+    /// A sink.
+    Sink(SinkFactory),
+}
+
+impl ConnectorFactory {
+    /// The factory of a registered plugin, when it is a connector.
+    pub fn of(plugin: &PluginDescriptor) -> Option<ConnectorFactory> {
+        match plugin.factory {
+            PluginFactory::Source(f) => Some(ConnectorFactory::Source(f)),
+            PluginFactory::Sink(f) => Some(ConnectorFactory::Sink(f)),
+            _ => None,
+        }
+    }
+
+    /// Source or sink.
+    pub fn kind(self) -> PluginKind {
+        match self {
+            ConnectorFactory::Source(_) => PluginKind::Source,
+            ConnectorFactory::Sink(_) => PluginKind::Sink,
+        }
+    }
+
+    /// See [`ParseConnector`].
+    pub fn parse(self, config: &ConfigMap, origin: ConfigOrigin) -> Result<ErasedConnector, ConfigErrors> {
+        match self {
+            ConnectorFactory::Source(f) => (f.parse)(config, origin),
+            ConnectorFactory::Sink(f) => (f.parse)(config, origin),
+        }
+    }
+
+    /// See [`PlanTasks`].
+    pub fn plan(self, connector: ErasedConnector, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
+        match self {
+            ConnectorFactory::Source(f) => (f.plan)(connector, max_tasks),
+            ConnectorFactory::Sink(f) => (f.plan)(connector, max_tasks),
+        }
+    }
 }
 
 /// A [`SourceTask`] behind a trait object.
@@ -187,67 +237,66 @@ impl<T: SinkTask> DynSinkTask for T {
     }
 }
 
-fn to_task_config<C: serde::Serialize>(config: &C) -> Result<ConfigMap, ConfigErrors> {
-    match serde_json::to_value(config) {
+fn to_task_config<C: ConnectorConfig>(config: &C) -> Result<ConfigMap> {
+    match config.to_config_json() {
         Ok(Json::Object(map)) => Ok(map.into_iter().map(|(k, v)| (external_key(&k), v)).collect()),
-        Ok(other) => Err(ConfigError::new("", format!("a connector config must serialize to an object, not {other}")).into()),
-        Err(e) => Err(ConfigError::new("", format!("cannot serialize the task config: {e}")).into()),
+        Ok(other) => Err(Error::other(format!("a connector config must serialize to an object, not {other}"))),
+        Err(e) => Err(Error::other(format!("cannot serialize the task config: {e}"))),
     }
 }
 
-fn split_into_task_configs<C: serde::Serialize>(configs: Vec<C>, max_tasks: usize) -> Result<Vec<ConfigMap>, ConfigErrors> {
-    configs.iter().take(max_tasks.max(1)).map(to_task_config).collect()
+fn read<C: ConnectorConfig>(config: &ConfigMap, origin: ConfigOrigin) -> Result<C, ConfigErrors> {
+    match origin {
+        ConfigOrigin::User => parse_connector_config(config),
+        ConfigOrigin::Task => parse_task_config(config),
+    }
 }
 
-fn erase_plan<C: serde::Serialize>(plan: TaskPlan<C>, max_tasks: usize) -> Result<TaskPlan<ConfigMap>> {
-    let tasks = split_into_task_configs(plan.tasks, max_tasks).map_err(Error::Config)?;
+fn downcast<C: ConnectorConfig>(connector: ErasedConnector) -> Result<Arc<C>> {
+    connector.downcast::<C>().map_err(|_| Error::other("a connector was planned with the config of another connector"))
+}
+
+fn erase_plan<C: ConnectorConfig>(plan: TaskPlan<C>, max_tasks: usize) -> Result<TaskPlan<ConfigMap>> {
+    let tasks = plan.tasks.iter().take(max_tasks.max(1)).map(to_task_config).collect::<Result<_>>()?;
     Ok(TaskPlan { tasks, replan_after: plan.replan_after })
 }
 
 /// The erased entry points of source connector `C`; used by the derive.
 pub const fn source_factory<C: SourceConnector>() -> SourceFactory {
-    fn task_configs<C: SourceConnector>(config: &ConfigMap, max_tasks: usize) -> Result<Vec<ConfigMap>, ConfigErrors> {
-        let connector: C = parse_connector_config(config)?;
+    fn parse<C: SourceConnector>(config: &ConfigMap, origin: ConfigOrigin) -> Result<ErasedConnector, ConfigErrors> {
+        let connector: C = read(config, origin)?;
         connector.validate()?;
-        split_into_task_configs(connector.task_configs(max_tasks), max_tasks)
+        Ok(Arc::new(connector))
     }
-    fn plan<C: SourceConnector>(config: ConfigMap, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
-        Box::pin(async move {
-            let connector: C = parse_connector_config(&config).map_err(Error::Config)?;
-            connector.validate().map_err(Error::Config)?;
-            erase_plan(connector.plan_tasks(max_tasks).await?, max_tasks)
-        })
+    fn plan<C: SourceConnector>(connector: ErasedConnector, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
+        Box::pin(async move { erase_plan(downcast::<C>(connector)?.plan_tasks(max_tasks).await?, max_tasks) })
     }
     fn open_task<C: SourceConnector>(config: ConfigMap, ctx: SourceContext) -> BoxFuture<'static, Result<Box<dyn DynSourceTask>>> {
         Box::pin(async move {
-            let config: C = parse_connector_config(&config).map_err(Error::Config)?;
+            let config: C = parse_task_config(&config).map_err(Error::Config)?;
             let task = C::Task::open(config, ctx).await?;
             Ok(Box::new(task) as Box<dyn DynSourceTask>)
         })
     }
-    SourceFactory { task_configs: task_configs::<C>, plan: plan::<C>, open_task: open_task::<C> }
+    SourceFactory { parse: parse::<C>, plan: plan::<C>, open_task: open_task::<C> }
 }
 
 /// The erased entry points of sink connector `C`; used by the derive.
 pub const fn sink_factory<C: SinkConnector>() -> SinkFactory {
-    fn task_configs<C: SinkConnector>(config: &ConfigMap, max_tasks: usize) -> Result<Vec<ConfigMap>, ConfigErrors> {
-        let connector: C = parse_connector_config(config)?;
+    fn parse<C: SinkConnector>(config: &ConfigMap, origin: ConfigOrigin) -> Result<ErasedConnector, ConfigErrors> {
+        let connector: C = read(config, origin)?;
         connector.validate()?;
-        split_into_task_configs(connector.task_configs(max_tasks), max_tasks)
+        Ok(Arc::new(connector))
     }
-    fn plan<C: SinkConnector>(config: ConfigMap, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
-        Box::pin(async move {
-            let connector: C = parse_connector_config(&config).map_err(Error::Config)?;
-            connector.validate().map_err(Error::Config)?;
-            erase_plan(connector.plan_tasks(max_tasks).await?, max_tasks)
-        })
+    fn plan<C: SinkConnector>(connector: ErasedConnector, max_tasks: usize) -> BoxFuture<'static, Result<TaskPlan<ConfigMap>>> {
+        Box::pin(async move { erase_plan(downcast::<C>(connector)?.plan_tasks(max_tasks).await?, max_tasks) })
     }
     fn open_task<C: SinkConnector>(config: ConfigMap, ctx: SinkContext) -> BoxFuture<'static, Result<Box<dyn DynSinkTask>>> {
         Box::pin(async move {
-            let config: C = parse_connector_config(&config).map_err(Error::Config)?;
+            let config: C = parse_task_config(&config).map_err(Error::Config)?;
             let task = C::Task::open(config, ctx).await?;
             Ok(Box::new(task) as Box<dyn DynSinkTask>)
         })
     }
-    SinkFactory { task_configs: task_configs::<C>, plan: plan::<C>, open_task: open_task::<C> }
+    SinkFactory { parse: parse::<C>, plan: plan::<C>, open_task: open_task::<C> }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::config::{CommonConfig, ConfigError, ConfigErrors, ConfigMap, did_you_mean};
+use crate::config::{ConfigError, ConfigErrors, ConfigMap, did_you_mean};
 use crate::converter::Converter;
 use crate::plugin::{PluginDescriptor, PluginFactory, PluginKind, SinkFactory, SourceFactory};
 use crate::transform::{Predicate, Transform};
@@ -167,55 +167,6 @@ impl Registry {
             PluginFactory::Sink(factory) => Ok((plugin, factory)),
             _ => Err(LookupError::NotFound { name: name.to_owned(), kind: "sink".to_owned(), suggestion: None }),
         }
-    }
-
-    /// Checks a whole connector config: the common keys, the connector's own keys, its
-    /// converters, transforms and predicates. Returns the task configs it splits into.
-    pub fn check_connector_config(&self, config: &ConfigMap) -> Result<Vec<ConfigMap>, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        let common = CommonConfig::parse(config).map_err(|e| errors.extend_prefixed("", e)).ok();
-        let class = config.get("connector.class").and_then(|c| c.as_str()).unwrap_or_default();
-        let mut task_configs = Vec::new();
-        if !class.is_empty() {
-            let max_tasks = common.as_ref().map_or(1, |c| c.tasks_max);
-            let split = match self.connector(class).map(|p| &p.factory) {
-                Ok(PluginFactory::Source(factory)) => Some((factory.task_configs)(config, max_tasks)),
-                Ok(PluginFactory::Sink(factory)) => {
-                    if common.as_ref().is_some_and(|c| c.topics.is_none()) {
-                        errors.push("topics", "a sink connector needs \"topics\" or \"topics.regex\"");
-                    }
-                    Some((factory.task_configs)(config, max_tasks))
-                }
-                Ok(_) => None,
-                Err(lookup) => {
-                    errors.push("connector.class", lookup.to_string());
-                    None
-                }
-            };
-            match split {
-                Some(Ok(configs)) => task_configs = configs,
-                Some(Err(e)) => errors.extend_prefixed("", e),
-                None => {}
-            }
-        }
-        if let Some(common) = &common {
-            for plugin in [&common.key_converter, &common.value_converter].into_iter().flatten() {
-                if let Err(e) = self.converter(&plugin.class, &plugin.config, &plugin.alias) {
-                    errors.extend_prefixed("", e);
-                }
-            }
-            for transform in &common.transforms {
-                if let Err(e) = self.transform(&transform.plugin.class, &transform.plugin.config, &transform.plugin.prefix) {
-                    errors.extend_prefixed("", e);
-                }
-            }
-            for predicate in &common.predicates {
-                if let Err(e) = self.predicate(&predicate.class, &predicate.config, &predicate.prefix) {
-                    errors.extend_prefixed("", e);
-                }
-            }
-        }
-        errors.into_result(task_configs)
     }
 }
 

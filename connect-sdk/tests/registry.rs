@@ -1,7 +1,8 @@
 //! The registry lists every plugin with its documentation, finds plugins by Kafka class
 //! names, reports duplicates, and validation answers in Kafka Connect's shape.
 
-use connect_sdk::config::validate;
+use connect_sdk::assembly::{ValidatedConfig, validate};
+use connect_sdk::converter::ConverterDefaults;
 use connect_sdk::plugin::{PluginDescriptor, PluginFactory, PluginKind};
 use connect_sdk::prelude::*;
 use connect_sdk::registry::{LookupError, Registry};
@@ -179,7 +180,7 @@ fn validation_answers_in_kafka_connects_shape() {
 #[test]
 fn sinks_need_topics() {
     let config = json!({"name": "copy", "connector.class": "registry-test-sink", "connection.url": "x"});
-    let errors = Registry::global().check_connector_config(config.as_object().unwrap()).unwrap_err();
+    let errors = ValidatedConfig::new(Registry::global(), config.as_object().unwrap(), &ConverterDefaults::default()).unwrap_err();
     assert_eq!(errors.iter().next().unwrap().key, "topics");
 }
 

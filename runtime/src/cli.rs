@@ -17,8 +17,20 @@ use crate::worker::{ClusterSettings, Worker, WorkerBuilder};
 #[derive(Debug, Parser)]
 #[command(name = "connect-worker", version, about)]
 struct Cli {
+    /// Log lines as `text` (coloured only on a terminal) or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, env = "CONNECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; ANSI colours only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,7 +128,7 @@ struct WorkerFile {
 /// that links its connector crates (`use my_connectors as _;`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     match cli.command {
         Command::Plugins { json } => {
             print_plugins(json);
@@ -144,10 +156,15 @@ fn block_on(run: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitC
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rocketmq=warn,rocketmq_broker=warn,rocketmq_namesrv=warn,rocketmq_client_rust=warn,rocketmq_store=error,rocketmq_transport=warn,rocketmq_runtime=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => logs.json().with_current_span(false).try_init(),
+    };
 }
 
 fn print_plugins(json: bool) {

@@ -38,7 +38,7 @@ impl DeadLetterQueue {
         ];
         record.headers.extend(context.into_iter().map(|(k, v)| (format!("__connect.errors.{k}"), v)));
         let message = wire::to_message(&record).map_err(Error::other)?;
-        self.producer.send_batch(&self.topic, vec![message]).await.map_err(Error::retriable)
+        self.producer.send_batch(&self.topic, vec![message]).await.map_err(Error::from)
     }
 }
 

@@ -9,6 +9,7 @@ use cheetah_string::CheetahString;
 use rocketmq_broker::config::broker_config::BrokerConfig;
 use rocketmq_broker::config::validated::ValidatedBrokerConfig;
 use rocketmq_broker::{BrokerBootstrap, Running};
+use rocketmq_model::common::message::message_single::Message;
 use rocketmq_namesrv::NamesrvConfig;
 use rocketmq_namesrv::bootstrap::Builder as NameServerBuilder;
 use rocketmq_observability::{TelemetryHandle, TelemetryRuntimeGuard};
@@ -17,6 +18,8 @@ use rocketmq_store::MessageStoreConfig;
 use rocketmq_transport::api::ServerConfig;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::mq::{MqClient, MqError};
 
 /// How many times the broker is started before giving up.
 const BROKER_START_ATTEMPTS: u32 = 3;
@@ -63,9 +66,14 @@ pub enum EmbeddedError {
         /// What went wrong.
         message: String,
     },
-    /// The name server did not start.
-    #[error("the embedded name server did not start: {0}")]
-    NameServer(String),
+    /// The name server did not start: nothing listened on its port in time.
+    #[error("the embedded name server did not start: nothing listens on 127.0.0.1:{port} after {waited:?}")]
+    NameServer {
+        /// Its port.
+        port: u16,
+        /// How long was waited.
+        waited: Duration,
+    },
     /// The broker did not start.
     #[error("the embedded broker did not start: {0}")]
     Broker(String),
@@ -99,7 +107,7 @@ impl EmbeddedRocketMq {
             std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir { path: dir.clone(), source })?;
         }
         let (namesrv_stop, namesrv_task) = start_namesrv(root, &namesrv_dir, namesrv_port);
-        wait_for_port(namesrv_port, Duration::from_secs(20)).await.map_err(EmbeddedError::NameServer)?;
+        wait_for_port(namesrv_port, Duration::from_secs(20)).await?;
         let namesrv_addr = format!("127.0.0.1:{namesrv_port}");
         // A broker recovering the store of a killed process sometimes fails its first start-up
         // (it rolls back cleanly); a second attempt succeeds.
@@ -121,6 +129,35 @@ impl EmbeddedRocketMq {
     /// `host:port` of the name server.
     pub fn namesrv_addr(&self) -> &str {
         &self.namesrv_addr
+    }
+
+    /// Creates `topic` with `queues` queues, if missing, and waits until it is routed (for
+    /// tests that read a topic before anyone writes to it).
+    pub async fn create_topic(&self, topic: &str, queues: u32) -> Result<(), MqError> {
+        let client = MqClient::new(&self.namesrv_addr, "embedded-admin")?;
+        let created = client.ensure_topic(topic, queues).await;
+        client.shutdown().await;
+        created
+    }
+
+    /// Sends `messages` to queue `queue_id` of `topic`, in batches, each acknowledged by the
+    /// broker (for tests that seed a topic); returns once all are stored.
+    pub async fn send(&self, topic: &str, queue_id: i32, messages: Vec<Message>) -> Result<(), MqError> {
+        let client = MqClient::new(&self.namesrv_addr, "embedded-producer")?;
+        let sent = async {
+            let producer = client.producer("embedded-test-producer").await?;
+            let queue = client.write_queues(topic).await?.into_iter().find(|q| q.queue_id() == queue_id);
+            let mut messages = messages.into_iter().peekable();
+            while messages.peek().is_some() {
+                let batch: Vec<Message> = messages.by_ref().take(256).collect();
+                producer.send_batch_to(topic, queue.clone(), batch).await?;
+            }
+            producer.shutdown().await;
+            Ok(())
+        }
+        .await;
+        client.shutdown().await;
+        sent
     }
 
     /// Stops the broker, then the name server.
@@ -195,11 +232,11 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
     initialized.start().await.map_err(|e| EmbeddedError::Broker(e.to_string()))
 }
 
-async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
+async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), EmbeddedError> {
     let deadline = Instant::now() + timeout;
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
-            return Err(format!("nothing listens on 127.0.0.1:{port} after {timeout:?}"));
+            return Err(EmbeddedError::NameServer { port, waited: timeout });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -222,4 +259,44 @@ fn free_broker_port() -> Result<u16, EmbeddedError> {
         }
     }
     Err(EmbeddedError::Port { port: 0, message: "no free broker port pair".to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::mq::message_queue;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_embedded_broker_round_trips_batches_through_the_worker_s_client() {
+        let dir = std::env::temp_dir().join(format!("connect-embedded-{}", std::process::id()));
+        let mq = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(&dir)).await.unwrap();
+        let client = MqClient::new(mq.namesrv_addr(), "test").unwrap();
+        let producer = client.producer("smoke-producer").await.unwrap();
+        let topic = "smoke-topic";
+        for batch in 0..10 {
+            let messages =
+                (0..64).map(|i| Message::builder().topic(topic).body_slice(format!("{batch}-{i}").as_bytes()).build_unchecked()).collect();
+            producer.send_batch(topic, messages).await.unwrap();
+        }
+        let consumer = client.consumer("smoke-consumer", "smoke", &[topic.to_owned()], 32).await.unwrap();
+        consumer.assign(consumer.queues(topic).await.unwrap()).await.unwrap();
+        let mut seen = 0;
+        let mut offsets = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen < 640 && Instant::now() < deadline {
+            for message in consumer.poll(500).await {
+                seen += 1;
+                offsets.insert(message_queue(topic, message.broker_name(), message.queue_id()), message.queue_offset() + 1);
+            }
+        }
+        assert_eq!(seen, 640);
+        consumer.commit(offsets).await.unwrap();
+        consumer.shutdown().await;
+        producer.shutdown().await;
+        client.shutdown().await;
+        mq.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -1,22 +1,30 @@
 //! The worker runtime that executes connectors registered with [`connect_sdk`] over RocketMQ.
+//!
+//! What an application uses: [`Worker::builder`] to run a worker (standalone or in a
+//! cluster, on an embedded or external RocketMQ), the worker's methods (what the REST API
+//! calls), [`rest::router`] to serve the REST API, [`main`] for a custom worker binary, and
+//! [`embedded`] for an in-process RocketMQ in tests. Everything else is internal.
 
 // The worker's futures hold RocketMQ client types whose `Send` proof is deep.
 #![recursion_limit = "256"]
 
 mod cli;
-pub mod cluster;
-pub mod dlq;
+mod cluster;
+mod dlq;
 pub mod embedded;
-pub mod metrics;
-pub mod mq;
+mod metrics;
+mod mq;
 pub mod rest;
-pub mod retry;
-pub mod secrets;
-pub mod state;
-pub mod task;
+mod retry;
+mod secrets;
+mod state;
+mod task;
 pub mod wire;
-pub mod worker;
+mod worker;
 
 pub use cli::main;
-pub use connect_sdk::registry::Registry;
-pub use worker::{Worker, WorkerBuilder, WorkerError};
+pub use state::configs::TargetState;
+pub use state::topic::SnapshotPolicy;
+pub use task::{RunnerSettings, State};
+pub use worker::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo};
+pub use worker::{ClusterSettings, OffsetsChange, PluginInfo, Worker, WorkerBuilder, WorkerError};

@@ -1,4 +1,6 @@
-//! Per-task counters and their Prometheus text exposition at `GET /metrics`.
+//! Every metric of a worker in one registry, exposed as Prometheus text at `GET /metrics`:
+//! per-task counters and gauges the task loops bump on their hot path, and worker gauges
+//! (connectors, members, state logs...) registered once and read when scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -6,136 +8,171 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-/// The counters of one task; cheap to bump from the hot path.
+/// A counter of one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counter {
+    SourceRecordsPolled,
+    SourceRecordsWritten,
+    SinkRecordsRead,
+    SinkRecordsPut,
+    RecordsFiltered,
+    Errors,
+    RecordsSkipped,
+    Retries,
+    DeadLettered,
+    OffsetCommitSuccess,
+    OffsetCommitFailure,
+    OffsetCommitMicros,
+    OffsetGaps,
+    Batches,
+    BatchRecords,
+}
+
+/// Name, help and counter of every task counter, in exposition order.
+const COUNTERS: [(&str, &str, Counter); 15] = [
+    ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", Counter::SourceRecordsPolled),
+    ("connect_source_records_written_total", "Source records acknowledged by the broker.", Counter::SourceRecordsWritten),
+    ("connect_sink_records_read_total", "Records read from RocketMQ by sink tasks, before transforms.", Counter::SinkRecordsRead),
+    ("connect_sink_records_put_total", "Records handed to sink tasks' put.", Counter::SinkRecordsPut),
+    ("connect_records_filtered_total", "Records dropped by a transform.", Counter::RecordsFiltered),
+    ("connect_task_errors_total", "Failed records and operations.", Counter::Errors),
+    ("connect_records_skipped_total", "Records skipped under errors.tolerance=all.", Counter::RecordsSkipped),
+    ("connect_task_retries_total", "Retries of failed operations.", Counter::Retries),
+    ("connect_dlq_records_total", "Records written to the dead-letter topic.", Counter::DeadLettered),
+    ("connect_offset_commit_success_total", "Offset commits that succeeded.", Counter::OffsetCommitSuccess),
+    ("connect_offset_commit_failure_total", "Offset commits that failed.", Counter::OffsetCommitFailure),
+    ("connect_offset_commit_seconds_total", "Time spent committing offsets (microsecond resolution).", Counter::OffsetCommitMicros),
+    ("connect_sink_offset_gaps_total", "Skipped records a sink detected and read again.", Counter::OffsetGaps),
+    ("connect_batches_total", "Batches sent (sources) or put (sinks).", Counter::Batches),
+    ("connect_batch_records_total", "Records in those batches.", Counter::BatchRecords),
+];
+
+/// A gauge of one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskGauge {
+    BatchSizeMax,
+    SinkRecordLagMax,
+}
+
+const TASK_GAUGES: [(&str, &str, TaskGauge); 2] = [
+    ("connect_batch_size_max", "Largest batch.", TaskGauge::BatchSizeMax),
+    ("connect_sink_record_lag_max", "Records behind the end of the most lagging queue of a sink task.", TaskGauge::SinkRecordLagMax),
+];
+
+/// The counters and gauges of one task; cheap to bump from the hot path.
 #[derive(Default)]
-pub struct TaskMetrics {
-    /// Records returned by `poll`, before transforms.
-    pub source_records_polled: AtomicU64,
-    /// Records acknowledged by the broker.
-    pub source_records_written: AtomicU64,
-    /// Records read from RocketMQ, before transforms.
-    pub sink_records_read: AtomicU64,
-    /// Records handed to `put`.
-    pub sink_records_put: AtomicU64,
-    /// Records dropped by a transform (a filter).
-    pub records_filtered: AtomicU64,
-    /// Failures: records that could not be processed, and failed operations.
-    pub errors: AtomicU64,
-    /// Records skipped under `errors.tolerance=all`.
-    pub records_skipped: AtomicU64,
-    /// Retries of failed operations.
-    pub retries: AtomicU64,
-    /// Records written to the dead-letter topic.
-    pub dlq_records: AtomicU64,
-    /// Offset commits that succeeded.
-    pub offset_commit_success: AtomicU64,
-    /// Offset commits that failed.
-    pub offset_commit_failure: AtomicU64,
-    /// Total time spent committing offsets, in microseconds.
-    pub offset_commit_micros: AtomicU64,
-    /// Batches sent or put.
-    pub batches: AtomicU64,
-    /// Records in those batches.
-    pub batch_records: AtomicU64,
-    /// Largest batch.
-    pub batch_size_max: AtomicU64,
-    /// Times a sink found records skipped by the consumer and rewound to read them.
-    pub offset_gaps: AtomicU64,
-    /// Largest lag (records not yet read) over a sink task's queues, as last seen.
-    pub sink_record_lag_max: AtomicU64,
+pub(crate) struct TaskMetrics {
+    counters: [AtomicU64; COUNTERS.len()],
+    gauges: [AtomicU64; TASK_GAUGES.len()],
 }
 
 impl TaskMetrics {
-    /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    /// Adds `n` to `counter`.
+    pub(crate) fn add(&self, counter: Counter, n: u64) {
+        self.counters[counter as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The value of `counter`.
+    pub(crate) fn get(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize].load(Ordering::Relaxed)
     }
 
     /// Records one batch of `size` records.
-    pub fn batch(&self, size: usize) {
+    pub(crate) fn batch(&self, size: usize) {
         let size = size as u64;
-        Self::add(&self.batches, 1);
-        Self::add(&self.batch_records, size);
-        self.batch_size_max.fetch_max(size, Ordering::Relaxed);
+        self.add(Counter::Batches, 1);
+        self.add(Counter::BatchRecords, size);
+        self.gauges[TaskGauge::BatchSizeMax as usize].fetch_max(size, Ordering::Relaxed);
+    }
+
+    /// Sets `gauge`.
+    pub(crate) fn set(&self, gauge: TaskGauge, value: u64) {
+        self.gauges[gauge as usize].store(value, Ordering::Relaxed);
     }
 }
 
-/// All task metrics of a worker.
-pub struct WorkerMetrics {
+/// Reads a worker gauge when metrics are scraped: its value per label value (one unlabelled
+/// value has the empty label).
+type Reading = Box<dyn Fn() -> Vec<(String, f64)> + Send + Sync>;
+
+struct WorkerGauge {
+    name: &'static str,
+    help: &'static str,
+    label: &'static str,
+    read: Reading,
+}
+
+/// Every metric of a worker.
+pub(crate) struct Metrics {
     tasks: Mutex<BTreeMap<(String, u32), Arc<TaskMetrics>>>,
-    started: Instant,
+    gauges: Mutex<Vec<WorkerGauge>>,
 }
 
-impl Default for WorkerMetrics {
-    fn default() -> WorkerMetrics {
-        WorkerMetrics { tasks: Mutex::default(), started: Instant::now() }
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let metrics = Metrics { tasks: Mutex::default(), gauges: Mutex::default() };
+        let started = Instant::now();
+        metrics.gauge("connect_worker_uptime_seconds", "Seconds since the worker started.", move || started.elapsed().as_secs_f64());
+        metrics
     }
 }
 
-/// Reads one counter or gauge of a task.
-type CounterOf = fn(&TaskMetrics) -> &AtomicU64;
-
-const COUNTERS: &[(&str, &str, CounterOf)] = &[
-    ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", |m| &m.source_records_polled),
-    ("connect_source_records_written_total", "Source records acknowledged by the broker.", |m| &m.source_records_written),
-    ("connect_sink_records_read_total", "Records read from RocketMQ by sink tasks, before transforms.", |m| &m.sink_records_read),
-    ("connect_sink_records_put_total", "Records handed to sink tasks' put.", |m| &m.sink_records_put),
-    ("connect_records_filtered_total", "Records dropped by a transform.", |m| &m.records_filtered),
-    ("connect_task_errors_total", "Failed records and operations.", |m| &m.errors),
-    ("connect_records_skipped_total", "Records skipped under errors.tolerance=all.", |m| &m.records_skipped),
-    ("connect_task_retries_total", "Retries of failed operations.", |m| &m.retries),
-    ("connect_dlq_records_total", "Records written to the dead-letter topic.", |m| &m.dlq_records),
-    ("connect_offset_commit_success_total", "Offset commits that succeeded.", |m| &m.offset_commit_success),
-    ("connect_offset_commit_failure_total", "Offset commits that failed.", |m| &m.offset_commit_failure),
-    ("connect_offset_commit_seconds_total", "Time spent committing offsets (microsecond resolution).", |m| &m.offset_commit_micros),
-    ("connect_sink_offset_gaps_total", "Skipped records a sink detected and read again.", |m| &m.offset_gaps),
-    ("connect_batches_total", "Batches sent (sources) or put (sinks).", |m| &m.batches),
-    ("connect_batch_records_total", "Records in those batches.", |m| &m.batch_records),
-];
-
-const TASK_GAUGES: &[(&str, &str, CounterOf)] = &[
-    ("connect_batch_size_max", "Largest batch.", |m| &m.batch_size_max),
-    ("connect_sink_record_lag_max", "Records behind the end of the most lagging queue of a sink task.", |m| &m.sink_record_lag_max),
-];
-
-impl WorkerMetrics {
+impl Metrics {
     /// The metrics of task `task` of `connector` (created on first use, kept across restarts).
-    pub fn task(&self, connector: &str, task: u32) -> Arc<TaskMetrics> {
+    pub(crate) fn task(&self, connector: &str, task: u32) -> Arc<TaskMetrics> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner).entry((connector.to_owned(), task)).or_default().clone()
     }
 
     /// Forgets the metrics of a deleted connector.
-    pub fn remove_connector(&self, connector: &str) {
+    pub(crate) fn remove_connector(&self, connector: &str) {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner).retain(|(c, _), _| c != connector);
     }
 
-    /// Prometheus text format, with `connector` and `task` labels; `gauges` adds worker gauges.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// Registers a worker gauge, read at every scrape.
+    pub(crate) fn gauge(&self, name: &'static str, help: &'static str, read: impl Fn() -> f64 + Send + Sync + 'static) {
+        self.labelled_gauge(name, help, "", move || vec![(String::new(), read())]);
+    }
+
+    /// Registers a worker gauge with one label (`log="configs"`), read at every scrape.
+    pub(crate) fn labelled_gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        label: &'static str,
+        read: impl Fn() -> Vec<(String, f64)> + Send + Sync + 'static,
+    ) {
+        self.gauges.lock().unwrap_or_else(PoisonError::into_inner).push(WorkerGauge { name, help, label, read: Box::new(read) });
+    }
+
+    /// Prometheus text format: task metrics with `connector` and `task` labels, then the
+    /// worker gauges.
+    pub(crate) fn render(&self) -> String {
         let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner).clone();
         let mut out = String::new();
         for (name, help, counter) in COUNTERS {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for ((connector, task), metrics) in &tasks {
-                let raw = counter(metrics).load(Ordering::Relaxed);
-                let value = if name.ends_with("_seconds_total") { raw as f64 / 1e6 } else { raw as f64 };
+                let raw = metrics.get(counter);
+                let value = if counter == Counter::OffsetCommitMicros { raw as f64 / 1e6 } else { raw as f64 };
                 let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }
         for (name, help, gauge) in TASK_GAUGES {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             for ((connector, task), metrics) in &tasks {
-                let _ = writeln!(
-                    out,
-                    "{name}{{connector=\"{}\",task=\"{task}\"}} {}",
-                    escape(connector),
-                    gauge(metrics).load(Ordering::Relaxed)
-                );
+                let value = metrics.gauges[gauge as usize].load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }
-        let mut all = gauges.to_vec();
-        all.push(("connect_worker_uptime_seconds", "Seconds since the worker started.", self.started.elapsed().as_secs_f64()));
-        for (name, help, value) in all {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        for gauge in self.gauges.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
+            for (label, value) in (gauge.read)() {
+                match gauge.label {
+                    "" => writeln!(out, "{} {value}", gauge.name),
+                    key => writeln!(out, "{}{{{key}=\"{}\"}} {value}", gauge.name, escape(&label)),
+                }
+                .unwrap_or_default();
+            }
         }
         out
     }
@@ -143,4 +180,25 @@ impl WorkerMetrics {
 
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_metrics_and_worker_gauges_render_as_prometheus_text() {
+        let metrics = Metrics::default();
+        let task = metrics.task("orders \"eu\"", 1);
+        task.add(Counter::SourceRecordsPolled, 3);
+        task.batch(7);
+        metrics.gauge("connect_worker_members", "Workers.", || 2.0);
+        metrics.labelled_gauge("connect_state_log_keys", "Keys.", "log", || vec![("configs".to_owned(), 4.0)]);
+        let text = metrics.render();
+        assert!(text.contains("connect_source_records_polled_total{connector=\"orders \\\"eu\\\"\",task=\"1\"} 3\n"), "{text}");
+        assert!(text.contains("connect_batch_size_max{connector=\"orders \\\"eu\\\"\",task=\"1\"} 7\n"), "{text}");
+        assert!(text.contains("# TYPE connect_worker_members gauge\nconnect_worker_members 2\n"), "{text}");
+        assert!(text.contains("connect_state_log_keys{log=\"configs\"} 4\n"), "{text}");
+        assert!(text.contains("connect_worker_uptime_seconds "), "{text}");
+    }
 }

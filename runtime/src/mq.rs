@@ -21,19 +21,61 @@ use rocketmq_runtime::RuntimeContext;
 /// Makes consumer instance names unique within the process.
 static CONSUMER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-/// A RocketMQ error, with what was being done.
+/// A RocketMQ operation failed: what was being done, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{action}: {message}")]
+#[error("{action}: {cause}")]
 pub struct MqError {
-    /// What was being done.
+    /// What was being done (`send to topic orders`).
     pub action: String,
+    /// Why it failed.
+    #[source]
+    pub cause: MqCause,
+}
+
+/// Why a RocketMQ operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MqCause {
     /// The client's error.
-    pub message: String,
+    #[error(transparent)]
+    Client(#[from] rocketmq_client_rust::ClientError),
+    /// The broker stored nothing and answered with this status.
+    #[error("the broker answered {0}")]
+    Status(String),
+    /// Something the operation needs is not there (yet): a route, a broker, a store.
+    #[error("{0}")]
+    Missing(&'static str),
+}
+
+impl MqError {
+    fn new(action: impl Into<String>, cause: impl Into<MqCause>) -> MqError {
+        MqError { action: action.into(), cause: cause.into() }
+    }
+
+    /// Whether trying again later may succeed: the broker or a route is unavailable for now,
+    /// a deadline passed, the broker was busy. An invalid request or a shut-down client is not.
+    pub fn is_retriable(&self) -> bool {
+        use rocketmq_error::{CanonicalCondition as C, RecoveryHint as H};
+        match &self.cause {
+            MqCause::Client(error) => {
+                let descriptor = error.descriptor();
+                matches!(descriptor.recovery_hint(), H::Backoff | H::RefreshRoute | H::RefreshLeader | H::SwitchBroker)
+                    || matches!(descriptor.condition(), C::Unavailable | C::DeadlineExceeded | C::Aborted | C::ResourceExhausted)
+            }
+            MqCause::Status(_) | MqCause::Missing(_) => true,
+        }
+    }
+}
+
+impl From<MqError> for connect_sdk::Error {
+    /// A task's view of a RocketMQ failure: retried within `errors.retry.timeout` when retriable.
+    fn from(error: MqError) -> connect_sdk::Error {
+        if error.is_retriable() { connect_sdk::Error::retriable(error) } else { connect_sdk::Error::other(error) }
+    }
 }
 
 fn mq_error(action: impl Into<String>) -> impl FnOnce(rocketmq_client_rust::ClientError) -> MqError {
     let action = action.into();
-    move |e| MqError { action, message: e.to_string() }
+    move |e| MqError::new(action, e)
 }
 
 /// The worker's connection settings to one RocketMQ cluster.
@@ -52,11 +94,6 @@ impl MqClient {
         let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
             .map_err(mq_error("create the RocketMQ client runtime"))?;
         Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instance: instance.to_owned(), admin: Arc::default() })
-    }
-
-    /// The name server address.
-    pub fn namesrv_addr(&self) -> &str {
-        &self.namesrv_addr
     }
 
     /// Starts a producer in `group`.
@@ -157,7 +194,7 @@ impl MqClient {
             let cluster = RouteAdmin::examine_broker_cluster_info(admin).await.map_err(mq_error("read the cluster's brokers"))?;
             let brokers = cluster.broker_addr_table.unwrap_or_default();
             if brokers.is_empty() {
-                return Err(MqError { action: format!("create topic {topic}"), message: "no broker is registered".to_owned() });
+                return Err(MqError::new(format!("create topic {topic}"), MqCause::Missing("no broker is registered")));
             }
             for broker in brokers.values() {
                 if let Some(master) = broker.broker_addrs().get(&0) {
@@ -174,7 +211,7 @@ impl MqClient {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
-                return Err(MqError { action: format!("create topic {topic}"), message: "the name server does not route it".to_owned() });
+                return Err(MqError::new(format!("create topic {topic}"), MqCause::Missing("the name server does not route it")));
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
@@ -187,12 +224,12 @@ impl MqClient {
         let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
             .await
             .map_err(mq_error(format!("find the route of {topic}")))?
-            .ok_or_else(|| MqError { action: format!("find the route of {topic}"), message: "no route".to_owned() })?;
+            .ok_or_else(|| MqError::new(format!("find the route of {topic}"), MqCause::Missing("no route")))?;
         let broker = route
             .broker_datas
             .iter()
             .find_map(|b| b.broker_addrs().get(&0).cloned())
-            .ok_or_else(|| MqError { action: format!("find the broker of {topic}"), message: "no master broker".to_owned() })?;
+            .ok_or_else(|| MqError::new(format!("find the broker of {topic}"), MqCause::Missing("no master broker")))?;
         let connection =
             MQAdminReadExt::examine_consumer_connection_info(admin, CheetahString::from_string(group.to_owned()), Some(broker))
                 .await
@@ -282,7 +319,7 @@ impl Producer {
         .map_err(mq_error(action()))?;
         let status = format!("{:?}", result.send_status);
         if status != "SendOk" {
-            return Err(MqError { action: action(), message: format!("broker answered {status}") });
+            return Err(MqError::new(action(), MqCause::Status(status.to_string())));
         }
         Ok(result)
     }
@@ -347,7 +384,7 @@ impl Consumer {
             .inner
             .offset_store()
             .await
-            .ok_or_else(|| MqError { action: "commit offsets".to_owned(), message: "the consumer has no offset store".to_owned() })?;
+            .ok_or_else(|| MqError::new("commit offsets", MqCause::Missing("the consumer has no offset store")))?;
         for (queue, offset) in &offsets {
             store.update_offset(queue, *offset, false).await;
             store
@@ -366,11 +403,6 @@ impl Consumer {
     /// Resumes delivery from `queues`.
     pub async fn resume(&self, queues: Vec<MessageQueue>) {
         self.inner.resume(queues).await;
-    }
-
-    /// The committed offset of `queue`, as the broker knows it.
-    pub async fn committed(&self, queue: &MessageQueue) -> Option<i64> {
-        self.inner.committed(queue).await.ok()
     }
 
     /// Stops the consumer.

@@ -8,7 +8,7 @@ use connect_sdk::Error;
 use connect_sdk::config::ErrorHandling;
 use connect_sdk::context::BoxFuture;
 
-use crate::metrics::TaskMetrics;
+use crate::metrics::{Counter, TaskMetrics};
 
 /// The first backoff, doubled on every retry (Kafka's 300 ms).
 const INITIAL_DELAY: Duration = Duration::from_millis(300);
@@ -37,7 +37,7 @@ impl Backoff<'_> {
         if !error.is_retriable() || self.policy.timeout.is_some_and(|t| self.started.elapsed() + delay > t) {
             return Err(error);
         }
-        TaskMetrics::add(&self.metrics.retries, 1);
+        self.metrics.add(Counter::Retries, 1);
         tracing::warn!(%error, delay_ms = delay.as_millis() as u64, "retrying a failed operation");
         tokio::time::sleep(delay).await;
         self.delay = self.delay.saturating_mul(2);
@@ -48,10 +48,7 @@ impl Backoff<'_> {
 impl RetryPolicy {
     /// The policy a connector's `errors.*` keys describe.
     pub fn from_config(errors: &ErrorHandling) -> RetryPolicy {
-        RetryPolicy {
-            timeout: errors.retry_timeout_ms.map(Duration::from_millis),
-            max_delay: Duration::from_millis(errors.retry_delay_max_ms),
-        }
+        RetryPolicy { timeout: errors.retry_timeout(), max_delay: errors.retry_delay_max() }
     }
 
     fn backoff<'a>(&'a self, metrics: &'a TaskMetrics) -> Backoff<'a> {
@@ -144,7 +141,7 @@ mod tests {
             policy(Some(5_000)).run_on_with(&metrics, &mut seen, vec![1, 2, 3], attempts(3)).await.expect("the third attempt succeeds");
         assert_eq!(done, 3);
         assert_eq!(seen, vec![vec![1, 2, 3]; 3]);
-        assert_eq!(metrics.retries.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(metrics.get(Counter::Retries), 2);
     }
 
     #[tokio::test]

@@ -20,20 +20,48 @@ pub fn resolve(config: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
             Ok(value) => {
                 resolved.insert(key.clone(), value);
             }
-            Err(message) => errors.push(key.clone(), message),
+            Err(error) => errors.push(key.clone(), error.to_string()),
         }
     }
     errors.into_result(resolved)
 }
 
-fn resolve_value(value: &Json) -> Result<Json, String> {
+/// Why a placeholder could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// `${env:NAME}` names a variable that is not set.
+    #[error("environment variable {0} (from ${{env:{0}}}) is not set")]
+    EnvNotSet(String),
+    /// `${file:...}` without the `:key` part.
+    #[error("${{file:{0}}} must be ${{file:/path:key}}")]
+    BadFileReference(String),
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has no such key.
+    #[error("{path} has no key {key}")]
+    NoKey {
+        /// The file.
+        path: String,
+        /// The key.
+        key: String,
+    },
+}
+
+fn resolve_value(value: &Json) -> Result<Json, SecretError> {
     match value {
         Json::String(text) => {
             let mut failure = None;
             let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2]) {
                 Ok(secret) => secret,
-                Err(message) => {
-                    failure.get_or_insert(message);
+                Err(error) => {
+                    failure.get_or_insert(error);
                     String::new()
                 }
             });
@@ -45,13 +73,13 @@ fn resolve_value(value: &Json) -> Result<Json, String> {
     }
 }
 
-fn lookup(provider: &str, reference: &str) -> Result<String, String> {
+fn lookup(provider: &str, reference: &str) -> Result<String, SecretError> {
     match provider {
-        "env" => std::env::var(reference).map_err(|_| format!("environment variable {reference} (from ${{env:{reference}}}) is not set")),
+        "env" => std::env::var(reference).map_err(|_| SecretError::EnvNotSet(reference.to_owned())),
         _ => {
-            let (path, key) = reference.rsplit_once(':').ok_or_else(|| format!("${{file:{reference}}} must be ${{file:/path:key}}"))?;
-            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-            properties_value(&text, key).ok_or_else(|| format!("{path} has no key {key}"))
+            let (path, key) = reference.rsplit_once(':').ok_or_else(|| SecretError::BadFileReference(reference.to_owned()))?;
+            let text = std::fs::read_to_string(path).map_err(|source| SecretError::Unreadable { path: path.to_owned(), source })?;
+            properties_value(&text, key).ok_or_else(|| SecretError::NoKey { path: path.to_owned(), key: key.to_owned() })
         }
     }
 }

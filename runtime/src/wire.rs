@@ -63,8 +63,19 @@ pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A record could not be laid out as a message (a property the broker refuses, say).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot lay out a record of topic {topic} as a RocketMQ message: {source}")]
+pub struct WireError {
+    /// The record's topic.
+    pub topic: String,
+    /// What the message builder refused.
+    #[source]
+    pub source: rocketmq_error::Error,
+}
+
 /// The RocketMQ message for `record`.
-pub fn to_message(record: &RawRecord) -> Result<Message, String> {
+pub fn to_message(record: &RawRecord) -> Result<Message, WireError> {
     MessageEncoder::new(CheetahString::from_slice(&record.topic)).message(record)
 }
 
@@ -84,12 +95,14 @@ impl MessageEncoder {
     }
 
     /// The RocketMQ message for `record` (of this encoder's topic).
-    pub fn message(&mut self, record: &RawRecord) -> Result<Message, String> {
+    pub fn message(&mut self, record: &RawRecord) -> Result<Message, WireError> {
+        let topic = &self.topic;
+        let refused = |source| WireError { topic: topic.to_string(), source };
         let mut builder = Message::builder().topic(self.topic.clone());
         builder = match &record.value {
             Some(body) if !body.is_empty() => builder.body(body.clone()),
-            Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(|e| e.to_string())?,
-            None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(|e| e.to_string())?,
+            Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(refused)?,
+            None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(refused)?,
         };
         if let Some(key) = &record.key {
             builder = match std::str::from_utf8(key) {
@@ -106,8 +119,8 @@ impl MessageEncoder {
                     };
                     builder.key(shared)
                 }
-                Ok(text) => builder.raw_property(KEY, text).map_err(|e| e.to_string())?,
-                Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(|e| e.to_string())?,
+                Ok(text) => builder.raw_property(KEY, text).map_err(refused)?,
+                Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(refused)?,
             };
         }
         if let Some(ts) = record.timestamp {
@@ -119,12 +132,12 @@ impl MessageEncoder {
                     text
                 }
             };
-            builder = builder.raw_property(TIMESTAMP, text).map_err(|e| e.to_string())?;
+            builder = builder.raw_property(TIMESTAMP, text).map_err(refused)?;
         }
         for (name, value) in &record.headers {
-            builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(|e| e.to_string())?;
+            builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(refused)?;
         }
-        builder.build().map_err(|e| e.to_string())
+        builder.build().map_err(refused)
     }
 }
 

@@ -1,146 +1,186 @@
 //! The keys every connector shares (Kafka Connect's `ConnectorConfig`): name, class, task
 //! count, topics, converters, transforms, predicates and error handling.
+//!
+//! [`CommonConfig`] is derived like any plugin config: its keys, defaults, aliases, groups and
+//! documentation come from the struct, so `plugins`, validation and parsing all read the same
+//! definition. The converters, transforms and predicates it names are configured by prefixed
+//! keys (`transforms.<alias>.*`), collected into [`PluginConfigs`].
+
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::parse::{ConfigOrigin, KeyScope, parse_keys};
+use super::schema_info::{KeyInfo, keys_of, normalize_key, schema_of};
 use super::{ConfigErrors, ConfigMap};
 
-/// Kafka Connect's type of a key, as shown by validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyType {
-    /// Text.
-    String,
-    /// A 32-bit integer.
-    Int,
-    /// A 64-bit integer.
-    Long,
-    /// A float.
-    Double,
-    /// `true` / `false`.
-    Boolean,
-    /// A comma-separated list.
-    List,
-    /// A plugin name.
-    Class,
+/// The common part of a connector configuration.
+///
+/// ```
+/// use connect_sdk::config::CommonConfig;
+/// let config = serde_json::json!({
+///     "name": "lines", "connector.class": "file-source", "max.tasks": "2",
+///     "transforms": "route", "transforms.route.type": "RegexRouter",
+///     "transforms.route.regex": "(.*)", "transforms.route.replacement": "copy-$1",
+///     "errors.tolerance": "all"
+/// });
+/// let common = CommonConfig::parse(config.as_object().unwrap()).unwrap();
+/// assert_eq!(common.tasks_max, 2);
+/// assert_eq!(common.plugins.transforms[0].plugin.class, "RegexRouter");
+/// assert_eq!(common.plugins.transforms[0].plugin.config["regex"], "(.*)");
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CommonConfig {
+    /// Globally unique name to use for this connector.
+    #[schemars(extend("x-group" = "Common"))]
+    pub name: String,
+    /// Name, alias or Kafka-style class name of the connector plugin.
+    #[schemars(extend("x-group" = "Common", "x-kafka-type" = "CLASS"))]
+    pub connector_class: String,
+    /// Maximum number of tasks to use for this connector.
+    #[serde(default = "one")]
+    #[schemars(range(min = 1), extend("x-group" = "Common", "x-aliases" = ["max.tasks", "max.task"]))]
+    pub tasks_max: u32,
+    /// Topics a sink consumes (sinks only; this or `topics.regex`).
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Common", "x-aliases" = ["connect.topicnames"]))]
+    pub topics: Vec<String>,
+    /// Regular expression of the topics a sink consumes (sinks only; this or `topics`).
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Common"))]
+    pub topics_regex: Option<String>,
+    /// Converter of record keys (default: the worker's); `key.converter.*` configures it.
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Common", "x-kafka-type" = "CLASS"))]
+    pub key_converter: Option<String>,
+    /// Converter of record values (default: the worker's); `value.converter.*` configures it.
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Common", "x-kafka-type" = "CLASS"))]
+    pub value_converter: Option<String>,
+    /// Aliases of the transforms applied in order; `transforms.<alias>.type` names each.
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Transforms"))]
+    pub transforms: Vec<String>,
+    /// Aliases of predicates transforms may use; `predicates.<alias>.type` names each.
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Predicates"))]
+    pub predicates: Vec<String>,
+    /// `errors.*`.
+    #[serde(flatten)]
+    pub errors: ErrorHandling,
+    /// The converters, transforms and predicates the keys above name, with their own keys.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub plugins: PluginConfigs,
+    #[serde(skip)]
+    #[schemars(skip)]
+    selection: Option<TopicSelection>,
 }
 
-impl KeyType {
-    /// The upper-case name validation shows (`STRING`, `INT`...).
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyType::String => "STRING",
-            KeyType::Int => "INT",
-            KeyType::Long => "LONG",
-            KeyType::Double => "DOUBLE",
-            KeyType::Boolean => "BOOLEAN",
-            KeyType::List => "LIST",
-            KeyType::Class => "CLASS",
+fn one() -> u32 {
+    1
+}
+
+/// The `errors.*` keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorHandling {
+    /// Maximum milliseconds to retry a failed operation; -1 retries forever.
+    #[serde(rename = "errors_retry_timeout", default)]
+    #[schemars(range(min = -1), extend("x-group" = "Error Handling"))]
+    pub retry_timeout_ms: i64,
+    /// Maximum milliseconds between two retries.
+    #[serde(rename = "errors_retry_delay_max_ms", default = "sixty_seconds")]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub retry_delay_max_ms: u64,
+    /// `none` stops the task on a bad record; `all` skips it (to the dead-letter topic if set).
+    #[serde(rename = "errors_tolerance", default)]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub tolerance: Tolerance,
+    /// Log every failed operation and problematic record.
+    #[serde(rename = "errors_log_enable", default)]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub log_enable: bool,
+    /// Include record keys, values and headers in those logs.
+    #[serde(rename = "errors_log_include_messages", default)]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub log_include_messages: bool,
+    /// Topic that receives records a sink could not process (empty: none).
+    #[serde(rename = "errors_deadletterqueue_topic_name", default)]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub dead_letter_topic_name: String,
+    /// Add `__connect.errors.*` properties describing the failure to dead-letter records.
+    #[serde(rename = "errors_deadletterqueue_context_headers_enable", default)]
+    #[schemars(extend("x-group" = "Error Handling"))]
+    pub dead_letter_context_headers: bool,
+}
+
+fn sixty_seconds() -> u64 {
+    60_000
+}
+
+impl Default for ErrorHandling {
+    fn default() -> ErrorHandling {
+        ErrorHandling {
+            retry_timeout_ms: 0,
+            retry_delay_max_ms: sixty_seconds(),
+            tolerance: Tolerance::None,
+            log_enable: false,
+            log_include_messages: false,
+            dead_letter_topic_name: String::new(),
+            dead_letter_context_headers: false,
         }
     }
 }
 
-/// The definition of one common key.
-#[derive(Clone, Copy, Debug)]
-pub struct CommonKey {
-    /// The key.
-    pub name: &'static str,
-    /// Its type.
-    pub kind: KeyType,
-    /// Default, when it has one.
-    pub default: Option<&'static str>,
-    /// Documentation.
-    pub doc: &'static str,
-    /// Validation group (`Common`, `Transforms`, `Error Handling`...).
-    pub group: &'static str,
+impl ErrorHandling {
+    /// How long a failed operation is retried; `None` retries forever (`-1`).
+    pub fn retry_timeout(&self) -> Option<Duration> {
+        u64::try_from(self.retry_timeout_ms).ok().map(Duration::from_millis)
+    }
+
+    /// The longest wait between two retries.
+    pub fn retry_delay_max(&self) -> Duration {
+        Duration::from_millis(self.retry_delay_max_ms)
+    }
+
+    /// The dead-letter topic, when one is set.
+    pub fn dead_letter_topic(&self) -> Option<&str> {
+        Some(self.dead_letter_topic_name.trim()).filter(|t| !t.is_empty())
+    }
 }
 
-const fn key(name: &'static str, kind: KeyType, default: Option<&'static str>, group: &'static str, doc: &'static str) -> CommonKey {
-    CommonKey { name, kind, default, doc, group }
+/// What `errors.tolerance` allows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tolerance {
+    /// Stop the task on the first bad record.
+    #[default]
+    None,
+    /// Skip bad records (to the dead-letter topic when configured).
+    All,
 }
 
-/// Every common key, in the order validation lists them.
-pub const COMMON_KEYS: &[CommonKey] = &[
-    key("name", KeyType::String, None, "Common", "Globally unique name to use for this connector."),
-    key("connector.class", KeyType::String, None, "Common", "Name (or Kafka-style class name) of the connector plugin."),
-    key("tasks.max", KeyType::Int, Some("1"), "Common", "Maximum number of tasks to use for this connector (alias `max.tasks`)."),
-    key("topic", KeyType::String, None, "Common", "Topic a source writes to, when the connector uses one (alias `connect.topicname`)."),
-    key("topics", KeyType::List, None, "Common", "Topics a sink consumes (alias `connect.topicnames`)."),
-    key("topics.regex", KeyType::String, None, "Common", "Regular expression of the topics a sink consumes."),
-    key("key.converter", KeyType::Class, None, "Common", "Converter of record keys; `key.converter.*` configures it."),
-    key("value.converter", KeyType::Class, None, "Common", "Converter of record values; `value.converter.*` configures it."),
-    key("header.converter", KeyType::Class, None, "Common", "Converter of header values; `header.converter.*` configures it."),
-    key("config.action.reload", KeyType::String, Some("restart"), "Common", "What to do when a secret a placeholder refers to changes."),
-    key(
-        "transforms",
-        KeyType::List,
-        Some(""),
-        "Transforms",
-        "Aliases of the transforms applied in order; `transforms.<alias>.type` names each.",
-    ),
-    key(
-        "predicates",
-        KeyType::List,
-        Some(""),
-        "Predicates",
-        "Aliases of predicates transforms may use; `predicates.<alias>.type` names each.",
-    ),
-    key("errors.retry.timeout", KeyType::Long, Some("0"), "Error Handling", "Maximum ms to retry a failed operation; -1 retries forever."),
-    key("errors.retry.delay.max.ms", KeyType::Long, Some("60000"), "Error Handling", "Maximum ms between two retries."),
-    key(
-        "errors.tolerance",
-        KeyType::String,
-        Some("none"),
-        "Error Handling",
-        "`none` stops the task on a bad record; `all` skips it (to the dead-letter topic if set).",
-    ),
-    key("errors.log.enable", KeyType::Boolean, Some("false"), "Error Handling", "Log every failed operation and problematic record."),
-    key(
-        "errors.log.include.messages",
-        KeyType::Boolean,
-        Some("false"),
-        "Error Handling",
-        "Include record keys, values and headers in those logs.",
-    ),
-    key(
-        "errors.deadletterqueue.topic.name",
-        KeyType::String,
-        Some(""),
-        "Error Handling",
-        "Topic that receives records the connector could not process.",
-    ),
-    key(
-        "errors.deadletterqueue.topic.replication.factor",
-        KeyType::Int,
-        Some("3"),
-        "Error Handling",
-        "Accepted for compatibility; RocketMQ topics are replicated by the broker setup.",
-    ),
-    key(
-        "errors.deadletterqueue.context.headers.enable",
-        KeyType::Boolean,
-        Some("false"),
-        "Error Handling",
-        "Add `__connect.errors.*` properties describing the failure to dead-letter records.",
-    ),
-];
-
-/// RocketMQ Connect's names of Kafka's keys.
-const ALIASES: &[(&str, &str)] = &[("connect.topicname", "topic"), ("connect.topicnames", "topics"), ("max.tasks", "tasks.max")];
-
-/// Prefixes of keys that configure something other than the connector itself.
-const COMMON_PREFIXES: &[&str] =
-    &["key.converter.", "value.converter.", "header.converter.", "transforms.", "predicates.", "producer.override.", "consumer.override."];
-
-/// Rewrites RocketMQ Connect's key names (`connect.topicname`, `max.tasks`...) to Kafka's.
-pub fn canonical_key(key: &str) -> &str {
-    ALIASES.iter().find(|(alias, _)| *alias == key).map_or(key, |(_, canonical)| canonical)
+/// The topics a sink consumes.
+#[derive(Clone, Debug)]
+pub enum TopicSelection {
+    /// `topics`.
+    List(Vec<String>),
+    /// `topics.regex`.
+    Regex(Regex),
 }
 
-/// True for a key the SDK itself interprets (or a prefix it routes elsewhere).
-pub fn is_common_key(key: &str) -> bool {
-    let key = canonical_key(key);
-    COMMON_KEYS.iter().any(|k| k.name == key) || COMMON_PREFIXES.iter().any(|p| key.starts_with(p))
+impl TopicSelection {
+    /// Whether `topic` is selected.
+    pub fn matches(&self, topic: &str) -> bool {
+        match self {
+            TopicSelection::List(topics) => topics.iter().any(|t| t == topic),
+            TopicSelection::Regex(regex) => regex.is_match(topic),
+        }
+    }
 }
 
 /// A plugin a config refers to: an alias, its plugin name and its own keys.
@@ -167,299 +207,205 @@ pub struct TransformRef {
     pub negate: bool,
 }
 
-/// What `errors.tolerance` allows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Tolerance {
-    /// Stop the task on the first bad record.
-    #[default]
-    None,
-    /// Skip bad records (to the dead-letter topic when configured).
-    All,
-}
-
-/// The `errors.*` keys.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ErrorHandling {
-    /// `errors.retry.timeout` in ms; `None` retries forever (`-1`).
-    pub retry_timeout_ms: Option<u64>,
-    /// `errors.retry.delay.max.ms`.
-    pub retry_delay_max_ms: u64,
-    /// `errors.tolerance`.
-    pub tolerance: Tolerance,
-    /// `errors.log.enable`.
-    pub log_enable: bool,
-    /// `errors.log.include.messages`.
-    pub log_include_messages: bool,
-    /// `errors.deadletterqueue.topic.name` (`None` when empty).
-    pub dead_letter_topic: Option<String>,
-    /// `errors.deadletterqueue.context.headers.enable`.
-    pub dead_letter_context_headers: bool,
-}
-
-impl Default for ErrorHandling {
-    fn default() -> ErrorHandling {
-        ErrorHandling {
-            retry_timeout_ms: Some(0),
-            retry_delay_max_ms: 60_000,
-            tolerance: Tolerance::None,
-            log_enable: false,
-            log_include_messages: false,
-            dead_letter_topic: None,
-            dead_letter_context_headers: false,
-        }
-    }
-}
-
-/// The topics a sink consumes.
-#[derive(Clone, Debug)]
-pub enum TopicSelection {
-    /// `topics`.
-    List(Vec<String>),
-    /// `topics.regex`.
-    Regex(Regex),
-}
-
-impl TopicSelection {
-    /// Whether `topic` is selected.
-    pub fn matches(&self, topic: &str) -> bool {
-        match self {
-            TopicSelection::List(topics) => topics.iter().any(|t| t == topic),
-            TopicSelection::Regex(regex) => regex.is_match(topic),
-        }
-    }
-}
-
-/// The common part of a connector configuration, validated.
-///
-/// ```
-/// use connect_sdk::config::CommonConfig;
-/// let config = serde_json::json!({
-///     "name": "lines", "connector.class": "file-source", "tasks.max": "2",
-///     "transforms": "route", "transforms.route.type": "RegexRouter",
-///     "transforms.route.regex": "(.*)", "transforms.route.replacement": "copy-$1",
-///     "errors.tolerance": "all"
-/// });
-/// let common = CommonConfig::parse(config.as_object().unwrap()).unwrap();
-/// assert_eq!(common.tasks_max, 2);
-/// assert_eq!(common.transforms[0].plugin.class, "RegexRouter");
-/// assert_eq!(common.transforms[0].plugin.config["regex"], "(.*)");
-/// ```
-#[derive(Clone, Debug)]
-pub struct CommonConfig {
-    /// `name`.
-    pub name: String,
-    /// `connector.class`.
-    pub connector_class: String,
-    /// `tasks.max` (at least 1).
-    pub tasks_max: usize,
-    /// `topic`.
-    pub topic: Option<String>,
-    /// `topics` / `topics.regex`, when given.
-    pub topics: Option<TopicSelection>,
-    /// `key.converter` and its keys.
+/// The converters, transforms and predicates a connector config names, with their keys.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PluginConfigs {
+    /// `key.converter` and its keys; with only `key.converter.*` keys, their class is empty
+    /// and they configure the worker's default key converter.
     pub key_converter: Option<PluginRef>,
-    /// `value.converter` and its keys.
+    /// `value.converter` and its keys, likewise.
     pub value_converter: Option<PluginRef>,
-    /// `header.converter` and its keys.
-    pub header_converter: Option<PluginRef>,
     /// The transform chain, in order.
     pub transforms: Vec<TransformRef>,
     /// The predicates transforms may use.
     pub predicates: Vec<PluginRef>,
-    /// `errors.*`.
-    pub errors: ErrorHandling,
+}
+
+/// Keys whose prefix routes them to a converter, a transform or a predicate.
+const ROUTED_PREFIXES: &[&str] = &["key.converter.", "value.converter.", "transforms.", "predicates."];
+
+/// Keys Kafka Connect knows that this runtime refuses, with the reason a user reads.
+const REFUSED_KEYS: &[(&str, &str)] = &[
+    ("header.converter", "header converters are not supported: headers travel as RocketMQ message properties, as text; remove this key"),
+    (
+        "config.action.reload",
+        "not supported: placeholders are resolved each time a task starts, so restart the connector to pick up a changed secret; remove this key",
+    ),
+    (
+        "producer.override.",
+        "per-connector producer settings are not supported: every task shares the worker's batching producer; remove this key",
+    ),
+    (
+        "consumer.override.",
+        "per-connector consumer settings are not supported: sink tasks read with the worker's settings; remove this key",
+    ),
+    ("admin.override.", "per-connector admin settings are not supported: topics are created with the worker's settings; remove this key"),
+    (
+        "errors.deadletterqueue.topic.replication.factor",
+        "RocketMQ topics have no replication factor (replication comes from the broker setup); remove this key",
+    ),
+];
+
+/// RocketMQ Connect's names of keys a connector declares itself.
+const CONNECTOR_KEY_ALIASES: &[(&str, &str)] = &[("connect.topicname", "topic")];
+
+/// The common keys, as validation and `plugins` show them.
+pub fn common_keys() -> &'static [KeyInfo] {
+    static KEYS: LazyLock<Vec<KeyInfo>> = LazyLock::new(|| keys_of(&schema_of::<CommonConfig>()));
+    &KEYS
+}
+
+/// Why a key Kafka Connect knows is refused here, when it is.
+fn refused(key: &str) -> Option<&'static str> {
+    let key = normalize_key(key);
+    REFUSED_KEYS.iter().find(|(name, _)| key.starts_with(&normalize_key(name))).map(|(_, why)| *why)
+}
+
+fn routed(key: &str) -> bool {
+    ROUTED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+}
+
+/// True for a key the common config reads, routes to a converter, transform or predicate, or
+/// refuses: a connector's own parser leaves these alone (unless the connector declares the key).
+pub fn is_common_key(key: &str) -> bool {
+    common_keys().iter().any(|k| k.answers_to(key)) || routed(key) || refused(key).is_some()
+}
+
+/// The connector's part of a config: RocketMQ Connect's names of connector keys
+/// (`connect.topicname`) renamed to Kafka's (`topic`).
+pub(crate) fn connector_keys(config: &ConfigMap) -> ConfigMap {
+    config
+        .iter()
+        .map(|(key, value)| {
+            let normalized = normalize_key(key);
+            let key = CONNECTOR_KEY_ALIASES.iter().find(|(alias, _)| normalize_key(alias) == normalized).map_or(key.as_str(), |(_, k)| k);
+            (key.to_owned(), value.clone())
+        })
+        .collect()
 }
 
 impl CommonConfig {
-    /// Reads and checks the common keys of `config`; other keys are ignored here.
+    /// Reads and checks the common keys of `config`, and collects the keys of the converters,
+    /// transforms and predicates they name; the connector's own keys are left alone.
     pub fn parse(config: &ConfigMap) -> Result<CommonConfig, ConfigErrors> {
-        let mut reader = Reader { config, errors: ConfigErrors::new() };
-        let name = reader.string("name").unwrap_or_default();
-        if name.is_empty() {
-            reader.errors.push("name", "Missing required configuration \"name\" which has no default value.");
-        }
-        let connector_class = reader.string("connector.class").unwrap_or_default();
-        if connector_class.is_empty() {
-            reader.errors.push("connector.class", "Missing required configuration \"connector.class\" which has no default value.");
-        }
-        let tasks_max = reader.integer("tasks.max").unwrap_or(1);
-        if tasks_max < 1 {
-            reader.errors.push("tasks.max", format!("invalid value {tasks_max}: must be at least 1"));
-        }
-        let topics = reader.topics();
-        let transforms = reader.transforms();
-        let predicates = reader.aliased("predicates");
-        for transform in &transforms {
-            if let Some(predicate) = &transform.predicate
-                && !predicates.iter().any(|p| &p.alias == predicate)
-            {
-                reader.errors.push(
-                    format!("transforms.{}.predicate", transform.plugin.alias),
-                    format!("predicate \"{predicate}\" is not listed in \"predicates\""),
-                );
+        let mut errors = ConfigErrors::new();
+        let foreign = |key: &str| !common_keys().iter().any(|k| k.answers_to(key));
+        let scope = KeyScope { prefix: "", foreign: &foreign, also_known: &[], origin: ConfigOrigin::User };
+        let parsed = parse_keys::<CommonConfig>(config, &scope);
+        for (key, _) in config {
+            if let Some(why) = refused(key) {
+                errors.push(key.clone(), why);
             }
         }
-        let common = CommonConfig {
-            name,
-            connector_class,
-            tasks_max: usize::try_from(tasks_max).unwrap_or(1),
-            topic: reader.string("topic").filter(|t| !t.is_empty()),
-            topics,
-            key_converter: reader.converter("key.converter"),
-            value_converter: reader.converter("value.converter"),
-            header_converter: reader.converter("header.converter"),
-            transforms,
-            predicates,
-            errors: reader.error_handling(),
+        let mut common = match parsed {
+            Ok(common) => common,
+            Err(e) => {
+                errors.extend_prefixed("", e);
+                return Err(errors);
+            }
         };
-        reader.errors.into_result(common)
-    }
-}
-
-struct Reader<'a> {
-    config: &'a ConfigMap,
-    errors: ConfigErrors,
-}
-
-impl Reader<'_> {
-    fn raw(&self, key: &str) -> Option<&Json> {
-        self.config.iter().find(|(k, v)| canonical_key(k) == key && !v.is_null()).map(|(_, v)| v)
+        common.selection = common.select_topics(&mut errors);
+        common.plugins = common.collect_plugins(config, &mut errors);
+        errors.into_result(common)
     }
 
-    fn string(&self, key: &str) -> Option<String> {
-        self.raw(key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    /// The topics a sink consumes: `topics` or `topics.regex`, when either is given.
+    pub fn topic_selection(&self) -> Option<&TopicSelection> {
+        self.selection.as_ref()
     }
 
-    fn integer(&mut self, key: &str) -> Option<i64> {
-        let text = self.string(key)?;
-        match text.trim().parse() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.errors.push(key, format!("invalid value \"{text}\": expected an integer"));
-                None
-            }
-        }
+    /// The number of tasks asked for.
+    pub fn max_tasks(&self) -> usize {
+        self.tasks_max as usize
     }
 
-    fn boolean(&mut self, key: &str) -> bool {
-        match self.string(key).map(|s| s.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(s) if s == "true" => true,
-            Some(s) if s == "false" || s.is_empty() => false,
-            Some(s) => {
-                self.errors.push(key, format!("invalid value \"{s}\": expected true or false"));
-                false
-            }
-        }
-    }
-
-    fn list(&self, key: &str) -> Vec<String> {
-        match self.raw(key) {
-            Some(Json::Array(items)) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect(),
-            Some(_) => {
-                self.string(key).unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-            }
-            None => Vec::new(),
-        }
-    }
-
-    fn prefixed(&self, prefix: &str) -> ConfigMap {
-        self.config.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_owned(), v.clone()))).collect()
-    }
-
-    fn topics(&mut self) -> Option<TopicSelection> {
-        let list = self.list("topics");
-        let regex = self.string("topics.regex").filter(|r| !r.trim().is_empty());
+    fn select_topics(&self, errors: &mut ConfigErrors) -> Option<TopicSelection> {
+        let list: Vec<String> = self.topics.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+        let regex = self.topics_regex.as_deref().map(str::trim).filter(|r| !r.is_empty());
         match (list.is_empty(), regex) {
             (true, None) => None,
             (false, None) => Some(TopicSelection::List(list)),
             (true, Some(pattern)) => match Regex::new(&format!("^(?:{pattern})$")) {
                 Ok(regex) => Some(TopicSelection::Regex(regex)),
                 Err(e) => {
-                    self.errors.push("topics.regex", format!("invalid regular expression: {e}"));
+                    errors.push("topics.regex", format!("invalid regular expression: {e}"));
                     None
                 }
             },
             (false, Some(_)) => {
-                self.errors.push("topics.regex", "\"topics\" and \"topics.regex\" are mutually exclusive; set only one");
+                errors.push("topics.regex", "\"topics\" and \"topics.regex\" are mutually exclusive; set only one");
                 None
             }
         }
     }
 
-    fn converter(&self, key: &str) -> Option<PluginRef> {
-        let class = self.string(key).filter(|c| !c.is_empty())?;
-        let prefix = format!("{key}.");
-        Some(PluginRef { alias: key.to_owned(), class, config: self.prefixed(&prefix), prefix })
-    }
-
-    fn aliased(&mut self, list_key: &str) -> Vec<PluginRef> {
-        let mut plugins = Vec::new();
-        for alias in self.list(list_key) {
-            let prefix = format!("{list_key}.{alias}.");
-            let mut config = self.prefixed(&prefix);
-            match config.remove("type").and_then(|t| t.as_str().map(str::to_owned)).filter(|t| !t.is_empty()) {
-                Some(class) => plugins.push(PluginRef { alias, class, config, prefix }),
-                None => self
-                    .errors
-                    .push(format!("{prefix}type"), format!("Missing required configuration \"{prefix}type\" which has no default value.")),
-            }
-        }
-        plugins
-    }
-
-    fn transforms(&mut self) -> Vec<TransformRef> {
-        let plugins = self.aliased("transforms");
-        plugins
+    fn collect_plugins(&self, config: &ConfigMap, errors: &mut ConfigErrors) -> PluginConfigs {
+        let prefixed = |prefix: &str| -> ConfigMap {
+            config.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_owned(), v.clone()))).collect()
+        };
+        let converter = |role: &str, class: &Option<String>| -> Option<PluginRef> {
+            let prefix = format!("{role}.");
+            let keys = prefixed(&prefix);
+            let class = class.clone().filter(|c| !c.trim().is_empty()).unwrap_or_default();
+            (!class.is_empty() || !keys.is_empty()).then(|| PluginRef { alias: role.to_owned(), class, config: keys, prefix })
+        };
+        let key_converter = converter("key.converter", &self.key_converter);
+        let value_converter = converter("value.converter", &self.value_converter);
+        let predicates = aliased("predicates", &self.predicates, &prefixed, errors);
+        let transforms: Vec<TransformRef> = aliased("transforms", &self.transforms, &prefixed, errors)
             .into_iter()
             .map(|mut plugin| {
                 let predicate = plugin.config.remove("predicate").and_then(|p| p.as_str().map(str::to_owned)).filter(|p| !p.is_empty());
-                let negate_key = format!("{}negate", plugin.prefix);
                 let negate = match plugin.config.remove("negate") {
                     Some(v) if v == "true" || v == true => true,
-                    Some(v) if v == "false" || v == false => false,
                     None => false,
+                    Some(v) if v == "false" || v == false => false,
                     Some(v) => {
-                        self.errors.push(negate_key, format!("invalid value {v}: expected true or false"));
+                        errors.push(format!("{}negate", plugin.prefix), format!("invalid value {v}: expected true or false"));
                         false
                     }
                 };
+                if let Some(alias) = &predicate
+                    && !predicates.iter().any(|p| &p.alias == alias)
+                {
+                    errors.push(format!("{}predicate", plugin.prefix), format!("predicate \"{alias}\" is not listed in \"predicates\""));
+                }
                 TransformRef { plugin, predicate, negate }
             })
-            .collect()
+            .collect();
+        // Keys of an alias that is not listed would never be read.
+        for (list, listed) in [("transforms", &self.transforms), ("predicates", &self.predicates)] {
+            for key in config.keys().filter(|k| k.starts_with(&format!("{list}."))) {
+                let alias = key[list.len() + 1..].split('.').next().unwrap_or_default();
+                if !listed.iter().any(|l| l.trim() == alias) {
+                    errors.push(key.clone(), format!("\"{alias}\" is not listed in \"{list}\"; add it there or remove this key"));
+                }
+            }
+        }
+        PluginConfigs { key_converter, value_converter, transforms, predicates }
     }
+}
 
-    fn error_handling(&mut self) -> ErrorHandling {
-        let retry_timeout = self.integer("errors.retry.timeout").unwrap_or(0);
-        let retry_timeout_ms = match retry_timeout {
-            -1 => None,
-            t if t >= 0 => Some(t.unsigned_abs()),
-            t => {
-                self.errors.push("errors.retry.timeout", format!("invalid value {t}: must be -1 (forever) or at least 0"));
-                Some(0)
+/// The plugins a list key (`transforms`, `predicates`) names, each with its prefixed keys.
+fn aliased(list_key: &str, aliases: &[String], prefixed: &dyn Fn(&str) -> ConfigMap, errors: &mut ConfigErrors) -> Vec<PluginRef> {
+    let mut plugins = Vec::new();
+    for alias in aliases.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        let prefix = format!("{list_key}.{alias}.");
+        let mut config = prefixed(&prefix);
+        match config.remove("type").and_then(|t| t.as_str().map(str::to_owned)).filter(|t| !t.is_empty()) {
+            Some(class) => plugins.push(PluginRef { alias: alias.to_owned(), class, config, prefix }),
+            None => {
+                errors.push(format!("{prefix}type"), format!("Missing required configuration \"{prefix}type\" which has no default value."))
             }
-        };
-        let delay_max = self.integer("errors.retry.delay.max.ms").unwrap_or(60_000);
-        if delay_max < 0 {
-            self.errors.push("errors.retry.delay.max.ms", format!("invalid value {delay_max}: must be at least 0"));
         }
-        let tolerance = match self.string("errors.tolerance").as_deref().map(str::trim) {
-            None | Some("none") | Some("") => Tolerance::None,
-            Some("all") => Tolerance::All,
-            Some(other) => {
-                self.errors.push("errors.tolerance", format!("invalid value \"{other}\": expected \"none\" or \"all\""));
-                Tolerance::None
-            }
-        };
-        ErrorHandling {
-            retry_timeout_ms,
-            retry_delay_max_ms: delay_max.max(0).unsigned_abs(),
-            tolerance,
-            log_enable: self.boolean("errors.log.enable"),
-            log_include_messages: self.boolean("errors.log.include.messages"),
-            dead_letter_topic: self.string("errors.deadletterqueue.topic.name").filter(|t| !t.trim().is_empty()),
-            dead_letter_context_headers: self.boolean("errors.deadletterqueue.context.headers.enable"),
-        }
+    }
+    plugins
+}
+
+impl PartialEq for CommonConfig {
+    fn eq(&self, other: &CommonConfig) -> bool {
+        let json = |c: &CommonConfig| serde_json::to_value(c).unwrap_or(Json::Null);
+        json(self) == json(other) && self.plugins == other.plugins
     }
 }
 
@@ -474,8 +420,8 @@ mod tests {
 
     #[test]
     fn rocketmq_connect_aliases_are_accepted() {
-        let c = parse(json!({"name": "a", "connector.class": "x", "max.tasks": 4, "connect.topicname": "t"})).unwrap();
-        assert_eq!((c.tasks_max, c.topic.as_deref()), (4, Some("t")));
+        let c = parse(json!({"name": "a", "connector-class": "x", "max.tasks": 4, "connect.topicnames": "t"})).unwrap();
+        assert_eq!((c.connector_class.as_str(), c.tasks_max, c.topics.as_slice()), ("x", 4, ["t".to_owned()].as_slice()));
     }
 
     #[test]
@@ -486,18 +432,59 @@ mod tests {
         }))
         .unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        for key in
-            ["name", "connector.class", "tasks.max", "topics.regex", "errors.tolerance", "transforms.y.type", "transforms.x.predicate"]
-        {
+        for key in ["name", "connector.class", "tasks.max", "errors.tolerance"] {
             assert!(keys.contains(&key), "{key} missing from {errors}");
+        }
+        let errors = parse(json!({
+            "name": "a", "connector.class": "x", "topics": "a", "topics.regex": "b.*",
+            "transforms": "x,y", "transforms.x.type": "Filter", "transforms.x.predicate": "missing", "transforms.z.type": "Filter"
+        }))
+        .unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
+        for key in ["topics.regex", "transforms.y.type", "transforms.x.predicate", "transforms.z.type"] {
+            assert!(keys.contains(&key), "{key} missing from {errors}");
+        }
+    }
+
+    #[test]
+    fn tasks_max_must_be_at_least_one() {
+        let errors = parse(json!({"name": "a", "connector.class": "x", "tasks.max": 0})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().to_string(), "tasks.max: invalid value 0: must be at least 1");
+    }
+
+    #[test]
+    fn keys_kafka_knows_but_this_runtime_does_not_read_are_refused() {
+        for key in
+            ["header.converter", "config.action.reload", "producer.override.linger.ms", "errors.deadletterqueue.topic.replication.factor"]
+        {
+            let errors = parse(json!({"name": "a", "connector.class": "x", key: "1"})).unwrap_err();
+            assert_eq!(errors.iter().next().unwrap().key, key, "{errors}");
+            assert!(errors.to_string().contains("remove this key"), "{errors}");
         }
     }
 
     #[test]
     fn error_handling_defaults_follow_kafka() {
         let c = parse(json!({"name": "a", "connector.class": "x", "errors.retry.timeout": "-1"})).unwrap();
-        assert_eq!(c.errors.retry_timeout_ms, None);
-        assert_eq!(c.errors.retry_delay_max_ms, 60_000);
+        assert_eq!(c.errors.retry_timeout(), None);
+        assert_eq!(c.errors.retry_delay_max(), Duration::from_secs(60));
         assert_eq!(c.errors.tolerance, Tolerance::None);
+        assert_eq!(c.errors.dead_letter_topic(), None);
+    }
+
+    #[test]
+    fn converter_keys_without_a_class_configure_the_default_converter() {
+        let c = parse(json!({"name": "a", "connector.class": "x", "value.converter.schemas.enable": "false"})).unwrap();
+        let value = c.plugins.value_converter.unwrap();
+        assert_eq!((value.class.as_str(), value.config["schemas.enable"].as_str()), ("", Some("false")));
+    }
+
+    #[test]
+    fn the_common_keys_come_from_the_struct() {
+        let keys: Vec<&str> = common_keys().iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(&keys[..3], ["name", "connector.class", "tasks.max"]);
+        assert!(keys.contains(&"errors.deadletterqueue.topic.name"), "{keys:?}");
+        let tasks_max = &common_keys()[2];
+        assert_eq!((tasks_max.kafka_type, tasks_max.group.as_deref(), tasks_max.default.clone()), ("INT", Some("Common"), Some(json!(1))));
     }
 }

@@ -5,7 +5,7 @@
 //! connector's own struct through serde: `batch.size` finds the field `batch_size`, strings
 //! are coerced to the numbers, booleans and lists the struct wants, unknown keys are errors
 //! with a "did you mean" suggestion, and every error names its key ([`ConfigErrors`]).
-//! [`validate`] answers in the shape of Kafka Connect's validation endpoint.
+//! `connect_sdk::assembly` checks a whole connector config against the registered plugins.
 //!
 //! ```
 //! use connect_sdk::config::parse_connector_config;
@@ -30,33 +30,48 @@
 //! let err = parse_connector_config::<Lines>(typo.as_object().unwrap()).unwrap_err();
 //! assert_eq!(err.iter().next().unwrap().to_string(),
 //!            "bacth.size: unknown configuration key; did you mean \"batch.size\"?");
+//!
+//! // A misspelled common key is caught with the connector's keys.
+//! let typo = serde_json::json!({"file": "/tmp/in.txt", "task.max": "2"});
+//! let err = parse_connector_config::<Lines>(typo.as_object().unwrap()).unwrap_err();
+//! assert_eq!(err.iter().next().unwrap().to_string(),
+//!            "task.max: unknown configuration key; did you mean \"tasks.max\"?");
 //! ```
 
 mod common;
 mod error;
 mod parse;
 pub mod schema_info;
-mod validate;
 
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
+use crate::connector::{ConfigDeserialize, ConfigSchema};
 
 pub use common::{
-    COMMON_KEYS, CommonConfig, CommonKey, ErrorHandling, KeyType, PluginRef, Tolerance, TopicSelection, TransformRef, canonical_key,
-    is_common_key,
+    CommonConfig, ErrorHandling, PluginConfigs, PluginRef, Tolerance, TopicSelection, TransformRef, common_keys, is_common_key,
 };
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{did_you_mean, parse_plugin_config};
-pub use validate::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo, validate};
+pub use parse::{ConfigOrigin, did_you_mean, parse_plugin_config};
 
 /// A flat configuration object, as it arrives over REST or from a file.
 pub type ConfigMap = serde_json::Map<String, serde_json::Value>;
 
-/// Parses the connector-specific keys of a full connector config into `T`.
+/// Parses the connector-specific keys of a full connector config a user wrote into `T`.
 ///
-/// Common keys are skipped unless `T` declares them too (a source's `topic`, say); RocketMQ
-/// Connect's aliases (`connect.topicname`...) are accepted. Everything else must be a field of `T`.
-pub fn parse_connector_config<T: DeserializeOwned + JsonSchema>(config: &ConfigMap) -> Result<T, ConfigErrors> {
-    let canonical: ConfigMap = config.iter().map(|(k, v)| (canonical_key(k).to_owned(), v.clone())).collect();
-    parse_plugin_config(&canonical, "", &is_common_key)
+/// Common keys are left to [`CommonConfig`] unless `T` declares them too (a source's `topic`,
+/// say); RocketMQ Connect's names (`connect.topicname`) are accepted. Every other key must be
+/// a field of `T`; a typo gets a suggestion from `T`'s keys and the common keys. Fields of `T`
+/// marked task-only are refused: only the connector sets them, when it plans its tasks.
+pub fn parse_connector_config<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap) -> Result<T, ConfigErrors> {
+    connector_config(config, ConfigOrigin::User)
+}
+
+/// Parses a task config (what the connector planned, serialized and stored) into `T`:
+/// [`parse_connector_config`], with task-only fields allowed.
+pub fn parse_task_config<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap) -> Result<T, ConfigErrors> {
+    connector_config(config, ConfigOrigin::Task)
+}
+
+fn connector_config<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap, origin: ConfigOrigin) -> Result<T, ConfigErrors> {
+    let common: Vec<String> = common_keys().iter().map(|k| k.key.clone()).collect();
+    let scope = parse::KeyScope { prefix: "", foreign: &is_common_key, also_known: &common, origin };
+    parse::parse_keys(&common::connector_keys(config), &scope)
 }

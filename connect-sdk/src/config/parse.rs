@@ -3,37 +3,74 @@
 //! numbers, booleans and lists the schema asks for, unknown keys get a "did you mean"
 //! suggestion, and every error names its key.
 
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value as Json};
 
-use super::schema_info::{KeyInfo, keys_of, normalize_key, schema_of};
+use super::schema_info::{KeyInfo, keys_of, normalize_key};
 use super::{ConfigErrors, ConfigMap};
+use crate::connector::{ConfigDeserialize, ConfigSchema};
 
-/// Parses the keys of `config` into `T`. `prefix` (`transforms.mask.`) is put before every key
-/// named in an error; `allowed_extra` says which foreign keys to ignore instead of rejecting.
-pub fn parse_plugin_config<T: DeserializeOwned + JsonSchema>(
-    config: &ConfigMap,
-    prefix: &str,
-    allowed_extra: &dyn Fn(&str) -> bool,
-) -> Result<T, ConfigErrors> {
-    let keys = keys_of(&schema_of::<T>());
+/// Who wrote a config: its keys are read the same way, but only the connector itself, when it
+/// plans its tasks, may set task-only fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// A user, through REST, a file or a test: task-only fields are refused.
+    User,
+    /// A task config the connector planned, read back to open a task.
+    Task,
+}
+
+/// How the keys of one config are read.
+pub(crate) struct KeyScope<'a> {
+    /// Put before every key named in an error (`transforms.mask.`).
+    pub prefix: &'a str,
+    /// Keys someone else reads (the common keys, for a connector): skipped unless `T` declares them too.
+    pub foreign: &'a dyn Fn(&str) -> bool,
+    /// Other known keys a typo may have meant (the common keys, for a connector).
+    pub also_known: &'a [String],
+    /// Who wrote the config.
+    pub origin: ConfigOrigin,
+}
+
+/// Parses the keys of `config` into `T`; every key must be one of `T`'s, and `prefix`
+/// (`transforms.mask.`) is put before every key named in an error.
+pub fn parse_plugin_config<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap, prefix: &str) -> Result<T, ConfigErrors> {
+    parse_keys(config, &KeyScope { prefix, foreign: &|_| false, also_known: &[], origin: ConfigOrigin::User })
+}
+
+/// Parses the keys of `config` that `scope` gives to `T`.
+pub(crate) fn parse_keys<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap, scope: &KeyScope<'_>) -> Result<T, ConfigErrors> {
+    let prefix = scope.prefix;
+    let keys = keys_of(&T::config_schema());
     let mut errors = ConfigErrors::new();
     let mut object = Map::new();
+    let mut given: Vec<(&str, &str)> = Vec::new();
     for (key, value) in config {
-        match find_key(&keys, key) {
-            Some(info) => match coerce(info, value.clone()) {
-                Ok(Json::Null) if !info.types.iter().any(|t| t == "null") && !info.required => {}
-                Ok(v) => {
-                    object.insert(info.property.clone(), v);
+        match keys.iter().find(|k| k.answers_to(key)) {
+            Some(info) if info.task_only && scope.origin == ConfigOrigin::User => errors
+                .push(format!("{prefix}{key}"), "this key is set by the connector in the configs of its tasks, not by users; remove it"),
+            Some(info) => {
+                if let Some((_, first)) = given.iter().find(|(property, _)| *property == info.property) {
+                    errors.push(format!("{prefix}{key}"), format!("given twice, as \"{first}\" and as \"{key}\"; keep one"));
+                    continue;
                 }
-                Err(message) => errors.push(format!("{prefix}{key}"), message),
-            },
-            None if allowed_extra(key) => {}
-            None => errors.push(format!("{prefix}{key}"), unknown_key_message(key, keys.iter().map(|k| k.key.as_str()))),
+                given.push((&info.property, key));
+                match coerce(info, value.clone()) {
+                    Ok(Json::Null) if !info.types.iter().any(|t| t == "null") && !info.required => {}
+                    Ok(v) => {
+                        object.insert(info.property.clone(), v);
+                    }
+                    Err(message) => errors.push(format!("{prefix}{key}"), message),
+                }
+            }
+            None if (scope.foreign)(key) => {}
+            None => {
+                let known = keys.iter().filter(|k| !k.task_only).map(|k| k.key.as_str()).chain(scope.also_known.iter().map(String::as_str));
+                errors.push(format!("{prefix}{key}"), unknown_key_message(key, known));
+            }
         }
     }
-    for info in keys.iter().filter(|k| k.required && !object.contains_key(&k.property)) {
+    // A key given with a bad value is reported once, for its value, not as missing too.
+    for info in keys.iter().filter(|k| k.required && !given.iter().any(|(property, _)| *property == k.property)) {
         errors.push(
             format!("{prefix}{}", info.key),
             format!("Missing required configuration \"{}{}\" which has no default value.", prefix, info.key),
@@ -42,19 +79,13 @@ pub fn parse_plugin_config<T: DeserializeOwned + JsonSchema>(
     if !errors.is_empty() {
         return Err(errors);
     }
-    serde_path_to_error::deserialize(Json::Object(object)).map_err(|err| {
+    T::from_config_json(Json::Object(object)).map_err(|err| {
         let path = err.path().to_string();
         let property = path.split(['.', '[']).next().unwrap_or_default();
         let key = keys.iter().find(|k| k.property == property).map_or(property.to_owned(), |k| k.key.clone());
         let key = if key == "?" || key.is_empty() { prefix.trim_end_matches('.').to_owned() } else { format!("{prefix}{key}") };
         ConfigErrors::from(super::ConfigError::new(key, err.into_inner().to_string()))
     })
-}
-
-/// The declared key `key` refers to, comparing normalised forms.
-pub fn find_key<'a>(keys: &'a [KeyInfo], key: &str) -> Option<&'a KeyInfo> {
-    let wanted = normalize_key(key);
-    keys.iter().find(|k| normalize_key(&k.property) == wanted)
 }
 
 /// `unknown configuration key; did you mean "batch.size"?` (suggestion only when one is close).
@@ -98,7 +129,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Coerces a config value to what the key's schema wants: Kafka configs are often all strings.
 fn coerce(info: &KeyInfo, value: Json) -> Result<Json, String> {
-    coerce_to(&info.types, &info.item_types, value).and_then(|v| check_allowed(info, v))
+    coerce_to(&info.types, &info.item_types, value).and_then(|v| check_allowed(info, v)).and_then(|v| check_range(info, v))
+}
+
+fn check_range(info: &KeyInfo, value: Json) -> Result<Json, String> {
+    let Some(number) = value.as_f64() else { return Ok(value) };
+    let bound = |b: f64| if b.fract() == 0.0 && b.abs() < 1e15 { format!("{}", b as i64) } else { b.to_string() };
+    if let Some(min) = info.minimum.filter(|min| number < *min) {
+        return Err(format!("invalid value {value}: must be at least {}", bound(min)));
+    }
+    if let Some(max) = info.maximum.filter(|max| number > *max) {
+        return Err(format!("invalid value {value}: must be at most {}", bound(max)));
+    }
+    Ok(value)
 }
 
 fn check_allowed(info: &KeyInfo, value: Json) -> Result<Json, String> {
@@ -164,6 +207,7 @@ fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Jso
 #[cfg(test)]
 mod tests {
     use super::*;
+    use schemars::JsonSchema;
     use serde::Deserialize;
     use serde_json::json;
 
@@ -182,7 +226,7 @@ mod tests {
     }
 
     fn parse(config: serde_json::Value) -> Result<Sample, ConfigErrors> {
-        parse_plugin_config::<Sample>(config.as_object().unwrap(), "", &|_| false)
+        parse_plugin_config::<Sample>(config.as_object().unwrap(), "")
     }
 
     #[test]
@@ -201,7 +245,40 @@ mod tests {
         assert!(errors.to_string().contains("expected an integer"), "{errors}");
 
         let errors = parse(json!({"file": "a", "batch.size": "-1"})).unwrap_err();
-        assert_eq!(errors.iter().next().unwrap().key, "batch.size", "{errors}");
+        assert_eq!(errors.to_string().lines().nth(1), Some("batch.size: invalid value -1: must be at least 0"), "{errors}");
+    }
+
+    #[test]
+    fn a_required_key_with_a_bad_value_is_reported_once() {
+        #[derive(Debug, Deserialize, JsonSchema)]
+        struct Range {
+            #[allow(dead_code)]
+            start: u32,
+        }
+        let errors = parse_plugin_config::<Range>(json!({"start": "abc"}).as_object().unwrap(), "").unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors}");
+        assert_eq!(errors.iter().next().unwrap().message, "invalid value \"abc\": expected an integer");
+    }
+
+    #[test]
+    fn aliases_and_task_only_keys_follow_the_schema() {
+        #[derive(Debug, Deserialize, JsonSchema, PartialEq)]
+        struct Annotated {
+            #[schemars(extend("x-aliases" = ["max.tasks"]))]
+            tasks_max: u32,
+            #[serde(default)]
+            #[schemars(extend("x-task-only" = true))]
+            tables: Vec<String>,
+        }
+        let user = |config: serde_json::Value| parse_plugin_config::<Annotated>(config.as_object().unwrap(), "");
+        assert_eq!(user(json!({"max.tasks": "2"})).unwrap(), Annotated { tasks_max: 2, tables: vec![] });
+        let twice = user(json!({"max.tasks": 2, "tasks.max": 3})).unwrap_err();
+        assert!(twice.to_string().contains("given twice"), "{twice}");
+        let refused = user(json!({"tasks.max": 1, "tables": "a"})).unwrap_err();
+        assert_eq!(refused.iter().next().unwrap().key, "tables");
+        let scope = KeyScope { prefix: "", foreign: &|_| false, also_known: &[], origin: ConfigOrigin::Task };
+        let task: Annotated = parse_keys(json!({"tasks.max": 1, "tables": "a,b"}).as_object().unwrap(), &scope).unwrap();
+        assert_eq!(task.tables, ["a", "b"]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Reads a plugin's JSON Schema (from `schemars`) as a list of configuration keys: their
-//! external (dotted) names, JSON types, whether required, defaults and documentation.
+//! external (dotted) names, JSON types, whether required, defaults, bounds, documentation,
+//! and the SDK's own annotations (see [`annotations`]).
 
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value as Json};
@@ -23,6 +24,42 @@ pub struct KeyInfo {
     pub default: Option<Json>,
     /// The field's doc comment.
     pub documentation: Option<String>,
+    /// Other names the key answers to ([`annotations::ALIASES`]).
+    pub aliases: Vec<String>,
+    /// The validation group it is shown in ([`annotations::GROUP`]).
+    pub group: Option<String>,
+    /// Set by the connector for its tasks, never by users ([`annotations::TASK_ONLY`]).
+    pub task_only: bool,
+    /// The smallest value allowed, for numbers.
+    pub minimum: Option<f64>,
+    /// The largest value allowed, for numbers.
+    pub maximum: Option<f64>,
+    /// Kafka Connect's type name (`INT`, `LONG`, `LIST`, `CLASS`...) shown by validation.
+    pub kafka_type: &'static str,
+}
+
+/// The schema extensions the SDK reads on a config field, written with schemars' `extend`
+/// (`#[schemars(extend("x-aliases" = ["max.tasks"]))]`); `#[config(...)]` on a field of a type
+/// deriving the SDK's `JsonSchema` writes them for you.
+pub mod annotations {
+    /// Other keys accepted for this one (a list of strings): RocketMQ Connect's spellings of
+    /// Kafka's keys, for example.
+    pub const ALIASES: &str = "x-aliases";
+    /// The validation group (a string); a plugin's own keys default to the plugin's name.
+    pub const GROUP: &str = "x-group";
+    /// `true`: the connector sets the field in the task configs it plans; a user config may not
+    /// set it, and neither validation nor `plugins` shows it.
+    pub const TASK_ONLY: &str = "x-task-only";
+    /// Kafka Connect's type name when the JSON type does not say it (`CLASS`).
+    pub const KAFKA_TYPE: &str = "x-kafka-type";
+}
+
+impl KeyInfo {
+    /// Whether `key` names this key: its name or an alias, compared in normalised form.
+    pub fn answers_to(&self, key: &str) -> bool {
+        let wanted = normalize_key(key);
+        normalize_key(&self.property) == wanted || self.aliases.iter().any(|alias| normalize_key(alias) == wanted)
+    }
 }
 
 /// The JSON Schema of `T`.
@@ -53,6 +90,13 @@ pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
             let schema = resolve(root_json, schema);
             let types = types_of(root_json, schema);
             let items = schema.get("items").map(|i| types_of(root_json, resolve(root_json, i))).unwrap_or_default();
+            let strings = |name: &str| -> Vec<String> {
+                schema
+                    .get(name)
+                    .and_then(Json::as_array)
+                    .map(|a| a.iter().filter_map(Json::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
             KeyInfo {
                 property: property.clone(),
                 key: external_key(property),
@@ -60,11 +104,36 @@ pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
                 default: schema.get("default").cloned(),
                 documentation: description_of(root_json, schema),
                 allowed: enum_values(root_json, schema),
+                aliases: strings(annotations::ALIASES),
+                group: schema.get(annotations::GROUP).and_then(Json::as_str).map(str::to_owned),
+                task_only: schema.get(annotations::TASK_ONLY).and_then(Json::as_bool).unwrap_or(false),
+                minimum: schema.get("minimum").and_then(Json::as_f64),
+                maximum: schema.get("maximum").and_then(Json::as_f64),
+                kafka_type: kafka_type(schema, &types),
                 types,
                 item_types: items,
             }
         })
         .collect()
+}
+
+/// Kafka Connect's name of a key's type, from its JSON type and integer format.
+fn kafka_type(schema: &Json, types: &[String]) -> &'static str {
+    match schema.get(annotations::KAFKA_TYPE).and_then(Json::as_str) {
+        Some("CLASS") => return "CLASS",
+        Some("PASSWORD") => return "PASSWORD",
+        _ => {}
+    }
+    match types.iter().find(|t| *t != "null").map(String::as_str) {
+        Some("integer") => match schema.get("format").and_then(Json::as_str) {
+            Some("int8" | "int16" | "int32" | "uint8" | "uint16" | "uint32") => "INT",
+            _ => "LONG",
+        },
+        Some("number") => "DOUBLE",
+        Some("boolean") => "BOOLEAN",
+        Some("array") => "LIST",
+        _ => "STRING",
+    }
 }
 
 fn resolve<'a>(root: &'a Json, schema: &'a Json) -> &'a Json {

@@ -12,9 +12,8 @@ pub use bytes::ByteArrayConverter;
 pub use json::{DecimalFormat, JsonConverter};
 pub use string::StringConverter;
 
-use crate::config::{CommonConfig, ConfigErrors, PluginRef};
+use crate::config::PluginRef;
 use crate::data::{DataError, Schema, SchemaAndValue, Value};
-use crate::registry::Registry;
 
 /// Serializes values to bytes and back (Kafka's `Converter`: `encode` is `fromConnectData`, `decode` is `toConnectData`).
 ///
@@ -76,7 +75,8 @@ pub fn json_value(json: &serde_json::Value) -> Value {
     json_schema::value_from_json(None, json).unwrap_or(Value::Null)
 }
 
-/// The converters a connector's records go through, one for keys and one for values.
+/// The converters a connector's records go through, one for keys and one for values
+/// (`connect_sdk::assembly` builds them from a connector config).
 pub struct RecordConverters {
     /// Converts keys.
     pub key: Box<dyn Converter>,
@@ -104,25 +104,5 @@ impl Default for ConverterDefaults {
             prefix: format!("{role}."),
         };
         ConverterDefaults { key: plugin("key.converter", "string"), value: plugin("value.converter", "json") }
-    }
-}
-
-impl RecordConverters {
-    /// Builds the converters a connector config asks for, falling back to `defaults`.
-    pub fn build(registry: &Registry, common: &CommonConfig, defaults: &ConverterDefaults) -> Result<RecordConverters, ConfigErrors> {
-        let key = common.key_converter.as_ref().unwrap_or(&defaults.key);
-        let value = common.value_converter.as_ref().unwrap_or(&defaults.value);
-        let built_key = registry.converter(&key.class, &key.config, &key.alias);
-        let built_value = registry.converter(&value.class, &value.config, &value.alias);
-        match (built_key, built_value) {
-            (Ok(key), Ok(value)) => Ok(RecordConverters { key, value }),
-            (key, value) => {
-                let mut errors = ConfigErrors::new();
-                for e in [key.err(), value.err()].into_iter().flatten() {
-                    errors.extend_prefixed("", e);
-                }
-                Err(errors)
-            }
-        }
     }
 }

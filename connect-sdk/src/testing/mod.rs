@@ -16,37 +16,53 @@ pub use offsets::InMemoryOffsetStore;
 pub use sink::{DeadLetter, SinkHarness};
 pub use source::{SentRecord, SourceHarness};
 
+use std::sync::Arc;
+
 use serde_json::Value as Json;
 
-use crate::config::{CommonConfig, ConfigMap};
+use crate::assembly::{ConnectorPlugin, ValidatedConfig};
+use crate::config::ConfigMap;
 use crate::converter::{ConverterDefaults, RecordConverters};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 use crate::transform::TransformChain;
 
-/// The parsed common part of a test config: its transforms and converters, built from the
-/// global registry as the runtime builds them.
+/// A test config checked as the runtime checks it: its transforms and converters built from
+/// the global registry, its connector parsed and validated.
 struct Pipeline {
-    config: ConfigMap,
-    common: CommonConfig,
-    chain: TransformChain,
-    converters: RecordConverters,
+    validated: ValidatedConfig,
+    chain: Arc<TransformChain>,
+    converters: Arc<RecordConverters>,
 }
 
 impl Pipeline {
-    fn new(config: Json, defaults: &[(&str, &str)]) -> Result<Pipeline> {
+    /// `defaults` fill keys the test left out. Fails when two linked plugins share a name,
+    /// as the worker would at start-up.
+    fn new(config: Json, plugin: ConnectorPlugin, defaults: &[(&str, &str)]) -> Result<Pipeline> {
+        Registry::global().check().map_err(Error::other)?;
         let Json::Object(mut config) = config else {
             return Err(Error::other("a connector config is a JSON object"));
         };
-        for (key, value) in defaults {
+        for (key, value) in [("name", "harness"), ("connector.class", plugin.name)].iter().chain(defaults) {
             config.entry(*key).or_insert_with(|| Json::String((*value).to_owned()));
         }
-        let common = CommonConfig::parse(&config)?;
-        let registry = Registry::global();
-        let chain = TransformChain::build(registry, &common)?;
-        let converters = RecordConverters::build(registry, &common, &ConverterDefaults::default())?;
-        Ok(Pipeline { config, common, chain, converters })
+        let validated = ValidatedConfig::for_connector(Registry::global(), &config, plugin, &ConverterDefaults::default())?;
+        Ok(Pipeline { chain: validated.chain(), converters: validated.converters(), validated })
     }
+
+    fn name(&self) -> &str {
+        &self.validated.common().name
+    }
+}
+
+/// What the harness calls a connector it runs by type.
+fn harness_plugin(factory: crate::plugin::ConnectorFactory, config_schema: fn() -> schemars::Schema) -> ConnectorPlugin {
+    ConnectorPlugin { name: "harness", factory, config_schema }
+}
+
+/// Whether a test config names the topics a sink reads.
+fn names_topics(config: &ConfigMap) -> bool {
+    crate::config::common_keys().iter().filter(|k| k.key.starts_with("topics")).any(|k| config.keys().any(|given| k.answers_to(given)))
 }
 
 /// Runs a future to completion on a fresh single-threaded runtime: lets a connector crate

@@ -12,7 +12,7 @@ use crate::connector::{QueueOffsets, SinkConnector};
 use crate::context::{BoxFuture, ErrantRecordReporter, SinkContext};
 use crate::data::Value;
 use crate::error::{Error, Result};
-use crate::plugin::{DynSinkTask, SinkFactory, sink_factory};
+use crate::plugin::{ConnectorFactory, DynSinkTask, SinkFactory, sink_factory};
 use crate::record::{Headers, QueueId, Record, SinkRecord};
 
 const BROKER: &str = "harness-broker";
@@ -93,10 +93,14 @@ impl<C: SinkConnector> SinkHarness<C> {
     /// Opens the first task of a connector configured by `config` (`name`,
     /// `connector.class` and `topics` may be left out).
     pub async fn new(config: Json) -> Result<SinkHarness<C>> {
-        let pipeline = Pipeline::new(config, &[("name", "harness"), ("connector.class", "harness")])?;
         let factory = sink_factory::<C>();
-        (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
-        let task_config = (factory.plan)(pipeline.config.clone(), pipeline.common.tasks_max)
+        let plugin = super::harness_plugin(ConnectorFactory::Sink(factory), <C as crate::ConfigSchema>::config_schema);
+        let every_topic: &[(&str, &str)] = &[("topics.regex", ".*")];
+        let defaults = if config.as_object().is_some_and(super::names_topics) { &[] } else { every_topic };
+        let pipeline = Pipeline::new(config, plugin, defaults)?;
+        let task_config = pipeline
+            .validated
+            .plan_tasks()
             .await?
             .tasks
             .into_iter()
@@ -121,9 +125,9 @@ impl<C: SinkConnector> SinkHarness<C> {
     }
 
     fn new_context(pipeline: &Pipeline, reporter: &Arc<DeadLetters>) -> SinkContext {
-        let errors = &pipeline.common.errors;
-        let reports = errors.tolerance == Tolerance::All || errors.dead_letter_topic.is_some();
-        SinkContext::new(&pipeline.common.name, 0, reports.then(|| reporter.clone() as Arc<dyn ErrantRecordReporter>))
+        let errors = &pipeline.validated.common().errors;
+        let reports = errors.tolerance == Tolerance::All || errors.dead_letter_topic().is_some();
+        SinkContext::new(pipeline.name(), 0, reports.then(|| reporter.clone() as Arc<dyn ErrantRecordReporter>))
     }
 
     async fn open(&mut self) -> Result<()> {
@@ -161,7 +165,7 @@ impl<C: SinkConnector> SinkHarness<C> {
     /// dead-lettered with `errors.tolerance=all`, and fails the call otherwise.
     pub async fn deliver(&mut self) -> Result<usize> {
         let mut batch = Vec::new();
-        let selection = self.pipeline.common.topics.clone();
+        let selection = self.pipeline.validated.common().topic_selection().cloned();
         for (topic, messages) in &self.topics {
             let queue = Self::queue(topic);
             if !selection.as_ref().is_none_or(|s| s.matches(topic)) || self.context.is_paused(&queue) {
@@ -173,7 +177,7 @@ impl<C: SinkConnector> SinkHarness<C> {
                 match self.read(topic, offset, message) {
                     Ok(Some(record)) => batch.push(record),
                     Ok(None) => {}
-                    Err(error) if self.pipeline.common.errors.tolerance == Tolerance::All => {
+                    Err(error) if self.pipeline.validated.common().errors.tolerance == Tolerance::All => {
                         let failed = SinkRecord::new(topic.clone(), 0, offset, Value::Null).with_broker(BROKER);
                         self.reporter.report(&failed, &error).await?;
                     }

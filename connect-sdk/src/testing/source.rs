@@ -13,7 +13,7 @@ use crate::connector::SourceConnector;
 use crate::context::SourceContext;
 use crate::error::{Error, Result};
 use crate::offsets::{SourceOffset, SourcePartition};
-use crate::plugin::{DynSourceTask, SourceFactory, source_factory};
+use crate::plugin::{ConnectorFactory, DynSourceTask, SourceFactory, source_factory};
 use crate::record::{Headers, SourceRecord};
 
 /// A record as the runtime would hand it to the producer: after transforms and converters.
@@ -71,6 +71,7 @@ pub struct SourceHarness<C: SourceConnector> {
     pending: Vec<BTreeMap<SourcePartition, SourceOffset>>,
     sent: Vec<SentRecord>,
     next_task: usize,
+    idle_timeout: Duration,
     _connector: PhantomData<fn() -> C>,
 }
 
@@ -83,11 +84,11 @@ impl<C: SourceConnector> SourceHarness<C> {
 
     /// Like [`SourceHarness::new`], resuming from the offsets in `store`.
     pub async fn with_store(config: Json, store: Arc<InMemoryOffsetStore>) -> Result<SourceHarness<C>> {
-        let pipeline = Pipeline::new(config, &[("name", "harness"), ("connector.class", "harness")])?;
         let factory = source_factory::<C>();
         // What creating the connector checks, then what the worker running it plans.
-        (factory.task_configs)(&pipeline.config, pipeline.common.tasks_max)?;
-        let task_configs = (factory.plan)(pipeline.config.clone(), pipeline.common.tasks_max).await?.tasks;
+        let plugin = super::harness_plugin(ConnectorFactory::Source(factory), <C as crate::ConfigSchema>::config_schema);
+        let pipeline = Pipeline::new(config, plugin, &[])?;
+        let task_configs = pipeline.validated.plan_tasks().await?.tasks;
         let mut harness = SourceHarness {
             pipeline,
             factory,
@@ -97,6 +98,7 @@ impl<C: SourceConnector> SourceHarness<C> {
             pending: Vec::new(),
             sent: Vec::new(),
             next_task: 0,
+            idle_timeout: Duration::from_secs(5),
             _connector: PhantomData,
         };
         harness.open_tasks().await?;
@@ -105,7 +107,7 @@ impl<C: SourceConnector> SourceHarness<C> {
 
     async fn open_tasks(&mut self) -> Result<()> {
         for (id, config) in self.task_configs.iter().enumerate() {
-            let ctx = SourceContext::new(&self.pipeline.common.name, id as u32, self.store.clone());
+            let ctx = SourceContext::new(self.pipeline.name(), id as u32, self.store.clone());
             self.tasks.push((self.factory.open_task)(config.clone(), ctx).await?);
         }
         self.pending = vec![BTreeMap::new(); self.tasks.len()];
@@ -153,17 +155,30 @@ impl<C: SourceConnector> SourceHarness<C> {
         Ok(out)
     }
 
-    /// Polls until at least `count` records came out, or fails after 10 s.
+    /// How long [`poll_at_least`](SourceHarness::poll_at_least) waits without a new record
+    /// before it gives up (default 5 s). Raise it for a source that pauses between records.
+    pub fn set_idle_timeout(&mut self, timeout: Duration) {
+        self.idle_timeout = timeout;
+    }
+
+    /// Polls until at least `count` records came out. Fails, saying how many came, once no
+    /// record came for the idle timeout: a slow source never fails as long as it makes progress.
     pub async fn poll_at_least(&mut self, count: usize) -> Result<Vec<SourceRecord>> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut last_record = tokio::time::Instant::now();
         let mut records = Vec::new();
         while records.len() < count {
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error::other(format!("only {} of {count} records after 10 s", records.len())));
+            if last_record.elapsed() > self.idle_timeout {
+                return Err(Error::other(format!(
+                    "{} of {count} records came, then none for {:?}: the source ran out of records or stalled",
+                    records.len(),
+                    self.idle_timeout
+                )));
             }
             let batch = self.poll().await?;
             if batch.is_empty() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
+            } else {
+                last_record = tokio::time::Instant::now();
             }
             records.extend(batch);
         }

@@ -1,18 +1,27 @@
 //! [`TransformChain`]: the configured transforms of a connector, applied in order, each
 //! gated by its optional predicate.
 
-use crate::config::{CommonConfig, ConfigErrors};
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::record::Record;
-use crate::registry::Registry;
 
 use super::{Predicate, Transform};
+
+/// When a transform applies: when its predicate matches a record, or with `negate` when it
+/// does not (Kafka's `transforms.<alias>.predicate` and `.negate`).
+#[derive(Clone)]
+pub struct Gate {
+    /// The predicate, shared by every transform that names it.
+    pub predicate: Arc<dyn Predicate>,
+    /// Apply when the predicate is false instead.
+    pub negate: bool,
+}
 
 struct Step {
     alias: String,
     transform: Box<dyn Transform>,
-    predicate: Option<usize>,
-    negate: bool,
+    gate: Option<Gate>,
 }
 
 /// A transform failed on a record.
@@ -26,44 +35,39 @@ pub struct TransformError {
     pub source: Error,
 }
 
-/// The transforms of one connector, ready to apply.
+/// The transforms of one connector, ready to apply. `connect_sdk::assembly` builds one from
+/// a connector config; a test can push transforms by hand.
+///
+/// ```
+/// use connect_sdk::record::Record;
+/// use connect_sdk::transform::{RegexRouter, TransformChain};
+///
+/// let mut chain = TransformChain::new();
+/// let route = RegexRouter { regex: regex::Regex::new("^orders-(.*)$").unwrap(), replacement: "archive-$1".into() };
+/// chain.push("route", Box::new(route), None);
+/// assert_eq!(chain.apply(Record::new("orders-eu", "x")).unwrap().unwrap().topic, "archive-eu");
+/// ```
 #[derive(Default)]
 pub struct TransformChain {
     steps: Vec<Step>,
-    predicates: Vec<Box<dyn Predicate>>,
 }
 
 impl TransformChain {
-    /// Builds the chain `transforms` / `predicates` of `common` describe.
-    pub fn build(registry: &Registry, common: &CommonConfig) -> Result<TransformChain, ConfigErrors> {
-        let mut errors = ConfigErrors::new();
-        let mut predicates = Vec::new();
-        for p in &common.predicates {
-            match registry.predicate(&p.class, &p.config, &p.prefix) {
-                Ok(predicate) => predicates.push((p.alias.clone(), predicate)),
-                Err(e) => errors.extend_prefixed("", e),
-            }
-        }
-        let mut steps = Vec::new();
-        for t in &common.transforms {
-            match registry.transform(&t.plugin.class, &t.plugin.config, &t.plugin.prefix) {
-                Ok(transform) => steps.push(Step {
-                    alias: t.plugin.alias.clone(),
-                    transform,
-                    predicate: t.predicate.as_ref().and_then(|alias| predicates.iter().position(|(a, _)| a == alias)),
-                    negate: t.negate,
-                }),
-                Err(e) => errors.extend_prefixed("", e),
-            }
-        }
-        errors.into_result(TransformChain { steps, predicates: predicates.into_iter().map(|(_, p)| p).collect() })
+    /// An empty chain: records pass unchanged.
+    pub fn new() -> TransformChain {
+        TransformChain::default()
+    }
+
+    /// Appends the transform `alias`, applied always or as `gate` says.
+    pub fn push(&mut self, alias: &str, transform: Box<dyn Transform>, gate: Option<Gate>) {
+        self.steps.push(Step { alias: alias.to_owned(), transform, gate });
     }
 
     /// Applies every transform in order; `Ok(None)` when one of them dropped the record.
     pub fn apply(&self, mut record: Record) -> Result<Option<Record>, TransformError> {
         for step in &self.steps {
-            if let Some(index) = step.predicate
-                && self.predicates[index].test(&record) == step.negate
+            if let Some(gate) = &step.gate
+                && gate.predicate.test(&record) == gate.negate
             {
                 continue;
             }

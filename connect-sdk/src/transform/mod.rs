@@ -4,10 +4,10 @@
 //! Configure them as in Kafka Connect:
 //!
 //! ```
+//! use connect_sdk::assembly::transform_chain;
 //! use connect_sdk::config::CommonConfig;
 //! use connect_sdk::registry::Registry;
 //! use connect_sdk::record::Record;
-//! use connect_sdk::transform::TransformChain;
 //!
 //! let config = serde_json::json!({
 //!     "name": "n", "connector.class": "c",
@@ -17,7 +17,7 @@
 //!     "transforms.route.replacement": "archive-$1",
 //! });
 //! let common = CommonConfig::parse(config.as_object().unwrap()).unwrap();
-//! let chain = TransformChain::build(Registry::global(), &common).unwrap();
+//! let chain = transform_chain(Registry::global(), &common.plugins).unwrap();
 //! let out = chain.apply(Record::new("orders-eu", "x")).unwrap().unwrap();
 //! assert_eq!(out.topic, "archive-eu");
 //! ```
@@ -28,7 +28,7 @@ mod fields;
 pub mod predicates;
 
 pub use builtin::*;
-pub use chain::{TransformChain, TransformError};
+pub use chain::{Gate, TransformChain, TransformError};
 
 use crate::config::ConfigErrors;
 use crate::error::Result;
@@ -130,7 +130,7 @@ pub(crate) mod testing {
         let mut full = full.clone();
         full["name"] = json!("n");
         full["connector.class"] = json!("c");
-        TransformChain::build(Registry::global(), &CommonConfig::parse(full.as_object().unwrap())?)
+        crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(full.as_object().unwrap())?.plugins)
     }
 
     /// Applies the transform `config` describes; a dropped record is an error here.

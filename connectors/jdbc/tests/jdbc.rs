@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect, SqlValue};
 use connect_jdbc::{JdbcSink, JdbcSource};
+use connect_sdk::config::ConfigOrigin;
 use connect_sdk::data::logical::{self, Decimal};
 use connect_sdk::data::{Schema, Struct, Value};
-use connect_sdk::plugin::{PluginFactory, source_factory};
+use connect_sdk::plugin::source_factory;
 use connect_sdk::record::Record;
 use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
@@ -253,8 +254,9 @@ fn source_plans_one_task_per_table_group_and_finds_new_tables_when_planning_agai
             let config = db.source_config(json!({"name": "p", "connector.class": "jdbc-source", "mode": "incrementing",
                 "incrementing.column.name": "id", "table.whitelist": tables.join(","), "table.poll.interval.ms": 1000}));
             let plan = || async {
-                let PluginFactory::Source(factory) = PluginFactory::Source(source_factory::<JdbcSource>()) else { unreachable!() };
-                (factory.plan)(config.as_object().unwrap().clone(), 2).await.unwrap()
+                let factory = source_factory::<JdbcSource>();
+                let parsed = (factory.parse)(config.as_object().unwrap(), ConfigOrigin::User).unwrap();
+                (factory.plan)(parsed, 2).await.unwrap()
             };
             let first = plan().await;
             assert_eq!(first.tasks.len(), 2);

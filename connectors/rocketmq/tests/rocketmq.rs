@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use connect_rocketmq::RocketMqSource;
 use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq};
-use connect_runtime::mq::MqClient;
+use connect_sdk::config::ConfigOrigin;
 use connect_sdk::data::Value;
 use connect_sdk::plugin::source_factory;
 use connect_sdk::serde_json::json;
@@ -22,32 +22,24 @@ async fn source_cluster(name: &str, topic: &str, per_queue: usize) -> (EmbeddedR
     let dir = std::env::temp_dir().join(format!("connect-rocketmq-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cluster = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("mq"))).await.expect("the source cluster starts");
-    let client = MqClient::new(cluster.namesrv_addr(), "test").unwrap();
-    client.ensure_topic(topic, 4).await.unwrap();
-    let queues = client.write_queues(topic).await.unwrap();
-    let producer = client.producer(&format!("{name}-producer")).await.unwrap();
-    for queue in &queues {
-        for chunk in (0..per_queue).collect::<Vec<_>>().chunks(256) {
-            let messages: Vec<Message> = chunk
-                .iter()
-                .map(|i| {
-                    let body = format!("q{}-m{i}", queue.queue_id());
-                    Message::builder()
-                        .topic(topic)
-                        .body_slice(body.as_bytes())
-                        .key(format!("key-{i}"))
-                        .tags("eu")
-                        .raw_property("region", "west")
-                        .unwrap()
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            producer.send_batch_to(topic, Some(queue.clone()), messages).await.unwrap();
-        }
+    cluster.create_topic(topic, 4).await.unwrap();
+    for queue in 0..4 {
+        let messages: Vec<Message> = (0..per_queue)
+            .map(|i| {
+                let body = format!("q{queue}-m{i}");
+                Message::builder()
+                    .topic(topic)
+                    .body_slice(body.as_bytes())
+                    .key(format!("key-{i}"))
+                    .tags("eu")
+                    .raw_property("region", "west")
+                    .unwrap()
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        cluster.send(topic, queue, messages).await.unwrap();
     }
-    producer.shutdown().await;
-    client.shutdown().await;
     (cluster, dir)
 }
 
@@ -85,7 +77,9 @@ async fn every_queue_is_copied_in_order_with_keys_tags_and_properties() {
     let mut full = config.as_object().unwrap().clone();
     full.insert("name".into(), json!("copy"));
     full.insert("connector.class".into(), json!("rocketmq-source"));
-    let plan = (factory.plan)(full, 8).await.unwrap();
+    full.insert("tasks.max".into(), json!(8));
+    let parsed = (factory.parse)(&full, ConfigOrigin::User).unwrap();
+    let plan = (factory.plan)(parsed, 8).await.unwrap();
     assert_eq!(plan.tasks.len(), 4, "at most one task per queue");
     assert!(plan.replan_after.is_some());
     harness.close().await.unwrap();

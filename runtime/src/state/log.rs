@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::sync::watch;
 
+use crate::mq::MqError;
+
 use super::topic::TopicLog;
 
 /// One live key: its value and the position of the record that wrote it.
@@ -41,12 +43,82 @@ pub fn last_write_wins(_current: Option<&Entry>, _offset: u64, _value: Option<&J
 
 /// Reading or writing a state log failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{log}: {message}")]
+#[error("state log {log}: {cause}")]
 pub struct LogError {
-    /// Which log.
+    /// Which log (`configs`, `offsets`, `statuses`).
     pub log: String,
     /// What went wrong.
-    pub message: String,
+    #[source]
+    pub cause: LogCause,
+}
+
+/// What went wrong with a state log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogCause {
+    /// Its file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its file holds something else than a log.
+    #[error("{path}: corrupt: {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record could not be encoded.
+    #[error("a record cannot be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A record could not be laid out as a message.
+    #[error("a record cannot be laid out as a message: {0}")]
+    Message(#[source] rocketmq_error::Error),
+    /// The broker could not be reached or refused.
+    #[error(transparent)]
+    Mq(#[from] MqError),
+    /// A record was stored but did not come back to this reader in time.
+    #[error("record {offset} was written but not read back within {timeout:?}")]
+    NotReadBack {
+        /// Its position.
+        offset: u64,
+        /// How long was waited.
+        timeout: Duration,
+    },
+    /// Replaying the topic at start-up made no progress.
+    #[error("replay stalled at position {at} of {end}")]
+    ReplayStalled {
+        /// Position reached.
+        at: u64,
+        /// Position wanted.
+        end: u64,
+    },
+    /// The topic has no queue to keep the log in.
+    #[error("topic {0} has no queue")]
+    NoQueue(String),
+    /// The log was closed (the worker is stopping).
+    #[error("the log is closed")]
+    Closed,
+}
+
+impl LogError {
+    pub(crate) fn new(log: &str, cause: impl Into<LogCause>) -> LogError {
+        LogError { log: log.to_owned(), cause: cause.into() }
+    }
+
+    /// Whether trying again later may succeed (the broker was away, a read-back was late).
+    pub fn is_retriable(&self) -> bool {
+        match &self.cause {
+            LogCause::Mq(error) => error.is_retriable(),
+            LogCause::NotReadBack { .. } | LogCause::ReplayStalled { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// The live keys, and the position after the last applied record.
@@ -119,12 +191,8 @@ impl View {
         let mut applied = self.applied.subscribe();
         match tokio::time::timeout(timeout, applied.wait_for(|next| *next > offset)).await {
             Ok(Ok(_)) => Ok(()),
-            _ => Err(self.error(format!("record {offset} was written but not read back within {timeout:?}"))),
+            _ => Err(LogError::new(&self.name, LogCause::NotReadBack { offset, timeout })),
         }
-    }
-
-    pub(crate) fn error(&self, message: impl Into<String>) -> LogError {
-        LogError { log: self.name.clone(), message: message.into() }
     }
 }
 
@@ -148,6 +216,7 @@ const READ_BACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl StateLog {
     /// A log kept in memory only, where the last write wins.
+    #[cfg(test)]
     pub fn memory(name: &str) -> StateLog {
         StateLog::memory_with(name, last_write_wins)
     }
@@ -160,11 +229,13 @@ impl StateLog {
     /// A log kept in `path` (created on the first write), rewritten atomically on every
     /// append; the last write wins.
     pub fn file(name: &str, path: &Path) -> Result<StateLog, LogError> {
-        let error = |message: String| LogError { log: name.to_owned(), message: format!("{}: {message}", path.display()) };
+        let path_buf = || path.to_owned();
         let entries = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| error(format!("corrupt: {e}")))?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| LogError::new(name, LogCause::Corrupt { path: path_buf(), source }))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entries::default(),
-            Err(e) => return Err(error(e.to_string())),
+            Err(source) => return Err(LogError::new(name, LogCause::Io { path: path_buf(), source })),
         };
         Ok(StateLog::with(View::new(name, entries, last_write_wins), Backend::File(path.to_owned())))
     }
@@ -203,7 +274,7 @@ impl StateLog {
                     staged.apply(first + i as u64, key.clone(), value.clone(), self.view.merge);
                 }
                 if let Backend::File(path) = &*self.backend {
-                    write_json(path, &staged).map_err(|e| self.view.error(e.to_string()))?;
+                    write_json(path, &staged).map_err(|source| LogError::new(self.name(), LogCause::Io { path: path.clone(), source }))?;
                 }
                 self.view.replace(staged);
                 Ok(first)
@@ -264,11 +335,6 @@ impl StateLog {
     /// How many keys are live.
     pub fn len(&self) -> usize {
         self.view.read(|e| e.map.len())
-    }
-
-    /// Whether no key is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Stops following the topic (topic logs); the view stays readable.

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
-use super::log::{Change, Entries, Entry, LogError, Merge, StateLog, View};
+use super::log::{Change, Entries, Entry, LogCause, LogError, Merge, StateLog, View};
 use crate::mq::{Consumer, MqClient, Producer};
 
 /// When a topic log writes snapshots.
@@ -107,14 +107,13 @@ fn now_ms() -> i64 {
 /// Opens a log kept in a topic: creates the topic if missing, replays it from its latest
 /// snapshot, and follows it from then on.
 pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<StateLog, LogError> {
-    let error = |message: String| LogError { log: config.name.to_owned(), message: format!("topic {}: {message}", config.topic) };
-    mq.ensure_topic(config.topic, 1).await.map_err(|e| error(e.to_string()))?;
-    let consumer =
-        mq.consumer(config.reader_group, config.name, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.to_string()))?;
-    let mut queues = consumer.queues(config.topic).await.map_err(|e| error(e.to_string()))?;
+    let error = |cause: LogCause| LogError::new(config.name, cause);
+    mq.ensure_topic(config.topic, 1).await.map_err(|e| error(e.into()))?;
+    let consumer = mq.consumer(config.reader_group, config.name, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.into()))?;
+    let mut queues = consumer.queues(config.topic).await.map_err(|e| error(e.into()))?;
     queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
-    let queue = queues.into_iter().next().ok_or_else(|| error("has no queue".to_owned()))?;
-    consumer.assign(vec![queue.clone()]).await.map_err(|e| error(e.to_string()))?;
+    let queue = queues.into_iter().next().ok_or_else(|| error(LogCause::NoQueue(config.topic.to_owned())))?;
+    consumer.assign(vec![queue.clone()]).await.map_err(|e| error(e.into()))?;
     let started = Instant::now();
     let (entries, mark, read) = replay(&consumer, &queue, config.merge).await.map_err(error)?;
     tracing::info!(
@@ -148,11 +147,11 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
 /// Reads the tail of the topic until a complete snapshot is found (or the start is reached);
 /// returns the state at the end of what was read, the latest snapshot, and how many records
 /// were read.
-async fn replay(consumer: &Consumer, queue: &MessageQueue, merge: Merge) -> Result<(Entries, Option<SnapshotMark>, usize), String> {
-    let first = consumer.min_offset(queue).await.map_err(|e| e.to_string())?.max(0) as u64;
-    let end = consumer.max_offset(queue).await.map_err(|e| e.to_string())?.max(0) as u64;
+async fn replay(consumer: &Consumer, queue: &MessageQueue, merge: Merge) -> Result<(Entries, Option<SnapshotMark>, usize), LogCause> {
+    let first = consumer.min_offset(queue).await?.max(0) as u64;
+    let end = consumer.max_offset(queue).await?.max(0) as u64;
     if end <= first {
-        consumer.seek(queue, end as i64).await.map_err(|e| e.to_string())?;
+        consumer.seek(queue, end as i64).await?;
         return Ok((Entries { map: BTreeMap::new(), next: end }, None, 0));
     }
     let mut window = FIRST_WINDOW;
@@ -183,8 +182,8 @@ async fn replay(consumer: &Consumer, queue: &MessageQueue, merge: Merge) -> Resu
 }
 
 /// Every record from `start` until at least `end` (exclusive), with its store timestamp.
-async fn read_range(consumer: &Consumer, queue: &MessageQueue, start: u64, end: u64) -> Result<Vec<(u64, i64, Option<Record>)>, String> {
-    consumer.seek(queue, start as i64).await.map_err(|e| e.to_string())?;
+async fn read_range(consumer: &Consumer, queue: &MessageQueue, start: u64, end: u64) -> Result<Vec<(u64, i64, Option<Record>)>, LogCause> {
+    consumer.seek(queue, start as i64).await?;
     let mut records = Vec::with_capacity((end - start) as usize);
     let mut last_progress = Instant::now();
     let mut next = start;
@@ -192,7 +191,7 @@ async fn read_range(consumer: &Consumer, queue: &MessageQueue, start: u64, end: 
         let messages = consumer.poll(FOLLOW_POLL_MS).await;
         if messages.is_empty() {
             if last_progress.elapsed() > REPLAY_STALL {
-                return Err(format!("replay stalled at position {next} of {end}"));
+                return Err(LogCause::ReplayStalled { at: next, end });
             }
             continue;
         }
@@ -288,11 +287,11 @@ impl TopicLog {
 
     /// Sends records in batches of bounded size to the log's queue.
     async fn send<'a>(&self, records: impl Iterator<Item = (Option<&'a str>, Record)>) -> Result<(u64, u64), LogError> {
-        let error = |message: String| LogError { log: self.topic.clone(), message };
+        let error = |cause: LogCause| LogError::new(&self.topic, cause);
         let mut batches: Vec<Vec<Message>> = vec![Vec::new()];
         let mut bytes = 0;
         for (key, record) in records {
-            let body = serde_json::to_vec(&record).map_err(|e| error(e.to_string()))?;
+            let body = serde_json::to_vec(&record).map_err(|e| error(LogCause::Encode(e)))?;
             if bytes + body.len() > MAX_MESSAGE_BYTES && !batches.last().is_some_and(Vec::is_empty) {
                 batches.push(Vec::new());
                 bytes = 0;
@@ -302,17 +301,16 @@ impl TopicLog {
             if let Some(key) = key {
                 builder = builder.key(key);
             }
-            batches.last_mut().expect("one batch at least").push(builder.build().map_err(|e| error(e.to_string()))?);
+            batches.last_mut().expect("one batch at least").push(builder.build().map_err(|e| error(LogCause::Message(e)))?);
         }
-        let producer =
-            self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| error("the log is closed".to_owned()))?;
+        let producer = self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| error(LogCause::Closed))?;
         let mut positions = None;
         for batch in batches.into_iter().filter(|b| !b.is_empty()) {
             let count = batch.len() as u64;
-            let first = producer.send_batch_at(&self.topic, &self.queue, batch).await.map_err(|e| error(e.to_string()))?;
+            let first = producer.send_batch_at(&self.topic, &self.queue, batch).await.map_err(|e| error(e.into()))?;
             positions = Some((positions.map_or(first, |(f, _)| f), first + count - 1));
         }
-        positions.ok_or_else(|| error("nothing to send".to_owned()))
+        positions.ok_or_else(|| error(LogCause::Closed))
     }
 
     /// How many records start-up read (one snapshot and what followed it, at most a window).
@@ -322,11 +320,7 @@ impl TopicLog {
 
     /// The position after the last record the broker holds.
     pub(crate) async fn end(&self) -> Result<u64, LogError> {
-        self.consumer
-            .max_offset(&self.queue)
-            .await
-            .map(|end| end.max(0) as u64)
-            .map_err(|e| LogError { log: self.topic.clone(), message: e.to_string() })
+        self.consumer.max_offset(&self.queue).await.map(|end| end.max(0) as u64).map_err(|e| LogError::new(&self.topic, e))
     }
 
     /// Writes a snapshot of `view` when the policy says it is time.
@@ -413,5 +407,84 @@ mod tests {
         assert!(parts.len() >= 4, "{} parts", parts.len());
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 200);
         assert_eq!(split_snapshot(BTreeMap::new()).len(), 1);
+    }
+
+    use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+    use crate::state::log::last_write_wins;
+
+    async fn open(mq: &MqClient, topic: &str, instance: &str, policy: SnapshotPolicy) -> StateLog {
+        let producer = Arc::new(mq.producer(&format!("producer-{instance}")).await.expect("a producer"));
+        let config = TopicLogConfig { name: "test", topic, reader_group: &format!("readers-{instance}"), policy, merge: last_write_wins };
+        super::open(mq, producer, config).await.expect("the log opens")
+    }
+
+    /// What one worker writes, every worker reads, in one order; a reopened log replays from its
+    /// latest snapshot, not from the beginning.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_one_worker_writes_every_worker_reads_and_replay_starts_at_the_latest_snapshot() {
+        let dir = std::env::temp_dir().join(format!("connect-state-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let broker = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("rocketmq"))).await.unwrap();
+        let policy = SnapshotPolicy { min_records: 100, ..SnapshotPolicy::default() };
+        let (a_client, b_client) = (MqClient::new(broker.namesrv_addr(), "a").unwrap(), MqClient::new(broker.namesrv_addr(), "b").unwrap());
+        let a = open(&a_client, "test-configs", "a", policy).await;
+        let b = open(&b_client, "test-configs", "b", policy).await;
+
+        // A write is visible to its writer when append returns, and soon to the other reader.
+        let first = a.append(vec![("k1".to_owned(), Some(json!({"v": 1}))), ("k2".to_owned(), Some(json!(2)))]).await.unwrap();
+        assert_eq!(a.get("k1").map(|e| (e.value, e.offset)), Some((json!({"v": 1}), first)));
+        b.catch_up().await.unwrap();
+        assert_eq!(b.get("k2").map(|e| e.value), Some(json!(2)));
+        b.append(vec![("k1".to_owned(), None)]).await.unwrap();
+        a.catch_up().await.unwrap();
+        assert_eq!(a.get("k1"), None, "a delete from B removes the key on A");
+
+        // How long a write takes to be durable and read back by its writer, and seen by another reader.
+        let mut round_trips = Vec::new();
+        for i in 0..20 {
+            let started = std::time::Instant::now();
+            let at = a.append(vec![("timing".to_owned(), Some(json!(i)))]).await.unwrap();
+            let written = started.elapsed();
+            let mut changes = b.changes();
+            while b.next() <= at {
+                changes.changed().await.unwrap();
+            }
+            round_trips.push((written, started.elapsed()));
+        }
+        round_trips.sort();
+        println!(
+            "MEASURED state log: a write read back by its writer in {:?} (median), seen by another reader {:?}",
+            round_trips[10].0, round_trips[10].1
+        );
+
+        // Ten thousand writes over 50 keys, a snapshot, and ten more writes.
+        for round in 0..50 {
+            let changes = (0..200).map(|i| (format!("key-{}", i % 50), Some(json!({"round": round, "i": i})))).collect();
+            a.append(changes).await.unwrap();
+        }
+        assert!(a.snapshot_if_due().await.unwrap(), "10 000 records since the last snapshot: one is due");
+        assert!(!a.snapshot_if_due().await.unwrap(), "and not again right after");
+        a.append((0..10).map(|i| (format!("late-{i}"), Some(json!(i)))).collect()).await.unwrap();
+
+        let c_client = MqClient::new(broker.namesrv_addr(), "c").unwrap();
+        let c = open(&c_client, "test-configs", "c", policy).await;
+        let replayed = c.replayed().unwrap();
+        println!("MEASURED replay: {replayed} of {} records read to rebuild {} keys", a.next(), c.len());
+        assert!(replayed < 4_200, "replay read {replayed} records, not a window from the latest snapshot");
+        a.catch_up().await.unwrap();
+        assert_eq!(c.len(), a.len());
+        for key in ["k2", "key-7", "late-9"] {
+            assert_eq!(c.get(key), a.get(key), "{key}");
+        }
+        assert_eq!(c.get("k1"), None);
+
+        for log in [a, b, c] {
+            log.close().await;
+        }
+        for client in [a_client, b_client, c_client] {
+            client.shutdown().await;
+        }
+        broker.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use connect_sdk::Error;
-use connect_sdk::config::{CommonConfig, Tolerance};
+use connect_sdk::config::{ErrorHandling, Tolerance};
 use connect_sdk::converter::RecordConverters;
 use connect_sdk::transform::TransformChain;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::metrics::TaskMetrics;
+use crate::metrics::{Counter, TaskMetrics};
 use crate::retry::RetryPolicy;
 use crate::state::configs::TargetState;
 
@@ -121,12 +121,12 @@ pub struct TaskPipeline {
     pub connector: String,
     /// Task id.
     pub task: u32,
-    /// The connector's common config.
-    pub common: CommonConfig,
-    /// Its transforms.
-    pub chain: TransformChain,
-    /// Its converters.
-    pub converters: RecordConverters,
+    /// The connector's `errors.*` keys.
+    pub errors: ErrorHandling,
+    /// Its transforms, shared by its tasks.
+    pub chain: Arc<TransformChain>,
+    /// Its converters, shared by its tasks.
+    pub converters: Arc<RecordConverters>,
     /// Retry policy from `errors.*`.
     pub retry: RetryPolicy,
     /// The task's counters.
@@ -138,14 +138,14 @@ pub struct TaskPipeline {
 impl TaskPipeline {
     /// Applies `errors.tolerance` to a failed record: `Ok` to skip it (counted), `Err` to fail.
     pub fn tolerate(&self, error: Error, what: impl FnOnce() -> String) -> Result<(), Error> {
-        TaskMetrics::add(&self.metrics.errors, 1);
-        let errors = &self.common.errors;
+        self.metrics.add(Counter::Errors, 1);
+        let errors = &self.errors;
         if errors.log_enable {
             tracing::error!(connector = %self.connector, task = self.task, record = %what(), %error, "record failed");
         }
         match errors.tolerance {
             Tolerance::All => {
-                TaskMetrics::add(&self.metrics.records_skipped, 1);
+                self.metrics.add(Counter::RecordsSkipped, 1);
                 Ok(())
             }
             Tolerance::None => Err(error),
@@ -181,4 +181,22 @@ pub async fn wait_while_paused(control: &mut Control, status: &StatusCell) -> bo
 /// Whether the worker asked the task to stop.
 pub fn stop_requested(control: &Control) -> bool {
     *control.borrow() == TargetState::Stopped || control.has_changed().is_err()
+}
+
+/// A task opened and ready to run its loop, until it is stopped (`Ok`) or fails.
+pub(crate) trait TaskRunner: Send {
+    /// Runs the loop; `control` says when to pause, resume or stop, `status` is kept current.
+    fn run(self: Box<Self>, control: Control, status: StatusCell) -> connect_sdk::context::BoxFuture<'static, Result<(), Error>>;
+}
+
+impl TaskRunner for source::SourceRunner {
+    fn run(self: Box<Self>, control: Control, status: StatusCell) -> connect_sdk::context::BoxFuture<'static, Result<(), Error>> {
+        Box::pin(source::SourceRunner::run(*self, control, status))
+    }
+}
+
+impl TaskRunner for sink::SinkRunner {
+    fn run(self: Box<Self>, control: Control, status: StatusCell) -> connect_sdk::context::BoxFuture<'static, Result<(), Error>> {
+        Box::pin(sink::SinkRunner::run(*self, control, status))
+    }
 }

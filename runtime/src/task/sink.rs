@@ -15,7 +15,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
-use crate::metrics::TaskMetrics;
+use crate::metrics::{Counter, TaskGauge};
 use crate::mq::{Consumer, MqClient, message_queue};
 use crate::wire::{self, RawRecord};
 
@@ -77,7 +77,7 @@ impl SinkRunner {
                         self.flush_and_commit(offsets).await?;
                         offsets.clear();
                     }
-                    self.consumer.assign(queues.clone()).await.map_err(Error::retriable)?;
+                    self.consumer.assign(queues.clone()).await.map_err(Error::from)?;
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -90,7 +90,7 @@ impl SinkRunner {
             self.apply_pauses(&mut paused).await;
             let messages = self.consumer.poll(timeout).await;
             if !messages.is_empty() {
-                TaskMetrics::add(&self.pipeline.metrics.sink_records_read, messages.len() as u64);
+                self.pipeline.metrics.add(Counter::SinkRecordsRead, messages.len() as u64);
                 let batch = self.convert(&messages, offsets).await?;
                 self.put(batch).await?;
             }
@@ -176,11 +176,11 @@ impl SinkRunner {
                 // The consumer skipped records: read them again rather than commit past them.
                 let queue = &run.queue;
                 tracing::warn!(topic = %queue.topic, queue = queue.queue_id, expected, got = position, "gap in consumed offsets; rewinding");
-                TaskMetrics::add(&self.pipeline.metrics.offset_gaps, 1);
+                self.pipeline.metrics.add(Counter::OffsetGaps, 1);
                 self.consumer
                     .seek(&message_queue(&queue.topic, &queue.broker_name, queue.queue_id), expected)
                     .await
-                    .map_err(Error::retriable)?;
+                    .map_err(Error::from)?;
                 rewound.insert(queue.clone());
                 run.rewound = true;
                 continue;
@@ -191,12 +191,12 @@ impl SinkRunner {
             let raw = wire::from_message(message);
             match self.to_sink_record(&raw, &run.queue, position) {
                 Ok(Some(record)) => batch.push(record),
-                Ok(None) => TaskMetrics::add(&self.pipeline.metrics.records_filtered, 1),
+                Ok(None) => self.pipeline.metrics.add(Counter::RecordsFiltered, 1),
                 Err(error) => {
                     let pipeline = &self.pipeline;
-                    if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.common.errors.tolerance == Tolerance::All) {
+                    if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.errors.tolerance == Tolerance::All) {
                         dlq.send(&raw, &run.queue, position, &error, "VALUE_CONVERTER").await?;
-                        TaskMetrics::add(&pipeline.metrics.dlq_records, 1);
+                        pipeline.metrics.add(Counter::DeadLettered, 1);
                     }
                     pipeline.tolerate(error, || format!("topic={} queue={} offset={position}", raw.topic, run.queue.queue_id))?;
                 }
@@ -208,7 +208,7 @@ impl SinkRunner {
             self.end_run(done, offsets);
         }
         let lag = self.lags.values().copied().max().unwrap_or(0);
-        self.pipeline.metrics.sink_record_lag_max.store(lag.unsigned_abs(), std::sync::atomic::Ordering::Relaxed);
+        self.pipeline.metrics.set(TaskGauge::SinkRecordLagMax, lag.unsigned_abs());
         Ok(batch)
     }
 
@@ -252,7 +252,7 @@ impl SinkRunner {
         let pipeline = &self.pipeline;
         pipeline.retry.run_on_with(&pipeline.metrics, &mut self.task, batch, |task, batch| task.put(batch)).await?;
         pipeline.metrics.batch(count);
-        TaskMetrics::add(&pipeline.metrics.sink_records_put, count as u64);
+        pipeline.metrics.add(Counter::SinkRecordsPut, count as u64);
         Ok(())
     }
 
@@ -263,19 +263,17 @@ impl SinkRunner {
         let started = Instant::now();
         let metrics = self.pipeline.metrics.clone();
         if let Err(error) = self.task.flush(offsets).await {
-            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+            metrics.add(Counter::OffsetCommitFailure, 1);
             return Err(error);
         }
         let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
         let consumer = &self.consumer;
-        if let Err(error) =
-            self.pipeline.retry.run(&metrics, || async { consumer.commit(map.clone()).await.map_err(Error::retriable) }).await
-        {
-            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+        if let Err(error) = self.pipeline.retry.run(&metrics, || async { consumer.commit(map.clone()).await.map_err(Error::from) }).await {
+            metrics.add(Counter::OffsetCommitFailure, 1);
             return Err(error);
         }
-        TaskMetrics::add(&metrics.offset_commit_success, 1);
-        TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
+        metrics.add(Counter::OffsetCommitSuccess, 1);
+        metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
         Ok(())
     }
 }

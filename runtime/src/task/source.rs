@@ -13,7 +13,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
-use crate::metrics::TaskMetrics;
+use crate::metrics::{Counter, TaskMetrics};
 use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
 use crate::state::offsets::SourceOffsets;
@@ -116,12 +116,12 @@ async fn commit(
     let committed = std::mem::take(acked);
     match offsets.commit(&pipeline.connector, committed.iter().map(|(p, o)| (p.clone(), o.clone()))).await {
         Ok(()) => {
-            TaskMetrics::add(&metrics.offset_commit_success, 1);
-            TaskMetrics::add(&metrics.offset_commit_micros, started.elapsed().as_micros() as u64);
+            metrics.add(Counter::OffsetCommitSuccess, 1);
+            metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
             task.commit(&committed).await
         }
         Err(e) => {
-            TaskMetrics::add(&metrics.offset_commit_failure, 1);
+            metrics.add(Counter::OffsetCommitFailure, 1);
             Err(Error::other(format!("committing offsets: {e}")))
         }
     }
@@ -135,7 +135,7 @@ struct Batch {
 
 /// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
 fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch, Error> {
-    TaskMetrics::add(&pipeline.metrics.source_records_polled, records.len() as u64);
+    pipeline.metrics.add(Counter::SourceRecordsPolled, records.len() as u64);
     // Only the last offset of each run of records from one partition is kept: it covers the run.
     let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
     let mut pin = 0;
@@ -150,7 +150,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
             }
         }
         // Described up front only when errors are logged: the record moves into the chain.
-        let errors = &pipeline.common.errors;
+        let errors = &pipeline.errors;
         let description = errors.log_enable.then(|| {
             let value = if errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() };
             format!("topic={} value={value}", record.topic)
@@ -158,7 +158,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
         let transformed = match pipeline.chain.apply(record) {
             Ok(Some(r)) => r,
             Ok(None) => {
-                TaskMetrics::add(&pipeline.metrics.records_filtered, 1);
+                pipeline.metrics.add(Counter::RecordsFiltered, 1);
                 continue;
             }
             Err(e) => {
@@ -272,13 +272,13 @@ impl Sender {
                                 .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
                                 .collect();
                             let (topic, queue) = (&topic, queue.clone());
-                            async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::retriable) }
+                            async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::from) }
                         })
                         .await?;
                     // Later batches of a new topic follow the first one into its queue.
                     queue = queue.or(used);
                     metrics.batch(chunk.len());
-                    TaskMetrics::add(&metrics.source_records_written, chunk.len() as u64);
+                    metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
                 }
                 Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
             })

@@ -1,16 +1,26 @@
-//! [`WorkerError`]: why a worker operation was refused, mapped to Kafka Connect's HTTP codes.
+//! [`WorkerError`]: why a worker operation was refused or failed, with its source, and the
+//! HTTP code Kafka Connect answers it with.
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::registry::{DuplicatePlugins, LookupError};
+
+use crate::embedded::EmbeddedError;
+use crate::mq::MqError;
+use crate::state::log::LogError;
 
 /// Why a worker operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WorkerError {
     /// No such connector (404).
     #[error("Connector {0} not found")]
-    NotFound(String),
+    ConnectorNotFound(String),
     /// No such task (404).
     #[error("Task {1} of connector {0} not found")]
     TaskNotFound(String, u32),
+    /// No plugin by that name (404).
+    #[error(transparent)]
+    PluginNotFound(#[from] LookupError),
     /// Already exists, or the connector is in the wrong state (409).
     #[error("{0}")]
     Conflict(String),
@@ -20,25 +30,33 @@ pub enum WorkerError {
     /// An invalid connector configuration (400).
     #[error("{0}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`")]
     InvalidConfig(ConfigErrors),
-    /// The worker could not do it (500).
+    /// An invalid worker setting (cluster name, worker id...).
     #[error("{0}")]
-    Internal(String),
+    InvalidSetting(String),
+    /// Two linked plugins share a name.
+    #[error(transparent)]
+    DuplicatePlugins(#[from] DuplicatePlugins),
+    /// A state log could not be read or written (503 when trying again may work, else 500).
+    #[error(transparent)]
+    StateLog(#[from] LogError),
+    /// RocketMQ failed (503 when trying again may work, else 500).
+    #[error(transparent)]
+    RocketMq(#[from] MqError),
+    /// The embedded RocketMQ did not start.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
 }
 
 impl WorkerError {
     /// The HTTP status Kafka Connect answers with.
     pub fn status(&self) -> u16 {
         match self {
-            WorkerError::NotFound(_) | WorkerError::TaskNotFound(..) => 404,
+            WorkerError::ConnectorNotFound(_) | WorkerError::TaskNotFound(..) | WorkerError::PluginNotFound(_) => 404,
             WorkerError::Conflict(_) => 409,
-            WorkerError::BadRequest(_) | WorkerError::InvalidConfig(_) => 400,
-            WorkerError::Internal(_) => 500,
+            WorkerError::BadRequest(_) | WorkerError::InvalidConfig(_) | WorkerError::InvalidSetting(_) => 400,
+            WorkerError::StateLog(e) if e.is_retriable() => 503,
+            WorkerError::RocketMq(e) if e.is_retriable() => 503,
+            WorkerError::DuplicatePlugins(_) | WorkerError::StateLog(_) | WorkerError::RocketMq(_) | WorkerError::Embedded(_) => 500,
         }
-    }
-}
-
-impl From<crate::state::log::LogError> for WorkerError {
-    fn from(e: crate::state::log::LogError) -> WorkerError {
-        WorkerError::Internal(e.to_string())
     }
 }

@@ -2,6 +2,8 @@
 //! of a unit reach the status log in the order they were made (a task's `FAILED` can never
 //! land after the release that followed it).
 
+use std::sync::Arc;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::assign::Unit;
@@ -10,10 +12,21 @@ use crate::state::statuses::{Statuses, UnitStatus};
 
 type Batch = Vec<(Unit, Option<UnitStatus>)>;
 
+/// A batch of statuses was not written.
+#[derive(Clone, Debug, thiserror::Error)]
+pub(crate) enum StatusWriteError {
+    /// The status log refused it, after retries (shared by every waiter of the batch).
+    #[error(transparent)]
+    Log(Arc<LogError>),
+    /// The writer task is gone (the worker is stopping).
+    #[error("the status writer stopped")]
+    Stopped,
+}
+
 struct Write {
     statuses: Batch,
     /// Told the position of the batch's first record, when someone waits for it.
-    done: Option<oneshot::Sender<Result<u64, String>>>,
+    done: Option<oneshot::Sender<Result<u64, StatusWriteError>>>,
 }
 
 /// Writes statuses in order, in batches; cheap to clone.
@@ -36,11 +49,11 @@ impl StatusWriter {
                     batch.push(more);
                 }
                 let records: Batch = batch.iter().flat_map(|w| w.statuses.iter().cloned()).collect();
-                let result = write_with_retries(&statuses, records).await;
+                let result = write_with_retries(&statuses, records).await.map_err(|e| StatusWriteError::Log(Arc::new(e)));
                 let mut within = 0;
                 for write in batch {
                     if let Some(done) = write.done {
-                        let _ = done.send(result.as_ref().map(|first| first + within).map_err(ToString::to_string));
+                        let _ = done.send(result.clone().map(|first| first + within));
                     }
                     within += write.statuses.len() as u64;
                 }
@@ -55,10 +68,10 @@ impl StatusWriter {
     }
 
     /// Writes statuses after everything queued before; returns the position of the first.
-    pub(super) async fn write(&self, statuses: Batch) -> Result<u64, String> {
+    pub(super) async fn write(&self, statuses: Batch) -> Result<u64, StatusWriteError> {
         let (done, written) = oneshot::channel();
-        self.queue.send(Write { statuses, done: Some(done) }).map_err(|_| "the status writer stopped".to_owned())?;
-        written.await.map_err(|_| "the status writer stopped".to_owned())?
+        self.queue.send(Write { statuses, done: Some(done) }).map_err(|_| StatusWriteError::Stopped)?;
+        written.await.map_err(|_| StatusWriteError::Stopped)?
     }
 
     /// Waits until everything queued so far is written.

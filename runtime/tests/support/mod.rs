@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use connect_datagen as _;
 use connect_file as _;
+use connect_runtime::RunnerSettings;
 use connect_runtime::Worker;
-use connect_runtime::task::RunnerSettings;
 use serde_json::Value as Json;
 
 /// A fresh directory under the system temp dir, unique per test and process.

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use connect_sdk::config::ConfigOrigin;
 use connect_sdk::plugin::PluginFactory;
 use connect_sdk::prelude::*;
 use connect_sdk::registry::Registry;
@@ -12,6 +13,7 @@ pub struct ShardSource {
     pub topic: String,
     /// Shards this task reads (set by the plan).
     #[serde(default)]
+    #[config(task_only)]
     pub shards: Vec<String>,
 }
 
@@ -41,8 +43,13 @@ fn main() {
     let plugin = Registry::global().connector("shard-source").expect("registered");
     let PluginFactory::Source(factory) = plugin.factory else { panic!("a source") };
     let config = connect_sdk::serde_json::json!({"topic": "t"}).as_object().cloned().unwrap();
-    let plan = connect_sdk::testing::block_on((factory.plan)(config, 2)).expect("planned");
+    let parsed = (factory.parse)(&config, ConfigOrigin::User).expect("a valid config");
+    let plan = connect_sdk::testing::block_on((factory.plan)(parsed, 2)).expect("planned");
     assert_eq!(plan.tasks.len(), 2);
     assert_eq!(plan.tasks[0]["shards"], connect_sdk::serde_json::json!(["a", "c"]));
     assert_eq!(plan.replan_after, Some(Duration::from_secs(30)));
+    // Only the plan sets the shards: a user config may not, and a task config may.
+    let user = connect_sdk::serde_json::json!({"topic": "t", "shards": "a"}).as_object().cloned().unwrap();
+    assert_eq!((factory.parse)(&user, ConfigOrigin::User).err().unwrap().iter().next().unwrap().key, "shards");
+    assert!((factory.parse)(&plan.tasks[0], ConfigOrigin::Task).is_ok());
 }

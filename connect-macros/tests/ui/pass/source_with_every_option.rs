@@ -1,4 +1,4 @@
-use connect_sdk::config::{ConfigError, ConfigErrors};
+use connect_sdk::config::{ConfigError, ConfigErrors, ConfigOrigin};
 use connect_sdk::prelude::*;
 use connect_sdk::registry::Registry;
 use connect_sdk::serde_json::json;
@@ -45,10 +45,11 @@ fn main() {
     let (plugin, factory) = registry.source("com.example.RangeSource").unwrap();
     assert_eq!((plugin.name, plugin.version), ("range", "2.1.0"));
     let config = json!({"name": "r", "connector.class": "range", "start": "0", "end": "10"});
-    let tasks = (factory.task_configs)(config.as_object().unwrap(), 3).unwrap();
+    let parsed = (factory.parse)(config.as_object().unwrap(), ConfigOrigin::User).unwrap();
+    let tasks = connect_sdk::testing::block_on((factory.plan)(parsed, 3)).unwrap().tasks;
     assert_eq!(tasks.len(), 3);
     assert_eq!(tasks[2]["start"], 8);
     let reversed = json!({"name": "r", "connector.class": "range", "start": "5", "end": "1"});
-    let errors = (factory.task_configs)(reversed.as_object().unwrap(), 1).unwrap_err();
+    let errors = (factory.parse)(reversed.as_object().unwrap(), ConfigOrigin::User).err().unwrap();
     assert_eq!(errors.iter().next().unwrap().key, "start");
 }

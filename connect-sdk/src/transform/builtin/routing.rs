@@ -96,20 +96,23 @@ mod tests {
     fn filter_drops_records_its_predicate_selects() {
         use crate::config::CommonConfig;
         use crate::registry::Registry;
-        use crate::transform::TransformChain;
         let config = json!({
             "name": "n", "connector.class": "c",
             "transforms": "dropTombstones", "transforms.dropTombstones.type": "Filter",
             "transforms.dropTombstones.predicate": "isTombstone",
             "predicates": "isTombstone", "predicates.isTombstone.type": "RecordIsTombstone",
         });
-        let chain = TransformChain::build(Registry::global(), &CommonConfig::parse(config.as_object().unwrap()).unwrap()).unwrap();
+        let chain =
+            crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(config.as_object().unwrap()).unwrap().plugins)
+                .unwrap();
         assert!(chain.apply(Record::new("t", crate::data::Value::Null)).unwrap().is_none());
         assert!(chain.apply(Record::new("t", "kept")).unwrap().is_some());
 
         let mut negated = config.clone();
         negated["transforms.dropTombstones.negate"] = json!("true");
-        let chain = TransformChain::build(Registry::global(), &CommonConfig::parse(negated.as_object().unwrap()).unwrap()).unwrap();
+        let chain =
+            crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(negated.as_object().unwrap()).unwrap().plugins)
+                .unwrap();
         assert!(chain.apply(Record::new("t", crate::data::Value::Null)).unwrap().is_some());
         assert!(chain.apply(Record::new("t", "dropped")).unwrap().is_none());
     }

@@ -15,19 +15,32 @@
 //!
 //! Every worker evaluates the same function on the same logs, so they agree without a leader.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+#[cfg(test)]
+mod tests;
+mod units;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use connect_sdk::config::ConfigMap;
+use connect_sdk::{Error, TaskPlan};
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use super::units::{Running, RunningTask, RunningUnit};
-use super::{Worker, WorkerError};
+pub(crate) use units::Running;
+use units::{RunningTask, RunningUnit};
+
+use super::status_writer::{StatusWriteError, StatusWriter};
 use crate::cluster::assign::{Unit, assign};
-use crate::state::configs::{ConnectorSpec, RestartRequest, TargetState};
-use crate::state::statuses::UnitStatus;
-use crate::task::State;
+use crate::state::configs::{Configs, ConnectorSpec, RestartRequest, TargetState};
+use crate::state::log::{LogError, StateLog};
+use crate::state::statuses::{Statuses, UnitStatus};
+use crate::task::{State, TaskRunner};
 
 /// How often the herder looks again without being woken (snapshots, leftover statuses).
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
@@ -36,21 +49,56 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Passes run back to back while a pass itself changes the configs (a new connector's task configs).
 const MAX_PASSES: usize = 4;
 
-/// The herder's handle: its task, and the progress REST calls wait on.
-pub(super) struct Herder {
+/// What the herder needs to run units: planning a connector's tasks and opening a task.
+/// The [`Launcher`](super::launcher::Launcher) does it for real; tests of the herder use a fake.
+pub(crate) trait Launch: Send + Sync + 'static {
+    /// Plans the tasks of `spec`'s connector.
+    fn plan(&self, spec: &ConnectorSpec) -> impl Future<Output = Result<TaskPlan<ConfigMap>, Error>> + Send;
+    /// Opens task `id` of `spec` (its task configs exist), ready to run.
+    fn open_task(&self, spec: &ConnectorSpec, id: u32) -> impl Future<Output = Result<Box<dyn TaskRunner>, Error>> + Send;
+}
+
+/// Who a herder is and how it behaves in its cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct HerderSettings {
+    /// This worker's id.
+    pub id: String,
+    /// How long an owner must be missing from the member list before its units are taken over.
+    pub takeover_delay: Duration,
+    /// Whether this worker is part of a cluster: releases its units when it stops, and when
+    /// first in the member list writes snapshots and removes statuses nobody cleans up.
+    pub cluster: bool,
+}
+
+/// A reconcile pass failed; the herder tries again.
+#[derive(Debug, thiserror::Error)]
+enum PassError {
+    #[error(transparent)]
+    Statuses(#[from] StatusWriteError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// Makes what runs on this worker match what the logs and the membership say.
+pub(crate) struct Herder<L> {
+    settings: HerderSettings,
+    configs: Configs,
+    statuses: Statuses,
+    /// Source offsets: caught up before a task starts, so it resumes where its previous owner committed.
+    offsets: StateLog,
+    status_writer: StatusWriter,
+    members: watch::Receiver<Vec<String>>,
+    launcher: Arc<L>,
+    running: Mutex<Running>,
     /// The config log position (the next record's) seen by the last completed pass; `None`
     /// before the first.
     passes: watch::Sender<Option<u64>>,
     /// Reconcile passes made so far (a metric: it grows only when something changes).
-    pub(super) pass_count: std::sync::atomic::AtomicU64,
+    pass_count: AtomicU64,
+    /// Connectors and tasks running here after the last pass.
+    counts: [AtomicU64; 2],
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Default for Herder {
-    fn default() -> Herder {
-        Herder { passes: watch::channel(None).0, pass_count: Default::default(), stop: watch::channel(false).0, task: Mutex::default() }
-    }
 }
 
 /// The units the connectors define: each connector, and its tasks unless it is stopped.
@@ -75,54 +123,100 @@ fn restart_covers(request: &RestartRequest, unit: &Unit, failed: bool) -> bool {
     }
 }
 
-impl Worker {
-    /// Starts the herder; a standalone worker returns once its stored connectors run.
-    pub(super) async fn start_herder(&self) {
+impl<L: Launch> Herder<L> {
+    /// A herder over these logs; [`start`](Herder::start) runs it.
+    pub(crate) fn new(
+        settings: HerderSettings,
+        configs: Configs,
+        statuses: Statuses,
+        offsets: StateLog,
+        members: watch::Receiver<Vec<String>>,
+        launcher: Arc<L>,
+    ) -> Arc<Herder<L>> {
+        Arc::new(Herder {
+            status_writer: StatusWriter::spawn(statuses.clone()),
+            settings,
+            configs,
+            statuses,
+            offsets,
+            members,
+            launcher,
+            running: Mutex::default(),
+            passes: watch::channel(None).0,
+            pass_count: AtomicU64::new(0),
+            counts: Default::default(),
+            stop: watch::channel(false).0,
+            task: Mutex::default(),
+        })
+    }
+
+    /// Starts the reconcile loop; a standalone worker returns once its stored connectors run.
+    pub(crate) async fn start(self: &Arc<Self>) {
         {
             // Restart requests already in the log are history.
-            let mut running = self.inner.running.lock().await;
-            for name in self.inner.configs.names() {
-                if let Some((at, _)) = self.inner.configs.restart_request(&name) {
+            let mut running = self.running.lock().await;
+            for name in self.configs.names() {
+                if let Some((at, _)) = self.configs.restart_request(&name) {
                     running.restarts_seen.insert(name, at);
                 }
             }
         }
-        let worker = self.clone();
-        *self.inner.herder.task.lock().await = Some(tokio::spawn(async move { worker.herd().await }));
-        if self.inner.cluster.is_none() {
-            self.sync_to(self.inner.configs.log().next()).await;
+        let herder = self.clone();
+        *self.task.lock().await = Some(tokio::spawn(async move { herder.herd().await }));
+        if !self.settings.cluster {
+            self.sync_to(self.configs.log().next()).await;
         }
     }
 
-    /// Stops the herder (the units keep running until released).
-    pub(super) async fn stop_herder(&self) {
-        let _ = self.inner.herder.stop.send(true);
-        if let Some(task) = self.inner.herder.task.lock().await.take() {
+    /// Stops the reconcile loop (the units keep running until released).
+    pub(crate) async fn stop(&self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
     }
 
+    /// What runs here.
+    pub(crate) fn running(&self) -> &Mutex<Running> {
+        &self.running
+    }
+
+    /// Reconcile passes made so far.
+    pub(crate) fn pass_count(&self) -> u64 {
+        self.pass_count.load(Ordering::Relaxed)
+    }
+
+    /// (connectors, tasks) running here, as of the last pass.
+    pub(crate) fn unit_counts(&self) -> (u64, u64) {
+        (self.counts[0].load(Ordering::Relaxed), self.counts[1].load(Ordering::Relaxed))
+    }
+
+    fn count(&self, running: &Running) {
+        let (connectors, tasks) = running.counts();
+        self.counts[0].store(connectors as u64, Ordering::Relaxed);
+        self.counts[1].store(tasks as u64, Ordering::Relaxed);
+    }
+
     /// Waits (bounded) until this worker applied the config record at `position`, and its
     /// statuses are written.
-    pub(super) async fn sync(&self, position: u64) {
+    pub(crate) async fn sync(&self, position: u64) {
         self.sync_to(position + 1).await;
     }
 
     /// Waits (bounded) until a pass of this worker saw the config log up to `next`.
     async fn sync_to(&self, next: u64) {
-        let mut passes = self.inner.herder.passes.subscribe();
+        let mut passes = self.passes.subscribe();
         if tokio::time::timeout(SYNC_TIMEOUT, passes.wait_for(|seen| seen.is_some_and(|seen| seen >= next))).await.is_err() {
             tracing::warn!(next, "this worker has not applied a config change within {SYNC_TIMEOUT:?}");
         }
-        self.inner.status_writer.flush().await;
+        self.status_writer.flush().await;
     }
 
-    async fn herd(self) {
-        let inner = &self.inner;
-        let mut configs = inner.configs.log().changes();
-        let mut statuses = inner.statuses.log().changes();
-        let mut members = inner.members.clone();
-        let mut stop = inner.herder.stop.subscribe();
+    async fn herd(self: Arc<Self>) {
+        let mut configs = self.configs.log().changes();
+        let mut statuses = self.statuses.log().changes();
+        let mut members = self.members.clone();
+        let mut stop = self.stop.subscribe();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut members_open = true;
         loop {
@@ -132,10 +226,10 @@ impl Worker {
             configs.borrow_and_update();
             statuses.borrow_and_update();
             members.borrow_and_update();
-            let mut seen = inner.configs.log().next();
+            let mut seen = self.configs.log().next();
             let mut look_again = None;
             for _ in 0..MAX_PASSES {
-                inner.herder.pass_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.pass_count.fetch_add(1, Ordering::Relaxed);
                 match self.reconcile().await {
                     Ok(at) => look_again = at,
                     Err(error) => {
@@ -143,13 +237,13 @@ impl Worker {
                         look_again = Some(Instant::now() + Duration::from_millis(500));
                     }
                 }
-                let now = inner.configs.log().next();
+                let now = self.configs.log().next();
                 if now == seen {
                     break;
                 }
                 seen = now;
             }
-            inner.herder.passes.send_replace(Some(seen));
+            self.passes.send_replace(Some(seen));
             // A channel whose sender is gone (a standalone worker's fixed member list) would
             // answer `changed` at once, forever: it is no longer listened to.
             tokio::select! {
@@ -157,7 +251,7 @@ impl Worker {
                 _ = configs.changed() => {}
                 _ = statuses.changed() => {}
                 changed = members.changed(), if members_open => members_open = changed.is_ok(),
-                _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now).into()), if look_again.is_some() => {}
+                _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now)), if look_again.is_some() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
             }
         }
@@ -165,26 +259,22 @@ impl Worker {
 
     /// One pass: see the module documentation. Returns when to look again at the latest
     /// (a missing worker's units become free then).
-    async fn reconcile(&self) -> Result<Option<Instant>, WorkerError> {
-        let inner = &self.inner;
-        let me = inner.id.as_str();
-        let members = inner.members.borrow().clone();
-        let specs: BTreeMap<String, ConnectorSpec> = inner.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
+    async fn reconcile(&self) -> Result<Option<Instant>, PassError> {
+        let me = self.settings.id.as_str();
+        let members = self.members.borrow().clone();
+        let specs: BTreeMap<String, ConnectorSpec> = self.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
         let units = units_of(&specs);
         let defined: BTreeSet<&Unit> = units.iter().collect();
-        let owners = inner.statuses.owners();
+        let owners = self.statuses.owners();
         let assignment = if members.iter().any(|m| m == me) { assign(&members, &units, &owners) } else { BTreeMap::new() };
         let mine: BTreeSet<Unit> = assignment.into_iter().filter(|(_, worker)| worker == me).map(|(unit, _)| unit).collect();
 
-        let mut running = inner.running.lock().await;
+        let mut running = self.running.lock().await;
         let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
         let stopping = lost.into_iter().map(|unit| {
             let stopped = running.units.remove(&unit).expect("listed above");
             async move {
-                let generation = stopped.generation();
-                if let RunningUnit::Task(task) = stopped {
-                    task.stop(&unit).await;
-                }
+                let generation = stopped.stop(&unit).await;
                 (unit, generation)
             }
         });
@@ -194,19 +284,19 @@ impl Worker {
         // What a previous life of this worker owned and this one does not run.
         for (unit, owner) in &owners {
             if owner == me && !running.units.contains_key(unit) && !mine.contains(unit) {
-                let generation = inner.statuses.get(unit).map_or(0, |(status, _)| status.generation);
+                let generation = self.statuses.get(unit).map_or(0, |(status, _)| status.generation);
                 released.push(release(unit, generation));
             }
         }
         if !released.is_empty() {
             tracing::debug!(units = released.len(), "releasing units");
-            inner.status_writer.write(released).await.map_err(WorkerError::Internal)?;
+            self.status_writer.write(released).await?;
         }
 
         // A worker missing from the member list is gone once it has been missing for the
         // takeover delay: the lists of workers that just joined or left briefly differ.
         let now = Instant::now();
-        let delay = inner.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay);
+        let delay = self.settings.takeover_delay;
         running.absent_since.retain(|worker, _| !members.contains(worker) && owners.values().any(|o| o == worker));
         for owner in owners.values().filter(|o| !members.contains(*o)) {
             running.absent_since.entry(owner.clone()).or_insert(now);
@@ -218,7 +308,7 @@ impl Worker {
         let won = self.claim(wanted).await?;
         if won.iter().any(|(unit, _)| matches!(unit, Unit::Task(..))) {
             // A task resumes from the offsets its previous owner committed.
-            inner.offsets.log().catch_up().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+            self.offsets.catch_up().await?;
         }
         for (unit, generation) in won {
             let started = match &unit {
@@ -231,6 +321,7 @@ impl Worker {
 
         self.follow_changes(&specs, &mut running).await;
         self.handle_restarts(&specs, &mut running).await;
+        self.count(&running);
         let replans = running.units.values().filter_map(|u| match u {
             RunningUnit::Connector(connector) => connector.replan_at,
             RunningUnit::Task(_) => None,
@@ -239,19 +330,18 @@ impl Worker {
     }
 
     /// Claims `units`; returns those won, with their generation.
-    async fn claim(&self, units: Vec<Unit>) -> Result<Vec<(Unit, u64)>, WorkerError> {
+    async fn claim(&self, units: Vec<Unit>) -> Result<Vec<(Unit, u64)>, PassError> {
         if units.is_empty() {
             return Ok(Vec::new());
         }
-        let inner = &self.inner;
         let claims =
-            units.iter().map(|u| (u.clone(), Some(UnitStatus::claim(&inner.id, inner.statuses.get(u).map(|(_, at)| at))))).collect();
-        let first = inner.status_writer.write(claims).await.map_err(WorkerError::Internal)?;
-        inner.statuses.log().catch_up().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+            units.iter().map(|u| (u.clone(), Some(UnitStatus::claim(&self.settings.id, self.statuses.get(u).map(|(_, at)| at))))).collect();
+        let first = self.status_writer.write(claims).await?;
+        self.statuses.log().catch_up().await?;
         let mut won = Vec::new();
         for (i, unit) in units.into_iter().enumerate() {
             let position = first + i as u64;
-            match inner.statuses.get(&unit) {
+            match self.statuses.get(&unit) {
                 Some((_, at)) if at == position => won.push((unit, position)),
                 _ => tracing::info!(%unit, "another worker claimed it first"),
             }
@@ -292,7 +382,7 @@ impl Worker {
     async fn handle_restarts(&self, specs: &BTreeMap<String, ConnectorSpec>, running: &mut Running) {
         running.restarts_seen.retain(|name, _| specs.contains_key(name));
         for (name, spec) in specs {
-            let Some((at, request)) = self.inner.configs.restart_request(name) else { continue };
+            let Some((at, request)) = self.configs.restart_request(name) else { continue };
             if running.restarts_seen.get(name).is_some_and(|seen| *seen >= at) {
                 continue;
             }
@@ -328,19 +418,18 @@ impl Worker {
     /// Snapshots of the state topics and removal of statuses nobody will clean up (units
     /// gone while their owner was away): done by the first member only.
     async fn housekeeping(&self) {
-        let inner = &self.inner;
-        if inner.cluster.is_none() || inner.members.borrow().first().map(String::as_str) != Some(inner.id.as_str()) {
+        if !self.settings.cluster || self.members.borrow().first().map(String::as_str) != Some(self.settings.id.as_str()) {
             return;
         }
-        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log()] {
+        for log in [self.configs.log(), &self.offsets, self.statuses.log()] {
             if let Err(error) = log.snapshot_if_due().await {
                 tracing::warn!(%error, "writing a snapshot failed");
             }
         }
-        let members = inner.members.borrow().clone();
-        let specs: BTreeMap<String, ConnectorSpec> = inner.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
+        let members = self.members.borrow().clone();
+        let specs: BTreeMap<String, ConnectorSpec> = self.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
         let defined: BTreeSet<Unit> = units_of(&specs).into_iter().collect();
-        let stale: Vec<(Unit, Option<UnitStatus>)> = inner
+        let stale: Vec<(Unit, Option<UnitStatus>)> = self
             .statuses
             .all()
             .into_iter()
@@ -348,32 +437,35 @@ impl Worker {
             .map(|(unit, _)| (unit, None))
             .collect();
         if !stale.is_empty() {
-            inner.status_writer.report(stale);
+            self.status_writer.report(stale);
         }
     }
 
-    /// Stops every unit running here and releases it (at shutdown).
-    pub(super) async fn release_all(&self) {
-        let units = std::mem::take(&mut self.inner.running.lock().await.units);
+    /// Stops every unit running here and, in a cluster, releases it (at shutdown).
+    pub(crate) async fn release_all(&self) {
+        let units = {
+            let mut running = self.running.lock().await;
+            let units = std::mem::take(&mut running.units);
+            self.count(&running);
+            units
+        };
         let stopping = units.into_iter().map(|(unit, running)| async move {
-            let generation = running.generation();
-            if let RunningUnit::Task(task) = running {
-                task.stop(&unit).await;
-            }
+            let generation = running.stop(&unit).await;
             (unit, generation)
         });
         let stopped = join_all(stopping).await;
-        if self.inner.cluster.is_some() {
+        if self.settings.cluster {
             let released = stopped.into_iter().map(|(unit, generation)| (unit, Some(UnitStatus::released(generation)))).collect();
-            if let Err(error) = self.inner.status_writer.write(released).await {
+            if let Err(error) = self.status_writer.write(released).await {
                 tracing::warn!(%error, "releasing units at shutdown failed; the others take them over when this worker leaves");
             }
         }
+        self.status_writer.flush().await;
     }
 }
 
 #[cfg(test)]
-mod tests {
+mod restart_tests {
     use super::*;
 
     #[test]

@@ -1,17 +1,18 @@
 //! What the REST API asks of a worker: connector configs, lifecycle, status, offsets and
-//! plugins. Changes are written to the config and offset logs (so any worker of a cluster
+//! plugins. A config is checked once here (secrets resolved, every key against the
+//! plugins); changes are written to the config and offset logs (so any worker of a cluster
 //! takes them), then this worker waits until it has applied them itself.
 
 use std::collections::BTreeSet;
 
-use connect_sdk::config::{CommonConfig, ConfigMap, TopicSelection};
+use connect_sdk::assembly::{ConfigInfos, ConnectorPlugin, definition, plugin_keys, validate};
+use connect_sdk::config::{ConfigMap, TopicSelection};
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::{PluginDescriptor, PluginKind};
-use connect_sdk::registry::Registry;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::units::{kind_of, resolved, sink_group};
+use super::launcher::sink_group;
 use super::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo};
 use super::{Worker, WorkerError};
 use crate::cluster::assign::Unit;
@@ -33,10 +34,6 @@ pub struct PluginInfo {
     pub version: String,
 }
 
-fn registry() -> &'static Registry {
-    Registry::global()
-}
-
 fn kind_name(kind: PluginKind) -> String {
     kind.as_str().to_owned()
 }
@@ -48,7 +45,21 @@ impl Worker {
     }
 
     fn spec(&self, name: &str) -> Result<ConnectorSpec, WorkerError> {
-        self.inner.configs.get(name).ok_or_else(|| WorkerError::NotFound(name.to_owned()))
+        self.inner.configs.get(name).ok_or_else(|| WorkerError::ConnectorNotFound(name.to_owned()))
+    }
+
+    fn kind_of(&self, config: &ConfigMap) -> PluginKind {
+        self.inner.launcher.kind_of(config)
+    }
+
+    /// Checks `config`, writes it (with `target`, when given) and waits until this worker
+    /// applied it; the check is kept, so the units of this revision started here use it.
+    async fn write_config(&self, name: &str, config: ConfigMap, target: Option<TargetState>) -> Result<(), WorkerError> {
+        let validated = self.inner.launcher.validate(&config).map_err(WorkerError::InvalidConfig)?;
+        let revision = self.inner.configs.put(name, &config, target).await?;
+        self.inner.launcher.remember(name, revision, validated);
+        self.inner.herder.sync(revision).await;
+        Ok(())
     }
 
     /// Creates and starts a connector; `config` is the flat config (its `name`, if any, must match).
@@ -59,22 +70,18 @@ impl Worker {
     /// Creates a connector in `initial` state (`RUNNING`, `PAUSED` or `STOPPED`).
     pub async fn create_connector_with_state(&self, name: &str, config: Json, initial: TargetState) -> Result<ConnectorInfo, WorkerError> {
         let config = checked_config(name, config)?;
-        validate(&config)?;
         if self.inner.configs.get(name).is_some() {
             return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
         }
-        let revision = self.inner.configs.put(name, &config, Some(initial)).await?;
-        self.sync(revision).await;
+        self.write_config(name, config, Some(initial)).await?;
         self.connector_info(name).await
     }
 
     /// Creates or replaces a connector's config; returns its info and whether it was created.
     pub async fn put_connector_config(&self, name: &str, config: Json) -> Result<(ConnectorInfo, bool), WorkerError> {
         let config = checked_config(name, config)?;
-        validate(&config)?;
         let created = self.inner.configs.get(name).is_none();
-        let revision = self.inner.configs.put(name, &config, created.then_some(TargetState::Started)).await?;
-        self.sync(revision).await;
+        self.write_config(name, config, created.then_some(TargetState::Started)).await?;
         Ok((self.connector_info(name).await?, created))
     }
 
@@ -102,7 +109,7 @@ impl Worker {
         Ok(ConnectorInfo {
             name: name.to_owned(),
             tasks: task_ids(&spec).map(|task| TaskId { connector: name.to_owned(), task }).collect(),
-            kind: kind_name(kind_of(&spec.config)),
+            kind: kind_name(self.kind_of(&spec.config)),
             config: spec.config,
         })
     }
@@ -132,7 +139,7 @@ impl Worker {
                 None => TaskStateInfo { id, state: State::Unassigned, worker_id: String::new(), trace: None },
             })
             .collect();
-        Ok(ConnectorStatus { name: name.to_owned(), connector, tasks, kind: kind_name(kind_of(&spec.config)) })
+        Ok(ConnectorStatus { name: name.to_owned(), connector, tasks, kind: kind_name(self.kind_of(&spec.config)) })
     }
 
     /// One task's state.
@@ -159,7 +166,7 @@ impl Worker {
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
         if self.spec(name)?.target != target {
             let position = self.inner.configs.put_target(name, target).await?;
-            self.sync(position).await;
+            self.inner.herder.sync(position).await;
         }
         Ok(())
     }
@@ -168,10 +175,11 @@ impl Worker {
     pub async fn delete_connector(&self, name: &str) -> Result<(), WorkerError> {
         let spec = self.spec(name)?;
         let position = self.inner.configs.delete(name).await?;
-        if kind_of(&spec.config) != PluginKind::Sink {
+        if self.kind_of(&spec.config) != PluginKind::Sink {
             self.inner.offsets.reset(name).await?;
         }
-        self.sync(position).await;
+        self.inner.herder.sync(position).await;
+        self.inner.launcher.forget(name);
         self.inner.metrics.remove_connector(name);
         Ok(())
     }
@@ -196,7 +204,7 @@ impl Worker {
             return Err(WorkerError::Conflict(format!("{name} is stopped: resume it instead of restarting it")));
         }
         let position = self.inner.configs.request_restart(name, &request).await?;
-        self.sync(position).await;
+        self.inner.herder.sync(position).await;
         Ok(())
     }
 
@@ -205,8 +213,8 @@ impl Worker {
     /// as its consumer group committed them in the broker.
     pub async fn offsets(&self, name: &str) -> Result<Vec<Json>, WorkerError> {
         let spec = self.spec(name)?;
-        if kind_of(&spec.config) == PluginKind::Sink {
-            let committed = self.inner.mq.committed_offsets(&sink_group(name)).await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+        if self.kind_of(&spec.config) == PluginKind::Sink {
+            let committed = self.inner.mq.committed_offsets(&sink_group(name)).await?;
             return Ok(committed
                 .into_iter()
                 .map(|(topic, broker, queue, offset)| {
@@ -244,7 +252,7 @@ impl Worker {
                 "Connectors must be in the STOPPED state before their offsets can be modified. Stop {name} with PUT /connectors/{name}/stop first."
             )));
         }
-        if kind_of(&spec.config) == PluginKind::Sink {
+        if self.kind_of(&spec.config) == PluginKind::Sink {
             return Err(WorkerError::BadRequest(format!(
                 "{name} is a sink: its offsets are those of the consumer group {}; this worker cannot change them yet \
                  (the broker refuses backward commits from clients); reset them with RocketMQ's admin tools",
@@ -259,12 +267,14 @@ impl Worker {
     pub async fn connector_topics(&self, name: &str) -> Result<Vec<String>, WorkerError> {
         let config = self.connector_config(name).await?;
         let mut topics = BTreeSet::new();
-        if let Ok(common) = CommonConfig::parse(&config) {
-            topics.extend(common.topic);
-            match common.topics {
-                Some(TopicSelection::List(list)) => topics.extend(list),
+        if let Some(topic) = config.get("topic").or_else(|| config.get("connect.topicname")).and_then(Json::as_str) {
+            topics.insert(topic.to_owned());
+        }
+        if let Ok(validated) = self.inner.launcher.validate(&config) {
+            match validated.common().topic_selection() {
+                Some(TopicSelection::List(list)) => topics.extend(list.iter().cloned()),
                 Some(TopicSelection::Regex(regex)) => {
-                    let all = self.inner.mq.topics().await.map_err(|e| WorkerError::Internal(e.to_string()))?;
+                    let all = self.inner.mq.topics().await?;
                     topics.extend(all.into_iter().filter(|t| regex.is_match(t)));
                 }
                 None => {}
@@ -275,10 +285,10 @@ impl Worker {
 
     /// The connectors and tasks running on this worker.
     pub async fn allocated(&self) -> (Vec<String>, Vec<TaskId>) {
-        let running = self.inner.running.lock().await;
+        let running = self.inner.herder.running().lock().await;
         let mut connectors = Vec::new();
         let mut tasks = Vec::new();
-        for unit in running.units.keys() {
+        for unit in running.units() {
             match unit {
                 Unit::Connector(name) => connectors.push(name.clone()),
                 Unit::Task(name, task) => tasks.push(TaskId { connector: name.clone(), task: *task }),
@@ -289,16 +299,42 @@ impl Worker {
 
     /// Every plugin (`connectors_only` keeps sources and sinks).
     pub fn plugins(&self, connectors_only: bool) -> Vec<PluginInfo> {
-        registry()
+        self.inner
+            .launcher
+            .registry
             .plugins()
             .filter(|p| !connectors_only || p.kind.is_connector())
             .map(|p| PluginInfo { class: p.name.to_owned(), kind: kind_name(p.kind), version: p.version.to_owned() })
             .collect()
     }
 
-    /// A plugin by name.
+    /// A plugin by name (its name, an alias or a Kafka class name).
     pub fn plugin(&self, name: &str) -> Result<&'static PluginDescriptor, WorkerError> {
-        registry().get(name).map_err(|e| WorkerError::NotFound(e.to_string()))
+        Ok(self.inner.launcher.registry.get(name)?)
+    }
+
+    /// The keys of connector plugin `name`, as Kafka's `GET /connector-plugins/{name}/config` lists them.
+    pub fn connector_keys(&self, name: &str) -> Result<Vec<connect_sdk::assembly::ConfigKeyInfo>, WorkerError> {
+        let plugin = ConnectorPlugin::lookup(self.inner.launcher.registry, name)?;
+        Ok(plugin_keys(&plugin).iter().enumerate().map(|(order, key)| definition(key, plugin.name, order)).collect())
+    }
+
+    /// Validates a connector config (placeholders resolved) without creating anything:
+    /// Kafka's `PUT /connector-plugins/{name}/config/validate` answer.
+    pub fn validate_config(&self, config: &ConfigMap) -> ConfigInfos {
+        match crate::secrets::resolve(config) {
+            Ok(resolved) => validate(self.inner.launcher.registry, &resolved),
+            Err(errors) => {
+                let mut infos = validate(self.inner.launcher.registry, config);
+                for error in errors {
+                    if let Some(info) = infos.configs.iter_mut().find(|c| c.definition.name == error.key) {
+                        info.value.errors.push(error.message);
+                        infos.error_count += 1;
+                    }
+                }
+                infos
+            }
+        }
     }
 }
 
@@ -330,12 +366,4 @@ fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
         }
     }
     Ok(config)
-}
-
-/// Validates a config (with its secrets resolved).
-fn validate(config: &ConfigMap) -> Result<(), WorkerError> {
-    let resolved = resolved(config).map_err(WorkerError::InvalidConfig)?;
-    registry().check_connector_config(&resolved).map_err(WorkerError::InvalidConfig)?;
-    let class = config.get("connector.class").and_then(Json::as_str).unwrap_or_default();
-    registry().connector(class).map(drop).map_err(|e| WorkerError::BadRequest(e.to_string()))
 }

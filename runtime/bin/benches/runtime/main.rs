@@ -13,7 +13,7 @@ mod latency;
 mod processes;
 mod raw;
 mod report;
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../../tests/support/mod.rs"]
 mod support;
 mod through_worker;
 mod window;

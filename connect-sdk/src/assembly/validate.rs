@@ -3,9 +3,10 @@
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::common::{COMMON_KEYS, CommonConfig};
-use super::schema_info::{KeyInfo, keys_of};
-use super::{ConfigErrors, ConfigMap};
+use super::{ConnectorPlugin, ValidatedConfig, class_of};
+use crate::config::schema_info::{KeyInfo, keys_of};
+use crate::config::{ConfigErrors, ConfigMap, common_keys};
+use crate::converter::ConverterDefaults;
 use crate::registry::Registry;
 
 /// The validation result (`ConfigInfos`).
@@ -74,10 +75,10 @@ pub struct ConfigValueInfo {
 }
 
 /// Validates a full connector config against the plugins in `registry`, Kafka style: every
-/// known key is listed with its definition, and each problem is attached to its key.
+/// key a user may set is listed with its definition, and each problem is attached to its key.
 ///
 /// ```
-/// use connect_sdk::config::validate;
+/// use connect_sdk::assembly::validate;
 /// use connect_sdk::registry::Registry;
 /// let config = serde_json::json!({"name": "x", "connector.class": "no-such-connector"});
 /// let infos = validate(Registry::global(), config.as_object().unwrap());
@@ -85,59 +86,34 @@ pub struct ConfigValueInfo {
 /// ```
 pub fn validate(registry: &Registry, config: &ConfigMap) -> ConfigInfos {
     let mut infos = Infos::default();
-    let class = config.get("connector.class").and_then(Json::as_str).unwrap_or_default().to_owned();
-    for (order, key) in COMMON_KEYS.iter().enumerate() {
-        infos.add(
-            ConfigKeyInfo {
-                name: key.name.to_owned(),
-                kind: key.kind.name().to_owned(),
-                required: key.default.is_none() && matches!(key.name, "name" | "connector.class"),
-                default_value: key.default.map(str::to_owned),
-                importance: if key.group == "Common" { "HIGH" } else { "MEDIUM" }.to_owned(),
-                documentation: key.doc.to_owned(),
-                group: key.group.to_owned(),
-                order,
-                width: "MEDIUM".to_owned(),
-                display_name: key.name.to_owned(),
-                dependents: Vec::new(),
-            },
-            config,
-            &[],
-        );
+    let class = class_of(config).unwrap_or_default();
+    for (order, key) in common_keys().iter().enumerate() {
+        infos.add(definition(key, "Common", order), key, config);
     }
-    let errors = match registry.connector(&class) {
-        Ok(plugin) => {
-            for (order, key) in keys_of(&(plugin.config_schema)()).iter().enumerate() {
-                infos.add(plugin_key_definition(key, plugin.name, order), config, &key.allowed);
-            }
-            registry.check_connector_config(config).err().unwrap_or_default()
+    if let Ok(plugin) = ConnectorPlugin::lookup(registry, &class) {
+        for (order, key) in plugin_keys(&plugin).iter().enumerate() {
+            infos.add(definition(key, plugin.name, order), key, config);
         }
-        Err(lookup) => {
-            let mut errors = CommonConfig::parse(config).err().unwrap_or_default();
-            if !class.is_empty() {
-                errors.push("connector.class", lookup.to_string());
-            }
-            errors
-        }
-    };
+    }
+    let errors = ValidatedConfig::new(registry, config, &ConverterDefaults::default()).err().unwrap_or_default();
     infos.attach(errors);
     ConfigInfos { name: class, error_count: infos.error_count(), groups: infos.groups(), configs: infos.configs }
 }
 
-fn plugin_key_definition(key: &KeyInfo, group: &str, order: usize) -> ConfigKeyInfo {
-    let kind = match key.types.iter().find(|t| *t != "null").map(String::as_str) {
-        Some("integer") => "LONG",
-        Some("number") => "DOUBLE",
-        Some("boolean") => "BOOLEAN",
-        Some("array") => "LIST",
-        _ => "STRING",
-    };
+/// The keys of a connector that users set (task-only keys left out).
+pub fn plugin_keys(plugin: &ConnectorPlugin) -> Vec<KeyInfo> {
+    keys_of(&(plugin.config_schema)()).into_iter().filter(|k| !k.task_only).collect()
+}
+
+/// A key's definition; `group` when the key names none.
+pub fn definition(key: &KeyInfo, group: &str, order: usize) -> ConfigKeyInfo {
+    let group = key.group.as_deref().unwrap_or(group);
     ConfigKeyInfo {
         name: key.key.clone(),
-        kind: kind.to_owned(),
+        kind: key.kafka_type.to_owned(),
         required: key.required,
-        default_value: key.default.as_ref().map(json_text),
-        importance: if key.required { "HIGH" } else { "MEDIUM" }.to_owned(),
+        default_value: key.default.as_ref().filter(|d| !d.is_null()).map(json_text),
+        importance: if key.required || group == "Common" { "HIGH" } else { "MEDIUM" }.to_owned(),
         documentation: key.documentation.clone().unwrap_or_default(),
         group: group.to_owned(),
         order,
@@ -174,17 +150,12 @@ struct Infos {
 }
 
 impl Infos {
-    fn add(&mut self, definition: ConfigKeyInfo, config: &ConfigMap, allowed: &[Json]) {
+    fn add(&mut self, definition: ConfigKeyInfo, key: &KeyInfo, config: &ConfigMap) {
+        let allowed = &key.allowed;
         if self.configs.iter().any(|c| c.definition.name == definition.name) {
             return;
         }
-        let value = config
-            .iter()
-            .find(|(k, _)| {
-                super::canonical_key(k) == definition.name
-                    || super::schema_info::normalize_key(k) == super::schema_info::normalize_key(&definition.name)
-            })
-            .map(|(_, v)| json_text(v));
+        let value = config.iter().find(|(k, _)| key.answers_to(k)).map(|(_, v)| json_text(v));
         let name = definition.name.clone();
         self.configs.push(ConfigInfo {
             definition,

@@ -14,7 +14,6 @@ pub async fn counter(worker: &Worker, name: &str, connector: &str) -> u64 {
     let prefix = format!("{name}{{connector=\"{connector}\",");
     worker
         .metrics_text()
-        .await
         .lines()
         .filter_map(|line| line.strip_prefix(&prefix))
         .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())

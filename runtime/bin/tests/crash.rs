@@ -1,6 +1,7 @@
 //! `kill -9` of a worker process mid-stream loses nothing: the restarted worker resumes from
 //! the committed offsets (duplicates are allowed, only after the crash).
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,269 @@
+//! Kafka Connect's REST API: its paths, request and answer shapes, states and codes.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use connect_sdk::config::ConfigMap;
+use serde::Deserialize;
+use serde_json::{Value as JsonValue, json};
+
+use super::{ApiError, ApiResult, JsonBody, flag};
+use crate::state::configs::TargetState;
+use crate::worker::Worker;
+
+/// Kafka Connect's routes.
+pub(super) fn routes() -> Router<Worker> {
+    Router::new()
+        .route("/", get(server_info))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/connectors", get(list_connectors).post(create_connector))
+        .route("/connectors/{name}", get(super::rocketmq::get_connector).delete(delete_connector))
+        .route("/connectors/{name}/config", get(get_config).put(put_config).patch(patch_config))
+        .route("/connectors/{name}/status", get(get_status))
+        .route("/connectors/{name}/tasks", get(get_tasks))
+        .route("/connectors/{name}/tasks/{task}/status", get(get_task_status))
+        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
+        .route("/connectors/{name}/restart", post(restart_connector))
+        .route("/connectors/{name}/pause", put(pause))
+        .route("/connectors/{name}/resume", put(resume))
+        .route("/connectors/{name}/stop", put(stop))
+        .route("/connectors/{name}/offsets", get(get_offsets).patch(patch_offsets).delete(delete_offsets))
+        .route("/connectors/{name}/topics", get(get_topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
+        .route("/connector-plugins", get(list_plugins))
+        .route("/connector-plugins/{plugin}/config", get(plugin_config))
+        .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
+}
+
+fn ok(value: impl serde::Serialize) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+fn with_status(code: StatusCode, value: impl serde::Serialize) -> ApiResult {
+    Ok((code, Json(value)).into_response())
+}
+
+pub(super) fn no_content() -> ApiResult {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(super) fn accepted() -> ApiResult {
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn server_info(State(worker): State<Worker>) -> ApiResult {
+    ok(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": option_env!("CONNECT_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": worker.cluster_name().unwrap_or(worker.namesrv_addr()),
+        "namesrv_addr": worker.namesrv_addr(),
+        "worker_id": worker.id(),
+    }))
+}
+
+async fn health() -> ApiResult {
+    ok(json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}))
+}
+
+async fn metrics(State(worker): State<Worker>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    (headers, worker.metrics_text()).into_response()
+}
+
+/// `?expand=status&expand=info` (or `expand=status,info`).
+async fn list_connectors(State(worker): State<Worker>, Query(query): Query<Vec<(String, String)>>) -> ApiResult {
+    let expand: Vec<&str> = query.iter().filter(|(k, _)| k == "expand").flat_map(|(_, v)| v.split(',')).collect();
+    let (with_status, with_info) = (expand.contains(&"status"), expand.contains(&"info"));
+    let names = worker.connector_names().await;
+    if !with_status && !with_info {
+        return ok(names);
+    }
+    let mut out = serde_json::Map::new();
+    for name in names {
+        let mut entry = serde_json::Map::new();
+        if with_status {
+            entry.insert("status".into(), serde_json::to_value(worker.connector_status(&name).await?).unwrap_or_default());
+        }
+        if with_info {
+            entry.insert("info".into(), serde_json::to_value(worker.connector_info(&name).await?).unwrap_or_default());
+        }
+        out.insert(name, JsonValue::Object(entry));
+    }
+    ok(out)
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    name: Option<String>,
+    config: Option<JsonValue>,
+    initial_state: Option<String>,
+}
+
+async fn create_connector(State(worker): State<Worker>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
+    let request: CreateRequest = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("Invalid request body: {e}")))?;
+    let config = request.config.ok_or_else(|| ApiError::bad_request("Request body needs a \"config\" object"))?;
+    let name = request
+        .name
+        .or_else(|| config.get("name").and_then(JsonValue::as_str).map(str::to_owned))
+        .ok_or_else(|| ApiError::bad_request("Request body needs a \"name\""))?;
+    let initial = match request.initial_state.as_deref() {
+        None | Some("RUNNING") => TargetState::Started,
+        Some("PAUSED") => TargetState::Paused,
+        Some("STOPPED") => TargetState::Stopped,
+        Some(other) => return Err(ApiError::bad_request(format!("initial_state \"{other}\" is invalid: use RUNNING, PAUSED or STOPPED"))),
+    };
+    let info = worker.create_connector_with_state(&name, config, initial).await?;
+    let mut response = (StatusCode::CREATED, Json(&info)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/connectors/{name}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub(super) async fn connector_info(worker: &Worker, name: &str) -> ApiResult {
+    ok(worker.connector_info(name).await?)
+}
+
+async fn delete_connector(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.delete_connector(&name).await?;
+    no_content()
+}
+
+async fn get_config(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    ok(worker.connector_config(&name).await?)
+}
+
+async fn put_config(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(config): JsonBody<JsonValue>) -> ApiResult {
+    let (info, created) = worker.put_connector_config(&name, config).await?;
+    with_status(if created { StatusCode::CREATED } else { StatusCode::OK }, info)
+}
+
+async fn patch_config(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(patch): JsonBody<ConfigMap>) -> ApiResult {
+    ok(worker.patch_connector_config(&name, patch).await?)
+}
+
+async fn get_status(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    ok(worker.connector_status(&name).await?)
+}
+
+async fn get_tasks(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    ok(worker.task_infos(&name).await?)
+}
+
+fn task_id(text: &str) -> ApiResult<u32> {
+    text.parse().map_err(|_| ApiError::bad_request(format!("task id \"{text}\" is not a number")))
+}
+
+async fn get_task_status(State(worker): State<Worker>, Path((name, task)): Path<(String, String)>) -> ApiResult {
+    ok(worker.task_status(&name, task_id(&task)?).await?)
+}
+
+async fn restart_task(State(worker): State<Worker>, Path((name, task)): Path<(String, String)>) -> ApiResult {
+    worker.restart_task(&name, task_id(&task)?).await?;
+    no_content()
+}
+
+#[derive(Deserialize)]
+struct RestartQuery {
+    #[serde(rename = "includeTasks")]
+    include_tasks: Option<String>,
+    #[serde(rename = "onlyFailed")]
+    only_failed: Option<String>,
+}
+
+async fn restart_connector(State(worker): State<Worker>, Path(name): Path<String>, Query(query): Query<RestartQuery>) -> ApiResult {
+    let include_tasks = flag("includeTasks", query.include_tasks.as_deref(), false)?;
+    let only_failed = flag("onlyFailed", query.only_failed.as_deref(), false)?;
+    worker.restart_connector(&name, include_tasks, only_failed).await?;
+    if !include_tasks && !only_failed {
+        return no_content();
+    }
+    with_status(StatusCode::ACCEPTED, worker.connector_status(&name).await?)
+}
+
+pub(super) async fn pause(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.pause_connector(&name).await?;
+    accepted()
+}
+
+pub(super) async fn resume(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.resume_connector(&name).await?;
+    accepted()
+}
+
+pub(super) async fn stop(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.stop_connector(&name).await?;
+    no_content()
+}
+
+async fn get_offsets(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    ok(json!({"offsets": worker.offsets(&name).await?}))
+}
+
+#[derive(Deserialize)]
+struct OffsetsBody {
+    offsets: Vec<OffsetChange>,
+}
+
+#[derive(Deserialize)]
+struct OffsetChange {
+    partition: JsonValue,
+    offset: Option<JsonValue>,
+}
+
+async fn patch_offsets(State(worker): State<Worker>, Path(name): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
+    let body: OffsetsBody = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!("expected {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}} or null}}]}}: {e}"))
+    })?;
+    worker.alter_offsets(&name, body.offsets.into_iter().map(|c| (c.partition, c.offset)).collect()).await?;
+    ok(json!({"message": "The offsets for this connector have been altered successfully"}))
+}
+
+async fn delete_offsets(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.reset_offsets(&name).await?;
+    ok(json!({"message": "The offsets for this connector have been reset successfully"}))
+}
+
+async fn get_topics(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    let topics = worker.connector_topics(&name).await?;
+    ok(json!({ name: {"topics": topics} }))
+}
+
+async fn reset_topics(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {
+    worker.connector_topics(&name).await?;
+    accepted()
+}
+
+#[derive(Deserialize)]
+struct PluginsQuery {
+    #[serde(rename = "connectorsOnly")]
+    connectors_only: Option<String>,
+}
+
+async fn list_plugins(State(worker): State<Worker>, Query(query): Query<PluginsQuery>) -> ApiResult {
+    let connectors_only = flag("connectorsOnly", query.connectors_only.as_deref(), true)?;
+    ok(worker.plugins(connectors_only))
+}
+
+async fn plugin_config(State(worker): State<Worker>, Path(plugin): Path<String>) -> ApiResult {
+    ok(worker.connector_keys(&plugin)?)
+}
+
+async fn validate_config(State(worker): State<Worker>, Path(plugin): Path<String>, JsonBody(body): JsonBody<JsonValue>) -> ApiResult {
+    let JsonValue::Object(mut config) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object of config keys"));
+    };
+    let wanted = worker.plugin(&plugin)?;
+    if !wanted.kind.is_connector() {
+        return Err(ApiError::new(404, format!("{plugin} is a {} plugin, not a connector", wanted.kind)));
+    }
+    let class = config.entry("connector.class").or_insert_with(|| json!(wanted.name)).clone();
+    if class.as_str().and_then(|c| worker.plugin(c).ok()).map(|p| p.name) != Some(wanted.name) {
+        return Err(ApiError::bad_request(format!("connector.class {class} does not match the plugin in the URL ({plugin})")));
+    }
+    ok(worker.validate_config(&config))
+}

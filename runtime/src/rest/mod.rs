@@ -1,0 +1,99 @@
+//! The REST API: Kafka Connect's paths, shapes, states and error body ([`kafka`]), plus
+//! RocketMQ Connect's calls in their `{"status": 200, "body": ...}` envelope ([`rocketmq`]),
+//! so existing clients and scripts work unchanged. Handlers call the [`Worker`]'s API only.
+
+mod kafka;
+mod rocketmq;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::worker::{Worker, WorkerError};
+
+/// A failed call: Kafka Connect's `{"error_code": ..., "message": ...}`.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), message: message.into() }
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, message)
+    }
+}
+
+impl From<WorkerError> for ApiError {
+    fn from(error: WorkerError) -> ApiError {
+        ApiError::new(error.status(), error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({"error_code": self.status.as_u16(), "message": self.message}))).into_response()
+    }
+}
+
+type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// A JSON request body, read whatever its `Content-Type` says; bad JSON is a 400.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
+    }
+}
+
+/// `true`/`false` of a query parameter; anything else is a 400 naming it.
+fn flag(name: &str, value: Option<&str>, default: bool) -> ApiResult<bool> {
+    match value {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::bad_request(format!("{name}=\"{other}\" is invalid: use true or false"))),
+    }
+}
+
+/// The router, for embedding in another server or for tests.
+pub fn router(worker: Worker) -> Router {
+    kafka::routes()
+        .merge(rocketmq::routes())
+        .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
+        .with_state(worker)
+}
+
+/// Serves the API on `addr` until `shutdown` resolves; returns the bound address through `bound`.
+pub async fn serve(
+    worker: Worker,
+    addr: SocketAddr,
+    bound: tokio::sync::oneshot::Sender<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let _ = bound.send(listener.local_addr()?);
+    serve_on(listener, worker, shutdown).await
+}
+
+/// Serves the API on a bound listener until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    worker: Worker,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(worker)).with_graceful_shutdown(shutdown).await
+}

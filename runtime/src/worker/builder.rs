@@ -1,0 +1,302 @@
+//! [`WorkerBuilder`]: how a worker is configured and started, in both modes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connect_sdk::converter::ConverterDefaults;
+use connect_sdk::registry::Registry;
+use tokio::sync::{Mutex, watch};
+
+use super::herder::{Herder, HerderSettings};
+use super::launcher::Launcher;
+use super::{Worker, WorkerError, WorkerInner};
+use crate::cluster::membership::Membership;
+use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+use crate::metrics::Metrics;
+use crate::mq::MqClient;
+use crate::state::configs::Configs;
+use crate::state::log::{Merge, StateLog, last_write_wins};
+use crate::state::offsets::SourceOffsets;
+use crate::state::statuses::{self, Statuses};
+use crate::state::topic::{self, SnapshotPolicy, TopicLogConfig};
+use crate::task::RunnerSettings;
+
+/// How to reach RocketMQ.
+#[derive(Clone, Debug)]
+enum Broker {
+    /// An external cluster's name server (`host:port`).
+    External(String),
+    /// Start a name server and broker in-process on these ports (0 = free ports).
+    Embedded { namesrv_port: u16, broker_port: u16 },
+}
+
+/// What makes several workers one cluster: a name, and the topics they share.
+#[derive(Clone, Debug)]
+pub struct ClusterSettings {
+    /// The cluster's name: workers with the same name (and name server) form one cluster.
+    pub name: String,
+    /// Topic of connector configs (default `<name>-configs`).
+    pub config_topic: String,
+    /// Topic of source offsets (default `<name>-offsets`).
+    pub offset_topic: String,
+    /// Topic of statuses (default `<name>-statuses`).
+    pub status_topic: String,
+    /// How often the group's member list is read, on top of the broker's notifications.
+    pub member_poll_interval: Duration,
+    /// How long a worker must be missing from the member list before others take its units
+    /// over (a worker that just joined is missing from the others' lists for a moment).
+    pub takeover_delay: Duration,
+    /// When the internal topics get snapshots.
+    pub snapshots: SnapshotPolicy,
+}
+
+impl ClusterSettings {
+    /// Settings for cluster `name`, with the default topic names.
+    pub fn new(name: &str) -> ClusterSettings {
+        ClusterSettings {
+            name: name.to_owned(),
+            config_topic: format!("{name}-configs"),
+            offset_topic: format!("{name}-offsets"),
+            status_topic: format!("{name}-statuses"),
+            member_poll_interval: Duration::from_millis(500),
+            takeover_delay: Duration::from_secs(2),
+            snapshots: SnapshotPolicy::default(),
+        }
+    }
+
+    fn check(&self) -> Result<(), WorkerError> {
+        let valid = |s: &str| !s.is_empty() && s.len() <= 120 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        for (what, value) in [
+            ("cluster name", &self.name),
+            ("config topic", &self.config_topic),
+            ("offset topic", &self.offset_topic),
+            ("status topic", &self.status_topic),
+        ] {
+            if !valid(value) {
+                return Err(WorkerError::InvalidSetting(format!(
+                    "{what} \"{value}\" is invalid: use 1 to 120 ASCII letters, digits, '-' or '_'"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Worker`].
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// use connect_runtime::Worker;
+/// // A standalone worker with an embedded RocketMQ, state in ./connect-data:
+/// let worker = Worker::builder().standalone("./connect-data").build().await?;
+/// worker
+///     .create_connector("lines", serde_json::json!({"connector.class": "file-source", "file": "in.txt", "topic": "lines"}))
+///     .await?;
+/// // A member of cluster "prod" on an external RocketMQ:
+/// let member = Worker::builder().cluster("prod").namesrv("10.0.0.5:9876").worker_id("10.0.0.7:8083").build().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct WorkerBuilder {
+    data_dir: PathBuf,
+    broker: Broker,
+    cluster: Option<ClusterSettings>,
+    worker_id: Option<String>,
+    registry: &'static Registry,
+    converters: ConverterDefaults,
+    settings: RunnerSettings,
+}
+
+impl Default for WorkerBuilder {
+    fn default() -> WorkerBuilder {
+        WorkerBuilder {
+            data_dir: PathBuf::from("connect-data"),
+            broker: Broker::Embedded { namesrv_port: 9876, broker_port: 10911 },
+            cluster: None,
+            worker_id: None,
+            registry: Registry::global(),
+            converters: ConverterDefaults::default(),
+            settings: RunnerSettings::default(),
+        }
+    }
+}
+
+impl WorkerBuilder {
+    /// A standalone worker keeping its state in `data_dir`.
+    pub fn standalone(mut self, data_dir: impl Into<PathBuf>) -> WorkerBuilder {
+        self.data_dir = data_dir.into();
+        self.cluster = None;
+        self
+    }
+
+    /// A member of cluster `name`: its state lives in the cluster's topics.
+    pub fn cluster(self, name: &str) -> WorkerBuilder {
+        self.cluster_settings(ClusterSettings::new(name))
+    }
+
+    /// A member of a cluster with these settings.
+    pub fn cluster_settings(mut self, settings: ClusterSettings) -> WorkerBuilder {
+        self.cluster = Some(settings);
+        self
+    }
+
+    /// Where the embedded broker keeps its data (and a standalone worker its state).
+    pub fn data_dir(mut self, data_dir: impl Into<PathBuf>) -> WorkerBuilder {
+        self.data_dir = data_dir.into();
+        self
+    }
+
+    /// Uses an external RocketMQ cluster instead of the embedded one.
+    pub fn namesrv(mut self, addr: impl Into<String>) -> WorkerBuilder {
+        self.broker = Broker::External(addr.into());
+        self
+    }
+
+    /// Starts the embedded name server and broker on these ports (0 = free ports).
+    pub fn embedded(mut self, namesrv_port: u16, broker_port: u16) -> WorkerBuilder {
+        self.broker = Broker::Embedded { namesrv_port, broker_port };
+        self
+    }
+
+    /// The id shown as `worker_id` in statuses (default: `<host>:<pid>`); unique in a cluster.
+    pub fn worker_id(mut self, id: impl Into<String>) -> WorkerBuilder {
+        self.worker_id = Some(id.into());
+        self
+    }
+
+    /// The plugins this worker runs (default: every plugin linked into the binary,
+    /// [`Registry::global`]).
+    pub fn registry(mut self, registry: &'static Registry) -> WorkerBuilder {
+        self.registry = registry;
+        self
+    }
+
+    /// Converters used when a connector names none.
+    pub fn converters(mut self, defaults: ConverterDefaults) -> WorkerBuilder {
+        self.converters = defaults;
+        self
+    }
+
+    /// Task loop tuning (offset flush interval, batch sizes, in-flight bound).
+    pub fn settings(mut self, settings: RunnerSettings) -> WorkerBuilder {
+        self.settings = settings;
+        self
+    }
+
+    /// Starts the worker: the embedded broker if asked for, the RocketMQ client, the state
+    /// logs (replayed), the cluster membership, and the herder, which starts the connectors.
+    pub async fn build(self) -> Result<Worker, WorkerError> {
+        self.registry.check()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.check()?;
+        }
+        let id = self.worker_id.clone().unwrap_or_else(|| format!("{}:{}", super::hostname(), std::process::id()));
+        if id.is_empty() || id.contains(['@', ' ', '/']) {
+            return Err(WorkerError::InvalidSetting(format!(
+                "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
+            )));
+        }
+        let (embedded, namesrv_addr) = match &self.broker {
+            Broker::External(addr) => (None, addr.clone()),
+            Broker::Embedded { namesrv_port, broker_port } => {
+                let config =
+                    EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
+                let mq = EmbeddedRocketMq::start(&config).await?;
+                let addr = mq.namesrv_addr().to_owned();
+                (Some(mq), addr)
+            }
+        };
+        // RocketMQ group and instance names take letters, digits, '-' and '_' only.
+        let instance: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
+        let mq = MqClient::new(&namesrv_addr, &instance)?;
+        let producer = Arc::new(mq.producer(&format!("connect-worker-{instance}")).await?);
+        tracing::info!(namesrv = %namesrv_addr, worker = %id, cluster = ?self.cluster.as_ref().map(|c| &c.name), "worker connected to RocketMQ");
+
+        let (configs, offsets, statuses, membership) = match &self.cluster {
+            None => {
+                let configs = StateLog::file("configs", &self.data_dir.join("connectors.json"))?;
+                let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
+                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), None)
+            }
+            Some(cluster) => {
+                let reader_group = format!("{}-readers", cluster.name);
+                let mut logs = Vec::new();
+                for (name, topic, merge) in [
+                    ("configs", &cluster.config_topic, last_write_wins as Merge),
+                    ("offsets", &cluster.offset_topic, last_write_wins),
+                    ("statuses", &cluster.status_topic, statuses::fenced),
+                ] {
+                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
+                    logs.push(topic::open(&mq, producer.clone(), config).await?);
+                }
+                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
+                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
+                    unreachable!("three logs were opened above")
+                };
+                let group = format!("{}-members", cluster.name);
+                let membership = Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval).await?;
+                (configs, offsets, statuses, Some(membership))
+            }
+        };
+        let members = match &membership {
+            Some(membership) => membership.members(),
+            None => watch::channel(vec![id.clone()]).1,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let configs = Configs::new(configs);
+        let offsets = SourceOffsets::new(offsets);
+        let statuses = Statuses::new(statuses);
+        let launcher =
+            Arc::new(Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone()));
+        let settings = HerderSettings {
+            id: id.clone(),
+            takeover_delay: self.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay),
+            cluster: self.cluster.is_some(),
+        };
+        let herder = Herder::new(settings, configs.clone(), statuses.clone(), offsets.log().clone(), members.clone(), launcher.clone());
+        register_gauges(&metrics, &herder, &members, [configs.log().clone(), offsets.log().clone(), statuses.log().clone()]);
+        let worker = Worker {
+            inner: Arc::new(WorkerInner {
+                id,
+                namesrv_addr,
+                cluster: self.cluster,
+                configs,
+                offsets,
+                statuses,
+                herder,
+                launcher,
+                membership,
+                members,
+                mq,
+                metrics,
+                embedded: Mutex::new(embedded),
+            }),
+        };
+        worker.inner.herder.start().await;
+        Ok(worker)
+    }
+}
+
+/// The worker's own gauges, read when metrics are scraped.
+fn register_gauges(metrics: &Metrics, herder: &Arc<Herder<Launcher>>, members: &watch::Receiver<Vec<String>>, logs: [StateLog; 3]) {
+    let h = herder.clone();
+    metrics.gauge("connect_worker_connector_count", "Connectors on this worker.", move || h.unit_counts().0 as f64);
+    let h = herder.clone();
+    metrics.gauge("connect_worker_task_count", "Tasks on this worker.", move || h.unit_counts().1 as f64);
+    let m = members.clone();
+    metrics.gauge("connect_worker_members", "Workers in this worker's cluster, as it sees them.", move || m.borrow().len() as f64);
+    let h = herder.clone();
+    metrics.gauge(
+        "connect_worker_reconcile_passes",
+        "Passes the herder made over the configs, statuses and members (it passes only when they change).",
+        move || h.pass_count() as f64,
+    );
+    let l = logs.clone();
+    metrics.labelled_gauge("connect_state_log_keys", "Live keys of a state log.", "log", move || {
+        l.iter().map(|log| (log.name().to_owned(), log.len() as f64)).collect()
+    });
+    metrics.labelled_gauge("connect_state_log_replayed_records", "Records a state topic's replay read at start-up.", "log", move || {
+        logs.iter().filter_map(|log| Some((log.name().to_owned(), log.replayed()? as f64))).collect()
+    });
+}

@@ -1,0 +1,192 @@
+//! Herders on shared in-memory logs, with a fake launcher and tokio's paused clock: the
+//! claim/release protocol between workers, the takeover delay, and the guarantee that no unit
+//! runs on two workers at once, without a broker or real time.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+
+use connect_sdk::context::BoxFuture;
+use serde_json::json;
+
+use super::*;
+use crate::state::statuses;
+use crate::task::{Control, StatusCell};
+
+const TASKS: usize = 4;
+const TAKEOVER: Duration = Duration::from_secs(2);
+
+/// Plans `TASKS` tasks per connector; its tasks record where they run, and every time one
+/// started while another copy of it still ran.
+#[derive(Default)]
+struct FakeLauncher {
+    running: Arc<StdMutex<BTreeSet<Unit>>>,
+    ran_twice: Arc<StdMutex<Vec<Unit>>>,
+}
+
+impl Launch for FakeLauncher {
+    async fn plan(&self, _spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
+        Ok(TaskPlan::new((0..TASKS).map(|i| json!({"task": i}).as_object().cloned().unwrap_or_default()).collect()))
+    }
+
+    async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
+        Ok(Box::new(FakeTask { unit: Unit::task(&spec.name, id), running: self.running.clone(), ran_twice: self.ran_twice.clone() }))
+    }
+}
+
+struct FakeTask {
+    unit: Unit,
+    running: Arc<StdMutex<BTreeSet<Unit>>>,
+    ran_twice: Arc<StdMutex<Vec<Unit>>>,
+}
+
+impl TaskRunner for FakeTask {
+    fn run(self: Box<Self>, mut control: Control, _status: StatusCell) -> BoxFuture<'static, Result<(), Error>> {
+        Box::pin(async move {
+            if !self.running.lock().unwrap_or_else(PoisonError::into_inner).insert(self.unit.clone()) {
+                self.ran_twice.lock().unwrap_or_else(PoisonError::into_inner).push(self.unit.clone());
+            }
+            // Runs until asked to stop, or until its worker is gone (the sender dropped).
+            while *control.borrow_and_update() != TargetState::Stopped {
+                if control.changed().await.is_err() {
+                    break;
+                }
+            }
+            self.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.unit);
+            Ok(())
+        })
+    }
+}
+
+/// The logs a cluster shares, its member list and the fake launcher of all its workers.
+struct Cluster {
+    configs: Configs,
+    statuses: Statuses,
+    offsets: StateLog,
+    members: watch::Sender<Vec<String>>,
+    launcher: Arc<FakeLauncher>,
+}
+
+impl Cluster {
+    fn new(members: &[&str]) -> Cluster {
+        Cluster {
+            configs: Configs::new(StateLog::memory("configs")),
+            statuses: Statuses::new(StateLog::memory_with("statuses", statuses::fenced)),
+            offsets: StateLog::memory("offsets"),
+            members: watch::channel(members.iter().map(|m| m.to_string()).collect()).0,
+            launcher: Arc::default(),
+        }
+    }
+
+    async fn worker(&self, id: &str) -> Arc<Herder<FakeLauncher>> {
+        let settings = HerderSettings { id: id.to_owned(), takeover_delay: TAKEOVER, cluster: true };
+        let herder = Herder::new(
+            settings,
+            self.configs.clone(),
+            self.statuses.clone(),
+            self.offsets.clone(),
+            self.members.subscribe(),
+            self.launcher.clone(),
+        );
+        herder.start().await;
+        herder
+    }
+
+    async fn create(&self, name: &str) {
+        let config = json!({"connector.class": "fake"}).as_object().cloned().unwrap_or_default();
+        self.configs.put(name, &config, Some(TargetState::Started)).await.expect("a memory log takes it");
+    }
+
+    fn set_members(&self, members: &[&str]) {
+        self.members.send_replace(members.iter().map(|m| m.to_string()).collect());
+    }
+
+    fn ran_twice(&self) -> Vec<Unit> {
+        self.launcher.ran_twice.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// The units `herder` runs.
+async fn units(herder: &Herder<FakeLauncher>) -> BTreeSet<Unit> {
+    herder.running().lock().await.units().cloned().collect()
+}
+
+/// Waits (in paused time) until `done` holds; false after a minute of virtual time.
+async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..3000 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// A worker killed without releasing anything: its herder stops and its tasks die with it.
+async fn kill(herder: &Herder<FakeLauncher>) {
+    herder.stop().await;
+    drop(std::mem::take(&mut herder.running().lock().await.units));
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_workers_split_the_units_and_a_missing_one_s_units_move_only_after_the_takeover_delay() {
+    let cluster = Cluster::new(&["a", "b"]);
+    cluster.create("orders").await;
+    let (a, b) = (cluster.worker("a").await, cluster.worker("b").await);
+    let all = 1 + TASKS;
+    assert!(
+        eventually(async || {
+            let (on_a, on_b) = (units(&a).await, units(&b).await);
+            on_a.len() + on_b.len() == all && on_a.is_disjoint(&on_b) && !on_a.is_empty() && !on_b.is_empty()
+        })
+        .await,
+        "the units were not split: a runs {:?}, b runs {:?}",
+        units(&a).await,
+        units(&b).await
+    );
+    let on_b = units(&b).await;
+
+    kill(&b).await;
+    cluster.set_members(&["a"]);
+    let left = tokio::time::Instant::now();
+    tokio::time::sleep(TAKEOVER / 2).await;
+    assert!(units(&a).await.is_disjoint(&on_b), "a took b's units before the takeover delay");
+    assert!(eventually(async || units(&a).await.len() == all).await, "a runs {:?} of {all} units", units(&a).await);
+    assert!(left.elapsed() >= TAKEOVER, "taken over after {:?}", left.elapsed());
+    assert_eq!(cluster.ran_twice(), Vec::<Unit>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_joining_worker_takes_its_share_from_the_running_one_and_nothing_runs_twice() {
+    let cluster = Cluster::new(&["a"]);
+    cluster.create("orders").await;
+    cluster.create("invoices").await;
+    let a = cluster.worker("a").await;
+    let all = 2 * (1 + TASKS);
+    assert!(eventually(async || units(&a).await.len() == all).await, "a runs {:?}", units(&a).await);
+
+    cluster.set_members(&["a", "b"]);
+    let b = cluster.worker("b").await;
+    assert!(
+        eventually(async || {
+            let (on_a, on_b) = (units(&a).await, units(&b).await);
+            on_a.len() + on_b.len() == all && on_a.is_disjoint(&on_b) && on_b.len() >= all / 2 - 1
+        })
+        .await,
+        "a runs {:?}, b runs {:?}",
+        units(&a).await,
+        units(&b).await
+    );
+    assert_eq!(cluster.ran_twice(), Vec::<Unit>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_connector_s_units_stop_and_are_not_claimed_again() {
+    let cluster = Cluster::new(&["a"]);
+    cluster.create("orders").await;
+    let a = cluster.worker("a").await;
+    assert!(eventually(async || units(&a).await.len() == 1 + TASKS).await);
+    let position = cluster.configs.delete("orders").await.unwrap();
+    a.sync(position).await;
+    assert!(eventually(async || units(&a).await.is_empty()).await, "a still runs {:?}", units(&a).await);
+    assert!(cluster.launcher.running.lock().unwrap_or_else(PoisonError::into_inner).is_empty(), "a task outlived its connector");
+}

@@ -1,0 +1,213 @@
+//! The units a worker runs: connectors (it plans their tasks and reports their state) and
+//! tasks (a runner each), and how each is started and stopped.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::{Herder, Launch};
+use crate::cluster::assign::Unit;
+use crate::state::configs::{ConnectorSpec, TargetState, TaskConfigs};
+use crate::state::statuses::UnitStatus;
+use crate::task::{State, StatusCell, TaskStatus};
+
+/// How long a task may take to flush, commit and close when asked to stop.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// What runs on this worker.
+#[derive(Default)]
+pub(crate) struct Running {
+    pub(super) units: BTreeMap<Unit, RunningUnit>,
+    /// Per connector, the position of the last restart request acted on.
+    pub(super) restarts_seen: BTreeMap<String, u64>,
+    /// Owners of units missing from the member list, and since when.
+    pub(super) absent_since: BTreeMap<String, Instant>,
+}
+
+impl Running {
+    /// (connectors, tasks) running here.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let connectors = self.units.keys().filter(|u| matches!(u, Unit::Connector(_))).count();
+        (connectors, self.units.len() - connectors)
+    }
+
+    /// The units running here.
+    pub(crate) fn units(&self) -> impl Iterator<Item = &Unit> {
+        self.units.keys()
+    }
+}
+
+/// One unit running here.
+pub(super) enum RunningUnit {
+    Connector(RunningConnector),
+    Task(RunningTask),
+}
+
+impl RunningUnit {
+    pub(super) fn generation(&self) -> u64 {
+        match self {
+            RunningUnit::Connector(c) => c.generation,
+            RunningUnit::Task(t) => t.generation,
+        }
+    }
+
+    pub(super) fn failed(&self) -> bool {
+        match self {
+            RunningUnit::Connector(c) => c.failed(),
+            RunningUnit::Task(t) => t.status.get().state == State::Failed,
+        }
+    }
+
+    /// Stops it (a task flushes, commits and closes); returns its generation.
+    pub(super) async fn stop(self, unit: &Unit) -> u64 {
+        let generation = self.generation();
+        if let RunningUnit::Task(task) = self {
+            task.stop(unit).await;
+        }
+        generation
+    }
+}
+
+/// A connector this worker owns.
+pub(super) struct RunningConnector {
+    /// The revision and target state its task configs and state were computed for.
+    pub(super) revision: u64,
+    pub(super) target: TargetState,
+    pub(super) generation: u64,
+    /// The state and trace last reported.
+    reported: (State, Option<String>),
+    /// When its plan wants to be made again.
+    pub(super) replan_at: Option<Instant>,
+    replan_after: Option<Duration>,
+}
+
+impl RunningConnector {
+    pub(super) fn failed(&self) -> bool {
+        self.reported.0 == State::Failed
+    }
+
+    /// Whether it must be planned again: its config or target changed, or its plan is due.
+    pub(super) fn outdated(&self, spec: &ConnectorSpec, now: Instant) -> bool {
+        self.revision != spec.revision || self.target != spec.target || self.replan_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// A task this worker runs.
+pub(super) struct RunningTask {
+    /// The task configs record it was started from.
+    pub(super) tasks_revision: u64,
+    pub(super) generation: u64,
+    control: watch::Sender<TargetState>,
+    pub(super) status: StatusCell,
+    join: Option<JoinHandle<()>>,
+}
+
+impl RunningTask {
+    /// Pauses or resumes it.
+    pub(super) fn set_target(&self, target: TargetState) {
+        self.control.send_if_modified(|current| std::mem::replace(current, target) != target);
+    }
+
+    /// Asks it to stop and waits (bounded) until it has flushed, committed and closed.
+    pub(super) async fn stop(mut self, unit: &Unit) {
+        let _ = self.control.send(TargetState::Stopped);
+        if let Some(join) = self.join.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, join).await.is_err()
+        {
+            tracing::error!(%unit, "the task did not stop within {SHUTDOWN_GRACE:?}");
+        }
+    }
+}
+
+impl<L: Launch> Herder<L> {
+    /// Takes on a connector, or looks at it again (`previous`): plans its tasks, writes their
+    /// configs when they changed, and reports its state when that changed.
+    pub(super) async fn run_connector(
+        &self,
+        spec: &ConnectorSpec,
+        generation: u64,
+        previous: Option<&RunningConnector>,
+    ) -> RunningConnector {
+        let replanning = previous.filter(|p| p.revision == spec.revision && p.target == spec.target && !p.failed());
+        let (failure, replan_after) = if spec.target == TargetState::Stopped {
+            (None, None)
+        } else {
+            match self.launcher.plan(spec).await {
+                Ok(plan) => {
+                    let wanted = TaskConfigs { revision: spec.revision, configs: plan.tasks };
+                    let written = match spec.tasks.as_ref() == Some(&wanted) {
+                        true => None,
+                        false => self.configs.put_tasks(&spec.name, &wanted).await.err().map(|e| e.to_string()),
+                    };
+                    (written, plan.replan_after)
+                }
+                // A connector whose tasks run keeps them when planning again fails: the
+                // external system may be away for a moment.
+                Err(failure) if replanning.is_some() => {
+                    tracing::warn!(connector = %spec.name, failure = %failure.trace(), "planning the tasks again failed; they keep their configs");
+                    (None, replanning.and_then(|p| p.replan_after))
+                }
+                Err(failure) => (Some(failure.trace()), None),
+            }
+        };
+        let state = match (&failure, spec.target) {
+            (Some(failure), _) => {
+                tracing::error!(connector = %spec.name, %failure, "connector failed");
+                State::Failed
+            }
+            (None, TargetState::Started) => State::Running,
+            (None, TargetState::Paused) => State::Paused,
+            (None, TargetState::Stopped) => State::Stopped,
+        };
+        let reported = (state, failure);
+        if previous.is_none_or(|p| p.reported != reported || p.generation != generation) {
+            let status = UnitStatus::of(state, &self.settings.id, reported.1.clone(), generation);
+            self.status_writer.report(vec![(Unit::Connector(spec.name.clone()), Some(status))]);
+        }
+        RunningConnector {
+            revision: spec.revision,
+            target: spec.target,
+            generation,
+            reported,
+            replan_at: replan_after.map(|after| Instant::now() + after),
+            replan_after,
+        }
+    }
+
+    /// Opens task `id` of `spec` (its task configs must exist) and starts its runner.
+    pub(super) async fn start_task(&self, spec: &ConnectorSpec, id: u32, generation: u64) -> RunningTask {
+        let unit = Unit::task(&spec.name, id);
+        let writer = self.status_writer.clone();
+        let (me, reported) = (self.settings.id.clone(), unit.clone());
+        let status = StatusCell::reporting(State::Unassigned, move |s: &TaskStatus| {
+            let status = UnitStatus::of(s.state, &me, s.trace.clone(), generation);
+            writer.report(vec![(reported.clone(), Some(status))]);
+        });
+        let tasks_revision = spec.tasks.as_ref().map_or(0, |t| t.revision);
+        let (control, receiver) = watch::channel(spec.target);
+        let join = match self.launcher.open_task(spec, id).await {
+            Ok(runner) => {
+                status.set(if spec.target == TargetState::Paused { State::Paused } else { State::Running });
+                let status = status.clone();
+                Some(tokio::spawn(async move {
+                    match runner.run(receiver, status.clone()).await {
+                        Ok(()) => status.set(State::Stopped),
+                        Err(error) => {
+                            tracing::error!(%unit, error = %error.trace(), "task failed");
+                            status.fail(&error);
+                        }
+                    }
+                }))
+            }
+            Err(error) => {
+                tracing::error!(%unit, error = %error.trace(), "task failed to open");
+                status.fail(&error);
+                None
+            }
+        };
+        RunningTask { tasks_revision, generation, control, status, join }
+    }
+}

@@ -1,0 +1,244 @@
+//! The [`Launcher`]: turns connector configs into running work. It holds what starting a
+//! unit needs (the plugin registry, the producer, the default converters, the task loop
+//! settings) and checks each connector config once: a raw config is resolved (secrets),
+//! parsed and validated into a [`ValidatedConfig`], kept per connector revision, and
+//! planning and every task start of that revision use it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use connect_sdk::assembly::{ValidatedConfig, class_of};
+use connect_sdk::config::{ConfigErrors, ConfigMap, Tolerance};
+use connect_sdk::context::ErrantRecordReporter;
+use connect_sdk::converter::ConverterDefaults;
+use connect_sdk::plugin::{ConnectorFactory, PluginKind};
+use connect_sdk::registry::Registry;
+use connect_sdk::{Error, SinkContext, SourceContext, TaskPlan};
+use serde_json::Value as Json;
+
+use super::herder::Launch;
+use crate::dlq::DeadLetterQueue;
+use crate::metrics::Metrics;
+use crate::mq::{MqClient, Producer};
+use crate::retry::RetryPolicy;
+use crate::state::configs::ConnectorSpec;
+use crate::state::offsets::SourceOffsets;
+use crate::task::sink::SinkRunner;
+use crate::task::source::{Routes, SourceRunner};
+use crate::task::{RunnerSettings, TaskPipeline, TaskRunner};
+
+/// Starts connectors and tasks on this worker.
+pub(crate) struct Launcher {
+    pub(super) registry: &'static Registry,
+    converters: ConverterDefaults,
+    settings: RunnerSettings,
+    mq: MqClient,
+    producer: Mutex<Option<Arc<Producer>>>,
+    offsets: SourceOffsets,
+    metrics: Arc<Metrics>,
+    /// Per connector, the revision last validated here and its result.
+    validated: Mutex<BTreeMap<String, (u64, Arc<ValidatedConfig>)>>,
+}
+
+impl Launcher {
+    pub(super) fn new(
+        registry: &'static Registry,
+        converters: ConverterDefaults,
+        settings: RunnerSettings,
+        mq: MqClient,
+        producer: Arc<Producer>,
+        offsets: SourceOffsets,
+        metrics: Arc<Metrics>,
+    ) -> Launcher {
+        Launcher { registry, converters, settings, mq, producer: Mutex::new(Some(producer)), offsets, metrics, validated: Mutex::default() }
+    }
+
+    /// Checks a raw connector config: its placeholders resolved, then every key against the
+    /// registered plugins. What creating or updating a connector checks first.
+    pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
+        let resolved = crate::secrets::resolve(raw)?;
+        ValidatedConfig::new(self.registry, &resolved, &self.converters)
+    }
+
+    /// Keeps `validated` as the check of revision `revision` of connector `name`, so the
+    /// units of that revision started here do not check it again.
+    pub(super) fn remember(&self, name: &str, revision: u64, validated: ValidatedConfig) {
+        self.cache().insert(name.to_owned(), (revision, Arc::new(validated)));
+    }
+
+    /// Forgets a deleted connector.
+    pub(super) fn forget(&self, name: &str) {
+        self.cache().remove(name);
+    }
+
+    /// The validated config of `spec`'s revision, checked now if it was not checked here yet.
+    fn validated(&self, spec: &ConnectorSpec) -> Result<Arc<ValidatedConfig>, ConfigErrors> {
+        if let Some((revision, validated)) = self.cache().get(&spec.name)
+            && *revision == spec.revision
+        {
+            return Ok(validated.clone());
+        }
+        let validated = Arc::new(self.validate(&spec.config)?);
+        self.cache().insert(spec.name.clone(), (spec.revision, validated.clone()));
+        Ok(validated)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (u64, Arc<ValidatedConfig>)>> {
+        self.validated.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a raw config is a source or a sink (a source when its class is unknown).
+    pub(super) fn kind_of(&self, config: &ConfigMap) -> PluginKind {
+        class_of(config)
+            .and_then(|class| self.registry.connector(&class).ok())
+            .and_then(ConnectorFactory::of)
+            .map_or(PluginKind::Source, ConnectorFactory::kind)
+    }
+
+    /// No more tasks start: the producer is handed back for the worker to stop.
+    pub(super) fn close(&self) -> Option<Arc<Producer>> {
+        self.producer.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn producer(&self) -> Result<Arc<Producer>, Error> {
+        self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| Error::other("the worker is shutting down"))
+    }
+
+    fn pipeline(&self, config: &ValidatedConfig, connector: &str, task: u32) -> TaskPipeline {
+        let errors = config.common().errors.clone();
+        TaskPipeline {
+            connector: connector.to_owned(),
+            task,
+            retry: RetryPolicy::from_config(&errors),
+            errors,
+            chain: config.chain(),
+            converters: config.converters(),
+            metrics: self.metrics.task(connector, task),
+            settings: self.settings,
+        }
+    }
+}
+
+impl Launch for Launcher {
+    /// The tasks a connector plans, with the raw config's placeholders put back (secrets are
+    /// resolved only to open a task, never stored).
+    async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
+        let validated = self.validated(spec)?;
+        let plan = validated.plan_tasks().await?;
+        let resolved = crate::secrets::resolve(&spec.config)?;
+        let secrets: Vec<(&Json, &Json)> =
+            spec.config.iter().filter_map(|(key, raw)| Some((resolved.get(key)?, raw))).filter(|(value, raw)| value != raw).collect();
+        let tasks = plan
+            .tasks
+            .into_iter()
+            .filter_map(|task| match mask_secrets(Json::Object(task), &secrets) {
+                Json::Object(map) => Some(map),
+                _ => None,
+            })
+            .collect();
+        Ok(TaskPlan { tasks, replan_after: plan.replan_after })
+    }
+
+    async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
+        let name = spec.name.as_str();
+        let tasks = spec.tasks.as_ref().map(|t| t.configs.as_slice()).unwrap_or_default();
+        let raw = tasks.get(id as usize).ok_or_else(|| Error::other(format!("{name} has no task {id}")))?;
+        let task_config = crate::secrets::resolve(raw)?;
+        let validated = self.validated(spec)?;
+        let pipeline = self.pipeline(&validated, name, id);
+        let producer = self.producer()?;
+        match validated.plugin().factory {
+            ConnectorFactory::Source(factory) => {
+                let context = SourceContext::new(name, id, self.offsets.reader(name));
+                let task = (factory.open_task)(task_config, context.clone()).await?;
+                Ok(Box::new(SourceRunner {
+                    pipeline,
+                    task,
+                    producer,
+                    offsets: self.offsets.clone(),
+                    routes: Routes::new(self.mq.clone()),
+                    context,
+                }))
+            }
+            ConnectorFactory::Sink(factory) => {
+                let errors = &validated.common().errors;
+                let dlq = errors.dead_letter_topic().map(|topic| {
+                    Arc::new(DeadLetterQueue { topic: topic.to_owned(), connector: name.to_owned(), task: id, producer: producer.clone() })
+                });
+                let reporter = match (&dlq, errors.tolerance) {
+                    (Some(dlq), _) => Some(dlq.clone() as Arc<dyn ErrantRecordReporter>),
+                    (None, Tolerance::All) => Some(Arc::new(LoggingReporter) as Arc<dyn ErrantRecordReporter>),
+                    (None, Tolerance::None) => None,
+                };
+                let context = SinkContext::new(name, id, reporter);
+                let topics = validated
+                    .common()
+                    .topic_selection()
+                    .cloned()
+                    .ok_or_else(|| Error::other("a sink needs \"topics\" or \"topics.regex\""))?;
+                let task = (factory.open_task)(task_config, context.clone()).await?;
+                let consumer =
+                    self.mq.consumer(&sink_group(name), &format!("{name}-{id}"), &[], self.settings.max_batch_records as i32).await?;
+                Ok(Box::new(SinkRunner {
+                    pipeline,
+                    task,
+                    context,
+                    consumer,
+                    dlq,
+                    topics,
+                    mq: self.mq.clone(),
+                    task_count: tasks.len() as u32,
+                    lags: Default::default(),
+                }))
+            }
+        }
+    }
+}
+
+/// The consumer group of a sink connector.
+pub(super) fn sink_group(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+/// Puts the placeholder back wherever a resolved secret appears (`secrets` pairs a resolved
+/// value with its placeholder), however deep: a split may copy a secret into a list.
+fn mask_secrets(value: Json, secrets: &[(&Json, &Json)]) -> Json {
+    if let Some((_, placeholder)) = secrets.iter().find(|(secret, _)| **secret == value) {
+        return (*placeholder).clone();
+    }
+    match value {
+        Json::Array(items) => Json::Array(items.into_iter().map(|v| mask_secrets(v, secrets)).collect()),
+        Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, mask_secrets(v, secrets))).collect()),
+        other => other,
+    }
+}
+
+/// Reports errant records to the log when tolerance is `all` and no dead-letter topic is set.
+struct LoggingReporter;
+
+impl ErrantRecordReporter for LoggingReporter {
+    fn report<'a>(
+        &'a self,
+        record: &'a connect_sdk::record::SinkRecord,
+        error: &'a Error,
+    ) -> connect_sdk::context::BoxFuture<'a, Result<(), Error>> {
+        tracing::warn!(topic = %record.topic, offset = record.position(), %error, "errant record skipped");
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn resolved_secrets_are_masked_wherever_a_split_put_them() {
+        let (secret, placeholder) = (json!("hunter2"), json!("${env:PASSWORD}"));
+        let secrets = [(&secret, &placeholder)];
+        let task = json!({"password": "hunter2", "list": ["a", "hunter2"], "file": null, "other": "x"});
+        let masked = mask_secrets(task, &secrets);
+        assert_eq!(masked, json!({"password": "${env:PASSWORD}", "list": ["a", "${env:PASSWORD}"], "file": null, "other": "x"}));
+    }
+}
