@@ -40,6 +40,7 @@
 
 mod common;
 mod error;
+pub mod groups;
 mod parse;
 pub mod schema_info;
 

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
+use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
 
 /// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
@@ -23,13 +24,9 @@ pub struct DatagenSource {
     /// Size of each value in bytes (at least the `<task>-<sequence>` prefix).
     #[serde(default)]
     pub payload_bytes: usize,
-    /// Records per poll at most.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
-}
-
-fn default_batch() -> usize {
-    500
+    /// `batch.size`.
+    #[serde(flatten)]
+    pub batch: BatchSize<500>,
 }
 
 impl DatagenSource {
@@ -61,7 +58,7 @@ impl SourceTask for DatagenTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
-        let mut count = self.config.batch_size.max(1) as u64;
+        let mut count = self.config.batch.batch_size as u64;
         if self.config.max_records > 0 {
             count = count.min(self.config.max_records.saturating_sub(self.next));
             if count == 0 {

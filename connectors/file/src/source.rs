@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use connect_sdk::config::groups::BatchSize;
 use connect_sdk::config::{ConfigError, ConfigErrors};
 use connect_sdk::prelude::*;
 use connect_sdk::tokio::fs::File;
@@ -23,13 +24,9 @@ pub struct FileSource {
     pub files: Vec<String>,
     /// Topic to write to.
     pub topic: String,
-    /// Maximum lines per poll.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-}
-
-fn default_batch_size() -> usize {
-    2000
+    /// `batch.size`.
+    #[serde(flatten)]
+    pub batch: BatchSize<2000>,
 }
 
 impl FileSource {
@@ -48,9 +45,6 @@ impl FileSource {
     fn check(&self) -> Result<(), ConfigErrors> {
         if self.all_files().is_empty() {
             return Err(ConfigError::new("file", "set \"file\" or \"files\"").into());
-        }
-        if self.batch_size == 0 {
-            return Err(ConfigError::new("batch.size", "must be at least 1").into());
         }
         Ok(())
     }
@@ -83,7 +77,7 @@ impl SourceTask for FileSourceTask {
             file.seek(SeekFrom::Start(position)).await?;
             files.push(OpenFile { name, partition, reader: BufReader::with_capacity(256 * 1024, file), position });
         }
-        Ok(FileSourceTask { topic: config.topic, batch_size: config.batch_size, files, next: 0 })
+        Ok(FileSourceTask { topic: config.topic, batch_size: config.batch.batch_size, files, next: 0 })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {

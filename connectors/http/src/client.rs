@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::{Credentials, Retries};
 use connect_sdk::prelude::*;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -23,17 +24,40 @@ pub enum AuthType {
     Bearer,
 }
 
-/// How requests authenticate and retry: the keys both HTTP connectors share.
-pub struct Access<'a> {
-    pub headers: &'a str,
-    pub header_separator: &'a str,
+/// The request keys both HTTP connectors share: headers, authentication, timeout and
+/// retries (flattened into each connector's config).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RequestConfig {
+    /// Extra headers, `Name: value` separated by `header.separator`.
+    #[serde(default)]
+    pub headers: String,
+    /// What separates two headers in `headers`.
+    #[serde(default = "default_separator")]
+    pub header_separator: String,
+    /// `none`, `basic` (with `connection.user` and `connection.password`) or `bearer` (with `bearer.token`).
+    #[serde(default)]
     pub auth_type: AuthType,
-    pub user: Option<&'a str>,
-    pub password: Option<&'a str>,
-    pub token: Option<&'a str>,
-    pub timeout_ms: u64,
-    pub max_retries: u32,
-    pub retry_backoff_ms: u64,
+    /// `connection.user` and `connection.password`.
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    /// Token of bearer authentication (use `${env:VAR}`).
+    #[serde(default)]
+    #[schemars(extend("x-kafka-type" = "PASSWORD"))]
+    pub bearer_token: Option<String>,
+    /// Milliseconds a request may take.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_ms: u64,
+    /// Retries of a request answered 5xx/408/429 or lost on the network (the backoff doubles, at most 30 s).
+    #[serde(flatten)]
+    pub retries: Retries<10, 1_000>,
+}
+
+fn default_separator() -> String {
+    "|".to_owned()
+}
+
+fn default_timeout() -> u64 {
+    30_000
 }
 
 /// The request settings of a connector config.
@@ -44,15 +68,23 @@ pub struct RequestSettings {
     pub backoff: Duration,
 }
 
-impl RequestSettings {
+impl RequestConfig {
     /// Checks and builds the settings; errors name the key.
-    pub fn new(access: Access<'_>) -> Result<RequestSettings, ConfigErrors> {
-        let headers = headers(access.headers, access.header_separator, access.auth_type, access.user, access.password, access.token)?;
+    pub fn settings(&self) -> Result<RequestSettings, ConfigErrors> {
+        let credentials = &self.credentials;
+        let headers = headers(
+            &self.headers,
+            &self.header_separator,
+            self.auth_type,
+            credentials.connection_user.as_deref(),
+            credentials.connection_password.as_deref(),
+            self.bearer_token.as_deref(),
+        )?;
         Ok(RequestSettings {
             headers,
-            timeout: Duration::from_millis(access.timeout_ms),
-            max_retries: access.max_retries,
-            backoff: Duration::from_millis(access.retry_backoff_ms),
+            timeout: Duration::from_millis(self.request_timeout_ms),
+            max_retries: self.retries.max_retries,
+            backoff: self.retries.first_backoff(),
         })
     }
 }

@@ -8,6 +8,6 @@ mod client;
 mod sink;
 mod source;
 
-pub use client::AuthType;
+pub use client::{AuthType, RequestConfig};
 pub use sink::{BodyFormat, HttpSink, HttpSinkTask};
 pub use source::{HttpSource, HttpSourceTask};

@@ -6,7 +6,7 @@ use connect_sdk::data::DataError;
 use connect_sdk::prelude::*;
 use reqwest::{Client, Method};
 
-use crate::client::{Access, AuthType, Outcome, RequestSettings, client, send};
+use crate::client::{Outcome, RequestConfig, RequestSettings, client, send};
 
 /// How a batch becomes a request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -36,24 +36,9 @@ pub struct HttpSink {
     /// `POST`, `PUT` or `PATCH`.
     #[serde(default = "default_method")]
     pub request_method: String,
-    /// Extra headers, `Name: value` separated by `header.separator`.
-    #[serde(default)]
-    pub headers: String,
-    /// What separates two headers in `headers`.
-    #[serde(default = "default_separator")]
-    pub header_separator: String,
-    /// `none`, `basic` or `bearer`.
-    #[serde(default)]
-    pub auth_type: AuthType,
-    /// User of basic authentication.
-    #[serde(default)]
-    pub connection_user: Option<String>,
-    /// Password of basic authentication (use `${env:VAR}`).
-    #[serde(default)]
-    pub connection_password: Option<String>,
-    /// Token of bearer authentication (use `${env:VAR}`).
-    #[serde(default)]
-    pub bearer_token: Option<String>,
+    /// Headers, authentication, timeout and retries of each request.
+    #[serde(flatten)]
+    pub request: RequestConfig,
     /// Records per request at most.
     #[serde(default = "default_batch")]
     pub batch_max_size: usize,
@@ -63,37 +48,16 @@ pub struct HttpSink {
     /// What joins values in `string` format.
     #[serde(default = "default_batch_separator")]
     pub batch_separator: String,
-    /// Retries of a request answered 5xx/408/429 or lost on the network.
-    #[serde(default = "default_retries")]
-    pub max_retries: u32,
-    /// Milliseconds before the first retry (doubling, at most 30 s).
-    #[serde(default = "default_backoff")]
-    pub retry_backoff_ms: u64,
-    /// Milliseconds a request may take.
-    #[serde(default = "default_timeout")]
-    pub request_timeout_ms: u64,
 }
 
 fn default_method() -> String {
     "POST".to_owned()
-}
-pub(crate) fn default_separator() -> String {
-    "|".to_owned()
 }
 fn default_batch() -> usize {
     1
 }
 fn default_batch_separator() -> String {
     "\n".to_owned()
-}
-pub(crate) fn default_retries() -> u32 {
-    10
-}
-pub(crate) fn default_backoff() -> u64 {
-    1_000
-}
-pub(crate) fn default_timeout() -> u64 {
-    30_000
 }
 
 impl HttpSink {
@@ -111,24 +75,10 @@ impl HttpSink {
         if self.batch_max_size > 1 && self.http_api_url.contains("${key}") {
             errors.push("http.api.url", "${key} needs batch.max.size=1 (a batch has many keys)");
         }
-        if let Err(e) = self.settings() {
+        if let Err(e) = self.request.settings() {
             errors.extend_prefixed("", e);
         }
         errors.into_result(())
-    }
-
-    fn settings(&self) -> Result<RequestSettings, ConfigErrors> {
-        RequestSettings::new(Access {
-            headers: &self.headers,
-            header_separator: &self.header_separator,
-            auth_type: self.auth_type,
-            user: self.connection_user.as_deref(),
-            password: self.connection_password.as_deref(),
-            token: self.bearer_token.as_deref(),
-            timeout_ms: self.request_timeout_ms,
-            max_retries: self.max_retries,
-            retry_backoff_ms: self.retry_backoff_ms,
-        })
     }
 }
 
@@ -207,7 +157,7 @@ impl SinkTask for HttpSinkTask {
     type Config = HttpSink;
 
     async fn open(config: HttpSink, ctx: SinkContext) -> Result<Self> {
-        let settings = config.settings().map_err(Error::Config)?;
+        let settings = config.request.settings().map_err(Error::Config)?;
         let client = client(&settings)?;
         let method = Method::from_bytes(config.request_method.to_ascii_uppercase().as_bytes())
             .map_err(|e| Error::with_source("bad request.method", e))?;

@@ -8,8 +8,7 @@ use connect_sdk::prelude::*;
 use connect_sdk::serde_json::Value as Json;
 use reqwest::Client;
 
-use crate::client::{Access, AuthType, Outcome, RequestSettings, client, send};
-use crate::sink::{default_backoff, default_retries, default_separator, default_timeout};
+use crate::client::{Outcome, RequestConfig, RequestSettings, client, send};
 
 /// Polls an HTTP endpoint that returns JSON pages of records and resumes where it stopped.
 /// The request carries the cursor as the query parameter `http.offset.param` (left out while
@@ -42,38 +41,14 @@ pub struct HttpSource {
     /// JSON pointer, inside a record, to its key.
     #[serde(default)]
     pub http_record_key_pointer: Option<String>,
-    /// Extra headers, `Name: value` separated by `header.separator`.
-    #[serde(default)]
-    pub headers: String,
-    /// What separates two headers in `headers`.
-    #[serde(default = "default_separator")]
-    pub header_separator: String,
-    /// `none`, `basic` or `bearer`.
-    #[serde(default)]
-    pub auth_type: AuthType,
-    /// User of basic authentication.
-    #[serde(default)]
-    pub connection_user: Option<String>,
-    /// Password of basic authentication.
-    #[serde(default)]
-    pub connection_password: Option<String>,
-    /// Token of bearer authentication.
-    #[serde(default)]
-    pub bearer_token: Option<String>,
+    /// Headers, authentication, timeout and retries of each request.
+    #[serde(flatten)]
+    pub request: RequestConfig,
     /// Topic to write to.
     pub topic: String,
     /// Milliseconds between two requests that brought nothing new.
     #[serde(default = "default_interval")]
     pub poll_interval_ms: u64,
-    /// Retries of a request answered 5xx/408/429 or lost on the network.
-    #[serde(default = "default_retries")]
-    pub max_retries: u32,
-    /// Milliseconds before the first retry (doubling, at most 30 s).
-    #[serde(default = "default_backoff")]
-    pub retry_backoff_ms: u64,
-    /// Milliseconds a request may take.
-    #[serde(default = "default_timeout")]
-    pub request_timeout_ms: u64,
 }
 
 fn default_param() -> String {
@@ -105,24 +80,10 @@ impl HttpSource {
         if self.http_response_offset_pointer.is_none() && self.http_record_offset_pointer.is_none() {
             errors.push("http.response.offset.pointer", "set it or http.record.offset.pointer, so the source knows where it is");
         }
-        if let Err(e) = self.settings() {
+        if let Err(e) = self.request.settings() {
             errors.extend_prefixed("", e);
         }
         errors.into_result(())
-    }
-
-    fn settings(&self) -> Result<RequestSettings, ConfigErrors> {
-        RequestSettings::new(Access {
-            headers: &self.headers,
-            header_separator: &self.header_separator,
-            auth_type: self.auth_type,
-            user: self.connection_user.as_deref(),
-            password: self.connection_password.as_deref(),
-            token: self.bearer_token.as_deref(),
-            timeout_ms: self.request_timeout_ms,
-            max_retries: self.max_retries,
-            retry_backoff_ms: self.retry_backoff_ms,
-        })
     }
 }
 
@@ -152,7 +113,7 @@ impl SourceTask for HttpSourceTask {
     type Config = HttpSource;
 
     async fn open(config: HttpSource, ctx: SourceContext) -> Result<Self> {
-        let settings = config.settings().map_err(Error::Config)?;
+        let settings = config.request.settings().map_err(Error::Config)?;
         let client = client(&settings)?;
         let partition = SourcePartition::new().with("url", config.http_api_url.as_str());
         let committed = ctx.offset(&partition);

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::{BatchSize, Credentials, Reconnect};
 use connect_sdk::prelude::*;
 
 use crate::db::{Connection, ConnectionSettings, Dialect};
@@ -21,18 +22,12 @@ use crate::write::{InsertMode, PkMode, RowBatch, TableWriter};
 pub struct JdbcSink {
     /// `postgres://host:5432/db` or `mysql://host:3306/db` (a `jdbc:` prefix is accepted).
     pub connection_url: String,
-    /// User, when not in the URL.
-    #[serde(default)]
-    pub connection_user: Option<String>,
-    /// Password, when not in the URL (use `${env:VAR}` or `${file:path:key}`).
-    #[serde(default)]
-    pub connection_password: Option<String>,
-    /// Connection attempts before a task gives up.
-    #[serde(default = "default_attempts")]
-    pub connection_attempts: u32,
-    /// Milliseconds between two connection attempts.
-    #[serde(default = "default_backoff_ms")]
-    pub connection_backoff_ms: u64,
+    /// `connection.user` and `connection.password`.
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    /// `connection.attempts` and `connection.backoff.ms`.
+    #[serde(flatten)]
+    pub reconnect: Reconnect<3, 10_000>,
     /// The table of a record: `${topic}` is replaced by its topic.
     #[serde(default = "default_table_format")]
     pub table_name_format: String,
@@ -59,32 +54,17 @@ pub struct JdbcSink {
     #[serde(default)]
     pub delete_enabled: bool,
     /// Rows per statement at most.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
+    #[serde(flatten)]
+    pub batch: BatchSize<3_000>,
 }
 
-fn default_attempts() -> u32 {
-    3
-}
-fn default_backoff_ms() -> u64 {
-    10_000
-}
 fn default_table_format() -> String {
     "${topic}".to_owned()
-}
-fn default_batch_size() -> usize {
-    3_000
 }
 
 impl JdbcSink {
     fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings::new(
-            &self.connection_url,
-            self.connection_user.as_ref(),
-            self.connection_password.as_ref(),
-            self.connection_attempts,
-            self.connection_backoff_ms,
-        )
+        ConnectionSettings::new(&self.connection_url, &self.credentials, &self.reconnect)
     }
 
     fn check(&self) -> Result<(), ConfigErrors> {
@@ -100,9 +80,6 @@ impl JdbcSink {
         }
         if self.pk_mode == PkMode::RecordValue && self.pk_fields.is_empty() {
             errors.push("pk.fields", "pk.mode=record_value needs the key fields");
-        }
-        if self.batch_size == 0 {
-            errors.push("batch.size", "must be at least 1");
         }
         if self.table_name_format.trim().is_empty() {
             errors.push("table.name.format", "cannot be empty");

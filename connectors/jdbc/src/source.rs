@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::prelude::*;
 
 use crate::db::{Connection, ConnectionSettings, Dialect};
@@ -22,18 +23,12 @@ use crate::query::{Mode, TableQuery};
 pub struct JdbcSource {
     /// `postgres://host:5432/db` or `mysql://host:3306/db` (a `jdbc:` prefix is accepted).
     pub connection_url: String,
-    /// User, when not in the URL.
-    #[serde(default)]
-    pub connection_user: Option<String>,
-    /// Password, when not in the URL (use `${env:VAR}` or `${file:path:key}`).
-    #[serde(default)]
-    pub connection_password: Option<String>,
-    /// Connection attempts before a task gives up.
-    #[serde(default = "default_attempts")]
-    pub connection_attempts: u32,
-    /// Milliseconds between two connection attempts.
-    #[serde(default = "default_backoff_ms")]
-    pub connection_backoff_ms: u64,
+    /// `connection.user` and `connection.password`.
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    /// `connection.attempts` and `connection.backoff.ms`.
+    #[serde(flatten)]
+    pub reconnect: Reconnect<3, 10_000>,
     /// How new rows are found: `bulk`, `incrementing`, `timestamp` or `timestamp+incrementing`.
     pub mode: Mode,
     /// The strictly increasing column of `incrementing` modes.
@@ -74,12 +69,6 @@ pub struct JdbcSource {
     pub tables: Vec<String>,
 }
 
-fn default_attempts() -> u32 {
-    3
-}
-fn default_backoff_ms() -> u64 {
-    10_000
-}
 fn default_table_types() -> Vec<String> {
     vec!["TABLE".to_owned()]
 }
@@ -95,13 +84,7 @@ fn default_table_poll_interval_ms() -> u64 {
 
 impl JdbcSource {
     pub(crate) fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings::new(
-            &self.connection_url,
-            self.connection_user.as_ref(),
-            self.connection_password.as_ref(),
-            self.connection_attempts,
-            self.connection_backoff_ms,
-        )
+        ConnectionSettings::new(&self.connection_url, &self.credentials, &self.reconnect)
     }
 
     fn check(&self) -> Result<(), ConfigErrors> {
@@ -204,11 +187,11 @@ impl SourceTask for JdbcSourceTask {
                 self.failures = 0;
                 Ok(records)
             }
-            Err(error) if error.is_retriable() && self.failures + 1 < self.config.connection_attempts.max(1) => {
+            Err(error) if error.is_retriable() && self.failures + 1 < self.config.reconnect.connection_attempts => {
                 self.failures += 1;
                 connect_sdk::tracing::warn!(error = %error.trace(), "jdbc-source lost its connection; reconnecting");
                 self.connection = None;
-                connect_sdk::tokio::time::sleep(Duration::from_millis(self.config.connection_backoff_ms)).await;
+                connect_sdk::tokio::time::sleep(self.config.reconnect.backoff()).await;
                 Ok(Vec::new())
             }
             Err(error) => Err(error),

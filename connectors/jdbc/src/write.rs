@@ -245,7 +245,7 @@ impl TableWriter {
             Op::Write(mode) => {
                 let rows: Vec<&Row> = if mode == InsertMode::Upsert { last_per_key(rows) } else { rows.iter().collect() };
                 let width = (first.key.len() + first.values.len()).max(1);
-                for chunk in rows.chunks(config.batch_size.max(1).min(MAX_PARAMS / width)) {
+                for chunk in rows.chunks(config.batch.batch_size.min(MAX_PARAMS / width)) {
                     self.insert(connection, d, mode, chunk).await?;
                 }
             }

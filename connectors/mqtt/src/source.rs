@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
 use connect_sdk::tokio::sync::mpsc;
 use connect_sdk::tokio::task::JoinHandle;
@@ -47,9 +48,9 @@ pub struct MqttSource {
     pub mqtt_keepalive_interval: u64,
     /// RocketMQ topic to write to.
     pub topic: String,
-    /// Records per poll at most.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
+    /// `batch.size`.
+    #[serde(flatten)]
+    pub batch: BatchSize<500>,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_wait_ms")]
     pub poll_wait_ms: u64,
@@ -64,9 +65,6 @@ pub(crate) fn default_qos() -> u8 {
 }
 pub(crate) fn default_keep_alive() -> u64 {
     30
-}
-fn default_batch() -> usize {
-    500
 }
 fn default_wait_ms() -> u64 {
     200
@@ -98,9 +96,6 @@ impl MqttSource {
         check_common(&self.mqtt_server_uri, self.mqtt_qos, &mut errors);
         if self.mqtt_topics.iter().all(|t| t.trim().is_empty()) {
             errors.push("mqtt.topics", "name at least one topic filter");
-        }
-        if self.batch_size == 0 {
-            errors.push("batch.size", "must be at least 1");
         }
         errors.into_result(())
     }
@@ -143,7 +138,7 @@ impl SourceTask for MqttSourceTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
         let deadline = Instant::now() + Duration::from_millis(self.config.poll_wait_ms);
         let mut records = Vec::new();
-        while records.len() < self.config.batch_size {
+        while records.len() < self.config.batch.batch_size {
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
             match connect_sdk::tokio::time::timeout(wait, self.deliveries.recv()).await {
                 Err(_) => break,

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 
@@ -50,12 +51,9 @@ pub enum SnapshotMode {
 pub struct MySqlCdcSource {
     /// `mysql://host:3306/db` (the database is the default `database.include.list`).
     pub connection_url: String,
-    /// User, when not in the URL (needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT).
-    #[serde(default)]
-    pub connection_user: Option<String>,
-    /// Password, when not in the URL.
-    #[serde(default)]
-    pub connection_password: Option<String>,
+    /// `connection.user` needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT.
+    #[serde(flatten)]
+    pub credentials: Credentials,
     /// Prefix of the topics and the `source.name` of every record.
     pub topic_prefix: String,
     /// What joins the prefix, database and table in a topic name (RocketMQ topics cannot hold `.`).
@@ -99,12 +97,9 @@ pub struct MySqlCdcSource {
     /// Milliseconds a poll waits for changes.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
-    /// Connection attempts before a task gives up.
-    #[serde(default = "default_attempts")]
-    pub connection_attempts: u32,
-    /// Milliseconds between two connection attempts.
-    #[serde(default = "default_backoff_ms")]
-    pub connection_backoff_ms: u64,
+    /// `connection.attempts` and `connection.backoff.ms`.
+    #[serde(flatten)]
+    pub reconnect: Reconnect<5, 2_000>,
 }
 
 fn default_delimiter() -> String {
@@ -118,12 +113,6 @@ fn default_batch() -> usize {
 }
 fn default_poll_ms() -> u64 {
     500
-}
-fn default_attempts() -> u32 {
-    5
-}
-fn default_backoff_ms() -> u64 {
-    2_000
 }
 
 impl MySqlCdcSource {
@@ -153,13 +142,7 @@ impl MySqlCdcSource {
     }
 
     fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings::new(
-            &self.connection_url,
-            self.connection_user.as_ref(),
-            self.connection_password.as_ref(),
-            self.connection_attempts,
-            self.connection_backoff_ms,
-        )
+        ConnectionSettings::new(&self.connection_url, &self.credentials, &self.reconnect)
     }
 
     fn filter(&self) -> Result<TableFilter, ConfigErrors> {
@@ -265,7 +248,7 @@ impl SourceTask for MySqlCdcTask {
                 self.failures = 0;
                 Ok(records)
             }
-            Err(error) if error.is_retriable() && self.failures + 1 < self.config.connection_attempts.max(1) => {
+            Err(error) if error.is_retriable() && self.failures + 1 < self.config.reconnect.connection_attempts => {
                 self.failures += 1;
                 connect_sdk::tracing::warn!(error = %error.trace(), "mysql-cdc-source lost its connection; reconnecting");
                 if let Phase::Streaming(reader) = &mut self.phase
@@ -274,7 +257,7 @@ impl SourceTask for MySqlCdcTask {
                     reader.close().await;
                 }
                 self.metadata = None;
-                connect_sdk::tokio::time::sleep(Duration::from_millis(self.config.connection_backoff_ms)).await;
+                connect_sdk::tokio::time::sleep(self.config.reconnect.backoff()).await;
                 Ok(Vec::new())
             }
             Err(error) => Err(error),

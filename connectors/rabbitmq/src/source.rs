@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
 use futures_util::StreamExt;
 use futures_util::stream::SelectAll;
@@ -36,9 +37,9 @@ pub struct RabbitMqSource {
     pub rabbitmq_prefetch_count: u16,
     /// Topic to write to.
     pub topic: String,
-    /// Records per poll at most.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
+    /// `batch.size`.
+    #[serde(flatten)]
+    pub batch: BatchSize<500>,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_wait_ms")]
     pub poll_wait_ms: u64,
@@ -50,9 +51,6 @@ pub(crate) fn default_uri() -> String {
 }
 fn default_prefetch() -> u16 {
     1_000
-}
-fn default_batch() -> usize {
-    500
 }
 fn default_wait_ms() -> u64 {
     200
@@ -76,9 +74,6 @@ impl RabbitMqSource {
         }
         if !self.rabbitmq_uri.starts_with("amqp://") && !self.rabbitmq_uri.starts_with("amqps://") {
             errors.push("rabbitmq.uri", "use amqp://user:password@host:port/vhost");
-        }
-        if self.batch_size == 0 {
-            errors.push("batch.size", "must be at least 1");
         }
         if self.rabbitmq_prefetch_count == 0 {
             errors.push("rabbitmq.prefetch.count", "must be at least 1 (0 would let RabbitMQ send without limit)");
@@ -151,7 +146,7 @@ impl SourceTask for RabbitMqSourceTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
         let deadline = Instant::now() + Duration::from_millis(self.config.poll_wait_ms);
         let mut records = Vec::new();
-        while records.len() < self.config.batch_size {
+        while records.len() < self.config.batch.batch_size {
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
             let next = match connect_sdk::tokio::time::timeout(wait, self.deliveries.next()).await {
                 Ok(next) => next,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
 use redis::Value as RedisValue;
 use redis::aio::MultiplexedConnection;
@@ -33,9 +34,9 @@ pub struct RedisSource {
     pub redis_group_start_id: String,
     /// RocketMQ topic to write to; `${stream}` is replaced by the entry's stream.
     pub topic: String,
-    /// Entries per poll at most.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
+    /// `batch.size`.
+    #[serde(flatten)]
+    pub batch: BatchSize<500>,
     /// Milliseconds a read waits for new entries.
     #[serde(default = "default_block_ms")]
     pub redis_block_ms: u64,
@@ -43,9 +44,6 @@ pub struct RedisSource {
 
 fn default_start() -> String {
     "0".to_owned()
-}
-fn default_batch() -> usize {
-    500
 }
 fn default_block_ms() -> u64 {
     200
@@ -64,9 +62,6 @@ impl RedisSource {
         }
         if self.redis_stream.iter().all(|s| s.trim().is_empty()) {
             errors.push("redis.stream", "name at least one stream");
-        }
-        if self.batch_size == 0 {
-            errors.push("batch.size", "must be at least 1");
         }
         errors.into_result(())
     }
@@ -179,7 +174,7 @@ impl SourceTask for RedisSourceTask {
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
         // First this consumer's own pending entries (from id 0 on), then new ones (>).
         let mut command = redis::cmd("XREADGROUP");
-        command.arg("GROUP").arg(&self.group).arg(&self.consumer).arg("COUNT").arg(self.config.batch_size);
+        command.arg("GROUP").arg(&self.group).arg(&self.consumer).arg("COUNT").arg(self.config.batch.batch_size);
         let all_caught_up = self.pending_from.values().all(Option::is_none);
         if all_caught_up {
             command.arg("BLOCK").arg(self.config.redis_block_ms);

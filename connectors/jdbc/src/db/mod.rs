@@ -5,6 +5,7 @@ mod mysql;
 mod postgres;
 mod types;
 
+use connect_sdk::config::groups::{Credentials, Reconnect};
 use std::time::Duration;
 
 use connect_sdk::Error;
@@ -118,14 +119,14 @@ pub struct ConnectionSettings {
 }
 
 impl ConnectionSettings {
-    /// Settings from a connector's `connection.*` keys (`connection.backoff.ms` in ms).
-    pub fn new(url: &str, user: Option<&String>, password: Option<&String>, attempts: u32, backoff_ms: u64) -> ConnectionSettings {
+    /// Settings from a connector's `connection.*` keys.
+    pub fn new<const A: u32, const B: u64>(url: &str, credentials: &Credentials, reconnect: &Reconnect<A, B>) -> ConnectionSettings {
         ConnectionSettings {
             url: url.to_owned(),
-            user: user.cloned(),
-            password: password.cloned(),
-            attempts,
-            backoff: Duration::from_millis(backoff_ms),
+            user: credentials.connection_user.clone(),
+            password: credentials.connection_password.clone(),
+            attempts: reconnect.connection_attempts,
+            backoff: reconnect.backoff(),
         }
     }
 

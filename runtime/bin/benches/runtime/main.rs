@@ -1,12 +1,12 @@
 //! The worker measured against the raw RocketMQ client, on one embedded broker, in one run.
 //!
-//! `cargo bench -p connect-runtime --bench runtime` runs every measurement of `BENCHMARKS.md`
+//! `cargo bench -p connect-worker --bench runtime` runs every measurement of `BENCHMARKS.md`
 //! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
 //! picks sections: produce, consume, latency, file, process; `--sizes 100,1024`, `--tasks 1,4`,
 //! `--repeats N`, `--records N` and `--converters string,json` narrow the throughput runs; `--namesrv HOST:PORT` measures
 //! on a broker of another process instead of an embedded one, as under valgrind, whose
 //! emulation the broker's storage does not start on).
-//! `cargo test -p connect-runtime --bench runtime` (part of `cargo test --workspace`) runs each
+//! `cargo test -p connect-worker --bench runtime` (part of `cargo test --workspace`) runs each
 //! measurement once on a few records: a smoke test that the benchmark still works.
 
 mod latency;
