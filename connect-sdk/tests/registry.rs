@@ -185,6 +185,23 @@ fn sinks_need_topics() {
 }
 
 #[test]
+fn a_singular_topic_on_a_sink_is_refused_with_a_suggestion() {
+    let config = json!({"name": "copy", "connector.class": "registry-test-sink", "connection.url": "x", "topic": "orders"});
+    let errors = ValidatedConfig::new(Registry::global(), config.as_object().unwrap(), &ConverterDefaults::default()).unwrap_err();
+    let topic = errors.for_key("topic").next().unwrap_or_else(|| panic!("no error for \"topic\": {errors}"));
+    assert_eq!(topic.message, "unknown configuration key; did you mean \"topics\"?");
+}
+
+#[test]
+fn a_misspelled_common_key_gets_a_suggestion_and_a_present_bad_value_one_error() {
+    let config = json!({"name": "copy", "connector.class": "registry-test-sink", "connection.url": "x", "topics": "t",
+        "task.max": "2", "batch.size": "lots"});
+    let errors = ValidatedConfig::new(Registry::global(), config.as_object().unwrap(), &ConverterDefaults::default()).unwrap_err();
+    assert_eq!(errors.for_key("task.max").next().unwrap().message, "unknown configuration key; did you mean \"tasks.max\"?");
+    assert_eq!(errors.for_key("batch.size").count(), 1, "{errors}");
+}
+
+#[test]
 fn public_types_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Registry>();

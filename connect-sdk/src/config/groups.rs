@@ -26,7 +26,7 @@
 //! assert_eq!((copy.reconnect.connection_attempts, copy.batch.batch_size), (3, 50));
 //!
 //! let zero = serde_json::json!({"connection.url": "x", "batch.size": 0});
-//! let errors = parse_connector_config::<Copy>(zero.as_object().unwrap()).unwrap_err();
+//! let errors = parse_connector_config::<Copy>(zero.as_object().unwrap()).err().unwrap();
 //! assert_eq!(errors.iter().next().unwrap().to_string(), "batch.size: invalid value 0: must be at least 1");
 //! ```
 

@@ -6,23 +6,8 @@
 //! separately: each member gets ⌊n/m⌋ or ⌈n/m⌉ of each. The assignment is **sticky**: a unit
 //! stays with its owner while that owner is a member and within its share, and the larger
 //! shares go to the members that already hold the most units. So a join moves only what the
-//! new member must take, and a leave moves only what the leaver held.
-//!
-//! ```
-//! use std::collections::BTreeMap;
-//! use connect_runtime::cluster::assign::{Unit, assign};
-//!
-//! let members = vec!["a".to_owned(), "b".to_owned()];
-//! let units: Vec<Unit> = (0..4).map(|i| Unit::task("orders", i)).collect();
-//! let first = assign(&members, &units, &BTreeMap::new());
-//! assert_eq!(first.values().filter(|w| *w == "a").count(), 2);
-//!
-//! // "c" joins: with the current owners as input, only one task moves (to "c").
-//! let members = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
-//! let second = assign(&members, &units, &first);
-//! let moved = units.iter().filter(|u| first[*u] != second[*u]).count();
-//! assert_eq!(moved, 1);
-//! ```
+//! new member must take, and a leave moves only what the leaver held (the test
+//! `a_join_moves_only_what_the_newcomer_must_take` shows it).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -118,6 +103,19 @@ fn balance(members: &BTreeSet<&str>, units: &[&Unit], owners: &BTreeMap<Unit, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_join_moves_only_what_the_newcomer_must_take() {
+        let members = vec!["a".to_owned(), "b".to_owned()];
+        let units: Vec<Unit> = (0..4).map(|i| Unit::task("orders", i)).collect();
+        let first = assign(&members, &units, &BTreeMap::new());
+        assert_eq!(first.values().filter(|w| *w == "a").count(), 2);
+        // "c" joins: with the current owners as input, only one task moves (to "c").
+        let members = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let second = assign(&members, &units, &first);
+        let moved = units.iter().filter(|u| first[*u] != second[*u]).count();
+        assert_eq!(moved, 1);
+    }
 
     fn members(ids: &[&str]) -> Vec<String> {
         ids.iter().map(|s| (*s).to_owned()).collect()

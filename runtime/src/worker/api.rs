@@ -25,12 +25,12 @@ pub type OffsetsChange = Vec<(Json, Option<Json>)>;
 /// One plugin as `GET /connector-plugins` lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct PluginInfo {
-    /// Its name.
+    /// The name configs use in `connector.class` (or `transforms.<alias>.type`...).
     pub class: String,
-    /// Its kind.
+    /// `source`, `sink`, `transformation`, `predicate` or `converter`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Its version.
+    /// The version of the crate that registered it.
     pub version: String,
 }
 

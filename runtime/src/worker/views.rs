@@ -18,11 +18,11 @@ pub struct TaskId {
 /// Kafka's `ConnectorInfo`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConnectorInfo {
-    /// Name.
+    /// The connector's name, unique in its worker or cluster.
     pub name: String,
-    /// Raw config.
+    /// The config as it was written, placeholders (`${env:...}`) unresolved.
     pub config: ConfigMap,
-    /// Its tasks.
+    /// The ids of the tasks its last plan made (none while it is stopped).
     pub tasks: Vec<TaskId>,
     /// `source` or `sink`.
     #[serde(rename = "type")]
@@ -32,11 +32,11 @@ pub struct ConnectorInfo {
 /// The state of a connector or task in a status answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StateInfo {
-    /// State.
+    /// `UNASSIGNED`, `RUNNING`, `PAUSED`, `STOPPED`, `FAILED` or `RESTARTING`.
     pub state: State,
-    /// The worker running it.
+    /// The id of the worker that owns it (empty while unassigned).
     pub worker_id: String,
-    /// Error trace, when failed.
+    /// The error and its causes, when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
 }
@@ -44,9 +44,9 @@ pub struct StateInfo {
 /// One task in a status answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskStateInfo {
-    /// Task id.
+    /// The task's number within its connector, from 0.
     pub id: u32,
-    /// State.
+    /// `UNASSIGNED`, `RUNNING`, `PAUSED`, `STOPPED`, `FAILED` or `RESTARTING`.
     pub state: State,
     /// The worker running it.
     pub worker_id: String,
@@ -58,11 +58,11 @@ pub struct TaskStateInfo {
 /// Kafka's `ConnectorStateInfo`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConnectorStatus {
-    /// Name.
+    /// The connector's name.
     pub name: String,
-    /// The connector's own state.
+    /// The state of the connector itself (its planning), and its owner.
     pub connector: StateInfo,
-    /// Its tasks.
+    /// The state and owner of each of its tasks.
     pub tasks: Vec<TaskStateInfo>,
     /// `source` or `sink`.
     #[serde(rename = "type")]
@@ -72,8 +72,8 @@ pub struct ConnectorStatus {
 /// One entry of `GET /connectors/{name}/tasks`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskInfo {
-    /// Its id.
+    /// Which connector and task.
     pub id: TaskId,
-    /// Its config.
+    /// The task's config as its connector planned it, placeholders unresolved.
     pub config: ConfigMap,
 }
