@@ -279,6 +279,11 @@ mod tests {
         let scope = KeyScope { prefix: "", foreign: &|_| false, also_known: &[], origin: ConfigOrigin::Task };
         let task: Annotated = parse_keys(json!({"tasks.max": 1, "tables": "a,b"}).as_object().unwrap(), &scope).unwrap();
         assert_eq!(task.tables, ["a", "b"]);
+        let shown = crate::config::schema_info::user_schema(crate::config::schema_info::schema_of::<Annotated>());
+        assert_eq!(
+            shown.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect::<Vec<String>>()),
+            Some(vec!["tasks_max".to_owned()])
+        );
     }
 
     #[test]

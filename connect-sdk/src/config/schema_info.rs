@@ -67,6 +67,15 @@ pub fn schema_of<T: JsonSchema>() -> Schema {
     schemars::SchemaGenerator::default().into_root_schema_for::<T>()
 }
 
+/// `root` without the properties users may not set (task-only ones): what `plugins` and the
+/// REST API show.
+pub fn user_schema(mut root: Schema) -> Schema {
+    if let Some(properties) = root.get_mut("properties").and_then(Json::as_object_mut) {
+        properties.retain(|_, property| property.get(annotations::TASK_ONLY).and_then(Json::as_bool) != Some(true));
+    }
+    root
+}
+
 /// Normalises a key so `batch.size`, `batch-size`, `Batch_Size` and `batch_size` compare equal.
 pub fn normalize_key(key: &str) -> String {
     key.chars().map(|c| if c == '.' || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect()

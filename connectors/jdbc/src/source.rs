@@ -64,8 +64,10 @@ pub struct JdbcSource {
     /// Milliseconds between two lookups of the tables.
     #[serde(default = "default_table_poll_interval_ms")]
     pub table_poll_interval_ms: u64,
-    /// The tables one task copies (set when the connector plans its tasks).
+    /// The tables one task copies (set when the connector plans its tasks;
+    /// users do not set it).
     #[serde(default)]
+    #[config(task_only)]
     pub tables: Vec<String>,
 }
 

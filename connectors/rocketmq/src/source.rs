@@ -55,8 +55,10 @@ pub struct RocketMqSource {
     /// Milliseconds between two lookups of the source topics' queues.
     #[serde(default = "default_refresh_ms")]
     pub source_queue_refresh_ms: u64,
-    /// The queues one task copies, `topic|broker|queue id` (set when the connector plans its tasks).
+    /// The queues one task copies, `topic|broker|queue id` (set when the connector plans its tasks;
+    /// users do not set it).
     #[serde(default)]
+    #[config(task_only)]
     pub queues: Vec<String>,
 }
 

@@ -68,3 +68,67 @@ fn environment_settings_apply_and_the_command_line_wins() {
     assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The standard error lines of a worker started with `args`, until one contains `until`
+/// (or 120 s pass); the worker is killed then.
+fn log_lines_until(args: &[&str], until: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = worker().args(args).stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.contains(until);
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+#[test]
+fn logs_to_a_file_carry_no_colour_codes_and_json_logs_are_one_object_a_line() {
+    for format in ["text", "json"] {
+        let dir = std::env::temp_dir().join(format!("connect-cli-logs-{format}-{}", std::process::id()));
+        let dir = dir.to_string_lossy().into_owned();
+        let args = [
+            "--log-format",
+            format,
+            "standalone",
+            "--data-dir",
+            &dir,
+            "--rest-addr",
+            "127.0.0.1:0",
+            "--embedded-namesrv-port",
+            "0",
+            "--embedded-broker-port",
+            "0",
+        ];
+        let lines = log_lines_until(&args, "REST API listening");
+        assert!(lines.last().is_some_and(|l| l.contains("REST API listening")), "{format}: the worker did not start: {lines:#?}");
+        assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "{format}: colour codes in a piped log: {lines:#?}");
+        if format == "json" {
+            for line in &lines {
+                let parsed: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(parsed.get("level").is_some() && parsed.get("fields").is_some(), "{line}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
