@@ -69,7 +69,7 @@ pub struct PluginDescriptor {
     pub kind: PluginKind,
     /// Its version (by default its crate's version).
     pub version: &'static str,
-    /// Its doc comment.
+    /// The doc comment of the type it was derived on: what `plugins` shows.
     pub description: &'static str,
     /// Module that registered it, to tell duplicates apart.
     pub module: &'static str,

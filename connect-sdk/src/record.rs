@@ -90,7 +90,7 @@ pub struct Record {
     pub value: Value,
     /// The value's schema.
     pub value_schema: Option<Schema>,
-    /// Headers.
+    /// Headers: ordered key/value pairs, a key may repeat.
     pub headers: Headers,
     /// Milliseconds since the Unix epoch.
     pub timestamp: Option<i64>,
@@ -233,7 +233,7 @@ record_builders!(SinkRecord);
 /// Identifies one RocketMQ message queue.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QueueId {
-    /// Topic.
+    /// The topic the queue belongs to.
     pub topic: String,
     /// Broker name.
     pub broker_name: String,

@@ -25,7 +25,7 @@ pub struct ConfigInfos {
 /// One key: its definition and its value with errors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConfigInfo {
-    /// The definition.
+    /// What the key is: type, default, documentation, group.
     pub definition: ConfigKeyInfo,
     /// The value and its errors.
     pub value: ConfigValueInfo,
@@ -34,7 +34,7 @@ pub struct ConfigInfo {
 /// A key's definition (`ConfigKeyInfo`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConfigKeyInfo {
-    /// Key.
+    /// The key, as users write it (`batch.size`).
     pub name: String,
     /// `STRING`, `INT`, `LONG`, `DOUBLE`, `BOOLEAN`, `LIST`, `CLASS`.
     #[serde(rename = "type")]
@@ -45,24 +45,24 @@ pub struct ConfigKeyInfo {
     pub default_value: Option<String>,
     /// `HIGH`, `MEDIUM` or `LOW`.
     pub importance: String,
-    /// Documentation.
+    /// The doc comment of the field the key maps to.
     pub documentation: String,
-    /// Group.
+    /// `Common`, `Transforms`, `Predicates`, `Error Handling`, or the connector's name.
     pub group: String,
     /// Position within the group.
     pub order: usize,
-    /// Display width hint.
+    /// How wide a form field for it should be (Kafka's hint; always `MEDIUM` here).
     pub width: String,
-    /// Display name.
+    /// The label a form shows (the key itself).
     pub display_name: String,
-    /// Dependent keys.
+    /// Keys whose meaning depends on this one (none are declared here).
     pub dependents: Vec<String>,
 }
 
 /// A key's value (`ConfigValueInfo`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConfigValueInfo {
-    /// Key.
+    /// The key, as in its definition.
     pub name: String,
     /// The value given, as text.
     pub value: Option<String>,
@@ -70,7 +70,7 @@ pub struct ConfigValueInfo {
     pub recommended_values: Vec<String>,
     /// Problems with the value.
     pub errors: Vec<String>,
-    /// Always true.
+    /// Whether a form should show the key (always true: no key hides another).
     pub visible: bool,
 }
 

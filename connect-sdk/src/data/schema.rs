@@ -110,7 +110,7 @@ pub struct Field {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schema {
-    /// The type.
+    /// What values it describes: a primitive, an array, a map or a struct.
     pub kind: SchemaType,
     /// Whether `null` is allowed.
     pub optional: bool,
@@ -120,7 +120,7 @@ pub struct Schema {
     pub name: Option<String>,
     /// Schema version.
     pub version: Option<i32>,
-    /// Documentation.
+    /// What the schema's values mean, for people.
     pub doc: Option<String>,
     /// Free-form parameters (for example a decimal's `scale`).
     pub parameters: BTreeMap<String, String>,
