@@ -58,14 +58,20 @@ pub struct EmbeddedRocketMq {
 /// Starting the embedded servers failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
-    /// A port could not be found or is taken.
-    #[error("port {port}: {message}")]
-    Port {
+    /// A port asked for is taken.
+    #[error("port {port}: the {what} port is in use; pick another or use --namesrv")]
+    PortInUse {
         /// The port.
         port: u16,
-        /// What went wrong.
-        message: String,
+        /// Which server wanted it.
+        what: &'static str,
     },
+    /// No free port could be found.
+    #[error("no free port: {0}")]
+    NoFreePort(#[source] std::io::Error),
+    /// No free port `p` with a free `p - 2` (the broker's fast listener) was found.
+    #[error("no free pair of broker ports (p and p - 2) after 100 tries")]
+    NoFreeBrokerPorts,
     /// The name server did not start: nothing listened on its port in time.
     #[error("the embedded name server did not start: nothing listens on 127.0.0.1:{port} after {waited:?}")]
     NameServer {
@@ -76,7 +82,7 @@ pub enum EmbeddedError {
     },
     /// The broker did not start.
     #[error("the embedded broker did not start: {0}")]
-    Broker(String),
+    Broker(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The data directory is unusable.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -97,7 +103,7 @@ impl EmbeddedRocketMq {
             [(namesrv_port, "name server"), (broker_port, "broker"), (broker_port.saturating_sub(2), "broker fast listener")]
         {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                return Err(EmbeddedError::Port { port, message: format!("the {what} port is in use; pick another or use --namesrv") });
+                return Err(EmbeddedError::PortInUse { port, what });
             }
         }
         let root = &config.data_dir;
@@ -221,15 +227,15 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
     broker_config.broker_server_config.listen_port = u32::from(port);
     let store_config =
         MessageStoreConfig { store_path_root_dir: root.into(), ha_listen_port: usize::from(ha_port), ..MessageStoreConfig::default() };
-    let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.to_string()))?;
+    let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.into()))?;
     let context = RuntimeContext::from_current("connect-embedded").service_context("broker");
     let initialized = rocketmq_broker::Builder::new(context, TelemetryRuntimeGuard::noop())
         .with_validated_config(validated)
         .build()
         .initialize()
         .await
-        .map_err(|e| EmbeddedError::Broker(e.to_string()))?;
-    initialized.start().await.map_err(|e| EmbeddedError::Broker(e.to_string()))
+        .map_err(|e| EmbeddedError::Broker(e.into()))?;
+    initialized.start().await.map_err(|e| EmbeddedError::Broker(e.into()))
 }
 
 async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), EmbeddedError> {
@@ -245,20 +251,20 @@ async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), EmbeddedError
 
 /// A free loopback port.
 pub fn free_port() -> Result<u16, EmbeddedError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(EmbeddedError::NoFreePort)?;
+    listener.local_addr().map(|a| a.port()).map_err(EmbeddedError::NoFreePort)
 }
 
 /// A free port `p` whose `p - 2` is free too (the broker's fast listener).
 fn free_broker_port() -> Result<u16, EmbeddedError> {
     for _ in 0..100 {
-        let normal = TcpListener::bind("127.0.0.1:0").map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
-        let port = normal.local_addr().map(|a| a.port()).map_err(|e| EmbeddedError::Port { port: 0, message: e.to_string() })?;
+        let normal = TcpListener::bind("127.0.0.1:0").map_err(EmbeddedError::NoFreePort)?;
+        let port = normal.local_addr().map(|a| a.port()).map_err(EmbeddedError::NoFreePort)?;
         if port > 1026 && TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
             return Ok(port);
         }
     }
-    Err(EmbeddedError::Port { port: 0, message: "no free broker port pair".to_owned() })
+    Err(EmbeddedError::NoFreeBrokerPorts)
 }
 
 #[cfg(test)]
