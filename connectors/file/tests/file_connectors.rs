@@ -68,3 +68,99 @@ fn file_sink_is_compliant() {
         assert_eq!(report.passed.len(), 3, "{report}");
     });
 }
+
+/// A named pipe at `path`.
+fn fifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn file_source_reads_lines_as_they_are_written_without_reading_any_twice() {
+    block_on(async {
+        let dir = temp_dir("growing");
+        let file = dir.join("growing.txt");
+        std::fs::write(&file, "one\ntw").unwrap();
+        let mut harness = SourceHarness::<FileSource>::new(json!({"file": file, "topic": "t"})).await.unwrap();
+        let first = harness.poll_at_least(1).await.unwrap();
+        assert_eq!(first.iter().map(|r| r.value.to_string()).collect::<Vec<_>>(), ["one"]);
+        // The rest of the second line, and a third.
+        let mut appender = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+        std::io::Write::write_all(&mut appender, b"o\r\nthree\n").unwrap();
+        let rest = harness.poll_at_least(2).await.unwrap();
+        assert_eq!(rest.iter().map(|r| r.value.to_string()).collect::<Vec<_>>(), ["two", "three"]);
+        assert_eq!(rest[1].source_offset.get_i64("position"), Some(15));
+        harness.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_line_longer_than_the_bound_fails_the_task_instead_of_growing_it() {
+    block_on(async {
+        let dir = temp_dir("no-newlines");
+        let file = dir.join("no-newlines.bin");
+        std::fs::write(&file, vec![b'x'; 3 * 1024 * 1024]).unwrap();
+        let mut harness = SourceHarness::<FileSource>::new(json!({"file": file, "topic": "t", "max.line.bytes": 1_048_576})).await.unwrap();
+        let error = harness.poll_at_least(1).await.err().expect("a 3 MiB line fails the task");
+        assert!(error.to_string().contains("longer than max.line.bytes (1048576 bytes)"), "{error}");
+    });
+}
+
+#[test]
+fn file_source_reads_a_named_pipe_written_by_another_process() {
+    block_on(async {
+        let dir = temp_dir("source-fifo");
+        let pipe = dir.join("in.fifo");
+        fifo(&pipe);
+        let mut writer = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf 'a\\nb\\nc\\n' > '{}'", pipe.display()))
+            .spawn()
+            .expect("a shell writes the pipe");
+        let mut harness = SourceHarness::<FileSource>::new(json!({"file": pipe, "topic": "t"})).await.unwrap();
+        let records = harness.poll_at_least(3).await.unwrap();
+        assert_eq!(records.iter().map(|r| r.value.to_string()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(writer.wait().unwrap().success());
+        harness.close().await.unwrap();
+    });
+}
+
+#[test]
+fn file_sink_writes_to_dev_null_through_every_flush() {
+    block_on(async {
+        let mut harness = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": "/dev/null"})).await.unwrap();
+        for round in 0..3 {
+            for i in 0..1_000 {
+                harness.send("t", connect_sdk::data::Value::Null, format!("record-{round}-{i}")).unwrap();
+            }
+            assert_eq!(harness.deliver().await.unwrap(), 1_000);
+            harness.flush().await.unwrap_or_else(|e| panic!("flush {round} of /dev/null: {e}"));
+        }
+        harness.close().await.unwrap();
+    });
+}
+
+#[test]
+fn file_sink_feeds_a_named_pipe_read_by_another_process() {
+    block_on(async {
+        let dir = temp_dir("sink-fifo");
+        let (pipe, copy) = (dir.join("out.fifo"), dir.join("copy.txt"));
+        fifo(&pipe);
+        let mut reader = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("cat '{}' > '{}'", pipe.display(), copy.display()))
+            .spawn()
+            .expect("a shell reads the pipe");
+        let mut harness = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": pipe})).await.unwrap();
+        for i in 0..100 {
+            harness.send("t", connect_sdk::data::Value::Null, format!("line-{i}")).unwrap();
+        }
+        harness.deliver().await.unwrap();
+        harness.flush().await.unwrap();
+        harness.close().await.unwrap();
+        drop(harness); // the writer's end closes: the reader sees the end of the stream
+        assert!(reader.wait().unwrap().success());
+        let lines: Vec<String> = std::fs::read_to_string(&copy).unwrap().lines().map(str::to_owned).collect();
+        assert_eq!(lines, (0..100).map(|i| format!("line-{i}")).collect::<Vec<_>>());
+    });
+}
