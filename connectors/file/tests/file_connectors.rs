@@ -101,7 +101,7 @@ fn a_line_longer_than_the_bound_fails_the_task_instead_of_growing_it() {
         let file = dir.join("no-newlines.bin");
         std::fs::write(&file, vec![b'x'; 3 * 1024 * 1024]).unwrap();
         let mut harness = SourceHarness::<FileSource>::new(json!({"file": file, "topic": "t", "max.line.bytes": 1_048_576})).await.unwrap();
-        let error = harness.poll_at_least(1).await.err().expect("a 3 MiB line fails the task");
+        let error = harness.poll_at_least(1).await.expect_err("a 3 MiB line fails the task");
         assert!(error.to_string().contains("longer than max.line.bytes (1048576 bytes)"), "{error}");
     });
 }
