@@ -36,6 +36,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
@@ -119,6 +120,7 @@ fn full_config(config: &Json) -> crate::config::ConfigMap {
 pub struct SourceCompliance {
     config: Json,
     records: usize,
+    idle_timeout: Duration,
 }
 
 type Sequences = BTreeMap<String, Vec<Option<Vec<u8>>>>;
@@ -129,12 +131,19 @@ const PRODUCES: &str = "produces_the_records_asked_for";
 impl SourceCompliance {
     /// Checks a source configured by `config` (reads 20 records by default).
     pub fn new(config: Json) -> SourceCompliance {
-        SourceCompliance { config, records: 20 }
+        SourceCompliance { config, records: 20, idle_timeout: Duration::from_secs(5) }
     }
 
     /// How many records the resume checks read (at least 2).
     pub fn records(mut self, records: usize) -> SourceCompliance {
         self.records = records.max(2);
+        self
+    }
+
+    /// How long a check waits for the next record before it fails (default 5 s); see
+    /// [`SourceHarness::set_idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Duration) -> SourceCompliance {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -172,9 +181,11 @@ impl SourceCompliance {
         check: &'static str,
         store: Arc<InMemoryOffsetStore>,
     ) -> Result<SourceHarness<C>, ComplianceFailure> {
-        SourceHarness::<C>::with_store(self.config.clone(), store)
+        let mut harness = SourceHarness::<C>::with_store(self.config.clone(), store)
             .await
-            .or_else(|e| fail(check, format!("cannot open the tasks: {}", e.trace())))
+            .or_else(|e| fail(check, format!("cannot open the tasks: {}", e.trace())))?;
+        harness.set_idle_timeout(self.idle_timeout);
+        Ok(harness)
     }
 
     async fn reference<C: SourceConnector>(&self) -> Result<Sequences, ComplianceFailure> {
