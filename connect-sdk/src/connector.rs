@@ -243,12 +243,36 @@ pub type CommittedOffsets = BTreeMap<SourcePartition, SourceOffset>;
 /// For each queue, the offset of the next record to consume: everything before it was put.
 pub type QueueOffsets = BTreeMap<QueueId, i64>;
 
+/// The position after each queue's last record in `records`: what a sink that keeps its
+/// positions stores with the data it writes for them (see [`SinkTask::stored_offsets`]).
+///
+/// ```
+/// use connect_sdk::offsets_after;
+/// use connect_sdk::record::SinkRecord;
+///
+/// let records = [SinkRecord::new("t", 0, 7, "a"), SinkRecord::new("t", 0, 8, "b"), SinkRecord::new("t", 1, 3, "c")];
+/// let after = offsets_after(&records);
+/// assert_eq!(after.values().copied().collect::<Vec<_>>(), [9, 4]);
+/// ```
+pub fn offsets_after(records: &[SinkRecord]) -> QueueOffsets {
+    let mut after = QueueOffsets::new();
+    for record in records {
+        let next = record.position() + 1;
+        let entry = after.entry(record.queue()).or_insert(next);
+        *entry = (*entry).max(next);
+    }
+    after
+}
+
 /// Writes [`SinkRecord`]s to an external system.
 ///
-/// Lifecycle: `open` → `put` batches → `flush` (then the runtime commits the consumer
-/// offsets passed to it, and only then) → `close`. A record `put` but not flushed is
-/// delivered again after a restart: sinks are at-least-once, make writes idempotent where
-/// you can.
+/// Lifecycle: `open` → `stored_offsets` for the queues it is given → `put` batches → `flush`
+/// (then the runtime commits the consumer offsets passed to it, and only then) → `close`.
+/// The runtime flushes after every batch it puts, so a record `put` but not flushed is
+/// delivered again after a crash only if the crash came between the two: such sinks are
+/// at-least-once, make writes idempotent where you can. A sink that stores its positions in
+/// its destination, atomically with the data, is exactly-once (see
+/// [`SinkTask::stored_offsets`]).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a sink task",
     note = "implement `connect_sdk::SinkTask` for `{Self}`, with `type Config` set to the connector struct"
@@ -263,10 +287,24 @@ pub trait SinkTask: Send + Sized + 'static {
     /// Writes (or buffers) a batch of records.
     fn put(&mut self, records: Vec<SinkRecord>) -> impl Future<Output = Result<()>> + Send;
 
-    /// Makes everything put so far durable; `offsets` are what will be committed afterwards.
+    /// Makes everything put so far durable; `offsets` are what will be committed afterwards
+    /// (they may be ahead of the records put: records a transform dropped or the dead-letter
+    /// queue took). A sink that keeps its positions stores them here, with the data.
     fn flush(&mut self, offsets: &QueueOffsets) -> impl Future<Output = Result<()>> + Send {
         let _ = offsets;
         async { Ok(()) }
+    }
+
+    /// The positions this task stored in its destination for any of `queues` (the queues the
+    /// runtime is about to read for it, asked again whenever they change): each queue named
+    /// in the answer is read from that position instead of the consumer group's committed
+    /// offset (Kafka's `SinkTaskContext.offset`). A sink that writes, in one atomic step with
+    /// its data, the positions after the records written ([`offsets_after`]), and the
+    /// offsets `flush` is given, delivers exactly once: a crash between its write and the
+    /// runtime's commit repeats nothing. The default stores nothing (at-least-once).
+    fn stored_offsets(&mut self, queues: &[QueueId]) -> impl Future<Output = Result<QueueOffsets>> + Send {
+        let _ = queues;
+        async { Ok(QueueOffsets::new()) }
     }
 
     /// Releases every resource; called once, also after a failure.

@@ -19,7 +19,7 @@ pub mod transform;
 pub use connect_macros::{Converter, Deserialize, JsonSchema, Predicate, Serialize, SinkConnector, SourceConnector, Transform};
 pub use connector::{
     CommittedOffsets, ConfigDeserialize, ConfigSchema, ConfigSerialize, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask,
-    SourceConnector, SourceTask, TaskPlan,
+    SourceConnector, SourceTask, TaskPlan, offsets_after,
 };
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result};
@@ -38,8 +38,10 @@ pub mod prelude {
     pub use crate::context::{SinkContext, SourceContext};
     pub use crate::data::{Schema, Struct, Value};
     pub use crate::offsets::{SourceOffset, SourcePartition};
-    pub use crate::record::{Record, SinkRecord, SourceRecord};
-    pub use crate::{CommittedOffsets, Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+    pub use crate::record::{QueueId, Record, SinkRecord, SourceRecord};
+    pub use crate::{
+        CommittedOffsets, Error, QueueOffsets, Result, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan, offsets_after,
+    };
     pub use connect_macros::{Deserialize, JsonSchema, Serialize};
 }
 

@@ -17,7 +17,7 @@ use crate::connector::{CommittedOffsets, ConnectorConfig, QueueOffsets, SinkConn
 use crate::context::{BoxFuture, SinkContext, SourceContext};
 use crate::converter::Converter;
 use crate::error::{Error, Result};
-use crate::record::{SinkRecord, SourceRecord};
+use crate::record::{QueueId, SinkRecord, SourceRecord};
 use crate::transform::{Predicate, Transform};
 
 /// What a plugin is.
@@ -221,6 +221,8 @@ pub trait DynSinkTask: Send {
     fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<()>>;
     /// See [`SinkTask::flush`].
     fn flush<'a>(&'a mut self, offsets: &'a QueueOffsets) -> BoxFuture<'a, Result<()>>;
+    /// See [`SinkTask::stored_offsets`].
+    fn stored_offsets<'a>(&'a mut self, queues: &'a [QueueId]) -> BoxFuture<'a, Result<QueueOffsets>>;
     /// See [`SinkTask::close`].
     fn close(&mut self) -> BoxFuture<'_, Result<()>>;
 }
@@ -231,6 +233,9 @@ impl<T: SinkTask> DynSinkTask for T {
     }
     fn flush<'a>(&'a mut self, offsets: &'a QueueOffsets) -> BoxFuture<'a, Result<()>> {
         Box::pin(SinkTask::flush(self, offsets))
+    }
+    fn stored_offsets<'a>(&'a mut self, queues: &'a [QueueId]) -> BoxFuture<'a, Result<QueueOffsets>> {
+        Box::pin(SinkTask::stored_offsets(self, queues))
     }
     fn close(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(SinkTask::close(self))

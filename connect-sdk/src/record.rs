@@ -230,8 +230,9 @@ impl SinkRecord {
 
 record_builders!(SinkRecord);
 
-/// Identifies one RocketMQ message queue.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Identifies one RocketMQ message queue (serialized as `{"topic", "broker_name", "queue_id"}`,
+/// for sinks that store their positions).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct QueueId {
     /// The topic the queue belongs to.
     pub topic: String,

@@ -132,8 +132,12 @@ impl<C: SinkConnector> SinkHarness<C> {
 
     async fn open(&mut self) -> Result<()> {
         self.context = Self::new_context(&self.pipeline, &self.reporter);
-        self.task = Some((self.factory.open_task)(self.task_config.clone(), self.context.clone()).await?);
+        let mut task = (self.factory.open_task)(self.task_config.clone(), self.context.clone()).await?;
+        let queues: Vec<QueueId> = self.topics.keys().map(|topic| Self::queue(topic)).collect();
+        let stored = task.stored_offsets(&queues).await?;
+        self.task = Some(task);
         self.delivered = self.committed.clone();
+        self.delivered.extend(stored.into_iter().filter(|(queue, _)| queues.contains(queue)));
         Ok(())
     }
 
@@ -223,10 +227,18 @@ impl<C: SinkConnector> SinkHarness<C> {
         self.open().await
     }
 
-    /// Crash: close without flushing and reopen; unflushed records are delivered again.
+    /// Crash: the task is dropped without a flush or `close` (as a killed worker leaves it)
+    /// and opened again; delivery continues after the positions it stored
+    /// ([`SinkTask::stored_offsets`](crate::SinkTask::stored_offsets)), else after the
+    /// committed offsets, so unflushed records are delivered again.
     pub async fn crash_and_restart(&mut self) -> Result<()> {
-        self.close().await?;
+        drop(self.task.take());
         self.open().await
+    }
+
+    /// Where delivery continues for `topic`: the next record `deliver` hands to the task.
+    pub fn next_offset(&self, topic: &str) -> i64 {
+        self.delivered.get(&Self::queue(topic)).copied().unwrap_or(0)
     }
 
     /// Closes the task.

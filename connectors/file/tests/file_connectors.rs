@@ -62,10 +62,74 @@ fn file_sink_is_compliant() {
         let dir = temp_dir("sink-compliance");
         let file = dir.join("out.txt");
         let report = SinkCompliance::new(json!({"file": file}))
+            .exactly_once()
             .run::<FileSink>(async || std::fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_owned).collect())
             .await
             .unwrap();
-        assert_eq!(report.passed.len(), 3, "{report}");
+        assert_eq!(report.passed.len(), 4, "{report}");
+    });
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn file_sink_cuts_lines_written_after_the_last_flush_and_writes_them_once() {
+    block_on(async {
+        let dir = temp_dir("sink-cut");
+        let file = dir.join("out.txt");
+        let mut harness = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": file})).await.unwrap();
+        let expected: Vec<String> = (0..20).map(|i| format!("line-{i}")).collect();
+        for line in &expected[..10] {
+            harness.send("t", connect_sdk::data::Value::Null, line.as_str()).unwrap();
+        }
+        harness.deliver().await.unwrap();
+        harness.flush().await.unwrap();
+        for line in &expected[10..] {
+            harness.send("t", connect_sdk::data::Value::Null, line.as_str()).unwrap();
+        }
+        harness.deliver().await.unwrap();
+        assert_eq!(lines_of(&file).len(), 20, "put writes through");
+        harness.crash_and_restart().await.unwrap();
+        assert_eq!(lines_of(&file), expected[..10], "the unflushed lines are cut");
+        assert_eq!(harness.next_offset("t"), 10, "and delivered again");
+        harness.deliver().await.unwrap();
+        harness.flush().await.unwrap();
+        assert_eq!(lines_of(&file), expected);
+        let stored = std::fs::read_to_string(dir.join("out.txt.positions")).unwrap();
+        assert!(stored.contains("\"queue_id\":0") && stored.contains(",20]"), "{stored}");
+    });
+}
+
+#[test]
+fn file_sink_resumes_from_the_committed_offsets_when_its_file_was_replaced() {
+    block_on(async {
+        let dir = temp_dir("sink-replaced");
+        let file = dir.join("out.txt");
+        let mut harness = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": file})).await.unwrap();
+        for i in 0..10 {
+            harness.send("t", connect_sdk::data::Value::Null, format!("line-{i}")).unwrap();
+        }
+        harness.deliver().await.unwrap();
+        harness.flush().await.unwrap();
+        harness.close().await.unwrap();
+        std::fs::write(&file, "another file\n").unwrap();
+        harness.crash_and_restart().await.unwrap();
+        assert_eq!(lines_of(&file), ["another file"], "a shorter file is not cut");
+        assert_eq!(harness.next_offset("t"), 10, "the committed offsets still hold");
+    });
+}
+
+#[test]
+fn file_sink_refuses_corrupt_positions_and_says_how_to_go_on() {
+    block_on(async {
+        let dir = temp_dir("sink-corrupt");
+        let file = dir.join("out.txt");
+        std::fs::write(dir.join("out.txt.positions"), "{not json").unwrap();
+        let error = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": file})).await.err().expect("open fails");
+        let text = error.trace();
+        assert!(text.contains("out.txt.positions is corrupt; delete it to resume from the committed offsets"), "{text}");
     });
 }
 

@@ -1,5 +1,6 @@
-//! The sink task loop: consume → converters → transforms → `put` in batches → `flush` →
-//! consumer offsets committed only after `flush` succeeded.
+//! The sink task loop: consume → converters → transforms → `put` in batches → `flush` after
+//! every batch → consumer offsets committed (while the next batch is polled), only after
+//! `flush` succeeded. A task that stored its positions is read from them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -64,20 +65,21 @@ impl SinkRunner {
     }
 
     async fn run_loop(&mut self, control: &mut Control, status: &StatusCell, offsets: &mut QueueOffsets) -> Result<(), Error> {
-        let mut last_commit = Instant::now();
         let mut paused: BTreeSet<QueueId> = BTreeSet::new();
         let mut assigned: Vec<MessageQueue> = Vec::new();
         let mut next_assignment = Instant::now();
+        // Offsets flushed to the task but not yet committed: committed while the next batch is polled.
+        let mut flushed: Option<QueueOffsets> = None;
         let timeout = self.pipeline.settings.poll_timeout.as_millis() as u64;
         while wait_while_paused(control, status).await {
             if Instant::now() >= next_assignment {
                 let (queues, complete) = self.my_queues().await;
                 if queues != assigned {
-                    if !offsets.is_empty() {
-                        self.flush_and_commit(offsets).await?;
-                        offsets.clear();
-                    }
+                    self.flush_and_commit(offsets).await?;
+                    flushed = None;
+                    offsets.clear();
                     self.consumer.assign(queues.clone()).await.map_err(Error::from)?;
+                    self.resume_from_stored(&queues, offsets).await?;
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -88,16 +90,35 @@ impl SinkRunner {
                 continue;
             }
             self.apply_pauses(&mut paused).await;
-            let messages = self.consumer.poll(timeout).await;
+            let (messages, committed) = tokio::join!(self.consumer.poll(timeout), commit(&self.consumer, &self.pipeline, flushed.take()));
+            committed?;
+            let before = offsets.clone();
             if !messages.is_empty() {
                 self.pipeline.metrics.add(Counter::SinkRecordsRead, messages.len() as u64);
                 let batch = self.convert(&messages, offsets).await?;
                 self.put(batch).await?;
             }
-            let due = last_commit.elapsed() >= self.pipeline.settings.offset_flush_interval;
-            if (due || self.context.take_commit_request()) && !offsets.is_empty() {
-                self.flush_and_commit(offsets).await?;
-                last_commit = Instant::now();
+            // Every batch is flushed, and its offsets committed with the next poll: a crash
+            // repeats at most the batch in flight (and nothing for a sink keeping its positions).
+            if (*offsets != before || self.context.take_commit_request()) && !offsets.is_empty() {
+                self.flush(offsets).await?;
+                flushed = Some(offsets.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads each of `queues` for which the task stored a position from there, rather than
+    /// from the group's committed offset (a sink keeping its positions in its destination).
+    async fn resume_from_stored(&mut self, queues: &[MessageQueue], offsets: &mut QueueOffsets) -> Result<(), Error> {
+        let ids: Vec<QueueId> = queues.iter().map(queue_id).collect();
+        let stored = self.task.stored_offsets(&ids).await?;
+        for queue in queues {
+            if let Some(&position) = stored.get(&queue_id(queue)) {
+                self.consumer.seek(queue, position).await.map_err(Error::from)?;
+                // Expected next: the gap check rewinds if the consumer reads from elsewhere.
+                offsets.insert(queue_id(queue), position);
+                tracing::debug!(connector = %self.pipeline.connector, queue = ?queue, position, "resuming from the position the sink stored");
             }
         }
         Ok(())
@@ -256,26 +277,42 @@ impl SinkRunner {
         Ok(())
     }
 
+    /// Flushes the task with `offsets` and commits them, waiting for the broker's answer.
     async fn flush_and_commit(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
         if offsets.is_empty() {
             return Ok(());
         }
-        let started = Instant::now();
-        let metrics = self.pipeline.metrics.clone();
+        self.flush(offsets).await?;
+        commit(&self.consumer, &self.pipeline, Some(offsets.clone())).await
+    }
+
+    async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
         if let Err(error) = self.task.flush(offsets).await {
-            metrics.add(Counter::OffsetCommitFailure, 1);
+            self.pipeline.metrics.add(Counter::OffsetCommitFailure, 1);
             return Err(error);
         }
-        let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
-        let consumer = &self.consumer;
-        if let Err(error) = self.pipeline.retry.run(&metrics, || async { consumer.commit(map.clone()).await.map_err(Error::from) }).await {
-            metrics.add(Counter::OffsetCommitFailure, 1);
-            return Err(error);
-        }
-        metrics.add(Counter::OffsetCommitSuccess, 1);
-        metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
         Ok(())
     }
+}
+
+/// Commits `offsets` (flushed by the task) to the broker, with the connector's retries.
+async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, offsets: Option<QueueOffsets>) -> Result<(), Error> {
+    let Some(offsets) = offsets else { return Ok(()) };
+    let started = Instant::now();
+    let metrics = &pipeline.metrics;
+    let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
+    if let Err(error) = pipeline.retry.run(metrics, || async { consumer.commit(map.clone()).await.map_err(Error::from) }).await {
+        metrics.add(Counter::OffsetCommitFailure, 1);
+        return Err(error);
+    }
+    metrics.add(Counter::OffsetCommitSuccess, 1);
+    metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
+    Ok(())
+}
+
+/// The SDK's name of a queue.
+fn queue_id(queue: &MessageQueue) -> QueueId {
+    QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
 }
 
 /// Consecutive messages of one queue within a poll (the usual shape of a poll): the queue is
