@@ -37,13 +37,20 @@ struct Pipeline {
 
 impl Pipeline {
     /// `defaults` fill keys the test left out. Fails when two linked plugins share a name,
-    /// as the worker would at start-up.
+    /// as the worker would at start-up. A connector without a `name` gets one no other
+    /// harness of any run has (`harness-<process>-<time>-<n>`): state a connector keeps under its
+    /// name in an external system, such as a sink's stored positions, never leaks between tests.
     fn new(config: Json, plugin: ConnectorPlugin, defaults: &[(&str, &str)]) -> Result<Pipeline> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Registry::global().check().map_err(Error::other)?;
         let Json::Object(mut config) = config else {
             return Err(Error::other("a connector config is a JSON object"));
         };
-        for (key, value) in [("name", "harness"), ("connector.class", plugin.name)].iter().chain(defaults) {
+        config.entry("name").or_insert_with(|| {
+            let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+            Json::String(format!("harness-{}-{unique}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+        });
+        for (key, value) in [("connector.class", plugin.name)].iter().chain(defaults) {
             config.entry(*key).or_insert_with(|| Json::String((*value).to_owned()));
         }
         let validated = ValidatedConfig::for_connector(Registry::global(), &config, plugin, &ConverterDefaults::default())?;

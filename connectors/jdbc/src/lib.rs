@@ -5,10 +5,11 @@
 //! and creates or widens tables from the record schema.
 //!
 //! Delivery: the source is at least once (a row is read again only after a crash between its
-//! poll and its offset commit); the sink is at least once, and exactly once in effect with
-//! `insert.mode=upsert` (a redelivered record writes the same row again).
+//! poll and its offset commit); the sink is exactly once: each transaction stores the queue
+//! positions of the records it writes (`offsets.table`), and a task resumes from them.
 
 pub mod db;
+mod positions;
 mod query;
 mod sink;
 mod source;

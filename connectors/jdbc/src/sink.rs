@@ -7,12 +7,16 @@ use connect_sdk::config::groups::{BatchSize, Credentials, Reconnect};
 use connect_sdk::prelude::*;
 
 use crate::db::{Connection, ConnectionSettings, Dialect};
+use crate::positions::PositionTable;
 use crate::write::{InsertMode, PkMode, RowBatch, TableWriter};
 
 /// Writes records with a struct value (and schema) into PostgreSQL or MySQL/MariaDB tables
 /// (Kafka's JDBC sink connector, same keys). Each `put` is one transaction: rows are inserted,
-/// upserted on the primary key (`insert.mode=upsert`, idempotent, so redelivered records do
-/// no harm) or updated; with `delete.enabled`, a tombstone deletes the row of its key.
+/// upserted on the primary key (`insert.mode=upsert`) or updated; with `delete.enabled`, a
+/// tombstone deletes the row of its key. The same transaction stores the queue positions of
+/// the records in `offsets.table` (created when missing, one row per connector and queue),
+/// and a task resumes from them: exactly once, even for plain inserts, unless
+/// `exactly.once=false` (at least once, no table written but the records').
 /// `auto.create` creates a missing table from the record schema, `auto.evolve` adds missing
 /// columns. A record the database refuses is retried alone, then reported to the dead-letter
 /// queue when errors are tolerated, or it stops the task.
@@ -56,10 +60,24 @@ pub struct JdbcSink {
     /// Rows per statement at most.
     #[serde(flatten)]
     pub batch: BatchSize<3_000>,
+    /// Store the positions of written records with them, in `offsets.table`.
+    #[serde(default = "enabled")]
+    pub exactly_once: bool,
+    /// The table of stored positions (with `exactly.once`).
+    #[serde(default = "default_offsets_table")]
+    pub offsets_table: String,
 }
 
 fn default_table_format() -> String {
     "${topic}".to_owned()
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn default_offsets_table() -> String {
+    "connect_offsets".to_owned()
 }
 
 impl JdbcSink {
@@ -84,25 +102,34 @@ impl JdbcSink {
         if self.table_name_format.trim().is_empty() {
             errors.push("table.name.format", "cannot be empty");
         }
+        if self.exactly_once && self.offsets_table.trim().is_empty() {
+            errors.push("offsets.table", "cannot be empty with exactly.once");
+        }
         errors.into_result(())
     }
 }
 
-/// Writes each `put` in one transaction.
+/// Writes each `put` in one transaction, with the positions of its records.
 pub struct JdbcSinkTask {
     config: JdbcSink,
     ctx: SinkContext,
     connection: Option<Connection>,
     /// What it learnt of each table (columns, whether it exists).
     tables: BTreeMap<String, TableWriter>,
+    /// Where the positions are kept (`exactly.once`).
+    positions: Option<PositionTable>,
 }
 
 impl SinkTask for JdbcSinkTask {
     type Config = JdbcSink;
 
     async fn open(config: JdbcSink, ctx: SinkContext) -> Result<Self> {
-        let connection = config.settings().connect().await?;
-        Ok(JdbcSinkTask { config, ctx, connection: Some(connection), tables: BTreeMap::new() })
+        let mut connection = config.settings().connect().await?;
+        let positions = match config.exactly_once {
+            true => Some(PositionTable::open(&mut connection, &config.offsets_table, ctx.connector_name()).await?),
+            false => None,
+        };
+        Ok(JdbcSinkTask { config, ctx, connection: Some(connection), tables: BTreeMap::new(), positions })
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
@@ -114,8 +141,9 @@ impl SinkTask for JdbcSinkTask {
             Some(connection) => connection,
             None => self.connection.insert(self.config.settings().connect().await?),
         };
+        let after = offsets_after(&records);
         let result = match batch {
-            Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch).await,
+            Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
             Err(error) => Err(error),
         };
         match result {
@@ -128,6 +156,28 @@ impl SinkTask for JdbcSinkTask {
             Err(error) => self.put_one_by_one(records, error).await,
         }
     }
+
+    /// Stores the offsets the runtime is about to commit, when they go beyond the positions
+    /// stored with the rows (records a transform dropped or the dead-letter queue took).
+    async fn flush(&mut self, offsets: &QueueOffsets) -> Result<()> {
+        let Some(positions) = self.positions.as_mut().filter(|p| !p.holds(offsets)) else { return Ok(()) };
+        let connection = match self.connection.as_mut() {
+            Some(connection) => connection,
+            None => self.connection.insert(self.config.settings().connect().await?),
+        };
+        positions.write(connection, offsets).await?;
+        positions.written(offsets);
+        Ok(())
+    }
+
+    async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {
+        let Some(positions) = self.positions.as_mut() else { return Ok(QueueOffsets::new()) };
+        let connection = match self.connection.as_mut() {
+            Some(connection) => connection,
+            None => self.connection.insert(self.config.settings().connect().await?),
+        };
+        positions.read(connection, queues).await
+    }
 }
 
 async fn write_all(
@@ -135,6 +185,8 @@ async fn write_all(
     config: &JdbcSink,
     tables: &mut BTreeMap<String, TableWriter>,
     batch: &RowBatch,
+    positions: Option<&mut PositionTable>,
+    after: &QueueOffsets,
 ) -> Result<()> {
     connection.batch("BEGIN").await?;
     let written = async {
@@ -145,11 +197,20 @@ async fn write_all(
             };
             writer.write(connection, config, rows).await?;
         }
+        if let Some(positions) = &positions {
+            positions.write(connection, after).await?;
+        }
         Ok::<(), Error>(())
     }
     .await;
     match written {
-        Ok(()) => connection.batch("COMMIT").await,
+        Ok(()) => {
+            connection.batch("COMMIT").await?;
+            if let Some(positions) = positions {
+                positions.written(after);
+            }
+            Ok(())
+        }
         Err(error) => {
             let _ = connection.batch("ROLLBACK").await;
             // A failed DDL may have left what was learnt of a table wrong.
@@ -170,8 +231,9 @@ impl JdbcSinkTask {
                 Some(connection) => connection,
                 None => self.connection.insert(self.config.settings().connect().await?),
             };
+            let after = offsets_after(one);
             let result = match RowBatch::of(&self.config, one) {
-                Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch).await,
+                Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
                 Err(error) => Err(error),
             };
             match (result, self.ctx.errant_record_reporter()) {

@@ -333,6 +333,27 @@ fn sink_in_upsert_mode_keeps_the_sink_guarantees() {
 }
 
 #[test]
+fn sink_in_insert_mode_writes_each_record_once_across_a_crash() {
+    block_on(async {
+        for db in databases() {
+            let table = db.table("sink_once");
+            let offsets = db.table("offsets");
+            let config = json!({"name": table, "connection.url": db.url, "insert.mode": "insert", "auto.create": true,
+                "table.name.format": table, "offsets.table": offsets, "key.converter": "json"});
+            let report = SinkCompliance::new(config)
+                .exactly_once()
+                .record_with(|marker| keyed("any", marker_id(marker), row(marker_id(marker), marker)))
+                .run::<JdbcSink>(async || column_texts(&db, &table, "name").await)
+                .await;
+            db.drop_table(&table).await;
+            db.drop_table(&offsets).await;
+            let report = report.unwrap_or_else(|e| panic!("{:?}: {e}", db.dialect));
+            assert!(report.passed.contains(&"a_crash_between_write_and_commit_writes_nothing_twice"), "{report}");
+        }
+    });
+}
+
+#[test]
 fn sink_creates_the_table_upserts_and_deletes() {
     block_on(async {
         for db in databases() {

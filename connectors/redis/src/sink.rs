@@ -24,8 +24,9 @@ pub enum RedisMode {
 /// Writes records to Redis. `set` stores the value under `redis.key.prefix` + the record key,
 /// `hset` its fields as a hash, `xadd` appends an entry to `redis.stream`. Each `put` is one
 /// `MULTI`/`EXEC` transaction; a tombstone deletes its key (`set`, `hset`) or appends an
-/// entry marked `__deleted` (`xadd`). Writes are idempotent in `set`/`hset` modes, so a
-/// redelivered record changes nothing.
+/// entry marked `__deleted` (`xadd`). The same transaction stores the queue positions of the
+/// records in a hash (`redis.offsets.key`, field: the queue as JSON, value: the next offset)
+/// and a task resumes from them: exactly once, also for `xadd`, unless `exactly.once=false`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SinkConnector)]
 #[connector(name = "redis-sink", aliases = ["com.github.jcustenborder.kafka.connect.redis.RedisSinkConnector", "RedisSinkConnector"],
             task = RedisSinkTask, validate = RedisSink::check)]
@@ -48,6 +49,20 @@ pub struct RedisSink {
     /// Cap the stream at about this many entries (`XADD MAXLEN ~`; 0 keeps all).
     #[serde(default)]
     pub redis_stream_maxlen: u64,
+    /// Store the positions of written records with them, in `redis.offsets.key`.
+    #[serde(default = "enabled")]
+    pub exactly_once: bool,
+    /// The hash of stored positions; `${connector}` is replaced by the connector's name.
+    #[serde(default = "default_offsets_key")]
+    pub redis_offsets_key: String,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn default_offsets_key() -> String {
+    "connect-offsets:${connector}".to_owned()
 }
 
 /// The local Redis.
@@ -71,10 +86,12 @@ impl RedisSink {
     }
 }
 
-/// Writes each batch in one transaction.
+/// Writes each batch in one transaction, with the positions of its records.
 pub struct RedisSinkTask {
     config: RedisSink,
     connection: Option<MultiplexedConnection>,
+    /// The hash of positions (`exactly.once`), and what was stored in it last.
+    positions: Option<(String, QueueOffsets)>,
 }
 
 /// The text of a field value.
@@ -176,9 +193,11 @@ impl RedisSinkTask {
 impl SinkTask for RedisSinkTask {
     type Config = RedisSink;
 
-    async fn open(config: RedisSink, _ctx: SinkContext) -> Result<Self> {
+    async fn open(config: RedisSink, ctx: SinkContext) -> Result<Self> {
         let connection = connect(&config.redis_uri).await?;
-        Ok(RedisSinkTask { config, connection: Some(connection) })
+        let positions =
+            config.exactly_once.then(|| (config.redis_offsets_key.replace("${connector}", ctx.connector_name()), QueueOffsets::new()));
+        Ok(RedisSinkTask { config, connection: Some(connection), positions })
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
@@ -186,23 +205,83 @@ impl SinkTask for RedisSinkTask {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        pipe.atomic();
         for record in &records {
             self.add(&mut pipe, record).map_err(|e| {
                 Error::Data(DataError::new(format!("record {}@{}/{}: {e}", record.topic, record.queue_id.unwrap_or(-1), record.position())))
             })?;
         }
-        let connection = match self.connection.as_mut() {
-            Some(connection) => connection,
-            None => self.connection.insert(connect(&self.config.redis_uri).await?),
-        };
-        let result: redis::RedisResult<()> = pipe.query_async(connection).await;
-        result.map_err(|e| {
-            let error = redis_error("writing to Redis failed", e);
-            if error.is_retriable() {
-                self.connection = None;
+        self.run(pipe, offsets_after(&records)).await
+    }
+
+    /// Stores the offsets about to be committed when they go beyond the positions stored with
+    /// the records (records a transform dropped or the dead-letter queue took).
+    async fn flush(&mut self, offsets: &QueueOffsets) -> Result<()> {
+        match &self.positions {
+            Some((_, stored)) if !offsets.iter().all(|(q, o)| stored.get(q) == Some(o)) => self.run(redis::pipe(), offsets.clone()).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {
+        let Some((key, _)) = &self.positions else { return Ok(QueueOffsets::new()) };
+        let key = key.clone();
+        let connection = self.connection().await?;
+        let fields: Vec<(String, i64)> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query_async(connection)
+            .await
+            .map_err(|e| redis_error("reading the stored positions failed", e))?;
+        let mut stored = QueueOffsets::new();
+        for (field, next) in fields {
+            let queue: QueueId = connect_sdk::serde_json::from_str(&field)
+                .map_err(|e| Error::with_source(format!("{key} holds a field that is not a queue: {field}"), e))?;
+            if queues.contains(&queue) {
+                stored.insert(queue, next);
             }
-            error
+        }
+        if let Some((_, known)) = &mut self.positions {
+            known.extend(stored.clone());
+        }
+        Ok(stored)
+    }
+}
+
+impl RedisSinkTask {
+    async fn connection(&mut self) -> Result<&mut MultiplexedConnection> {
+        Ok(match self.connection {
+            Some(ref mut connection) => connection,
+            None => self.connection.insert(connect(&self.config.redis_uri).await?),
         })
+    }
+
+    /// Runs `pipe` as one transaction, with `positions` stored in it when this task keeps them.
+    async fn run(&mut self, mut pipe: redis::Pipeline, positions: QueueOffsets) -> Result<()> {
+        pipe.atomic();
+        if let Some((key, _)) = &self.positions
+            && !positions.is_empty()
+        {
+            let command = pipe.cmd("HSET").arg(key);
+            for (queue, next) in &positions {
+                command.arg(connect_sdk::serde_json::to_string(queue).map_err(Error::other)?).arg(*next);
+            }
+            command.ignore();
+        }
+        let connection = self.connection().await?;
+        let result: redis::RedisResult<()> = pipe.query_async(connection).await;
+        match result {
+            Ok(()) => {
+                if let Some((_, stored)) = &mut self.positions {
+                    stored.extend(positions);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let error = redis_error("writing to Redis failed", e);
+                if error.is_retriable() {
+                    self.connection = None;
+                }
+                Err(error)
+            }
+        }
     }
 }

@@ -69,10 +69,12 @@ fn sink_in_each_mode_keeps_the_sink_guarantees() {
             .await;
         assert_eq!(report.unwrap().passed.len(), 3, "set");
         // xadd: one entry per record.
-        let stream = unique("xadd");
-        let config = json!({"redis.uri": URI, "redis.mode": "xadd", "redis.stream": stream});
-        let report = SinkCompliance::new(config)
-            .run::<RedisSink>(async || {
+        // Stream entries are not idempotent: exactly once through the stored positions, and
+        // not without them.
+        for exactly_once in [true, false] {
+            let stream = unique("xadd");
+            let config = json!({"redis.uri": URI, "redis.mode": "xadd", "redis.stream": stream, "exactly.once": exactly_once});
+            let entries = async || -> Vec<String> {
                 let entries: redis::Value =
                     redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut redis().await).await.unwrap();
                 format!("{entries:?}")
@@ -80,10 +82,14 @@ fn sink_in_each_mode_keeps_the_sink_guarantees() {
                     .skip(1)
                     .map(|rest| format!("compliance-{}", rest.split(|c: char| !c.is_ascii_digit()).next().unwrap()))
                     .collect()
-            })
-            .await;
-        assert_eq!(report.unwrap().passed.len(), 3, "xadd");
-        let _: () = connection.del(&stream).await.unwrap();
+            };
+            let report = SinkCompliance::new(config).exactly_once().run::<RedisSink>(entries).await;
+            match exactly_once {
+                true => assert_eq!(report.unwrap().passed.len(), 4, "xadd"),
+                false => assert!(report.unwrap_err().detail.contains("10 records were written twice"), "xadd without positions"),
+            }
+            let _: () = connection.del(&stream).await.unwrap();
+        }
         let keys: Vec<String> = connection.keys(format!("{prefix}:*")).await.unwrap();
         for key in keys {
             let _: () = connection.del(key).await.unwrap();
