@@ -67,6 +67,20 @@ struct WorkerArgs {
     /// Milliseconds between offset commits [default: 5000].
     #[arg(long, env = "CONNECT_OFFSET_FLUSH_INTERVAL_MS")]
     offset_flush_interval_ms: Option<u64>,
+    /// Exactly-once source delivery (`enabled`: a restarted source task sends nothing the
+    /// broker already holds; `disabled`: at least once) [default: enabled].
+    #[arg(long, env = "CONNECT_EXACTLY_ONCE_SOURCE_SUPPORT", value_enum)]
+    exactly_once_source_support: Option<Support>,
+}
+
+/// Kafka's `exactly.once.source.support` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+enum Support {
+    /// Sources deliver exactly once.
+    Enabled,
+    /// Sources deliver at least once.
+    Disabled,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,6 +131,7 @@ struct WorkerFile {
     embedded_namesrv_port: Option<u16>,
     embedded_broker_port: Option<u16>,
     offset_flush_interval_ms: Option<u64>,
+    exactly_once_source_support: Option<Support>,
     cluster_name: Option<String>,
     config_topic: Option<String>,
     offset_topic: Option<String>,
@@ -219,10 +234,16 @@ impl Common {
             Some(path) => read_worker_file(path)?,
             None => WorkerFile::default(),
         };
-        let settings = args
-            .offset_flush_interval_ms
-            .or(file.offset_flush_interval_ms)
-            .map(|ms| crate::task::RunnerSettings { offset_flush_interval: std::time::Duration::from_millis(ms), ..Default::default() });
+        let flush = args.offset_flush_interval_ms.or(file.offset_flush_interval_ms);
+        let support = args.exactly_once_source_support.or(file.exactly_once_source_support);
+        let settings = (flush.is_some() || support.is_some()).then(|| {
+            let defaults = crate::task::RunnerSettings::default();
+            crate::task::RunnerSettings {
+                offset_flush_interval: flush.map_or(defaults.offset_flush_interval, std::time::Duration::from_millis),
+                exactly_once_source: support.map_or(defaults.exactly_once_source, |s| s == Support::Enabled),
+                ..defaults
+            }
+        });
         Ok(Common {
             data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
             rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),

@@ -60,6 +60,7 @@ impl ErrantRecordReporter for DeadLetterQueue {
                 value: (!record.value.is_null()).then(|| record.value.to_string().into_bytes().into()),
                 headers: wire::header_pairs(&record.headers),
                 timestamp: record.timestamp,
+                source_position: None,
             };
             self.send(&raw, &record.queue(), record.position(), error, "TASK_PUT").await
         })

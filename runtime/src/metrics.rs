@@ -13,6 +13,7 @@ use std::time::Instant;
 pub(crate) enum Counter {
     SourceRecordsPolled,
     SourceRecordsWritten,
+    SourceRecordsDeduplicated,
     SinkRecordsRead,
     SinkRecordsPut,
     RecordsFiltered,
@@ -29,9 +30,14 @@ pub(crate) enum Counter {
 }
 
 /// Name, help and counter of every task counter, in exposition order.
-const COUNTERS: [(&str, &str, Counter); 15] = [
+const COUNTERS: [(&str, &str, Counter); 16] = [
     ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", Counter::SourceRecordsPolled),
     ("connect_source_records_written_total", "Source records acknowledged by the broker.", Counter::SourceRecordsWritten),
+    (
+        "connect_source_records_deduplicated_total",
+        "Records an exactly-once source task polled again after a restart and did not send: the broker held them.",
+        Counter::SourceRecordsDeduplicated,
+    ),
     ("connect_sink_records_read_total", "Records read from RocketMQ by sink tasks, before transforms.", Counter::SinkRecordsRead),
     ("connect_sink_records_put_total", "Records handed to sink tasks' put.", Counter::SinkRecordsPut),
     ("connect_records_filtered_total", "Records dropped by a transform.", Counter::RecordsFiltered),

@@ -10,7 +10,7 @@ use rocketmq_client_rust::{AllocateMessageQueueStrategy, SendResult};
 use rocketmq_client_rust::{
     ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle, TopicAdmin,
 };
-use rocketmq_client_rust::{MQAdminReadExt, RouteAdmin};
+use rocketmq_client_rust::{MQAdminReadExt, OffsetAdmin, RouteAdmin};
 use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
@@ -217,6 +217,24 @@ impl MqClient {
         }
     }
 
+    /// The offset the next message stored in `queue` gets (its end), asked of its master broker.
+    pub async fn queue_end(&self, queue: &MessageQueue) -> Result<i64, MqError> {
+        let mut admin = self.admin().await?;
+        let admin = admin.as_mut().expect("admin() starts it");
+        let topic = queue.topic_str().to_owned();
+        let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.clone()))
+            .await
+            .map_err(mq_error(format!("find the route of {topic}")))?
+            .ok_or_else(|| MqError::new(format!("find the route of {topic}"), MqCause::Missing("no route")))?;
+        let broker = route
+            .broker_datas
+            .iter()
+            .filter(|b| b.broker_name().as_str() == queue.broker_name().as_str())
+            .find_map(|b| b.broker_addrs().get(&0).cloned())
+            .ok_or_else(|| MqError::new(format!("find the broker of {queue:?}"), MqCause::Missing("no master broker")))?;
+        OffsetAdmin::max_offset(&*admin, broker, queue.clone(), 3_000).await.map_err(mq_error(format!("find the end of {queue:?}")))
+    }
+
     /// The client ids connected as consumers of `group`, as the broker holding `topic` sees them.
     pub async fn group_client_ids(&self, group: &str, topic: &str) -> Result<Vec<String>, MqError> {
         let mut admin = self.admin().await?;
@@ -301,6 +319,18 @@ impl Producer {
         messages: Vec<Message>,
     ) -> Result<Option<MessageQueue>, MqError> {
         self.send(topic, queue, messages).await.map(|result| result.message_queue)
+    }
+
+    /// Sends a batch to one queue of `topic`, or to any queue when `queue` is `None`; returns
+    /// the queue the broker stored it in and the queue offset of its first message (a batch is
+    /// stored at consecutive offsets).
+    pub async fn send_batch_stored(
+        &self,
+        topic: &str,
+        queue: Option<MessageQueue>,
+        messages: Vec<Message>,
+    ) -> Result<(Option<MessageQueue>, u64), MqError> {
+        self.send(topic, queue, messages).await.map(|result| (result.message_queue, result.queue_offset))
     }
 
     /// Sends a batch to `queue`; returns the queue offset of its first message (a batch is

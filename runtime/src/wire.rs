@@ -31,6 +31,10 @@ pub const EMPTY_VALUE: &str = "__connect.empty";
 const PLACEHOLDER_BODY: &[u8] = b"\0";
 /// Prefix of the properties holding headers.
 pub const HEADER_PREFIX: &str = "__connect.h.";
+/// Property holding where a source record came from (its connector, source partition and
+/// offset), when the worker's sources are exactly-once: a restarted task finds what the
+/// broker already holds by it. Not a header: sinks do not see it.
+pub const SOURCE_POSITION: &str = "__connect.src";
 
 /// A record as bytes: what converters produce and what RocketMQ stores. Keys and values are
 /// [`Bytes`], so building a message from one (again, on a retry) and reading one from a
@@ -47,6 +51,8 @@ pub struct RawRecord {
     pub headers: Vec<(String, String)>,
     /// Milliseconds since the epoch.
     pub timestamp: Option<i64>,
+    /// The source position marker ([`SOURCE_POSITION`]) of an exactly-once source's record.
+    pub source_position: Option<String>,
 }
 
 /// Header values travel as text.
@@ -137,6 +143,9 @@ impl MessageEncoder {
         for (name, value) in &record.headers {
             builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(refused)?;
         }
+        if let Some(position) = &record.source_position {
+            builder = builder.raw_property(SOURCE_POSITION, position.as_str()).map_err(refused)?;
+        }
         builder.build().map_err(refused)
     }
 }
@@ -158,7 +167,7 @@ pub fn from_message(message: &MessageExt) -> RawRecord {
         properties.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned()))).collect();
     headers.sort();
     let timestamp = property(TIMESTAMP).and_then(|t| t.parse().ok()).or(Some(message.born_timestamp()));
-    RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp }
+    RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp, source_position: None }
 }
 
 #[cfg(test)]
@@ -179,6 +188,7 @@ mod tests {
             value: Some(Bytes::from_static(b"{\"id\":1}")),
             headers: vec![("trace".to_owned(), "abc".to_owned())],
             timestamp: Some(1_700_000_000_123),
+            source_position: None,
         }
     }
 

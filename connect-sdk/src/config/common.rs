@@ -72,6 +72,11 @@ pub struct CommonConfig {
     /// `errors.*`.
     #[serde(flatten)]
     pub errors: ErrorHandling,
+    /// A source's delivery (KIP-618): `requested` takes exactly-once when the worker provides
+    /// it (`exactly.once.source.support=enabled`), `required` refuses to run without it.
+    #[serde(default)]
+    #[schemars(extend("x-group" = "Exactly Once Support"))]
+    pub exactly_once_support: ExactlyOnceSupport,
     /// The converters, transforms and predicates the keys above name, with their own keys.
     #[serde(skip)]
     #[schemars(skip)]
@@ -162,6 +167,17 @@ pub enum Tolerance {
     None,
     /// Skip bad records (to the dead-letter topic when configured).
     All,
+}
+
+/// What `exactly.once.support` asks of the worker for a source connector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExactlyOnceSupport {
+    /// Exactly once when the worker provides it, else at least once.
+    #[default]
+    Requested,
+    /// Exactly once, or the connector is refused.
+    Required,
 }
 
 /// The topics a sink consumes.

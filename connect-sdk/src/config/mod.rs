@@ -47,7 +47,8 @@ pub mod schema_info;
 use crate::connector::{ConfigDeserialize, ConfigSchema};
 
 pub use common::{
-    CommonConfig, ErrorHandling, PluginConfigs, PluginRef, Tolerance, TopicSelection, TransformRef, common_keys, is_common_key,
+    CommonConfig, ErrorHandling, ExactlyOnceSupport, PluginConfigs, PluginRef, Tolerance, TopicSelection, TransformRef, common_keys,
+    is_common_key,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::{ConfigOrigin, did_you_mean, parse_plugin_config};

@@ -1,10 +1,13 @@
 //! Committed source offsets in a [`StateLog`]: key `<connector>/<partition as JSON>`, value
-//! the offset. A task resumes from these on any worker.
+//! the offset. A task resumes from these on any worker. Exactly-once sources also keep, per
+//! task and queue, the queue position their committed offsets reach.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use connect_sdk::context::OffsetReader;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
+use connect_sdk::record::QueueId;
 use serde_json::Value as Json;
 
 use super::log::{Change, LogError, StateLog};
@@ -30,6 +33,14 @@ fn prefix(connector: &str) -> String {
 
 fn key(connector: &str, partition: &SourcePartition) -> String {
     format!("{connector}/{}", partition.to_json_string())
+}
+
+/// After the connector's name, the keys of queue positions: `<connector>/#queue/<task>/<queue
+/// as JSON>` (not JSON, so never read as a partition).
+const POSITIONS: &str = "#queue/";
+
+fn position_key(connector: &str, task: u32, queue: &QueueId) -> String {
+    format!("{connector}/{POSITIONS}{task}/{}", serde_json::to_string(queue).unwrap_or_default())
 }
 
 impl SourceOffsets {
@@ -84,6 +95,47 @@ impl SourceOffsets {
     pub async fn reset(&self, connector: &str) -> Result<(), LogError> {
         let changes: Vec<Change> = self.log.with_prefix(&prefix(connector)).into_iter().map(|(key, _)| (key, None)).collect();
         self.log.append(changes).await.map(drop)
+    }
+
+    /// Durably records offsets of `connector` together with where task `task` wrote in each
+    /// queue when they were acknowledged (see [`SourceOffsets::queue_positions`]), in one append.
+    pub async fn commit_with_positions(
+        &self,
+        connector: &str,
+        task: u32,
+        entries: impl IntoIterator<Item = (SourcePartition, SourceOffset)>,
+        positions: &BTreeMap<QueueId, i64>,
+    ) -> Result<(), LogError> {
+        let mut changes: Vec<Change> =
+            entries.into_iter().map(|(p, o)| (key(connector, &p), Some(serde_json::to_value(o).unwrap_or(Json::Null)))).collect();
+        changes.extend(positions.iter().map(|(queue, position)| (position_key(connector, task, queue), Some(Json::from(*position)))));
+        self.log.append(changes).await.map(drop)
+    }
+
+    /// Per queue any task of `connector` wrote to, the position from which every record not
+    /// yet covered by a committed offset lies (the earliest over its tasks): where a restarted
+    /// exactly-once source looks for what the broker already holds.
+    pub fn queue_positions(&self, connector: &str) -> BTreeMap<QueueId, i64> {
+        let prefix = format!("{connector}/{POSITIONS}");
+        let mut positions: BTreeMap<QueueId, i64> = BTreeMap::new();
+        for (key, entry) in self.log.with_prefix(&prefix) {
+            let Some((_task, queue)) = key[prefix.len()..].split_once('/') else { continue };
+            if let (Ok(queue), Some(position)) = (serde_json::from_str::<QueueId>(queue), entry.value.as_i64()) {
+                let earliest = positions.entry(queue).or_insert(position);
+                *earliest = (*earliest).min(position);
+            }
+        }
+        positions
+    }
+
+    /// The queue positions task `task` of `connector` recorded.
+    pub fn task_queue_positions(&self, connector: &str, task: u32) -> BTreeMap<QueueId, i64> {
+        let prefix = format!("{connector}/{POSITIONS}{task}/");
+        self.log
+            .with_prefix(&prefix)
+            .into_iter()
+            .filter_map(|(key, entry)| Some((serde_json::from_str(&key[prefix.len()..]).ok()?, entry.value.as_i64()?)))
+            .collect()
     }
 
     /// What a task of `connector` reads its offsets through.

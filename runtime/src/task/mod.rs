@@ -1,6 +1,7 @@
 //! Running one task: what the source and sink runners share (its pipeline of transforms and
 //! converters, its error policy, its status) and how the worker controls it.
 
+pub mod exactly_once;
 pub mod sink;
 pub mod source;
 
@@ -102,6 +103,9 @@ pub struct RunnerSettings {
     pub max_in_flight: usize,
     /// How long a sink's poll waits for records.
     pub poll_timeout: Duration,
+    /// Whether source tasks deliver exactly once (`exactly.once.source.support=enabled`): a
+    /// task that starts drops the records the broker already holds.
+    pub exactly_once_source: bool,
 }
 
 impl Default for RunnerSettings {
@@ -111,6 +115,7 @@ impl Default for RunnerSettings {
             max_batch_records: 256,
             max_in_flight: 4,
             poll_timeout: Duration::from_millis(200),
+            exactly_once_source: true,
         }
     }
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::DynSourceTask;
-use connect_sdk::record::SourceRecord;
+use connect_sdk::record::{QueueId, SourceRecord};
 use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
+use super::exactly_once::{ExactlyOnce, StoredRecords, queue_id};
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::{Counter, TaskMetrics};
 use crate::mq::{MqClient, Producer};
@@ -36,51 +37,77 @@ pub struct SourceRunner {
     pub routes: Routes,
     /// The task's context (its early-commit requests).
     pub context: SourceContext,
+    /// Exactly-once delivery, when the worker provides it.
+    pub exactly_once: Option<ExactlyOnce>,
 }
 
 impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
-        let SourceRunner { pipeline, mut task, producer, offsets, routes, context } = self;
-        let sender = Sender { retry: pipeline.retry, metrics: pipeline.metrics.clone(), settings: pipeline.settings, producer, routes };
-        let result = run_loop(&pipeline, &mut task, &offsets, sender, &context, &mut control, &status).await;
+        let SourceRunner { pipeline, mut task, producer, offsets, routes, context, exactly_once } = self;
+        let result = async {
+            let delivery = match &exactly_once {
+                Some(eos) => Some(Delivery { stored: eos.scan().await?, eos: eos.clone() }),
+                None => None,
+            };
+            let recorded = exactly_once.as_ref().map(|eos| (eos.clone(), eos.recorded_queues()));
+            let sender = Sender {
+                retry: pipeline.retry,
+                metrics: pipeline.metrics.clone(),
+                settings: pipeline.settings,
+                producer,
+                routes,
+                recorded,
+            };
+            run_loop(&pipeline, &mut task, &offsets, sender, delivery, &context, &mut control, &status).await
+        }
+        .await;
         let closed = task.close().await;
         result.and(closed)
     }
 }
 
+/// A task's exactly-once state: what the broker already held when it started, and how its
+/// records are marked and its offsets committed.
+struct Delivery {
+    eos: ExactlyOnce,
+    stored: StoredRecords,
+}
+
 /// Polls and converts batches and hands them to the [`Sender`], which sends them in order on
 /// its own tokio task: the task's own work runs in parallel with the broker round trip of the
 /// previous batch. Offsets are committed as the sender reports batches acknowledged.
+#[allow(clippy::too_many_arguments)]
 async fn run_loop(
     pipeline: &TaskPipeline,
     task: &mut Box<dyn DynSourceTask>,
     offsets: &SourceOffsets,
     sender: Sender,
+    mut delivery: Option<Delivery>,
     context: &SourceContext,
     control: &mut Control,
     status: &StatusCell,
 ) -> Result<(), Error> {
     let (batches, mut acks, sending) = sender.spawn();
-    let mut acked: BTreeMap<SourcePartition, SourceOffset> = BTreeMap::new();
+    let mut acked = Acked::default();
     let mut last_commit = Instant::now();
     let result: Result<(), Error> = async {
         while wait_while_paused(control, status).await {
             let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
             if records.is_empty() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
-            } else if batches.send(convert(pipeline, records)?).await.is_err() {
+            } else if batches.send(convert(pipeline, records, delivery.as_mut())?).await.is_err() {
                 break; // the sender stopped on a failure, reported below
             }
             while let Ok(ack) = acks.try_recv() {
-                acked.extend(ack?);
+                acked.add(ack?);
             }
-            let early = context.commit_requested() && !acked.is_empty();
+            let early = context.commit_requested() && !acked.offsets.is_empty();
             if early || last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
                 if early {
                     context.commit_done();
                 }
-                commit(pipeline, offsets, task, &mut acked).await?;
+                commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await?;
                 last_commit = Instant::now();
             }
         }
@@ -93,28 +120,49 @@ async fn run_loop(
     let mut sent = Ok(());
     while let Some(ack) = acks.recv().await {
         match ack {
-            Ok(offsets) => acked.extend(offsets),
+            Ok(ack) => acked.add(ack),
             Err(error) => sent = Err(error),
         }
     }
     result.and(sent)?;
-    commit(pipeline, offsets, task, &mut acked).await
+    commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await
 }
 
-/// Writes the acknowledged offsets to the offset log, then tells the task (`SourceTask::commit`).
+/// Offsets of acknowledged records not committed yet, and the queue positions they reach.
+#[derive(Default)]
+struct Acked {
+    offsets: BTreeMap<SourcePartition, SourceOffset>,
+    positions: BTreeMap<QueueId, i64>,
+}
+
+impl Acked {
+    fn add(&mut self, (offsets, positions): (Vec<(SourcePartition, SourceOffset)>, Vec<(QueueId, i64)>)) {
+        self.offsets.extend(offsets);
+        self.positions.extend(positions);
+    }
+}
+
+/// Writes the acknowledged offsets to the offset log (with the queue positions they reach,
+/// for an exactly-once source), then tells the task (`SourceTask::commit`).
 async fn commit(
     pipeline: &TaskPipeline,
     offsets: &SourceOffsets,
+    delivery: Option<&Delivery>,
     task: &mut Box<dyn DynSourceTask>,
-    acked: &mut BTreeMap<SourcePartition, SourceOffset>,
+    acked: &mut Acked,
 ) -> Result<(), Error> {
-    if acked.is_empty() {
+    if acked.offsets.is_empty() {
         return Ok(());
     }
     let started = Instant::now();
     let metrics = &pipeline.metrics;
-    let committed = std::mem::take(acked);
-    match offsets.commit(&pipeline.connector, committed.iter().map(|(p, o)| (p.clone(), o.clone()))).await {
+    let Acked { offsets: committed, positions } = std::mem::take(acked);
+    let entries = committed.iter().map(|(p, o)| (p.clone(), o.clone()));
+    let written = match delivery {
+        Some(delivery) => delivery.eos.commit(entries, &positions).await,
+        None => offsets.commit(&pipeline.connector, entries).await,
+    };
+    match written {
         Ok(()) => {
             metrics.add(Counter::OffsetCommitSuccess, 1);
             metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
@@ -134,14 +182,31 @@ struct Batch {
 }
 
 /// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
-fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch, Error> {
+/// An exactly-once source's records are marked, and those the broker already holds dropped.
+fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Option<&mut Delivery>) -> Result<Batch, Error> {
     pipeline.metrics.add(Counter::SourceRecordsPolled, records.len() as u64);
     // Only the last offset of each run of records from one partition is kept: it covers the run.
     let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
     let mut pin = 0;
+    let mut partition_json = String::new();
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
+        let marker = match delivery.as_deref_mut() {
+            Some(delivery) => {
+                if offsets.last().is_none_or(|(partition, _)| *partition != source_partition) {
+                    partition_json = source_partition.to_json_string();
+                }
+                let offset_json = source_offset.to_json_string();
+                if !delivery.stored.is_empty() && delivery.stored.take(&partition_json, &offset_json) {
+                    pipeline.metrics.add(Counter::SourceRecordsDeduplicated, 1);
+                    None
+                } else {
+                    Some(Some(delivery.eos.marker(&partition_json, &offset_json)))
+                }
+            }
+            None => Some(None),
+        };
         match offsets.last_mut() {
             Some((partition, offset)) if *partition == source_partition => *offset = source_offset,
             _ => {
@@ -149,6 +214,8 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
                 offsets.push((source_partition, source_offset));
             }
         }
+        // Already in the broker: its offset counts, the record is not sent again.
+        let Some(source_position) = marker else { continue };
         // Described up front only when errors are logged: the record moves into the chain.
         let errors = &pipeline.errors;
         let description = errors.log_enable.then(|| {
@@ -180,6 +247,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>) -> Result<Batch,
                     value: value.map(Into::into),
                     headers: wire::header_pairs(&headers),
                     timestamp,
+                    source_position,
                 },
             )),
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
@@ -197,8 +265,9 @@ fn partition_hash(partition: &SourcePartition) -> u64 {
     hasher.finish()
 }
 
-/// The offsets of one batch, reported once the broker acknowledged all of its records.
-type Ack = Result<Vec<(SourcePartition, SourceOffset)>, Error>;
+/// The offsets of one batch, reported once the broker acknowledged all of its records, with
+/// the position after its last record in each queue.
+type Ack = Result<(Vec<(SourcePartition, SourceOffset)>, Vec<(QueueId, i64)>), Error>;
 
 /// Sends a source task's converted batches, one after another, on a tokio task of its own.
 struct Sender {
@@ -207,6 +276,8 @@ struct Sender {
     settings: RunnerSettings,
     producer: Arc<Producer>,
     routes: Routes,
+    /// For an exactly-once source: the queues whose position this task recorded.
+    recorded: Option<(ExactlyOnce, std::collections::HashSet<QueueId>)>,
 }
 
 impl Sender {
@@ -218,7 +289,7 @@ impl Sender {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let handle = tokio::spawn(async move {
             while let Some(Batch { offsets, records }) = batch_rx.recv().await {
-                let ack = self.send(records).await.map(|()| offsets);
+                let ack = self.send(records).await.map(|positions| (offsets, positions));
                 let failed = ack.is_err();
                 if ack_tx.send(ack).is_err() || failed {
                     break;
@@ -231,8 +302,8 @@ impl Sender {
     /// Sends records grouped by topic and queue (each source partition pinned to one queue),
     /// in batches of at most `max_batch_records`; the batches of one queue go in order, at
     /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
-    async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<(), Error> {
-        let Sender { retry, metrics, settings, producer, routes } = self;
+    async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<Vec<(QueueId, i64)>, Error> {
+        let Sender { retry, metrics, settings, producer, routes, recorded } = self;
         let (retry, metrics, producer) = (&*retry, &**metrics, &**producer);
         let max = settings.max_batch_records.max(1);
         routes.missing.clear();
@@ -258,12 +329,21 @@ impl Sender {
             };
             groups[group].2.push(record);
         }
+        if let Some((eos, recorded)) = recorded.as_mut() {
+            // Where this task's records start in a queue it never wrote to, before they are sent.
+            for queue in groups.iter().filter_map(|(_, queue, _)| queue.as_ref()) {
+                if recorded.insert(queue_id(queue)) {
+                    eos.record_queue(queue).await?;
+                }
+            }
+        }
         let sends: Vec<_> = groups
             .into_iter()
             .map(|(topic, mut queue, records)| async move {
                 let shared_topic = CheetahString::from_string_shared(topic.clone());
+                let mut end = None;
                 for chunk in records.chunks(max) {
-                    let used = retry
+                    let (used, first) = retry
                         .run(metrics, || {
                             // Messages are built per attempt: they share the records' buffers.
                             let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
@@ -272,23 +352,34 @@ impl Sender {
                                 .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
                                 .collect();
                             let (topic, queue) = (&topic, queue.clone());
-                            async move { producer.send_batch_to(topic, queue, messages?).await.map_err(Error::from) }
+                            async move { producer.send_batch_stored(topic, queue, messages?).await.map_err(Error::from) }
                         })
                         .await?;
                     // Later batches of a new topic follow the first one into its queue.
                     queue = queue.or(used);
+                    end = queue.as_ref().map(|q| (queue_id(q), first as i64 + chunk.len() as i64, first as i64));
                     metrics.batch(chunk.len());
                     metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
                 }
-                Ok::<(String, Option<MessageQueue>), Error>((topic, queue))
+                Ok::<(String, Option<MessageQueue>, Option<(QueueId, i64, i64)>), Error>((topic, queue, end))
             })
             .collect();
-        let used: Vec<(String, Option<MessageQueue>)> =
+        let used: Vec<(String, Option<MessageQueue>, Option<(QueueId, i64, i64)>)> =
             stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
-        for (topic, queue) in used {
+        let mut positions = Vec::with_capacity(used.len());
+        for (topic, queue, end) in used {
             routes.learn(topic, queue);
+            if let Some((queue, end, first)) = end {
+                if let Some((eos, recorded)) = recorded.as_mut()
+                    && recorded.insert(queue.clone())
+                {
+                    // A topic created by this send: its route was unknown before.
+                    eos.record_positions(&BTreeMap::from([(queue.clone(), first)])).await?;
+                }
+                positions.push((queue, end));
+            }
         }
-        Ok(())
+        Ok(positions)
     }
 }
 

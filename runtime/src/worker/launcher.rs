@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connect_sdk::assembly::{ValidatedConfig, class_of};
-use connect_sdk::config::{ConfigErrors, ConfigMap, Tolerance};
+use connect_sdk::config::{ConfigErrors, ConfigMap, ExactlyOnceSupport, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::ConverterDefaults;
 use connect_sdk::plugin::{ConnectorFactory, PluginKind};
@@ -23,6 +23,7 @@ use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
 use crate::state::configs::ConnectorSpec;
 use crate::state::offsets::SourceOffsets;
+use crate::task::exactly_once::ExactlyOnce;
 use crate::task::sink::SinkRunner;
 use crate::task::source::{Routes, SourceRunner};
 use crate::task::{RunnerSettings, TaskPipeline, TaskRunner};
@@ -57,7 +58,14 @@ impl Launcher {
     /// registered plugins. What creating or updating a connector checks first.
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
         let resolved = crate::secrets::resolve(raw)?;
-        ValidatedConfig::new(self.registry, &resolved, &self.converters)
+        let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters)?;
+        let source = matches!(validated.plugin().factory, ConnectorFactory::Source(_));
+        if source && validated.common().exactly_once_support == ExactlyOnceSupport::Required && !self.settings.exactly_once_source {
+            let mut errors = ConfigErrors::new();
+            errors.push("exactly.once.support", "required, but this worker's exactly.once.source.support is disabled");
+            return Err(errors);
+        }
+        Ok(validated)
     }
 
     /// Keeps `validated` as the check of revision `revision` of connector `name`, so the
@@ -158,6 +166,10 @@ impl Launch for Launcher {
                     offsets: self.offsets.clone(),
                     routes: Routes::new(self.mq.clone()),
                     context,
+                    exactly_once: self
+                        .settings
+                        .exactly_once_source
+                        .then(|| ExactlyOnce::new(name, id, self.mq.clone(), self.offsets.clone())),
                 }))
             }
             ConnectorFactory::Sink(factory) => {

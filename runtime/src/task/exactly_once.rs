@@ -1,0 +1,220 @@
+//! Exactly-once sources without broker transactions.
+//!
+//! Every record an exactly-once source sends carries a marker (the [`wire::SOURCE_POSITION`]
+//! property: its connector, source partition and source offset). Each offset commit also
+//! records, per queue, the position the committed records reach; a task's first send to a
+//! queue records the queue's end before anything is sent. A task that starts (after a crash,
+//! a rebalance, a failover) reads every queue its connector wrote to from those positions to
+//! the end, collects the markers it finds, and then drops each re-polled record whose
+//! partition and offset the broker already holds. It relies on what the compliance suite
+//! asks of every source: polled again from the same offset, it returns the same records.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use connect_sdk::Error;
+use connect_sdk::record::QueueId;
+use rocketmq_model::common::message::message_queue::MessageQueue;
+
+use crate::mq::{MqClient, message_queue};
+use crate::state::offsets::SourceOffsets;
+use crate::wire;
+
+/// Most markers a starting task keeps: a scan finding more fails the task rather than grow.
+const MAX_STORED: usize = 4_000_000;
+/// How long a scan waits for a queue to deliver more before it gives up.
+const SCAN_IDLE: Duration = Duration::from_secs(30);
+
+/// One source task's side of exactly-once delivery.
+#[derive(Clone)]
+pub struct ExactlyOnce {
+    connector: String,
+    task: u32,
+    mq: MqClient,
+    offsets: SourceOffsets,
+    /// The start of every marker: the connector's name as JSON and a newline.
+    prefix: String,
+}
+
+impl ExactlyOnce {
+    /// Exactly-once delivery for task `task` of `connector`.
+    pub fn new(connector: &str, task: u32, mq: MqClient, offsets: SourceOffsets) -> ExactlyOnce {
+        let prefix = format!("{}\n", serde_json::Value::from(connector));
+        ExactlyOnce { connector: connector.to_owned(), task, mq, offsets, prefix }
+    }
+
+    /// The marker of a record of `partition` (as JSON) at `offset` (as JSON). JSON text holds
+    /// no raw newline, so a newline separates the parts.
+    pub fn marker(&self, partition: &str, offset: &str) -> String {
+        let mut marker = String::with_capacity(self.prefix.len() + partition.len() + offset.len() + 1);
+        marker.push_str(&self.prefix);
+        marker.push_str(partition);
+        marker.push('\n');
+        marker.push_str(offset);
+        marker
+    }
+
+    /// The queues this task recorded a position for: it sends to them without asking again.
+    pub fn recorded_queues(&self) -> HashSet<QueueId> {
+        self.offsets.task_queue_positions(&self.connector, self.task).into_keys().collect()
+    }
+
+    /// Records the end of `queue` as where this task's records in it start, before the first
+    /// send to it: a crash after that send finds them.
+    pub async fn record_queue(&self, queue: &MessageQueue) -> Result<(), Error> {
+        let end = self.mq.queue_end(queue).await.map_err(Error::from)?;
+        self.record_positions(&BTreeMap::from([(queue_id(queue), end)])).await
+    }
+
+    /// Records positions reached without committing offsets.
+    pub async fn record_positions(&self, positions: &BTreeMap<QueueId, i64>) -> Result<(), Error> {
+        self.offsets
+            .commit_with_positions(&self.connector, self.task, [], positions)
+            .await
+            .map_err(|e| Error::other(format!("recording queue positions: {e}")))
+    }
+
+    /// Commits acknowledged offsets with the queue positions they reach, in one append.
+    pub async fn commit(
+        &self,
+        offsets: impl IntoIterator<Item = (connect_sdk::offsets::SourcePartition, connect_sdk::offsets::SourceOffset)>,
+        positions: &BTreeMap<QueueId, i64>,
+    ) -> Result<(), crate::state::log::LogError> {
+        self.offsets.commit_with_positions(&self.connector, self.task, offsets, positions).await
+    }
+
+    /// Reads every queue the connector's tasks wrote to, from its recorded position to its
+    /// end, and returns the markers of this connector's records found there.
+    pub async fn scan(&self) -> Result<StoredRecords, Error> {
+        let mut stored = StoredRecords::default();
+        let positions = self.offsets.queue_positions(&self.connector);
+        let mut pending: HashMap<QueueId, (i64, i64)> = HashMap::new();
+        for (queue, from) in positions {
+            let end = self.mq.queue_end(&to_message_queue(&queue)).await.map_err(Error::from)?;
+            if end > from {
+                pending.insert(queue, (from, end));
+            }
+        }
+        if pending.is_empty() {
+            return Ok(stored);
+        }
+        let total: i64 = pending.values().map(|(from, end)| end - from).sum();
+        tracing::info!(connector = %self.connector, task = self.task, queues = pending.len(), messages = total, "looking for records the broker already holds");
+        let group = format!("connect-{}-scan", self.connector);
+        let consumer = self.mq.consumer(&group, &format!("{}-{}-scan", self.connector, self.task), &[], 1_024).await?;
+        let result = async {
+            consumer.assign(pending.keys().map(to_message_queue).collect()).await?;
+            for (queue, (from, _)) in &pending {
+                consumer.seek(&to_message_queue(queue), *from).await?;
+            }
+            let mut last_progress = Instant::now();
+            while !pending.is_empty() {
+                let messages = consumer.poll(200).await;
+                if messages.is_empty() {
+                    if last_progress.elapsed() > SCAN_IDLE {
+                        let queues: Vec<String> = pending.keys().map(|q| format!("{}/{}", q.topic, q.queue_id)).collect();
+                        return Err(Error::other(format!(
+                            "the broker delivered nothing of {} for {SCAN_IDLE:?}; cannot tell which records it already holds",
+                            queues.join(", ")
+                        )));
+                    }
+                    continue;
+                }
+                last_progress = Instant::now();
+                for message in &messages {
+                    let queue = QueueId {
+                        topic: message.topic().to_string(),
+                        broker_name: message.broker_name().to_string(),
+                        queue_id: message.queue_id(),
+                    };
+                    let Some(&(_, end)) = pending.get(&queue) else { continue };
+                    if message.queue_offset() >= end {
+                        continue;
+                    }
+                    if let Some(marker) = message.properties().get(wire::SOURCE_POSITION) {
+                        stored.add(marker.as_str(), &self.prefix)?;
+                    }
+                    if message.queue_offset() + 1 >= end {
+                        pending.remove(&queue);
+                    }
+                }
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        consumer.shutdown().await;
+        result?;
+        tracing::info!(connector = %self.connector, task = self.task, records = stored.remaining, "records already held found");
+        Ok(stored)
+    }
+}
+
+/// The records of a connector the broker already holds beyond its committed offsets: per
+/// source partition (as JSON), their offsets (as JSON). Each is dropped once, when polled again.
+#[derive(Default)]
+pub struct StoredRecords {
+    partitions: HashMap<String, HashSet<String>>,
+    remaining: usize,
+}
+
+impl StoredRecords {
+    fn add(&mut self, marker: &str, prefix: &str) -> Result<(), Error> {
+        let Some(rest) = marker.strip_prefix(prefix) else { return Ok(()) };
+        let Some((partition, offset)) = rest.split_once('\n') else { return Ok(()) };
+        if self.partitions.entry(partition.to_owned()).or_default().insert(offset.to_owned()) {
+            self.remaining += 1;
+        }
+        if self.remaining > MAX_STORED {
+            return Err(Error::other(format!(
+                "more than {MAX_STORED} records were sent but not committed; commit offsets more often (offset.flush.interval.ms)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is left to drop (the common case: no lookup needed).
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+
+    /// Whether the record of `partition` at `offset` is already held; it is forgotten then.
+    pub fn take(&mut self, partition: &str, offset: &str) -> bool {
+        let Some(offsets) = self.partitions.get_mut(partition) else { return false };
+        if !offsets.remove(offset) {
+            return false;
+        }
+        self.remaining -= 1;
+        if offsets.is_empty() {
+            self.partitions.remove(partition);
+        }
+        true
+    }
+}
+
+/// The SDK's name of a queue.
+pub fn queue_id(queue: &MessageQueue) -> QueueId {
+    QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
+}
+
+fn to_message_queue(queue: &QueueId) -> MessageQueue {
+    message_queue(&queue.topic, &queue.broker_name, queue.queue_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_record_is_dropped_once_and_other_connectors_markers_are_ignored() {
+        let prefix = "\"a\"\n";
+        let mut stored = StoredRecords::default();
+        stored.add("\"a\"\n{\"f\":1}\n{\"pos\":7}", prefix).unwrap();
+        stored.add("\"ab\"\n{\"f\":1}\n{\"pos\":8}", prefix).unwrap();
+        stored.add("not a marker", prefix).unwrap();
+        assert!(!stored.is_empty());
+        assert!(!stored.take("{\"f\":1}", "{\"pos\":8}"));
+        assert!(stored.take("{\"f\":1}", "{\"pos\":7}"));
+        assert!(!stored.take("{\"f\":1}", "{\"pos\":7}"), "only once");
+        assert!(stored.is_empty());
+    }
+}
