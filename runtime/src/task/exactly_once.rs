@@ -101,8 +101,12 @@ impl ExactlyOnce {
         let total: i64 = pending.values().map(|(from, end)| end - from).sum();
         tracing::info!(connector = %self.connector, task = self.task, queues = pending.len(), messages = total, "looking for records the broker already holds");
         let group = format!("connect-{}-scan", self.connector);
-        let consumer = self.mq.consumer(&group, &format!("{}-{}-scan", self.connector, self.task), &[], 1_024).await?;
+        let topics: Vec<String> = pending.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let consumer = self.mq.consumer(&group, &format!("{}-{}-scan", self.connector, self.task), &topics, 1_024).await?;
         let result = async {
+            for topic in &topics {
+                consumer.queues(topic).await?; // the client learns where the queues are
+            }
             consumer.assign(pending.keys().map(to_message_queue).collect()).await?;
             for (queue, (from, _)) in &pending {
                 consumer.seek(&to_message_queue(queue), *from).await?;
