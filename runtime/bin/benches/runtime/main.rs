@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p connect-worker --bench runtime` runs every measurement of `BENCHMARKS.md`
 //! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
-//! picks sections: produce, consume, latency, file, process; `--sizes 100,1024`, `--tasks 1,4`,
+//! picks sections: produce, consume, latency, file, eos, process; `--sizes 100,1024`, `--tasks 1,4`,
 //! `--repeats N`, `--records N` and `--converters string,json` narrow the throughput runs; `--namesrv HOST:PORT` measures
 //! on a broker of another process instead of an embedded one, as under valgrind, whose
 //! emulation the broker's storage does not start on).
@@ -58,7 +58,7 @@ impl Plan {
         let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
         let sections = value("--only")
             .map(|s| s.split(',').map(str::to_owned).collect())
-            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "process"].map(str::to_owned).to_vec());
+            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "eos", "process"].map(str::to_owned).to_vec());
         let out = value("--out").map(PathBuf::from);
         let namesrv = value("--namesrv");
         let list = |flag: &str| value(flag).map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect::<Vec<usize>>());
@@ -203,6 +203,35 @@ async fn main() -> anyhow::Result<()> {
         let pipeline = through_worker::file_pipeline(&worker, &dir.join("file"), plan.file_lines).await?;
         println!("{pipeline:?}");
         report.file = Some(pipeline);
+    }
+
+    if plan.wants("eos") {
+        // The same worker settings but at-least-once sources, on the same broker.
+        let settings = connect_runtime::RunnerSettings { exactly_once_source: false, ..Default::default() };
+        let at_least_once =
+            Worker::builder().standalone(dir.join("worker-alo")).namesrv(&namesrv).worker_id("bench:2").settings(settings).build().await?;
+        for &size in &plan.sizes {
+            for &tasks in &plan.task_counts {
+                let records = plan.records(size, tasks);
+                let mut row = report::Delivery::new(size, tasks, records);
+                for repeat in 0..plan.repeats {
+                    let id = format!("{size}-{tasks}-{repeat}");
+                    let exactly = async { through_worker::produce(&worker, &format!("bench-eos-{id}"), records, size, tasks, "string").await };
+                    let at_least =
+                        async { through_worker::produce(&at_least_once, &format!("bench-alo-{id}"), records, size, tasks, "string").await };
+                    if repeat % 2 == 0 {
+                        row.exactly_once(exactly.await?);
+                        row.at_least_once(at_least.await?);
+                    } else {
+                        row.at_least_once(at_least.await?);
+                        row.exactly_once(exactly.await?);
+                    }
+                }
+                println!("{}", row.line());
+                report.delivery.push(row);
+            }
+        }
+        at_least_once.shutdown().await;
     }
 
     worker.shutdown().await;

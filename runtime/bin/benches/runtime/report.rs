@@ -84,10 +84,52 @@ impl Throughput {
     }
 }
 
+/// Exactly-once against at-least-once sources: datagen-source's produce rate on two workers
+/// of the same broker, the best run of each.
+pub struct Delivery {
+    size: usize,
+    tasks: usize,
+    records: usize,
+    at_least_once: Option<Window>,
+    exactly_once: Option<Window>,
+}
+
+impl Delivery {
+    pub fn new(size: usize, tasks: usize, records: usize) -> Delivery {
+        Delivery { size, tasks, records, at_least_once: None, exactly_once: None }
+    }
+
+    pub fn at_least_once(&mut self, run: Window) {
+        keep_best(&mut self.at_least_once, run);
+    }
+
+    pub fn exactly_once(&mut self, run: Window) {
+        keep_best(&mut self.exactly_once, run);
+    }
+
+    /// `size | tasks | records | at-least-once | exactly-once | ratio`.
+    pub fn line(&self) -> String {
+        let cell = |run: Option<Window>| run.map_or("-".to_owned(), |r| format!("{:.0}", r.rate()));
+        let ratio = match (self.at_least_once, self.exactly_once) {
+            (Some(alo), Some(eos)) => format!("**{:.2}**", eos.rate() / alo.rate()),
+            _ => "-".to_owned(),
+        };
+        format!(
+            "| {} B | {} | {} | {} | {} | {ratio} |",
+            self.size,
+            self.tasks,
+            self.records,
+            cell(self.at_least_once),
+            cell(self.exactly_once)
+        )
+    }
+}
+
 /// Everything one run measured.
 pub struct Report {
     full: bool,
     pub throughput: Vec<Throughput>,
+    pub delivery: Vec<Delivery>,
     pub latency: Option<(u64, Percentiles, Percentiles)>,
     pub file: Option<FilePipeline>,
     pub processes: Option<Processes>,
@@ -95,7 +137,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(full: bool) -> Report {
-        Report { full, throughput: Vec::new(), latency: None, file: None, processes: None }
+        Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None }
     }
 
     /// The worker's produce rate (records/s) for this size and task count, when measured.
@@ -158,6 +200,14 @@ impl Report {
                     mib(time),
                     file.lines as f64 / time.as_secs_f64()
                 );
+            }
+            out.push('\n');
+        }
+        if !self.delivery.is_empty() {
+            let _ = writeln!(out, "### Exactly-once sources: datagen-source records/s, at-least-once and exactly-once workers on one broker\n");
+            let _ = writeln!(out, "| size | tasks | records | at-least-once | exactly-once | ratio |\n|---:|---:|---:|---:|---:|---:|");
+            for row in &self.delivery {
+                let _ = writeln!(out, "{}", row.line());
             }
             out.push('\n');
         }
