@@ -216,6 +216,13 @@ pub trait SourceTask: Send + Sized + 'static {
     /// The connector configuration this task is opened with.
     type Config;
 
+    /// Whether polling again from a committed offset returns the same records with the same
+    /// offsets (a file, a table, a log, a stream read by position). The runtime's exactly-once
+    /// delivery relies on it: a restarted task's records the broker already holds are found by
+    /// their partition and offset. A source whose upstream redelivers under new identities (a
+    /// queue's delivery tags, MQTT packet ids) sets it to `false` and is at least once.
+    const REPEATABLE: bool = true;
+
     /// Opens the task; read `ctx.offset(..)` to resume after the last committed record.
     fn open(config: Self::Config, ctx: SourceContext) -> impl Future<Output = Result<Self>> + Send;
 

@@ -136,6 +136,8 @@ pub struct SourceFactory {
     pub plan: PlanTasks,
     /// Opens a task from one of the planned task configs.
     pub open_task: OpenSourceTask,
+    /// See [`SourceTask::REPEATABLE`]: whether the runtime can deliver exactly once.
+    pub repeatable: bool,
 }
 
 /// Type-erased entry points of a sink connector.
@@ -283,7 +285,7 @@ pub const fn source_factory<C: SourceConnector>() -> SourceFactory {
             Ok(Box::new(task) as Box<dyn DynSourceTask>)
         })
     }
-    SourceFactory { parse: parse::<C>, plan: plan::<C>, open_task: open_task::<C> }
+    SourceFactory { parse: parse::<C>, plan: plan::<C>, open_task: open_task::<C>, repeatable: <C::Task as SourceTask>::REPEATABLE }
 }
 
 /// The erased entry points of sink connector `C`; used by the derive.

@@ -116,6 +116,9 @@ pub struct MqttSourceTask {
 
 impl SourceTask for MqttSourceTask {
     type Config = MqttSource;
+    // MQTT redelivers unacknowledged messages after a reconnect without an identity the
+    // task could poll again by: sequence numbers are given on arrival.
+    const REPEATABLE: bool = false;
 
     async fn open(config: MqttSource, ctx: SourceContext) -> Result<Self> {
         let (host, port) = parse_uri(&config.mqtt_server_uri).ok_or_else(|| Error::other("mqtt.server.uri is not tcp://host:port"))?;

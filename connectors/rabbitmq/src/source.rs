@@ -116,6 +116,9 @@ pub struct RabbitMqSourceTask {
 
 impl SourceTask for RabbitMqSourceTask {
     type Config = RabbitMqSource;
+    // RabbitMQ redelivers unacknowledged messages with new delivery tags (they restart
+    // on every channel): a record cannot be found again by its offset.
+    const REPEATABLE: bool = false;
 
     async fn open(config: RabbitMqSource, ctx: SourceContext) -> Result<Self> {
         let connection = connect(&config.rabbitmq_uri).await?;

@@ -59,11 +59,19 @@ impl Launcher {
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
         let resolved = crate::secrets::resolve(raw)?;
         let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters)?;
-        let source = matches!(validated.plugin().factory, ConnectorFactory::Source(_));
-        if source && validated.common().exactly_once_support == ExactlyOnceSupport::Required && !self.settings.exactly_once_source {
+        if let ConnectorFactory::Source(factory) = validated.plugin().factory
+            && validated.common().exactly_once_support == ExactlyOnceSupport::Required
+        {
             let mut errors = ConfigErrors::new();
-            errors.push("exactly.once.support", "required, but this worker's exactly.once.source.support is disabled");
-            return Err(errors);
+            if !self.settings.exactly_once_source {
+                errors.push("exactly.once.support", "required, but this worker's exactly.once.source.support is disabled");
+            } else if !factory.repeatable {
+                errors.push(
+                    "exactly.once.support",
+                    "required, but this connector cannot poll a record again by its offset: at least once only",
+                );
+            }
+            errors.into_result(())?;
         }
         Ok(validated)
     }
@@ -166,9 +174,7 @@ impl Launch for Launcher {
                     offsets: self.offsets.clone(),
                     routes: Routes::new(self.mq.clone()),
                     context,
-                    exactly_once: self
-                        .settings
-                        .exactly_once_source
+                    exactly_once: (self.settings.exactly_once_source && factory.repeatable)
                         .then(|| ExactlyOnce::new(name, id, self.mq.clone(), self.offsets.clone())),
                 }))
             }

@@ -36,6 +36,11 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn start(data_dir: &std::path::Path) -> TestWorker {
+        TestWorker::start_with(data_dir, fast_settings()).await
+    }
+
+    /// A worker with these task settings.
+    pub async fn start_with(data_dir: &std::path::Path, settings: RunnerSettings) -> TestWorker {
         if let Ok(filter) = std::env::var("RUST_LOG") {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
@@ -43,7 +48,7 @@ impl TestWorker {
             .standalone(data_dir)
             .embedded(0, 0)
             .worker_id("test-worker:1")
-            .settings(fast_settings())
+            .settings(settings)
             .build()
             .await
             .expect("worker starts");

@@ -216,7 +216,8 @@ async fn main() -> anyhow::Result<()> {
                 let mut row = report::Delivery::new(size, tasks, records);
                 for repeat in 0..plan.repeats {
                     let id = format!("{size}-{tasks}-{repeat}");
-                    let exactly = async { through_worker::produce(&worker, &format!("bench-eos-{id}"), records, size, tasks, "string").await };
+                    let exactly =
+                        async { through_worker::produce(&worker, &format!("bench-eos-{id}"), records, size, tasks, "string").await };
                     let at_least =
                         async { through_worker::produce(&at_least_once, &format!("bench-alo-{id}"), records, size, tasks, "string").await };
                     if repeat % 2 == 0 {

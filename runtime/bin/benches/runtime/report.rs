@@ -204,7 +204,8 @@ impl Report {
             out.push('\n');
         }
         if !self.delivery.is_empty() {
-            let _ = writeln!(out, "### Exactly-once sources: datagen-source records/s, at-least-once and exactly-once workers on one broker\n");
+            let _ =
+                writeln!(out, "### Exactly-once sources: datagen-source records/s, at-least-once and exactly-once workers on one broker\n");
             let _ = writeln!(out, "| size | tasks | records | at-least-once | exactly-once | ratio |\n|---:|---:|---:|---:|---:|---:|");
             for row in &self.delivery {
                 let _ = writeln!(out, "{}", row.line());
