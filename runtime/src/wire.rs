@@ -31,8 +31,8 @@ pub const EMPTY_VALUE: &str = "__connect.empty";
 const PLACEHOLDER_BODY: &[u8] = b"\0";
 /// Prefix of the properties holding headers.
 pub const HEADER_PREFIX: &str = "__connect.h.";
-/// Property holding where a source record came from (its connector, source partition and
-/// offset), when the worker's sources are exactly-once: a restarted task finds what the
+/// Property holding where a source record came from (a hash of its connector and source
+/// partition, and its offset), when the worker's sources are exactly-once: a restarted task finds what the
 /// broker already holds by it. Not a header: sinks do not see it.
 pub const SOURCE_POSITION: &str = "__connect.src";
 

@@ -1,7 +1,8 @@
 //! Exactly-once sources without broker transactions.
 //!
 //! Every record an exactly-once source sends carries a marker (the [`wire::SOURCE_POSITION`]
-//! property: its connector, source partition and source offset). Each offset commit also
+//! property: a 64-bit FNV-1a hash of its connector and source partition in 16 hex digits,
+//! then its source offset as JSON; a few dozen bytes, whatever the partition's size). Each offset commit also
 //! records, per queue, the position the committed records reach; a task's first send to a
 //! queue records the queue's end before anything is sent. A task that starts (after a crash,
 //! a rebalance, a failover) reads every queue its connector wrote to from those positions to
@@ -10,6 +11,7 @@
 //! asks of every source: polled again from the same offset, it returns the same records.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use connect_sdk::Error;
@@ -32,24 +34,23 @@ pub struct ExactlyOnce {
     task: u32,
     mq: MqClient,
     offsets: SourceOffsets,
-    /// The start of every marker: the connector's name as JSON and a newline.
-    prefix: String,
 }
 
 impl ExactlyOnce {
     /// Exactly-once delivery for task `task` of `connector`.
     pub fn new(connector: &str, task: u32, mq: MqClient, offsets: SourceOffsets) -> ExactlyOnce {
-        let prefix = format!("{}\n", serde_json::Value::from(connector));
-        ExactlyOnce { connector: connector.to_owned(), task, mq, offsets, prefix }
+        ExactlyOnce { connector: connector.to_owned(), task, mq, offsets }
     }
 
-    /// The marker of a record of `partition` (as JSON) at `offset` (as JSON). JSON text holds
-    /// no raw newline, so a newline separates the parts.
-    pub fn marker(&self, partition: &str, offset: &str) -> String {
-        let mut marker = String::with_capacity(self.prefix.len() + partition.len() + offset.len() + 1);
-        marker.push_str(&self.prefix);
-        marker.push_str(partition);
-        marker.push('\n');
+    /// What identifies `partition` (as JSON) of this connector in markers.
+    pub fn partition_key(&self, partition: &str) -> u64 {
+        fnv1a([self.connector.as_bytes(), b"\n", partition.as_bytes()])
+    }
+
+    /// The marker of a record of the partition `key` at `offset` (as JSON).
+    pub fn marker(&self, key: u64, offset: &str) -> String {
+        let mut marker = String::with_capacity(16 + offset.len());
+        let _ = write!(marker, "{key:016x}");
         marker.push_str(offset);
         marker
     }
@@ -136,7 +137,7 @@ impl ExactlyOnce {
                         continue;
                     }
                     if let Some(marker) = message.properties().get(wire::SOURCE_POSITION) {
-                        stored.add(marker.as_str(), &self.prefix)?;
+                        stored.add(marker.as_str())?;
                     }
                     if message.queue_offset() + 1 >= end {
                         pending.remove(&queue);
@@ -160,15 +161,17 @@ impl ExactlyOnce {
 /// returns the same records in the same order.
 #[derive(Default)]
 pub struct StoredRecords {
-    partitions: HashMap<String, HashMap<String, u32>>,
+    partitions: HashMap<u64, HashMap<String, u32>>,
     remaining: usize,
 }
 
 impl StoredRecords {
-    fn add(&mut self, marker: &str, prefix: &str) -> Result<(), Error> {
-        let Some(rest) = marker.strip_prefix(prefix) else { return Ok(()) };
-        let Some((partition, offset)) = rest.split_once('\n') else { return Ok(()) };
-        *self.partitions.entry(partition.to_owned()).or_default().entry(offset.to_owned()).or_default() += 1;
+    /// Keeps a marker found in a queue. Markers of other connectors are kept too: their
+    /// partition keys differ, so they are never matched.
+    fn add(&mut self, marker: &str) -> Result<(), Error> {
+        let Some((key, offset)) = marker.split_at_checked(16) else { return Ok(()) };
+        let Ok(key) = u64::from_str_radix(key, 16) else { return Ok(()) };
+        *self.partitions.entry(key).or_default().entry(offset.to_owned()).or_default() += 1;
         self.remaining += 1;
         if self.remaining > MAX_STORED {
             return Err(Error::other(format!(
@@ -183,20 +186,31 @@ impl StoredRecords {
         self.remaining == 0
     }
 
-    /// Whether the record of `partition` at `offset` is already held; it is counted off then.
-    pub fn take(&mut self, partition: &str, offset: &str) -> bool {
-        let Some(offsets) = self.partitions.get_mut(partition) else { return false };
+    /// Whether the record of the partition `key` at `offset` is already held; it is counted off then.
+    pub fn take(&mut self, key: u64, offset: &str) -> bool {
+        let Some(offsets) = self.partitions.get_mut(&key) else { return false };
         let Some(count) = offsets.get_mut(offset) else { return false };
         *count -= 1;
         if *count == 0 {
             offsets.remove(offset);
             if offsets.is_empty() {
-                self.partitions.remove(partition);
+                self.partitions.remove(&key);
             }
         }
         self.remaining -= 1;
         true
     }
+}
+
+/// 64-bit FNV-1a: a hash that stays the same across Rust versions and builds (markers outlive
+/// the worker that wrote them).
+fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.into_iter().flatten() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 /// The SDK's name of a queue.
@@ -212,30 +226,38 @@ fn to_message_queue(queue: &QueueId) -> MessageQueue {
 mod tests {
     use super::*;
 
+    fn marker(connector: &str, partition: &str, offset: &str) -> String {
+        format!("{:016x}{offset}", fnv1a([connector.as_bytes(), b"\n", partition.as_bytes()]))
+    }
+
     #[test]
-    fn a_stored_record_is_dropped_once_and_other_connectors_markers_are_ignored() {
-        let prefix = "\"a\"\n";
+    fn a_stored_record_is_dropped_once_and_other_connectors_markers_never_match() {
+        let key = fnv1a([b"a".as_slice(), b"\n", b"{\"f\":1}"]);
         let mut stored = StoredRecords::default();
-        stored.add("\"a\"\n{\"f\":1}\n{\"pos\":7}", prefix).unwrap();
-        stored.add("\"ab\"\n{\"f\":1}\n{\"pos\":8}", prefix).unwrap();
-        stored.add("not a marker", prefix).unwrap();
-        assert!(!stored.is_empty());
-        assert!(!stored.take("{\"f\":1}", "{\"pos\":8}"));
-        assert!(stored.take("{\"f\":1}", "{\"pos\":7}"));
-        assert!(!stored.take("{\"f\":1}", "{\"pos\":7}"), "only once");
-        assert!(stored.is_empty());
+        stored.add(&marker("a", "{\"f\":1}", "{\"pos\":7}")).unwrap();
+        stored.add(&marker("ab", "{\"f\":1}", "{\"pos\":8}")).unwrap();
+        stored.add("not a marker").unwrap();
+        assert!(!stored.take(key, "{\"pos\":8}"));
+        assert!(stored.take(key, "{\"pos\":7}"));
+        assert!(!stored.take(key, "{\"pos\":7}"), "only once");
     }
 
     #[test]
     fn records_sharing_an_offset_are_dropped_as_often_as_they_were_found() {
-        let prefix = "\"a\"\n";
+        let key = fnv1a([b"a".as_slice(), b"\n", b"{}"]);
         let mut stored = StoredRecords::default();
         for _ in 0..2 {
-            stored.add("\"a\"\n{}\n{\"ts\":5}", prefix).unwrap();
+            stored.add(&marker("a", "{}", "{\"ts\":5}")).unwrap();
         }
-        assert!(stored.take("{}", "{\"ts\":5}"));
-        assert!(stored.take("{}", "{\"ts\":5}"));
-        assert!(!stored.take("{}", "{\"ts\":5}"), "the third record of that offset is new");
+        assert!(stored.take(key, "{\"ts\":5}"));
+        assert!(stored.take(key, "{\"ts\":5}"));
+        assert!(!stored.take(key, "{\"ts\":5}"), "the third record of that offset is new");
         assert!(stored.is_empty());
+    }
+
+    #[test]
+    fn the_partition_hash_is_fnv1a_as_published() {
+        // FNV-1a 64 of "a" (the reference value): markers written by one build are read by the next.
+        assert_eq!(fnv1a([b"a".as_slice()]), 0xaf63_dc4c_8601_ec8c);
     }
 }

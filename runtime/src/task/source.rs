@@ -188,21 +188,21 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
     // Only the last offset of each run of records from one partition is kept: it covers the run.
     let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
     let mut pin = 0;
-    let mut partition_json = String::new();
+    let mut partition_key = 0;
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
         let marker = match delivery.as_deref_mut() {
             Some(delivery) => {
                 if offsets.last().is_none_or(|(partition, _)| *partition != source_partition) {
-                    partition_json = source_partition.to_json_string();
+                    partition_key = delivery.eos.partition_key(&source_partition.to_json_string());
                 }
                 let offset_json = source_offset.to_json_string();
-                if !delivery.stored.is_empty() && delivery.stored.take(&partition_json, &offset_json) {
+                if !delivery.stored.is_empty() && delivery.stored.take(partition_key, &offset_json) {
                     pipeline.metrics.add(Counter::SourceRecordsDeduplicated, 1);
                     None
                 } else {
-                    Some(Some(delivery.eos.marker(&partition_json, &offset_json)))
+                    Some(Some(delivery.eos.marker(partition_key, &offset_json)))
                 }
             }
             None => Some(None),
