@@ -21,6 +21,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::lease::Lease;
 use crate::mq::{Consumer, MqClient, MqError};
 
 /// What a member's consumer instance name starts with; the worker id follows.
@@ -47,6 +48,24 @@ fn workers_of<'a>(client_ids: impl IntoIterator<Item = &'a str>) -> Vec<String> 
 /// Publishes the members on every rebalance, and takes no queue.
 struct Listener {
     members: Arc<watch::Sender<Vec<String>>>,
+    me: Me,
+}
+
+/// This worker, and its lease renewed whenever it sees itself in the list.
+#[derive(Clone)]
+struct Me {
+    id: String,
+    lease: Option<Arc<Lease>>,
+}
+
+impl Me {
+    fn saw(&self, workers: &[String]) {
+        if let Some(lease) = &self.lease
+            && workers.contains(&self.id)
+        {
+            lease.renew();
+        }
+    }
 }
 
 impl AllocateMessageQueueStrategy for Listener {
@@ -57,7 +76,9 @@ impl AllocateMessageQueueStrategy for Listener {
         _queues: &[MessageQueue],
         client_ids: &[CheetahString],
     ) -> rocketmq_error::Result<Vec<MessageQueue>> {
-        publish(&self.members, workers_of(client_ids.iter().map(CheetahString::as_str)));
+        let workers = workers_of(client_ids.iter().map(CheetahString::as_str));
+        self.me.saw(&workers);
+        publish(&self.members, workers);
         Ok(Vec::new())
     }
 
@@ -85,13 +106,22 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// Joins `group` as `worker_id` (subscribing to `topic`, from which it reads nothing).
-    pub async fn join(mq: &MqClient, group: &str, topic: &str, worker_id: &str, poll_interval: Duration) -> Result<Membership, MqError> {
+    /// Joins `group` as `worker_id` (subscribing to `topic`, from which it reads nothing);
+    /// `lease` is renewed each time the worker sees itself listed.
+    pub async fn join(
+        mq: &MqClient,
+        group: &str,
+        topic: &str,
+        worker_id: &str,
+        poll_interval: Duration,
+        lease: Option<Arc<Lease>>,
+    ) -> Result<Membership, MqError> {
         let (sender, members) = watch::channel(Vec::new());
         let sender = Arc::new(sender);
-        let listener = Arc::new(Listener { members: sender.clone() });
+        let me = Me { id: worker_id.to_owned(), lease };
+        let listener = Arc::new(Listener { members: sender.clone(), me: me.clone() });
         let consumer = mq.group_member(group, &instance_name(worker_id), topic, listener).await?;
-        let poller = tokio::spawn(poll(mq.clone(), group.to_owned(), topic.to_owned(), sender, poll_interval));
+        let poller = tokio::spawn(poll(mq.clone(), group.to_owned(), topic.to_owned(), sender, poll_interval, me));
         Ok(Membership { members, consumer: tokio::sync::Mutex::new(Some(consumer)), poller })
     }
 
@@ -109,14 +139,16 @@ impl Membership {
     }
 }
 
-async fn poll(mq: MqClient, group: String, topic: String, members: Arc<watch::Sender<Vec<String>>>, interval: Duration) {
+async fn poll(mq: MqClient, group: String, topic: String, members: Arc<watch::Sender<Vec<String>>>, interval: Duration, me: Me) {
     let mut failing = false;
     loop {
         tokio::time::sleep(interval).await;
         match mq.group_client_ids(&group, &topic).await {
             Ok(ids) => {
                 failing = false;
-                publish(&members, workers_of(ids.iter().map(String::as_str)));
+                let workers = workers_of(ids.iter().map(String::as_str));
+                me.saw(&workers);
+                publish(&members, workers);
             }
             Err(error) if !failing => {
                 failing = true;

@@ -1,4 +1,5 @@
 //! Cluster mode: several workers sharing one RocketMQ cluster and a cluster name.
 
 pub mod assign;
+pub mod lease;
 pub mod membership;

@@ -138,6 +138,8 @@ pub struct TaskPipeline {
     pub metrics: Arc<TaskMetrics>,
     /// Loop tuning.
     pub settings: RunnerSettings,
+    /// The worker's lease in its cluster: checked before every send, put and commit.
+    pub lease: crate::cluster::lease::TaskLease,
 }
 
 impl TaskPipeline {

@@ -269,6 +269,7 @@ impl SinkRunner {
         if batch.is_empty() {
             return Ok(());
         }
+        self.pipeline.lease.check()?;
         let count = batch.len();
         let pipeline = &self.pipeline;
         pipeline.retry.run_on_with(&pipeline.metrics, &mut self.task, batch, |task, batch| task.put(batch)).await?;
@@ -298,6 +299,7 @@ impl SinkRunner {
 /// Commits `offsets` (flushed by the task) to the broker, with the connector's retries.
 async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, offsets: Option<QueueOffsets>) -> Result<(), Error> {
     let Some(offsets) = offsets else { return Ok(()) };
+    pipeline.lease.check()?;
     let started = Instant::now();
     let metrics = &pipeline.metrics;
     let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();

@@ -58,6 +58,7 @@ impl SourceRunner {
                 producer,
                 routes,
                 recorded,
+                lease: pipeline.lease.clone(),
             };
             run_loop(&pipeline, &mut task, &offsets, sender, delivery, &context, &mut control, &status).await
         }
@@ -136,7 +137,7 @@ struct Acked {
 }
 
 impl Acked {
-    fn add(&mut self, (offsets, positions): (Vec<(SourcePartition, SourceOffset)>, Vec<(QueueId, i64)>)) {
+    fn add(&mut self, (offsets, positions): Acknowledged) {
         self.offsets.extend(offsets);
         self.positions.extend(positions);
     }
@@ -154,6 +155,7 @@ async fn commit(
     if acked.offsets.is_empty() {
         return Ok(());
     }
+    pipeline.lease.check()?;
     let started = Instant::now();
     let metrics = &pipeline.metrics;
     let Acked { offsets: committed, positions } = std::mem::take(acked);
@@ -267,7 +269,27 @@ fn partition_hash(partition: &SourcePartition) -> u64 {
 
 /// The offsets of one batch, reported once the broker acknowledged all of its records, with
 /// the position after its last record in each queue.
-type Ack = Result<(Vec<(SourcePartition, SourceOffset)>, Vec<(QueueId, i64)>), Error>;
+type Ack = Result<Acknowledged, Error>;
+
+/// A batch's offsets and the queue positions its records reach.
+type Acknowledged = (Vec<(SourcePartition, SourceOffset)>, Vec<(QueueId, i64)>);
+
+/// Where the records of one topic went in one send.
+struct Sent {
+    topic: String,
+    /// The queue (learnt from the send when the topic had no route before).
+    queue: Option<MessageQueue>,
+    /// The positions of the last chunk stored.
+    stored: Option<Stored>,
+}
+
+/// Where a group's chunks were stored: their queue, the first chunk's first position and the
+/// position after the last chunk's last record.
+struct Stored {
+    queue: QueueId,
+    first: i64,
+    end: i64,
+}
 
 /// Sends a source task's converted batches, one after another, on a tokio task of its own.
 struct Sender {
@@ -278,6 +300,8 @@ struct Sender {
     routes: Routes,
     /// For an exactly-once source: the queues whose position this task recorded.
     recorded: Option<(ExactlyOnce, std::collections::HashSet<QueueId>)>,
+    /// Checked before each batch: a fenced task sends nothing.
+    lease: crate::cluster::lease::TaskLease,
 }
 
 impl Sender {
@@ -303,7 +327,8 @@ impl Sender {
     /// in batches of at most `max_batch_records`; the batches of one queue go in order, at
     /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
     async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<Vec<(QueueId, i64)>, Error> {
-        let Sender { retry, metrics, settings, producer, routes, recorded } = self;
+        self.lease.check()?;
+        let Sender { retry, metrics, settings, producer, routes, recorded, lease: _ } = self;
         let (retry, metrics, producer) = (&*retry, &**metrics, &**producer);
         let max = settings.max_batch_records.max(1);
         routes.missing.clear();
@@ -341,7 +366,7 @@ impl Sender {
             .into_iter()
             .map(|(topic, mut queue, records)| async move {
                 let shared_topic = CheetahString::from_string_shared(topic.clone());
-                let mut end = None;
+                let mut stored = None;
                 for chunk in records.chunks(max) {
                     let (used, first) = retry
                         .run(metrics, || {
@@ -357,19 +382,21 @@ impl Sender {
                         .await?;
                     // Later batches of a new topic follow the first one into its queue.
                     queue = queue.or(used);
-                    end = queue.as_ref().map(|q| (queue_id(q), first as i64 + chunk.len() as i64, first as i64));
+                    let (chunk_first, end) = (first as i64, first as i64 + chunk.len() as i64);
+                    // Where the group's records start: its first chunk's position.
+                    let first = stored.as_ref().map_or(chunk_first, |s: &Stored| s.first);
+                    stored = queue.as_ref().map(|q| Stored { queue: queue_id(q), first, end });
                     metrics.batch(chunk.len());
                     metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
                 }
-                Ok::<(String, Option<MessageQueue>, Option<(QueueId, i64, i64)>), Error>((topic, queue, end))
+                Ok::<Sent, Error>(Sent { topic, queue, stored })
             })
             .collect();
-        let used: Vec<(String, Option<MessageQueue>, Option<(QueueId, i64, i64)>)> =
-            stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
+        let used: Vec<Sent> = stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
         let mut positions = Vec::with_capacity(used.len());
-        for (topic, queue, end) in used {
+        for Sent { topic, queue, stored } in used {
             routes.learn(topic, queue);
-            if let Some((queue, end, first)) = end {
+            if let Some(Stored { queue, first, end }) = stored {
                 if let Some((eos, recorded)) = recorded.as_mut()
                     && recorded.insert(queue.clone())
                 {

@@ -11,6 +11,7 @@ use tokio::sync::{Mutex, watch};
 use super::herder::{Herder, HerderSettings};
 use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
+use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::metrics::Metrics;
@@ -235,9 +236,15 @@ impl WorkerBuilder {
                     unreachable!("three logs were opened above")
                 };
                 let group = format!("{}-members", cluster.name);
-                let membership = Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval).await?;
-                (configs, offsets, statuses, Some(membership))
+                let lease = Lease::new(cluster.takeover_delay);
+                let membership =
+                    Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
+                (configs, offsets, statuses, Some((membership, lease)))
             }
+        };
+        let (membership, lease) = match membership {
+            Some((membership, lease)) => (Some(membership), Some(lease)),
+            None => (None, None),
         };
         let members = match &membership {
             Some(membership) => membership.members(),
@@ -247,12 +254,15 @@ impl WorkerBuilder {
         let configs = Configs::new(configs);
         let offsets = SourceOffsets::new(offsets);
         let statuses = Statuses::new(statuses);
-        let launcher =
-            Arc::new(Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone()));
+        let launcher = Arc::new(
+            Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
+                .with_lease(lease.clone()),
+        );
         let settings = HerderSettings {
             id: id.clone(),
             takeover_delay: self.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay),
             cluster: self.cluster.is_some(),
+            lease,
         };
         let herder = Herder::new(settings, configs.clone(), statuses.clone(), offsets.log().clone(), members.clone(), launcher.clone());
         register_gauges(&metrics, &herder, &members, [configs.log().clone(), offsets.log().clone(), statuses.log().clone()]);

@@ -17,6 +17,7 @@ use connect_sdk::{Error, SinkContext, SourceContext, TaskPlan};
 use serde_json::Value as Json;
 
 use super::herder::Launch;
+use crate::cluster::lease::{Lease, TaskLease};
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
@@ -37,6 +38,8 @@ pub(crate) struct Launcher {
     producer: Mutex<Option<Arc<Producer>>>,
     offsets: SourceOffsets,
     metrics: Arc<Metrics>,
+    /// This worker's lease in its cluster (`None` standalone): every task checks it before it writes.
+    lease: Option<Arc<Lease>>,
     /// Per connector, the revision last validated here and its result.
     validated: Mutex<BTreeMap<String, (u64, Arc<ValidatedConfig>)>>,
 }
@@ -51,7 +54,23 @@ impl Launcher {
         offsets: SourceOffsets,
         metrics: Arc<Metrics>,
     ) -> Launcher {
-        Launcher { registry, converters, settings, mq, producer: Mutex::new(Some(producer)), offsets, metrics, validated: Mutex::default() }
+        Launcher {
+            registry,
+            converters,
+            settings,
+            mq,
+            producer: Mutex::new(Some(producer)),
+            offsets,
+            metrics,
+            lease: None,
+            validated: Mutex::default(),
+        }
+    }
+
+    /// Tasks check `lease` before they write (a cluster worker's).
+    pub(super) fn with_lease(mut self, lease: Option<Arc<Lease>>) -> Launcher {
+        self.lease = lease;
+        self
     }
 
     /// Checks a raw connector config: its placeholders resolved, then every key against the
@@ -131,6 +150,7 @@ impl Launcher {
             converters: config.converters(),
             metrics: self.metrics.task(connector, task),
             settings: self.settings,
+            lease: TaskLease::of(self.lease.as_ref()),
         }
     }
 }

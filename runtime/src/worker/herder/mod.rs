@@ -68,6 +68,9 @@ pub(crate) struct HerderSettings {
     /// Whether this worker is part of a cluster: releases its units when it stops, and when
     /// first in the member list writes snapshots and removes statuses nobody cleans up.
     pub cluster: bool,
+    /// This worker's lease in its cluster: after a lapse every task stops, and those still
+    /// this worker's start again.
+    pub lease: Option<Arc<crate::cluster::lease::Lease>>,
 }
 
 /// A reconcile pass failed; the herder tries again.
@@ -218,6 +221,7 @@ impl<L: Launch> Herder<L> {
         let mut members = self.members.clone();
         let mut stop = self.stop.subscribe();
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut lapses = self.settings.lease.as_ref().map(|lease| lease.lapses());
         let mut members_open = true;
         loop {
             if *stop.borrow_and_update() {
@@ -251,10 +255,28 @@ impl<L: Launch> Herder<L> {
                 _ = configs.changed() => {}
                 _ = statuses.changed() => {}
                 changed = members.changed(), if members_open => members_open = changed.is_ok(),
+                _ = lapsed(&mut lapses) => {}
                 _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now)), if look_again.is_some() => {}
                 _ = housekeeping.tick() => self.housekeeping().await,
             }
         }
+    }
+
+    /// After a lapse of the lease (this worker was missing from its cluster longer than the
+    /// takeover delay), stops every running unit without releasing it: the pass that follows
+    /// starts again, under a new generation, the units the status log still gives this worker,
+    /// and never those another worker took over meanwhile. The tasks had fenced themselves.
+    async fn restart_after_lapse(&self, running: &mut Running) {
+        let Some(lease) = &self.settings.lease else { return };
+        let epoch = lease.epoch();
+        if epoch == running.lease_epoch {
+            return;
+        }
+        running.lease_epoch = epoch;
+        tracing::warn!(units = running.units.len(), "the lease lapsed: stopping every unit; those still this worker's start again");
+        let stopping: Vec<_> =
+            std::mem::take(&mut running.units).into_iter().map(|(unit, stopped)| async move { stopped.stop(&unit).await }).collect();
+        join_all(stopping).await;
     }
 
     /// One pass: see the module documentation. Returns when to look again at the latest
@@ -270,6 +292,7 @@ impl<L: Launch> Herder<L> {
         let mine: BTreeSet<Unit> = assignment.into_iter().filter(|(_, worker)| worker == me).map(|(unit, _)| unit).collect();
 
         let mut running = self.running.lock().await;
+        self.restart_after_lapse(&mut running).await;
         let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
         let stopping = lost.into_iter().map(|unit| {
             let stopped = running.units.remove(&unit).expect("listed above");
@@ -461,6 +484,17 @@ impl<L: Launch> Herder<L> {
             }
         }
         self.status_writer.flush().await;
+    }
+}
+
+/// The next lapse of a lease; never, without one.
+async fn lapsed(lapses: &mut Option<watch::Receiver<u64>>) {
+    let open = match lapses {
+        Some(lapses) => lapses.changed().await.is_ok(),
+        None => false,
+    };
+    if !open {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -9,6 +9,7 @@ use connect_sdk::context::BoxFuture;
 use serde_json::json;
 
 use super::*;
+use crate::cluster::lease::Lease;
 use crate::state::statuses;
 use crate::task::{Control, StatusCell};
 
@@ -78,15 +79,14 @@ impl Cluster {
     }
 
     async fn worker(&self, id: &str) -> Arc<Herder<FakeLauncher>> {
-        let settings = HerderSettings { id: id.to_owned(), takeover_delay: TAKEOVER, cluster: true };
-        let herder = Herder::new(
-            settings,
-            self.configs.clone(),
-            self.statuses.clone(),
-            self.offsets.clone(),
-            self.members.subscribe(),
-            self.launcher.clone(),
-        );
+        self.worker_seeing(id, None, self.members.subscribe()).await
+    }
+
+    /// A worker with its own view of the members and, optionally, a lease.
+    async fn worker_seeing(&self, id: &str, lease: Option<Arc<Lease>>, members: watch::Receiver<Vec<String>>) -> Arc<Herder<FakeLauncher>> {
+        let settings = HerderSettings { id: id.to_owned(), takeover_delay: TAKEOVER, cluster: true, lease };
+        let herder =
+            Herder::new(settings, self.configs.clone(), self.statuses.clone(), self.offsets.clone(), members, self.launcher.clone());
         herder.start().await;
         herder
     }
@@ -189,4 +189,30 @@ async fn a_deleted_connector_s_units_stop_and_are_not_claimed_again() {
     a.sync(position).await;
     assert!(eventually(async || units(&a).await.is_empty()).await, "a still runs {:?}", units(&a).await);
     assert!(cluster.launcher.running.lock().unwrap_or_else(PoisonError::into_inner).is_empty(), "a task outlived its connector");
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_lapse_a_cut_off_worker_stops_its_units_and_never_runs_those_taken_over() {
+    let cluster = Cluster::new(&["a", "b"]);
+    cluster.create("orders").await;
+    // a's own view of the members, which goes stale when it is cut off.
+    let (a_view, a_members) = watch::channel(vec!["a".to_owned(), "b".to_owned()]);
+    let lease = Lease::new(TAKEOVER);
+    let a = cluster.worker_seeing("a", Some(lease.clone()), a_members).await;
+    let b = cluster.worker("b").await;
+    let all = 1 + TASKS;
+    assert!(eventually(async || units(&a).await.len() + units(&b).await.len() == all && !units(&a).await.is_empty()).await);
+
+    // b no longer sees a and takes its units over; a, cut off, neither knows nor renews its lease.
+    cluster.set_members(&["b"]);
+    assert!(eventually(async || units(&b).await.len() == all).await, "b runs {:?}", units(&b).await);
+    assert!(!units(&a).await.is_empty(), "the zombie still runs its units (its tasks are fenced by the lease)");
+
+    // a sees itself again, after longer than the takeover delay: a lapse.
+    lease.renew();
+    assert!(eventually(async || units(&a).await.is_empty()).await, "a still runs {:?}", units(&a).await);
+    tokio::time::sleep(TAKEOVER * 2).await;
+    assert!(units(&a).await.is_empty(), "a started again {:?}, which b took over", units(&a).await);
+    assert_eq!(units(&b).await.len(), all);
+    drop(a_view);
 }

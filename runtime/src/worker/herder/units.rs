@@ -25,6 +25,8 @@ pub(crate) struct Running {
     pub(super) restarts_seen: BTreeMap<String, u64>,
     /// Owners of units missing from the member list, and since when.
     pub(super) absent_since: BTreeMap<String, Instant>,
+    /// The lease's lapses the running units started after.
+    pub(super) lease_epoch: u64,
 }
 
 impl Running {
