@@ -154,6 +154,59 @@ async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost()
     broker.shutdown().await;
 }
 
+/// Five `kill -9`s of a random worker at seeded random moments, each replaced by a new one:
+/// the datagen → file-sink pipeline neither loses nor repeats a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
+    let _serial = SERIAL.lock().await;
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+    println!("cluster kill test seed: {seed} (CRASH_SEED={seed} repeats these kills)");
+    let mut state = seed;
+    let mut next = |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    let broker = Broker::start("cluster-kills").await;
+    let dir = broker.dir.clone();
+    let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("kills", &broker.namesrv(), &dir)).collect();
+    const TASKS: u64 = 6;
+    const PER_TASK: u64 = 6_000;
+    let output = dir.join("sequence.txt");
+    let strings = json!({"key.converter": "string", "value.converter": "string"});
+    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": TASKS, "max.records": PER_TASK,
+        "records.per.second": 300, "batch.size": 50});
+    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
+    for config in [&mut source, &mut sink] {
+        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
+    }
+    create(&workers[0], "sequence", source);
+    create(&workers[1], "sequence-sink", sink);
+    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 1_000).await, "the pipeline does not flow");
+    for kill in 0..5 {
+        let delay = next(2_000);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let victim = next(workers.len() as u64) as usize;
+        let mut killed = workers.remove(victim);
+        killed.kill();
+        println!("kill {kill}: worker {} {delay} ms after the last, {} lines written", killed.id, fixture::lines(&output).len());
+        workers.push(WorkerProcess::start("kills", &broker.namesrv(), &dir));
+    }
+    let complete = || sequence_gaps(&output, TASKS, PER_TASK).0 == 0;
+    let arrived = wait_until(Duration::from_secs(240), complete).await;
+    assert!(arrived, "seed {seed}: {}", verdict(&workers[0], &output, TASKS, PER_TASK));
+    tokio::time::sleep(Duration::from_secs(2)).await; // anything still in flight lands
+    let (missing, duplicates) = sequence_gaps(&output, TASKS, PER_TASK);
+    println!("MEASURED five kills: {} records: {missing} lost, {duplicates} duplicated", TASKS * PER_TASK);
+    assert_eq!((missing, duplicates), (0, 0), "seed {seed}");
+    drop(workers);
+    broker.shutdown().await;
+}
+
 /// Why sequence numbers are missing from the file: stuck (a source task that has not
 /// committed all of its records, a sink task not running or with records left to read), or
 /// lost (every record committed by the source and read by the sink, and still not written).

@@ -16,7 +16,24 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start_worker(dir: &std::path::Path, rest_port: u16, connectors: &[std::path::PathBuf], log: &str) -> Child {
+/// A worker process, killed when dropped (also when the test fails).
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn start_worker(dir: &std::path::Path, rest_port: u16, connectors: &[std::path::PathBuf], log: &str) -> WorkerProcess {
     let log = std::fs::File::create(dir.join(log)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_connect-worker"))
         .arg("standalone")
@@ -30,6 +47,7 @@ fn start_worker(dir: &std::path::Path, rest_port: u16, connectors: &[std::path::
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
+        .map(WorkerProcess)
         .expect("start connect-worker")
 }
 
@@ -86,8 +104,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
         assert!(moving, "run {kill}: the pipeline did not move: {}", std::fs::read_to_string(dir.join(&log)).unwrap_or_default());
         let delay = moments.next_ms(2_000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        worker.kill().expect("kill -9 the worker");
-        worker.wait().unwrap();
+        worker.kill();
         println!("kill {kill}: {delay} ms after the output moved, {} lines written", lines(&output).len());
     }
 
@@ -109,8 +126,8 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
         restarted_at.elapsed()
     );
     let (status, connectors) = http(format!("127.0.0.1:{rest}").parse().unwrap(), "GET", "/connectors", None);
-    let _ = Command::new("kill").arg("-TERM").arg(last.id().to_string()).status();
-    let _ = last.wait();
+    let _ = Command::new("kill").arg("-TERM").arg(last.0.id().to_string()).status();
+    let _ = last.0.wait();
     assert!(done && settled, "lines missing after the last restart: {missing} of {total}");
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}: lost and duplicated lines");
     assert_eq!((status, connectors), (200, serde_json::json!(["in", "out"])), "connectors come back from the data dir");
