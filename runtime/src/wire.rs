@@ -51,8 +51,9 @@ pub struct RawRecord {
     pub headers: Vec<(String, String)>,
     /// Milliseconds since the epoch.
     pub timestamp: Option<i64>,
-    /// The source position marker ([`SOURCE_POSITION`]) of an exactly-once source's record.
-    pub source_position: Option<String>,
+    /// The source position marker ([`SOURCE_POSITION`]) of an exactly-once source's record
+    /// (shared: a message built again for a retry does not copy it).
+    pub source_position: Option<CheetahString>,
 }
 
 /// Header values travel as text.
@@ -144,7 +145,7 @@ impl MessageEncoder {
             builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(refused)?;
         }
         if let Some(position) = &record.source_position {
-            builder = builder.raw_property(SOURCE_POSITION, position.as_str()).map_err(refused)?;
+            builder = builder.raw_property(SOURCE_POSITION, position.clone()).map_err(refused)?;
         }
         builder.build().map_err(refused)
     }

@@ -204,7 +204,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
                     pipeline.metrics.add(Counter::SourceRecordsDeduplicated, 1);
                     None
                 } else {
-                    Some(Some(delivery.eos.marker(partition_key, &offset_json)))
+                    Some(Some(CheetahString::from_string(delivery.eos.marker(partition_key, &offset_json))))
                 }
             }
             None => Some(None),
