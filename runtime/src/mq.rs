@@ -221,17 +221,7 @@ impl MqClient {
     pub async fn queue_end(&self, queue: &MessageQueue) -> Result<i64, MqError> {
         let mut admin = self.admin().await?;
         let admin = admin.as_mut().expect("admin() starts it");
-        let topic = queue.topic_str().to_owned();
-        let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.clone()))
-            .await
-            .map_err(mq_error(format!("find the route of {topic}")))?
-            .ok_or_else(|| MqError::new(format!("find the route of {topic}"), MqCause::Missing("no route")))?;
-        let broker = route
-            .broker_datas
-            .iter()
-            .filter(|b| b.broker_name().as_str() == queue.broker_name().as_str())
-            .find_map(|b| b.broker_addrs().get(&0).cloned())
-            .ok_or_else(|| MqError::new(format!("find the broker of {queue:?}"), MqCause::Missing("no master broker")))?;
+        let broker = master_of(admin, queue.topic_str(), Some(queue.broker_name().as_str())).await?;
         OffsetAdmin::max_offset(&*admin, broker, queue.clone(), 3_000).await.map_err(mq_error(format!("find the end of {queue:?}")))
     }
 
@@ -239,15 +229,7 @@ impl MqClient {
     pub async fn group_client_ids(&self, group: &str, topic: &str) -> Result<Vec<String>, MqError> {
         let mut admin = self.admin().await?;
         let admin = admin.as_mut().expect("admin() starts it");
-        let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
-            .await
-            .map_err(mq_error(format!("find the route of {topic}")))?
-            .ok_or_else(|| MqError::new(format!("find the route of {topic}"), MqCause::Missing("no route")))?;
-        let broker = route
-            .broker_datas
-            .iter()
-            .find_map(|b| b.broker_addrs().get(&0).cloned())
-            .ok_or_else(|| MqError::new(format!("find the broker of {topic}"), MqCause::Missing("no master broker")))?;
+        let broker = master_of(admin, topic, None).await?;
         let connection =
             MQAdminReadExt::examine_consumer_connection_info(admin, CheetahString::from_string(group.to_owned()), Some(broker))
                 .await
@@ -294,6 +276,20 @@ impl MqClient {
         }
         let _ = self.runtime.shutdown().await;
     }
+}
+
+/// The address of the master broker holding `topic` (the one named `broker_name`, or any).
+async fn master_of(admin: &mut DefaultMQAdminExt, topic: &str, broker_name: Option<&str>) -> Result<CheetahString, MqError> {
+    let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
+        .await
+        .map_err(mq_error(format!("find the route of {topic}")))?
+        .ok_or_else(|| MqError::new(format!("find the route of {topic}"), MqCause::Missing("no route")))?;
+    route
+        .broker_datas
+        .iter()
+        .filter(|b| broker_name.is_none_or(|name| b.broker_name().as_str() == name))
+        .find_map(|b| b.broker_addrs().get(&0).cloned())
+        .ok_or_else(|| MqError::new(format!("find the master broker of {topic}"), MqCause::Missing("no master broker")))
 }
 
 /// Sends batches to one topic at a time.

@@ -159,18 +159,8 @@ async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     let _serial = SERIAL.lock().await;
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    println!("cluster kill test seed: {seed} (CRASH_SEED={seed} repeats these kills)");
-    let mut state = seed;
-    let mut next = |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let mut moments = fixture::KillMoments::new("cluster kill test");
+    let seed = moments.seed;
     let broker = Broker::start("cluster-kills").await;
     let dir = broker.dir.clone();
     let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("kills", &broker.namesrv(), &dir)).collect();
@@ -188,9 +178,9 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     create(&workers[1], "sequence-sink", sink);
     assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 1_000).await, "the pipeline does not flow");
     for kill in 0..5 {
-        let delay = next(2_000);
+        let delay = moments.below(2_000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        let victim = next(workers.len() as u64) as usize;
+        let victim = moments.below(workers.len() as u64) as usize;
         let mut killed = workers.remove(victim);
         killed.kill();
         println!("kill {kill}: worker {} {delay} ms after the last, {} lines written", killed.id, fixture::lines(&output).len());

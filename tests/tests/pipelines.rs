@@ -132,18 +132,8 @@ async fn mysql_changes_are_applied_to_postgres_exactly_once_across_worker_kills(
     }
     const KILLS: usize = 5;
     const ROWS: i64 = 200;
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    println!("cdc kill test seed: {seed} (CRASH_SEED={seed} repeats these kill moments)");
-    let mut state = seed;
-    let mut next_ms = |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let mut moments = fixture::KillMoments::new("cdc kill test");
+    let seed = moments.seed;
     let id = std::process::id();
     let (source_table, changes, offsets) = (format!("eos_orders_{id}"), format!("eos_changes_{id}"), format!("eos_offsets_{id}"));
     let mut mysql = connect(MYSQL).await;
@@ -197,7 +187,7 @@ async fn mysql_changes_are_applied_to_postgres_exactly_once_across_worker_kills(
             assert!(Instant::now() < deadline, "round {versions} is not applied:\n{}", worker.log_tail());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let delay = next_ms(800);
+        let delay = moments.below(800);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         worker.kill();
         println!("kill {kill}: {delay} ms after round {versions} began to apply, {} changes applied", count_rows(&mut postgres).await);

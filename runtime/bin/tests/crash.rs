@@ -8,7 +8,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{http, lines, missing_and_duplicates, temp_dir, wait_until, write_numbered};
+use support::{KillMoments, http, lines, missing_and_duplicates, temp_dir, wait_until, write_numbered};
 
 const LINES: usize = 60_000;
 
@@ -51,18 +51,6 @@ fn start_worker(dir: &std::path::Path, rest_port: u16, connectors: &[std::path::
         .expect("start connect-worker")
 }
 
-/// A small deterministic generator: the kill moments of a run follow from its printed seed.
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % below
-    }
-}
-
 fn append_numbered(path: &std::path::Path, from: usize, count: usize) {
     use std::io::Write;
     let text: String = (from..from + count).map(|i| format!("line-{i}\n")).collect();
@@ -73,12 +61,8 @@ fn append_numbered(path: &std::path::Path, from: usize, count: usize) {
 async fn killed_worker_repeats_no_line_and_loses_none() {
     const KILLS: usize = 5;
     const MORE: usize = 10_000;
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
-    println!("crash test seed: {seed} (CRASH_SEED={seed} repeats these kill moments)");
-    let mut moments = Moments(seed);
+    let mut moments = KillMoments::new("crash test");
+    let seed = moments.seed;
     let dir = temp_dir("crash");
     let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
     write_numbered(&input, LINES);
@@ -102,7 +86,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
         let at_start = lines(&output).len();
         let moving = wait_until(Duration::from_secs(120), || lines(&output).len() > at_start).await;
         assert!(moving, "run {kill}: the pipeline did not move: {}", std::fs::read_to_string(dir.join(&log)).unwrap_or_default());
-        let delay = moments.next_ms(2_000);
+        let delay = moments.below(2_000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         worker.kill();
         println!("kill {kill}: {delay} ms after the output moved, {} lines written", lines(&output).len());

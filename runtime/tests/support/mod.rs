@@ -155,3 +155,31 @@ pub fn missing_and_duplicates(got: &[String], count: usize) -> (usize, usize) {
     }
     (seen.iter().filter(|&&n| n == 0).count(), seen.iter().map(|&n| n.saturating_sub(1) as usize).sum())
 }
+
+/// Random moments a kill test picks, repeatable: seeded from `CRASH_SEED` when set, else from
+/// the clock; the test prints its seed so a failing run can be repeated.
+pub struct KillMoments {
+    /// The seed, to print.
+    pub seed: u64,
+    state: u64,
+}
+
+impl KillMoments {
+    /// Seeded from `CRASH_SEED` or the clock; prints the seed under `label`.
+    pub fn new(label: &str) -> KillMoments {
+        let seed = std::env::var("CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1);
+        println!("{label} seed: {seed} (CRASH_SEED={seed} repeats these kill moments)");
+        KillMoments { seed, state: seed }
+    }
+
+    /// The next number below `below` (xorshift).
+    pub fn below(&mut self, below: u64) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state % below.max(1)
+    }
+}
