@@ -96,15 +96,7 @@ async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost()
     const TASKS: u64 = 6;
     const PER_TASK: u64 = 3_000;
     let output = dir.join("sequence.txt");
-    let strings = json!({"key.converter": "string", "value.converter": "string"});
-    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": TASKS, "max.records": PER_TASK,
-        "records.per.second": 300, "batch.size": 50});
-    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
-    for config in [&mut source, &mut sink] {
-        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
-    }
-    create(&workers[0], "sequence", source);
-    create(&workers[1], "sequence-sink", sink);
+    create_sequence(&workers, &output, TASKS, PER_TASK);
     let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
     assert!(wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), 6, &all_refs)).await, "{}", workers[0].log_tail());
@@ -167,15 +159,7 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     const TASKS: u64 = 6;
     const PER_TASK: u64 = 6_000;
     let output = dir.join("sequence.txt");
-    let strings = json!({"key.converter": "string", "value.converter": "string"});
-    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": TASKS, "max.records": PER_TASK,
-        "records.per.second": 300, "batch.size": 50});
-    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
-    for config in [&mut source, &mut sink] {
-        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
-    }
-    create(&workers[0], "sequence", source);
-    create(&workers[1], "sequence-sink", sink);
+    create_sequence(&workers, &output, TASKS, PER_TASK);
     assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 1_000).await, "the pipeline does not flow");
     for kill in 0..5 {
         let delay = moments.below(2_000);
@@ -195,6 +179,20 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}");
     drop(workers);
     broker.shutdown().await;
+}
+
+/// `sequence`: datagen-source, `tasks` tasks of `per_task` records at 300/s each, and
+/// `sequence-sink`: a file-sink writing them to `output`, created on two of `workers`.
+fn create_sequence(workers: &[WorkerProcess], output: &std::path::Path, tasks: u64, per_task: u64) {
+    let strings = json!({"key.converter": "string", "value.converter": "string"});
+    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": tasks, "max.records": per_task,
+        "records.per.second": 300, "batch.size": 50});
+    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
+    for config in [&mut source, &mut sink] {
+        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
+    }
+    create(&workers[0], "sequence", source);
+    create(&workers[1], "sequence-sink", sink);
 }
 
 /// Why sequence numbers are missing from the file: stuck (a source task that has not
