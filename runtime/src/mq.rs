@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cheetah_string::CheetahString;
+use connect_sdk::record::QueueId;
 use rocketmq_client_rust::{AllocateMessageQueueStrategy, SendResult};
 use rocketmq_client_rust::{
     ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle, TopicAdmin,
@@ -440,6 +441,16 @@ impl Consumer {
 /// A message queue from its parts.
 pub fn message_queue(topic: &str, broker_name: &str, queue_id: i32) -> MessageQueue {
     MessageQueue::from_parts(CheetahString::from_string(topic.to_owned()), CheetahString::from_string(broker_name.to_owned()), queue_id)
+}
+
+/// The client's queue of the SDK's [`QueueId`].
+pub fn queue_of(queue: &QueueId) -> MessageQueue {
+    message_queue(&queue.topic, &queue.broker_name, queue.queue_id)
+}
+
+/// The SDK's name of a client's queue.
+pub fn queue_id(queue: &MessageQueue) -> QueueId {
+    QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
 }
 
 /// RocketMQ's own topics (retry, dead-letter, scheduling, tracing...), never matched by `topics.regex`.

@@ -137,10 +137,7 @@ impl SinkTask for JdbcSinkTask {
             return Ok(());
         }
         let batch = RowBatch::of(&self.config, &records);
-        let connection = match self.connection.as_mut() {
-            Some(connection) => connection,
-            None => self.connection.insert(self.config.settings().connect().await?),
-        };
+        let connection = connected(&mut self.connection, &self.config).await?;
         let after = offsets_after(&records);
         let result = match batch {
             Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
@@ -161,10 +158,7 @@ impl SinkTask for JdbcSinkTask {
     /// stored with the rows (records a transform dropped or the dead-letter queue took).
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<()> {
         let Some(positions) = self.positions.as_mut().filter(|p| !p.holds(offsets)) else { return Ok(()) };
-        let connection = match self.connection.as_mut() {
-            Some(connection) => connection,
-            None => self.connection.insert(self.config.settings().connect().await?),
-        };
+        let connection = connected(&mut self.connection, &self.config).await?;
         positions.write(connection, offsets).await?;
         positions.written(offsets);
         Ok(())
@@ -172,12 +166,17 @@ impl SinkTask for JdbcSinkTask {
 
     async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {
         let Some(positions) = self.positions.as_mut() else { return Ok(QueueOffsets::new()) };
-        let connection = match self.connection.as_mut() {
-            Some(connection) => connection,
-            None => self.connection.insert(self.config.settings().connect().await?),
-        };
+        let connection = connected(&mut self.connection, &self.config).await?;
         positions.read(connection, queues).await
     }
+}
+
+/// The task's connection, opened again when a failure dropped it.
+async fn connected<'a>(slot: &'a mut Option<Connection>, config: &JdbcSink) -> Result<&'a mut Connection> {
+    Ok(match slot {
+        Some(connection) => connection,
+        None => slot.insert(config.settings().connect().await?),
+    })
 }
 
 async fn write_all(
@@ -227,10 +226,7 @@ impl JdbcSinkTask {
         connect_sdk::tracing::warn!(error = %batch_error.trace(), records = records.len(), "a batch failed; writing its records one by one");
         for record in records {
             let one = std::slice::from_ref(&record);
-            let connection = match self.connection.as_mut() {
-                Some(connection) => connection,
-                None => self.connection.insert(self.config.settings().connect().await?),
-            };
+            let connection = connected(&mut self.connection, &self.config).await?;
             let after = offsets_after(one);
             let result = match RowBatch::of(&self.config, one) {
                 Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,

@@ -18,7 +18,7 @@ use connect_sdk::Error;
 use connect_sdk::record::QueueId;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use crate::mq::{MqClient, message_queue};
+use crate::mq::{MqClient, queue_id, queue_of};
 use crate::state::offsets::SourceOffsets;
 use crate::wire;
 
@@ -91,7 +91,7 @@ impl ExactlyOnce {
         let positions = self.offsets.queue_positions(&self.connector);
         let mut pending: HashMap<QueueId, (i64, i64)> = HashMap::new();
         for (queue, from) in positions {
-            let end = self.mq.queue_end(&to_message_queue(&queue)).await.map_err(Error::from)?;
+            let end = self.mq.queue_end(&queue_of(&queue)).await.map_err(Error::from)?;
             if end > from {
                 pending.insert(queue, (from, end));
             }
@@ -108,9 +108,9 @@ impl ExactlyOnce {
             for topic in &topics {
                 consumer.queues(topic).await?; // the client learns where the queues are
             }
-            consumer.assign(pending.keys().map(to_message_queue).collect()).await?;
+            consumer.assign(pending.keys().map(queue_of).collect()).await?;
             for (queue, (from, _)) in &pending {
-                consumer.seek(&to_message_queue(queue), *from).await?;
+                consumer.seek(&queue_of(queue), *from).await?;
             }
             let mut last_progress = Instant::now();
             while !pending.is_empty() {
@@ -211,15 +211,6 @@ fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     hash
-}
-
-/// The SDK's name of a queue.
-pub fn queue_id(queue: &MessageQueue) -> QueueId {
-    QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
-}
-
-fn to_message_queue(queue: &QueueId) -> MessageQueue {
-    message_queue(&queue.topic, &queue.broker_name, queue.queue_id)
 }
 
 #[cfg(test)]

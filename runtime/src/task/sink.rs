@@ -17,7 +17,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::{Counter, TaskGauge};
-use crate::mq::{Consumer, MqClient, message_queue};
+use crate::mq::{Consumer, MqClient, queue_id, queue_of};
 use crate::wire::{self, RawRecord};
 
 /// Everything a sink task needs to run.
@@ -92,15 +92,17 @@ impl SinkRunner {
             self.apply_pauses(&mut paused).await;
             let (messages, committed) = tokio::join!(self.consumer.poll(timeout), commit(&self.consumer, &self.pipeline, flushed.take()));
             committed?;
-            let before = offsets.clone();
+            let mut advanced = false;
             if !messages.is_empty() {
                 self.pipeline.metrics.add(Counter::SinkRecordsRead, messages.len() as u64);
+                let before = offsets.clone();
                 let batch = self.convert(&messages, offsets).await?;
                 self.put(batch).await?;
+                advanced = *offsets != before;
             }
             // Every batch is flushed, and its offsets committed with the next poll: a crash
             // repeats at most the batch in flight (and nothing for a sink keeping its positions).
-            if (*offsets != before || self.context.take_commit_request()) && !offsets.is_empty() {
+            if (advanced || self.context.take_commit_request()) && !offsets.is_empty() {
                 self.flush(offsets).await?;
                 flushed = Some(offsets.clone());
             }
@@ -166,9 +168,8 @@ impl SinkRunner {
         if wanted == *applied {
             return;
         }
-        let to_queue = |q: &QueueId| message_queue(&q.topic, &q.broker_name, q.queue_id);
-        self.consumer.pause(wanted.difference(applied).map(to_queue).collect()).await;
-        self.consumer.resume(applied.difference(&wanted).map(to_queue).collect()).await;
+        self.consumer.pause(wanted.difference(applied).map(queue_of).collect()).await;
+        self.consumer.resume(applied.difference(&wanted).map(queue_of).collect()).await;
         *applied = wanted;
     }
 
@@ -198,10 +199,7 @@ impl SinkRunner {
                 let queue = &run.queue;
                 tracing::warn!(topic = %queue.topic, queue = queue.queue_id, expected, got = position, "gap in consumed offsets; rewinding");
                 self.pipeline.metrics.add(Counter::OffsetGaps, 1);
-                self.consumer
-                    .seek(&message_queue(&queue.topic, &queue.broker_name, queue.queue_id), expected)
-                    .await
-                    .map_err(Error::from)?;
+                self.consumer.seek(&queue_of(queue), expected).await.map_err(Error::from)?;
                 rewound.insert(queue.clone());
                 run.rewound = true;
                 continue;
@@ -302,7 +300,7 @@ async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, offsets: Option<Qu
     pipeline.lease.check()?;
     let started = Instant::now();
     let metrics = &pipeline.metrics;
-    let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (message_queue(&q.topic, &q.broker_name, q.queue_id), *o)).collect();
+    let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (queue_of(q), *o)).collect();
     if let Err(error) = pipeline.retry.run(metrics, || async { consumer.commit(map.clone()).await.map_err(Error::from) }).await {
         metrics.add(Counter::OffsetCommitFailure, 1);
         return Err(error);
@@ -310,11 +308,6 @@ async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, offsets: Option<Qu
     metrics.add(Counter::OffsetCommitSuccess, 1);
     metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
     Ok(())
-}
-
-/// The SDK's name of a queue.
-fn queue_id(queue: &MessageQueue) -> QueueId {
-    QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
 }
 
 /// Consecutive messages of one queue within a poll (the usual shape of a poll): the queue is

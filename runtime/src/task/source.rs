@@ -12,10 +12,10 @@ use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
-use super::exactly_once::{ExactlyOnce, StoredRecords, queue_id};
+use super::exactly_once::{ExactlyOnce, StoredRecords};
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::{Counter, TaskMetrics};
-use crate::mq::{MqClient, Producer};
+use crate::mq::{MqClient, Producer, queue_id};
 use crate::retry::RetryPolicy;
 use crate::state::offsets::SourceOffsets;
 use crate::wire::{self, RawRecord};
@@ -194,11 +194,17 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
     let mut out = Vec::with_capacity(records.len());
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
+        let same_run = offsets.last().is_some_and(|(partition, _)| *partition == source_partition);
+        if !same_run {
+            // A new run: its partition's text pins its queue and, exactly once, keys its markers.
+            let text = source_partition.to_json_string();
+            pin = partition_hash(&text);
+            if let Some(delivery) = &delivery {
+                partition_key = delivery.eos.partition_key(&text);
+            }
+        }
         let marker = match delivery.as_deref_mut() {
             Some(delivery) => {
-                if offsets.last().is_none_or(|(partition, _)| *partition != source_partition) {
-                    partition_key = delivery.eos.partition_key(&source_partition.to_json_string());
-                }
                 let offset_json = source_offset.to_json_string();
                 if !delivery.stored.is_empty() && delivery.stored.take(partition_key, &offset_json) {
                     pipeline.metrics.add(Counter::SourceRecordsDeduplicated, 1);
@@ -210,11 +216,8 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
             None => Some(None),
         };
         match offsets.last_mut() {
-            Some((partition, offset)) if *partition == source_partition => *offset = source_offset,
-            _ => {
-                pin = partition_hash(&source_partition);
-                offsets.push((source_partition, source_offset));
-            }
+            Some((_, offset)) if same_run => *offset = source_offset,
+            _ => offsets.push((source_partition, source_offset)),
         }
         // Already in the broker: its offset counts, the record is not sent again.
         let Some(source_position) = marker else { continue };
@@ -258,12 +261,12 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
     Ok(Batch { offsets, records: out })
 }
 
-/// Where a source partition's records go: always the same queue of a topic, so a sink reads
-/// them in the order the source produced them.
-fn partition_hash(partition: &SourcePartition) -> u64 {
+/// Where a source partition's records go (hashed from its JSON text): always the same queue
+/// of a topic, so a sink reads them in the order the source produced them.
+fn partition_hash(partition: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    partition.to_json_string().hash(&mut hasher);
+    partition.hash(&mut hasher);
     hasher.finish()
 }
 
