@@ -1,4 +1,4 @@
-//! The command line: `connect-worker standalone ...` and `connect-worker plugins`, with
+//! The command line: `connect-worker standalone ...`, `cluster ...`, `broker ...` and `plugins`, with
 //! options from the command line, `CONNECT_*` environment variables and `--config worker.toml`
 //! (in that order of precedence).
 
@@ -41,6 +41,9 @@ enum Command {
     /// Runs a member of a cluster: workers with the same cluster name and name server share
     /// connectors, offsets and statuses through RocketMQ topics, and split the work.
     Cluster(ClusterArgs),
+    /// Runs only RocketMQ: the name server and broker a standalone worker embeds, as a process
+    /// of their own (workers on this machine join with `--namesrv 127.0.0.1:<namesrv-port>`).
+    Broker(BrokerArgs),
     /// Lists every plugin linked into this binary, with its configuration schema.
     Plugins {
         /// Print JSON instead of a table.
@@ -121,6 +124,19 @@ struct ClusterArgs {
     status_topic: Option<String>,
 }
 
+#[derive(Debug, clap::Args)]
+struct BrokerArgs {
+    /// Directory of the name server's and broker's files [default: ./connect-data/rocketmq].
+    #[arg(long, env = "CONNECT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Name server port.
+    #[arg(long, default_value_t = 9876)]
+    namesrv_port: u16,
+    /// Broker port (the broker also listens on this port minus 2).
+    #[arg(long, default_value_t = 10911)]
+    broker_port: u16,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WorkerFile {
@@ -152,6 +168,7 @@ pub fn main() -> ExitCode {
         }
         Command::Standalone(args) => block_on(standalone(args)),
         Command::Cluster(args) => block_on(cluster(args)),
+        Command::Broker(args) => block_on(broker(args)),
     }
 }
 
@@ -325,6 +342,17 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     let worker = builder.build().await?;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
     serve_until_signal(worker, listener).await
+}
+
+async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(|| Path::new("connect-data").join("rocketmq"));
+    let config = crate::embedded::EmbeddedConfig { data_dir, namesrv_port: args.namesrv_port, broker_port: args.broker_port };
+    let mq = crate::embedded::EmbeddedRocketMq::start(&config).await?;
+    tracing::info!(namesrv = mq.namesrv_addr(), broker_port = args.broker_port, data_dir = %config.data_dir.display(), "RocketMQ serving");
+    wait_for_signal().await;
+    tracing::info!("stopping the broker");
+    mq.shutdown().await;
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

@@ -25,12 +25,14 @@ pub(crate) enum Counter {
     OffsetCommitFailure,
     OffsetCommitMicros,
     OffsetGaps,
+    BrokerOutages,
+    BrokerOutageMicros,
     Batches,
     BatchRecords,
 }
 
 /// Name, help and counter of every task counter, in exposition order.
-const COUNTERS: [(&str, &str, Counter); 16] = [
+const COUNTERS: [(&str, &str, Counter); 18] = [
     ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", Counter::SourceRecordsPolled),
     ("connect_source_records_written_total", "Source records acknowledged by the broker.", Counter::SourceRecordsWritten),
     (
@@ -49,6 +51,16 @@ const COUNTERS: [(&str, &str, Counter); 16] = [
     ("connect_offset_commit_failure_total", "Offset commits that failed.", Counter::OffsetCommitFailure),
     ("connect_offset_commit_seconds_total", "Time spent committing offsets (microsecond resolution).", Counter::OffsetCommitMicros),
     ("connect_sink_offset_gaps_total", "Skipped records a sink detected and read again.", Counter::OffsetGaps),
+    (
+        "connect_task_broker_outages_total",
+        "Times a task waited for RocketMQ to answer again (the broker or name server unreachable).",
+        Counter::BrokerOutages,
+    ),
+    (
+        "connect_task_broker_outage_seconds_total",
+        "Time tasks spent waiting for RocketMQ to answer again (microsecond resolution).",
+        Counter::BrokerOutageMicros,
+    ),
     ("connect_batches_total", "Batches sent (sources) or put (sinks).", Counter::Batches),
     ("connect_batch_records_total", "Records in those batches.", Counter::BatchRecords),
 ];
@@ -159,7 +171,11 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for ((connector, task), metrics) in &tasks {
                 let raw = metrics.get(counter);
-                let value = if counter == Counter::OffsetCommitMicros { raw as f64 / 1e6 } else { raw as f64 };
+                let value = if matches!(counter, Counter::OffsetCommitMicros | Counter::BrokerOutageMicros) {
+                    raw as f64 / 1e6
+                } else {
+                    raw as f64
+                };
                 let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }

@@ -1,7 +1,6 @@
 //! Retrying failed operations with exponential backoff, as `errors.retry.timeout` and
 //! `errors.retry.delay.max.ms` configure it.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use connect_sdk::Error;
@@ -55,21 +54,6 @@ impl RetryPolicy {
         Backoff { policy: self, metrics, started: Instant::now(), delay: INITIAL_DELAY }
     }
 
-    /// Runs `operation` until it succeeds, fails with a non-retriable error, or time is up.
-    pub async fn run<T, F, Fut>(&self, metrics: &TaskMetrics, mut operation: F) -> Result<T, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, Error>>,
-    {
-        let mut backoff = self.backoff(metrics);
-        loop {
-            match operation().await {
-                Ok(value) => return Ok(value),
-                Err(error) => backoff.wait_or_give_up(error).await?,
-            }
-        }
-    }
-
     /// Whether a failed attempt can ever be followed by another (`errors.retry.timeout` leaves
     /// room for at least the first backoff).
     pub fn can_retry(&self) -> bool {
@@ -91,7 +75,8 @@ impl RetryPolicy {
         self.run_on(metrics, target, |target| operation(target, input.clone())).await
     }
 
-    /// Like [`RetryPolicy::run`], for an operation borrowing `target` mutably (a task).
+    /// Runs `operation` on `target` (a task) until it succeeds, fails with a non-retriable
+    /// error, or time is up.
     pub async fn run_on<S: ?Sized, T>(
         &self,
         metrics: &TaskMetrics,

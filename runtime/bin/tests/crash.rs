@@ -1,6 +1,7 @@
 //! `kill -9` of a worker process at random moments, five times, neither loses nor repeats a
 //! line of a file → RocketMQ → file pipeline: the source sends nothing the broker already
-//! holds, the sink resumes from the positions it stored beside its file.
+//! holds, the sink resumes from the positions it stored beside its file. And `kill -9` of
+//! the broker process under a worker: the worker waits for it, says so, and carries on.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -16,39 +17,53 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A worker process, killed when dropped (also when the test fails).
-struct WorkerProcess(Child);
+/// A `connect-worker` process, killed when dropped (also when the test fails).
+struct Process(Child);
 
-impl WorkerProcess {
+impl Process {
+    /// Runs `connect-worker` with `args`, its standard error into `log`.
+    fn start<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>, log: &std::path::Path) -> Process {
+        let log = std::fs::File::create(log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_connect-worker"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map(Process)
+            .expect("start connect-worker")
+    }
+
     /// `kill -9`.
     fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// SIGTERM, and waits for the exit.
+    fn stop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
 }
 
-impl Drop for WorkerProcess {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
 }
 
-fn start_worker(dir: &std::path::Path, rest_port: u16, connectors: &[std::path::PathBuf], log: &str) -> WorkerProcess {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_connect-worker"))
-        .arg("standalone")
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--rest-addr")
-        .arg(format!("127.0.0.1:{rest_port}"))
-        .args(["--embedded-namesrv-port", "0", "--embedded-broker-port", "0", "--offset-flush-interval-ms", "300"])
-        .args(["--exactly-once-source-support", "enabled"])
-        .args(connectors)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map(WorkerProcess)
-        .expect("start connect-worker")
+/// A standalone worker with its data under `dir`, on its embedded broker or on `namesrv`.
+fn start_worker(dir: &std::path::Path, rest_port: u16, namesrv: Option<&str>, connectors: &[std::path::PathBuf], log: &str) -> Process {
+    let mut args: Vec<std::ffi::OsString> =
+        ["standalone", "--rest-addr", &format!("127.0.0.1:{rest_port}"), "--data-dir"].map(Into::into).into();
+    args.push(dir.join("data").into());
+    match namesrv {
+        Some(namesrv) => args.extend(["--namesrv", namesrv].map(Into::into)),
+        None => args.extend(["--embedded-namesrv-port", "0", "--embedded-broker-port", "0"].map(Into::into)),
+    }
+    args.extend(["--offset-flush-interval-ms", "300", "--exactly-once-source-support", "enabled"].map(Into::into));
+    args.extend(connectors.iter().map(Into::into));
+    Process::start(args, &dir.join(log))
 }
 
 fn append_numbered(path: &std::path::Path, from: usize, count: usize) {
@@ -79,7 +94,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
     for kill in 0..KILLS {
         let connectors = if kill == 0 { vec![source.clone(), sink.clone()] } else { Vec::new() };
         let log = format!("run-{kill}.log");
-        let mut worker = start_worker(&dir, rest, &connectors, &log);
+        let mut worker = start_worker(&dir, rest, None, &connectors, &log);
         // More lines arrive while the worker runs, so the source is busy when it is killed.
         append_numbered(&input, total, MORE);
         total += MORE;
@@ -93,7 +108,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
     }
 
     let restarted_at = Instant::now();
-    let mut last = start_worker(&dir, rest, &[], "last.log");
+    let mut last = start_worker(&dir, rest, None, &[], "last.log");
     let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(&output), total).0 == 0).await;
     // Whatever was still to come has come: the sink put everything it read.
     let settled = wait_until(Duration::from_secs(30), || {
@@ -110,10 +125,124 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
         restarted_at.elapsed()
     );
     let (status, connectors) = http(format!("127.0.0.1:{rest}").parse().unwrap(), "GET", "/connectors", None);
-    let _ = Command::new("kill").arg("-TERM").arg(last.0.id().to_string()).status();
-    let _ = last.0.wait();
+    last.stop();
     assert!(done && settled, "lines missing after the last restart: {missing} of {total}");
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}: lost and duplicated lines");
     assert_eq!((status, connectors), (200, serde_json::json!(["in", "out"])), "connectors come back from the data dir");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A broker port `p` whose fast listener `p - 2` is free too.
+fn free_broker_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port > 1026 && std::net::TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// The traces of a connector's tasks (`""` for a task without one).
+fn task_traces(rest: std::net::SocketAddr, connector: &str) -> Vec<String> {
+    let (_, status) = http(rest, "GET", &format!("/connectors/{connector}/status"), None);
+    let tasks = status["tasks"].as_array().cloned().unwrap_or_default();
+    tasks.iter().map(|t| format!("{} {}", t["state"].as_str().unwrap_or("?"), t["trace"].as_str().unwrap_or(""))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
+    const FIRST: usize = 20_000;
+    const DURING: usize = 10_000;
+    const AFTER: usize = 10_000;
+    let dir = temp_dir("broker-restart");
+    let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
+    write_numbered(&input, FIRST);
+    let (namesrv_port, broker_port) = (free_port(), free_broker_port());
+    let store = dir.join("rocketmq");
+    let start_broker = |log: &str| {
+        let ports = ["--namesrv-port", &namesrv_port.to_string(), "--broker-port", &broker_port.to_string()].map(std::ffi::OsString::from);
+        let args = ["broker".into(), "--data-dir".into(), store.clone().into_os_string()].into_iter().chain(ports);
+        Process::start(args, &dir.join(log))
+    };
+    let broker_log = |log: &str| std::fs::read_to_string(dir.join(log)).unwrap_or_default();
+    let mut broker = start_broker("broker-0.log");
+    assert!(
+        wait_until(Duration::from_secs(60), || listening(broker_port)).await,
+        "the broker does not start: {}",
+        broker_log("broker-0.log")
+    );
+
+    let source = dir.join("source.json");
+    let sink = dir.join("sink.json");
+    let config = |name: &str, config: serde_json::Value| serde_json::json!({"name": name, "config": config}).to_string();
+    std::fs::write(
+        &source,
+        config("in", serde_json::json!({"connector.class": "file-source", "file": input, "topic": "outage-lines", "batch.size": "500"})),
+    )
+    .unwrap();
+    std::fs::write(&sink, config("out", serde_json::json!({"connector.class": "file-sink", "file": output, "topics": "outage-lines"})))
+        .unwrap();
+    let rest_port = free_port();
+    let rest: std::net::SocketAddr = format!("127.0.0.1:{rest_port}").parse().unwrap();
+    let namesrv = format!("127.0.0.1:{namesrv_port}");
+    let mut worker = start_worker(&dir, rest_port, Some(&namesrv), &[source, sink], "worker.log");
+    let worker_log = || std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(120), || lines(&output).len() >= FIRST / 10).await,
+        "the pipeline does not flow: {}",
+        worker_log()
+    );
+
+    // The broker and its name server die mid-flow; more lines arrive while they are away.
+    broker.kill();
+    let killed_at = Instant::now();
+    let written_at_kill = lines(&output).len();
+    append_numbered(&input, FIRST, DURING);
+    let waiting = |connector: &str| task_traces(rest, connector).iter().all(|t| t.starts_with("RUNNING waiting for RocketMQ since "));
+    let said = wait_until(Duration::from_secs(60), || waiting("in") && waiting("out")).await;
+    let statuses = (task_traces(rest, "in"), task_traces(rest, "out"));
+    assert!(said, "while the broker is away the tasks run and say they wait: {statuses:?}\n{}", worker_log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let mut broker = start_broker("broker-1.log");
+    assert!(
+        wait_until(Duration::from_secs(60), || listening(broker_port)).await,
+        "the broker does not restart: {}",
+        broker_log("broker-1.log")
+    );
+    let restarted_at = Instant::now();
+    append_numbered(&input, FIRST + DURING, AFTER);
+    let total = FIRST + DURING + AFTER;
+    let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(&output), total).0 == 0).await;
+    let recovered = restarted_at.elapsed();
+    let settled = wait_until(Duration::from_secs(30), || {
+        let before = lines(&output).len();
+        std::thread::sleep(Duration::from_secs(2));
+        lines(&output).len() == before
+    })
+    .await;
+    let got = lines(&output);
+    let (missing, duplicates) = missing_and_duplicates(&got, total);
+    let after = (task_traces(rest, "in"), task_traces(rest, "out"));
+    let (_, metrics) = support::http_text(rest, "GET", "/metrics", None);
+    let outages: Vec<&str> = metrics.lines().filter(|l| l.starts_with("connect_task_broker_outages_total{")).collect();
+    println!(
+        "broker restart: {total} lines, {written_at_kill} written when the broker was killed, {} written, {missing} missing, \
+         {duplicates} duplicated; broker away {:?}, all lines {recovered:?} after it came back; statuses while away {statuses:?}; {outages:?}",
+        got.len(),
+        restarted_at - killed_at,
+    );
+    worker.stop();
+    broker.stop();
+    assert!(done && settled, "lines missing after the broker came back: {missing} of {total}\n{}", worker_log());
+    assert_eq!(missing, 0, "lost lines");
+    assert_eq!(duplicates, 0, "duplicated lines");
+    let running = vec!["RUNNING ".to_owned()];
+    assert_eq!(after, (running.clone(), running), "the tasks run again and no longer wait");
+    assert!(outages.iter().all(|l| !l.ends_with(" 0")) && outages.len() == 2, "each task counted its wait: {outages:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2,6 +2,7 @@
 //! converters, its error policy, its status) and how the worker controls it.
 
 pub mod exactly_once;
+pub mod outage;
 pub mod sink;
 pub mod source;
 
@@ -42,7 +43,7 @@ pub enum State {
 pub struct TaskStatus {
     /// State.
     pub state: State,
-    /// Error trace when failed.
+    /// Error trace when failed; why it waits when running but waiting for RocketMQ.
     pub trace: Option<String>,
 }
 
@@ -82,13 +83,38 @@ impl StatusCell {
         self.replace(TaskStatus { state: State::Failed, trace: Some(error.trace()) });
     }
 
-    fn replace(&self, status: TaskStatus) {
+    /// Says why a running task waits (kept while paused or failed: those say more).
+    pub fn waiting(&self, why: String) {
+        self.update(|status| {
+            let changed = status.state == State::Running && status.trace.as_ref() != Some(&why);
+            if changed {
+                status.trace = Some(why);
+            }
+            changed
+        });
+    }
+
+    /// Clears what [`StatusCell::waiting`] said.
+    pub fn done_waiting(&self) {
+        self.update(|status| status.state == State::Running && status.trace.take().is_some());
+    }
+
+    /// Applies `change`, and reports the result when it says it changed something.
+    fn update(&self, change: impl FnOnce(&mut TaskStatus) -> bool) {
         let mut current = self.status.lock().unwrap_or_else(PoisonError::into_inner);
-        *current = status;
         // Reported under the lock, so reports leave in the order the changes were made.
-        if let Some(report) = &self.report {
+        if change(&mut current)
+            && let Some(report) = &self.report
+        {
             report(&current);
         }
+    }
+
+    fn replace(&self, status: TaskStatus) {
+        self.update(|current| {
+            *current = status;
+            true
+        });
     }
 }
 

@@ -14,6 +14,7 @@ use connect_sdk::{Error, SinkContext};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
+use super::outage::BrokerWait;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::{Counter, TaskGauge};
@@ -54,9 +55,10 @@ impl SinkRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); flushes, commits and closes on the way out.
     pub async fn run(mut self, mut control: Control, status: StatusCell) -> Result<(), Error> {
         let mut offsets = QueueOffsets::new();
-        let result = self.run_loop(&mut control, &status, &mut offsets).await;
+        let broker = BrokerWait::new(status.clone(), control.clone(), self.pipeline.metrics.clone());
+        let result = self.run_loop(&mut control, &status, &broker, &mut offsets).await;
         let result = match result {
-            Ok(()) => self.flush_and_commit(&offsets).await,
+            Ok(()) => self.flush_and_commit(&broker, &offsets).await,
             Err(e) => Err(e),
         };
         let closed = self.task.close().await;
@@ -64,7 +66,13 @@ impl SinkRunner {
         result.and(closed)
     }
 
-    async fn run_loop(&mut self, control: &mut Control, status: &StatusCell, offsets: &mut QueueOffsets) -> Result<(), Error> {
+    async fn run_loop(
+        &mut self,
+        control: &mut Control,
+        status: &StatusCell,
+        broker: &BrokerWait,
+        offsets: &mut QueueOffsets,
+    ) -> Result<(), Error> {
         let mut paused: BTreeSet<QueueId> = BTreeSet::new();
         let mut assigned: Vec<MessageQueue> = Vec::new();
         let mut next_assignment = Instant::now();
@@ -73,13 +81,13 @@ impl SinkRunner {
         let timeout = self.pipeline.settings.poll_timeout.as_millis() as u64;
         while wait_while_paused(control, status).await {
             if Instant::now() >= next_assignment {
-                let (queues, complete) = self.my_queues().await;
+                let (queues, complete) = self.my_queues(&assigned).await;
                 if queues != assigned {
-                    self.flush_and_commit(offsets).await?;
+                    self.flush_and_commit(broker, offsets).await?;
                     flushed = None;
                     offsets.clear();
-                    self.consumer.assign(queues.clone()).await.map_err(Error::from)?;
-                    self.resume_from_stored(&queues, offsets).await?;
+                    broker.run(|| self.consumer.assign(queues.clone())).await?;
+                    self.resume_from_stored(broker, &queues, offsets).await?;
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -90,7 +98,8 @@ impl SinkRunner {
                 continue;
             }
             self.apply_pauses(&mut paused).await;
-            let (messages, committed) = tokio::join!(self.consumer.poll(timeout), commit(&self.consumer, &self.pipeline, flushed.take()));
+            let (messages, committed) =
+                tokio::join!(self.consumer.poll(timeout), commit(&self.consumer, &self.pipeline, broker, flushed.take()));
             committed?;
             let mut advanced = false;
             if !messages.is_empty() {
@@ -112,12 +121,12 @@ impl SinkRunner {
 
     /// Reads each of `queues` for which the task stored a position from there, rather than
     /// from the group's committed offset (a sink keeping its positions in its destination).
-    async fn resume_from_stored(&mut self, queues: &[MessageQueue], offsets: &mut QueueOffsets) -> Result<(), Error> {
+    async fn resume_from_stored(&mut self, broker: &BrokerWait, queues: &[MessageQueue], offsets: &mut QueueOffsets) -> Result<(), Error> {
         let ids: Vec<QueueId> = queues.iter().map(queue_id).collect();
         let stored = self.task.stored_offsets(&ids).await?;
         for queue in queues {
             if let Some(&position) = stored.get(&queue_id(queue)) {
-                self.consumer.seek(queue, position).await.map_err(Error::from)?;
+                broker.run(|| self.consumer.seek(queue, position)).await?;
                 // Expected next: the gap check rewinds if the consumer reads from elsewhere.
                 offsets.insert(queue_id(queue), position);
                 tracing::debug!(connector = %self.pipeline.connector, queue = ?queue, position, "resuming from the position the sink stored");
@@ -127,8 +136,9 @@ impl SinkRunner {
     }
 
     /// This task's share of the topics' queues: every `task_count`-th queue in a stable order.
-    /// The flag is false while some topic does not exist yet.
-    async fn my_queues(&mut self) -> (Vec<MessageQueue>, bool) {
+    /// The flag is false while some topic does not exist yet. A topic that cannot be looked
+    /// up (the broker away, or not created yet) keeps the queues of it in `assigned`.
+    async fn my_queues(&mut self, assigned: &[MessageQueue]) -> (Vec<MessageQueue>, bool) {
         let mut all = Vec::new();
         let mut complete = true;
         let topics = match &self.topics {
@@ -141,25 +151,30 @@ impl SinkRunner {
                     matching
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot list topics for topics.regex");
-                    return (Vec::new(), false);
+                    tracing::warn!(%error, "cannot list topics for topics.regex; the assigned queues are kept");
+                    return (assigned.to_vec(), false);
                 }
             },
         };
+        let mut kept = Vec::new();
         for topic in &topics {
             match self.consumer.queues(topic).await {
                 Ok(queues) => all.extend(queues),
                 Err(error) => {
                     tracing::debug!(topic = %topic, %error, "topic not readable yet");
+                    kept.extend(assigned.iter().filter(|q| q.topic_str() == topic.as_str()).cloned());
                     complete = false;
                 }
             }
         }
-        all.sort_by(|a, b| {
+        let order = |a: &MessageQueue, b: &MessageQueue| {
             (a.topic_str(), a.broker_name().as_str(), a.queue_id()).cmp(&(b.topic_str(), b.broker_name().as_str(), b.queue_id()))
-        });
-        let mine =
+        };
+        all.sort_by(order);
+        let mut mine: Vec<MessageQueue> =
             all.into_iter().enumerate().filter(|(i, _)| *i as u32 % self.task_count.max(1) == self.pipeline.task).map(|(_, q)| q).collect();
+        mine.extend(kept);
+        mine.sort_by(order);
         (mine, complete)
     }
 
@@ -277,12 +292,12 @@ impl SinkRunner {
     }
 
     /// Flushes the task with `offsets` and commits them, waiting for the broker's answer.
-    async fn flush_and_commit(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
+    async fn flush_and_commit(&mut self, broker: &BrokerWait, offsets: &QueueOffsets) -> Result<(), Error> {
         if offsets.is_empty() {
             return Ok(());
         }
         self.flush(offsets).await?;
-        commit(&self.consumer, &self.pipeline, Some(offsets.clone())).await
+        commit(&self.consumer, &self.pipeline, broker, Some(offsets.clone())).await
     }
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
@@ -294,14 +309,14 @@ impl SinkRunner {
     }
 }
 
-/// Commits `offsets` (flushed by the task) to the broker, with the connector's retries.
-async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, offsets: Option<QueueOffsets>) -> Result<(), Error> {
+/// Commits `offsets` (flushed by the task) to the broker, waiting while it is unreachable.
+async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, broker: &BrokerWait, offsets: Option<QueueOffsets>) -> Result<(), Error> {
     let Some(offsets) = offsets else { return Ok(()) };
     pipeline.lease.check()?;
     let started = Instant::now();
     let metrics = &pipeline.metrics;
     let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (queue_of(q), *o)).collect();
-    if let Err(error) = pipeline.retry.run(metrics, || async { consumer.commit(map.clone()).await.map_err(Error::from) }).await {
+    if let Err(error) = broker.run(|| consumer.commit(map.clone())).await {
         metrics.add(Counter::OffsetCommitFailure, 1);
         return Err(error);
     }

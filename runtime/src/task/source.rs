@@ -13,10 +13,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
 use super::exactly_once::{ExactlyOnce, StoredRecords};
+use super::outage::BrokerWait;
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::{Counter, TaskMetrics};
 use crate::mq::{MqClient, Producer, queue_id};
-use crate::retry::RetryPolicy;
 use crate::state::offsets::SourceOffsets;
 use crate::wire::{self, RawRecord};
 use cheetah_string::CheetahString;
@@ -45,14 +45,15 @@ impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
         let SourceRunner { pipeline, mut task, producer, offsets, routes, context, exactly_once } = self;
+        let broker = BrokerWait::new(status.clone(), control.clone(), pipeline.metrics.clone());
         let result = async {
             let delivery = match &exactly_once {
-                Some(eos) => Some(Delivery { stored: eos.scan().await?, eos: eos.clone() }),
+                Some(eos) => Some(Delivery { stored: broker.run(|| eos.scan()).await?, eos: eos.clone() }),
                 None => None,
             };
             let recorded = exactly_once.as_ref().map(|eos| (eos.clone(), eos.recorded_queues()));
             let sender = Sender {
-                retry: pipeline.retry,
+                broker: broker.clone(),
                 metrics: pipeline.metrics.clone(),
                 settings: pipeline.settings,
                 producer,
@@ -125,8 +126,9 @@ async fn run_loop(
             Err(error) => sent = Err(error),
         }
     }
-    result.and(sent)?;
-    commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await
+    // What the broker acknowledged is committed even after a failure: it is stored.
+    let committed = commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await;
+    result.and(sent).and(committed)
 }
 
 /// Offsets of acknowledged records not committed yet, and the queue positions they reach.
@@ -296,7 +298,8 @@ struct Stored {
 
 /// Sends a source task's converted batches, one after another, on a tokio task of its own.
 struct Sender {
-    retry: RetryPolicy,
+    /// Sends wait while the broker is unreachable.
+    broker: BrokerWait,
     metrics: Arc<TaskMetrics>,
     settings: RunnerSettings,
     producer: Arc<Producer>,
@@ -331,8 +334,8 @@ impl Sender {
     /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
     async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<Vec<(QueueId, i64)>, Error> {
         self.lease.check()?;
-        let Sender { retry, metrics, settings, producer, routes, recorded, lease: _ } = self;
-        let (retry, metrics, producer) = (&*retry, &**metrics, &**producer);
+        let Sender { broker, metrics, settings, producer, routes, recorded, lease: _ } = self;
+        let (broker, metrics, producer) = (&*broker, &**metrics, &**producer);
         let max = settings.max_batch_records.max(1);
         routes.missing.clear();
         // (topic, queue, records) in order of first appearance; consecutive records of one topic
@@ -361,7 +364,7 @@ impl Sender {
             // Where this task's records start in a queue it never wrote to, before they are sent.
             for queue in groups.iter().filter_map(|(_, queue, _)| queue.as_ref()) {
                 if recorded.insert(queue_id(queue)) {
-                    eos.record_queue(queue).await?;
+                    broker.run(|| eos.record_queue(queue)).await?;
                 }
             }
         }
@@ -371,8 +374,8 @@ impl Sender {
                 let shared_topic = CheetahString::from_string_shared(topic.clone());
                 let mut stored = None;
                 for chunk in records.chunks(max) {
-                    let (used, first) = retry
-                        .run(metrics, || {
+                    let (used, first) = broker
+                        .run(|| {
                             // Messages are built per attempt: they share the records' buffers.
                             let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
                             let messages: Result<Vec<Message>, Error> = chunk
@@ -404,7 +407,8 @@ impl Sender {
                     && recorded.insert(queue.clone())
                 {
                     // A topic created by this send: its route was unknown before.
-                    eos.record_positions(&BTreeMap::from([(queue.clone(), first)])).await?;
+                    let first = BTreeMap::from([(queue.clone(), first)]);
+                    broker.run(|| eos.record_positions(&first)).await?;
                 }
                 positions.push((queue, end));
             }
