@@ -155,35 +155,31 @@ fn task_traces(rest: std::net::SocketAddr, connector: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
+    const KILLS: usize = 5;
     const FIRST: usize = 20_000;
-    const DURING: usize = 10_000;
-    const AFTER: usize = 10_000;
+    const MORE: usize = 5_000;
+    let mut moments = KillMoments::new("broker restart test");
+    let seed = moments.seed;
     let dir = temp_dir("broker-restart");
     let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
     write_numbered(&input, FIRST);
     let (namesrv_port, broker_port) = (free_port(), free_broker_port());
     let store = dir.join("rocketmq");
-    let start_broker = |log: &str| {
+    let broker_log = |run: usize| dir.join(format!("broker-{run}.log"));
+    let start_broker = |run: usize| {
         let ports = ["--namesrv-port", &namesrv_port.to_string(), "--broker-port", &broker_port.to_string()].map(std::ffi::OsString::from);
         let args = ["broker".into(), "--data-dir".into(), store.clone().into_os_string()].into_iter().chain(ports);
-        Process::start(args, &dir.join(log))
+        Process::start(args, &broker_log(run))
     };
-    let broker_log = |log: &str| std::fs::read_to_string(dir.join(log)).unwrap_or_default();
-    let mut broker = start_broker("broker-0.log");
-    assert!(
-        wait_until(Duration::from_secs(60), || listening(broker_port)).await,
-        "the broker does not start: {}",
-        broker_log("broker-0.log")
-    );
+    let mut broker = start_broker(0);
+    let started = wait_until(Duration::from_secs(60), || listening(broker_port)).await;
+    assert!(started, "the broker does not start: {}", std::fs::read_to_string(broker_log(0)).unwrap_or_default());
 
     let source = dir.join("source.json");
     let sink = dir.join("sink.json");
     let config = |name: &str, config: serde_json::Value| serde_json::json!({"name": name, "config": config}).to_string();
-    std::fs::write(
-        &source,
-        config("in", serde_json::json!({"connector.class": "file-source", "file": input, "topic": "outage-lines", "batch.size": "500"})),
-    )
-    .unwrap();
+    let source_config = serde_json::json!({"connector.class": "file-source", "file": input, "topic": "outage-lines", "batch.size": "500"});
+    std::fs::write(&source, config("in", source_config)).unwrap();
     std::fs::write(&sink, config("out", serde_json::json!({"connector.class": "file-sink", "file": output, "topics": "outage-lines"})))
         .unwrap();
     let rest_port = free_port();
@@ -191,34 +187,43 @@ async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
     let namesrv = format!("127.0.0.1:{namesrv_port}");
     let mut worker = start_worker(&dir, rest_port, Some(&namesrv), &[source, sink], "worker.log");
     let worker_log = || std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default();
-    assert!(
-        wait_until(Duration::from_secs(120), || lines(&output).len() >= FIRST / 10).await,
-        "the pipeline does not flow: {}",
-        worker_log()
-    );
 
-    // The broker and its name server die mid-flow; more lines arrive while they are away.
-    broker.kill();
-    let killed_at = Instant::now();
-    let written_at_kill = lines(&output).len();
-    append_numbered(&input, FIRST, DURING);
-    let waiting = |connector: &str| task_traces(rest, connector).iter().all(|t| t.starts_with("RUNNING waiting for RocketMQ since "));
-    let said = wait_until(Duration::from_secs(60), || waiting("in") && waiting("out")).await;
-    let statuses = (task_traces(rest, "in"), task_traces(rest, "out"));
-    assert!(said, "while the broker is away the tasks run and say they wait: {statuses:?}\n{}", worker_log());
-    tokio::time::sleep(Duration::from_secs(3)).await;
-
-    let mut broker = start_broker("broker-1.log");
-    assert!(
-        wait_until(Duration::from_secs(60), || listening(broker_port)).await,
-        "the broker does not restart: {}",
-        broker_log("broker-1.log")
-    );
-    let restarted_at = Instant::now();
-    append_numbered(&input, FIRST + DURING, AFTER);
-    let total = FIRST + DURING + AFTER;
+    let mut total = FIRST;
+    let mut statuses = None;
+    let mut recoveries = Vec::new();
+    for kill in 0..KILLS {
+        // The broker and its name server die mid-flow, at a random moment; more lines arrive
+        // while they are away.
+        let at_start = lines(&output).len();
+        let moving = wait_until(Duration::from_secs(120), || lines(&output).len() > at_start).await;
+        assert!(moving, "kill {kill}: the pipeline does not move: {}", worker_log());
+        let delay = moments.below(1_500);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        broker.kill();
+        let killed_at = Instant::now();
+        append_numbered(&input, total, MORE);
+        total += MORE;
+        if kill == 0 {
+            let waiting =
+                |connector: &str| task_traces(rest, connector).iter().all(|t| t.starts_with("RUNNING waiting for RocketMQ since "));
+            let said = wait_until(Duration::from_secs(60), || waiting("in") && waiting("out")).await;
+            let seen = (task_traces(rest, "in"), task_traces(rest, "out"));
+            assert!(said, "while the broker is away the tasks run and say they wait: {seen:?}\n{}", worker_log());
+            statuses = Some(seen);
+        }
+        let away = Duration::from_millis(500 + moments.below(4_000));
+        tokio::time::sleep(away.saturating_sub(killed_at.elapsed())).await;
+        broker = start_broker(kill + 1);
+        let restarted = wait_until(Duration::from_secs(60), || listening(broker_port)).await;
+        assert!(restarted, "the broker does not restart: {}", std::fs::read_to_string(broker_log(kill + 1)).unwrap_or_default());
+        let restarted_at = Instant::now();
+        let written = lines(&output).len();
+        let resumed = wait_until(Duration::from_secs(120), || lines(&output).len() > written).await;
+        assert!(resumed, "kill {kill}: the pipeline does not resume: {}", worker_log());
+        recoveries.push(restarted_at.elapsed());
+        println!("broker kill {kill}: {delay} ms after the output moved, away {:?}, {written} lines written", restarted_at - killed_at);
+    }
     let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(&output), total).0 == 0).await;
-    let recovered = restarted_at.elapsed();
     let settled = wait_until(Duration::from_secs(30), || {
         let before = lines(&output).len();
         std::thread::sleep(Duration::from_secs(2));
@@ -231,18 +236,16 @@ async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
     let (_, metrics) = support::http_text(rest, "GET", "/metrics", None);
     let outages: Vec<&str> = metrics.lines().filter(|l| l.starts_with("connect_task_broker_outages_total{")).collect();
     println!(
-        "broker restart: {total} lines, {written_at_kill} written when the broker was killed, {} written, {missing} missing, \
-         {duplicates} duplicated; broker away {:?}, all lines {recovered:?} after it came back; statuses while away {statuses:?}; {outages:?}",
+        "broker restart test: {KILLS} kills, {total} lines, {} written, {missing} missing, {duplicates} duplicated; \
+         the output moved again {recoveries:?} after each restart; statuses while away {statuses:?}; {outages:?}",
         got.len(),
-        restarted_at - killed_at,
     );
     worker.stop();
     broker.stop();
     assert!(done && settled, "lines missing after the broker came back: {missing} of {total}\n{}", worker_log());
-    assert_eq!(missing, 0, "lost lines");
-    assert_eq!(duplicates, 0, "duplicated lines");
+    assert_eq!((missing, duplicates), (0, 0), "seed {seed}: lost and duplicated lines");
     let running = vec!["RUNNING ".to_owned()];
     assert_eq!(after, (running.clone(), running), "the tasks run again and no longer wait");
-    assert!(outages.iter().all(|l| !l.ends_with(" 0")) && outages.len() == 2, "each task counted its wait: {outages:?}");
+    assert!(outages.len() == 2 && outages.iter().all(|l| !l.ends_with(" 0")), "each task counted its waits: {outages:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

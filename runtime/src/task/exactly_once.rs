@@ -10,7 +10,7 @@
 //! partition and offset the broker already holds. It relies on what the compliance suite
 //! asks of every source: polled again from the same offset, it returns the same records.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -55,16 +55,18 @@ impl ExactlyOnce {
         marker
     }
 
-    /// The queues this task recorded a position for: it sends to them without asking again.
-    pub fn recorded_queues(&self) -> HashSet<QueueId> {
-        self.offsets.task_queue_positions(&self.connector, self.task).into_keys().collect()
+    /// The queues this task recorded a position for, and the positions: it sends to them
+    /// without asking again.
+    pub fn recorded_queues(&self) -> HashMap<QueueId, i64> {
+        self.offsets.task_queue_positions(&self.connector, self.task).into_iter().collect()
     }
 
     /// Records the end of `queue` as where this task's records in it start, before the first
-    /// send to it: a crash after that send finds them.
-    pub async fn record_queue(&self, queue: &MessageQueue) -> Result<(), Error> {
+    /// send to it: a crash after that send finds them. Returns that position.
+    pub async fn record_queue(&self, queue: &MessageQueue) -> Result<i64, Error> {
         let end = self.mq.queue_end(queue).await.map_err(Error::from)?;
-        self.record_positions(&BTreeMap::from([(queue_id(queue), end)])).await
+        self.record_positions(&BTreeMap::from([(queue_id(queue), end)])).await?;
+        Ok(end)
     }
 
     /// Records positions reached without committing offsets.
@@ -101,23 +103,56 @@ impl ExactlyOnce {
         }
         let total: i64 = pending.values().map(|(from, end)| end - from).sum();
         tracing::info!(connector = %self.connector, task = self.task, queues = pending.len(), messages = total, "looking for records the broker already holds");
-        let group = format!("connect-{}-scan", self.connector);
-        let topics: Vec<String> = pending.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let consumer = self.mq.consumer(&group, &format!("{}-{}-scan", self.connector, self.task), &topics, 1_024).await?;
+        self.read_markers(pending, "scan", |_, _, marker| stored.add(marker)).await?;
+        tracing::info!(connector = %self.connector, task = self.task, records = stored.remaining, "records already held found");
+        Ok(stored)
+    }
+
+    /// Where the broker stored a batch whose send failed, if it did: its position in `queue`
+    /// at or after `from` (where this task's previous batch in the queue ended), found by its
+    /// records' markers, in order. A batch is stored whole or not at all, so a send that failed
+    /// after the broker stored it (the broker died before it answered, the answer timed out)
+    /// is found here rather than sent twice.
+    pub async fn find_batch(&self, queue: &MessageQueue, from: i64, markers: &[&str]) -> Result<Option<i64>, Error> {
+        let end = self.mq.queue_end(queue).await.map_err(Error::from)?;
+        if end - from < markers.len() as i64 || markers.is_empty() {
+            return Ok(None);
+        }
+        let mut found: Vec<(i64, String)> = Vec::new();
+        let range = HashMap::from([(queue_id(queue), (from, end))]);
+        self.read_markers(range, "resend", |_, position, marker| {
+            found.push((position, marker.to_owned()));
+            Ok(())
+        })
+        .await?;
+        Ok(stored_batch(&found, markers))
+    }
+
+    /// Reads each queue of `ranges` from its first position to its end (exclusive), handing
+    /// every marker found to `found` with its queue and position.
+    async fn read_markers(
+        &self,
+        mut ranges: HashMap<QueueId, (i64, i64)>,
+        purpose: &str,
+        mut found: impl FnMut(&QueueId, i64, &str) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let group = format!("connect-{}-{purpose}", self.connector);
+        let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let consumer = self.mq.consumer(&group, &format!("{}-{}-{purpose}", self.connector, self.task), &topics, 1_024).await?;
         let result = async {
             for topic in &topics {
                 consumer.queues(topic).await?; // the client learns where the queues are
             }
-            consumer.assign(pending.keys().map(queue_of).collect()).await?;
-            for (queue, (from, _)) in &pending {
+            consumer.assign(ranges.keys().map(queue_of).collect()).await?;
+            for (queue, (from, _)) in &ranges {
                 consumer.seek(&queue_of(queue), *from).await?;
             }
             let mut last_progress = Instant::now();
-            while !pending.is_empty() {
+            while !ranges.is_empty() {
                 let messages = consumer.poll(200).await;
                 if messages.is_empty() {
                     if last_progress.elapsed() > SCAN_IDLE {
-                        let queues: Vec<String> = pending.keys().map(|q| format!("{}/{}", q.topic, q.queue_id)).collect();
+                        let queues: Vec<String> = ranges.keys().map(|q| format!("{}/{}", q.topic, q.queue_id)).collect();
                         return Err(Error::other(format!(
                             "the broker delivered nothing of {} for {SCAN_IDLE:?}; cannot tell which records it already holds",
                             queues.join(", ")
@@ -132,15 +167,15 @@ impl ExactlyOnce {
                         broker_name: message.broker_name().to_string(),
                         queue_id: message.queue_id(),
                     };
-                    let Some(&(_, end)) = pending.get(&queue) else { continue };
+                    let Some(&(_, end)) = ranges.get(&queue) else { continue };
                     if message.queue_offset() >= end {
                         continue;
                     }
                     if let Some(marker) = message.properties().get(wire::SOURCE_POSITION) {
-                        stored.add(marker.as_str())?;
+                        found(&queue, message.queue_offset(), marker.as_str())?;
                     }
                     if message.queue_offset() + 1 >= end {
-                        pending.remove(&queue);
+                        ranges.remove(&queue);
                     }
                 }
             }
@@ -148,10 +183,19 @@ impl ExactlyOnce {
         }
         .await;
         consumer.shutdown().await;
-        result?;
-        tracing::info!(connector = %self.connector, task = self.task, records = stored.remaining, "records already held found");
-        Ok(stored)
+        result
     }
+}
+
+/// The position of the first of `markers` found in order at consecutive positions in `found`
+/// (markers read from a queue, by position).
+fn stored_batch(found: &[(i64, String)], markers: &[&str]) -> Option<i64> {
+    let n = markers.len();
+    found.windows(n).find_map(|window| {
+        let consecutive = window.iter().enumerate().all(|(i, (position, _))| *position == window[0].0 + i as i64);
+        let same = window.iter().zip(markers).all(|((_, marker), wanted)| marker == wanted);
+        (consecutive && same).then_some(window[0].0)
+    })
 }
 
 /// The records of a connector the broker already holds beyond its committed offsets: per
@@ -244,6 +288,57 @@ mod tests {
         assert!(stored.take(key, "{\"ts\":5}"));
         assert!(!stored.take(key, "{\"ts\":5}"), "the third record of that offset is new");
         assert!(stored.is_empty());
+    }
+
+    #[test]
+    fn a_stored_batch_is_found_by_its_markers_in_order_at_consecutive_positions() {
+        let found: Vec<(i64, String)> =
+            [(10, "k{1}"), (11, "x{1}"), (12, "k{2}"), (13, "k{3}"), (15, "k{4}")].map(|(p, m)| (p, m.to_owned())).into();
+        assert_eq!(stored_batch(&found, &["k{2}", "k{3}"]), Some(12));
+        assert_eq!(stored_batch(&found, &["k{1}", "k{2}"]), None, "another record between them");
+        assert_eq!(stored_batch(&found, &["k{3}", "k{4}"]), None, "not consecutive");
+        assert_eq!(stored_batch(&found, &["k{5}"]), None);
+        assert_eq!(stored_batch(&found, &["k{4}"]), Some(15));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_stored_before_its_send_failed_is_found_in_the_broker() {
+        use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+        use rocketmq_model::common::message::MessageTrait;
+        use rocketmq_model::common::message::message_single::Message;
+
+        let dir = std::env::temp_dir().join(format!("connect-eos-resend-{}", std::process::id()));
+        let mq = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(&dir)).await.unwrap();
+        let (topic, queue_id) = ("eos-resend", 1);
+        mq.create_topic(topic, 2).await.unwrap();
+        let client = MqClient::new(mq.namesrv_addr(), "eos-resend").unwrap();
+        let eos = ExactlyOnce::new("c", 0, client.clone(), SourceOffsets::new(crate::state::log::StateLog::memory("offsets")));
+        let key = eos.partition_key("{}");
+        let markers: Vec<String> = (0..6).map(|i| eos.marker(key, &format!("{{\"n\":{i}}}"))).collect();
+        let message = |marker: Option<&str>| {
+            let mut message = Message::builder().topic(topic).body_slice(b"x").build_unchecked();
+            if let Some(marker) = marker {
+                message.put_property(wire::SOURCE_POSITION.into(), marker.into());
+            }
+            message
+        };
+        // Another writer's record, then this task's batches 0-1 and 2-3; 4-5 were never sent.
+        mq.send(topic, queue_id, vec![message(None)]).await.unwrap();
+        mq.send(topic, queue_id, markers[..2].iter().map(|m| message(Some(m))).collect()).await.unwrap();
+        mq.send(topic, queue_id, markers[2..4].iter().map(|m| message(Some(m))).collect()).await.unwrap();
+        let queue = crate::mq::message_queue(topic, &mq_broker_name(&client, topic).await, queue_id);
+        let refs = |range: std::ops::Range<usize>| markers[range].iter().map(String::as_str).collect::<Vec<_>>();
+        assert_eq!(eos.find_batch(&queue, 0, &refs(2..4)).await.unwrap(), Some(3));
+        assert_eq!(eos.find_batch(&queue, 1, &refs(0..2)).await.unwrap(), Some(1));
+        assert_eq!(eos.find_batch(&queue, 3, &refs(0..2)).await.unwrap(), None, "before where the search starts");
+        assert_eq!(eos.find_batch(&queue, 3, &refs(4..6)).await.unwrap(), None, "never stored");
+        client.shutdown().await;
+        mq.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    async fn mq_broker_name(client: &MqClient, topic: &str) -> String {
+        client.write_queues(topic).await.unwrap()[0].broker_name().to_string()
     }
 
     #[test]

@@ -304,8 +304,9 @@ struct Sender {
     settings: RunnerSettings,
     producer: Arc<Producer>,
     routes: Routes,
-    /// For an exactly-once source: the queues whose position this task recorded.
-    recorded: Option<(ExactlyOnce, std::collections::HashSet<QueueId>)>,
+    /// For an exactly-once source: the queues whose position this task recorded, and where
+    /// its next batch in each can start at the earliest (after its last acknowledged one).
+    recorded: Option<(ExactlyOnce, HashMap<QueueId, i64>)>,
     /// Checked before each batch: a fenced task sends nothing.
     lease: crate::cluster::lease::TaskLease,
 }
@@ -363,39 +364,59 @@ impl Sender {
         if let Some((eos, recorded)) = recorded.as_mut() {
             // Where this task's records start in a queue it never wrote to, before they are sent.
             for queue in groups.iter().filter_map(|(_, queue, _)| queue.as_ref()) {
-                if recorded.insert(queue_id(queue)) {
-                    broker.run(|| eos.record_queue(queue)).await?;
+                if !recorded.contains_key(&queue_id(queue)) {
+                    let end = broker.run(|| eos.record_queue(queue)).await?;
+                    recorded.insert(queue_id(queue), end);
                 }
             }
         }
         let sends: Vec<_> = groups
             .into_iter()
-            .map(|(topic, mut queue, records)| async move {
-                let shared_topic = CheetahString::from_string_shared(topic.clone());
-                let mut stored = None;
-                for chunk in records.chunks(max) {
-                    let (used, first) = broker
-                        .run(|| {
-                            // Messages are built per attempt: they share the records' buffers.
-                            let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
-                            let messages: Result<Vec<Message>, Error> = chunk
-                                .iter()
-                                .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
-                                .collect();
-                            let (topic, queue) = (&topic, queue.clone());
-                            async move { producer.send_batch_stored(topic, queue, messages?).await.map_err(Error::from) }
-                        })
-                        .await?;
-                    // Later batches of a new topic follow the first one into its queue.
-                    queue = queue.or(used);
-                    let (chunk_first, end) = (first as i64, first as i64 + chunk.len() as i64);
-                    // Where the group's records start: its first chunk's position.
-                    let first = stored.as_ref().map_or(chunk_first, |s: &Stored| s.first);
-                    stored = queue.as_ref().map(|q| Stored { queue: queue_id(q), first, end });
-                    metrics.batch(chunk.len());
-                    metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
+            .map(|(topic, queue, records)| {
+                // Where a batch found stored after a failed send may start.
+                let resend_check = recorded.as_ref().and_then(|(eos, recorded)| Some((eos, *recorded.get(&queue_id(queue.as_ref()?))?)));
+                async move {
+                    let shared_topic = CheetahString::from_string_shared(topic.clone());
+                    let (mut queue, mut resend_check) = (queue, resend_check);
+                    let mut stored = None;
+                    for chunk in records.chunks(max) {
+                        let mut attempts = 0;
+                        let (used, first) = broker
+                            .run(|| {
+                                attempts += 1;
+                                // Messages are built per attempt: they share the records' buffers.
+                                let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
+                                let messages: Result<Vec<Message>, Error> = chunk
+                                    .iter()
+                                    .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
+                                    .collect();
+                                let (topic, queue) = (&topic, queue.clone());
+                                // A retry first looks whether the failed attempt was stored after all.
+                                let check = resend_check.filter(|_| attempts > 1);
+                                async move {
+                                    if let (Some((eos, from)), Some(queue)) = (check, &queue)
+                                        && let Some(first) = already_stored(eos, queue, from, chunk).await?
+                                    {
+                                        return Ok((Some(queue.clone()), first));
+                                    }
+                                    producer.send_batch_stored(topic, queue, messages?).await.map_err(Error::from)
+                                }
+                            })
+                            .await?;
+                        // Later batches of a new topic follow the first one into its queue.
+                        queue = queue.or(used);
+                        let (chunk_first, end) = (first as i64, first as i64 + chunk.len() as i64);
+                        // Where the group's records start: its first chunk's position.
+                        let first = stored.as_ref().map_or(chunk_first, |s: &Stored| s.first);
+                        stored = queue.as_ref().map(|q| Stored { queue: queue_id(q), first, end });
+                        if let Some((_, from)) = resend_check.as_mut() {
+                            *from = end;
+                        }
+                        metrics.batch(chunk.len());
+                        metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
+                    }
+                    Ok::<Sent, Error>(Sent { topic, queue, stored })
                 }
-                Ok::<Sent, Error>(Sent { topic, queue, stored })
             })
             .collect();
         let used: Vec<Sent> = stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
@@ -403,18 +424,31 @@ impl Sender {
         for Sent { topic, queue, stored } in used {
             routes.learn(topic, queue);
             if let Some(Stored { queue, first, end }) = stored {
-                if let Some((eos, recorded)) = recorded.as_mut()
-                    && recorded.insert(queue.clone())
-                {
-                    // A topic created by this send: its route was unknown before.
-                    let first = BTreeMap::from([(queue.clone(), first)]);
-                    broker.run(|| eos.record_positions(&first)).await?;
+                if let Some((eos, recorded)) = recorded.as_mut() {
+                    if !recorded.contains_key(&queue) {
+                        // A topic created by this send: its route was unknown before.
+                        let first = BTreeMap::from([(queue.clone(), first)]);
+                        broker.run(|| eos.record_positions(&first)).await?;
+                    }
+                    recorded.insert(queue.clone(), end);
                 }
                 positions.push((queue, end));
             }
         }
         Ok(positions)
     }
+}
+
+/// Where the broker stored `chunk` at or after `from` in `queue`, if a failed send stored it
+/// after all (found by the records' markers).
+async fn already_stored(eos: &ExactlyOnce, queue: &MessageQueue, from: i64, chunk: &[RawRecord]) -> Result<Option<u64>, Error> {
+    let markers: Option<Vec<&str>> = chunk.iter().map(|r| r.source_position.as_ref().map(|m| m.as_str())).collect();
+    let Some(markers) = markers else { return Ok(None) };
+    let found = eos.find_batch(queue, from, &markers).await?;
+    if let Some(first) = found {
+        tracing::info!(topic = %queue.topic_str(), queue = queue.queue_id(), first, records = chunk.len(), "a batch whose send failed was stored after all; not sent again");
+    }
+    Ok(found.map(|first| first as u64))
 }
 
 /// Which queue each source partition's records go to. For a topic that exists, the partition's
