@@ -112,6 +112,17 @@ impl SourceOffsets {
         self.log.append(changes).await.map(drop)
     }
 
+    /// Forgets where task `task` of `connector` wrote (see [`SourceOffsets::commit_with_positions`]):
+    /// after a clean stop every record it sent is covered by a committed offset.
+    pub async fn forget_task_positions(&self, connector: &str, task: u32) -> Result<(), LogError> {
+        let prefix = format!("{connector}/{POSITIONS}{task}/");
+        let changes: Vec<Change> = self.log.with_prefix(&prefix).into_iter().map(|(key, _)| (key, None)).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.log.append(changes).await.map(drop)
+    }
+
     /// Per queue any task of `connector` wrote to, the position from which every record not
     /// yet covered by a committed offset lies (the earliest over its tasks): where a restarted
     /// exactly-once source looks for what the broker already holds.
@@ -172,5 +183,25 @@ mod tests {
         offsets.reset("a").await.unwrap();
         assert!(offsets.of("a").is_empty());
         assert_eq!(offsets.of("ab").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_task_s_positions_are_forgotten_without_touching_its_siblings_or_the_offsets() {
+        let offsets = SourceOffsets::new(StateLog::memory("offsets"));
+        let queue = |id: i32| QueueId { topic: "t".into(), broker_name: "b".into(), queue_id: id };
+        let partition = SourcePartition::new().with("file", "x");
+        let at = |entries: &[(i32, i64)]| entries.iter().map(|&(q, p)| (queue(q), p)).collect::<BTreeMap<_, _>>();
+        offsets
+            .commit_with_positions("a", 0, [(partition.clone(), SourceOffset::new().with("line", 1))], &at(&[(0, 10), (1, 4)]))
+            .await
+            .unwrap();
+        offsets.commit_with_positions("a", 1, [], &at(&[(0, 7)])).await.unwrap();
+        offsets.commit_with_positions("a", 10, [], &at(&[(0, 2)])).await.unwrap();
+        assert_eq!(offsets.queue_positions("a"), at(&[(0, 2), (1, 4)]));
+        offsets.forget_task_positions("a", 10).await.unwrap();
+        offsets.forget_task_positions("a", 0).await.unwrap();
+        assert_eq!(offsets.queue_positions("a"), at(&[(0, 7)]), "task 1's position is all that is left");
+        assert_eq!(offsets.task_queue_positions("a", 1), at(&[(0, 7)]));
+        assert_eq!(offsets.get("a", &partition).and_then(|o| o.get_i64("line")), Some(1));
     }
 }

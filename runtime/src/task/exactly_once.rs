@@ -77,6 +77,16 @@ impl ExactlyOnce {
             .map_err(|e| Error::other(format!("recording queue positions: {e}")))
     }
 
+    /// Forgets where this task wrote, once it stopped cleanly (everything it sent acknowledged
+    /// and committed): a restart has nothing to look for there, and the connector's other
+    /// tasks no longer read from this task's oldest position.
+    pub async fn forget_positions(&self) -> Result<(), Error> {
+        self.offsets
+            .forget_task_positions(&self.connector, self.task)
+            .await
+            .map_err(|e| Error::other(format!("forgetting queue positions: {e}")))
+    }
+
     /// Commits acknowledged offsets with the queue positions they reach, in one append.
     pub async fn commit(
         &self,

@@ -128,7 +128,15 @@ async fn run_loop(
     }
     // What the broker acknowledged is committed even after a failure: it is stored.
     let committed = commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await;
-    result.and(sent).and(committed)
+    result.and(sent).and(committed)?;
+    match &delivery {
+        // Stopped cleanly: everything sent is committed, nothing to look for after a restart.
+        Some(delivery) => {
+            pipeline.lease.check()?;
+            delivery.eos.forget_positions().await
+        }
+        None => Ok(()),
+    }
 }
 
 /// Offsets of acknowledged records not committed yet, and the queue positions they reach.
