@@ -372,9 +372,8 @@ impl Sender {
         if let Some((eos, recorded)) = recorded.as_mut() {
             // Where this task's records start in a queue it never wrote to, before they are sent.
             for queue in groups.iter().filter_map(|(_, queue, _)| queue.as_ref()) {
-                if !recorded.contains_key(&queue_id(queue)) {
-                    let end = broker.run(|| eos.record_queue(queue)).await?;
-                    recorded.insert(queue_id(queue), end);
+                if let std::collections::hash_map::Entry::Vacant(entry) = recorded.entry(queue_id(queue)) {
+                    entry.insert(broker.run(|| eos.record_queue(queue)).await?);
                 }
             }
         }
