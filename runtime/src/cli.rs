@@ -283,6 +283,7 @@ impl Common {
 }
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
+    let signal = shutdown_signal();
     let common = Common::read(args.worker)?;
     let mut connectors = Vec::new();
     for path in &args.connectors {
@@ -310,10 +311,11 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("connector {}: {e}", connector.name),
         }
     }
-    serve_until_signal(worker, listener).await
+    serve_until_signal(worker, listener, signal).await
 }
 
 async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
+    let signal = shutdown_signal();
     let common = Common::read(args.worker)?;
     let file = &common.file;
     let name = args.cluster_name.or(file.cluster_name.clone()).ok_or_else(|| anyhow::anyhow!("--cluster-name is required"))?;
@@ -341,15 +343,16 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let worker = builder.build().await?;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
-    serve_until_signal(worker, listener).await
+    serve_until_signal(worker, listener, signal).await
 }
 
 async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
+    let signal = shutdown_signal();
     let data_dir = args.data_dir.unwrap_or_else(|| Path::new("connect-data").join("rocketmq"));
     let config = crate::embedded::EmbeddedConfig { data_dir, namesrv_port: args.namesrv_port, broker_port: args.broker_port };
     let mq = crate::embedded::EmbeddedRocketMq::start(&config).await?;
     tracing::info!(namesrv = mq.namesrv_addr(), broker_port = args.broker_port, data_dir = %config.data_dir.display(), "RocketMQ serving");
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("stopping the broker");
     mq.shutdown().await;
     Ok(())
@@ -360,13 +363,17 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 }
 
 /// Serves the REST API until SIGINT or SIGTERM, then stops the worker gracefully.
-async fn serve_until_signal(worker: Worker, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+async fn serve_until_signal(
+    worker: Worker,
+    listener: tokio::net::TcpListener,
+    signal: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tracing::info!(addr = %listener.local_addr()?, "REST API listening");
     let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), async move {
         let _ = stop_rx.await;
     }));
-    wait_for_signal().await;
+    signal.await;
     tracing::info!("stopping: tasks flush and commit");
     let _ = stop_tx.send(());
     let _ = server.await;
@@ -376,18 +383,26 @@ async fn serve_until_signal(worker: Worker, listener: tokio::net::TcpListener) -
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolves at the first SIGINT or SIGTERM received from the moment it is called (not first
+/// polled): a signal that arrives while the worker starts stops it once started.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let mut signals: Vec<Signal> =
+            [SignalKind::interrupt(), SignalKind::terminate()].into_iter().filter_map(|k| signal(k).ok()).collect();
+        async move {
+            if signals.is_empty() {
+                return std::future::pending().await;
+            }
+            let received = signals.iter_mut().map(|s| Box::pin(s.recv()));
+            futures_util::future::select_all(received).await;
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

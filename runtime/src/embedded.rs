@@ -225,8 +225,13 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
     broker_config.broker_identity.broker_name = CheetahString::from_static_str("connect-broker");
     broker_config.broker_server_config.bind_address = "127.0.0.1".to_owned();
     broker_config.broker_server_config.listen_port = u32::from(port);
-    let store_config =
-        MessageStoreConfig { store_path_root_dir: root.into(), ha_listen_port: usize::from(ha_port), ..MessageStoreConfig::default() };
+    // Every listener on loopback: the HA port serves the commit log to whoever connects.
+    let store_config = MessageStoreConfig {
+        store_path_root_dir: root.into(),
+        ha_listen_address: std::net::IpAddr::from([127, 0, 0, 1]),
+        ha_listen_port: usize::from(ha_port),
+        ..MessageStoreConfig::default()
+    };
     let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.into()))?;
     let context = RuntimeContext::from_current("connect-embedded").service_context("broker");
     let initialized = rocketmq_broker::Builder::new(context, TelemetryRuntimeGuard::noop())

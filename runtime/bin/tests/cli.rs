@@ -132,3 +132,63 @@ fn logs_to_a_file_carry_no_colour_codes_and_json_logs_are_one_object_a_line() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The local addresses of the TCP sockets process `pid` listens on (from `/proc`).
+fn listening_addresses(pid: u32) -> Vec<std::net::SocketAddr> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| fds.flatten().filter_map(|fd| std::fs::read_link(fd.path()).ok()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|target| target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
+        .collect();
+    let mut addresses = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local address, state 0A = LISTEN, inode
+            if fields.len() > 9 && fields[3] == "0A" && inodes.contains(fields[9]) {
+                let (ip, port) = fields[1].split_once(':').unwrap();
+                let port = u16::from_str_radix(port, 16).unwrap();
+                let ip: std::net::IpAddr = match ip.len() {
+                    8 => std::net::Ipv4Addr::from(u32::from_str_radix(ip, 16).unwrap().swap_bytes()).into(),
+                    _ => {
+                        let words: Vec<u32> =
+                            (0..4).map(|i| u32::from_str_radix(&ip[i * 8..i * 8 + 8], 16).unwrap().swap_bytes()).collect();
+                        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
+                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap()).into()
+                    }
+                };
+                addresses.push(std::net::SocketAddr::new(ip, port));
+            }
+        }
+    }
+    addresses
+}
+
+#[test]
+fn the_broker_command_listens_on_loopback_only() {
+    let dir = std::env::temp_dir().join(format!("connect-cli-broker-{}", std::process::id()));
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let namesrv = free();
+    let broker = (0..100).map(|_| free()).find(|&p| p > 1026 && std::net::TcpListener::bind(("127.0.0.1", p - 2)).is_ok()).unwrap();
+    let mut child = worker()
+        .args(["broker", "--namesrv-port", &namesrv.to_string(), "--broker-port", &broker.to_string(), "--data-dir"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", broker)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let addresses = listening_addresses(child.id());
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let stopped = child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let ports: Vec<u16> = addresses.iter().map(|a| a.port()).collect();
+    assert!(ports.contains(&namesrv) && ports.contains(&broker) && ports.contains(&(broker - 2)), "{addresses:?}");
+    assert!(addresses.len() >= 4, "the name server, the broker, its fast listener and HA port: {addresses:?}");
+    assert!(addresses.iter().all(|a| a.ip().is_loopback()), "a listener open beyond this machine: {addresses:?}");
+    assert!(stopped.success(), "SIGTERM stops it cleanly: {stopped:?}");
+}

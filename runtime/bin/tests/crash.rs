@@ -66,6 +66,30 @@ fn start_worker(dir: &std::path::Path, rest_port: u16, namesrv: Option<&str>, co
     Process::start(args, &dir.join(log))
 }
 
+/// What a pipeline delivered of `total` numbered lines.
+struct Delivered {
+    /// Every line arrived and the output stopped growing.
+    complete: bool,
+    got: Vec<String>,
+    missing: usize,
+    duplicates: usize,
+}
+
+/// Waits until all `total` numbered lines are in `output` and whatever was still to come has
+/// come (the output stops growing), then counts what is missing and duplicated.
+async fn delivered(output: &std::path::Path, total: usize) -> Delivered {
+    let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(output), total).0 == 0).await;
+    let settled = wait_until(Duration::from_secs(30), || {
+        let before = lines(output).len();
+        std::thread::sleep(Duration::from_secs(2));
+        lines(output).len() == before
+    })
+    .await;
+    let got = lines(output);
+    let (missing, duplicates) = missing_and_duplicates(&got, total);
+    Delivered { complete: done && settled, got, missing, duplicates }
+}
+
 fn append_numbered(path: &std::path::Path, from: usize, count: usize) {
     use std::io::Write;
     let text: String = (from..from + count).map(|i| format!("line-{i}\n")).collect();
@@ -109,16 +133,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
 
     let restarted_at = Instant::now();
     let mut last = start_worker(&dir, rest, None, &[], "last.log");
-    let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(&output), total).0 == 0).await;
-    // Whatever was still to come has come: the sink put everything it read.
-    let settled = wait_until(Duration::from_secs(30), || {
-        let before = lines(&output).len();
-        std::thread::sleep(Duration::from_secs(2));
-        lines(&output).len() == before
-    })
-    .await;
-    let got = lines(&output);
-    let (missing, duplicates) = missing_and_duplicates(&got, total);
+    let Delivered { complete, got, missing, duplicates } = delivered(&output, total).await;
     println!(
         "crash test: {KILLS} kills, {total} lines, {} written, {missing} missing, {duplicates} duplicated ({:?} after the last restart)",
         got.len(),
@@ -126,7 +141,7 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
     );
     let (status, connectors) = http(format!("127.0.0.1:{rest}").parse().unwrap(), "GET", "/connectors", None);
     last.stop();
-    assert!(done && settled, "lines missing after the last restart: {missing} of {total}");
+    assert!(complete, "lines missing after the last restart: {missing} of {total}");
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}: lost and duplicated lines");
     assert_eq!((status, connectors), (200, serde_json::json!(["in", "out"])), "connectors come back from the data dir");
     let _ = std::fs::remove_dir_all(dir);
@@ -223,15 +238,7 @@ async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
         recoveries.push(restarted_at.elapsed());
         println!("broker kill {kill}: {delay} ms after the output moved, away {:?}, {written} lines written", restarted_at - killed_at);
     }
-    let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(&output), total).0 == 0).await;
-    let settled = wait_until(Duration::from_secs(30), || {
-        let before = lines(&output).len();
-        std::thread::sleep(Duration::from_secs(2));
-        lines(&output).len() == before
-    })
-    .await;
-    let got = lines(&output);
-    let (missing, duplicates) = missing_and_duplicates(&got, total);
+    let Delivered { complete, got, missing, duplicates } = delivered(&output, total).await;
     let after = (task_traces(rest, "in"), task_traces(rest, "out"));
     let (_, metrics) = support::http_text(rest, "GET", "/metrics", None);
     let outages: Vec<&str> = metrics.lines().filter(|l| l.starts_with("connect_task_broker_outages_total{")).collect();
@@ -242,7 +249,7 @@ async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
     );
     worker.stop();
     broker.stop();
-    assert!(done && settled, "lines missing after the broker came back: {missing} of {total}\n{}", worker_log());
+    assert!(complete, "lines missing after the broker came back: {missing} of {total}\n{}", worker_log());
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}: lost and duplicated lines");
     let running = vec!["RUNNING ".to_owned()];
     assert_eq!(after, (running.clone(), running), "the tasks run again and no longer wait");
