@@ -453,6 +453,26 @@ pub fn queue_id(queue: &MessageQueue) -> QueueId {
     QueueId { topic: queue.topic_str().to_owned(), broker_name: queue.broker_name().to_string(), queue_id: queue.queue_id() }
 }
 
+/// Longest consumer group name RocketMQ accepts.
+const GROUP_MAX_LENGTH: usize = 120;
+
+/// The consumer group of `connector` for `purpose` (empty: its sink group), valid whatever the
+/// connector's name: `connect-<name>[-<purpose>]` when RocketMQ accepts that (at most 120 of
+/// `0-9 A-Z a-z % - _ |`), else the name's accepted characters, cut short, then a hash of the
+/// whole name (so two names never share a group). `purpose` holds accepted characters only.
+pub fn connector_group(connector: &str, purpose: &str) -> String {
+    let suffix = if purpose.is_empty() { String::new() } else { format!("-{purpose}") };
+    let plain = format!("connect-{connector}{suffix}");
+    let accepted = |c: char| c.is_ascii_alphanumeric() || "%-_|".contains(c);
+    if plain.len() <= GROUP_MAX_LENGTH && plain.chars().all(accepted) {
+        return plain;
+    }
+    let hash = format!("{:016x}", crate::wire::fnv1a([connector.as_bytes()]));
+    let kept: String = connector.chars().filter(|&c| accepted(c)).collect();
+    let room = GROUP_MAX_LENGTH - "connect--".len() - hash.len() - suffix.len();
+    format!("connect-{}-{hash}{suffix}", &kept[..kept.len().min(room)])
+}
+
 /// RocketMQ's own topics (retry, dead-letter, scheduling, tracing...), never matched by `topics.regex`.
 fn is_system_topic(topic: &str) -> bool {
     topic.starts_with("%RETRY%")
@@ -463,4 +483,22 @@ fn is_system_topic(topic: &str) -> bool {
         || topic.starts_with("TRANS_")
         || topic.starts_with("RMQ_")
         || ["TBW102", "SELF_TEST_TOPIC", "OFFSET_MOVED_EVENT"].contains(&topic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connector_name_gets_a_group_rocketmq_accepts_and_plain_names_keep_theirs() {
+        assert_eq!(connector_group("orders-sink", ""), "connect-orders-sink");
+        assert_eq!(connector_group("orders", "scan"), "connect-orders-scan");
+        for name in ["my.sink", "with space", "ünïcode", &"x".repeat(1_000), "a.b"] {
+            let group = connector_group(name, "resend");
+            assert!(group.len() <= GROUP_MAX_LENGTH, "{group}");
+            assert!(!rocketmq_model::common::topic::TopicValidator::is_topic_or_group_illegal(&group), "{group}");
+            assert!(group.ends_with("-resend"), "{group}");
+        }
+        assert_ne!(connector_group("a.b", ""), connector_group("a b", ""), "names differing only in refused characters");
+    }
 }

@@ -171,6 +171,17 @@ pub fn from_message(message: &MessageExt) -> RawRecord {
     RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp, source_position: None }
 }
 
+/// 64-bit FNV-1a: a hash that stays the same across Rust versions and builds (markers and
+/// group names outlive the worker that wrote them).
+pub(crate) fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.into_iter().flatten() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

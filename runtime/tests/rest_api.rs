@@ -79,6 +79,10 @@ async fn rest_api_speaks_kafka_connect() {
         "doesn't match",
     );
     assert_error(call("POST", "/connectors", Some(json!({"name": "x", "config": {}, "initial_state": "SLEEPING"}))), 400, "initial_state");
+    let named = |name: &str| Some(json!({"name": name, "config": {"connector.class": "datagen-source", "topic": "t"}}));
+    assert_error(call("POST", "/connectors", named("list")), 400, "/connectors/list");
+    assert_error(call("POST", "/connectors", named(&"n".repeat(250))), 400, "longer than 249");
+    assert_error(call("POST", "/connectors", named("tab\there")), 400, "control character");
     let (code, body) = support::http(worker.rest, "POST", "/connectors", Some("{not json"));
     assert_error((code, body), 400, "not valid JSON");
 
@@ -111,6 +115,11 @@ async fn rest_api_speaks_kafka_connect() {
     let sink = json!({"connector-class": "file-sink", "file": dir.join("out.txt"), "connect-topicnames": "rest-lines"});
     assert_eq!(call("POST", "/connectors/snk", Some(sink)).0, 201);
     assert!(wait_until(Duration::from_secs(60), || support::lines(&dir.join("out.txt")).len() >= 10).await);
+    // A name RocketMQ refuses in a group name (dots, spaces, 200 characters) reads all the same.
+    let long = format!("snk.with dots {}", "x".repeat(180));
+    let dotted = json!({"connector.class": "file-sink", "file": dir.join("dotted.txt"), "topics": "rest-lines"});
+    assert_eq!(call("POST", "/connectors", Some(json!({"name": long, "config": dotted}))).0, 201);
+    assert!(wait_until(Duration::from_secs(60), || support::lines(&dir.join("dotted.txt")).len() >= 10).await, "the sink reads");
 
     // A sink's offsets are its consumer group's, per queue; resetting them re-reads the topic.
     let committed = |offsets: &Value| {

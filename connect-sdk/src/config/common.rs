@@ -41,9 +41,9 @@ pub struct CommonConfig {
     /// Name, alias or Kafka-style class name of the connector plugin.
     #[schemars(extend("x-group" = "Common", "x-kafka-type" = "CLASS"))]
     pub connector_class: String,
-    /// Maximum number of tasks to use for this connector.
+    /// Maximum number of tasks to use for this connector (at most 1024).
     #[serde(default = "one")]
-    #[schemars(range(min = 1), extend("x-group" = "Common", "x-aliases" = ["max.tasks", "max.task"]))]
+    #[schemars(range(min = 1, max = 1024), extend("x-group" = "Common", "x-aliases" = ["max.tasks", "max.task"]))]
     pub tasks_max: u32,
     /// Topics a sink consumes (sinks only; this or `topics.regex`).
     #[serde(default)]
@@ -432,6 +432,13 @@ mod tests {
 
     fn parse(config: serde_json::Value) -> Result<CommonConfig, ConfigErrors> {
         CommonConfig::parse(config.as_object().unwrap())
+    }
+
+    #[test]
+    fn tasks_max_is_bounded() {
+        let error = parse(json!({"name": "a", "connector.class": "x", "tasks.max": "1000000000"})).unwrap_err();
+        assert!(error.to_string().contains("tasks.max"), "{error}");
+        assert_eq!(parse(json!({"name": "a", "connector.class": "x", "tasks.max": 1024})).unwrap().tasks_max, 1024);
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl ExactlyOnce {
 
     /// What identifies `partition` (as JSON) of this connector in markers.
     pub fn partition_key(&self, partition: &str) -> u64 {
-        fnv1a([self.connector.as_bytes(), b"\n", partition.as_bytes()])
+        wire::fnv1a([self.connector.as_bytes(), b"\n", partition.as_bytes()])
     }
 
     /// The marker of a record of the partition `key` at `offset` (as JSON).
@@ -146,7 +146,7 @@ impl ExactlyOnce {
         purpose: &str,
         mut found: impl FnMut(&QueueId, i64, &str) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let group = format!("connect-{}-{purpose}", self.connector);
+        let group = crate::mq::connector_group(&self.connector, purpose);
         let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let consumer = self.mq.consumer(&group, &format!("{}-{}-{purpose}", self.connector, self.task), &topics, 1_024).await?;
         let result = async {
@@ -256,28 +256,17 @@ impl StoredRecords {
     }
 }
 
-/// 64-bit FNV-1a: a hash that stays the same across Rust versions and builds (markers outlive
-/// the worker that wrote them).
-fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in parts.into_iter().flatten() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn marker(connector: &str, partition: &str, offset: &str) -> String {
-        format!("{:016x}{offset}", fnv1a([connector.as_bytes(), b"\n", partition.as_bytes()]))
+        format!("{:016x}{offset}", wire::fnv1a([connector.as_bytes(), b"\n", partition.as_bytes()]))
     }
 
     #[test]
     fn a_stored_record_is_dropped_once_and_other_connectors_markers_never_match() {
-        let key = fnv1a([b"a".as_slice(), b"\n", b"{\"f\":1}"]);
+        let key = wire::fnv1a([b"a".as_slice(), b"\n", b"{\"f\":1}"]);
         let mut stored = StoredRecords::default();
         stored.add(&marker("a", "{\"f\":1}", "{\"pos\":7}")).unwrap();
         stored.add(&marker("ab", "{\"f\":1}", "{\"pos\":8}")).unwrap();
@@ -289,7 +278,7 @@ mod tests {
 
     #[test]
     fn records_sharing_an_offset_are_dropped_as_often_as_they_were_found() {
-        let key = fnv1a([b"a".as_slice(), b"\n", b"{}"]);
+        let key = wire::fnv1a([b"a".as_slice(), b"\n", b"{}"]);
         let mut stored = StoredRecords::default();
         for _ in 0..2 {
             stored.add(&marker("a", "{}", "{\"ts\":5}")).unwrap();
@@ -354,6 +343,6 @@ mod tests {
     #[test]
     fn the_partition_hash_is_fnv1a_as_published() {
         // FNV-1a 64 of "a" (the reference value): markers written by one build are read by the next.
-        assert_eq!(fnv1a([b"a".as_slice()]), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(wire::fnv1a([b"a".as_slice()]), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -347,10 +347,25 @@ fn task_ids(spec: &ConnectorSpec) -> impl Iterator<Item = u32> {
     0..count as u32
 }
 
+/// The longest connector name.
+const MAX_NAME_CHARS: usize = 249;
+/// Names whose `/connectors/<name>` is another call.
+const RESERVED_NAMES: [&str; 1] = ["list"];
+
 /// Checks the name and puts it into the config.
 fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
-    if name.trim().is_empty() || name.contains('/') {
-        return Err(WorkerError::BadRequest(format!("connector name \"{name}\" is invalid: it must be non-empty and contain no '/'")));
+    let refused = |why: &str| Err(WorkerError::BadRequest(format!("connector name {name:?} is invalid: {why}")));
+    if name.trim().is_empty() {
+        return refused("it is empty");
+    }
+    if name.contains('/') || name.chars().any(char::is_control) {
+        return refused("it contains '/' or a control character");
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return refused(&format!("it is longer than {MAX_NAME_CHARS} characters"));
+    }
+    if RESERVED_NAMES.contains(&name) {
+        return refused("it is a path of the REST API (/connectors/list)");
     }
     let Json::Object(mut config) = config else {
         return Err(WorkerError::BadRequest("a connector config must be a JSON object of keys to values".to_owned()));

@@ -235,7 +235,7 @@ impl Launch for Launcher {
 
 /// The consumer group of a sink connector.
 pub(super) fn sink_group(connector: &str) -> String {
-    format!("connect-{connector}")
+    crate::mq::connector_group(connector, "")
 }
 
 /// Puts the placeholder back wherever a resolved secret appears (`secrets` pairs a resolved
