@@ -25,11 +25,13 @@ struct FakeLauncher {
 }
 
 impl Launch for FakeLauncher {
-    async fn plan(&self, _spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
+    async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
+        assert!(spec.name != "panics-planning", "a bug in planning");
         Ok(TaskPlan::new((0..TASKS).map(|i| json!({"task": i}).as_object().cloned().unwrap_or_default()).collect()))
     }
 
     async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
+        assert!(!(spec.name == "panics-opening" && id == 1), "a bug in opening task {id}");
         Ok(Box::new(FakeTask { unit: Unit::task(&spec.name, id), running: self.running.clone(), ran_twice: self.ran_twice.clone() }))
     }
 }
@@ -43,6 +45,9 @@ struct FakeTask {
 impl TaskRunner for FakeTask {
     fn run(self: Box<Self>, mut control: Control, _status: StatusCell) -> BoxFuture<'static, Result<(), Error>> {
         Box::pin(async move {
+            if self.unit == Unit::task("panics-running", 2) {
+                panic!("{}", String::from("a bug in the task loop"));
+            }
             if !self.running.lock().unwrap_or_else(PoisonError::into_inner).insert(self.unit.clone()) {
                 self.ran_twice.lock().unwrap_or_else(PoisonError::into_inner).push(self.unit.clone());
             }
@@ -215,4 +220,28 @@ async fn after_a_lapse_a_cut_off_worker_stops_its_units_and_never_runs_those_tak
     assert!(units(&a).await.is_empty(), "a started again {:?}, which b took over", units(&a).await);
     assert_eq!(units(&b).await.len(), all);
     drop(a_view);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_connector_fails_alone_with_its_message_as_the_trace() {
+    let cluster = Cluster::new(&["a"]);
+    for name in ["panics-planning", "panics-opening", "panics-running", "fine"] {
+        cluster.create(name).await;
+    }
+    let a = cluster.worker("a").await;
+    let state = |unit: Unit| cluster.statuses.get(&unit).map(|(s, _)| (s.state, s.trace.unwrap_or_default()));
+    let failed_with = |unit: Unit, message: &str| state(unit).is_some_and(|(s, trace)| s == State::Failed && trace.contains(message));
+    assert!(
+        eventually(async || {
+            failed_with(Unit::Connector("panics-planning".into()), "panicked: a bug in planning")
+                && failed_with(Unit::task("panics-opening", 1), "panicked: a bug in opening task 1")
+                && failed_with(Unit::task("panics-running", 2), "panicked: a bug in the task loop")
+                && (0..TASKS as u32).all(|id| state(Unit::task("fine", id)).is_some_and(|(s, _)| s == State::Running))
+        })
+        .await,
+        "{:?}",
+        cluster.statuses.all()
+    );
+    assert_eq!(state(Unit::task("panics-opening", 0)).map(|(s, _)| s), Some(State::Running), "its other tasks run");
+    assert!(units(&a).await.contains(&Unit::task("fine", 0)), "the worker goes on");
 }

@@ -8,11 +8,30 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use connect_sdk::Error;
+
 use super::{Herder, Launch};
 use crate::cluster::assign::Unit;
 use crate::state::configs::{ConnectorSpec, TargetState, TaskConfigs};
 use crate::state::statuses::UnitStatus;
 use crate::task::{State, StatusCell, TaskStatus};
+
+/// Runs connector code (planning, opening, a task's loop) so that its panic becomes its
+/// failure, with the panic's message as the trace, rather than unwinding into the worker.
+async fn isolated<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Err(Error::other(format!("the connector panicked: {message}")))
+        }
+    }
+}
 
 /// How long a task may take to flush, commit and close when asked to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -137,7 +156,7 @@ impl<L: Launch> Herder<L> {
         let (failure, replan_after) = if spec.target == TargetState::Stopped {
             (None, None)
         } else {
-            match self.launcher.plan(spec).await {
+            match isolated(self.launcher.plan(spec)).await {
                 Ok(plan) => {
                     let wanted = TaskConfigs { revision: spec.revision, configs: plan.tasks };
                     let written = match spec.tasks.as_ref() == Some(&wanted) {
@@ -190,12 +209,12 @@ impl<L: Launch> Herder<L> {
         });
         let tasks_revision = spec.tasks.as_ref().map_or(0, |t| t.revision);
         let (control, receiver) = watch::channel(spec.target);
-        let join = match self.launcher.open_task(spec, id).await {
+        let join = match isolated(self.launcher.open_task(spec, id)).await {
             Ok(runner) => {
                 status.set(if spec.target == TargetState::Paused { State::Paused } else { State::Running });
                 let status = status.clone();
                 Some(tokio::spawn(async move {
-                    match runner.run(receiver, status.clone()).await {
+                    match isolated(runner.run(receiver, status.clone())).await {
                         Ok(()) => status.set(State::Stopped),
                         Err(error) => {
                             tracing::error!(%unit, error = %error.trace(), "task failed");
