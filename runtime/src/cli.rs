@@ -74,6 +74,10 @@ struct WorkerArgs {
     /// broker already holds; `disabled`: at least once) [default: enabled].
     #[arg(long, env = "CONNECT_EXACTLY_ONCE_SOURCE_SUPPORT", value_enum)]
     exactly_once_source_support: Option<Support>,
+    /// Serve RocketMQ Connect's GET calls that change state (`GET /connectors/{name}/pause`,
+    /// `/connectors/stop/all`, `?config=` creates); off, any web page can make a browser send them.
+    #[arg(long, env = "CONNECT_REST_GET_WRITES")]
+    rest_get_writes: bool,
 }
 
 /// Kafka's `exactly.once.source.support` values.
@@ -148,6 +152,7 @@ struct WorkerFile {
     embedded_broker_port: Option<u16>,
     offset_flush_interval_ms: Option<u64>,
     exactly_once_source_support: Option<Support>,
+    rest_get_writes: Option<bool>,
     cluster_name: Option<String>,
     config_topic: Option<String>,
     offset_topic: Option<String>,
@@ -243,6 +248,7 @@ struct Common {
     rest_addr: SocketAddr,
     worker_id: Option<String>,
     settings: Option<crate::task::RunnerSettings>,
+    rest: crate::rest::RestOptions,
 }
 
 impl Common {
@@ -266,6 +272,7 @@ impl Common {
             rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),
             worker_id: args.worker_id.or(file.worker_id.clone()),
             settings,
+            rest: crate::rest::RestOptions { get_writes: args.rest_get_writes || file.rest_get_writes.unwrap_or(false) },
             file,
         })
     }
@@ -311,7 +318,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("connector {}: {e}", connector.name),
         }
     }
-    serve_until_signal(worker, listener, signal).await
+    serve_until_signal(worker, listener, common.rest.clone(), signal).await
 }
 
 async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
@@ -343,7 +350,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let worker = builder.build().await?;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
-    serve_until_signal(worker, listener, signal).await
+    serve_until_signal(worker, listener, common.rest.clone(), signal).await
 }
 
 async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
@@ -366,11 +373,12 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 async fn serve_until_signal(
     worker: Worker,
     listener: tokio::net::TcpListener,
+    options: crate::rest::RestOptions,
     signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tracing::info!(addr = %listener.local_addr()?, "REST API listening");
-    let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), async move {
+    let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), options, async move {
         let _ = stop_rx.await;
     }));
     signal.await;

@@ -210,10 +210,24 @@ async fn rest_api_speaks_kafka_connect() {
     assert!(call("GET", "/plugin/list", None).1["body"].as_array().is_some_and(|p| !p.is_empty()));
     assert!(call("GET", "/plugin/list/connectors", None).1["body"].as_array().is_some_and(|p| p.len() >= 4));
     assert!(call("GET", "/plugin/config?plugin=file-sink", None).1["body"]["properties"]["file"].is_object());
-    assert_eq!(call("GET", "/connectors/stop/all", None).0, 200);
+    // Their writes by GET are off unless the worker allows them (any web page can send a GET).
+    assert_error(call("GET", "/connectors/stop/all", None), 405, "--rest-get-writes");
+    assert_error(call("GET", "/connectors/snk/pause", None), 405, "--rest-get-writes");
+    assert_eq!(call("POST", "/connectors/stop/all", None).0, 200);
     assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "STOPPED");
-    assert_eq!(call("GET", "/connectors/resume/all", None).0, 200);
+    assert_eq!(call("POST", "/connectors/resume/all", None).0, 200);
     assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "RUNNING");
+
+    // What a web page could send through a browser: refused before any handler runs.
+    let raw = |head: &str| {
+        let request = format!("{head}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}");
+        support::raw_status(worker.rest, &request)
+    };
+    let host = format!("Host: {}", worker.rest);
+    assert_eq!(raw(&format!("POST /connectors HTTP/1.1\r\n{host}\r\nContent-Type: text/plain")), 415, "a form-shaped body");
+    assert_eq!(raw(&format!("PUT /connectors/snk/pause HTTP/1.1\r\n{host}\r\nOrigin: https://evil.example")), 403, "cross-site");
+    assert_eq!(raw("GET /connectors HTTP/1.1\r\nHost: rebound.example:8083"), 403, "DNS rebinding");
+    assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "RUNNING", "nothing changed");
 
     // Unknown names, paths and methods.
     for (method, path) in [

@@ -2,8 +2,11 @@
 //! RocketMQ Connect's calls in their `{"status": 200, "body": ...}` envelope ([`rocketmq`]),
 //! so existing clients and scripts work unchanged. Handlers call the [`Worker`]'s API only.
 
+mod guard;
 mod kafka;
 mod rocketmq;
+
+pub use guard::RestOptions;
 
 use std::net::SocketAddr;
 
@@ -46,7 +49,7 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
-/// A JSON request body, read whatever its `Content-Type` says; bad JSON is a 400.
+/// A JSON request body (the guard refuses bodies of other types); bad JSON is a 400.
 struct JsonBody<T>(T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -68,13 +71,20 @@ fn flag(name: &str, value: Option<&str>, default: bool) -> ApiResult<bool> {
     }
 }
 
-/// The router, for embedding in another server or for tests.
-pub fn router(worker: Worker) -> Router {
+/// The router, for embedding in another server or for tests: every call, guarded against
+/// cross-site writes and (unless `options` allow them) RocketMQ Connect's writes by `GET`;
+/// the server it is mounted in answers for its `Host` names.
+pub fn router(worker: Worker, options: RestOptions) -> Router {
+    guarded(worker, guard::Guard { options, loopback: false })
+}
+
+fn guarded(worker: Worker, guard: guard::Guard) -> Router {
     kafka::routes()
         .merge(rocketmq::routes())
         .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
         .with_state(worker)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; returns the bound address through `bound`.
@@ -86,14 +96,17 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let _ = bound.send(listener.local_addr()?);
-    serve_on(listener, worker, shutdown).await
+    serve_on(listener, worker, RestOptions::default(), shutdown).await
 }
 
-/// Serves the API on a bound listener until `shutdown` resolves.
+/// Serves the API on a bound listener until `shutdown` resolves. On a loopback listener only
+/// loopback names are accepted as `Host` (no DNS rebinding).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     worker: Worker,
+    options: RestOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(worker)).with_graceful_shutdown(shutdown).await
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    axum::serve(listener, guarded(worker, guard::Guard { options, loopback })).with_graceful_shutdown(shutdown).await
 }

@@ -109,6 +109,17 @@ pub fn http_text(addr: SocketAddr, method: &str, path: &str, body: Option<&str>)
     (status, if chunked { dechunk(rest) } else { rest.to_owned() })
 }
 
+/// The status code of a request written as is (`request` holds the request line and headers,
+/// the blank line and the body).
+pub fn raw_status(addr: SocketAddr, request: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect to the REST API");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
