@@ -42,6 +42,7 @@ async fn rest_api_speaks_kafka_connect() {
     let (_, all) = call("GET", "/connector-plugins?connectorsOnly=false", None);
     assert!(all.as_array().unwrap().iter().any(|p| p["type"] == "transformation"));
     assert_error(call("GET", "/connector-plugins?connectorsOnly=maybe", None), 400, "connectorsOnly");
+    assert_eq!(call("GET", "/connector-plugins?connectorsOnly=FALSE", None).1, all, "Kafka's boolean spellings");
     let (_, definitions) = call("GET", "/connector-plugins/file-source/config", None);
     assert!(definitions.as_array().unwrap().iter().any(|d| d["name"] == "batch.size" && d["type"] == "LONG"), "{definitions}");
     assert_error(call("GET", "/connector-plugins/nope/config", None), 404, "nope");
@@ -83,6 +84,14 @@ async fn rest_api_speaks_kafka_connect() {
     assert_error(call("POST", "/connectors", named("list")), 400, "/connectors/list");
     assert_error(call("POST", "/connectors", named(&"n".repeat(250))), 400, "longer than 249");
     assert_error(call("POST", "/connectors", named("tab\there")), 400, "control character");
+    let mut nested = json!("deep");
+    for _ in 0..20 {
+        nested = json!([nested]);
+    }
+    let deep = json!({"name": "x", "config": {"connector.class": "datagen-source", "topic": "t", "deep": nested}});
+    assert_error(call("POST", "/connectors", Some(deep)), 400, "deep is nested deeper than 16 levels");
+    let huge = format!("{{\"name\": \"x\", \"config\": {{\"pad\": \"{}\"}}}}", "x".repeat(3 << 20));
+    assert_eq!(support::http(worker.rest, "POST", "/connectors", Some(&huge)).0, 413, "a body over the limit");
     let (code, body) = support::http(worker.rest, "POST", "/connectors", Some("{not json"));
     assert_error((code, body), 400, "not valid JSON");
 
@@ -217,6 +226,42 @@ async fn rest_api_speaks_kafka_connect() {
     assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "STOPPED");
     assert_eq!(call("POST", "/connectors/resume/all", None).0, 200);
     assert_eq!(call("GET", "/connectors/snk/status", None).1["connector"]["state"], "RUNNING");
+
+    // Twenty creates of one name at once: one wins, the others are told it exists.
+    let creates: Vec<_> = (0..20)
+        .map(|i| {
+            let rest = worker.rest;
+            std::thread::spawn(move || {
+                let body = json!({"name": "raced", "config": {"connector.class": "datagen-source", "topic": format!("raced-{i}")}});
+                support::http(rest, "POST", "/connectors", Some(&body.to_string())).0
+            })
+        })
+        .collect();
+    let mut codes: Vec<u16> = creates.into_iter().map(|c| c.join().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, [vec![201], vec![409; 19]].concat());
+    // Parallel patches of different keys all stay (each one restarts the connector: a few suffice).
+    let changes = [
+        ("records.per.second", "5"),
+        ("max.records", "100"),
+        ("payload.bytes", "10"),
+        ("batch.size", "5"),
+        ("errors.tolerance", "all"),
+    ];
+    let patches: Vec<_> = changes
+        .iter()
+        .map(|&(key, value)| {
+            let rest = worker.rest;
+            std::thread::spawn(move || support::http(rest, "PATCH", "/connectors/raced/config", Some(&json!({key: value}).to_string())))
+        })
+        .collect();
+    for patch in patches {
+        let (code, body) = patch.join().unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    let (_, raced) = call("GET", "/connectors/raced/config", None);
+    assert!(changes.iter().all(|(key, value)| raced[key] == *value), "a patch was lost: {raced}");
+    assert_eq!(call("DELETE", "/connectors/raced", None).0, 204);
 
     // What a web page could send through a browser: refused before any handler runs.
     let raw = |head: &str| {

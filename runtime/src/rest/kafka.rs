@@ -110,7 +110,7 @@ async fn create_connector(State(worker): State<Worker>, JsonBody(body): JsonBody
         .name
         .or_else(|| config.get("name").and_then(JsonValue::as_str).map(str::to_owned))
         .ok_or_else(|| ApiError::bad_request("Request body needs a \"name\""))?;
-    let initial = match request.initial_state.as_deref() {
+    let initial = match request.initial_state.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("RUNNING") => TargetState::Started,
         Some("PAUSED") => TargetState::Paused,
         Some("STOPPED") => TargetState::Stopped,

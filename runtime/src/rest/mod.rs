@@ -56,7 +56,8 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
+        // A body over the limit is a 413, as the rejection says.
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| ApiError::new(e.status().as_u16(), e.body_text()))?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| ApiError::bad_request(format!("Request body is not valid JSON: {e}")))
     }
 }
@@ -65,8 +66,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
 fn flag(name: &str, value: Option<&str>, default: bool) -> ApiResult<bool> {
     match value {
         None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
+        // Kafka Connect reads booleans case-insensitively (Python clients send `True`).
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
         Some(other) => Err(ApiError::bad_request(format!("{name}=\"{other}\" is invalid: use true or false"))),
     }
 }

@@ -70,6 +70,7 @@ impl Worker {
     /// Creates a connector in `initial` state (`RUNNING`, `PAUSED` or `STOPPED`).
     pub async fn create_connector_with_state(&self, name: &str, config: Json, initial: TargetState) -> Result<ConnectorInfo, WorkerError> {
         let config = checked_config(name, config)?;
+        let _one_at_a_time = self.inner.config_writes.lock().await;
         if self.inner.configs.get(name).is_some() {
             return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
         }
@@ -80,6 +81,12 @@ impl Worker {
     /// Creates or replaces a connector's config; returns its info and whether it was created.
     pub async fn put_connector_config(&self, name: &str, config: Json) -> Result<(ConnectorInfo, bool), WorkerError> {
         let config = checked_config(name, config)?;
+        let _one_at_a_time = self.inner.config_writes.lock().await;
+        self.put_config_locked(name, config).await
+    }
+
+    /// [`Worker::put_connector_config`] for a caller holding `config_writes`.
+    async fn put_config_locked(&self, name: &str, config: ConfigMap) -> Result<(ConnectorInfo, bool), WorkerError> {
         let created = self.inner.configs.get(name).is_none();
         self.write_config(name, config, created.then_some(TargetState::Started)).await?;
         Ok((self.connector_info(name).await?, created))
@@ -87,6 +94,7 @@ impl Worker {
 
     /// Applies a partial config (`null` removes a key), Kafka's `PATCH .../config`.
     pub async fn patch_connector_config(&self, name: &str, patch: ConfigMap) -> Result<ConnectorInfo, WorkerError> {
+        let _one_at_a_time = self.inner.config_writes.lock().await;
         let mut config = self.connector_config(name).await?;
         for (key, value) in patch {
             if value.is_null() {
@@ -95,7 +103,8 @@ impl Worker {
                 config.insert(key, value);
             }
         }
-        self.put_connector_config(name, Json::Object(config)).await.map(|(info, _)| info)
+        let config = checked_config(name, Json::Object(config))?;
+        self.put_config_locked(name, config).await.map(|(info, _)| info)
     }
 
     /// The raw config.
@@ -347,6 +356,22 @@ fn task_ids(spec: &ConnectorSpec) -> impl Iterator<Item = u32> {
     0..count as u32
 }
 
+/// The deepest nesting of arrays and objects a config value may have.
+const MAX_DEPTH: usize = 16;
+
+/// The first key of `config` whose value is nested deeper than [`MAX_DEPTH`].
+fn too_deep(config: &Json) -> Option<String> {
+    fn depth(value: &Json, limit: usize) -> bool {
+        match value {
+            _ if limit == 0 => false,
+            Json::Array(items) => items.iter().all(|v| depth(v, limit - 1)),
+            Json::Object(map) => map.values().all(|v| depth(v, limit - 1)),
+            _ => true,
+        }
+    }
+    config.as_object()?.iter().find(|(_, value)| !depth(value, MAX_DEPTH)).map(|(key, _)| key.clone())
+}
+
 /// The longest connector name.
 const MAX_NAME_CHARS: usize = 249;
 /// Names whose `/connectors/<name>` is another call.
@@ -366,6 +391,9 @@ fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
     }
     if RESERVED_NAMES.contains(&name) {
         return refused("it is a path of the REST API (/connectors/list)");
+    }
+    if let Some(key) = too_deep(&config) {
+        return Err(WorkerError::BadRequest(format!("the value of {key} is nested deeper than {MAX_DEPTH} levels")));
     }
     let Json::Object(mut config) = config else {
         return Err(WorkerError::BadRequest("a connector config must be a JSON object of keys to values".to_owned()));

@@ -281,6 +281,7 @@ impl WorkerBuilder {
                 mq,
                 metrics,
                 embedded: Mutex::new(embedded),
+                config_writes: tokio::sync::Mutex::new(()),
             }),
         };
         worker.inner.herder.start().await;

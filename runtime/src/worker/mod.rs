@@ -60,6 +60,9 @@ struct WorkerInner {
     mq: MqClient,
     metrics: Arc<Metrics>,
     embedded: Mutex<Option<EmbeddedRocketMq>>,
+    /// One config change at a time on this worker: a create's check that the name is free and
+    /// a patch's read-modify-write see every change made before them.
+    config_writes: tokio::sync::Mutex<()>,
 }
 
 /// A running worker; cheap to clone (the REST server holds one).
