@@ -53,3 +53,29 @@ async fn file_pipeline_delivers_every_line() {
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_source_commits_what_it_wrote_without_waiting_for_the_flush_interval() {
+    let dir = temp_dir("paused-commit");
+    let input = dir.join("in.txt");
+    write_numbered(&input, 1_000);
+    // Offsets would reach the log only every ten minutes: the pause has to commit them.
+    let settings = connect_runtime::RunnerSettings { offset_flush_interval: Duration::from_secs(600), ..support::fast_settings() };
+    let worker = TestWorker::start_with(&dir.join("data"), settings).await;
+    let call = |method: &str, path: &str| worker.call(method, path, None);
+    worker.worker.create_connector("in", json!({"connector.class": "file-source", "file": input, "topic": "paused-lines"})).await.unwrap();
+    let written = wait_until(Duration::from_secs(60), || worker.metric("connect_source_records_written_total", "in", 0) >= 1_000.0).await;
+    assert!(written, "the source did not write its lines");
+    let committed = || call("GET", "/connectors/in/offsets").1["offsets"].as_array().is_some_and(|o| !o.is_empty());
+    assert!(!committed(), "nothing is committed before the flush interval");
+    assert_eq!(call("PUT", "/connectors/in/pause").0, 202);
+    assert!(
+        wait_until(Duration::from_secs(30), committed).await,
+        "the paused source committed nothing: {}",
+        call("GET", "/connectors/in/offsets").1
+    );
+    let (_, offsets) = call("GET", "/connectors/in/offsets");
+    assert!(offsets.to_string().contains("position"), "{offsets}");
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -241,13 +241,8 @@ async fn rest_api_speaks_kafka_connect() {
     codes.sort();
     assert_eq!(codes, [vec![201], vec![409; 19]].concat());
     // Parallel patches of different keys all stay (each one restarts the connector: a few suffice).
-    let changes = [
-        ("records.per.second", "5"),
-        ("max.records", "100"),
-        ("payload.bytes", "10"),
-        ("batch.size", "5"),
-        ("errors.tolerance", "all"),
-    ];
+    let changes =
+        [("records.per.second", "5"), ("max.records", "100"), ("payload.bytes", "10"), ("batch.size", "5"), ("errors.tolerance", "all")];
     let patches: Vec<_> = changes
         .iter()
         .map(|&(key, value)| {

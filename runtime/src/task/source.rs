@@ -17,6 +17,7 @@ use super::outage::BrokerWait;
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::{Counter, TaskMetrics};
 use crate::mq::{MqClient, Producer, queue_id};
+use crate::state::configs::TargetState;
 use crate::state::offsets::SourceOffsets;
 use crate::wire::{self, RawRecord};
 use cheetah_string::CheetahString;
@@ -93,15 +94,34 @@ async fn run_loop(
     let (batches, mut acks, sending) = sender.spawn();
     let mut acked = Acked::default();
     let mut last_commit = Instant::now();
+    // Batches handed to the sender and not acknowledged yet.
+    let mut in_flight = 0usize;
     let result: Result<(), Error> = async {
-        while wait_while_paused(control, status).await {
+        loop {
+            if *control.borrow() == TargetState::Paused && (in_flight > 0 || !acked.offsets.is_empty()) {
+                // Pausing: what was sent is acknowledged and committed before the task idles.
+                while in_flight > 0
+                    && let Some(ack) = acks.recv().await
+                {
+                    in_flight -= 1;
+                    acked.add(ack?);
+                }
+                commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await?;
+                last_commit = Instant::now();
+            }
+            if !wait_while_paused(control, status).await {
+                break;
+            }
             let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
             if records.is_empty() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             } else if batches.send(convert(pipeline, records, delivery.as_mut())?).await.is_err() {
                 break; // the sender stopped on a failure, reported below
+            } else {
+                in_flight += 1;
             }
             while let Ok(ack) = acks.try_recv() {
+                in_flight -= 1;
                 acked.add(ack?);
             }
             let early = context.commit_requested() && !acked.offsets.is_empty();
