@@ -26,5 +26,5 @@ pub use cli::main;
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;
 pub use task::{RunnerSettings, State};
-pub use worker::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo};
+pub use worker::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo, WorkerHealth};
 pub use worker::{ClusterSettings, OffsetsChange, PluginInfo, Worker, WorkerBuilder, WorkerError};

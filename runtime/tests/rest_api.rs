@@ -34,7 +34,11 @@ async fn rest_api_speaks_kafka_connect() {
     let (code, info) = call("GET", "/", None);
     assert_eq!(code, 200);
     assert!(["commit", "kafka_cluster_id", "version"].iter().all(|k| info.get(*k).is_some()), "{info}");
-    assert_eq!(call("GET", "/health", None).1["status"], "healthy");
+    assert_eq!(
+        call("GET", "/health", None),
+        (200, json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}))
+    );
+    assert_eq!(call("GET", "/ready", None).0, 200);
     let (_, plugins) = call("GET", "/connector-plugins", None);
     let plugins = plugins.as_array().unwrap().clone();
     assert!(plugins.iter().all(|p| keys(p) == ["class", "type", "version"] && ["source", "sink"].contains(&p["type"].as_str().unwrap())));

@@ -18,6 +18,7 @@ pub(super) fn routes() -> Router<Worker> {
     Router::new()
         .route("/", get(server_info))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/connectors", get(list_connectors).post(create_connector))
         .route("/connectors/{name}", get(super::rocketmq::get_connector).delete(delete_connector))
@@ -64,8 +65,18 @@ async fn server_info(State(worker): State<Worker>) -> ApiResult {
     }))
 }
 
-async fn health() -> ApiResult {
-    ok(json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}))
+/// Kafka's KIP-1017 answer: 200 healthy, 503 starting, 500 unhealthy (a liveness probe).
+async fn health(State(worker): State<Worker>) -> Response {
+    let health = worker.health().await;
+    let status = StatusCode::from_u16(health.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(health)).into_response()
+}
+
+/// A readiness probe: 200 once healthy, 503 otherwise (starting or unhealthy).
+async fn ready(State(worker): State<Worker>) -> Response {
+    let health = worker.health().await;
+    let status = if health.http_status() == 200 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(health)).into_response()
 }
 
 async fn metrics(State(worker): State<Worker>) -> Response {

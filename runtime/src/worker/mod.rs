@@ -42,6 +42,9 @@ use herder::Herder;
 use launcher::Launcher;
 
 /// This machine's name (`$HOSTNAME`, else `localhost`).
+/// How long a health check waits for the reconcile loop (Kafka's default request timeout).
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".to_owned())
 }
@@ -95,6 +98,22 @@ impl Worker {
     /// The ids of the cluster's workers, sorted (a standalone worker is alone).
     pub fn members(&self) -> Vec<String> {
         self.inner.members.borrow().clone()
+    }
+
+    /// Kafka's KIP-1017 health: `starting` until the stored connectors were looked at (and, in
+    /// a cluster, until this worker is listed among the members), `unhealthy` when its reconcile
+    /// loop does not answer within 10 s, else `healthy`.
+    pub async fn health(&self) -> views::WorkerHealth {
+        let (status, message) = if !self.inner.herder.started() {
+            ("starting", "Worker is still starting up.".to_owned())
+        } else if self.inner.cluster.is_some() && !self.members().iter().any(|m| *m == self.inner.id) {
+            ("starting", "Worker is not listed among its cluster's members yet (is RocketMQ reachable?).".to_owned())
+        } else if !self.inner.herder.responsive(HEALTH_TIMEOUT).await {
+            ("unhealthy", format!("Worker's reconcile loop did not answer within {HEALTH_TIMEOUT:?}."))
+        } else {
+            ("healthy", "Worker has completed startup and is ready to handle requests.".to_owned())
+        };
+        views::WorkerHealth { status, message }
     }
 
     /// Prometheus text of every metric.

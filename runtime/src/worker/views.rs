@@ -77,3 +77,23 @@ pub struct TaskInfo {
     /// The task's config as its connector planned it, placeholders unresolved.
     pub config: ConfigMap,
 }
+
+/// Kafka's KIP-1017 worker health: `GET /health`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkerHealth {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: &'static str,
+    /// What it means, for a person.
+    pub message: String,
+}
+
+impl WorkerHealth {
+    /// The HTTP status KIP-1017 answers it with: 200 healthy, 503 starting, 500 unhealthy.
+    pub fn http_status(&self) -> u16 {
+        match self.status {
+            "healthy" => 200,
+            "starting" => 503,
+            _ => 500,
+        }
+    }
+}

@@ -102,6 +102,19 @@ pub(crate) struct Herder<L> {
     counts: [AtomicU64; 2],
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Health checks: each is answered by the reconcile loop between two passes.
+    pings: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>,
+    ping_inbox: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+/// The next health check, if this loop answers them (the first loop started does).
+async fn next_ping(
+    pings: &mut Option<tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>>,
+) -> Option<tokio::sync::oneshot::Sender<()>> {
+    match pings {
+        Some(pings) => pings.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The units the connectors define: each connector, and its tasks unless it is stopped.
@@ -136,6 +149,7 @@ impl<L: Launch> Herder<L> {
         members: watch::Receiver<Vec<String>>,
         launcher: Arc<L>,
     ) -> Arc<Herder<L>> {
+        let (pings, ping_inbox) = tokio::sync::mpsc::channel(16);
         Arc::new(Herder {
             status_writer: StatusWriter::spawn(statuses.clone()),
             settings,
@@ -150,6 +164,8 @@ impl<L: Launch> Herder<L> {
             counts: Default::default(),
             stop: watch::channel(false).0,
             task: Mutex::default(),
+            pings,
+            ping_inbox: std::sync::Mutex::new(Some(ping_inbox)),
         })
     }
 
@@ -177,6 +193,19 @@ impl<L: Launch> Herder<L> {
         if let Some(task) = self.task.lock().await.take() {
             let _ = task.await;
         }
+    }
+
+    /// Whether the reconcile loop answers within `timeout` (Kafka's KIP-1017 health check: a
+    /// loop stuck in a pass, a task that will not stop, answers late or not at all).
+    pub(crate) async fn responsive(&self, timeout: Duration) -> bool {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = tokio::time::timeout(timeout, self.pings.send(reply)).await.is_ok_and(|sent| sent.is_ok());
+        asked && tokio::time::timeout(timeout, answer).await.is_ok_and(|answered| answered.is_ok())
+    }
+
+    /// Whether the first reconcile pass is done (the stored connectors were looked at).
+    pub(crate) fn started(&self) -> bool {
+        self.passes.borrow().is_some()
     }
 
     /// What runs here.
@@ -223,6 +252,7 @@ impl<L: Launch> Herder<L> {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         let mut lapses = self.settings.lease.as_ref().map(|lease| lease.lapses());
         let mut members_open = true;
+        let mut pings = self.ping_inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         loop {
             if *stop.borrow_and_update() {
                 break;
@@ -250,14 +280,22 @@ impl<L: Launch> Herder<L> {
             self.passes.send_replace(Some(seen));
             // A channel whose sender is gone (a standalone worker's fixed member list) would
             // answer `changed` at once, forever: it is no longer listened to.
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = configs.changed() => {}
-                _ = statuses.changed() => {}
-                changed = members.changed(), if members_open => members_open = changed.is_ok(),
-                _ = lapsed(&mut lapses) => {}
-                _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now)), if look_again.is_some() => {}
-                _ = housekeeping.tick() => self.housekeeping().await,
+            // A health check is answered without a pass: nothing changed.
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = configs.changed() => {}
+                    _ = statuses.changed() => {}
+                    changed = members.changed(), if members_open => members_open = changed.is_ok(),
+                    _ = lapsed(&mut lapses) => {}
+                    _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now)), if look_again.is_some() => {}
+                    _ = housekeeping.tick() => self.housekeeping().await,
+                    Some(reply) = next_ping(&mut pings) => {
+                        let _ = reply.send(());
+                        continue;
+                    }
+                }
+                break;
             }
         }
     }

@@ -245,3 +245,28 @@ async fn a_panicking_connector_fails_alone_with_its_message_as_the_trace() {
     assert_eq!(state(Unit::task("panics-opening", 0)).map(|(s, _)| s), Some(State::Running), "its other tasks run");
     assert!(units(&a).await.contains(&Unit::task("fine", 0)), "the worker goes on");
 }
+
+#[tokio::test(start_paused = true)]
+async fn health_checks_are_answered_by_the_reconcile_loop_without_a_pass() {
+    let cluster = Cluster::new(&["a"]);
+    cluster.create("orders").await;
+    let settings = HerderSettings { id: "a".to_owned(), takeover_delay: TAKEOVER, cluster: true, lease: None };
+    let herder = Herder::new(
+        settings,
+        cluster.configs.clone(),
+        cluster.statuses.clone(),
+        cluster.offsets.clone(),
+        cluster.members.subscribe(),
+        cluster.launcher.clone(),
+    );
+    assert!(!herder.started());
+    assert!(!herder.responsive(Duration::from_secs(10)).await, "nobody answers before the loop runs");
+    herder.start().await;
+    assert!(eventually(async || herder.started() && units(&herder).await.len() == 1 + TASKS).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let passes = herder.pass_count();
+    for _ in 0..5 {
+        assert!(herder.responsive(Duration::from_secs(10)).await);
+    }
+    assert_eq!(herder.pass_count(), passes, "a health check changes nothing, so it makes no pass");
+}
