@@ -197,6 +197,10 @@ async fn rest_api_speaks_kafka_connect() {
     assert_eq!(call("POST", "/connectors/src/restart", None).0, 204);
     let (code, restarted) = call("POST", "/connectors/src/restart?includeTasks=true", None);
     assert_eq!((code, restarted["name"].clone()), (202, json!("src")));
+    assert_eq!(restarted["connector"]["state"], "RESTARTING", "{restarted}");
+    assert!(restarted["tasks"].as_array().is_some_and(|t| t.iter().all(|t| t["state"] == "RESTARTING")), "{restarted}");
+    let (code, nothing_failed) = call("POST", "/connectors/src/restart?includeTasks=true&onlyFailed=true", None);
+    assert_eq!((code, nothing_failed["connector"]["state"].clone()), (202, json!("RUNNING")), "only failed units restart");
     assert_error(call("POST", "/connectors/src/restart?includeTasks=perhaps", None), 400, "includeTasks");
     assert_eq!(call("POST", "/connectors/src/tasks/0/restart", None).0, 204);
 

@@ -189,11 +189,11 @@ struct RestartQuery {
 async fn restart_connector(State(worker): State<Worker>, Path(name): Path<String>, Query(query): Query<RestartQuery>) -> ApiResult {
     let include_tasks = flag("includeTasks", query.include_tasks.as_deref(), false)?;
     let only_failed = flag("onlyFailed", query.only_failed.as_deref(), false)?;
-    worker.restart_connector(&name, include_tasks, only_failed).await?;
+    let restarting = worker.restart_connector(&name, include_tasks, only_failed).await?;
     if !include_tasks && !only_failed {
         return no_content();
     }
-    with_status(StatusCode::ACCEPTED, worker.connector_status(&name).await?)
+    with_status(StatusCode::ACCEPTED, restarting)
 }
 
 pub(super) async fn pause(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {

@@ -195,8 +195,22 @@ impl Worker {
 
     /// Restarts the connector, and with `include_tasks` its tasks (only the failed ones with
     /// `only_failed`), wherever they run.
-    pub async fn restart_connector(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<(), WorkerError> {
-        self.request_restart(name, RestartRequest { include_tasks, only_failed, task: None }).await
+    /// Returns the status as it was asked, with the connector and tasks the request restarts
+    /// marked `RESTARTING` (Kafka's 202 answer).
+    pub async fn restart_connector(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<ConnectorStatus, WorkerError> {
+        let request = RestartRequest { include_tasks, only_failed, task: None };
+        let mut status = self.connector_status(name).await?;
+        let restarting = |unit: Unit, state: &mut State| {
+            if super::herder::restart_covers(&request, &unit, *state == State::Failed) {
+                *state = State::Restarting;
+            }
+        };
+        restarting(Unit::Connector(name.to_owned()), &mut status.connector.state);
+        for task in &mut status.tasks {
+            restarting(Unit::task(name, task.id), &mut task.state);
+        }
+        self.request_restart(name, request).await?;
+        Ok(status)
     }
 
     /// Restarts one task, wherever it runs.

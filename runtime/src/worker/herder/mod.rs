@@ -130,7 +130,7 @@ fn units_of(specs: &BTreeMap<String, ConnectorSpec>) -> Vec<Unit> {
 }
 
 /// Whether a restart request covers a unit.
-fn restart_covers(request: &RestartRequest, unit: &Unit, failed: bool) -> bool {
+pub(super) fn restart_covers(request: &RestartRequest, unit: &Unit, failed: bool) -> bool {
     match (request.task, unit) {
         (Some(id), Unit::Task(_, task)) => id == *task,
         (Some(_), Unit::Connector(_)) => false,
