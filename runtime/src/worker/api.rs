@@ -173,6 +173,7 @@ impl Worker {
     }
 
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
+        let _one_at_a_time = self.inner.config_writes.lock().await;
         if self.spec(name)?.target != target {
             let position = self.inner.configs.put_target(name, target).await?;
             self.inner.herder.sync(position).await;
@@ -182,6 +183,7 @@ impl Worker {
 
     /// Stops and removes a connector and its source offsets.
     pub async fn delete_connector(&self, name: &str) -> Result<(), WorkerError> {
+        let _one_at_a_time = self.inner.config_writes.lock().await;
         let spec = self.spec(name)?;
         let position = self.inner.configs.delete(name).await?;
         if self.kind_of(&spec.config) != PluginKind::Sink {
@@ -222,6 +224,7 @@ impl Worker {
     }
 
     async fn request_restart(&self, name: &str, request: RestartRequest) -> Result<(), WorkerError> {
+        let _one_at_a_time = self.inner.config_writes.lock().await;
         let spec = self.spec(name)?;
         if spec.target == TargetState::Stopped {
             return Err(WorkerError::Conflict(format!("{name} is stopped: resume it instead of restarting it")));

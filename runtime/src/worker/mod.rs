@@ -63,8 +63,9 @@ struct WorkerInner {
     mq: MqClient,
     metrics: Arc<Metrics>,
     embedded: Mutex<Option<EmbeddedRocketMq>>,
-    /// One config change at a time on this worker: a create's check that the name is free and
-    /// a patch's read-modify-write see every change made before them.
+    /// One config change at a time on this worker: a create's check that the name is free, a
+    /// patch's read-modify-write and a pause's or restart's check that the connector exists
+    /// see every change made before them (a pause racing a delete left a record behind).
     config_writes: tokio::sync::Mutex<()>,
 }
 
