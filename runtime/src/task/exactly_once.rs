@@ -78,8 +78,10 @@ impl ExactlyOnce {
     }
 
     /// Forgets where this task wrote, once it stopped cleanly (everything it sent acknowledged
-    /// and committed): a restart has nothing to look for there, and the connector's other
-    /// tasks no longer read from this task's oldest position.
+    /// and committed) with no record found by its start-up scan left to poll again (a run that
+    /// crashed before it may have sent records its committed offsets do not cover yet): a
+    /// restart has nothing to look for there, and the connector's other tasks no longer read
+    /// from this task's oldest position.
     pub async fn forget_positions(&self) -> Result<(), Error> {
         self.offsets
             .forget_task_positions(&self.connector, self.task)

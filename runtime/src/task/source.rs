@@ -150,12 +150,13 @@ async fn run_loop(
     let committed = commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await;
     result.and(sent).and(committed)?;
     match &delivery {
-        // Stopped cleanly: everything sent is committed, nothing to look for after a restart.
-        Some(delivery) => {
+        // Stopped cleanly, with every record a previous run left uncommitted polled again:
+        // everything this task's positions cover is committed, nothing to look for there.
+        Some(delivery) if delivery.stored.is_empty() => {
             pipeline.lease.check()?;
             delivery.eos.forget_positions().await
         }
-        None => Ok(()),
+        _ => Ok(()),
     }
 }
 
