@@ -130,7 +130,16 @@ impl RawClient {
             .auto_commit(false)
             .build()?;
         consumer.start().await?;
-        let mut queues = consumer.fetch_message_queues(topic).await?;
+        // A topic the worker just created may not be routed by the name server yet.
+        let routed_by = Instant::now() + Duration::from_secs(30);
+        let mut queues = loop {
+            match consumer.fetch_message_queues(topic).await {
+                Ok(queues) if !queues.is_empty() => break queues,
+                Err(error) if Instant::now() > routed_by => return Err(error.into()),
+                _ if Instant::now() > routed_by => anyhow::bail!("{topic} has no queues"),
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
         queues.sort_by_key(|q| q.queue_id());
         let mine: Vec<MessageQueue> = queues.into_iter().enumerate().filter(|(i, _)| i % tasks == task).map(|(_, q)| q).collect();
         consumer.assign(mine).await?;
