@@ -260,8 +260,9 @@ pub fn free_port() -> Result<u16, EmbeddedError> {
     listener.local_addr().map(|a| a.port()).map_err(EmbeddedError::NoFreePort)
 }
 
-/// A free port `p` whose `p - 2` is free too (the broker's fast listener).
-fn free_broker_port() -> Result<u16, EmbeddedError> {
+/// A free loopback port `p` whose `p - 2` is free too (the broker's fast listener), for a
+/// broker started on fixed ports (`connect-worker broker`, restarted on the same ones).
+pub fn free_broker_port() -> Result<u16, EmbeddedError> {
     for _ in 0..100 {
         let normal = TcpListener::bind("127.0.0.1:0").map_err(EmbeddedError::NoFreePort)?;
         let port = normal.local_addr().map(|a| a.port()).map_err(EmbeddedError::NoFreePort)?;

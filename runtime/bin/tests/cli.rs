@@ -169,9 +169,8 @@ fn listening_addresses(pid: u32) -> Vec<std::net::SocketAddr> {
 #[test]
 fn the_broker_command_listens_on_loopback_only() {
     let dir = std::env::temp_dir().join(format!("connect-cli-broker-{}", std::process::id()));
-    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let namesrv = free();
-    let broker = (0..100).map(|_| free()).find(|&p| p > 1026 && std::net::TcpListener::bind(("127.0.0.1", p - 2)).is_ok()).unwrap();
+    let namesrv = connect_runtime::embedded::free_port().unwrap();
+    let broker = connect_runtime::embedded::free_broker_port().unwrap();
     let mut child = worker()
         .args(["broker", "--namesrv-port", &namesrv.to_string(), "--broker-port", &broker.to_string(), "--data-dir"])
         .arg(&dir)

@@ -147,16 +147,6 @@ async fn killed_worker_repeats_no_line_and_loses_none() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A broker port `p` whose fast listener `p - 2` is free too.
-fn free_broker_port() -> u16 {
-    loop {
-        let port = free_port();
-        if port > 1026 && std::net::TcpListener::bind(("127.0.0.1", port - 2)).is_ok() {
-            return port;
-        }
-    }
-}
-
 fn listening(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
@@ -178,7 +168,7 @@ async fn a_worker_waits_out_a_killed_broker_and_loses_no_line() {
     let dir = temp_dir("broker-restart");
     let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
     write_numbered(&input, FIRST);
-    let (namesrv_port, broker_port) = (free_port(), free_broker_port());
+    let (namesrv_port, broker_port) = (free_port(), connect_runtime::embedded::free_broker_port().unwrap());
     let store = dir.join("rocketmq");
     let broker_log = |run: usize| dir.join(format!("broker-{run}.log"));
     let start_broker = |run: usize| {
