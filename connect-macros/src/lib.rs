@@ -67,8 +67,9 @@ pub fn derive_serialize(input: TokenStream) -> TokenStream {
 /// schemars' `JsonSchema`, usable with only `connect-sdk` as a dependency (takes `#[serde]`
 /// and `#[schemars]` attributes; doc comments become descriptions). On a config field,
 /// `#[config(task_only)]` marks a field the connector sets for its tasks (users may not set
-/// it; validation and `plugins` do not show it), and `#[config(alias = "old.name")]` accepts
-/// another key for it.
+/// it; validation and `plugins` do not show it), `#[config(path)]` a file or directory path
+/// (or a list of them) the worker checks against its `--allowed-paths`, and
+/// `#[config(alias = "old.name")]` accepts another key for it.
 #[proc_macro_derive(JsonSchema, attributes(serde, schemars, config))]
 pub fn derive_json_schema(input: TokenStream) -> TokenStream {
     shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::JsonSchema).into()

@@ -133,26 +133,33 @@ fn filtered_fields(fields: &Fields, keep: &dyn Fn(&Attribute) -> bool, config_at
     })
 }
 
-/// `#[config(task_only)]` and `#[config(alias = "...")]` as `#[schemars(extend(...))]`.
+/// `#[config(task_only)]`, `#[config(path)]` and `#[config(alias = "...")]` as `#[schemars(extend(...))]`.
 fn config_extensions(attrs: &[Attribute]) -> syn::Result<TokenStream> {
     let mut task_only = false;
+    let mut path = false;
     let mut aliases: Vec<syn::LitStr> = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("config")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("task_only") {
                 task_only = true;
                 Ok(())
+            } else if meta.path.is_ident("path") {
+                path = true;
+                Ok(())
             } else if meta.path.is_ident("alias") {
                 aliases.push(meta.value()?.parse()?);
                 Ok(())
             } else {
-                Err(meta.error("unknown config option; expected `task_only` or `alias = \"...\"`"))
+                Err(meta.error("unknown config option; expected `task_only`, `path` or `alias = \"...\"`"))
             }
         })?;
     }
     let mut tokens = TokenStream::new();
     if task_only {
         tokens.extend(quote!(#[schemars(extend("x-task-only" = true))]));
+    }
+    if path {
+        tokens.extend(quote!(#[schemars(extend("x-path" = true))]));
     }
     if !aliases.is_empty() {
         tokens.extend(quote!(#[schemars(extend("x-aliases" = [#(#aliases),*]))]));

@@ -78,6 +78,29 @@ struct WorkerArgs {
     /// `/connectors/stop/all`, `?config=` creates); off, any web page can make a browser send them.
     #[arg(long, env = "CONNECT_REST_GET_WRITES")]
     rest_get_writes: bool,
+    /// Users of the REST API, one `name:secret:role` per line (role `read` or `admin`); callers
+    /// send `Authorization: Bearer <secret>` or basic auth. Without it every caller is admin.
+    #[arg(long, env = "CONNECT_REST_AUTH_FILE")]
+    rest_auth_file: Option<PathBuf>,
+    /// Paths whose GET needs no credentials, comma-separated (e.g. `/health,/ready,/metrics`).
+    #[arg(long, env = "CONNECT_REST_OPEN_PATHS", value_delimiter = ',')]
+    rest_open_paths: Vec<String>,
+    /// PEM certificate chain of the REST listener: it serves HTTPS (with `--rest-tls-key`).
+    #[arg(long, env = "CONNECT_REST_TLS_CERT", requires = "rest_tls_key")]
+    rest_tls_cert: Option<PathBuf>,
+    /// PEM private key of `--rest-tls-cert`.
+    #[arg(long, env = "CONNECT_REST_TLS_KEY", requires = "rest_tls_cert")]
+    rest_tls_key: Option<PathBuf>,
+    /// Directories, comma-separated, that connector configs (file paths) and `${file:...}`
+    /// placeholders may name; without it any path the worker's user can reach.
+    #[arg(long, env = "CONNECT_ALLOWED_PATHS", value_delimiter = ',')]
+    allowed_paths: Vec<PathBuf>,
+    /// Plugins offered, comma-separated names, aliases or `*` patterns (default: every linked plugin).
+    #[arg(long, env = "CONNECT_PLUGINS_ALLOW", value_delimiter = ',')]
+    plugins_allow: Vec<String>,
+    /// Plugins never offered, comma-separated names, aliases or `*` patterns (e.g. `file-*`).
+    #[arg(long, env = "CONNECT_PLUGINS_DENY", value_delimiter = ',')]
+    plugins_deny: Vec<String>,
 }
 
 /// Kafka's `exactly.once.source.support` values.
@@ -153,6 +176,13 @@ struct WorkerFile {
     offset_flush_interval_ms: Option<u64>,
     exactly_once_source_support: Option<Support>,
     rest_get_writes: Option<bool>,
+    rest_auth_file: Option<PathBuf>,
+    rest_open_paths: Option<Vec<String>>,
+    rest_tls_cert: Option<PathBuf>,
+    rest_tls_key: Option<PathBuf>,
+    allowed_paths: Option<Vec<PathBuf>>,
+    plugins_allow: Option<Vec<String>>,
+    plugins_deny: Option<Vec<String>>,
     cluster_name: Option<String>,
     config_topic: Option<String>,
     offset_topic: Option<String>,
@@ -249,6 +279,8 @@ struct Common {
     worker_id: Option<String>,
     settings: Option<crate::task::RunnerSettings>,
     rest: crate::rest::RestOptions,
+    allowed_paths: crate::AllowedPaths,
+    plugins: crate::PluginFilter,
 }
 
 impl Common {
@@ -267,18 +299,42 @@ impl Common {
                 ..defaults
             }
         });
+        let rest = rest_options(&args, &file)?;
+        let listed =
+            |given: Vec<String>, filed: &Option<Vec<String>>| if given.is_empty() { filed.clone().unwrap_or_default() } else { given };
+        let allowed =
+            if args.allowed_paths.is_empty() { file.allowed_paths.clone().unwrap_or_default() } else { args.allowed_paths.clone() };
+        let allowed_paths = if allowed.is_empty() { crate::AllowedPaths::any() } else { crate::AllowedPaths::under(&allowed)? };
+        let plugins = crate::PluginFilter::new(
+            &listed(args.plugins_allow.clone(), &file.plugins_allow),
+            &listed(args.plugins_deny.clone(), &file.plugins_deny),
+        );
         Ok(Common {
+            allowed_paths,
+            plugins,
             data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
             rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),
             worker_id: args.worker_id.or(file.worker_id.clone()),
             settings,
-            rest: crate::rest::RestOptions { get_writes: args.rest_get_writes || file.rest_get_writes.unwrap_or(false) },
+            rest,
             file,
         })
     }
 
+    /// Warns when the API is reachable from other machines and lets anyone in.
+    fn warn_if_open(&self) {
+        if !self.rest_addr.ip().is_loopback() && self.rest.credentials.is_none() {
+            tracing::warn!(addr = %self.rest_addr, "the REST API listens beyond loopback without --rest-auth-file: anyone who reaches it can create connectors that read and write files");
+        }
+    }
+
     fn apply(&self, mut builder: WorkerBuilder) -> WorkerBuilder {
-        builder = builder.data_dir(&self.data_dir);
+        builder = builder.data_dir(&self.data_dir).allowed_paths(self.allowed_paths.clone());
+        if !self.plugins.is_empty() {
+            // One registry for the life of the process.
+            let offered: &'static Registry = Box::leak(Box::new(self.plugins.apply(Registry::global())));
+            builder = builder.registry(offered);
+        }
         if let Some(id) = &self.worker_id {
             builder = builder.worker_id(id);
         }
@@ -289,9 +345,33 @@ impl Common {
     }
 }
 
+/// The REST listener's options: the command line's, else the worker file's.
+fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<crate::rest::RestOptions> {
+    let credentials = match args.rest_auth_file.as_ref().or(file.rest_auth_file.as_ref()) {
+        Some(path) => Some(crate::rest::Credentials::from_file(path)?),
+        None => None,
+    };
+    let open_paths =
+        if args.rest_open_paths.is_empty() { file.rest_open_paths.clone().unwrap_or_default() } else { args.rest_open_paths.clone() };
+    if !open_paths.is_empty() && credentials.is_none() {
+        anyhow::bail!("--rest-open-paths needs --rest-auth-file: without users every path is open");
+    }
+    if let Some(path) = open_paths.iter().find(|p| !p.starts_with('/')) {
+        anyhow::bail!("--rest-open-paths: {path:?} is not a path (it starts with /)");
+    }
+    let tls = match (args.rest_tls_cert.as_ref().or(file.rest_tls_cert.as_ref()), args.rest_tls_key.as_ref().or(file.rest_tls_key.as_ref()))
+    {
+        (Some(cert), Some(key)) => Some(crate::rest::RestTls::from_pem_files(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("rest_tls_cert and rest_tls_key go together"),
+    };
+    Ok(crate::rest::RestOptions { get_writes: args.rest_get_writes || file.rest_get_writes.unwrap_or(false), credentials, open_paths, tls })
+}
+
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal();
     let common = Common::read(args.worker)?;
+    common.warn_if_open();
     let mut connectors = Vec::new();
     for path in &args.connectors {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -324,6 +404,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
 async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal();
     let common = Common::read(args.worker)?;
+    common.warn_if_open();
     let file = &common.file;
     let name = args.cluster_name.or(file.cluster_name.clone()).ok_or_else(|| anyhow::anyhow!("--cluster-name is required"))?;
     let namesrv = args
@@ -377,7 +458,8 @@ async fn serve_until_signal(
     signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tracing::info!(addr = %listener.local_addr()?, "REST API listening");
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, authenticated = options.credentials.is_some(), "REST API listening");
     let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), options, async move {
         let _ = stop_rx.await;
     }));

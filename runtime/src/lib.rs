@@ -8,6 +8,7 @@
 // The worker's futures hold RocketMQ client types whose `Send` proof is deep.
 #![recursion_limit = "256"]
 
+mod allowlist;
 mod cli;
 mod cluster;
 mod dlq;
@@ -22,6 +23,7 @@ mod task;
 pub mod wire;
 mod worker;
 
+pub use allowlist::{AllowedPaths, PathRefused, PluginFilter};
 pub use cli::main;
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;

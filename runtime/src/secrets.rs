@@ -1,6 +1,7 @@
 //! Config placeholders: `${env:NAME}` and `${file:/path/to/file.properties:key}` are resolved
 //! only when a connector or task starts. Stored configs, REST answers and logs keep the
-//! placeholder, never the secret.
+//! placeholder, never the secret. A `${file:...}` path must lie under the worker's allowed
+//! paths (`--allowed-paths`).
 
 use std::sync::LazyLock;
 
@@ -8,15 +9,17 @@ use connect_sdk::config::{ConfigErrors, ConfigMap};
 use regex::Regex;
 use serde_json::Value as Json;
 
+use crate::allowlist::{AllowedPaths, PathRefused};
+
 static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{(env|file):([^}]*)\}").expect("a valid pattern"));
 
 /// A copy of `config` with every placeholder replaced, in strings at any depth (a task
 /// config may hold one in a list); each failure names its key.
-pub fn resolve(config: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
+pub fn resolve(config: &ConfigMap, allowed: &AllowedPaths) -> Result<ConfigMap, ConfigErrors> {
     let mut errors = ConfigErrors::new();
     let mut resolved = ConfigMap::new();
     for (key, value) in config {
-        match resolve_value(value) {
+        match resolve_value(value, allowed) {
             Ok(value) => {
                 resolved.insert(key.clone(), value);
             }
@@ -44,6 +47,9 @@ pub enum SecretError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is outside the allowed paths.
+    #[error(transparent)]
+    Refused(#[from] PathRefused),
     /// The file has no such key.
     #[error("{path} has no key {key}")]
     NoKey {
@@ -54,11 +60,11 @@ pub enum SecretError {
     },
 }
 
-fn resolve_value(value: &Json) -> Result<Json, SecretError> {
+fn resolve_value(value: &Json, allowed: &AllowedPaths) -> Result<Json, SecretError> {
     match value {
         Json::String(text) => {
             let mut failure = None;
-            let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2]) {
+            let replaced = PLACEHOLDER.replace_all(text, |caps: &regex::Captures<'_>| match lookup(&caps[1], &caps[2], allowed) {
                 Ok(secret) => secret,
                 Err(error) => {
                     failure.get_or_insert(error);
@@ -67,17 +73,20 @@ fn resolve_value(value: &Json) -> Result<Json, SecretError> {
             });
             failure.map_or_else(|| Ok(Json::String(replaced.into_owned())), Err)
         }
-        Json::Array(items) => items.iter().map(resolve_value).collect::<Result<_, _>>().map(Json::Array),
-        Json::Object(map) => map.iter().map(|(k, v)| resolve_value(v).map(|v| (k.clone(), v))).collect::<Result<_, _>>().map(Json::Object),
+        Json::Array(items) => items.iter().map(|v| resolve_value(v, allowed)).collect::<Result<_, _>>().map(Json::Array),
+        Json::Object(map) => {
+            map.iter().map(|(k, v)| resolve_value(v, allowed).map(|v| (k.clone(), v))).collect::<Result<_, _>>().map(Json::Object)
+        }
         other => Ok(other.clone()),
     }
 }
 
-fn lookup(provider: &str, reference: &str) -> Result<String, SecretError> {
+fn lookup(provider: &str, reference: &str, allowed: &AllowedPaths) -> Result<String, SecretError> {
     match provider {
         "env" => std::env::var(reference).map_err(|_| SecretError::EnvNotSet(reference.to_owned())),
         _ => {
             let (path, key) = reference.rsplit_once(':').ok_or_else(|| SecretError::BadFileReference(reference.to_owned()))?;
+            allowed.check(path)?;
             let text = std::fs::read_to_string(path).map_err(|source| SecretError::Unreadable { path: path.to_owned(), source })?;
             properties_value(&text, key).ok_or_else(|| SecretError::NoKey { path: path.to_owned(), key: key.to_owned() })
         }
@@ -109,13 +118,19 @@ mod tests {
             "plain": 3,
             "list": ["${env:HOME}", {"deep": "${env:HOME}"}],
         });
-        let resolved = resolve(config.as_object().unwrap()).unwrap();
+        let resolved = resolve(config.as_object().unwrap(), &AllowedPaths::any()).unwrap();
         assert_eq!(resolved["home"], format!("{home}/x"));
         assert_eq!(resolved["password"], "s3cr3t");
         assert_eq!(resolved["plain"], 3);
         assert_eq!(resolved["list"], serde_json::json!([home, {"deep": home}]));
         let missing = serde_json::json!({"password": "${env:CONNECT_NO_SUCH_VARIABLE}"});
-        let errors = resolve(missing.as_object().unwrap()).unwrap_err();
+        let errors = resolve(missing.as_object().unwrap(), &AllowedPaths::any()).unwrap_err();
         assert_eq!(errors.iter().next().unwrap().key, "password");
+        let elsewhere = AllowedPaths::under(&[std::env::temp_dir().join("connect-secrets-elsewhere")]);
+        let _ = std::fs::create_dir_all(std::env::temp_dir().join("connect-secrets-elsewhere"));
+        let elsewhere = elsewhere.or_else(|_| AllowedPaths::under(&[std::env::temp_dir().join("connect-secrets-elsewhere")])).unwrap();
+        let outside = serde_json::json!({"password": format!("${{file:{}:password}}", file.display())});
+        let error = resolve(outside.as_object().unwrap(), &elsewhere).unwrap_err().iter().next().unwrap().message.clone();
+        assert!(error.contains("is outside the worker's allowed paths"), "{error}");
     }
 }

@@ -30,6 +30,8 @@ pub struct KeyInfo {
     pub group: Option<String>,
     /// Set by the connector for its tasks, never by users ([`annotations::TASK_ONLY`]).
     pub task_only: bool,
+    /// The value names files or directories ([`annotations::PATH`]).
+    pub path: bool,
     /// The smallest value allowed, for numbers.
     pub minimum: Option<f64>,
     /// The largest value allowed, for numbers.
@@ -52,6 +54,9 @@ pub mod annotations {
     pub const TASK_ONLY: &str = "x-task-only";
     /// Kafka Connect's type name when the JSON type does not say it (`CLASS`).
     pub const KAFKA_TYPE: &str = "x-kafka-type";
+    /// `true`: the value is a filesystem path, or a list of paths (a JSON array or a
+    /// comma-separated string), which a worker checks against its allowed paths.
+    pub const PATH: &str = "x-path";
 }
 
 impl KeyInfo {
@@ -116,6 +121,7 @@ pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
                 aliases: strings(annotations::ALIASES),
                 group: schema.get(annotations::GROUP).and_then(Json::as_str).map(str::to_owned),
                 task_only: schema.get(annotations::TASK_ONLY).and_then(Json::as_bool).unwrap_or(false),
+                path: schema.get(annotations::PATH).and_then(Json::as_bool).unwrap_or(false),
                 minimum: schema.get("minimum").and_then(Json::as_f64),
                 maximum: schema.get("maximum").and_then(Json::as_f64),
                 kafka_type: kafka_type(schema, &types),

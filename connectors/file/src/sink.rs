@@ -23,6 +23,7 @@ use connect_sdk::serde_json;
             split = FileSink::one_writer)]
 pub struct FileSink {
     /// File to append to (created if missing).
+    #[config(path)]
     pub file: String,
 }
 

@@ -21,9 +21,11 @@ use connect_sdk::tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, BufRea
 pub struct FileSource {
     /// File to read.
     #[serde(default)]
+    #[config(path)]
     pub file: Option<String>,
     /// Files to read, comma-separated (one task per file up to `tasks.max`).
     #[serde(default)]
+    #[config(path)]
     pub files: Vec<String>,
     /// Topic to write to.
     pub topic: String,

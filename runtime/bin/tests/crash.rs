@@ -3,53 +3,19 @@
 //! holds, the sink resumes from the positions it stored beside its file. And `kill -9` of
 //! the broker process under a worker: the worker waits for it, says so, and carries on.
 
+mod process;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::Process;
 use support::{KillMoments, http, lines, missing_and_duplicates, temp_dir, wait_until, write_numbered};
 
 const LINES: usize = 60_000;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A `connect-worker` process, killed when dropped (also when the test fails).
-struct Process(Child);
-
-impl Process {
-    /// Runs `connect-worker` with `args`, its standard error into `log`.
-    fn start<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>, log: &std::path::Path) -> Process {
-        let log = std::fs::File::create(log).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_connect-worker"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map(Process)
-            .expect("start connect-worker")
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-
-    /// SIGTERM, and waits for the exit.
-    fn stop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    connect_runtime::embedded::free_port().expect("a free port")
 }
 
 /// A standalone worker with its data under `dir`, on its embedded broker or on `namesrv`.

@@ -10,7 +10,7 @@
 //!   127.0.0.1 sends its own domain as `Host` and gets 403.
 //! - **Writes by `GET`.** RocketMQ Connect changes state on some `GET` calls (`/connectors/{name}/pause`,
 //!   `/connectors/stop/all`, `/connectors/{name}?config=...` creates); any page can make a browser
-//!   send a `GET`, so they answer 405 unless [`RestOptions::get_writes`] is on.
+//!   send a `GET`, so they answer 405 unless [`RestOptions::get_writes`](super::RestOptions::get_writes) is on.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -19,18 +19,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 
-/// How the REST API guards itself (see the module documentation).
-#[derive(Clone, Debug, Default)]
-pub struct RestOptions {
-    /// Serve RocketMQ Connect's `GET` calls that change state (off by default: a web page can
-    /// make a browser send a `GET` to any address it can reach).
-    pub get_writes: bool,
-}
-
 /// The guard of one listener.
 #[derive(Clone, Debug)]
 pub(super) struct Guard {
-    pub(super) options: RestOptions,
+    /// RocketMQ Connect's `GET` writes are served.
+    pub(super) get_writes: bool,
     /// The listener is on loopback: only loopback names are accepted as `Host`.
     pub(super) loopback: bool,
 }
@@ -64,7 +57,7 @@ fn refusal(guard: &Guard, method: &Method, uri: &axum::http::Uri, headers: &Head
             ));
         }
     }
-    if *method == Method::GET && !guard.options.get_writes && is_get_write(uri) {
+    if *method == Method::GET && !guard.get_writes && is_get_write(uri) {
         return Some(ApiError::new(
             405,
             "GET does not change state here: use POST or PUT (or start the worker with --rest-get-writes for RocketMQ Connect's GET calls)",
@@ -95,7 +88,7 @@ fn is_loopback_name(host: &str) -> bool {
 }
 
 /// RocketMQ Connect's `GET` calls that change state.
-fn is_get_write(uri: &axum::http::Uri) -> bool {
+pub(super) fn is_get_write(uri: &axum::http::Uri) -> bool {
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["connectors", "stop" | "pause" | "resume", "all"] => true,
@@ -112,7 +105,7 @@ mod tests {
     use super::*;
 
     fn request(method: Method, uri: &str, headers: &[(header::HeaderName, &str)]) -> Option<u16> {
-        let guard = Guard { options: RestOptions::default(), loopback: true };
+        let guard = Guard { get_writes: false, loopback: true };
         let mut map = HeaderMap::new();
         map.insert(header::HOST, "127.0.0.1:8083".parse().unwrap());
         for (name, value) in headers {
@@ -142,7 +135,7 @@ mod tests {
             assert!(is_loopback_name(host), "{host}");
         }
         assert!(!is_loopback_name("10.0.0.1:8083"));
-        let open = Guard { options: RestOptions::default(), loopback: false };
+        let open = Guard { get_writes: false, loopback: false };
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "worker-1.internal:8083".parse().unwrap());
         assert!(refusal(&open, &Method::GET, &"/connectors".parse().unwrap(), &headers).is_none(), "any name when not on loopback");
@@ -158,7 +151,7 @@ mod tests {
         for uri in ["/connectors/list", "/connectors/a", "/connectors/a/status", "/connectors?expand=status"] {
             assert_eq!(request(Method::GET, uri, &[]), None, "{uri}");
         }
-        let allowed = Guard { options: RestOptions { get_writes: true }, loopback: true };
+        let allowed = Guard { get_writes: true, loopback: true };
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "localhost:8083".parse().unwrap());
         assert!(refusal(&allowed, &Method::GET, &"/connectors/a/pause".parse().unwrap(), &headers).is_none());

@@ -2,11 +2,14 @@
 //! RocketMQ Connect's calls in their `{"status": 200, "body": ...}` envelope ([`rocketmq`]),
 //! so existing clients and scripts work unchanged. Handlers call the [`Worker`]'s API only.
 
+mod auth;
 mod guard;
 mod kafka;
 mod rocketmq;
+mod tls;
 
-pub use guard::RestOptions;
+pub use auth::{AuthFileError, Credentials, Role};
+pub use tls::{RestTls, TlsError};
 
 use std::net::SocketAddr;
 
@@ -73,20 +76,47 @@ fn flag(name: &str, value: Option<&str>, default: bool) -> ApiResult<bool> {
     }
 }
 
-/// The router, for embedding in another server or for tests: every call, guarded against
-/// cross-site writes and (unless `options` allow them) RocketMQ Connect's writes by `GET`;
-/// the server it is mounted in answers for its `Host` names.
-pub fn router(worker: Worker, options: RestOptions) -> Router {
-    guarded(worker, guard::Guard { options, loopback: false })
+/// How the REST API is served and guarded.
+#[derive(Clone, Debug, Default)]
+pub struct RestOptions {
+    /// Serve RocketMQ Connect's `GET` calls that change state (off by default: a web page can
+    /// make a browser send a `GET` to any address it can reach).
+    pub get_writes: bool,
+    /// The users allowed to call the API; `None` lets every caller in (fine on loopback only).
+    pub credentials: Option<Credentials>,
+    /// Paths whose `GET` needs no credentials (`/health`, `/ready`, `/metrics` for probes and
+    /// scrapers).
+    pub open_paths: Vec<String>,
+    /// Serve HTTPS with this certificate ([`serve_on`] only: a server embedding [`router`]
+    /// terminates TLS itself).
+    pub tls: Option<RestTls>,
 }
 
-fn guarded(worker: Worker, guard: guard::Guard) -> Router {
-    kafka::routes()
+/// The router, for embedding in another server or for tests: every call, guarded against
+/// cross-site writes and (unless `options` allow them) RocketMQ Connect's writes by `GET`,
+/// and checked against `options.credentials` when set; the server it is mounted in answers
+/// for its `Host` names.
+pub fn router(worker: Worker, options: RestOptions) -> Router {
+    guarded(worker, &options, false)
+}
+
+fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
+    let mut router = kafka::routes()
         .merge(rocketmq::routes())
         .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
-        .with_state(worker)
-        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
+        .with_state(worker);
+    if let Some(credentials) = &options.credentials {
+        let gate = auth::Gate {
+            credentials: credentials.clone(),
+            open_paths: std::sync::Arc::new(options.open_paths.clone()),
+            get_writes: options.get_writes,
+        };
+        router = router.layer(axum::middleware::from_fn_with_state(gate, auth::check));
+    }
+    // The guard runs first: a rebound or cross-site request is refused before credentials are looked at.
+    let guard = guard::Guard { get_writes: options.get_writes, loopback };
+    router.layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; returns the bound address through `bound`.
@@ -101,8 +131,8 @@ pub async fn serve(
     serve_on(listener, worker, RestOptions::default(), shutdown).await
 }
 
-/// Serves the API on a bound listener until `shutdown` resolves. On a loopback listener only
-/// loopback names are accepted as `Host` (no DNS rebinding).
+/// Serves the API on a bound listener until `shutdown` resolves, over HTTPS when `options.tls`
+/// is set. On a loopback listener only loopback names are accepted as `Host` (no DNS rebinding).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     worker: Worker,
@@ -110,5 +140,9 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let loopback = listener.local_addr()?.ip().is_loopback();
-    axum::serve(listener, guarded(worker, guard::Guard { options, loopback })).with_graceful_shutdown(shutdown).await
+    let router = guarded(worker, &options, loopback);
+    match &options.tls {
+        Some(tls) => axum::serve(tls::TlsListener::new(listener, tls)?, router).with_graceful_shutdown(shutdown).await,
+        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+    }
 }

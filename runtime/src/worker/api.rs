@@ -348,7 +348,7 @@ impl Worker {
     /// Validates a connector config (placeholders resolved) without creating anything:
     /// Kafka's `PUT /connector-plugins/{name}/config/validate` answer.
     pub fn validate_config(&self, config: &ConfigMap) -> ConfigInfos {
-        match crate::secrets::resolve(config) {
+        match self.inner.launcher.resolve(config) {
             Ok(resolved) => validate(self.inner.launcher.registry, &resolved),
             Err(errors) => {
                 let mut infos = validate(self.inner.launcher.registry, config);

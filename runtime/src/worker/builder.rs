@@ -11,6 +11,7 @@ use tokio::sync::{Mutex, watch};
 use super::herder::{Herder, HerderSettings};
 use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
+use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
@@ -107,6 +108,7 @@ pub struct WorkerBuilder {
     registry: &'static Registry,
     converters: ConverterDefaults,
     settings: RunnerSettings,
+    allowed_paths: AllowedPaths,
 }
 
 impl Default for WorkerBuilder {
@@ -119,6 +121,7 @@ impl Default for WorkerBuilder {
             registry: Registry::global(),
             converters: ConverterDefaults::default(),
             settings: RunnerSettings::default(),
+            allowed_paths: AllowedPaths::any(),
         }
     }
 }
@@ -182,6 +185,13 @@ impl WorkerBuilder {
     /// Task loop tuning (offset flush interval, batch sizes, in-flight bound).
     pub fn settings(mut self, settings: RunnerSettings) -> WorkerBuilder {
         self.settings = settings;
+        self
+    }
+
+    /// The files connectors (their keys marked `#[config(path)]`) and `${file:...}` placeholders
+    /// may name (default: any); a config naming another is refused with a 400 naming its key.
+    pub fn allowed_paths(mut self, allowed: AllowedPaths) -> WorkerBuilder {
+        self.allowed_paths = allowed;
         self
     }
 
@@ -256,7 +266,8 @@ impl WorkerBuilder {
         let statuses = Statuses::new(statuses);
         let launcher = Arc::new(
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
-                .with_lease(lease.clone()),
+                .with_lease(lease.clone())
+                .with_allowed_paths(self.allowed_paths),
         );
         let settings = HerderSettings {
             id: id.clone(),

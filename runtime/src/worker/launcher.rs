@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connect_sdk::assembly::{ValidatedConfig, class_of};
+use connect_sdk::config::schema_info::keys_of;
 use connect_sdk::config::{ConfigErrors, ConfigMap, ExactlyOnceSupport, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::ConverterDefaults;
@@ -17,6 +18,7 @@ use connect_sdk::{Error, SinkContext, SourceContext, TaskPlan};
 use serde_json::Value as Json;
 
 use super::herder::Launch;
+use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::{Lease, TaskLease};
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::Metrics;
@@ -42,6 +44,8 @@ pub(crate) struct Launcher {
     lease: Option<Arc<Lease>>,
     /// Per connector, the revision last validated here and its result.
     validated: Mutex<BTreeMap<String, (u64, Arc<ValidatedConfig>)>>,
+    /// The files connector configs and `${file:...}` placeholders may name.
+    allowed_paths: AllowedPaths,
 }
 
 impl Launcher {
@@ -64,7 +68,40 @@ impl Launcher {
             metrics,
             lease: None,
             validated: Mutex::default(),
+            allowed_paths: AllowedPaths::any(),
         }
+    }
+
+    /// Connector configs and `${file:...}` placeholders may name files under `allowed` only.
+    pub(super) fn with_allowed_paths(mut self, allowed: AllowedPaths) -> Launcher {
+        self.allowed_paths = allowed;
+        self
+    }
+
+    /// `raw` with its placeholders resolved, and the paths it names (the connector's keys marked
+    /// `#[config(path)]`) checked against the allowed paths; each failure names its key.
+    pub(super) fn resolve(&self, raw: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
+        let resolved = crate::secrets::resolve(raw, &self.allowed_paths)?;
+        if self.allowed_paths.is_unrestricted() {
+            return Ok(resolved);
+        }
+        let Some(plugin) = class_of(&resolved).and_then(|class| self.registry.connector(&class).ok()) else { return Ok(resolved) };
+        let mut errors = ConfigErrors::new();
+        for key in keys_of(&(plugin.config_schema)()).into_iter().filter(|k| k.path) {
+            for (name, value) in resolved.iter().filter(|(name, _)| key.answers_to(name)) {
+                let paths: Vec<&str> = match value {
+                    Json::String(text) => text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect(),
+                    Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                for path in paths {
+                    if let Err(refused) = self.allowed_paths.check(path) {
+                        errors.push(name.clone(), refused.to_string());
+                    }
+                }
+            }
+        }
+        errors.into_result(resolved)
     }
 
     /// Tasks check `lease` before they write (a cluster worker's).
@@ -76,7 +113,7 @@ impl Launcher {
     /// Checks a raw connector config: its placeholders resolved, then every key against the
     /// registered plugins. What creating or updating a connector checks first.
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
-        let resolved = crate::secrets::resolve(raw)?;
+        let resolved = self.resolve(raw)?;
         let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters)?;
         if let ConnectorFactory::Source(factory) = validated.plugin().factory
             && validated.common().exactly_once_support == ExactlyOnceSupport::Required
@@ -161,7 +198,7 @@ impl Launch for Launcher {
     async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
         let validated = self.validated(spec)?;
         let plan = validated.plan_tasks().await?;
-        let resolved = crate::secrets::resolve(&spec.config)?;
+        let resolved = crate::secrets::resolve(&spec.config, &self.allowed_paths)?;
         let secrets: Vec<(&Json, &Json)> =
             spec.config.iter().filter_map(|(key, raw)| Some((resolved.get(key)?, raw))).filter(|(value, raw)| value != raw).collect();
         let tasks = plan
@@ -179,7 +216,7 @@ impl Launch for Launcher {
         let name = spec.name.as_str();
         let tasks = spec.tasks.as_ref().map(|t| t.configs.as_slice()).unwrap_or_default();
         let raw = tasks.get(id as usize).ok_or_else(|| Error::other(format!("{name} has no task {id}")))?;
-        let task_config = crate::secrets::resolve(raw)?;
+        let task_config = crate::secrets::resolve(raw, &self.allowed_paths)?;
         let validated = self.validated(spec)?;
         let pipeline = self.pipeline(&validated, name, id);
         let producer = self.producer()?;
