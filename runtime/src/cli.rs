@@ -348,7 +348,16 @@ impl Common {
 /// The REST listener's options: the command line's, else the worker file's.
 fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<crate::rest::RestOptions> {
     let credentials = match args.rest_auth_file.as_ref().or(file.rest_auth_file.as_ref()) {
-        Some(path) => Some(crate::rest::Credentials::from_file(path)?),
+        Some(path) => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(file = %path.display(), "the REST auth file can be read by other users of this machine: chmod 600 it");
+                }
+            }
+            Some(crate::rest::Credentials::from_file(path)?)
+        }
         None => None,
     };
     let open_paths =

@@ -113,6 +113,9 @@ fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
     let pause = ["-X", "PUT", "-H", "Authorization: Bearer viewer-pass"];
     assert_eq!(curl(ca, &pause, &format!("{base}/connectors/gen/pause")).status, 403, "a pause is a write");
 
+    // HTTP/2 and HTTP/1.1 are both offered.
+    assert_eq!(curl(ca, &["--http2", "-u", "viewer:viewer-pass"], &format!("{base}/connectors")).status, 200);
+    assert_eq!(curl(ca, &["--http1.1", "-u", "viewer:viewer-pass"], &format!("{base}/connectors")).status, 200);
     // Plain HTTP on the HTTPS port gets no API answer.
     let plain = curl(None, &[], &format!("http://localhost:{port}/health"));
     assert_ne!(plain.status, 200);
