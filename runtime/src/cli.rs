@@ -12,6 +12,7 @@ use connect_sdk::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use crate::logging::LogFormat;
 use crate::worker::{ClusterSettings, Worker, WorkerBuilder};
 
 /// Runs connectors between external systems and RocketMQ.
@@ -23,15 +24,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-/// How log lines are written to standard error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines; ANSI colours only when standard error is a terminal.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,7 +187,7 @@ struct WorkerFile {
 /// that links its connector crates (`use my_connectors as _;`).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    crate::logging::init(cli.log_format);
     match cli.command {
         Command::Plugins { json } => {
             print_plugins(json);
@@ -222,17 +214,6 @@ fn block_on(run: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitC
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rocketmq=warn,rocketmq_broker=warn,rocketmq_namesrv=warn,rocketmq_client_rust=warn,rocketmq_store=error,rocketmq_transport=warn,rocketmq_runtime=warn"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => logs.json().with_current_span(false).try_init(),
-    };
 }
 
 fn print_plugins(json: bool) {

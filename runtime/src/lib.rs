@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod dlq;
 pub mod embedded;
+pub mod logging;
 mod metrics;
 mod mq;
 pub mod rest;

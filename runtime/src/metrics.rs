@@ -29,10 +29,11 @@ pub(crate) enum Counter {
     BrokerOutageMicros,
     Batches,
     BatchRecords,
+    AutoRestarts,
 }
 
 /// Name, help and counter of every task counter, in exposition order.
-const COUNTERS: [(&str, &str, Counter); 18] = [
+const COUNTERS: [(&str, &str, Counter); 19] = [
     ("connect_source_records_polled_total", "Records returned by source tasks' poll, before transforms.", Counter::SourceRecordsPolled),
     ("connect_source_records_written_total", "Source records acknowledged by the broker.", Counter::SourceRecordsWritten),
     (
@@ -63,6 +64,7 @@ const COUNTERS: [(&str, &str, Counter); 18] = [
     ),
     ("connect_batches_total", "Batches sent (sources) or put (sinks).", Counter::Batches),
     ("connect_batch_records_total", "Records in those batches.", Counter::BatchRecords),
+    ("connect_task_restarts_total", "Automatic restarts of the task after it failed (errors.restart.*).", Counter::AutoRestarts),
 ];
 
 /// A gauge of one task.

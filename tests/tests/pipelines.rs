@@ -1,7 +1,8 @@
 //! The scenarios the connectors exist for, end to end through a worker process, a real
 //! RocketMQ and the machine's real databases and brokers: change data capture from MariaDB
 //! into PostgreSQL (and exactly once across worker kills), and a migration from RabbitMQ that
-//! loses nothing across a worker crash.
+//! loses nothing across a worker crash, and a sink whose Redis goes away and comes back
+//! recovering by itself (automatic restarts) with nothing lost or written twice.
 //! Each test prints what it measured (`MEASURED ...`, see with `--nocapture`).
 
 mod fixture;
@@ -288,4 +289,118 @@ async fn a_rabbitmq_queue_migrates_to_rocketmq_losing_nothing_across_a_worker_cr
     drop(worker);
     broker.shutdown().await;
     let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+}
+
+/// A private `redis-server` on a free port, its data in an append-only file under `dir` (so a
+/// restart keeps what was written); stopped (SIGTERM) when dropped.
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    fn start(port: u16, dir: &std::path::Path) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let redis = PrivateRedis { child, port, dir: dir.to_owned() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while redis.cli(&["PING"]).trim() != "PONG" {
+            assert!(Instant::now() < deadline, "redis-server on {port} did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output();
+        output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    /// SIGTERM (Redis writes its file and exits), and waits.
+    fn stop(mut self) -> (u16, std::path::PathBuf) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        (self.port, self.dir.clone())
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_whose_redis_goes_away_and_comes_back_recovers_by_itself_losing_nothing() {
+    if std::process::Command::new("redis-server").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "redis-server is not installed (CI installs it with .ci/services)");
+        println!("SKIPPED: redis-server is not installed");
+        return;
+    }
+    const LINES: usize = 4_000;
+    let broker = Broker::start("e2e-redis-restart").await;
+    let redis_dir = broker.dir.join("redis");
+    std::fs::create_dir_all(&redis_dir).unwrap();
+    let redis = PrivateRedis::start(connect_runtime::embedded::free_port().unwrap(), &redis_dir);
+    let input = broker.dir.join("input.txt");
+    let write = |range: std::ops::Range<usize>| {
+        use std::io::Write;
+        let text: String = range.map(|i| format!("line-{i}\n")).collect();
+        std::fs::OpenOptions::new().create(true).append(true).open(&input).unwrap().write_all(text.as_bytes()).unwrap();
+    };
+    write(0..LINES / 2);
+    let worker = WorkerProcess::start("e2e-redis-restart", &broker.namesrv(), &broker.dir);
+    create(&worker, "lines", json!({"connector.class": "file-source", "file": input, "topic": "lines", "value.converter": "string"}));
+    create(
+        &worker,
+        "to-redis",
+        json!({"connector.class": "redis-sink", "topics": "lines", "redis.uri": format!("redis://127.0.0.1:{}", redis.port),
+            "redis.mode": "xadd", "redis.stream": "copied", "value.converter": "string",
+            "errors.restart.backoff.ms": 200, "errors.restart.backoff.max.ms": 1000, "errors.restart.max.attempts": 100}),
+    );
+    let stream_len = |redis: &PrivateRedis| redis.cli(&["XLEN", "copied"]).trim().parse::<usize>().unwrap_or(0);
+    assert!(fixture::wait_until(Duration::from_secs(120), || stream_len(&redis) >= LINES / 4).await, "{}", worker.log_tail());
+
+    // Redis goes away while lines keep coming; the sink fails, and keeps restarting by itself.
+    let (port, dir) = redis.stop();
+    write(LINES / 2..LINES);
+    let task_status = || worker.call("GET", "/connectors/to-redis/status", None).1["tasks"][0].clone();
+    let restarted = fixture::wait_until(Duration::from_secs(60), || task_status()["restarts"].as_u64().unwrap_or(0) >= 2).await;
+    assert!(restarted, "no automatic restarts while Redis was away: {}\n{}", task_status(), worker.log_tail());
+    let redis = PrivateRedis::start(port, &dir);
+    let arrived = fixture::wait_until(Duration::from_secs(120), || stream_len(&redis) >= LINES).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let entries = redis.cli(&["XRANGE", "copied", "-", "+"]);
+    let mut seen = vec![0u32; LINES];
+    for i in entries.lines().filter_map(|l| l.trim().strip_prefix("line-")).filter_map(|n| n.parse::<usize>().ok()) {
+        if i < LINES {
+            seen[i] += 1;
+        }
+    }
+    let missing = seen.iter().filter(|&&c| c == 0).count();
+    let duplicated: u32 = seen.iter().map(|&c| c.saturating_sub(1)).sum();
+    let status = task_status();
+    println!(
+        "MEASURED redis-sink across a Redis restart: {LINES} lines, {} automatic restarts, {missing} lost, {duplicated} duplicated; status {status}",
+        status["restarts"]
+    );
+    assert!(arrived && missing == 0 && duplicated == 0, "{missing} lost, {duplicated} duplicated\n{}", worker.log_tail());
+    assert_eq!(status["state"], "RUNNING", "{status}");
+    assert!(status["last_error"].as_str().is_some_and(|e| !e.is_empty()), "the status keeps the failure it recovered from: {status}");
+    let (_, metrics) = fixture::http_text(worker.rest, "GET", "/metrics", None);
+    let restarts_metric = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("connect_task_restarts_total{connector=\"to-redis\",task=\"0\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(restarts_metric.is_some_and(|n| n >= 2.0), "connect_task_restarts_total: {restarts_metric:?}");
+    drop(worker);
+    drop(redis);
+    broker.shutdown().await;
 }

@@ -121,10 +121,32 @@ pub struct ErrorHandling {
     #[serde(rename = "errors_deadletterqueue_context_headers_enable", default)]
     #[schemars(extend("x-group" = "Error Handling"))]
     pub dead_letter_context_headers: bool,
+    /// Automatic restarts of a failed task before it is left failed (0: none). The count
+    /// starts again once a restarted task has run for `errors.restart.backoff.max.ms`.
+    #[serde(rename = "errors_restart_max_attempts", default = "ten")]
+    #[schemars(range(max = 1000), extend("x-group" = "Error Handling"))]
+    pub restart_max_attempts: u32,
+    /// Milliseconds before the first automatic restart of a failed task; doubled for each
+    /// further attempt.
+    #[serde(rename = "errors_restart_backoff_ms", default = "one_second")]
+    #[schemars(range(min = 1), extend("x-group" = "Error Handling"))]
+    pub restart_backoff_ms: u64,
+    /// The longest wait before an automatic restart, in milliseconds.
+    #[serde(rename = "errors_restart_backoff_max_ms", default = "sixty_seconds")]
+    #[schemars(range(min = 1), extend("x-group" = "Error Handling"))]
+    pub restart_backoff_max_ms: u64,
 }
 
 fn sixty_seconds() -> u64 {
     60_000
+}
+
+fn one_second() -> u64 {
+    1_000
+}
+
+fn ten() -> u32 {
+    10
 }
 
 impl Default for ErrorHandling {
@@ -137,11 +159,30 @@ impl Default for ErrorHandling {
             log_include_messages: false,
             dead_letter_topic_name: String::new(),
             dead_letter_context_headers: false,
+            restart_max_attempts: ten(),
+            restart_backoff_ms: one_second(),
+            restart_backoff_max_ms: sixty_seconds(),
         }
     }
 }
 
 impl ErrorHandling {
+    /// How long to wait before automatic restart number `attempt` (from 0) of a failed task:
+    /// `errors.restart.backoff.ms` doubled per attempt, at most `errors.restart.backoff.max.ms`.
+    ///
+    /// ```
+    /// # use connect_sdk::config::ErrorHandling;
+    /// # use std::time::Duration;
+    /// let errors = ErrorHandling::default();
+    /// assert_eq!(errors.restart_delay(0), Duration::from_secs(1));
+    /// assert_eq!(errors.restart_delay(3), Duration::from_secs(8));
+    /// assert_eq!(errors.restart_delay(40), Duration::from_secs(60));
+    /// ```
+    pub fn restart_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
+        Duration::from_millis(self.restart_backoff_ms.saturating_mul(factor).min(self.restart_backoff_max_ms.max(1)))
+    }
+
     /// How long a failed operation is retried; `None` retries forever (`-1`).
     pub fn retry_timeout(&self) -> Option<Duration> {
         u64::try_from(self.retry_timeout_ms).ok().map(Duration::from_millis)

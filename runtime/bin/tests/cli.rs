@@ -1,6 +1,10 @@
 //! The `connect-worker` command line: plugin listing, settings from `--config worker.toml`
 //! and `CONNECT_*` variables (the command line wins), and clear start-up errors.
 
+mod process;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
 use std::process::Command;
 
 fn worker() -> Command {
@@ -190,4 +194,42 @@ fn the_broker_command_listens_on_loopback_only() {
     assert!(addresses.len() >= 4, "the name server, the broker, its fast listener and HA port: {addresses:?}");
     assert!(addresses.iter().all(|a| a.ip().is_loopback()), "a listener open beyond this machine: {addresses:?}");
     assert!(stopped.success(), "SIGTERM stops it cleanly: {stopped:?}");
+}
+
+#[test]
+fn log_levels_change_while_the_worker_runs() {
+    let dir = std::env::temp_dir().join(format!("connect-cli-loggers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = connect_runtime::embedded::free_port().unwrap();
+    let rest: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut args: Vec<std::ffi::OsString> = ["standalone", "--rest-addr", &rest.to_string(), "--data-dir"].map(Into::into).into();
+    args.extend([dir.join("data").into(), "--embedded-namesrv-port".into(), "0".into(), "--embedded-broker-port".into(), "0".into()]);
+    let log = dir.join("worker.log");
+    let mut worker = process::Process::start(args, &log);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::net::TcpStream::connect(rest).is_err() || support::http(rest, "GET", "/health", None).0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, all) = support::http(rest, "GET", "/admin/loggers", None);
+    assert_eq!(code, 200);
+    assert_eq!(all["root"]["level"], "INFO", "{all}");
+    assert_eq!(all["rocketmq_client_rust"]["level"], "WARN", "{all}");
+    assert_eq!(support::http(rest, "GET", "/admin/loggers/connect_runtime::rest", None).1["level"], "INFO", "root's level");
+
+    let (code, changed) = support::http(rest, "PUT", "/admin/loggers/connect_runtime", Some(r#"{"level": "debug"}"#));
+    assert_eq!((code, changed), (200, serde_json::json!(["connect_runtime"])));
+    let (_, level) = support::http(rest, "GET", "/admin/loggers/connect_runtime::rest", None);
+    assert_eq!(level["level"], "DEBUG", "a logger under it: {level}");
+    assert!(level["last_modified"].as_i64().is_some_and(|t| t > 0), "{level}");
+    let (code, refused) = support::http(rest, "PUT", "/admin/loggers/connect_runtime", Some(r#"{"level": "loud"}"#));
+    assert_eq!(code, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("\"loud\" is not one of"), "{refused}");
+
+    // The new level applies at once: the stop's debug lines are written.
+    worker.stop();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().any(|l| l.contains("DEBUG") && l.contains("REST API stopped")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,6 +37,42 @@ pub(super) fn routes() -> Router<Worker> {
         .route("/connector-plugins", get(list_plugins))
         .route("/connector-plugins/{plugin}/config", get(plugin_config))
         .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
+        .route("/admin/loggers", get(list_loggers))
+        .route("/admin/loggers/{logger}", get(get_logger).put(set_logger))
+}
+
+fn log_levels(worker: &Worker) -> ApiResult<&'static crate::logging::LogLevels> {
+    worker.log_levels().ok_or_else(|| ApiError::new(404, "log levels are managed by the application that embeds this worker"))
+}
+
+async fn list_loggers(State(worker): State<Worker>) -> ApiResult {
+    ok(log_levels(&worker)?.all())
+}
+
+async fn get_logger(State(worker): State<Worker>, Path(logger): Path<String>) -> ApiResult {
+    ok(log_levels(&worker)?.get(&logger))
+}
+
+#[derive(Deserialize)]
+struct LoggerScope {
+    scope: Option<String>,
+}
+
+/// Kafka's `PUT /admin/loggers/{logger}`: sets the level on this worker; answers the loggers set.
+async fn set_logger(
+    State(worker): State<Worker>,
+    Path(logger): Path<String>,
+    Query(query): Query<LoggerScope>,
+    JsonBody(body): JsonBody<JsonValue>,
+) -> ApiResult {
+    if query.scope.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("cluster")) {
+        return Err(ApiError::bad_request("scope=cluster is not supported: set the level on each worker (scope=worker)"));
+    }
+    let level =
+        body.get("level").and_then(JsonValue::as_str).ok_or_else(|| ApiError::bad_request("The request body must hold \"level\""))?;
+    let changed = log_levels(&worker)?.set(&logger, level).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    tracing::info!(%logger, level, "log level changed");
+    ok(changed)
 }
 
 fn ok(value: impl serde::Serialize) -> ApiResult {

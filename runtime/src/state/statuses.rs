@@ -39,6 +39,16 @@ pub struct UnitStatus {
     /// For a claim: the position of the record the claimant saw as current (none: no record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<u64>,
+    /// Automatic restarts of this task under the current claim.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// The failure that caused the last automatic restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl UnitStatus {
@@ -49,7 +59,16 @@ impl UnitStatus {
 
     /// A status of the claim `generation` (`worker_id` empty: released, nobody runs it).
     pub fn of(state: State, worker_id: &str, trace: Option<String>, generation: u64) -> UnitStatus {
-        UnitStatus { state, worker_id: worker_id.to_owned(), trace, generation, claim: false, expected: None }
+        UnitStatus {
+            state,
+            worker_id: worker_id.to_owned(),
+            trace,
+            generation,
+            claim: false,
+            expected: None,
+            restarts: 0,
+            last_error: None,
+        }
     }
 
     /// The claim `generation` gives the unit up.

@@ -83,6 +83,21 @@ impl StatusCell {
         self.replace(TaskStatus { state: State::Failed, trace: Some(error.trace()) });
     }
 
+    /// Adds a line to a failed task's trace (what happens next about the failure).
+    pub fn note(&self, line: &str) {
+        self.update(|status| {
+            if status.state != State::Failed {
+                return false;
+            }
+            let trace = status.trace.get_or_insert_with(String::new);
+            if !trace.is_empty() {
+                trace.push('\n');
+            }
+            trace.push_str(line);
+            true
+        });
+    }
+
     /// Says why a running task waits (kept while paused or failed: those say more).
     pub fn waiting(&self, why: String) {
         self.update(|status| {

@@ -144,8 +144,17 @@ impl Worker {
         };
         let tasks = task_ids(&spec)
             .map(|id| match statuses.get(&Unit::task(name, id)) {
-                Some((status, _)) => TaskStateInfo { id, state: status.state, worker_id: status.worker_id, trace: status.trace },
-                None => TaskStateInfo { id, state: State::Unassigned, worker_id: String::new(), trace: None },
+                Some((status, _)) => TaskStateInfo {
+                    id,
+                    state: status.state,
+                    worker_id: status.worker_id,
+                    trace: status.trace,
+                    restarts: status.restarts,
+                    last_error: status.last_error,
+                },
+                None => {
+                    TaskStateInfo { id, state: State::Unassigned, worker_id: String::new(), trace: None, restarts: 0, last_error: None }
+                }
             })
             .collect();
         Ok(ConnectorStatus { name: name.to_owned(), connector, tasks, kind: kind_name(self.kind_of(&spec.config)) })

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use connect_sdk::assembly::{ValidatedConfig, class_of};
 use connect_sdk::config::schema_info::keys_of;
-use connect_sdk::config::{ConfigErrors, ConfigMap, ExactlyOnceSupport, Tolerance};
+use connect_sdk::config::{ConfigErrors, ConfigMap, ErrorHandling, ExactlyOnceSupport, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::ConverterDefaults;
 use connect_sdk::plugin::{ConnectorFactory, PluginKind};
@@ -193,6 +193,14 @@ impl Launcher {
 }
 
 impl Launch for Launcher {
+    fn errors(&self, spec: &ConnectorSpec) -> ErrorHandling {
+        self.validated(spec).map(|v| v.common().errors.clone()).unwrap_or_default()
+    }
+
+    fn count_auto_restart(&self, connector: &str, id: u32) {
+        self.metrics.task(connector, id).add(crate::metrics::Counter::AutoRestarts, 1);
+    }
+
     /// The tasks a connector plans, with the raw config's placeholders put back (secrets are
     /// resolved only to open a task, never stored).
     async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {

@@ -86,6 +86,12 @@ impl Worker {
         &self.inner.id
     }
 
+    /// The levels of this process's log, when `connect-worker` set it up (an application
+    /// embedding a worker logs its own way: `None`).
+    pub fn log_levels(&self) -> Option<&'static crate::logging::LogLevels> {
+        crate::logging::levels()
+    }
+
     /// The name server address in use.
     pub fn namesrv_addr(&self) -> &str {
         &self.inner.namesrv_addr

@@ -53,6 +53,16 @@ pub struct TaskStateInfo {
     /// Error trace, when failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// How often it was restarted automatically after failing (`errors.restart.*`); absent when never.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+    /// The failure that caused its last automatic restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Kafka's `ConnectorStateInfo`.

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use connect_sdk::config::ConfigMap;
+use connect_sdk::config::{ConfigMap, ErrorHandling};
 use connect_sdk::{Error, TaskPlan};
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, watch};
@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub(crate) use units::Running;
-use units::{RunningTask, RunningUnit};
+use units::{RunningTask, RunningUnit, Schedule};
 
 use super::status_writer::{StatusWriteError, StatusWriter};
 use crate::cluster::assign::{Unit, assign};
@@ -56,6 +56,12 @@ pub(crate) trait Launch: Send + Sync + 'static {
     fn plan(&self, spec: &ConnectorSpec) -> impl Future<Output = Result<TaskPlan<ConfigMap>, Error>> + Send;
     /// Opens task `id` of `spec` (its task configs exist), ready to run.
     fn open_task(&self, spec: &ConnectorSpec, id: u32) -> impl Future<Output = Result<Box<dyn TaskRunner>, Error>> + Send;
+    /// The connector's `errors.*` keys (automatic restarts of its failed tasks).
+    fn errors(&self, _spec: &ConnectorSpec) -> ErrorHandling {
+        ErrorHandling::default()
+    }
+    /// Counts an automatic restart of task `id` of `connector`.
+    fn count_auto_restart(&self, _connector: &str, _id: u32) {}
 }
 
 /// Who a herder is and how it behaves in its cluster.
@@ -374,7 +380,7 @@ impl<L: Launch> Herder<L> {
         for (unit, generation) in won {
             let started = match &unit {
                 Unit::Connector(name) => RunningUnit::Connector(self.run_connector(&specs[name], generation, None).await),
-                Unit::Task(name, id) => RunningUnit::Task(self.start_task(&specs[name], *id, generation).await),
+                Unit::Task(name, id) => RunningUnit::Task(self.start_task(&specs[name], *id, generation, None).await),
             };
             tracing::info!(%unit, generation, "started");
             running.units.insert(unit, started);
@@ -382,12 +388,13 @@ impl<L: Launch> Herder<L> {
 
         self.follow_changes(&specs, &mut running).await;
         self.handle_restarts(&specs, &mut running).await;
+        let recovery_due = self.recover_failed_tasks(&specs, &mut running).await;
         self.count(&running);
         let replans = running.units.values().filter_map(|u| match u {
             RunningUnit::Connector(connector) => connector.replan_at,
             RunningUnit::Task(_) => None,
         });
-        Ok(look_again.into_iter().chain(replans).min())
+        Ok(look_again.into_iter().chain(replans).chain(recovery_due).min())
     }
 
     /// Claims `units`; returns those won, with their generation.
@@ -434,6 +441,7 @@ impl<L: Launch> Herder<L> {
                 None => false,
             };
             if restart {
+                running.recoveries.remove(&unit);
                 self.restart_unit(spec, &unit, running).await;
             }
         }
@@ -456,9 +464,57 @@ impl<L: Launch> Herder<L> {
                 .collect();
             for unit in covered {
                 tracing::info!(%unit, "restarting on request");
+                running.recoveries.remove(&unit);
                 self.restart_unit(spec, &unit, running).await;
             }
         }
+    }
+
+    /// Restarts failed tasks by themselves (`errors.restart.*`): a task that failed is started
+    /// again after a backoff that doubles per attempt, until the attempts are used up (the task
+    /// then stays failed, as it says). Returns when the next restart is due.
+    async fn recover_failed_tasks(&self, specs: &BTreeMap<String, ConnectorSpec>, running: &mut Running) -> Option<Instant> {
+        let now = Instant::now();
+        let Running { units, recoveries, .. } = &mut *running;
+        recoveries.retain(|unit, _| units.contains_key(unit));
+        let mut due = Vec::new();
+        let mut next = None;
+        for (unit, running_unit) in units.iter() {
+            let RunningUnit::Task(task) = running_unit else { continue };
+            let status = task.status.get();
+            if status.state != State::Failed {
+                continue;
+            }
+            let spec = &specs[unit.connector()];
+            let errors = self.launcher.errors(spec);
+            let recovery = recoveries.entry(unit.clone()).or_default();
+            match recovery.schedule(&errors, status.trace, now) {
+                Schedule::Due => due.push(unit.clone()),
+                Schedule::At(at, note) => {
+                    if let Some(note) = note {
+                        tracing::warn!(%unit, "{note}");
+                        task.status.note(&note);
+                    }
+                    next = next.into_iter().chain([at]).min();
+                }
+                Schedule::GaveUp(note) => {
+                    if let Some(note) = note {
+                        tracing::error!(%unit, "{note}");
+                        task.status.note(&note);
+                    }
+                }
+            }
+        }
+        for unit in due {
+            let (Unit::Task(name, id), Some(spec)) = (&unit, specs.get(unit.connector())) else { continue };
+            if let Some(recovery) = running.recoveries.get_mut(&unit) {
+                recovery.restarted(now);
+                tracing::info!(%unit, attempt = recovery.attempts, "restarting the failed task automatically");
+            }
+            self.launcher.count_auto_restart(name, *id);
+            self.restart_unit(spec, &unit, running).await;
+        }
+        next
     }
 
     /// Restarts a unit in place (it stays with this worker, same generation).
@@ -469,7 +525,7 @@ impl<L: Launch> Herder<L> {
             (Unit::Task(_, id), RunningUnit::Task(task)) => {
                 task.status.set(State::Restarting);
                 RunningTask::stop(task, unit).await;
-                RunningUnit::Task(self.start_task(spec, *id, generation).await)
+                RunningUnit::Task(self.start_task(spec, *id, generation, running.recoveries.get(unit)).await)
             }
             (_, _) => RunningUnit::Connector(self.run_connector(spec, generation, None).await),
         };

@@ -22,7 +22,12 @@ const TAKEOVER: Duration = Duration::from_secs(2);
 struct FakeLauncher {
     running: Arc<StdMutex<BTreeSet<Unit>>>,
     ran_twice: Arc<StdMutex<Vec<Unit>>>,
+    /// How often each task was opened.
+    opens: Arc<StdMutex<std::collections::BTreeMap<Unit, u32>>>,
 }
+
+/// Automatic restarts of the fake connectors: three at most.
+const RESTARTS: u32 = 3;
 
 impl Launch for FakeLauncher {
     async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
@@ -32,7 +37,20 @@ impl Launch for FakeLauncher {
 
     async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
         assert!(!(spec.name == "panics-opening" && id == 1), "a bug in opening task {id}");
+        let opened = {
+            let mut opens = self.opens.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = opens.entry(Unit::task(&spec.name, id)).or_default();
+            *count += 1;
+            *count
+        };
+        if id == 0 && (spec.name == "always-fails" || (spec.name == "fails-twice" && opened <= 2)) {
+            return Err(Error::other(format!("the system is away (open {opened})")));
+        }
         Ok(Box::new(FakeTask { unit: Unit::task(&spec.name, id), running: self.running.clone(), ran_twice: self.ran_twice.clone() }))
+    }
+
+    fn errors(&self, _spec: &ConnectorSpec) -> ErrorHandling {
+        ErrorHandling { restart_max_attempts: RESTARTS, ..ErrorHandling::default() }
     }
 }
 
@@ -269,4 +287,32 @@ async fn health_checks_are_answered_by_the_reconcile_loop_without_a_pass() {
         assert!(herder.responsive(Duration::from_secs(10)).await);
     }
     assert_eq!(herder.pass_count(), passes, "a health check changes nothing, so it makes no pass");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_task_restarts_by_itself_with_backoff_until_its_attempts_are_used_up() {
+    let cluster = Cluster::new(&["a"]);
+    cluster.create("fails-twice").await;
+    cluster.create("always-fails").await;
+    let started = tokio::time::Instant::now();
+    let _a = cluster.worker("a").await;
+    let status = |name: &str| cluster.statuses.get(&Unit::task(name, 0)).map(|(s, _)| s);
+    assert!(eventually(async || status("fails-twice").is_some_and(|s| s.state == State::Running)).await, "{:?}", status("fails-twice"));
+    // Backoffs of 1 s and 2 s (errors.restart.backoff.ms doubled) came first.
+    assert!(started.elapsed() >= Duration::from_secs(3), "restarted after {:?}", started.elapsed());
+    let recovered = status("fails-twice").unwrap();
+    assert_eq!(recovered.restarts, 2);
+    assert!(recovered.last_error.as_deref().is_some_and(|e| e.contains("the system is away (open 2)")), "{recovered:?}");
+
+    let gave_up = async || {
+        status("always-fails")
+            .is_some_and(|s| s.state == State::Failed && s.trace.unwrap_or_default().contains("left failed after 3 automatic restarts"))
+    };
+    assert!(eventually(gave_up).await, "{:?}", status("always-fails"));
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let opens = cluster.launcher.opens.lock().unwrap_or_else(PoisonError::into_inner).get(&Unit::task("always-fails", 0)).copied();
+    assert_eq!(opens, Some(1 + RESTARTS), "opened once, then restarted {RESTARTS} times, then left failed");
+    assert!(status("always-fails").unwrap().trace.unwrap().contains("the system is away (open 4)"));
+    // Its other tasks never failed.
+    assert_eq!(cluster.statuses.get(&Unit::task("always-fails", 1)).map(|(s, _)| s.state), Some(State::Running));
 }

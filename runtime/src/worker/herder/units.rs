@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use connect_sdk::Error;
+use connect_sdk::config::ErrorHandling;
 
 use super::{Herder, Launch};
 use crate::cluster::assign::Unit;
@@ -46,6 +47,76 @@ pub(crate) struct Running {
     pub(super) absent_since: BTreeMap<String, Instant>,
     /// The lease's lapses the running units started after.
     pub(super) lease_epoch: u64,
+    /// Automatic restarts of the failed tasks running here.
+    pub(super) recoveries: BTreeMap<Unit, Recovery>,
+}
+
+/// The automatic restarts of one task (`errors.restart.*`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Recovery {
+    /// Restarts made, counted since the task last ran long enough to be trusted again.
+    pub(super) attempts: u32,
+    /// The failure that caused the last restart (or the one waiting for a restart).
+    last_error: Option<String>,
+    /// When the next restart is due, while one waits.
+    due: Option<Instant>,
+    /// When the last restart was made.
+    last_restart: Option<Instant>,
+    /// The task stays failed: its attempts are used up (said once).
+    gave_up: bool,
+}
+
+/// What to do about a failed task now.
+pub(super) enum Schedule {
+    /// Restart it.
+    Due,
+    /// Restart it at this time; the note is new (to log and show in its trace).
+    At(Instant, Option<String>),
+    /// Leave it failed; the note is new.
+    GaveUp(Option<String>),
+}
+
+impl Recovery {
+    /// Decides about a task found failed at `now` with `trace`.
+    pub(super) fn schedule(&mut self, errors: &ErrorHandling, trace: Option<String>, now: Instant) -> Schedule {
+        if let Some(due) = self.due {
+            return if due <= now { Schedule::Due } else { Schedule::At(due, None) };
+        }
+        if self.gave_up {
+            return Schedule::GaveUp(None);
+        }
+        // A task that ran as long as the longest backoff since its last restart counts afresh.
+        let max_backoff = Duration::from_millis(errors.restart_backoff_max_ms);
+        if self.last_restart.is_some_and(|at| now.duration_since(at) >= max_backoff) {
+            *self = Recovery::default();
+        }
+        if self.attempts >= errors.restart_max_attempts {
+            self.gave_up = true;
+            let note = match errors.restart_max_attempts {
+                0 => "automatic restarts are off (errors.restart.max.attempts=0): restart it through the REST API".to_owned(),
+                n => format!("left failed after {n} automatic restarts (errors.restart.max.attempts): restart it through the REST API"),
+            };
+            return Schedule::GaveUp(Some(note));
+        }
+        let delay = errors.restart_delay(self.attempts);
+        let due = now + delay;
+        self.due = Some(due);
+        self.last_error = trace;
+        let note = format!(
+            "restarting automatically in {:.1} s (attempt {} of {}, errors.restart.max.attempts)",
+            delay.as_secs_f64(),
+            self.attempts + 1,
+            errors.restart_max_attempts
+        );
+        Schedule::At(due, Some(note))
+    }
+
+    /// A restart was made at `now`.
+    pub(super) fn restarted(&mut self, now: Instant) {
+        self.attempts += 1;
+        self.due = None;
+        self.last_restart = Some(now);
+    }
 }
 
 impl Running {
@@ -198,13 +269,16 @@ impl<L: Launch> Herder<L> {
         }
     }
 
-    /// Opens task `id` of `spec` (its task configs must exist) and starts its runner.
-    pub(super) async fn start_task(&self, spec: &ConnectorSpec, id: u32, generation: u64) -> RunningTask {
+    /// Opens task `id` of `spec` (its task configs must exist) and starts its runner; its
+    /// statuses show the automatic restarts of `recovery`.
+    pub(super) async fn start_task(&self, spec: &ConnectorSpec, id: u32, generation: u64, recovery: Option<&Recovery>) -> RunningTask {
         let unit = Unit::task(&spec.name, id);
         let writer = self.status_writer.clone();
         let (me, reported) = (self.settings.id.clone(), unit.clone());
+        let (restarts, last_error) = recovery.map_or((0, None), |r| (r.attempts, r.last_error.clone()));
         let status = StatusCell::reporting(State::Unassigned, move |s: &TaskStatus| {
-            let status = UnitStatus::of(s.state, &me, s.trace.clone(), generation);
+            let status =
+                UnitStatus { restarts, last_error: last_error.clone(), ..UnitStatus::of(s.state, &me, s.trace.clone(), generation) };
             writer.report(vec![(reported.clone(), Some(status))]);
         });
         let tasks_revision = spec.tasks.as_ref().map_or(0, |t| t.revision);

@@ -1,0 +1,182 @@
+//! The worker's log: lines to standard error (text or JSON), and levels that can be changed
+//! while it runs, as Kafka Connect's `/admin/loggers`.
+//!
+//! A logger is a `tracing` target (a module path such as `connect_runtime::task::sink` or a
+//! connector crate such as `connect_file`), `root` the level of every other target. Setting a
+//! logger sets it and every logger under it (`connect_runtime` covers
+//! `connect_runtime::task`), as Kafka does; setting `root` sets every logger.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use serde::Serialize;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
+
+/// The level of one logger, as Kafka shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoggerLevel {
+    /// `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `OFF`.
+    pub level: String,
+    /// When it was last set through the API (milliseconds since the epoch), if ever.
+    pub last_modified: Option<i64>,
+}
+
+/// A level the API refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("level {0:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF")]
+pub struct UnknownLevel(String);
+
+/// The levels of this process's log (see the module documentation).
+pub struct LogLevels {
+    handle: reload::Handle<EnvFilter, Registry>,
+    state: Mutex<State>,
+}
+
+struct State {
+    root: LoggerLevel,
+    loggers: BTreeMap<String, LoggerLevel>,
+}
+
+static LEVELS: OnceLock<LogLevels> = OnceLock::new();
+
+/// The levels of the log [`init`] set up; `None` when the process logs another way (an
+/// application embedding a worker).
+pub fn levels() -> Option<&'static LogLevels> {
+    LEVELS.get()
+}
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines; ANSI colours only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Quiet by default: the RocketMQ crates log every connection.
+const DEFAULT_DIRECTIVES: &str = "info,rocketmq=warn,rocketmq_broker=warn,rocketmq_namesrv=warn,rocketmq_client_rust=warn,rocketmq_store=error,rocketmq_transport=warn,rocketmq_runtime=warn";
+
+/// Sets up the log from `RUST_LOG` (simple `target=level` directives) or the defaults.
+pub(crate) fn init(format: LogFormat) {
+    use std::io::IsTerminal;
+    let directives =
+        std::env::var("RUST_LOG").ok().filter(|d| EnvFilter::try_new(d).is_ok()).unwrap_or_else(|| DEFAULT_DIRECTIVES.to_owned());
+    let state = State::parse(&directives);
+    let (filter, handle) = reload::Layer::new(state.filter());
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => Registry::default().with(filter).with(lines.with_ansi(std::io::stderr().is_terminal())).try_init(),
+        LogFormat::Json => Registry::default().with(filter).with(lines.json().with_current_span(false)).try_init(),
+    };
+    if installed.is_ok() {
+        let _ = LEVELS.set(LogLevels { handle, state: Mutex::new(state) });
+    }
+}
+
+impl State {
+    fn parse(directives: &str) -> State {
+        let mut state = State { root: LoggerLevel { level: "INFO".into(), last_modified: None }, loggers: BTreeMap::new() };
+        for directive in directives.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            match directive.split_once('=') {
+                Some((target, level)) => {
+                    if let Ok(level) = normalize(level) {
+                        state.loggers.insert(target.to_owned(), LoggerLevel { level, last_modified: None });
+                    }
+                }
+                None => {
+                    if let Ok(level) = normalize(directive) {
+                        state.root.level = level;
+                    }
+                }
+            }
+        }
+        state
+    }
+
+    fn filter(&self) -> EnvFilter {
+        let directives = std::iter::once(self.root.level.to_ascii_lowercase())
+            .chain(self.loggers.iter().map(|(target, l)| format!("{target}={}", l.level.to_ascii_lowercase())));
+        EnvFilter::new(directives.collect::<Vec<_>>().join(","))
+    }
+
+    /// The level a logger has: its own, or that of the nearest logger above it, or root's.
+    fn effective(&self, name: &str) -> LoggerLevel {
+        let mut prefix = name;
+        loop {
+            if let Some(level) = self.loggers.get(prefix) {
+                return level.clone();
+            }
+            match prefix.rsplit_once("::") {
+                Some((parent, _)) => prefix = parent,
+                None => return self.root.clone(),
+            }
+        }
+    }
+}
+
+/// Kafka's level names, upper case; `FATAL` is `ERROR` here.
+fn normalize(level: &str) -> Result<String, UnknownLevel> {
+    match level.trim().to_ascii_uppercase().as_str() {
+        "FATAL" | "ERROR" => Ok("ERROR".into()),
+        level @ ("TRACE" | "DEBUG" | "INFO" | "WARN" | "OFF") => Ok(level.to_owned()),
+        _ => Err(UnknownLevel(level.to_owned())),
+    }
+}
+
+impl LogLevels {
+    /// `root` and every logger with a level of its own.
+    pub fn all(&self) -> BTreeMap<String, LoggerLevel> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.loggers.iter().map(|(k, v)| (k.clone(), v.clone())).chain([("root".to_owned(), state.root.clone())]).collect()
+    }
+
+    /// The level logger `name` logs at.
+    pub fn get(&self, name: &str) -> LoggerLevel {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if name == "root" { state.root.clone() } else { state.effective(name) }
+    }
+
+    /// Sets logger `name` and every logger under it to `level`; returns the loggers set.
+    pub fn set(&self, name: &str, level: &str) -> Result<Vec<String>, UnknownLevel> {
+        let level = LoggerLevel { level: normalize(level)?, last_modified: Some(chrono::Utc::now().timestamp_millis()) };
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let under = |logger: &str| name == "root" || logger == name || logger.starts_with(&format!("{name}::"));
+        let mut changed: Vec<String> = state.loggers.keys().filter(|l| under(l)).cloned().collect();
+        for logger in &changed {
+            state.loggers.insert(logger.clone(), level.clone());
+        }
+        if name == "root" {
+            state.root = level;
+            changed.push("root".to_owned());
+        } else if !changed.iter().any(|l| l == name) {
+            state.loggers.insert(name.to_owned(), level);
+            changed.push(name.to_owned());
+        }
+        changed.sort();
+        if let Err(e) = self.handle.reload(state.filter()) {
+            tracing::warn!(error = %e, "the new log levels could not be applied");
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_give_each_logger_its_nearest_level() {
+        let state = State::parse("warn,connect_runtime=info,connect_runtime::task=debug,bad=loud");
+        assert_eq!(state.root.level, "WARN");
+        assert_eq!(state.effective("connect_runtime::task::sink").level, "DEBUG");
+        assert_eq!(state.effective("connect_runtime::rest").level, "INFO");
+        assert_eq!(state.effective("connect_file").level, "WARN");
+        assert!(!state.loggers.contains_key("bad"), "an unknown level is ignored");
+        assert_eq!(state.filter().to_string().split(',').count(), 3);
+        assert!(normalize("fatal").is_ok_and(|l| l == "ERROR"));
+        assert!(normalize("loud").is_err());
+    }
+}
