@@ -56,6 +56,47 @@ pub struct RawRecord {
     pub source_position: Option<CheetahString>,
 }
 
+/// RocketMQ's default largest message (the broker's and the client's `maxMessageSize`), and
+/// the largest batch: a batch is stored as one message.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes a message takes beside its body and properties (lengths, flags, checksums), with room to spare.
+const MESSAGE_OVERHEAD: usize = 64;
+
+impl RawRecord {
+    /// About how many bytes its message takes in a batch: body, key, headers, marker and the
+    /// message's own fields (an estimate from above).
+    pub fn wire_size(&self) -> usize {
+        let text = |s: &str| s.len() + 2;
+        MESSAGE_OVERHEAD
+            + self.value.as_ref().map_or(0, Bytes::len)
+            // Base64 when the key is not text.
+            + self.key.as_ref().map_or(0, |k| k.len() * 4 / 3 + 4 + text(KEY_BASE64))
+            + self.headers.iter().map(|(k, v)| text(HEADER_PREFIX) + text(k) + text(v)).sum::<usize>()
+            + self.source_position.as_ref().map_or(0, |p| text(SOURCE_POSITION) + text(p))
+            + self.timestamp.map_or(0, |_| text(TIMESTAMP) + 20)
+    }
+}
+
+/// `records` cut into runs of at most `max_records` records and, unless one record alone is
+/// larger, `max_bytes` bytes of messages.
+pub fn batches(records: &[RawRecord], max_records: usize, max_bytes: usize) -> Vec<&[RawRecord]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, record) in records.iter().enumerate() {
+        let size = record.wire_size();
+        if i > start && (i - start >= max_records.max(1) || bytes + size > max_bytes) {
+            runs.push(&records[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        runs.push(&records[start..]);
+    }
+    runs
+}
+
 /// Header values travel as text.
 pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
     headers
@@ -185,6 +226,24 @@ pub(crate) fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_stay_under_their_record_count_and_bytes() {
+        let record = |bytes: usize| RawRecord {
+            topic: "t".into(),
+            key: None,
+            value: Some(Bytes::from(vec![b'x'; bytes])),
+            headers: Vec::new(),
+            timestamp: None,
+            source_position: None,
+        };
+        let records: Vec<RawRecord> = (0..10).map(|_| record(1000)).collect();
+        let sizes = |runs: Vec<&[RawRecord]>| runs.iter().map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(batches(&records, 4, usize::MAX)), [4, 4, 2]);
+        assert_eq!(sizes(batches(&records, 100, 3 * record(1000).wire_size())), [3, 3, 3, 1]);
+        assert_eq!(sizes(batches(&[record(10_000)], 100, 100)), [1], "a record alone larger than the bound is its own batch");
+        assert!(batches(&[], 4, 100).is_empty());
+    }
 
     fn round_trip(record: &RawRecord) -> (Message, RawRecord) {
         let message = to_message(record).expect("a valid record");

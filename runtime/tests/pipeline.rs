@@ -79,3 +79,49 @@ async fn a_paused_source_commits_what_it_wrote_without_waiting_for_the_flush_int
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_records_are_batched_under_the_broker_limit_and_one_over_it_is_refused_before_sending() {
+    const LINES: usize = 30;
+    const LINE_BYTES: usize = 300 * 1024;
+    let dir = temp_dir("large-records");
+    let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
+    // 9 MB of lines (more than two batches' worth of bytes) and, in the middle, one line of 5 MiB.
+    let mut text = String::new();
+    for i in 0..LINES {
+        text.push_str(&format!("line-{i}-{}\n", "x".repeat(LINE_BYTES)));
+        if i == LINES / 2 {
+            text.push_str(&format!("huge-{}\n", "y".repeat(5 * 1024 * 1024)));
+        }
+    }
+    std::fs::write(&input, text).unwrap();
+    let worker = TestWorker::start(&dir.join("data")).await;
+    let source = |tolerance: &str, topic: &str| {
+        json!({"connector.class": "file-source", "file": input, "topic": topic, "max.line.bytes": 8 * 1024 * 1024,
+               "value.converter": "string", "errors.tolerance": tolerance, "errors.restart.max.attempts": 0})
+    };
+    worker.worker.create_connector("tolerant", source("all", "large-records")).await.unwrap();
+    worker.worker.create_connector("strict", source("none", "large-records-strict")).await.unwrap();
+    worker
+        .worker
+        .create_connector(
+            "out",
+            json!({"connector.class": "file-sink", "file": output, "topics": "large-records", "value.converter": "string"}),
+        )
+        .await
+        .unwrap();
+    let arrived = wait_until(Duration::from_secs(120), || lines(&output).len() >= LINES).await;
+    let got = lines(&output);
+    assert!(arrived, "{} of {LINES} lines arrived", got.len());
+    assert!(got.iter().enumerate().all(|(i, l)| l.starts_with(&format!("line-{i}-")) && l.len() > LINE_BYTES), "in order, whole");
+    assert_eq!(worker.metric("connect_records_skipped_total", "tolerant", 0), 1.0, "the huge line is skipped and counted");
+    let failed = wait_until(Duration::from_secs(60), || {
+        let status = support::http(worker.rest, "GET", "/connectors/strict/status", None).1;
+        status["tasks"][0]["state"] == "FAILED"
+            && status["tasks"][0]["trace"].as_str().is_some_and(|t| t.contains("larger than the broker's message limit (4194304 bytes"))
+    })
+    .await;
+    assert!(failed, "{}", support::http(worker.rest, "GET", "/connectors/strict/status", None).1);
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

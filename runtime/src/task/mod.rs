@@ -147,6 +147,9 @@ pub struct RunnerSettings {
     /// Whether source tasks deliver exactly once (`exactly.once.source.support=enabled`): a
     /// task that starts drops the records the broker already holds.
     pub exactly_once_source: bool,
+    /// The broker's largest message (its `maxMessageSize`): a larger record is refused before
+    /// it is buffered (under `errors.tolerance`), and batches stay under it.
+    pub max_message_bytes: usize,
 }
 
 impl Default for RunnerSettings {
@@ -157,6 +160,7 @@ impl Default for RunnerSettings {
             max_in_flight: 4,
             poll_timeout: Duration::from_millis(200),
             exactly_once_source: true,
+            max_message_bytes: crate::wire::MAX_MESSAGE_BYTES,
         }
     }
 }

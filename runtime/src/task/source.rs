@@ -275,17 +275,26 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
         let key = converters.key.encode_owned(&topic, key_schema.as_ref(), key);
         let value = converters.value.encode_owned(&topic, value_schema.as_ref(), value);
         match (key, value) {
-            (Ok(key), Ok(value)) => out.push((
-                pin,
-                RawRecord {
+            (Ok(key), Ok(value)) => {
+                let raw = RawRecord {
                     topic,
                     key: key.map(Into::into),
                     value: value.map(Into::into),
                     headers: wire::header_pairs(&headers),
                     timestamp,
                     source_position,
-                },
-            )),
+                };
+                let (size, limit) = (raw.wire_size(), pipeline.settings.max_message_bytes);
+                if size > limit {
+                    let error = format!(
+                        "a record for {} of about {size} bytes is larger than the broker's message limit ({limit} bytes, its maxMessageSize)",
+                        raw.topic
+                    );
+                    pipeline.tolerate(Error::other(error), || description.unwrap_or_default())?;
+                    continue;
+                }
+                out.push((pin, raw));
+            }
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
         }
     }
@@ -360,13 +369,13 @@ impl Sender {
     }
 
     /// Sends records grouped by topic and queue (each source partition pinned to one queue),
-    /// in batches of at most `max_batch_records`; the batches of one queue go in order, at
+    /// in batches of at most `max_batch_records` records and `max_message_bytes` bytes; the batches of one queue go in order, at
     /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
     async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<Vec<(QueueId, i64)>, Error> {
         self.lease.check()?;
         let Sender { broker, metrics, settings, producer, routes, recorded, lease: _ } = self;
         let (broker, metrics, producer) = (&*broker, &**metrics, &**producer);
-        let max = settings.max_batch_records.max(1);
+        let (max, max_bytes) = (settings.max_batch_records.max(1), settings.max_message_bytes);
         routes.missing.clear();
         // (topic, queue, records) in order of first appearance; consecutive records of one topic
         // and partition (the usual case) reuse the previous record's group without a lookup.
@@ -407,7 +416,7 @@ impl Sender {
                     let shared_topic = CheetahString::from_string_shared(topic.clone());
                     let (mut queue, mut resend_check) = (queue, resend_check);
                     let mut stored = None;
-                    for chunk in records.chunks(max) {
+                    for chunk in wire::batches(&records, max, max_bytes) {
                         let mut attempts = 0;
                         let (used, first) = broker
                             .run(|| {
