@@ -16,9 +16,67 @@ static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$\{(env|fil
 /// A copy of `config` with every placeholder replaced, in strings at any depth (a task
 /// config may hold one in a list); each failure names its key.
 pub fn resolve(config: &ConfigMap, allowed: &AllowedPaths) -> Result<ConfigMap, ConfigErrors> {
+    resolve_tracked(config, allowed).map(|(resolved, _)| resolved)
+}
+
+/// The values placeholders were resolved to, each with its placeholder: whatever text a
+/// resolved config leads to (an error, a trace, a task config a connector derived) is shown
+/// with the placeholders put back wherever a secret appears in it, whole or within other text.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    /// (value, placeholder), longest values first.
+    pairs: Vec<(String, String)>,
+}
+
+/// Secrets shorter than this are put back only where a whole string equals them: replacing
+/// every `a` of a trace would hide the trace, not the secret.
+const MIN_MASKED_LEN: usize = 4;
+
+impl Secrets {
+    /// `text` with every resolved secret replaced by its placeholder.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (value, placeholder) in &self.pairs {
+            if text == *value {
+                return placeholder.clone();
+            }
+            if value.len() >= MIN_MASKED_LEN && text.contains(value.as_str()) {
+                text = text.replace(value.as_str(), placeholder);
+            }
+        }
+        text
+    }
+
+    /// `value` with every string in it redacted, at any depth.
+    pub fn redact_json(&self, value: Json) -> Json {
+        if self.pairs.is_empty() {
+            return value;
+        }
+        match value {
+            Json::String(text) => Json::String(self.redact(&text)),
+            Json::Array(items) => Json::Array(items.into_iter().map(|v| self.redact_json(v)).collect()),
+            Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, self.redact_json(v))).collect()),
+            other => other,
+        }
+    }
+
+    /// `errors` with their messages redacted.
+    pub fn redact_errors(&self, errors: ConfigErrors) -> ConfigErrors {
+        let mut redacted = ConfigErrors::new();
+        for error in errors {
+            redacted.push(error.key, self.redact(&error.message));
+        }
+        redacted
+    }
+}
+
+/// [`resolve`], also returning what each placeholder resolved to.
+pub fn resolve_tracked(config: &ConfigMap, allowed: &AllowedPaths) -> Result<(ConfigMap, Secrets), ConfigErrors> {
     let mut errors = ConfigErrors::new();
     let mut resolved = ConfigMap::new();
+    let mut secrets = Secrets::default();
     for (key, value) in config {
+        collect_secrets(value, allowed, &mut secrets);
         match resolve_value(value, allowed) {
             Ok(value) => {
                 resolved.insert(key.clone(), value);
@@ -26,7 +84,27 @@ pub fn resolve(config: &ConfigMap, allowed: &AllowedPaths) -> Result<ConfigMap, 
             Err(error) => errors.push(key.clone(), error.to_string()),
         }
     }
-    errors.into_result(resolved)
+    secrets.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.cmp(b)));
+    secrets.pairs.dedup();
+    errors.into_result((resolved, secrets))
+}
+
+/// Records what each placeholder in `value` resolves to (those that resolve).
+fn collect_secrets(value: &Json, allowed: &AllowedPaths, secrets: &mut Secrets) {
+    match value {
+        Json::String(text) => {
+            for caps in PLACEHOLDER.captures_iter(text) {
+                if let Ok(secret) = lookup(&caps[1], &caps[2], allowed)
+                    && !secret.is_empty()
+                {
+                    secrets.pairs.push((secret, caps[0].to_owned()));
+                }
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|v| collect_secrets(v, allowed, secrets)),
+        Json::Object(map) => map.values().for_each(|v| collect_secrets(v, allowed, secrets)),
+        _ => {}
+    }
 }
 
 /// Why a placeholder could not be resolved.
@@ -126,6 +204,10 @@ mod tests {
         let missing = serde_json::json!({"password": "${env:CONNECT_NO_SUCH_VARIABLE}"});
         let errors = resolve(missing.as_object().unwrap(), &AllowedPaths::any()).unwrap_err();
         assert_eq!(errors.iter().next().unwrap().key, "password");
+        let (_, secrets) = resolve_tracked(config.as_object().unwrap(), &AllowedPaths::any()).unwrap();
+        let placeholder = format!("${{file:{}:password}}", file.display());
+        assert_eq!(secrets.redact("cannot open /x/s3cr3t.txt"), format!("cannot open /x/{placeholder}.txt"));
+        assert_eq!(secrets.redact_json(serde_json::json!(["a", {"b": "s3cr3t"}])), serde_json::json!(["a", {"b": placeholder}]));
         let elsewhere = AllowedPaths::under(&[std::env::temp_dir().join("connect-secrets-elsewhere")]);
         let _ = std::fs::create_dir_all(std::env::temp_dir().join("connect-secrets-elsewhere"));
         let elsewhere = elsewhere.or_else(|_| AllowedPaths::under(&[std::env::temp_dir().join("connect-secrets-elsewhere")])).unwrap();

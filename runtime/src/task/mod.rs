@@ -78,9 +78,9 @@ impl StatusCell {
         self.replace(TaskStatus { state, trace: None });
     }
 
-    /// Marks the task failed with `error`'s trace.
-    pub fn fail(&self, error: &Error) {
-        self.replace(TaskStatus { state: State::Failed, trace: Some(error.trace()) });
+    /// Marks the task failed with this trace (an error's, with its secrets masked).
+    pub fn fail_with(&self, trace: String) {
+        self.replace(TaskStatus { state: State::Failed, trace: Some(trace) });
     }
 
     /// Adds a line to a failed task's trace (what happens next about the failure).

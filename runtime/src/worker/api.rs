@@ -358,7 +358,16 @@ impl Worker {
     /// Kafka's `PUT /connector-plugins/{name}/config/validate` answer.
     pub fn validate_config(&self, config: &ConfigMap) -> ConfigInfos {
         match self.inner.launcher.resolve(config) {
-            Ok(resolved) => validate(self.inner.launcher.registry, &resolved),
+            Ok((resolved, secrets)) => {
+                let mut infos = validate(self.inner.launcher.registry, &resolved);
+                // Values and messages show placeholders, never what they resolved to.
+                for info in &mut infos.configs {
+                    let value = &mut info.value;
+                    value.value = value.value.as_deref().map(|v| secrets.redact(v));
+                    value.errors = value.errors.iter().map(|e| secrets.redact(e)).collect();
+                }
+                infos
+            }
             Err(errors) => {
                 let mut infos = validate(self.inner.launcher.registry, config);
                 for error in errors {

@@ -24,6 +24,7 @@ use crate::dlq::DeadLetterQueue;
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
+use crate::secrets::Secrets;
 use crate::state::configs::ConnectorSpec;
 use crate::state::offsets::SourceOffsets;
 use crate::task::exactly_once::ExactlyOnce;
@@ -72,6 +73,12 @@ impl Launcher {
         }
     }
 
+    /// Tasks check `lease` before they write (a cluster worker's).
+    pub(super) fn with_lease(mut self, lease: Option<Arc<Lease>>) -> Launcher {
+        self.lease = lease;
+        self
+    }
+
     /// Connector configs and `${file:...}` placeholders may name files under `allowed` only.
     pub(super) fn with_allowed_paths(mut self, allowed: AllowedPaths) -> Launcher {
         self.allowed_paths = allowed;
@@ -79,13 +86,16 @@ impl Launcher {
     }
 
     /// `raw` with its placeholders resolved, and the paths it names (the connector's keys marked
-    /// `#[config(path)]`) checked against the allowed paths; each failure names its key.
-    pub(super) fn resolve(&self, raw: &ConfigMap) -> Result<ConfigMap, ConfigErrors> {
-        let resolved = crate::secrets::resolve(raw, &self.allowed_paths)?;
+    /// `#[config(path)]`) checked against the allowed paths; each failure names its key, with
+    /// the placeholders put back where a secret would show.
+    pub(super) fn resolve(&self, raw: &ConfigMap) -> Result<(ConfigMap, Secrets), ConfigErrors> {
+        let (resolved, secrets) = crate::secrets::resolve_tracked(raw, &self.allowed_paths)?;
         if self.allowed_paths.is_unrestricted() {
-            return Ok(resolved);
+            return Ok((resolved, secrets));
         }
-        let Some(plugin) = class_of(&resolved).and_then(|class| self.registry.connector(&class).ok()) else { return Ok(resolved) };
+        let Some(plugin) = class_of(&resolved).and_then(|class| self.registry.connector(&class).ok()) else {
+            return Ok((resolved, secrets));
+        };
         let mut errors = ConfigErrors::new();
         for key in keys_of(&(plugin.config_schema)()).into_iter().filter(|k| k.path) {
             for (name, value) in resolved.iter().filter(|(name, _)| key.answers_to(name)) {
@@ -101,20 +111,19 @@ impl Launcher {
                 }
             }
         }
-        errors.into_result(resolved)
+        secrets.redact_errors(errors).into_result((resolved, secrets))
     }
 
-    /// Tasks check `lease` before they write (a cluster worker's).
-    pub(super) fn with_lease(mut self, lease: Option<Arc<Lease>>) -> Launcher {
-        self.lease = lease;
-        self
+    /// What `spec`'s placeholders resolve to, to keep them out of what its units report.
+    fn secrets(&self, spec: &ConnectorSpec) -> Secrets {
+        crate::secrets::resolve_tracked(&spec.config, &self.allowed_paths).map(|(_, secrets)| secrets).unwrap_or_default()
     }
 
     /// Checks a raw connector config: its placeholders resolved, then every key against the
     /// registered plugins. What creating or updating a connector checks first.
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
-        let resolved = self.resolve(raw)?;
-        let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters)?;
+        let (resolved, secrets) = self.resolve(raw)?;
+        let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters).map_err(|e| secrets.redact_errors(e))?;
         if let ConnectorFactory::Source(factory) = validated.plugin().factory
             && validated.common().exactly_once_support == ExactlyOnceSupport::Required
         {
@@ -197,6 +206,10 @@ impl Launch for Launcher {
         self.validated(spec).map(|v| v.common().errors.clone()).unwrap_or_default()
     }
 
+    fn redact(&self, spec: &ConnectorSpec, text: &str) -> String {
+        self.secrets(spec).redact(text)
+    }
+
     fn count_auto_restart(&self, connector: &str, id: u32) {
         self.metrics.task(connector, id).add(crate::metrics::Counter::AutoRestarts, 1);
     }
@@ -206,13 +219,11 @@ impl Launch for Launcher {
     async fn plan(&self, spec: &ConnectorSpec) -> Result<TaskPlan<ConfigMap>, Error> {
         let validated = self.validated(spec)?;
         let plan = validated.plan_tasks().await?;
-        let resolved = crate::secrets::resolve(&spec.config, &self.allowed_paths)?;
-        let secrets: Vec<(&Json, &Json)> =
-            spec.config.iter().filter_map(|(key, raw)| Some((resolved.get(key)?, raw))).filter(|(value, raw)| value != raw).collect();
+        let secrets = self.secrets(spec);
         let tasks = plan
             .tasks
             .into_iter()
-            .filter_map(|task| match mask_secrets(Json::Object(task), &secrets) {
+            .filter_map(|task| match secrets.redact_json(Json::Object(task)) {
                 Json::Object(map) => Some(map),
                 _ => None,
             })
@@ -283,19 +294,6 @@ pub(super) fn sink_group(connector: &str) -> String {
     crate::mq::connector_group(connector, "")
 }
 
-/// Puts the placeholder back wherever a resolved secret appears (`secrets` pairs a resolved
-/// value with its placeholder), however deep: a split may copy a secret into a list.
-fn mask_secrets(value: Json, secrets: &[(&Json, &Json)]) -> Json {
-    if let Some((_, placeholder)) = secrets.iter().find(|(secret, _)| **secret == value) {
-        return (*placeholder).clone();
-    }
-    match value {
-        Json::Array(items) => Json::Array(items.into_iter().map(|v| mask_secrets(v, secrets)).collect()),
-        Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, mask_secrets(v, secrets))).collect()),
-        other => other,
-    }
-}
-
 /// Reports errant records to the log when tolerance is `all` and no dead-letter topic is set.
 struct LoggingReporter;
 
@@ -307,21 +305,5 @@ impl ErrantRecordReporter for LoggingReporter {
     ) -> connect_sdk::context::BoxFuture<'a, Result<(), Error>> {
         tracing::warn!(topic = %record.topic, offset = record.position(), %error, "errant record skipped");
         Box::pin(async { Ok(()) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn resolved_secrets_are_masked_wherever_a_split_put_them() {
-        let (secret, placeholder) = (json!("hunter2"), json!("${env:PASSWORD}"));
-        let secrets = [(&secret, &placeholder)];
-        let task = json!({"password": "hunter2", "list": ["a", "hunter2"], "file": null, "other": "x"});
-        let masked = mask_secrets(task, &secrets);
-        assert_eq!(masked, json!({"password": "${env:PASSWORD}", "list": ["a", "${env:PASSWORD}"], "file": null, "other": "x"}));
     }
 }

@@ -60,6 +60,10 @@ pub(crate) trait Launch: Send + Sync + 'static {
     fn errors(&self, _spec: &ConnectorSpec) -> ErrorHandling {
         ErrorHandling::default()
     }
+    /// `text` (a failure trace) with `spec`'s secrets put back as their placeholders.
+    fn redact(&self, _spec: &ConnectorSpec, text: &str) -> String {
+        text.to_owned()
+    }
     /// Counts an automatic restart of task `id` of `connector`.
     fn count_auto_restart(&self, _connector: &str, _id: u32) {}
 }

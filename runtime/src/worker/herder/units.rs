@@ -239,10 +239,11 @@ impl<L: Launch> Herder<L> {
                 // A connector whose tasks run keeps them when planning again fails: the
                 // external system may be away for a moment.
                 Err(failure) if replanning.is_some() => {
-                    tracing::warn!(connector = %spec.name, failure = %failure.trace(), "planning the tasks again failed; they keep their configs");
+                    let failure = self.launcher.redact(spec, &failure.trace());
+                    tracing::warn!(connector = %spec.name, %failure, "planning the tasks again failed; they keep their configs");
                     (None, replanning.and_then(|p| p.replan_after))
                 }
-                Err(failure) => (Some(failure.trace()), None),
+                Err(failure) => (Some(self.launcher.redact(spec, &failure.trace())), None),
             }
         };
         let state = match (&failure, spec.target) {
@@ -287,19 +288,23 @@ impl<L: Launch> Herder<L> {
             Ok(runner) => {
                 status.set(if spec.target == TargetState::Paused { State::Paused } else { State::Running });
                 let status = status.clone();
+                let launcher = self.launcher.clone();
+                let spec = spec.clone();
                 Some(tokio::spawn(async move {
                     match isolated(runner.run(receiver, status.clone())).await {
                         Ok(()) => status.set(State::Stopped),
                         Err(error) => {
-                            tracing::error!(%unit, error = %error.trace(), "task failed");
-                            status.fail(&error);
+                            let trace = launcher.redact(&spec, &error.trace());
+                            tracing::error!(%unit, error = %trace, "task failed");
+                            status.fail_with(trace);
                         }
                     }
                 }))
             }
             Err(error) => {
-                tracing::error!(%unit, error = %error.trace(), "task failed to open");
-                status.fail(&error);
+                let trace = self.launcher.redact(spec, &error.trace());
+                tracing::error!(%unit, error = %trace, "task failed to open");
+                status.fail_with(trace);
                 None
             }
         };
