@@ -15,7 +15,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
 /// The level of one logger, as Kafka shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LoggerLevel {
     /// `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `OFF`.
     pub level: String,

@@ -309,3 +309,24 @@ async fn rest_api_speaks_kafka_connect() {
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_calls_and_every_error_is_json() {
+    let dir = support::temp_dir("openapi");
+    let worker = support::TestWorker::start(&dir.join("data")).await;
+    let (code, document) = worker.call("GET", "/openapi.json", None);
+    assert_eq!(code, 200);
+    assert_eq!(document["openapi"], "3.1.0");
+    for (path, method) in
+        [("/connectors", "post"), ("/connectors/{name}/status", "get"), ("/admin/loggers/{logger}", "put"), ("/plugin/list", "get")]
+    {
+        assert!(document["paths"][path][method]["responses"]["default"].is_object(), "{method} {path} is not described");
+    }
+    let status = &document["components"]["schemas"]["ConnectorStatus"];
+    assert!(status["properties"]["tasks"].is_object(), "schemas come from the answers' types: {status}");
+    // A query string axum cannot read is answered in Kafka's error shape, as the document says.
+    let (code, error) = worker.call("GET", "/connector-plugins?connectorsOnly=true&connectorsOnly=false", None);
+    assert_eq!((code, error["error_code"].as_u64()), (400, Some(400)), "{error}");
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

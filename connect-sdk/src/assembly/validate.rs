@@ -10,7 +10,7 @@ use crate::converter::ConverterDefaults;
 use crate::registry::Registry;
 
 /// The validation result (`ConfigInfos`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfigInfos {
     /// The connector class as given.
     pub name: String,
@@ -23,7 +23,7 @@ pub struct ConfigInfos {
 }
 
 /// One key: its definition and its value with errors.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfigInfo {
     /// What the key is: type, default, documentation, group.
     pub definition: ConfigKeyInfo,
@@ -32,7 +32,7 @@ pub struct ConfigInfo {
 }
 
 /// A key's definition (`ConfigKeyInfo`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfigKeyInfo {
     /// The key, as users write it (`batch.size`).
     pub name: String,
@@ -60,7 +60,7 @@ pub struct ConfigKeyInfo {
 }
 
 /// A key's value (`ConfigValueInfo`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfigValueInfo {
     /// The key, as in its definition.
     pub name: String,

@@ -1,44 +1,97 @@
 //! Kafka Connect's REST API: its paths, request and answer shapes, states and codes.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use connect_sdk::config::ConfigMap;
 use serde::Deserialize;
 use serde_json::{Value as JsonValue, json};
 
+use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody, flag};
+use crate::logging::LoggerLevel;
 use crate::state::configs::TargetState;
+use crate::worker::PluginInfo;
 use crate::worker::Worker;
+use crate::worker::views::{ConnectorInfo, ConnectorStatus, TaskInfo, TaskStateInfo, WorkerHealth};
+use connect_sdk::assembly::{ConfigInfos, ConfigKeyInfo};
 
-/// Kafka Connect's routes.
-pub(super) fn routes() -> Router<Worker> {
-    Router::new()
-        .route("/", get(server_info))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/connectors", get(list_connectors).post(create_connector))
-        .route("/connectors/{name}", get(super::rocketmq::get_connector).delete(delete_connector))
-        .route("/connectors/{name}/config", get(get_config).put(put_config).patch(patch_config))
-        .route("/connectors/{name}/status", get(get_status))
-        .route("/connectors/{name}/tasks", get(get_tasks))
-        .route("/connectors/{name}/tasks/{task}/status", get(get_task_status))
-        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
-        .route("/connectors/{name}/restart", post(restart_connector))
-        .route("/connectors/{name}/pause", put(pause))
-        .route("/connectors/{name}/resume", put(resume))
-        .route("/connectors/{name}/stop", put(stop))
-        .route("/connectors/{name}/offsets", get(get_offsets).patch(patch_offsets).delete(delete_offsets))
-        .route("/connectors/{name}/topics", get(get_topics))
-        .route("/connectors/{name}/topics/reset", put(reset_topics))
-        .route("/connector-plugins", get(list_plugins))
-        .route("/connector-plugins/{plugin}/config", get(plugin_config))
-        .route("/connector-plugins/{plugin}/config/validate", put(validate_config))
-        .route("/admin/loggers", get(list_loggers))
-        .route("/admin/loggers/{logger}", get(get_logger).put(set_logger))
+/// A connector config: keys to values (strings, numbers, booleans; placeholders kept).
+fn config_schema() -> JsonValue {
+    json!({"type": "object", "additionalProperties": true})
+}
+
+fn loggers_doc() -> JsonValue {
+    json!({"type": "object", "additionalProperties": {"$ref": "#/components/schemas/LoggerLevel"}})
+}
+
+/// Kafka Connect's routes, with their documentation.
+pub(super) fn routes(api: Api) -> Api {
+    let name_status = json!({"type": "object", "additionalProperties": {"type": "object", "properties": {
+        "status": {"$ref": "#/components/schemas/ConnectorStatus"}, "info": {"$ref": "#/components/schemas/ConnectorInfo"}}}});
+    api.tag("Kafka Connect")
+        .get("/", server_info, op("The worker's version and ids").returns_schema(200, "The worker", json!({"type": "object", "properties": {
+            "version": {"type": "string"}, "commit": {"type": "string"}, "kafka_cluster_id": {"type": "string"},
+            "namesrv_addr": {"type": "string"}, "worker_id": {"type": "string"}}})))
+        .get("/health", health, op("KIP-1017 health: a liveness probe")
+            .returns::<WorkerHealth>(200, "Healthy").returns::<WorkerHealth>(500, "Unhealthy").returns::<WorkerHealth>(503, "Starting"))
+        .get("/ready", ready, op("A readiness probe").returns::<WorkerHealth>(200, "Ready").returns::<WorkerHealth>(503, "Not ready"))
+        .get("/metrics", metrics, op("Prometheus metrics").text(200, "The Prometheus text format"))
+        .get("/connectors", list_connectors, op("The connectors' names, or with expand their statuses and infos")
+            .query("expand", json!({"type": "string", "enum": ["status", "info"]}), "status and/or info per connector")
+            .returns_schema(200, "Names, or expanded entries", json!({"anyOf": [{"type": "array", "items": {"type": "string"}}, name_status]})))
+        .post("/connectors", create_connector, op("Creates a connector")
+            .body_schema(json!({"type": "object", "required": ["config"], "properties": {
+                "name": {"type": "string"}, "config": config_schema(),
+                "initial_state": {"type": "string", "enum": ["RUNNING", "PAUSED", "STOPPED"]}}}))
+            .returns::<ConnectorInfo>(201, "Created"))
+        .get("/connectors/{name}", super::rocketmq::get_connector, op("A connector's config and tasks (RocketMQ Connect: ?config= creates it)")
+            .query("config", json!({"type": "string"}), "RocketMQ Connect: the config as JSON text, to create the connector (needs --rest-get-writes)")
+            .returns::<ConnectorInfo>(200, "The connector").returns::<ConnectorInfo>(201, "Created (RocketMQ Connect)"))
+        .delete("/connectors/{name}", delete_connector, op("Deletes a connector").empty(204, "Deleted"))
+        .get("/connectors/{name}/config", get_config, op("A connector's config").returns::<ConfigMap>(200, "The config, placeholders kept"))
+        .put("/connectors/{name}/config", put_config, op("Creates or replaces a connector's config").body_schema(config_schema())
+            .returns::<ConnectorInfo>(200, "Updated").returns::<ConnectorInfo>(201, "Created"))
+        .patch("/connectors/{name}/config", patch_config, op("Changes some keys of a connector's config (null removes a key)")
+            .body_schema(config_schema()).returns::<ConnectorInfo>(200, "Updated"))
+        .get("/connectors/{name}/status", get_status, op("A connector's and its tasks' states").returns::<ConnectorStatus>(200, "The status"))
+        .get("/connectors/{name}/tasks", get_tasks, op("A connector's task configs").returns::<Vec<TaskInfo>>(200, "The tasks"))
+        .get("/connectors/{name}/tasks/{task}/status", get_task_status, op("A task's state").returns::<TaskStateInfo>(200, "The state"))
+        .post("/connectors/{name}/tasks/{task}/restart", restart_task, op("Restarts a task").empty(204, "Restarted"))
+        .post("/connectors/{name}/restart", restart_connector, op("Restarts a connector and, on request, its tasks")
+            .flag("includeTasks", "restart its tasks too").flag("onlyFailed", "only what failed")
+            .empty(204, "Restarted").returns::<ConnectorStatus>(202, "What restarts"))
+        .put("/connectors/{name}/pause", pause, op("Pauses a connector and its tasks").empty(202, "Pausing"))
+        .put("/connectors/{name}/resume", resume, op("Resumes a connector and its tasks").empty(202, "Resuming"))
+        .put("/connectors/{name}/stop", stop, op("Stops a connector and its tasks (configs kept)").empty(204, "Stopped"))
+        .get("/connectors/{name}/offsets", get_offsets, op("A connector's committed offsets").returns_schema(200, "The offsets", offsets_doc()))
+        .patch("/connectors/{name}/offsets", patch_offsets, op("Alters a stopped connector's offsets").body_schema(offsets_doc())
+            .returns_schema(200, "Altered", message_doc()))
+        .delete("/connectors/{name}/offsets", delete_offsets, op("Resets a stopped connector's offsets").returns_schema(200, "Reset", message_doc()))
+        .get("/connectors/{name}/topics", get_topics, op("The topics a connector uses").returns_schema(200, "Its topics",
+            json!({"type": "object", "additionalProperties": {"type": "object", "properties": {"topics": {"type": "array", "items": {"type": "string"}}}}})))
+        .put("/connectors/{name}/topics/reset", reset_topics, op("Resets the topics a connector reports").empty(202, "Reset"))
+        .get("/connector-plugins", list_plugins, op("The plugins this worker offers")
+            .flag("connectorsOnly", "only connectors (default true)").returns::<Vec<PluginInfo>>(200, "The plugins"))
+        .get("/connector-plugins/{plugin}/config", plugin_config, op("A connector plugin's keys").returns::<Vec<ConfigKeyInfo>>(200, "Its keys"))
+        .put("/connector-plugins/{plugin}/config/validate", validate_config, op("Validates a connector config")
+            .body_schema(config_schema()).returns::<ConfigInfos>(200, "Each key with its errors"))
+        .get("/admin/loggers", list_loggers, op("Loggers with a level of their own, and root").returns_schema(200, "The levels", loggers_doc()))
+        .get("/admin/loggers/{logger}", get_logger, op("The level a logger logs at").returns::<LoggerLevel>(200, "Its level"))
+        .put("/admin/loggers/{logger}", set_logger, op("Sets a logger's level, and of the loggers under it")
+            .query("scope", json!({"type": "string", "enum": ["worker"]}), "worker (cluster is not supported)")
+            .body_schema(json!({"type": "object", "required": ["level"], "properties": {"level": {"type": "string"}}}))
+            .returns::<Vec<String>>(200, "The loggers set"))
+}
+
+fn offsets_doc() -> JsonValue {
+    json!({"type": "object", "required": ["offsets"], "properties": {"offsets": {"type": "array", "items": {"type": "object",
+        "required": ["partition"], "properties": {"partition": {"type": "object"}, "offset": {"type": ["object", "null"]}}}}}})
+}
+
+fn message_doc() -> JsonValue {
+    json!({"type": "object", "properties": {"message": {"type": "string"}}})
 }
 
 fn log_levels(worker: &Worker) -> ApiResult<&'static crate::logging::LogLevels> {

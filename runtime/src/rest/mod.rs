@@ -5,6 +5,7 @@
 mod auth;
 mod guard;
 mod kafka;
+mod openapi;
 mod rocketmq;
 mod tls;
 
@@ -65,6 +66,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     }
 }
 
+/// Errors in Kafka Connect's JSON shape, also those axum's extractors answer with text (a
+/// query string that does not parse, a path that is not UTF-8).
+async fn json_errors(response: Response) -> Response {
+    let failed = response.status().is_client_error() || response.status().is_server_error();
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !failed || json {
+        return response;
+    }
+    let status = response.status().as_u16();
+    let text = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    ApiError::new(status, String::from_utf8_lossy(&text).trim()).into_response()
+}
+
 /// `true`/`false` of a query parameter; anything else is a 400 naming it.
 fn flag(name: &str, value: Option<&str>, default: bool) -> ApiResult<bool> {
     match value {
@@ -101,11 +119,21 @@ pub fn router(worker: Worker, options: RestOptions) -> Router {
 }
 
 fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
-    let mut router = kafka::routes()
-        .merge(rocketmq::routes())
+    let (router, mut document) = rocketmq::routes(kafka::routes(openapi::Api::new())).finish();
+    document["paths"]["/openapi.json"] = serde_json::json!({"get": {"summary": "This document (OpenAPI 3.1)", "tags": ["Worker"],
+        "responses": {"200": {"description": "The document", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "default": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}});
+    let document = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    let serve_document = move || {
+        let body = document.clone();
+        async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+    };
+    let mut router = router
+        .route("/openapi.json", axum::routing::get(serve_document))
         .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
-        .with_state(worker);
+        .with_state(worker)
+        .layer(axum::middleware::map_response(json_errors));
     if let Some(credentials) = &options.credentials {
         let gate = auth::Gate {
             credentials: credentials.clone(),

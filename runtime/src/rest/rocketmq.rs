@@ -3,34 +3,76 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use serde_json::Value as JsonValue;
+use std::collections::BTreeMap;
 
+use axum::Json;
+use connect_sdk::assembly::ConfigInfos;
+use connect_sdk::config::ConfigMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as JsonValue, json};
+
+use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody};
 use crate::state::configs::TargetState;
+use crate::worker::PluginInfo;
 use crate::worker::Worker;
+use crate::worker::views::{ConnectorInfo, ConnectorStatus, TaskInfo};
 
-/// RocketMQ Connect's routes (Kafka's paths that also take RocketMQ's methods are in
-/// [`super::kafka`], calling the handlers here).
-pub(super) fn routes() -> Router<Worker> {
-    Router::new()
-        .route("/connectors/list", get(list))
-        .route("/connectors/stop/all", get(stop_all).post(stop_all))
-        .route("/connectors/pause/all", get(pause_all).post(pause_all))
-        .route("/connectors/resume/all", get(resume_all).post(resume_all))
-        .route("/connectors/{name}", axum::routing::post(create))
-        .route("/connectors/{name}/pause", get(super::kafka::pause))
-        .route("/connectors/{name}/resume", get(super::kafka::resume))
-        .route("/connectors/{name}/stop", get(super::kafka::stop).post(super::kafka::stop))
-        .route("/getClusterInfo", get(cluster_info))
-        .route("/allocated/connectors", get(allocated_connectors))
-        .route("/allocated/tasks", get(allocated_tasks))
-        .route("/plugin/list", get(plugins))
-        .route("/plugin/list/connectors", get(connector_plugins))
-        .route("/plugin/config", get(plugin_config))
-        .route("/plugin/config/validate", get(validate).post(validate).put(validate))
+/// RocketMQ Connect's routes, with their documentation (Kafka's paths that also take
+/// RocketMQ's methods are in [`super::kafka`], calling the handlers here).
+pub(super) fn routes(api: Api) -> Api {
+    let config = || json!({"type": "object", "additionalProperties": true});
+    let gated = "RocketMQ Connect's GET write (405 unless the worker runs with --rest-get-writes)";
+    api.tag("RocketMQ Connect")
+        .get("/connectors/list", list, op("Every connector's status").envelope::<BTreeMap<String, ConnectorStatus>>("By name"))
+        .get("/connectors/stop/all", stop_all, op(gated).envelope::<String>("Stopped"))
+        .post("/connectors/stop/all", stop_all, op("Stops every connector").envelope::<String>("Stopped"))
+        .get("/connectors/pause/all", pause_all, op(gated).envelope::<String>("Paused"))
+        .post("/connectors/pause/all", pause_all, op("Pauses every connector").envelope::<String>("Paused"))
+        .get("/connectors/resume/all", resume_all, op(gated).envelope::<String>("Resumed"))
+        .post("/connectors/resume/all", resume_all, op("Resumes every connector").envelope::<String>("Resumed"))
+        .post(
+            "/connectors/{name}",
+            create,
+            op("Creates a connector from its config").body_schema(config()).returns::<ConnectorInfo>(201, "Created"),
+        )
+        .get("/connectors/{name}/pause", super::kafka::pause, op(gated).empty(202, "Pausing"))
+        .get("/connectors/{name}/resume", super::kafka::resume, op(gated).empty(202, "Resuming"))
+        .get("/connectors/{name}/stop", super::kafka::stop, op(gated).empty(204, "Stopped"))
+        .post("/connectors/{name}/stop", super::kafka::stop, op("Stops a connector").empty(204, "Stopped"))
+        .get("/getClusterInfo", cluster_info, op("The cluster's members").envelope::<Vec<String>>("Worker ids"))
+        .get(
+            "/allocated/connectors",
+            allocated_connectors,
+            op("The connectors running on this worker").envelope::<BTreeMap<String, ConfigMap>>("Their configs, by name"),
+        )
+        .get("/allocated/tasks", allocated_tasks, op("The tasks running on this worker").envelope::<Vec<TaskInfo>>("Their configs"))
+        .get("/plugin/list", plugins, op("Every plugin").envelope::<Vec<PluginInfo>>("The plugins"))
+        .get("/plugin/list/connectors", connector_plugins, op("The connector plugins").envelope::<Vec<PluginInfo>>("The plugins"))
+        .get(
+            "/plugin/config",
+            plugin_config,
+            op("A plugin's configuration schema (JSON Schema)")
+                .query("plugin", json!({"type": "string"}), "the plugin's name")
+                .envelope::<JsonValue>("Its JSON Schema"),
+        )
+        .get(
+            "/plugin/config/validate",
+            validate,
+            op("Validates a connector config given as ?config=")
+                .query("config", json!({"type": "string"}), "the config as JSON text")
+                .returns::<ConfigInfos>(200, "Each key with its errors"),
+        )
+        .post(
+            "/plugin/config/validate",
+            validate,
+            op("Validates a connector config").body_schema(config()).returns::<ConfigInfos>(200, "Each key with its errors"),
+        )
+        .put(
+            "/plugin/config/validate",
+            validate,
+            op("Validates a connector config").body_schema(config()).returns::<ConfigInfos>(200, "Each key with its errors"),
+        )
 }
 
 /// RocketMQ Connect's answer envelope.

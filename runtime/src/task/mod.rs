@@ -21,7 +21,7 @@ use crate::retry::RetryPolicy;
 use crate::state::configs::TargetState;
 
 /// Kafka Connect's states of a connector or task.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     /// Not running anywhere yet.

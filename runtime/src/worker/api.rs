@@ -23,7 +23,7 @@ use crate::task::State;
 pub type OffsetsChange = Vec<(Json, Option<Json>)>;
 
 /// One plugin as `GET /connector-plugins` lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct PluginInfo {
     /// The name configs use in `connector.class` (or `transforms.<alias>.type`...).
     pub class: String,

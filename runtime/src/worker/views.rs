@@ -2,12 +2,13 @@
 //! `ConnectorStateInfo`, ...).
 
 use connect_sdk::config::ConfigMap;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::task::State;
 
 /// `{"connector": name, "task": id}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct TaskId {
     /// Connector name.
     pub connector: String,
@@ -16,7 +17,7 @@ pub struct TaskId {
 }
 
 /// Kafka's `ConnectorInfo`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct ConnectorInfo {
     /// The connector's name, unique in its worker or cluster.
     pub name: String,
@@ -30,7 +31,7 @@ pub struct ConnectorInfo {
 }
 
 /// The state of a connector or task in a status answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct StateInfo {
     /// `UNASSIGNED`, `RUNNING`, `PAUSED`, `STOPPED`, `FAILED` or `RESTARTING`.
     pub state: State,
@@ -42,7 +43,7 @@ pub struct StateInfo {
 }
 
 /// One task in a status answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct TaskStateInfo {
     /// The task's number within its connector, from 0.
     pub id: u32,
@@ -66,7 +67,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// Kafka's `ConnectorStateInfo`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct ConnectorStatus {
     /// The connector's name.
     pub name: String,
@@ -80,7 +81,7 @@ pub struct ConnectorStatus {
 }
 
 /// One entry of `GET /connectors/{name}/tasks`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct TaskInfo {
     /// Which connector and task.
     pub id: TaskId,
@@ -89,7 +90,7 @@ pub struct TaskInfo {
 }
 
 /// Kafka's KIP-1017 worker health: `GET /health`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct WorkerHealth {
     /// `starting`, `healthy` or `unhealthy`.
     pub status: &'static str,
