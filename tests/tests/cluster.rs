@@ -424,3 +424,64 @@ fn metric(worker: &WorkerProcess, name: &str) -> f64 {
     let text = fixture::http_text(worker.rest, "GET", "/metrics", None).1;
     text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1.0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_and_patches_racing_on_two_workers_lose_nothing() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-races").await;
+    let workers: Vec<WorkerProcess> = (0..2).map(|_| WorkerProcess::start("races", &broker.namesrv(), &broker.dir)).collect();
+    let rests: Vec<std::net::SocketAddr> = workers.iter().map(|w| w.rest).collect();
+
+    // Ten creates of one name on each worker at once: one wins in the whole cluster.
+    let creates: Vec<_> = (0..20)
+        .map(|i| {
+            let rest = rests[i % 2];
+            std::thread::spawn(move || {
+                let body = json!({"name": "raced", "config": {"connector.class": "datagen-source", "topic": format!("raced-{i}"), "records.per.second": 1}});
+                fixture::http(rest, "POST", "/connectors", Some(&body.to_string())).0
+            })
+        })
+        .collect();
+    let mut codes: Vec<u16> = creates.into_iter().map(|c| c.join().unwrap()).collect();
+    codes.sort();
+    assert_eq!(codes, [vec![201], vec![409; 19]].concat());
+
+    // Patches of different keys, half through each worker at once: each applies over the
+    // config it read, or reads again and retries; every key stays.
+    let changes = [
+        ("records.per.second", "2"),
+        ("max.records", "1000"),
+        ("payload.bytes", "16"),
+        ("batch.size", "5"),
+        ("errors.tolerance", "all"),
+        ("errors.log.enable", "true"),
+        ("errors.log.include.messages", "true"),
+        ("errors.retry.timeout", "1000"),
+        ("errors.retry.delay.max.ms", "500"),
+        ("errors.restart.max.attempts", "3"),
+        ("errors.restart.backoff.ms", "300"),
+        ("errors.restart.backoff.max.ms", "900"),
+    ];
+    let patches: Vec<_> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, &(key, value))| {
+            let rest = rests[i % 2];
+            std::thread::spawn(move || fixture::http(rest, "PATCH", "/connectors/raced/config", Some(&json!({key: value}).to_string())))
+        })
+        .collect();
+    for patch in patches {
+        let (code, body) = patch.join().unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    for worker in &workers {
+        let kept = fixture::wait_until(SETTLE, || {
+            let (_, config) = worker.call("GET", "/connectors/raced/config", None);
+            changes.iter().all(|(key, value)| config[key] == *value)
+        })
+        .await;
+        assert!(kept, "a patch was lost: {}", worker.call("GET", "/connectors/raced/config", None).1);
+    }
+    drop(workers);
+    broker.shutdown().await;
+}

@@ -7,12 +7,17 @@
 //! - `tasks/<name>`: the task configs the connector's owner computed, and the revision they
 //!   were computed from;
 //! - `restart/<name>`: the latest restart request (acted on by the workers running the units).
+//!
+//! A config write says which revision it replaces (`expect`, none for a new connector) and
+//! applies only over that one ([`expected_revision`]): of two workers writing one connector at
+//! once, the second learns that it lost and tries again on the first's result (a patch), or
+//! answers 409 (a create). A new connector's first target state travels in its config record.
 
 use connect_sdk::config::ConfigMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::log::{Change, LogError, StateLog};
+use super::log::{Change, Entry, LogError, StateLog};
 
 /// What a connector should be doing (Kafka's target state).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +99,12 @@ impl Configs {
     pub fn get(&self, name: &str) -> Option<ConnectorSpec> {
         let entry = self.log.get(&format!("{CONNECTOR}{name}"))?;
         let config = entry.value.get("config").and_then(Json::as_object).cloned().unwrap_or_default();
+        let initial = entry.value.get("initial").and_then(|t| serde_json::from_value(t.clone()).ok());
         let target = self
             .log
             .get(&format!("{TARGET}{name}"))
             .and_then(|e| serde_json::from_value(e.value.get("state")?.clone()).ok())
+            .or(initial)
             .unwrap_or_default();
         let tasks = self.log.get(&format!("{TASKS}{name}")).and_then(|e| serde_json::from_value(e.value).ok());
         Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, target, tasks })
@@ -114,13 +121,34 @@ impl Configs {
         serde_json::from_value(entry.value).ok().map(|request| (entry.offset, request))
     }
 
-    /// Writes a connector's config (and its target state, when given); returns its revision.
+    /// Writes a connector's config (and its target state, when given) whatever was there;
+    /// returns its revision. Tests set connectors up with it; the worker uses [`Configs::put_if`].
+    #[cfg(test)]
     pub async fn put(&self, name: &str, config: &ConfigMap, target: Option<TargetState>) -> Result<u64, LogError> {
         let mut changes: Vec<Change> = vec![(format!("{CONNECTOR}{name}"), Some(json!({"config": config})))];
         if let Some(target) = target {
             changes.push(target_change(name, target));
         }
         self.log.append(changes).await
+    }
+
+    /// Writes a connector's config if its current revision is `expect` (`None`: no such
+    /// connector yet); a new connector starts in `initial`. Returns the new revision, or `None`
+    /// when another write came first.
+    pub async fn put_if(
+        &self,
+        name: &str,
+        config: &ConfigMap,
+        expect: Option<u64>,
+        initial: Option<TargetState>,
+    ) -> Result<Option<u64>, LogError> {
+        let key = format!("{CONNECTOR}{name}");
+        let mut value = json!({"config": config, "expect": expect});
+        if let Some(initial) = initial {
+            value["initial"] = json!(initial);
+        }
+        let position = self.log.append(vec![(key.clone(), Some(value))]).await?;
+        Ok((self.log.get(&key).map(|e| e.offset) == Some(position)).then_some(position))
     }
 
     /// Writes a connector's target state.
@@ -144,6 +172,15 @@ impl Configs {
     }
 }
 
+/// The config log's merge rule: a record that names the revision it replaces (`expect`: a
+/// position, or null for "no connector yet") applies only over that revision; others always.
+pub fn expected_revision(current: Option<&Entry>, _offset: u64, value: Option<&Json>) -> bool {
+    match value.and_then(|v| v.get("expect")) {
+        None => true,
+        Some(expect) => expect.as_u64() == current.map(|c| c.offset),
+    }
+}
+
 fn target_change(name: &str, target: TargetState) -> Change {
     (format!("{TARGET}{name}"), Some(json!({"state": target})))
 }
@@ -154,6 +191,22 @@ mod tests {
 
     fn config(class: &str) -> ConfigMap {
         json!({"connector.class": class}).as_object().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_config_write_applies_only_over_the_revision_it_read() {
+        let configs = Configs::new(StateLog::memory_with("configs", expected_revision));
+        let first = configs.put_if("a", &config("file-source"), None, Some(TargetState::Paused)).await.unwrap();
+        assert!(first.is_some());
+        assert_eq!(configs.put_if("a", &config("log-sink"), None, None).await.unwrap(), None, "a second create loses");
+        let spec = configs.get("a").unwrap();
+        assert_eq!((spec.config, spec.target), (config("file-source"), TargetState::Paused), "the first create's state");
+        let second = configs.put_if("a", &config("datagen-source"), first, Some(spec.target)).await.unwrap();
+        assert!(second.is_some());
+        assert_eq!(configs.put_if("a", &config("log-sink"), first, None).await.unwrap(), None, "a write from a stale read loses");
+        assert_eq!(configs.get("a").unwrap().target, TargetState::Paused, "an update keeps the target state");
+        configs.put_target("a", TargetState::Started).await.unwrap();
+        assert_eq!(configs.get("a").unwrap().target, TargetState::Started, "a target record wins over the initial one");
     }
 
     #[tokio::test]

@@ -229,6 +229,11 @@ impl StateLog {
     /// A log kept in `path` (created on the first write), rewritten atomically on every
     /// append; the last write wins.
     pub fn file(name: &str, path: &Path) -> Result<StateLog, LogError> {
+        StateLog::file_with(name, path, last_write_wins)
+    }
+
+    /// A log kept in `path`, applying records by `merge`.
+    pub fn file_with(name: &str, path: &Path, merge: Merge) -> Result<StateLog, LogError> {
         let path_buf = || path.to_owned();
         let entries = match std::fs::read(path) {
             Ok(bytes) => {
@@ -237,7 +242,7 @@ impl StateLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entries::default(),
             Err(source) => return Err(LogError::new(name, LogCause::Io { path: path_buf(), source })),
         };
-        Ok(StateLog::with(View::new(name, entries, last_write_wins), Backend::File(path.to_owned())))
+        Ok(StateLog::with(View::new(name, entries, merge), Backend::File(path.to_owned())))
     }
 
     /// A log kept in a RocketMQ topic, replayed up to its end before this returns.

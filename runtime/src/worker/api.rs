@@ -52,14 +52,25 @@ impl Worker {
         self.inner.launcher.kind_of(config)
     }
 
-    /// Checks `config`, writes it (with `target`, when given) and waits until this worker
-    /// applied it; the check is kept, so the units of this revision started here use it.
-    async fn write_config(&self, name: &str, config: ConfigMap, target: Option<TargetState>) -> Result<(), WorkerError> {
+    /// Checks `config` and writes it over revision `expect` (`None`: a new connector, starting
+    /// in `initial`), then waits until this worker applied it; the check is kept, so the units
+    /// of this revision started here use it. `false` when another write came first.
+    async fn write_config(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        expect: Option<u64>,
+        initial: Option<TargetState>,
+    ) -> Result<bool, WorkerError> {
         let validated = self.inner.launcher.validate(&config).map_err(WorkerError::InvalidConfig)?;
-        let revision = self.inner.configs.put(name, &config, target).await?;
+        let Some(revision) = self.inner.configs.put_if(name, &config, expect, initial).await? else {
+            // Another worker wrote first: read what it wrote before trying again.
+            self.inner.configs.log().catch_up().await?;
+            return Ok(false);
+        };
         self.inner.launcher.remember(name, revision, validated);
         self.inner.herder.sync(revision).await;
-        Ok(())
+        Ok(true)
     }
 
     /// Creates and starts a connector; `config` is the flat config (its `name`, if any, must match).
@@ -67,14 +78,18 @@ impl Worker {
         self.create_connector_with_state(name, config, TargetState::Started).await
     }
 
-    /// Creates a connector in `initial` state (`RUNNING`, `PAUSED` or `STOPPED`).
+    /// Creates a connector in `initial` state (`RUNNING`, `PAUSED` or `STOPPED`). Of creates of
+    /// one name, on this worker or on others, one wins; the others are conflicts.
     pub async fn create_connector_with_state(&self, name: &str, config: Json, initial: TargetState) -> Result<ConnectorInfo, WorkerError> {
         let config = checked_config(name, config)?;
         let _one_at_a_time = self.inner.config_writes.lock().await;
+        let exists = || WorkerError::Conflict(format!("Connector {name} already exists"));
         if self.inner.configs.get(name).is_some() {
-            return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
+            return Err(exists());
         }
-        self.write_config(name, config, Some(initial)).await?;
+        if !self.write_config(name, config, None, Some(initial)).await? {
+            return Err(exists());
+        }
         self.connector_info(name).await
     }
 
@@ -82,29 +97,47 @@ impl Worker {
     pub async fn put_connector_config(&self, name: &str, config: Json) -> Result<(ConnectorInfo, bool), WorkerError> {
         let config = checked_config(name, config)?;
         let _one_at_a_time = self.inner.config_writes.lock().await;
-        self.put_config_locked(name, config).await
+        self.change_config(name, |_| Ok(config.clone())).await
     }
 
-    /// [`Worker::put_connector_config`] for a caller holding `config_writes`.
-    async fn put_config_locked(&self, name: &str, config: ConfigMap) -> Result<(ConnectorInfo, bool), WorkerError> {
-        let created = self.inner.configs.get(name).is_none();
-        self.write_config(name, config, created.then_some(TargetState::Started)).await?;
-        Ok((self.connector_info(name).await?, created))
-    }
-
-    /// Applies a partial config (`null` removes a key), Kafka's `PATCH .../config`.
+    /// Applies a partial config (`null` removes a key), Kafka's `PATCH .../config`. Patches of
+    /// different keys on different workers at once all apply.
     pub async fn patch_connector_config(&self, name: &str, patch: ConfigMap) -> Result<ConnectorInfo, WorkerError> {
         let _one_at_a_time = self.inner.config_writes.lock().await;
-        let mut config = self.connector_config(name).await?;
-        for (key, value) in patch {
-            if value.is_null() {
-                config.remove(&key);
-            } else {
-                config.insert(key, value);
+        let patched = |current: Option<&ConfigMap>| {
+            let mut config = current.cloned().ok_or_else(|| WorkerError::ConnectorNotFound(name.to_owned()))?;
+            for (key, value) in &patch {
+                if value.is_null() {
+                    config.remove(key);
+                } else {
+                    config.insert(key.clone(), value.clone());
+                }
+            }
+            checked_config(name, Json::Object(config))
+        };
+        self.change_config(name, patched).await.map(|(info, _)| info)
+    }
+
+    /// Writes `change(the current config)` over the current revision, reading again and
+    /// retrying when another worker wrote in between; returns the info and whether it was created.
+    async fn change_config(
+        &self,
+        name: &str,
+        change: impl Fn(Option<&ConfigMap>) -> Result<ConfigMap, WorkerError>,
+    ) -> Result<(ConnectorInfo, bool), WorkerError> {
+        const ATTEMPTS: usize = 10;
+        for _ in 0..ATTEMPTS {
+            let current = self.inner.configs.get(name);
+            let config = change(current.as_ref().map(|spec| &spec.config))?;
+            let (expect, initial) = match &current {
+                Some(spec) => (Some(spec.revision), Some(spec.target)),
+                None => (None, Some(TargetState::Started)),
+            };
+            if self.write_config(name, config, expect, initial).await? {
+                return Ok((self.connector_info(name).await?, current.is_none()));
             }
         }
-        let config = checked_config(name, Json::Object(config))?;
-        self.put_config_locked(name, config).await.map(|(info, _)| info)
+        Err(WorkerError::Conflict(format!("connector {name} kept changing on other workers: {ATTEMPTS} attempts lost, try again")))
     }
 
     /// The raw config.

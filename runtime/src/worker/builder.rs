@@ -17,7 +17,7 @@ use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
-use crate::state::configs::Configs;
+use crate::state::configs::{self, Configs};
 use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
 use crate::state::statuses::{self, Statuses};
@@ -226,7 +226,7 @@ impl WorkerBuilder {
 
         let (configs, offsets, statuses, membership) = match &self.cluster {
             None => {
-                let configs = StateLog::file("configs", &self.data_dir.join("connectors.json"))?;
+                let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
                 let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
                 (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), None)
             }
@@ -234,7 +234,7 @@ impl WorkerBuilder {
                 let reader_group = format!("{}-readers", cluster.name);
                 let mut logs = Vec::new();
                 for (name, topic, merge) in [
-                    ("configs", &cluster.config_topic, last_write_wins as Merge),
+                    ("configs", &cluster.config_topic, configs::expected_revision as Merge),
                     ("offsets", &cluster.offset_topic, last_write_wins),
                     ("statuses", &cluster.status_topic, statuses::fenced),
                 ] {
