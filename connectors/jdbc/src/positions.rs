@@ -23,7 +23,7 @@ impl PositionTable {
              PRIMARY KEY (connector, topic, broker, queue_id))",
             d.quote(table)
         );
-        connection.batch(&sql).await.map_err(|e| Error::with_source(format!("cannot create the offsets table {table}"), e))?;
+        connection.create_if_missing(&sql).await.map_err(|e| Error::with_source(format!("cannot create the offsets table {table}"), e))?;
         Ok(PositionTable { table: table.to_owned(), connector: connector.to_owned(), stored: QueueOffsets::new() })
     }
 

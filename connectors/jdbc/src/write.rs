@@ -266,7 +266,7 @@ impl TableWriter {
                     // Nothing to delete from a table that does not exist yet.
                     return Ok(());
                 }
-                connection.batch(&create_table(d, &self.table, row)).await?;
+                connection.create_if_missing(&create_table(d, &self.table, row)).await?;
                 self.columns = Some(row.key.iter().chain(&row.values).map(|(c, _)| c.name.clone()).collect());
                 return Ok(());
             }

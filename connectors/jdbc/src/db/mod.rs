@@ -195,6 +195,20 @@ impl Connection {
         }
     }
 
+    /// Runs a `CREATE TABLE IF NOT EXISTS` statement. Two tasks creating one table at once can
+    /// make PostgreSQL refuse the second (its `IF NOT EXISTS` is not safe against a concurrent
+    /// create: a unique violation in its catalog); the statement is tried once more, and then
+    /// finds the table.
+    pub async fn create_if_missing(&mut self, sql: &str) -> Result<(), Error> {
+        match self.batch(sql).await {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                connect_sdk::tokio::time::sleep(Duration::from_millis(200)).await;
+                self.batch(sql).await
+            }
+        }
+    }
+
     /// The tables (and views) of the connection's current schema / database.
     pub async fn tables(&mut self, include_views: bool) -> Result<Vec<String>, Error> {
         let types = if include_views { "('BASE TABLE', 'VIEW')" } else { "('BASE TABLE')" };
