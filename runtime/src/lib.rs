@@ -21,6 +21,7 @@ mod retry;
 mod secrets;
 mod state;
 mod task;
+mod watchdog;
 pub mod wire;
 mod worker;
 

@@ -185,6 +185,8 @@ pub struct TaskPipeline {
     pub settings: RunnerSettings,
     /// The worker's lease in its cluster: checked before every send, put and commit.
     pub lease: crate::cluster::lease::TaskLease,
+    /// The task's calls into connector code, watched for calls that do not return.
+    pub calls: crate::watchdog::TaskCalls,
 }
 
 impl TaskPipeline {

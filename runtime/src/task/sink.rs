@@ -56,6 +56,7 @@ impl SinkRunner {
     pub async fn run(mut self, mut control: Control, status: StatusCell) -> Result<(), Error> {
         let mut offsets = QueueOffsets::new();
         let broker = BrokerWait::new(status.clone(), control.clone(), self.pipeline.metrics.clone());
+        self.pipeline.calls.attach(&status);
         let result = self.run_loop(&mut control, &status, &broker, &mut offsets).await;
         let result = match result {
             Ok(()) => self.flush_and_commit(&broker, &offsets).await,
@@ -285,7 +286,9 @@ impl SinkRunner {
         self.pipeline.lease.check()?;
         let count = batch.len();
         let pipeline = &self.pipeline;
+        let call = pipeline.calls.enter("put");
         pipeline.retry.run_on_with(&pipeline.metrics, &mut self.task, batch, |task, batch| task.put(batch)).await?;
+        drop(call);
         pipeline.metrics.batch(count);
         pipeline.metrics.add(Counter::SinkRecordsPut, count as u64);
         Ok(())
@@ -301,7 +304,10 @@ impl SinkRunner {
     }
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
-        if let Err(error) = self.task.flush(offsets).await {
+        let call = self.pipeline.calls.enter("flush");
+        let flushed = self.task.flush(offsets).await;
+        drop(call);
+        if let Err(error) = flushed {
             self.pipeline.metrics.add(Counter::OffsetCommitFailure, 1);
             return Err(error);
         }

@@ -46,6 +46,7 @@ impl SourceRunner {
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
         let SourceRunner { pipeline, mut task, producer, offsets, routes, context, exactly_once } = self;
+        pipeline.calls.attach(&status);
         let broker = BrokerWait::new(status.clone(), control.clone(), pipeline.metrics.clone());
         let result = async {
             let delivery = match &exactly_once {
@@ -112,7 +113,10 @@ async fn run_loop(
             if !wait_while_paused(control, status).await {
                 break;
             }
-            let records = pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?;
+            let records = {
+                let _call = pipeline.calls.enter("poll");
+                pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?
+            };
             if records.is_empty() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             } else if batches.send(convert(pipeline, records, delivery.as_mut())?).await.is_err() {
@@ -199,6 +203,7 @@ async fn commit(
         Ok(()) => {
             metrics.add(Counter::OffsetCommitSuccess, 1);
             metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
+            let _call = pipeline.calls.enter("commit");
             task.commit(&committed).await
         }
         Err(e) => {

@@ -224,6 +224,8 @@ impl WorkerBuilder {
         let producer = Arc::new(mq.producer(&format!("connect-worker-{instance}")).await?);
         tracing::info!(namesrv = %namesrv_addr, worker = %id, cluster = ?self.cluster.as_ref().map(|c| &c.name), "worker connected to RocketMQ");
 
+        let calls = crate::watchdog::Calls::default();
+        calls.watch();
         let (configs, offsets, statuses, membership) = match &self.cluster {
             None => {
                 let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
@@ -261,13 +263,20 @@ impl WorkerBuilder {
             None => watch::channel(vec![id.clone()]).1,
         };
         let metrics = Arc::new(Metrics::default());
+        let watched = calls.clone();
+        metrics.gauge(
+            "connect_worker_stuck_calls_total",
+            "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
+            move || watched.stuck_total() as f64,
+        );
         let configs = Configs::new(configs);
         let offsets = SourceOffsets::new(offsets);
         let statuses = Statuses::new(statuses);
         let launcher = Arc::new(
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
                 .with_lease(lease.clone())
-                .with_allowed_paths(self.allowed_paths),
+                .with_allowed_paths(self.allowed_paths)
+                .with_calls(calls.clone()),
         );
         let settings = HerderSettings {
             id: id.clone(),

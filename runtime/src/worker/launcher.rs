@@ -31,6 +31,7 @@ use crate::task::exactly_once::ExactlyOnce;
 use crate::task::sink::SinkRunner;
 use crate::task::source::{Routes, SourceRunner};
 use crate::task::{RunnerSettings, TaskPipeline, TaskRunner};
+use crate::watchdog::Calls;
 
 /// Starts connectors and tasks on this worker.
 pub(crate) struct Launcher {
@@ -47,6 +48,8 @@ pub(crate) struct Launcher {
     validated: Mutex<BTreeMap<String, (u64, Arc<ValidatedConfig>)>>,
     /// The files connector configs and `${file:...}` placeholders may name.
     allowed_paths: AllowedPaths,
+    /// Calls into tasks in progress, watched for those that do not return.
+    calls: Calls,
 }
 
 impl Launcher {
@@ -70,7 +73,14 @@ impl Launcher {
             lease: None,
             validated: Mutex::default(),
             allowed_paths: AllowedPaths::any(),
+            calls: Calls::default(),
         }
+    }
+
+    /// Tasks register their calls in `calls` (watched by the worker's watchdog).
+    pub(super) fn with_calls(mut self, calls: Calls) -> Launcher {
+        self.calls = calls;
+        self
     }
 
     /// Tasks check `lease` before they write (a cluster worker's).
@@ -197,6 +207,7 @@ impl Launcher {
             metrics: self.metrics.task(connector, task),
             settings: self.settings,
             lease: TaskLease::of(self.lease.as_ref()),
+            calls: self.calls.of_task(connector, task),
         }
     }
 }
