@@ -17,7 +17,7 @@ use connect_sdk::config::ConfigMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::log::{Change, Entry, LogError, StateLog};
+use super::log::{Entry, LogError, StateLog};
 
 /// What a connector should be doing (Kafka's target state).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,9 @@ pub struct ConnectorSpec {
     pub config: ConfigMap,
     /// Position of the config record: changes with every config write.
     pub revision: u64,
+    /// Position of the record that created it: a target state written for an earlier
+    /// connector of the same name (a pause racing a delete on another worker) is ignored.
+    pub created: u64,
     /// What it should be doing.
     pub target: TargetState,
     /// The task configs its owner wrote, if any yet.
@@ -100,14 +103,16 @@ impl Configs {
         let entry = self.log.get(&format!("{CONNECTOR}{name}"))?;
         let config = entry.value.get("config").and_then(Json::as_object).cloned().unwrap_or_default();
         let initial = entry.value.get("initial").and_then(|t| serde_json::from_value(t.clone()).ok());
+        let created = entry.value.get("created").and_then(Json::as_u64).unwrap_or(entry.offset);
         let target = self
             .log
             .get(&format!("{TARGET}{name}"))
+            .filter(|e| e.value.get("created").and_then(Json::as_u64).is_none_or(|of| of == created))
             .and_then(|e| serde_json::from_value(e.value.get("state")?.clone()).ok())
             .or(initial)
             .unwrap_or_default();
         let tasks = self.log.get(&format!("{TASKS}{name}")).and_then(|e| serde_json::from_value(e.value).ok());
-        Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, target, tasks })
+        Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, created, target, tasks })
     }
 
     /// Every connector, by name.
@@ -125,35 +130,36 @@ impl Configs {
     /// returns its revision. Tests set connectors up with it; the worker uses [`Configs::put_if`].
     #[cfg(test)]
     pub async fn put(&self, name: &str, config: &ConfigMap, target: Option<TargetState>) -> Result<u64, LogError> {
-        let mut changes: Vec<Change> = vec![(format!("{CONNECTOR}{name}"), Some(json!({"config": config})))];
+        let mut changes: Vec<super::log::Change> = vec![(format!("{CONNECTOR}{name}"), Some(json!({"config": config})))];
         if let Some(target) = target {
-            changes.push(target_change(name, target));
+            changes.push((format!("{TARGET}{name}"), Some(json!({"state": target}))));
         }
         self.log.append(changes).await
     }
 
-    /// Writes a connector's config if its current revision is `expect` (`None`: no such
-    /// connector yet); a new connector starts in `initial`. Returns the new revision, or `None`
-    /// when another write came first.
+    /// Writes a connector's config over `current` (`None`: no such connector yet, which then
+    /// starts in `initial`). Returns the new revision, or `None` when another write came first.
     pub async fn put_if(
         &self,
         name: &str,
         config: &ConfigMap,
-        expect: Option<u64>,
-        initial: Option<TargetState>,
+        current: Option<&ConnectorSpec>,
+        initial: TargetState,
     ) -> Result<Option<u64>, LogError> {
         let key = format!("{CONNECTOR}{name}");
-        let mut value = json!({"config": config, "expect": expect});
-        if let Some(initial) = initial {
-            value["initial"] = json!(initial);
+        let expect = current.map(|c| c.revision);
+        let mut value = json!({"config": config, "expect": expect, "initial": current.map_or(initial, |c| c.target)});
+        if let Some(current) = current {
+            value["created"] = json!(current.created);
         }
         let position = self.log.append(vec![(key.clone(), Some(value))]).await?;
         Ok((self.log.get(&key).map(|e| e.offset) == Some(position)).then_some(position))
     }
 
-    /// Writes a connector's target state.
-    pub async fn put_target(&self, name: &str, target: TargetState) -> Result<u64, LogError> {
-        self.log.append(vec![target_change(name, target)]).await
+    /// Writes the target state of connector `spec`.
+    pub async fn put_target(&self, spec: &ConnectorSpec, target: TargetState) -> Result<u64, LogError> {
+        let value = json!({"state": target, "created": spec.created});
+        self.log.append(vec![(format!("{TARGET}{}", spec.name), Some(value))]).await
     }
 
     /// Writes the task configs computed from revision `revision`.
@@ -181,10 +187,6 @@ pub fn expected_revision(current: Option<&Entry>, _offset: u64, value: Option<&J
     }
 }
 
-fn target_change(name: &str, target: TargetState) -> Change {
-    (format!("{TARGET}{name}"), Some(json!({"state": target})))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,17 +198,24 @@ mod tests {
     #[tokio::test]
     async fn a_config_write_applies_only_over_the_revision_it_read() {
         let configs = Configs::new(StateLog::memory_with("configs", expected_revision));
-        let first = configs.put_if("a", &config("file-source"), None, Some(TargetState::Paused)).await.unwrap();
+        let first = configs.put_if("a", &config("file-source"), None, TargetState::Paused).await.unwrap();
         assert!(first.is_some());
-        assert_eq!(configs.put_if("a", &config("log-sink"), None, None).await.unwrap(), None, "a second create loses");
+        assert_eq!(configs.put_if("a", &config("log-sink"), None, TargetState::Started).await.unwrap(), None, "a second create loses");
         let spec = configs.get("a").unwrap();
-        assert_eq!((spec.config, spec.target), (config("file-source"), TargetState::Paused), "the first create's state");
-        let second = configs.put_if("a", &config("datagen-source"), first, Some(spec.target)).await.unwrap();
-        assert!(second.is_some());
-        assert_eq!(configs.put_if("a", &config("log-sink"), first, None).await.unwrap(), None, "a write from a stale read loses");
-        assert_eq!(configs.get("a").unwrap().target, TargetState::Paused, "an update keeps the target state");
-        configs.put_target("a", TargetState::Started).await.unwrap();
+        assert_eq!((&spec.config, spec.target), (&config("file-source"), TargetState::Paused), "the first create's state");
+        assert!(configs.put_if("a", &config("datagen-source"), Some(&spec), TargetState::Started).await.unwrap().is_some());
+        assert_eq!(configs.put_if("a", &config("log-sink"), Some(&spec), TargetState::Started).await.unwrap(), None, "a stale read loses");
+        let updated = configs.get("a").unwrap();
+        assert_eq!((updated.target, updated.created), (TargetState::Paused, spec.created), "an update keeps the state and the creation");
+        configs.put_target(&updated, TargetState::Started).await.unwrap();
         assert_eq!(configs.get("a").unwrap().target, TargetState::Started, "a target record wins over the initial one");
+
+        // A pause of the connector, landing after it was deleted and created again, is ignored.
+        let old = configs.get("a").unwrap();
+        configs.delete("a").await.unwrap();
+        configs.put_if("a", &config("file-source"), None, TargetState::Started).await.unwrap();
+        configs.put_target(&old, TargetState::Paused).await.unwrap();
+        assert_eq!(configs.get("a").unwrap().target, TargetState::Started);
     }
 
     #[tokio::test]

@@ -52,18 +52,18 @@ impl Worker {
         self.inner.launcher.kind_of(config)
     }
 
-    /// Checks `config` and writes it over revision `expect` (`None`: a new connector, starting
-    /// in `initial`), then waits until this worker applied it; the check is kept, so the units
-    /// of this revision started here use it. `false` when another write came first.
+    /// Checks `config` and writes it over `current` (`None`: a new connector, starting in
+    /// `initial`), then waits until this worker applied it; the check is kept, so the units of
+    /// this revision started here use it. `false` when another write came first.
     async fn write_config(
         &self,
         name: &str,
         config: ConfigMap,
-        expect: Option<u64>,
-        initial: Option<TargetState>,
+        current: Option<&ConnectorSpec>,
+        initial: TargetState,
     ) -> Result<bool, WorkerError> {
         let validated = self.inner.launcher.validate(&config).map_err(WorkerError::InvalidConfig)?;
-        let Some(revision) = self.inner.configs.put_if(name, &config, expect, initial).await? else {
+        let Some(revision) = self.inner.configs.put_if(name, &config, current, initial).await? else {
             // Another worker wrote first: read what it wrote before trying again.
             self.inner.configs.log().catch_up().await?;
             return Ok(false);
@@ -87,7 +87,7 @@ impl Worker {
         if self.inner.configs.get(name).is_some() {
             return Err(exists());
         }
-        if !self.write_config(name, config, None, Some(initial)).await? {
+        if !self.write_config(name, config, None, initial).await? {
             return Err(exists());
         }
         self.connector_info(name).await
@@ -129,11 +129,7 @@ impl Worker {
         for _ in 0..ATTEMPTS {
             let current = self.inner.configs.get(name);
             let config = change(current.as_ref().map(|spec| &spec.config))?;
-            let (expect, initial) = match &current {
-                Some(spec) => (Some(spec.revision), Some(spec.target)),
-                None => (None, Some(TargetState::Started)),
-            };
-            if self.write_config(name, config, expect, initial).await? {
+            if self.write_config(name, config, current.as_ref(), TargetState::Started).await? {
                 return Ok((self.connector_info(name).await?, current.is_none()));
             }
         }
@@ -216,8 +212,9 @@ impl Worker {
 
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), WorkerError> {
         let _one_at_a_time = self.inner.config_writes.lock().await;
-        if self.spec(name)?.target != target {
-            let position = self.inner.configs.put_target(name, target).await?;
+        let spec = self.spec(name)?;
+        if spec.target != target {
+            let position = self.inner.configs.put_target(&spec, target).await?;
             self.inner.herder.sync(position).await;
         }
         Ok(())
