@@ -113,6 +113,10 @@ fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
     let pause = ["-X", "PUT", "-H", "Authorization: Bearer viewer-pass"];
     assert_eq!(curl(ca, &pause, &format!("{base}/connectors/gen/pause")).status, 403, "a pause is a write");
 
+    // The document says how to authenticate, and which paths are open.
+    let document = curl(ca, &["-u", "viewer:viewer-pass"], &format!("{base}/openapi.json")).body;
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer", "{}", document["components"]);
+    assert_eq!(document["paths"]["/health"]["get"]["security"], serde_json::json!([]));
     // HTTP/2 and HTTP/1.1 are both offered.
     assert_eq!(curl(ca, &["--http2", "-u", "viewer:viewer-pass"], &format!("{base}/connectors")).status, 200);
     assert_eq!(curl(ca, &["--http1.1", "-u", "viewer:viewer-pass"], &format!("{base}/connectors")).status, 200);

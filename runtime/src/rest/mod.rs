@@ -123,6 +123,17 @@ fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
     document["paths"]["/openapi.json"] = serde_json::json!({"get": {"summary": "This document (OpenAPI 3.1)", "tags": ["Worker"],
         "responses": {"200": {"description": "The document", "content": {"application/json": {"schema": {"type": "object"}}}},
                       "default": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}});
+    if options.credentials.is_some() {
+        // Users from --rest-auth-file: every call needs one of them, except the open paths' GETs.
+        document["components"]["securitySchemes"] =
+            serde_json::json!({"basic": {"type": "http", "scheme": "basic"}, "bearer": {"type": "http", "scheme": "bearer"}});
+        document["security"] = serde_json::json!([{"basic": []}, {"bearer": []}]);
+        for path in &options.open_paths {
+            if let Some(get) = document["paths"].get_mut(path.as_str()).and_then(|item| item.get_mut("get")) {
+                get["security"] = serde_json::json!([]);
+            }
+        }
+    }
     let document = Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     let serve_document = move || {
         let body = document.clone();
