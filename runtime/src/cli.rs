@@ -441,6 +441,10 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 }
 
 /// Serves the REST API until SIGINT or SIGTERM, then stops the worker gracefully.
+///
+/// The API runs on a runtime of its own (two threads named `connect-rest`): connector code that
+/// blocks the threads of the worker's runtime cannot take the API down with it, so an operator
+/// still sees (the watchdog names the call) and can stop the task.
 async fn serve_until_signal(
     worker: Worker,
     listener: tokio::net::TcpListener,
@@ -450,15 +454,30 @@ async fn serve_until_signal(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let scheme = if options.tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, authenticated = options.credentials.is_some(), "REST API listening");
-    let server = tokio::spawn(crate::rest::serve_on(listener, worker.clone(), options, async move {
-        let _ = stop_rx.await;
-    }));
+    let rest = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("connect-rest")
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the REST API's runtime: {e}"))?;
+    // The listener moves to the API's runtime.
+    let listener = listener.into_std()?;
+    let serving = worker.clone();
+    let server = rest.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        crate::rest::serve_on(listener, serving, options, async move {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
     signal.await;
     tracing::info!("stopping: tasks flush and commit");
     let _ = stop_tx.send(());
     let _ = server.await;
     tracing::debug!("REST API stopped");
     worker.shutdown().await;
+    // Last: what REST calls started on its runtime (RocketMQ admin connections) served the shutdown too.
+    rest.shutdown_background();
     tracing::info!("stopped");
     Ok(())
 }

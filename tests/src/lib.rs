@@ -68,3 +68,46 @@ impl SourceTask for ExclusiveTask {
         Ok(())
     }
 }
+
+/// A source whose first poll waits `after.ms`, then blocks its thread for `block.ms` (what a
+/// connector calling a synchronous client does), then polls nothing: enough of its tasks hold
+/// every thread of the worker's runtime.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = BlockingTask, split = BlockingSource::copies)]
+pub struct BlockingSource {
+    /// How long the first poll of each task blocks its thread, in milliseconds.
+    pub block_ms: u64,
+    /// How long the first poll waits (without blocking) before it blocks, in milliseconds.
+    #[serde(default)]
+    pub after_ms: u64,
+}
+
+impl BlockingSource {
+    /// `tasks.max` tasks, each blocking its own thread.
+    fn copies(&self, max_tasks: usize) -> Vec<Self> {
+        vec![self.clone(); max_tasks.max(1)]
+    }
+}
+
+/// See [`BlockingSource`].
+pub struct BlockingTask {
+    /// (wait, then block), until the first poll.
+    block: Option<(Duration, Duration)>,
+}
+
+impl SourceTask for BlockingTask {
+    type Config = BlockingSource;
+
+    async fn open(config: BlockingSource, _ctx: SourceContext) -> Result<Self> {
+        Ok(BlockingTask { block: Some((Duration::from_millis(config.after_ms), Duration::from_millis(config.block_ms))) })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        if let Some((after, block)) = self.block.take() {
+            connect_sdk::tokio::time::sleep(after).await;
+            std::thread::sleep(block);
+        }
+        connect_sdk::tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(Vec::new())
+    }
+}
