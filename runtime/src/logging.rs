@@ -117,6 +117,11 @@ impl State {
     }
 }
 
+/// Checks a level name (Kafka's, any case).
+pub fn check_level(level: &str) -> Result<String, UnknownLevel> {
+    normalize(level)
+}
+
 /// Kafka's level names, upper case; `FATAL` is `ERROR` here.
 fn normalize(level: &str) -> Result<String, UnknownLevel> {
     match level.trim().to_ascii_uppercase().as_str() {

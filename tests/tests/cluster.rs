@@ -426,7 +426,7 @@ fn metric(worker: &WorkerProcess, name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creates_and_patches_racing_on_two_workers_lose_nothing() {
+async fn creates_patches_and_log_levels_on_several_workers_lose_nothing_and_reach_every_worker() {
     let _serial = SERIAL.lock().await;
     let broker = Broker::start("cluster-races").await;
     let workers: Vec<WorkerProcess> = (0..2).map(|_| WorkerProcess::start("races", &broker.namesrv(), &broker.dir)).collect();
@@ -482,6 +482,20 @@ async fn creates_and_patches_racing_on_two_workers_lose_nothing() {
         .await;
         assert!(kept, "a patch was lost: {}", worker.call("GET", "/connectors/raced/config", None).1);
     }
+
+    // A log level set for the cluster reaches every worker, also one that starts later.
+    let level = json!({"level": "debug"});
+    assert_eq!(workers[0].call("PUT", "/admin/loggers/connect_runtime::task?scope=cluster", Some(&level)).0, 204);
+    let late = WorkerProcess::start("races", &broker.namesrv(), &broker.dir);
+    for worker in workers.iter().chain([&late]) {
+        let set =
+            fixture::wait_until(SETTLE, || worker.call("GET", "/admin/loggers/connect_runtime::task::sink", None).1["level"] == "DEBUG")
+                .await;
+        assert!(set, "{} logs {}", worker.id, worker.call("GET", "/admin/loggers/connect_runtime::task::sink", None).1);
+    }
+    let bad = workers[1].call("PUT", "/admin/loggers/x?scope=cluster", Some(&json!({"level": "loud"})));
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    drop(late);
     drop(workers);
     broker.shutdown().await;
 }

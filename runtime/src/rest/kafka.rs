@@ -80,9 +80,10 @@ pub(super) fn routes(api: Api) -> Api {
         .get("/admin/loggers", list_loggers, op("Loggers with a level of their own, and root").returns_schema(200, "The levels", loggers_doc()))
         .get("/admin/loggers/{logger}", get_logger, op("The level a logger logs at").returns::<LoggerLevel>(200, "Its level"))
         .put("/admin/loggers/{logger}", set_logger, op("Sets a logger's level, and of the loggers under it")
-            .query("scope", json!({"type": "string", "enum": ["worker"]}), "worker (cluster is not supported)")
+            .query("scope", json!({"type": "string", "enum": ["worker", "cluster"]}), "worker (default) or cluster: every worker, also those started later")
             .body_schema(json!({"type": "object", "required": ["level"], "properties": {"level": {"type": "string"}}}))
-            .returns::<Vec<String>>(200, "The loggers set"))
+            .returns::<Vec<String>>(200, "The loggers set on this worker")
+            .empty(204, "Set for the cluster"))
 }
 
 fn offsets_doc() -> JsonValue {
@@ -118,11 +119,12 @@ async fn set_logger(
     Query(query): Query<LoggerScope>,
     JsonBody(body): JsonBody<JsonValue>,
 ) -> ApiResult {
-    if query.scope.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("cluster")) {
-        return Err(ApiError::bad_request("scope=cluster is not supported: set the level on each worker (scope=worker)"));
-    }
     let level =
         body.get("level").and_then(JsonValue::as_str).ok_or_else(|| ApiError::bad_request("The request body must hold \"level\""))?;
+    if query.scope.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("cluster")) {
+        worker.set_cluster_log_level(&logger, level).await?;
+        return no_content();
+    }
     let changed = log_levels(&worker)?.set(&logger, level).map_err(|e| ApiError::bad_request(e.to_string()))?;
     tracing::info!(%logger, level, "log level changed");
     ok(changed)

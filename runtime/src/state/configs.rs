@@ -6,7 +6,8 @@
 //! - `target/<name>`: the target state (`STARTED`, `PAUSED`, `STOPPED`);
 //! - `tasks/<name>`: the task configs the connector's owner computed, and the revision they
 //!   were computed from;
-//! - `restart/<name>`: the latest restart request (acted on by the workers running the units).
+//! - `restart/<name>`: the latest restart request (acted on by the workers running the units);
+//! - `logger/<logger>`: a log level set for the whole cluster (`/admin/loggers?scope=cluster`).
 //!
 //! A config write says which revision it replaces (`expect`, none for a new connector) and
 //! applies only over that one ([`expected_revision`]): of two workers writing one connector at
@@ -75,6 +76,7 @@ const CONNECTOR: &str = "connector/";
 const TARGET: &str = "target/";
 const TASKS: &str = "tasks/";
 const RESTART: &str = "restart/";
+const LOGGER: &str = "logger/";
 
 /// The connector configurations.
 #[derive(Clone)]
@@ -118,6 +120,23 @@ impl Configs {
     /// Every connector, by name.
     pub fn all(&self) -> Vec<ConnectorSpec> {
         self.names().iter().filter_map(|name| self.get(name)).collect()
+    }
+
+    /// The log levels set for the whole cluster: (logger, level, position), oldest first.
+    pub fn log_levels(&self) -> Vec<(String, String, u64)> {
+        let mut levels: Vec<(String, String, u64)> = self
+            .log
+            .with_prefix(LOGGER)
+            .into_iter()
+            .filter_map(|(key, entry)| Some((key[LOGGER.len()..].to_owned(), entry.value.get("level")?.as_str()?.to_owned(), entry.offset)))
+            .collect();
+        levels.sort_by_key(|(_, _, at)| *at);
+        levels
+    }
+
+    /// Sets `logger`'s level on every worker of the cluster.
+    pub async fn put_log_level(&self, logger: &str, level: &str) -> Result<u64, LogError> {
+        self.log.append(vec![(format!("{LOGGER}{logger}"), Some(json!({"level": level})))]).await
     }
 
     /// The latest restart request of `name` and its position.

@@ -92,6 +92,16 @@ impl Worker {
         crate::logging::levels()
     }
 
+    /// Sets `logger`'s level on every worker of the cluster (each applies it as it follows
+    /// the config log, and a worker that starts later applies it too); returns once this
+    /// worker applied it.
+    pub async fn set_cluster_log_level(&self, logger: &str, level: &str) -> Result<(), WorkerError> {
+        let level = crate::logging::check_level(level).map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
+        let position = self.inner.configs.put_log_level(logger, &level).await?;
+        self.inner.herder.sync(position).await;
+        Ok(())
+    }
+
     /// The name server address in use.
     pub fn namesrv_addr(&self) -> &str {
         &self.inner.namesrv_addr

@@ -340,6 +340,7 @@ impl<L: Launch> Herder<L> {
         let mine: BTreeSet<Unit> = assignment.into_iter().filter(|(_, worker)| worker == me).map(|(unit, _)| unit).collect();
 
         let mut running = self.running.lock().await;
+        self.follow_log_levels(&mut running);
         self.restart_after_lapse(&mut running).await;
         let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
         let stopping = lost.into_iter().map(|unit| {
@@ -471,6 +472,22 @@ impl<L: Launch> Herder<L> {
                 running.recoveries.remove(&unit);
                 self.restart_unit(spec, &unit, running).await;
             }
+        }
+    }
+
+    /// Applies the log levels set for the whole cluster since the last pass (all of them at
+    /// start-up), when this process's log is the worker's.
+    fn follow_log_levels(&self, running: &mut Running) {
+        let Some(levels) = crate::logging::levels() else { return };
+        for (logger, level, at) in self.configs.log_levels() {
+            if running.log_levels_seen.is_some_and(|seen| at <= seen) {
+                continue;
+            }
+            match levels.set(&logger, &level) {
+                Ok(_) => tracing::info!(%logger, %level, "log level set for the cluster"),
+                Err(e) => tracing::warn!(%logger, error = %e, "a cluster log level could not be applied"),
+            }
+            running.log_levels_seen = Some(at);
         }
     }
 

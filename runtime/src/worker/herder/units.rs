@@ -49,6 +49,8 @@ pub(crate) struct Running {
     pub(super) lease_epoch: u64,
     /// Automatic restarts of the failed tasks running here.
     pub(super) recoveries: BTreeMap<Unit, Recovery>,
+    /// The position of the last cluster-wide log level applied here.
+    pub(super) log_levels_seen: Option<u64>,
 }
 
 /// The automatic restarts of one task (`errors.restart.*`).
