@@ -97,8 +97,8 @@ impl EmbeddedRocketMq {
     /// Starts a name server, then a broker registered with it, and waits until both serve.
     pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedRocketMq, EmbeddedError> {
         let namesrv_port = if config.namesrv_port == 0 { free_port()? } else { config.namesrv_port };
-        let broker_port = if config.broker_port == 0 { free_broker_port()? } else { config.broker_port };
-        let ha_port = free_port()?;
+        let mut broker_port = if config.broker_port == 0 { free_broker_port()? } else { config.broker_port };
+        let mut ha_port = free_port()?;
         for (port, what) in
             [(namesrv_port, "name server"), (broker_port, "broker"), (broker_port.saturating_sub(2), "broker fast listener")]
         {
@@ -116,7 +116,8 @@ impl EmbeddedRocketMq {
         wait_for_port(namesrv_port, Duration::from_secs(20)).await?;
         let namesrv_addr = format!("127.0.0.1:{namesrv_port}");
         // A broker recovering the store of a killed process sometimes fails its first start-up
-        // (it rolls back cleanly); a second attempt succeeds.
+        // (it rolls back cleanly); a second attempt succeeds. Ports picked as free may have been
+        // taken by another process meanwhile: a retry picks new ones.
         let mut attempt = 1;
         let broker = loop {
             match start_broker(&store_dir, &namesrv_addr, broker_port, ha_port).await {
@@ -125,6 +126,10 @@ impl EmbeddedRocketMq {
                     tracing::warn!(%error, attempt, "the embedded broker did not start; trying again");
                     attempt += 1;
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    if config.broker_port == 0 {
+                        broker_port = free_broker_port()?;
+                    }
+                    ha_port = free_port()?;
                 }
                 Err(error) => return Err(error),
             }

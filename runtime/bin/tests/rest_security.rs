@@ -75,7 +75,7 @@ fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
         key.into(),
     ];
     let log = dir.join("worker.log");
-    let _worker = Process::start(args, &log);
+    let worker = Process::start(args, &log);
     let base = format!("https://localhost:{port}");
     let ca = Some(cert.as_path());
 
@@ -127,6 +127,8 @@ fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.lines().any(|l| l.contains("REST write") && l.contains("ops") && l.contains("/connectors")), "{text}");
     assert!(!text.contains("admin-token") && !text.contains("viewer-pass"), "{text}");
+    drop(worker);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -157,6 +159,7 @@ fn bad_auth_and_tls_settings_stop_the_start_with_a_clear_error() {
     assert!(stderr.contains("garbage.pem: holds no CERTIFICATE"), "{stderr}");
     let stderr = run(&["--rest-tls-cert".as_ref(), garbage.as_os_str()]);
     assert!(stderr.contains("--rest-tls-key"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -171,7 +174,7 @@ fn configs_may_name_allowed_paths_and_offered_plugins_only() {
     args.extend([dir.join("data").into(), "--embedded-namesrv-port".into(), "0".into(), "--embedded-broker-port".into(), "0".into()]);
     args.extend(["--allowed-paths".into(), allowed.clone().into(), "--plugins-deny".into(), "log-sink,Drop*".into()]);
     let log = dir.join("worker.log");
-    let _worker = Process::start(args, &log);
+    let worker = Process::start(args, &log);
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(120);
     while curl(None, &[], &format!("{base}/health")).status != 200 {
@@ -213,4 +216,6 @@ fn configs_may_name_allowed_paths_and_offered_plugins_only() {
     assert!(plugins.contains("file-sink") && !plugins.contains("log-sink") && !plugins.contains("\"Drop"), "{plugins}");
     let denied = post("denied", serde_json::json!({"connector.class": "log-sink", "topics": "t"}));
     assert_eq!(denied.status, 400, "{:?}", denied.body);
+    drop(worker);
+    let _ = std::fs::remove_dir_all(&dir);
 }
