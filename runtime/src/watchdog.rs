@@ -7,7 +7,6 @@
 //! thread of its own, says so (naming every call in progress) when the runtime's heartbeat
 //! stops too.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,18 +20,17 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// How long the runtime's heartbeat may stop before the runtime is said to be held up.
 const STALLED_AFTER: Duration = Duration::from_secs(3);
 
-/// One call in progress.
-struct Call {
+/// One task's calls: registered once, updated in place by every call (no allocation, no
+/// shared lock on the hot path).
+struct Slot {
     connector: String,
     task: u32,
-    what: &'static str,
-    since: Instant,
-    status: StatusCell,
-    /// The watchdog reported it (its trace is to be cleared when it returns).
-    reported: bool,
+    status: std::sync::OnceLock<StatusCell>,
+    /// The call in progress: what, since when, and whether the watchdog reported it.
+    current: Mutex<Option<(&'static str, Instant, bool)>>,
 }
 
-/// The calls in progress in this worker's tasks, and the runtime's heartbeat.
+/// The tasks' calls in progress in this worker, and the runtime's heartbeat.
 #[derive(Clone, Default)]
 pub struct Calls {
     inner: Arc<Inner>,
@@ -40,8 +38,8 @@ pub struct Calls {
 
 #[derive(Default)]
 struct Inner {
-    calls: Mutex<BTreeMap<u64, Call>>,
-    next: AtomicU64,
+    /// Every task's slot, dropped with its task.
+    slots: Mutex<Vec<std::sync::Weak<Slot>>>,
     /// Milliseconds since `started` at the runtime's last heartbeat.
     heartbeat: AtomicU64,
     started: std::sync::OnceLock<Instant>,
@@ -49,54 +47,50 @@ struct Inner {
     stuck: AtomicU64,
 }
 
-/// Removes its call from the registry when dropped (the call returned, or was cancelled).
+/// Ends its call when dropped (the call returned, or was cancelled).
 pub struct CallGuard {
-    calls: Calls,
-    id: u64,
+    slot: Arc<Slot>,
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        let call = self.calls.inner.calls.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
-        if let Some(call) = call.filter(|c| c.reported) {
-            tracing::info!(connector = %call.connector, task = call.task, call = call.what, after = ?call.since.elapsed(), "the call returned");
-            call.status.done_waiting();
+        let ended = self.slot.current.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((what, since, true)) = ended {
+            let slot = &self.slot;
+            tracing::info!(connector = %slot.connector, task = slot.task, call = what, after = ?since.elapsed(), "the call returned");
+            if let Some(status) = slot.status.get() {
+                status.done_waiting();
+            }
         }
     }
 }
 
 /// One task's side of [`Calls`]: its name, and its status once it runs.
 pub struct TaskCalls {
-    calls: Calls,
-    connector: String,
-    task: u32,
-    status: std::sync::OnceLock<StatusCell>,
+    slot: Arc<Slot>,
 }
 
 impl TaskCalls {
     /// Says where the task's status is, once its loop starts.
     pub fn attach(&self, status: &StatusCell) {
-        let _ = self.status.set(status.clone());
+        let _ = self.slot.status.set(status.clone());
     }
 
     /// Registers a call (`poll`, `put`...) until the guard is dropped.
-    pub fn enter(&self, what: &'static str) -> Option<CallGuard> {
-        Some(self.calls.enter(&self.connector, self.task, what, self.status.get()?))
+    pub fn enter(&self, what: &'static str) -> CallGuard {
+        *self.slot.current.lock().unwrap_or_else(PoisonError::into_inner) = Some((what, Instant::now(), false));
+        CallGuard { slot: self.slot.clone() }
     }
 }
 
 impl Calls {
     /// The calls of task `task` of `connector`.
     pub fn of_task(&self, connector: &str, task: u32) -> TaskCalls {
-        TaskCalls { calls: self.clone(), connector: connector.to_owned(), task, status: std::sync::OnceLock::new() }
-    }
-
-    /// Registers a call of task `task` of `connector` until the guard is dropped.
-    pub fn enter(&self, connector: &str, task: u32, what: &'static str, status: &StatusCell) -> CallGuard {
-        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        let call = Call { connector: connector.to_owned(), task, what, since: Instant::now(), status: status.clone(), reported: false };
-        self.inner.calls.lock().unwrap_or_else(PoisonError::into_inner).insert(id, call);
-        CallGuard { calls: self.clone(), id }
+        let slot = Arc::new(Slot { connector: connector.to_owned(), task, status: std::sync::OnceLock::new(), current: Mutex::new(None) });
+        let mut slots = self.inner.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.retain(|s| s.strong_count() > 0);
+        slots.push(Arc::downgrade(&slot));
+        TaskCalls { slot }
     }
 
     /// Calls found running longer than [`SLOW_CALL`] so far.
@@ -136,24 +130,29 @@ impl Calls {
 fn look(inner: &Inner, started: Instant, was_held_up: bool) -> bool {
     let beat = Duration::from_millis(inner.heartbeat.load(Ordering::Relaxed));
     let held_up = started.elapsed().saturating_sub(beat) > STALLED_AFTER;
-    let mut calls = inner.calls.lock().unwrap_or_else(PoisonError::into_inner);
-    for call in calls.values_mut() {
-        let running = call.since.elapsed();
+    let slots: Vec<Arc<Slot>> = inner.slots.lock().unwrap_or_else(PoisonError::into_inner).iter().filter_map(|s| s.upgrade()).collect();
+    let mut in_progress = Vec::new();
+    for slot in &slots {
+        let mut current = slot.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((what, since, reported)) = current.as_mut() else { continue };
+        in_progress.push(format!("{}/{} in {what}", slot.connector, slot.task));
+        let running = since.elapsed();
         if running < SLOW_CALL {
             continue;
         }
         let blocking = if held_up { " and the worker's runtime is held up: it blocks its thread" } else { "" };
-        let why = format!("inside {} for {} s: the connector's call has not returned{blocking}", call.what, running.as_secs());
-        if !call.reported {
-            call.reported = true;
+        let why = format!("inside {what} for {} s: the connector's call has not returned{blocking}", running.as_secs());
+        if !*reported {
+            *reported = true;
             inner.stuck.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(connector = %call.connector, task = call.task, call = call.what, "{why}");
+            tracing::warn!(connector = %slot.connector, task = slot.task, call = *what, "{why}");
         }
-        call.status.waiting(why);
+        if let Some(status) = slot.status.get() {
+            status.waiting(why);
+        }
     }
     if held_up && !was_held_up {
-        let names: Vec<String> = calls.values().map(|c| format!("{}/{} in {}", c.connector, c.task, c.what)).collect();
-        tracing::error!(calls = ?names, "the worker's runtime has not run for {STALLED_AFTER:?}: a task blocks its threads");
+        tracing::error!(calls = ?in_progress, "the worker's runtime has not run for {STALLED_AFTER:?}: a task blocks its threads");
     }
     held_up
 }
