@@ -93,6 +93,10 @@ struct WorkerArgs {
     /// Plugins never offered, comma-separated names, aliases or `*` patterns (e.g. `file-*`).
     #[arg(long, env = "CONNECT_PLUGINS_DENY", value_delimiter = ',')]
     plugins_deny: Vec<String>,
+    /// Heap budget of the worker (`2GiB`, `512MiB`, bytes): near it, the task holding the most
+    /// heap is failed, not the worker [default: none].
+    #[arg(long, env = "CONNECT_MEMORY_LIMIT", value_parser = crate::memory::parse_size)]
+    memory_limit: Option<usize>,
 }
 
 /// Kafka's `exactly.once.source.support` values.
@@ -175,6 +179,7 @@ struct WorkerFile {
     allowed_paths: Option<Vec<PathBuf>>,
     plugins_allow: Option<Vec<String>>,
     plugins_deny: Option<Vec<String>>,
+    memory_limit: Option<String>,
     cluster_name: Option<String>,
     config_topic: Option<String>,
     offset_topic: Option<String>,
@@ -186,8 +191,13 @@ struct WorkerFile {
 /// A custom worker binary is `fn main() -> ExitCode { connect_runtime::main() }` in a crate
 /// that links its connector crates (`use my_connectors as _;`).
 pub fn main() -> ExitCode {
+    // Counting starts before anything is allocated; a worker without --memory-limit stops it.
+    crate::memory::start_counting();
     let cli = Cli::parse();
     crate::logging::init(cli.log_format);
+    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_)) {
+        crate::memory::stop_counting();
+    }
     match cli.command {
         Command::Plugins { json } => {
             print_plugins(json);
@@ -262,6 +272,7 @@ struct Common {
     rest: crate::rest::RestOptions,
     allowed_paths: crate::AllowedPaths,
     plugins: crate::PluginFilter,
+    memory_limit: Option<usize>,
 }
 
 impl Common {
@@ -290,9 +301,18 @@ impl Common {
             &listed(args.plugins_allow.clone(), &file.plugins_allow),
             &listed(args.plugins_deny.clone(), &file.plugins_deny),
         );
+        let memory_limit = match (args.memory_limit, &file.memory_limit) {
+            (Some(limit), _) => Some(limit),
+            (None, Some(text)) => Some(crate::memory::parse_size(text).map_err(|e| anyhow::anyhow!("memory_limit: {e}"))?),
+            (None, None) => None,
+        };
+        if memory_limit.is_none() {
+            crate::memory::stop_counting();
+        }
         Ok(Common {
             allowed_paths,
             plugins,
+            memory_limit,
             data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
             rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),
             worker_id: args.worker_id.or(file.worker_id.clone()),
@@ -321,6 +341,9 @@ impl Common {
         }
         if let Some(settings) = self.settings {
             builder = builder.settings(settings);
+        }
+        if let Some(limit) = self.memory_limit {
+            builder = builder.memory_limit(limit);
         }
         builder
     }

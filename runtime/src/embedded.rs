@@ -83,6 +83,22 @@ pub enum EmbeddedError {
     /// The broker did not start.
     #[error("the embedded broker did not start: {0}")]
     Broker(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The broker did not start, and its disk is nearly full: the likely reason.
+    #[error(
+        "the embedded broker did not start: {error}; the disk of {} is {used_percent}% full ({free} free), and RocketMQ stops \
+         using a disk {DISK_WARNING_PERCENT}% full: free space there or choose another --data-dir",
+        path.display()
+    )]
+    DiskFull {
+        /// Why the broker said it did not start.
+        error: Box<EmbeddedError>,
+        /// The store directory.
+        path: PathBuf,
+        /// How full its disk is, in percent.
+        used_percent: u64,
+        /// The space left, for people (`1.2 GiB`).
+        free: String,
+    },
     /// The data directory is unusable.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -131,7 +147,7 @@ impl EmbeddedRocketMq {
                     }
                     ha_port = free_port()?;
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Err(with_disk_check(error, &store_dir)),
             }
         };
         Ok(EmbeddedRocketMq { namesrv_addr, broker: Some(broker), namesrv_stop: Some(namesrv_stop), namesrv_task: Some(namesrv_task) })
@@ -246,6 +262,22 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
         .await
         .map_err(|e| EmbeddedError::Broker(e.into()))?;
     initialized.start().await.map_err(|e| EmbeddedError::Broker(e.into()))
+}
+
+/// RocketMQ's `disk_space_warning_level_ratio`: the share of a disk past which its store
+/// refuses to write.
+const DISK_WARNING_PERCENT: u64 = 90;
+
+/// `error`, or [`EmbeddedError::DiskFull`] when the disk of `store_dir` is nearly full (the
+/// broker's own message does not say so).
+fn with_disk_check(error: EmbeddedError, store_dir: &Path) -> EmbeddedError {
+    let (Ok(total), Ok(free)) = (fs2::total_space(store_dir), fs2::available_space(store_dir)) else { return error };
+    let used_percent = if total == 0 { 0 } else { 100 - free.saturating_mul(100) / total };
+    if used_percent + 5 < DISK_WARNING_PERCENT {
+        return error;
+    }
+    let free = crate::memory::human(usize::try_from(free).unwrap_or(usize::MAX));
+    EmbeddedError::DiskFull { error: Box::new(error), path: store_dir.to_owned(), used_percent, free }
 }
 
 async fn wait_for_port(port: u16, timeout: Duration) -> Result<(), EmbeddedError> {

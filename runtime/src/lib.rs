@@ -14,6 +14,7 @@ mod cluster;
 mod dlq;
 pub mod embedded;
 pub mod logging;
+pub mod memory;
 mod metrics;
 mod mq;
 pub mod rest;

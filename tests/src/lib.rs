@@ -111,3 +111,42 @@ impl SourceTask for BlockingTask {
         Ok(Vec::new())
     }
 }
+
+/// A source that keeps what it allocates: every poll adds `mib.per.poll` MiB (written, so the
+/// pages are real) to what it holds, and produces nothing. What a connector with an unbounded
+/// buffer does; the worker's `--memory-limit` must stop it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = HoardingTask)]
+pub struct HoardingSource {
+    /// MiB added at every poll.
+    pub mib_per_poll: usize,
+    /// Milliseconds between polls.
+    #[serde(default = "HoardingSource::default_interval")]
+    pub interval_ms: u64,
+}
+
+impl HoardingSource {
+    fn default_interval() -> u64 {
+        20
+    }
+}
+
+/// See [`HoardingSource`].
+pub struct HoardingTask {
+    config: HoardingSource,
+    held: Vec<Vec<u8>>,
+}
+
+impl SourceTask for HoardingTask {
+    type Config = HoardingSource;
+
+    async fn open(config: HoardingSource, _ctx: SourceContext) -> Result<Self> {
+        Ok(HoardingTask { config, held: Vec::new() })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        self.held.push(vec![1_u8; self.config.mib_per_poll << 20]);
+        connect_sdk::tokio::time::sleep(Duration::from_millis(self.config.interval_ms)).await;
+        Ok(Vec::new())
+    }
+}

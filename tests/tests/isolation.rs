@@ -1,6 +1,7 @@
-//! Connector code that blocks every thread of the worker's runtime does not take the REST API
-//! with it: the API answers (and says the worker is unhealthy) while the tasks block, and the
-//! watchdog names the calls in the log.
+//! One connector cannot sink the worker: connector code that blocks every thread of the
+//! worker's runtime does not take the REST API with it (the API answers, and says the worker is
+//! unhealthy, while the tasks block; the watchdog names the calls in the log), and a task that
+//! allocates without bound is failed at the worker's `--memory-limit` while the others run on.
 
 mod fixture;
 
@@ -41,6 +42,52 @@ async fn tasks_blocking_every_runtime_thread_leave_the_rest_api_answering() {
     // Once the calls return the worker is healthy again.
     let healthy = fixture::wait_until(Duration::from_secs(90), || worker.call("GET", "/health", None).0 == 200).await;
     assert!(healthy, "{}", worker.log_tail());
+    drop(worker);
+    broker.shutdown().await;
+}
+
+/// The value of `metric` (a line `metric{...} value` or `metric value`) in `/metrics`.
+fn metric(worker: &WorkerProcess, line_start: &str) -> Option<f64> {
+    let (_, text) = fixture::http_text(worker.rest, "GET", "/metrics", None);
+    text.lines().find(|l| l.starts_with(line_start)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_allocating_without_bound_fails_at_the_memory_limit_and_the_worker_runs_on() {
+    let broker = Broker::start("memory").await;
+    // Capped: without the budget this worker would take the machine's memory.
+    let worker = WorkerProcess::start_with("memory", &broker.namesrv(), &broker.dir, &["--memory-limit", "384MiB"], Some("3221225472"));
+    let steady = json!({"connector.class": "datagen-source", "topic": "memory-steady", "records.per.second": 200});
+    let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": "steady", "config": steady})));
+    assert_eq!(code, 201, "{body}");
+    // 8 MiB every 20 ms; no automatic restart, so it stays failed.
+    let hoarder = json!({"connector.class": "hoarding-source", "mib.per.poll": 8, "errors.restart.max.attempts": 0});
+    let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": "hoarder", "config": hoarder})));
+    assert_eq!(code, 201, "{body}");
+
+    let failed = fixture::wait_until(Duration::from_secs(60), || {
+        worker.call("GET", "/connectors/hoarder/status", None).1["tasks"][0]["state"] == "FAILED"
+    })
+    .await;
+    let (_, status) = worker.call("GET", "/connectors/hoarder/status", None);
+    assert!(failed, "{status}\n{}", worker.log_tail());
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains("--memory-limit of 384.0 MiB") && trace.contains("held the most"), "{trace}");
+    assert_eq!(metric(&worker, "connect_worker_memory_budget_failed_tasks_total"), Some(1.0));
+    // Its heap was released: the worker is well under the limit again.
+    let released = fixture::wait_until(Duration::from_secs(20), || {
+        metric(&worker, "connect_worker_heap_bytes").is_some_and(|b| b < 200.0 * 1048576.0)
+    })
+    .await;
+    assert!(released, "heap {:?}", metric(&worker, "connect_worker_heap_bytes"));
+
+    // The worker and its other connector run on.
+    let (_, steady) = worker.call("GET", "/connectors/steady/status", None);
+    assert_eq!(steady["tasks"][0]["state"], "RUNNING", "{steady}");
+    let written = || metric(&worker, "connect_source_records_written_total{connector=\"steady\"").unwrap_or(0.0);
+    let before = written();
+    assert!(fixture::wait_until(Duration::from_secs(30), || written() > before).await, "the other connector stopped writing");
+    assert_eq!(worker.call("GET", "/health", None).0, 200);
     drop(worker);
     broker.shutdown().await;
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 
 use super::ApiError;
@@ -174,14 +174,15 @@ pub(super) async fn check(State(gate): State<Gate>, request: Request, next: Next
         return next.run(request).await;
     }
     let user = match request.headers().get(header::AUTHORIZATION) {
-        None => return unauthorized("this call needs credentials: Authorization: Bearer <token> or Basic"),
+        None => return unauthorized(request, "this call needs credentials: Authorization: Bearer <token> or Basic").await,
         Some(value) => match gate.credentials.identify(value) {
             Some(user) => user,
-            None => return unauthorized("the credentials are not valid"),
+            None => return unauthorized(request, "the credentials are not valid").await,
         },
     };
     if !reads && user.role != Role::Admin {
-        return ApiError::new(403, format!("user {:?} may only read: {method} {path} needs the admin role", user.name)).into_response();
+        let refusal = ApiError::new(403, format!("user {:?} may only read: {method} {path} needs the admin role", user.name));
+        return super::refuse(request, refusal).await;
     }
     if !reads {
         tracing::info!(user = %user.name, %method, %path, "REST write");
@@ -189,8 +190,8 @@ pub(super) async fn check(State(gate): State<Gate>, request: Request, next: Next
     next.run(request).await
 }
 
-fn unauthorized(message: &str) -> Response {
-    let mut response = ApiError::new(401, message).into_response();
+async fn unauthorized(request: Request, message: &str) -> Response {
+    let mut response = super::refuse(request, ApiError::new(401, message)).await;
     let challenge = HeaderValue::from_static("Basic realm=\"connect-worker\", Bearer realm=\"connect-worker\"");
     response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     response

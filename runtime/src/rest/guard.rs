@@ -15,7 +15,7 @@
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::ApiError;
 
@@ -31,7 +31,7 @@ pub(super) struct Guard {
 /// Checks a request against the guard before it reaches a handler.
 pub(super) async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     match refusal(&guard, request.method(), request.uri(), request.headers()) {
-        Some(error) => error.into_response(),
+        Some(error) => super::refuse(request, error).await,
         None => next.run(request).await,
     }
 }

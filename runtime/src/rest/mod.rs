@@ -66,6 +66,18 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     }
 }
 
+/// The most of a refused request's body read before the refusal is sent (axum's body limit).
+const REFUSED_BODY_READ: usize = 2 * 1024 * 1024;
+
+/// Answers `refusal` to a request that was not let through, after reading (and dropping) what
+/// it still sends, up to [`REFUSED_BODY_READ`] bytes: an HTTP/2 client still sending its body
+/// when the answer comes gets its stream reset and reports a transport error instead of the
+/// 401, 403 or 415 the answer says.
+async fn refuse(request: Request, refusal: ApiError) -> Response {
+    let _ = axum::body::to_bytes(request.into_body(), REFUSED_BODY_READ).await;
+    refusal.into_response()
+}
+
 /// Errors in Kafka Connect's JSON shape, also those axum's extractors answer with text (a
 /// query string that does not parse, a path that is not UTF-8).
 async fn json_errors(response: Response) -> Response {

@@ -15,6 +15,7 @@ use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
 use crate::state::configs::{self, Configs};
@@ -109,6 +110,7 @@ pub struct WorkerBuilder {
     converters: ConverterDefaults,
     settings: RunnerSettings,
     allowed_paths: AllowedPaths,
+    memory_limit: Option<usize>,
 }
 
 impl Default for WorkerBuilder {
@@ -122,6 +124,7 @@ impl Default for WorkerBuilder {
             converters: ConverterDefaults::default(),
             settings: RunnerSettings::default(),
             allowed_paths: AllowedPaths::any(),
+            memory_limit: None,
         }
     }
 }
@@ -195,6 +198,14 @@ impl WorkerBuilder {
         self
     }
 
+    /// Keeps the worker's heap under `bytes`: near it, the task holding the most is failed
+    /// (see [`crate::memory`]; the binary's global allocator must be
+    /// [`memory::Allocator`](crate::memory::Allocator), or [`build`](Self::build) says so).
+    pub fn memory_limit(mut self, bytes: usize) -> WorkerBuilder {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
     /// Starts the worker: the embedded broker if asked for, the RocketMQ client, the state
     /// logs (replayed), the cluster membership, and the herder, which starts the connectors.
     pub async fn build(self) -> Result<Worker, WorkerError> {
@@ -208,6 +219,7 @@ impl WorkerBuilder {
                 "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
             )));
         }
+        let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(WorkerError::InvalidSetting)?;
         let (embedded, namesrv_addr) = match &self.broker {
             Broker::External(addr) => (None, addr.clone()),
             Broker::Embedded { namesrv_port, broker_port } => {
@@ -269,6 +281,18 @@ impl WorkerBuilder {
             "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
             move || watched.stuck_total() as f64,
         );
+        if let Some(budget) = &memory {
+            let (counted, limit) = (budget.clone(), budget.limit());
+            metrics.gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || {
+                crate::memory::heap_bytes() as f64
+            });
+            metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
+            metrics.gauge(
+                "connect_worker_memory_budget_failed_tasks_total",
+                "Tasks failed because they held the most heap when the worker neared its --memory-limit.",
+                move || counted.failed_total() as f64,
+            );
+        }
         let configs = Configs::new(configs);
         let offsets = SourceOffsets::new(offsets);
         let statuses = Statuses::new(statuses);
@@ -276,7 +300,8 @@ impl WorkerBuilder {
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
                 .with_lease(lease.clone())
                 .with_allowed_paths(self.allowed_paths)
-                .with_calls(calls.clone()),
+                .with_calls(calls.clone())
+                .with_memory(memory.clone()),
         );
         let settings = HerderSettings {
             id: id.clone(),

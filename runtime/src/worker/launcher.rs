@@ -21,6 +21,7 @@ use super::herder::Launch;
 use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::{Lease, TaskLease};
 use crate::dlq::DeadLetterQueue;
+use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
@@ -50,6 +51,8 @@ pub(crate) struct Launcher {
     allowed_paths: AllowedPaths,
     /// Calls into tasks in progress, watched for those that do not return.
     calls: Calls,
+    /// The worker's memory budget, counting every task's heap.
+    memory: Option<MemoryBudget>,
 }
 
 impl Launcher {
@@ -74,7 +77,14 @@ impl Launcher {
             validated: Mutex::default(),
             allowed_paths: AllowedPaths::any(),
             calls: Calls::default(),
+            memory: None,
         }
+    }
+
+    /// Tasks' heaps count against `memory`.
+    pub(super) fn with_memory(mut self, memory: Option<MemoryBudget>) -> Launcher {
+        self.memory = memory;
+        self
     }
 
     /// Tasks register their calls in `calls` (watched by the worker's watchdog).
@@ -250,11 +260,11 @@ impl Launch for Launcher {
         let validated = self.validated(spec)?;
         let pipeline = self.pipeline(&validated, name, id);
         let producer = self.producer()?;
-        match validated.plugin().factory {
+        let runner: Box<dyn TaskRunner> = match validated.plugin().factory {
             ConnectorFactory::Source(factory) => {
                 let context = SourceContext::new(name, id, self.offsets.reader(name));
                 let task = (factory.open_task)(task_config, context.clone()).await?;
-                Ok(Box::new(SourceRunner {
+                Box::new(SourceRunner {
                     pipeline,
                     task,
                     producer,
@@ -263,7 +273,7 @@ impl Launch for Launcher {
                     context,
                     exactly_once: (self.settings.exactly_once_source && factory.repeatable)
                         .then(|| ExactlyOnce::new(name, id, self.mq.clone(), self.offsets.clone())),
-                }))
+                })
             }
             ConnectorFactory::Sink(factory) => {
                 let errors = &validated.common().errors;
@@ -284,7 +294,7 @@ impl Launch for Launcher {
                 let task = (factory.open_task)(task_config, context.clone()).await?;
                 let consumer =
                     self.mq.consumer(&sink_group(name), &format!("{name}-{id}"), &[], self.settings.max_batch_records as i32).await?;
-                Ok(Box::new(SinkRunner {
+                Box::new(SinkRunner {
                     pipeline,
                     task,
                     context,
@@ -294,9 +304,13 @@ impl Launch for Launcher {
                     mq: self.mq.clone(),
                     task_count: tasks.len() as u32,
                     lags: Default::default(),
-                }))
+                })
             }
-        }
+        };
+        Ok(match &self.memory {
+            Some(budget) => budget.count(name, id, runner),
+            None => runner,
+        })
     }
 }
 

@@ -12,6 +12,10 @@ use connect_redis as _;
 use connect_rocketmq as _;
 use connect_tests as _;
 
+/// Counts each task's heap for `--memory-limit`.
+#[global_allocator]
+static ALLOCATOR: connect_runtime::memory::Allocator = connect_runtime::memory::Allocator::system();
+
 fn main() -> std::process::ExitCode {
     connect_runtime::main()
 }
