@@ -272,7 +272,7 @@ const DISK_WARNING_PERCENT: u64 = 90;
 /// broker's own message does not say so).
 fn with_disk_check(error: EmbeddedError, store_dir: &Path) -> EmbeddedError {
     let (Ok(total), Ok(free)) = (fs2::total_space(store_dir), fs2::available_space(store_dir)) else { return error };
-    let used_percent = if total == 0 { 0 } else { 100 - free.saturating_mul(100) / total };
+    let used_percent = free.saturating_mul(100).checked_div(total).map_or(0, |free_percent| 100u64.saturating_sub(free_percent));
     if used_percent + 5 < DISK_WARNING_PERCENT {
         return error;
     }
