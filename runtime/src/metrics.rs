@@ -79,11 +79,69 @@ const TASK_GAUGES: [(&str, &str, TaskGauge); 2] = [
     ("connect_sink_record_lag_max", "Records behind the end of the most lagging queue of a sink task.", TaskGauge::SinkRecordLagMax),
 ];
 
-/// The counters and gauges of one task; cheap to bump from the hot path.
+/// A latency histogram of one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskHistogram {
+    SinkRecordAge,
+    SourceSend,
+}
+
+const TASK_HISTOGRAMS: [(&str, &str, TaskHistogram); 2] = [
+    (
+        "connect_sink_record_age_seconds",
+        "Age of records when handed to a sink task's put: from the record's timestamp (set by its source, else when it was sent) to the put.",
+        TaskHistogram::SinkRecordAge,
+    ),
+    (
+        "connect_source_send_seconds",
+        "Time from a source task's poll returning records to the broker acknowledging them, per record.",
+        TaskHistogram::SourceSend,
+    ),
+];
+
+/// Upper bounds of the histograms' buckets, in microseconds (1 ms to 30 s).
+const BUCKETS_MICROS: [u64; 15] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000,
+    60_000_000,
+];
+
+/// Observations per bucket (not cumulative: the text adds them up), their count and sum.
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS_MICROS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, micros: u64, times: u64) {
+        if let Some(bucket) = BUCKETS_MICROS.iter().position(|bound| micros <= *bound) {
+            self.buckets[bucket].fetch_add(times, Ordering::Relaxed);
+        }
+        self.count.fetch_add(times, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros.saturating_mul(times), Ordering::Relaxed);
+    }
+
+    /// The Prometheus lines of this histogram, with `labels` (`connector="a",task="0"`).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS_MICROS) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{}\"}} {cumulative}", bound as f64 / 1e6);
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
+/// The counters, gauges and histograms of one task; cheap to bump from the hot path.
 #[derive(Default)]
 pub(crate) struct TaskMetrics {
     counters: [AtomicU64; COUNTERS.len()],
     gauges: [AtomicU64; TASK_GAUGES.len()],
+    histograms: [Histogram; TASK_HISTOGRAMS.len()],
 }
 
 impl TaskMetrics {
@@ -103,6 +161,11 @@ impl TaskMetrics {
         self.add(Counter::Batches, 1);
         self.add(Counter::BatchRecords, size);
         self.gauges[TaskGauge::BatchSizeMax as usize].fetch_max(size, Ordering::Relaxed);
+    }
+
+    /// Observes `latency` `times` times in `histogram`.
+    pub(crate) fn observe(&self, histogram: TaskHistogram, latency: std::time::Duration, times: u64) {
+        self.histograms[histogram as usize].observe(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX), times);
     }
 
     /// Sets `gauge`.
@@ -188,6 +251,16 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }
+        for (name, help, histogram) in TASK_HISTOGRAMS {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+            // Only the tasks it applies to (a sink has no send times).
+            for ((connector, task), metrics) in &tasks {
+                let histogram = &metrics.histograms[histogram as usize];
+                if histogram.count.load(Ordering::Relaxed) > 0 {
+                    histogram.render(&mut out, name, &format!("connector=\"{}\",task=\"{task}\"", escape(connector)));
+                }
+            }
+        }
         for gauge in self.gauges.lock().unwrap_or_else(PoisonError::into_inner).iter() {
             let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
             for (label, value) in (gauge.read)() {
@@ -224,5 +297,28 @@ mod tests {
         assert!(text.contains("# TYPE connect_worker_members gauge\nconnect_worker_members 2\n"), "{text}");
         assert!(text.contains("connect_state_log_keys{log=\"configs\"} 4\n"), "{text}");
         assert!(text.contains("connect_worker_uptime_seconds "), "{text}");
+    }
+
+    #[test]
+    fn latency_histograms_render_cumulative_buckets_for_the_tasks_they_apply_to() {
+        let metrics = Metrics::default();
+        let sink = metrics.task("sink", 0);
+        sink.observe(TaskHistogram::SinkRecordAge, std::time::Duration::from_micros(800), 3);
+        sink.observe(TaskHistogram::SinkRecordAge, std::time::Duration::from_millis(40), 1);
+        sink.observe(TaskHistogram::SinkRecordAge, std::time::Duration::from_secs(120), 1);
+        metrics.task("source", 0).observe(TaskHistogram::SourceSend, std::time::Duration::from_millis(3), 2);
+        let text = metrics.render();
+        let age = "connect_sink_record_age_seconds";
+        assert!(text.contains(&format!("# TYPE {age} histogram\n")), "{text}");
+        assert!(text.contains(&format!("{age}_bucket{{connector=\"sink\",task=\"0\",le=\"0.001\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("{age}_bucket{{connector=\"sink\",task=\"0\",le=\"0.025\"}} 3\n")), "{text}");
+        assert!(text.contains(&format!("{age}_bucket{{connector=\"sink\",task=\"0\",le=\"0.05\"}} 4\n")), "{text}");
+        assert!(text.contains(&format!("{age}_bucket{{connector=\"sink\",task=\"0\",le=\"60\"}} 4\n")), "{text}");
+        assert!(text.contains(&format!("{age}_bucket{{connector=\"sink\",task=\"0\",le=\"+Inf\"}} 5\n")), "{text}");
+        assert!(text.contains(&format!("{age}_count{{connector=\"sink\",task=\"0\"}} 5\n")), "{text}");
+        assert!(text.contains(&format!("{age}_sum{{connector=\"sink\",task=\"0\"}} 120.0424\n")), "{text}");
+        assert!(text.contains("connect_source_send_seconds_count{connector=\"source\",task=\"0\"} 2\n"), "{text}");
+        assert!(!text.contains("connect_source_send_seconds_count{connector=\"sink\""), "{text}");
+        assert!(!text.contains("connect_sink_record_age_seconds_count{connector=\"source\""), "{text}");
     }
 }

@@ -17,7 +17,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use super::outage::BrokerWait;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::dlq::DeadLetterQueue;
-use crate::metrics::{Counter, TaskGauge};
+use crate::metrics::{Counter, TaskGauge, TaskHistogram, TaskMetrics};
 use crate::mq::{Consumer, MqClient, queue_id, queue_of};
 use crate::wire::{self, RawRecord};
 
@@ -286,6 +286,7 @@ impl SinkRunner {
         self.pipeline.lease.check()?;
         let count = batch.len();
         let pipeline = &self.pipeline;
+        observe_ages(&pipeline.metrics, &batch);
         let call = pipeline.calls.enter("put");
         pipeline.retry.run_on_with(&pipeline.metrics, &mut self.task, batch, |task, batch| task.put(batch)).await?;
         drop(call);
@@ -354,5 +355,15 @@ impl<'m> QueueRun<'m> {
         self.queue.queue_id == message.queue_id()
             && self.queue.topic == message.topic().as_str()
             && self.queue.broker_name == message.broker_name()
+    }
+}
+
+/// The age of each record of `batch` about to be put (now less its timestamp), in
+/// `connect_sink_record_age_seconds`; a timestamp in the future counts as age 0.
+fn observe_ages(metrics: &TaskMetrics, batch: &[SinkRecord]) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    for timestamp in batch.iter().filter_map(|r| r.record.timestamp) {
+        let age = Duration::from_millis(now.saturating_sub(timestamp).max(0) as u64);
+        metrics.observe(TaskHistogram::SinkRecordAge, age, 1);
     }
 }

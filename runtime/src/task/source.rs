@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::exactly_once::{ExactlyOnce, StoredRecords};
 use super::outage::BrokerWait;
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
-use crate::metrics::{Counter, TaskMetrics};
+use crate::metrics::{Counter, TaskHistogram, TaskMetrics};
 use crate::mq::{MqClient, Producer, queue_id};
 use crate::state::configs::TargetState;
 use crate::state::offsets::SourceOffsets;
@@ -217,11 +217,14 @@ async fn commit(
 struct Batch {
     offsets: Vec<(SourcePartition, SourceOffset)>,
     records: Vec<(u64, RawRecord)>,
+    /// When the task's poll returned the records.
+    polled: Instant,
 }
 
 /// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
 /// An exactly-once source's records are marked, and those the broker already holds dropped.
 fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Option<&mut Delivery>) -> Result<Batch, Error> {
+    let polled = Instant::now();
     pipeline.metrics.add(Counter::SourceRecordsPolled, records.len() as u64);
     // Only the last offset of each run of records from one partition is kept: it covers the run.
     let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
@@ -303,7 +306,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
         }
     }
-    Ok(Batch { offsets, records: out })
+    Ok(Batch { offsets, records: out, polled })
 }
 
 /// Where a source partition's records go (hashed from its JSON text): always the same queue
@@ -362,8 +365,12 @@ impl Sender {
         let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(1);
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let handle = tokio::spawn(async move {
-            while let Some(Batch { offsets, records }) = batch_rx.recv().await {
+            while let Some(Batch { offsets, records, polled }) = batch_rx.recv().await {
+                let count = records.len() as u64;
                 let ack = self.send(records).await.map(|positions| (offsets, positions));
+                if ack.is_ok() {
+                    self.metrics.observe(TaskHistogram::SourceSend, polled.elapsed(), count);
+                }
                 let failed = ack.is_err();
                 if ack_tx.send(ack).is_err() || failed {
                     break;
