@@ -41,6 +41,10 @@ async fn file_pipeline_delivers_every_line() {
     assert!(in_order, "one file is one source partition, pinned to one queue: its lines arrive in order");
     assert_eq!(worker.metric("connect_source_records_written_total", "in", 0), LINES as f64);
     assert_eq!(worker.metric("connect_sink_records_put_total", "out", 0), LINES as f64);
+    // Every record's latency is observed: its send by the source, its age at the sink's put.
+    assert_eq!(worker.metric("connect_source_send_seconds_count", "in", 0), LINES as f64);
+    assert_eq!(worker.metric("connect_sink_record_age_seconds_count", "out", 0), LINES as f64);
+    assert!(worker.metric("connect_sink_record_age_seconds_sum", "out", 0) > 0.0);
     // With nothing changing, the herder sleeps (it once spun on the closed member channel of
     // a standalone worker, taking a core from the tasks).
     let passes = || {
