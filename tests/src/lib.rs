@@ -150,3 +150,74 @@ impl SourceTask for HoardingTask {
         Ok(Vec::new())
     }
 }
+
+/// A source shaped like change data capture: with no offset it first emits a snapshot of
+/// `snapshot.records` records whose offsets name the moment the snapshot was taken (a second
+/// snapshot has other offsets, as a database's would), then one `stream-<n>` record every
+/// `interval.ms` with offset `{"stream": n}`. A restart that snapshots again shows as a
+/// second `snapshot-<moment>-*` generation in what it wrote.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(task = SnapshottingTask)]
+pub struct SnapshottingSource {
+    /// Topic to write to.
+    pub topic: String,
+    /// Records in the snapshot.
+    #[serde(default = "SnapshottingSource::default_snapshot")]
+    pub snapshot_records: u64,
+    /// Milliseconds between streamed records.
+    #[serde(default = "SnapshottingSource::default_interval")]
+    pub interval_ms: u64,
+}
+
+impl SnapshottingSource {
+    fn default_snapshot() -> u64 {
+        10
+    }
+
+    fn default_interval() -> u64 {
+        20
+    }
+}
+
+/// See [`SnapshottingSource`].
+pub struct SnapshottingTask {
+    config: SnapshottingSource,
+    partition: SourcePartition,
+    /// The snapshot still to emit (its moment), or `None` once streaming.
+    snapshot: Option<u128>,
+    next: u64,
+}
+
+impl SourceTask for SnapshottingTask {
+    type Config = SnapshottingSource;
+
+    async fn open(config: SnapshottingSource, ctx: SourceContext) -> Result<Self> {
+        let partition = SourcePartition::new().with("source", "snapshotting");
+        let (snapshot, next) = match ctx.offset(&partition) {
+            Some(offset) => match offset.get_i64("stream") {
+                Some(n) => (None, n as u64 + 1),
+                // Stopped inside the snapshot: it is taken again.
+                None => (Some(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())), 0),
+            },
+            None => (Some(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())), 0),
+        };
+        Ok(SnapshottingTask { config, partition, snapshot, next })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        if let Some(moment) = self.snapshot.take() {
+            let records = (0..self.config.snapshot_records)
+                .map(|i| {
+                    let offset = SourceOffset::new().with("snapshot_at", moment.to_string()).with("row", i);
+                    SourceRecord::new(self.partition.clone(), offset, &self.config.topic, Value::String(format!("snapshot-{moment}-{i}")))
+                })
+                .collect();
+            return Ok(records);
+        }
+        connect_sdk::tokio::time::sleep(Duration::from_millis(self.config.interval_ms)).await;
+        let n = self.next;
+        self.next += 1;
+        let offset = SourceOffset::new().with("stream", n);
+        Ok(vec![SourceRecord::new(self.partition.clone(), offset, &self.config.topic, Value::String(format!("stream-{n}")))])
+    }
+}

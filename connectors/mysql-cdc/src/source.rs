@@ -222,6 +222,9 @@ impl SourceTask for MySqlCdcTask {
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
         };
+        let what = if matches!(phase, Phase::Snapshot(_)) { "snapshot, then stream" } else { "stream" };
+        connect_sdk::tracing::info!(connector = ctx.connector_name(), file = %position.file, pos = position.pos, rows = position.rows,
+            committed = committed.is_some(), "mysql-cdc-source starts: {what} from this binlog position");
         let server_id = config.database_server_id.unwrap_or_else(|| server_id_of(ctx.connector_name()));
         Ok(MySqlCdcTask {
             config,

@@ -9,12 +9,23 @@
 //! the end, collects the markers it finds, and then drops each re-polled record whose
 //! partition and offset the broker already holds. It relies on what the compliance suite
 //! asks of every source: polled again from the same offset, it returns the same records.
+//!
+//! The scan runs before the task opens, and the records it finds are commits too: a partition
+//! the task asks the offset of ([`HeldOffsets`]) gets the offset of its latest record in the
+//! broker when that is newer than the committed one (no commit covered it before the crash),
+//! and the runner commits it. So a task that crashed before its first commit resumes after what
+//! it sent instead of starting over (a change data capture source would snapshot again, and
+//! the changes between the two snapshots would be lost).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
+use std::sync::{Mutex, PoisonError};
+
 use connect_sdk::Error;
+use connect_sdk::context::OffsetReader;
+use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::record::QueueId;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
@@ -99,25 +110,31 @@ impl ExactlyOnce {
     }
 
     /// Reads every queue the connector's tasks wrote to, from its recorded position to its
-    /// end, and returns the markers of this connector's records found there.
-    pub async fn scan(&self) -> Result<StoredRecords, Error> {
-        let mut stored = StoredRecords::default();
+    /// end: the markers of this connector's records found there, and the latest offset of each
+    /// partition among them.
+    pub async fn scan(&self) -> Result<Held, Error> {
+        let mut held = Held::default();
         let positions = self.offsets.queue_positions(&self.connector);
         let mut pending: HashMap<QueueId, (i64, i64)> = HashMap::new();
         for (queue, from) in positions {
             let end = self.mq.queue_end(&queue_of(&queue)).await.map_err(Error::from)?;
             if end > from {
-                pending.insert(queue, (from, end));
+                pending.insert(queue.clone(), (from, end));
+                held.ends.insert(queue, end);
             }
         }
         if pending.is_empty() {
-            return Ok(stored);
+            return Ok(held);
         }
         let total: i64 = pending.values().map(|(from, end)| end - from).sum();
         tracing::info!(connector = %self.connector, task = self.task, queues = pending.len(), messages = total, "looking for records the broker already holds");
-        self.read_markers(pending, "scan", |_, _, marker| stored.add(marker)).await?;
-        tracing::info!(connector = %self.connector, task = self.task, records = stored.remaining, "records already held found");
-        Ok(stored)
+        self.read_markers(pending, "scan", |_, position, born, marker| {
+            held.note(marker, (born, position));
+            held.stored.add(marker)
+        })
+        .await?;
+        tracing::info!(connector = %self.connector, task = self.task, records = held.stored.remaining, partitions = held.latest.len(), "records already held found");
+        Ok(held)
     }
 
     /// Where the broker stored a batch whose send failed, if it did: its position in `queue`
@@ -132,7 +149,7 @@ impl ExactlyOnce {
         }
         let mut found: Vec<(i64, String)> = Vec::new();
         let range = HashMap::from([(queue_id(queue), (from, end))]);
-        self.read_markers(range, "resend", |_, position, marker| {
+        self.read_markers(range, "resend", |_, position, _, marker| {
             found.push((position, marker.to_owned()));
             Ok(())
         })
@@ -141,12 +158,12 @@ impl ExactlyOnce {
     }
 
     /// Reads each queue of `ranges` from its first position to its end (exclusive), handing
-    /// every marker found to `found` with its queue and position.
+    /// every marker found to `found` with its queue, position and born timestamp.
     async fn read_markers(
         &self,
         mut ranges: HashMap<QueueId, (i64, i64)>,
         purpose: &str,
-        mut found: impl FnMut(&QueueId, i64, &str) -> Result<(), Error>,
+        mut found: impl FnMut(&QueueId, i64, i64, &str) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let group = crate::mq::connector_group(&self.connector, purpose);
         let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
@@ -184,7 +201,7 @@ impl ExactlyOnce {
                         continue;
                     }
                     if let Some(marker) = message.properties().get(wire::SOURCE_POSITION) {
-                        found(&queue, message.queue_offset(), marker.as_str())?;
+                        found(&queue, message.queue_offset(), message.born_timestamp(), marker.as_str())?;
                     }
                     if message.queue_offset() + 1 >= end {
                         ranges.remove(&queue);
@@ -208,6 +225,98 @@ fn stored_batch(found: &[(i64, String)], markers: &[&str]) -> Option<i64> {
         let same = window.iter().zip(markers).all(|((_, marker), wanted)| marker == wanted);
         (consecutive && same).then_some(window[0].0)
     })
+}
+
+/// An exactly-once task's start: its scan of the broker, made before it opened, and the
+/// offsets it was given (some from the broker's records).
+pub struct Resume {
+    /// The task's exactly-once delivery.
+    pub eos: ExactlyOnce,
+    /// What the scan found.
+    pub held: Held,
+    /// The offsets the task reads.
+    pub given: std::sync::Arc<HeldOffsets>,
+}
+
+impl Resume {
+    /// Scans the broker for the records of `eos`'s connector, and the offsets its task reads
+    /// (`committed`, overlaid with what the scan found).
+    pub async fn scan(eos: ExactlyOnce, committed: std::sync::Arc<dyn OffsetReader>) -> Result<Resume, Error> {
+        let mut held = eos.scan().await?;
+        let given = std::sync::Arc::new(HeldOffsets::new(committed, &eos, &mut held));
+        Ok(Resume { eos, held, given })
+    }
+}
+
+/// What a starting task's scan found in the broker.
+#[derive(Default)]
+pub struct Held {
+    /// The markers, to drop the records polled again.
+    pub stored: StoredRecords,
+    /// Per partition key, the latest record's (born timestamp, queue position) and offset (JSON).
+    latest: HashMap<u64, ((i64, i64), String)>,
+    /// The end of every queue scanned.
+    pub ends: BTreeMap<QueueId, i64>,
+}
+
+impl Held {
+    /// Keeps `marker`'s offset when it is its partition's latest so far (records of a partition
+    /// are sent in order: the later born, or further in its queue, is the newer).
+    fn note(&mut self, marker: &str, at: (i64, i64)) {
+        let Some((key, offset)) = marker.split_at_checked(16) else { return };
+        let Ok(key) = u64::from_str_radix(key, 16) else { return };
+        match self.latest.get_mut(&key) {
+            Some((seen, _)) if *seen > at => {}
+            Some(latest) => *latest = (at, offset.to_owned()),
+            None => {
+                self.latest.insert(key, (at, offset.to_owned()));
+            }
+        }
+    }
+}
+
+/// The offsets a starting task reads: a partition with records in the broker that no commit
+/// covered gets the offset of its latest one (it is newer than the committed one: the scan
+/// starts where the last commits ended); every other partition its committed offset. The
+/// offsets given out that way are committed by the runner ([`HeldOffsets::take_recovered`]).
+pub struct HeldOffsets {
+    committed: std::sync::Arc<dyn OffsetReader>,
+    eos: ExactlyOnce,
+    latest: HashMap<u64, SourceOffset>,
+    recovered: Mutex<Vec<(SourcePartition, SourceOffset)>>,
+}
+
+impl HeldOffsets {
+    /// `committed`, overlaid with the latest offsets `held` found.
+    pub fn new(committed: std::sync::Arc<dyn OffsetReader>, eos: &ExactlyOnce, held: &mut Held) -> HeldOffsets {
+        let latest = std::mem::take(&mut held.latest)
+            .into_iter()
+            .filter_map(|(key, (_, offset))| Some((key, serde_json::from_str::<SourceOffset>(&offset).ok()?)))
+            .collect();
+        HeldOffsets { committed, eos: eos.clone(), latest, recovered: Mutex::new(Vec::new()) }
+    }
+
+    /// The offsets handed out from the broker's records since the last call, with their
+    /// partitions' keys: to be committed, and their markers no longer looked for.
+    pub fn take_recovered(&self) -> Vec<(SourcePartition, SourceOffset)> {
+        std::mem::take(&mut *self.recovered.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The key of `partition` in markers.
+    pub fn key(&self, partition: &SourcePartition) -> u64 {
+        self.eos.partition_key(&partition.to_json_string())
+    }
+}
+
+impl OffsetReader for HeldOffsets {
+    fn offset(&self, partition: &SourcePartition) -> Option<SourceOffset> {
+        let Some(offset) = self.latest.get(&self.key(partition)) else { return self.committed.offset(partition) };
+        let mut recovered = self.recovered.lock().unwrap_or_else(PoisonError::into_inner);
+        if !recovered.iter().any(|(p, _)| p == partition) {
+            recovered.push((partition.clone(), offset.clone()));
+        }
+        Some(offset.clone())
+    }
 }
 
 /// The records of a connector the broker already holds beyond its committed offsets: per
@@ -235,6 +344,13 @@ impl StoredRecords {
             )));
         }
         Ok(())
+    }
+
+    /// Stops looking for the records of the partition `key` (its task resumes after them).
+    pub fn forget(&mut self, key: u64) {
+        if let Some(offsets) = self.partitions.remove(&key) {
+            self.remaining -= offsets.values().map(|n| *n as usize).sum::<usize>();
+        }
     }
 
     /// Whether nothing is left to drop (the common case: no lookup needed).

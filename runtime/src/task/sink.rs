@@ -104,6 +104,8 @@ impl SinkRunner {
             committed?;
             let mut advanced = false;
             if !messages.is_empty() {
+                tracing::trace!(connector = %self.pipeline.connector, first = ?messages.first().map(|m| (m.queue_id(), m.queue_offset())),
+                    last = ?messages.last().map(|m| (m.queue_id(), m.queue_offset())), count = messages.len(), "polled");
                 self.pipeline.metrics.add(Counter::SinkRecordsRead, messages.len() as u64);
                 let before = offsets.clone();
                 let batch = self.convert(&messages, offsets).await?;

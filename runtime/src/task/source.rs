@@ -12,7 +12,7 @@ use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
-use super::exactly_once::{ExactlyOnce, StoredRecords};
+use super::exactly_once::{ExactlyOnce, Held, HeldOffsets, Resume, StoredRecords};
 use super::outage::BrokerWait;
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
 use crate::metrics::{Counter, TaskHistogram, TaskMetrics};
@@ -38,8 +38,8 @@ pub struct SourceRunner {
     pub routes: Routes,
     /// The task's context (its early-commit requests).
     pub context: SourceContext,
-    /// Exactly-once delivery, when the worker provides it.
-    pub exactly_once: Option<ExactlyOnce>,
+    /// Exactly-once delivery, when the worker provides it: the scan made before the task opened.
+    pub exactly_once: Option<Resume>,
 }
 
 impl SourceRunner {
@@ -49,11 +49,11 @@ impl SourceRunner {
         pipeline.calls.attach(&status);
         let broker = BrokerWait::new(status.clone(), control.clone(), pipeline.metrics.clone());
         let result = async {
-            let delivery = match &exactly_once {
-                Some(eos) => Some(Delivery { stored: broker.run(|| eos.scan()).await?, eos: eos.clone() }),
+            let delivery = match exactly_once {
+                Some(resume) => Some(Delivery::start(resume, &pipeline, &broker).await?),
                 None => None,
             };
-            let recorded = exactly_once.as_ref().map(|eos| (eos.clone(), eos.recorded_queues()));
+            let recorded = delivery.as_ref().map(|d| (d.eos.clone(), d.eos.recorded_queues()));
             let sender = Sender {
                 broker: broker.clone(),
                 metrics: pipeline.metrics.clone(),
@@ -76,6 +76,29 @@ impl SourceRunner {
 struct Delivery {
     eos: ExactlyOnce,
     stored: StoredRecords,
+    /// The offsets the task read, some from records no commit covered: committed with the next commit.
+    given: Arc<HeldOffsets>,
+}
+
+impl Delivery {
+    /// Commits the offsets the task was given from the broker's records when it opened (it
+    /// resumes after those records, so they are no longer looked for).
+    async fn start(resume: Resume, pipeline: &TaskPipeline, broker: &BrokerWait) -> Result<Delivery, Error> {
+        let Resume { eos, held: Held { mut stored, ends, .. }, given } = resume;
+        let recovered = given.take_recovered();
+        if !recovered.is_empty() {
+            for (partition, _) in &recovered {
+                stored.forget(given.key(partition));
+            }
+            pipeline.lease.check()?;
+            tracing::info!(connector = %pipeline.connector, task = pipeline.task, partitions = recovered.len(),
+                "resuming after records the broker holds that no commit covered: their offsets are committed");
+            broker
+                .run(|| async { eos.commit(recovered.clone(), &ends).await.map_err(|e| Error::other(format!("committing offsets: {e}"))) })
+                .await?;
+        }
+        Ok(Delivery { eos, stored, given })
+    }
 }
 
 /// Polls and converts batches and hands them to the [`Sender`], which sends them in order on
@@ -187,6 +210,13 @@ async fn commit(
     task: &mut Box<dyn DynSourceTask>,
     acked: &mut Acked,
 ) -> Result<(), Error> {
+    if let Some(delivery) = delivery {
+        // Offsets the task read from the broker's records since it started (a partition it
+        // opened late), unless it has gone past them.
+        for (partition, offset) in delivery.given.take_recovered() {
+            acked.offsets.entry(partition).or_insert(offset);
+        }
+    }
     if acked.offsets.is_empty() {
         return Ok(());
     }
@@ -247,6 +277,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
                 let offset_json = source_offset.to_json_string();
                 if !delivery.stored.is_empty() && delivery.stored.take(partition_key, &offset_json) {
                     pipeline.metrics.add(Counter::SourceRecordsDeduplicated, 1);
+                    tracing::debug!(connector = %pipeline.connector, task = pipeline.task, offset = %offset_json, "polled again and held by the broker: not sent");
                     None
                 } else {
                     Some(Some(CheetahString::from_string(delivery.eos.marker(partition_key, &offset_json))))
@@ -463,6 +494,7 @@ impl Sender {
                         }
                         metrics.batch(chunk.len());
                         metrics.add(Counter::SourceRecordsWritten, chunk.len() as u64);
+                        tracing::trace!(topic = %topic, queue = ?queue.as_ref().map(queue_id), first = chunk_first, records = chunk.len(), "batch stored");
                     }
                     Ok::<Sent, Error>(Sent { topic, queue, stored })
                 }
@@ -511,6 +543,9 @@ pub struct Routes {
     missing: std::collections::HashSet<String>,
 }
 
+/// Queues of a topic a source creates (RocketMQ's `defaultTopicQueueNums`).
+const NEW_TOPIC_QUEUES: u32 = 4;
+
 impl Routes {
     /// Routes looked up through `mq`.
     pub fn new(mq: MqClient) -> Routes {
@@ -525,16 +560,21 @@ impl Routes {
             if self.missing.contains(topic) {
                 return None;
             }
-            match self.mq.write_queues(topic).await {
+            // A new topic is created first (as the broker would create it on the first send), so
+            // a partition is pinned to the same queue by this task and by any task after it.
+            let created = match self.mq.write_queues(topic).await {
+                Ok(queues) if !queues.is_empty() => Ok(queues),
+                _ => match self.mq.ensure_topic(topic, NEW_TOPIC_QUEUES).await {
+                    Ok(()) => self.mq.write_queues(topic).await.map_err(|e| e.to_string()),
+                    Err(error) => Err(error.to_string()),
+                },
+            };
+            match created {
                 Ok(queues) if !queues.is_empty() => {
                     self.queues.insert(topic.to_owned(), queues);
                 }
-                Ok(_) => {
-                    self.missing.insert(topic.to_owned());
-                    return None;
-                }
-                Err(error) => {
-                    tracing::debug!(topic, %error, "no route yet");
+                Ok(_) | Err(_) => {
+                    tracing::debug!(topic, error = ?created.err(), "no route, and the topic could not be created: the broker creates it on the first send");
                     self.missing.insert(topic.to_owned());
                     return None;
                 }

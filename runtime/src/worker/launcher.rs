@@ -28,7 +28,7 @@ use crate::retry::RetryPolicy;
 use crate::secrets::Secrets;
 use crate::state::configs::ConnectorSpec;
 use crate::state::offsets::SourceOffsets;
-use crate::task::exactly_once::ExactlyOnce;
+use crate::task::exactly_once::{ExactlyOnce, Resume};
 use crate::task::sink::SinkRunner;
 use crate::task::source::{Routes, SourceRunner};
 use crate::task::{RunnerSettings, TaskPipeline, TaskRunner};
@@ -262,7 +262,18 @@ impl Launch for Launcher {
         let producer = self.producer()?;
         let runner: Box<dyn TaskRunner> = match validated.plugin().factory {
             ConnectorFactory::Source(factory) => {
-                let context = SourceContext::new(name, id, self.offsets.reader(name));
+                // An exactly-once task looks at what the broker holds before it opens: records no
+                // commit covered give it the offsets it resumes from.
+                let resume = match self.settings.exactly_once_source && factory.repeatable {
+                    true => Some(
+                        Resume::scan(ExactlyOnce::new(name, id, self.mq.clone(), self.offsets.clone()), self.offsets.reader(name)).await?,
+                    ),
+                    false => None,
+                };
+                let reader = resume
+                    .as_ref()
+                    .map_or_else(|| self.offsets.reader(name), |r| r.given.clone() as Arc<dyn connect_sdk::context::OffsetReader>);
+                let context = SourceContext::new(name, id, reader);
                 let task = (factory.open_task)(task_config, context.clone()).await?;
                 Box::new(SourceRunner {
                     pipeline,
@@ -271,8 +282,7 @@ impl Launch for Launcher {
                     offsets: self.offsets.clone(),
                     routes: Routes::new(self.mq.clone()),
                     context,
-                    exactly_once: (self.settings.exactly_once_source && factory.repeatable)
-                        .then(|| ExactlyOnce::new(name, id, self.mq.clone(), self.offsets.clone())),
+                    exactly_once: resume,
                 })
             }
             ConnectorFactory::Sink(factory) => {
