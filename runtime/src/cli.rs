@@ -1,6 +1,7 @@
-//! The command line: `connect-worker standalone ...`, `cluster ...`, `broker ...` and `plugins`, with
-//! options from the command line, `CONNECT_*` environment variables and `--config worker.toml`
-//! (in that order of precedence).
+//! The command line: `connect-worker standalone ...`, `cluster ...`, `broker ...`, `plugins`,
+//! `ctl ...` (the admin client, [`crate::ctl`]) and `completions SHELL`, with options from the
+//! command line, `CONNECT_*` environment variables and `--config worker.toml` (in that order of
+//! precedence).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,14 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Manages the connectors of a running worker or cluster through its REST API (any Kafka
+    /// Connect-compatible one): list, describe, apply, pause, restart, offsets, watch...
+    Ctl(crate::ctl::CtlArgs),
+    /// Prints shell completions: `connect-worker completions bash > /etc/bash_completion.d/connect-worker`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -195,7 +204,7 @@ pub fn main() -> ExitCode {
     crate::memory::start_counting();
     let cli = Cli::parse();
     crate::logging::init(cli.log_format);
-    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_)) {
+    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. }) {
         crate::memory::stop_counting();
     }
     match cli.command {
@@ -206,6 +215,12 @@ pub fn main() -> ExitCode {
         Command::Standalone(args) => block_on(standalone(args)),
         Command::Cluster(args) => block_on(cluster(args)),
         Command::Broker(args) => block_on(broker(args)),
+        Command::Ctl(args) => crate::ctl::run(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "connect-worker", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
     }
 }
 

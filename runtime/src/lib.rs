@@ -11,6 +11,7 @@
 mod allowlist;
 mod cli;
 mod cluster;
+mod ctl;
 mod dlq;
 pub mod embedded;
 pub mod logging;

@@ -170,7 +170,7 @@ pub(super) async fn check(State(gate): State<Gate>, request: Request, next: Next
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let reads = matches!(method, Method::GET | Method::HEAD) && !(gate.get_writes && super::guard::is_get_write(request.uri()));
-    if reads && gate.open_paths.contains(&path) {
+    if reads && (gate.open_paths.contains(&path) || super::ui::is_asset(&path)) {
         return next.run(request).await;
     }
     let user = match request.headers().get(header::AUTHORIZATION) {

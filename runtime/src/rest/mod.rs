@@ -1,6 +1,7 @@
 //! The REST API: Kafka Connect's paths, shapes, states and error body ([`kafka`]), plus
 //! RocketMQ Connect's calls in their `{"status": 200, "body": ...}` envelope ([`rocketmq`]),
-//! so existing clients and scripts work unchanged. Handlers call the [`Worker`]'s API only.
+//! so existing clients and scripts work unchanged, and the dashboard at `/ui/` ([`ui`]). Handlers
+//! call the [`Worker`]'s API only.
 
 mod auth;
 mod guard;
@@ -8,6 +9,7 @@ mod kafka;
 mod openapi;
 mod rocketmq;
 mod tls;
+mod ui;
 
 pub use auth::{AuthFileError, Credentials, Role};
 pub use tls::{RestTls, TlsError};
@@ -153,6 +155,7 @@ fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
     };
     let mut router = router
         .route("/openapi.json", axum::routing::get(serve_document))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
         .with_state(worker)
