@@ -110,7 +110,7 @@ def main():
             text = d.find_element(By.CSS_SELECTOR, row + " .rate").text
             return text not in ("-", "") and float(text.rstrip("/s")) > 0
         wait.until(rate_above_zero)
-        time.sleep(5)  # a few refreshes for the sparkline
+        time.sleep(12)  # a few refreshes for the sparkline
         shot("connectors")
 
         # Pause it and see PAUSED.
@@ -142,6 +142,12 @@ def main():
         print("dashboard: every step passed; screenshots in", args.screenshots)
     except Exception:
         shot("failure")
+        try:
+            shown = driver.execute_script(
+                "return [...document.querySelectorAll('.error')].filter(e => e.textContent).map(e => (e.dataset.errorFor || e.id) + ': ' + e.textContent)")
+            print("errors on the page:", shown, file=sys.stderr)
+        except Exception:
+            pass
         print(open(os.path.join(data_dir, "worker.log")).read()[-4000:], file=sys.stderr)
         raise
     finally:

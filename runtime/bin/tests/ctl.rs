@@ -96,7 +96,11 @@ fn every_command_drives_a_worker_and_failures_have_their_exit_codes() {
     let files = dir.join("connectors");
     std::fs::create_dir_all(&files).unwrap();
     let gen_file = files.join("gen.json");
-    std::fs::write(&gen_file, json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-gen", "records.per.second": 50}}).to_string()).unwrap();
+    std::fs::write(
+        &gen_file,
+        json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-gen", "records.per.second": 50}}).to_string(),
+    )
+    .unwrap();
 
     let empty = ok(url, &["list"]);
     assert_eq!(empty.stdout, "NAME  TYPE  STATE  TASKS  WORKER  RATE\n");
@@ -108,7 +112,14 @@ fn every_command_drives_a_worker_and_failures_have_their_exit_codes() {
         listed[0]["records_per_second"].as_f64().is_some_and(|rate| rate > 0.0)
     });
     let table = ok(url, &["list"]).stdout;
-    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("gen ") && l.contains("source") && l.contains("RUNNING") && l.contains("1/1") && l.ends_with("/s")), "{table}");
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.starts_with("gen ")
+            && l.contains("source")
+            && l.contains("RUNNING")
+            && l.contains("1/1")
+            && l.ends_with("/s")),
+        "{table}"
+    );
 
     let described = ok(url, &["describe", "gen"]).stdout;
     for expected in ["Name:    gen", "Class:   datagen-source", "State:   RUNNING", "records.per.second = 50", "Tasks:", "Offsets:"] {
@@ -118,8 +129,16 @@ fn every_command_drives_a_worker_and_failures_have_their_exit_codes() {
     assert!(yaml.contains("name: gen") && yaml.contains("connector.class: datagen-source"), "{yaml}");
 
     // apply: a dry run shows the changes and changes nothing; the real one applies them once.
-    std::fs::write(&gen_file, json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-gen", "records.per.second": 80}}).to_string()).unwrap();
-    std::fs::write(files.join("out.yaml"), format!("name: out\nconnector.class: file-sink\ntopics: ctl-gen\nfile: {}\n", dir.join("out.txt").display())).unwrap();
+    std::fs::write(
+        &gen_file,
+        json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-gen", "records.per.second": 80}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        files.join("out.yaml"),
+        format!("name: out\nconnector.class: file-sink\ntopics: ctl-gen\nfile: {}\n", dir.join("out.txt").display()),
+    )
+    .unwrap();
     let dry = ok(url, &["apply", "-f", files.to_str().unwrap(), "--dry-run"]).stdout;
     assert!(dry.contains("connector gen would be updated") && dry.contains("~ records.per.second: 50 -> 80"), "{dry}");
     assert!(dry.contains("connector out would be created") && dry.contains("+ connector.class = file-sink"), "{dry}");
@@ -200,7 +219,8 @@ fn credentials_are_sent_and_refusals_have_their_exit_code() {
     ok(url, &["--token", "ops-token", "list", "--rate-window-ms", "0"]);
     ok(url, &["--user", "viewer:viewer-pass", "plugins"]);
     let file = dir.join("gen.json");
-    std::fs::write(&file, json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-auth"}}).to_string()).unwrap();
+    std::fs::write(&file, json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "ctl-auth"}}).to_string())
+        .unwrap();
     assert_eq!(ctl(url, &["--user", "viewer:viewer-pass", "create", "-f", file.to_str().unwrap()]).code, 5, "a reader cannot create");
     let from_env = Command::new(env!("CARGO_BIN_EXE_connect-worker"))
         .args(["ctl", "create", "-f", file.to_str().unwrap()])

@@ -99,7 +99,8 @@ impl Client {
         if text.trim().is_empty() {
             return Ok(Json::Null);
         }
-        serde_json::from_str(&text).map_err(|e| CtlError::Unreachable { url: self.url(path), reason: format!("the answer is not JSON: {e}") })
+        serde_json::from_str(&text)
+            .map_err(|e| CtlError::Unreachable { url: self.url(path), reason: format!("the answer is not JSON: {e}") })
     }
 
     /// `method path` with a JSON `body`; the answer's text.

@@ -34,8 +34,10 @@ pub(super) async fn show(ctl: &Ctl) -> Result<(), CtlError> {
             }
         }
     }
-    let document: Vec<Json> =
-        members.iter().map(|(worker, (connectors, tasks))| json!({"worker_id": worker, "connectors": connectors, "tasks": tasks})).collect();
+    let document: Vec<Json> = members
+        .iter()
+        .map(|(worker, (connectors, tasks))| json!({"worker_id": worker, "connectors": connectors, "tasks": tasks}))
+        .collect();
     let rows: Vec<Vec<String>> = members
         .iter()
         .map(|(worker, (connectors, tasks))| vec![worker.clone(), connectors.join(","), tasks.len().to_string(), tasks.join(",")])

@@ -14,12 +14,8 @@ use super::specs;
 /// `plugins`: every plugin the worker offers.
 pub(super) async fn list(ctl: &Ctl) -> Result<(), CtlError> {
     let plugins = ctl.client.get("/connector-plugins?connectorsOnly=false").await?;
-    let rows: Vec<Vec<String>> = plugins
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| vec![plain(&p["class"]), plain(&p["type"]), plain(&p["version"])])
-        .collect();
+    let rows: Vec<Vec<String>> =
+        plugins.as_array().into_iter().flatten().map(|p| vec![plain(&p["class"]), plain(&p["type"]), plain(&p["version"])]).collect();
     ctl.print(&plugins, || table(&["CLASS", "TYPE", "VERSION"], &rows));
     Ok(())
 }
@@ -33,7 +29,13 @@ pub(super) async fn keys(ctl: &Ctl, name: &str) -> Result<(), CtlError> {
         .flatten()
         .map(|k| {
             let required = if k["required"].as_bool() == Some(true) { "yes" } else { "" };
-            vec![plain(&k["name"]), plain(&k["type"]), required.to_owned(), plain(&k["default_value"]), first_line(&plain(&k["documentation"]))]
+            vec![
+                plain(&k["name"]),
+                plain(&k["type"]),
+                required.to_owned(),
+                plain(&k["default_value"]),
+                first_line(&plain(&k["documentation"])),
+            ]
         })
         .collect();
     ctl.print(&keys, || table(&["KEY", "TYPE", "REQUIRED", "DEFAULT", "DOC"], &rows));
@@ -100,7 +102,7 @@ fn is_open_ended(key: &str) -> bool {
 fn closest<'a>(given: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|key| (strsim::levenshtein(given, key), *key))
+        .map(|key| (strsim::osa_distance(given, key), *key))
         .filter(|(distance, key)| *distance > 0 && *distance <= (key.len() / 4).clamp(1, 3))
         .min()
         .map(|(_, key)| key)

@@ -129,10 +129,12 @@ async function connectorsView() {
     const running = tasks.filter((t) => t.state === 'RUNNING').length;
     const failed = tasks.find((t) => t.trace) || (status.connector && status.connector.trace ? status.connector : null);
     const trace = failed ? `<pre class="trace">${esc(failed.trace.split('\n')[0])}</pre>` : '';
-    const lag = session.lags[name];
+    const kind = (expanded[name].info || {}).type || status.type;
+    // Lag is a sink's: how far behind the end of its queues it reads.
+    const lag = kind === 'sink' ? session.lags[name] : undefined;
     return `<tr data-connector="${esc(name)}">
       <td><a href="#/connectors/${enc(name)}">${esc(name)}</a>${trace}</td>
-      <td>${esc((expanded[name].info || {}).type || status.type)}</td>
+      <td>${esc(kind)}</td>
       <td>${stateBadge(status.connector && status.connector.state)}</td>
       <td class="num tasks">${running}/${tasks.length}</td>
       <td>${esc(status.connector && status.connector.worker_id)}</td>
@@ -307,6 +309,8 @@ async function formView(name) {
 
   const collect = () => {
     const config = { 'connector.class': classSelect.value };
+    const connectorName = name || document.getElementById('connector-name').value.trim();
+    if (connectorName) config.name = connectorName;
     for (const field of fields) {
       const value = valueOf(field, form.querySelector(`[name="${CSS.escape(field.key)}"]`));
       if (value !== undefined) config[field.key] = value;
@@ -467,8 +471,7 @@ async function route() {
   }
   if (refresh) {
     const hash = location.hash;
-    session.timer = setTimeout(async () => {
-      await readMetrics();
+    session.timer = setTimeout(() => {
       if (location.hash === hash) route();
     }, REFRESH_MS);
   }
@@ -481,7 +484,9 @@ async function start() {
   } catch {
     // Shown by the page once credentials are given.
   }
+  // Rates come from readings of /metrics, whatever page is shown.
   await readMetrics();
+  setInterval(readMetrics, REFRESH_MS);
   window.addEventListener('hashchange', route);
   route();
 }
