@@ -170,8 +170,9 @@ pub async fn send(settings: &RequestSettings, what: &str, build: impl Fn() -> Re
             Ok(response) if response.status().is_success() => return Ok(Outcome::Success(response)),
             Ok(response) if !retriable(response.status()) => {
                 let status = response.status();
-                let body = response.text().await.unwrap_or_default();
-                return Ok(Outcome::Refused(status, body.chars().take(500).collect()));
+                // The start of the refusal's text is enough to say why (and its end may never come).
+                let body = read_prefix(response, 2_048).await;
+                return Ok(Outcome::Refused(status, String::from_utf8_lossy(&body).chars().take(500).collect()));
             }
             Ok(response) => {
                 let retry_after =
@@ -202,4 +203,41 @@ mod tests {
         let errors = headers("broken", "|", AuthType::Bearer, None, None, None).unwrap_err();
         assert!(errors.for_key("headers").next().is_some() && errors.for_key("bearer.token").next().is_some(), "{errors}");
     }
+}
+
+/// Why a response body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// It is longer than the limit.
+    TooLarge,
+    /// The connection failed while reading it.
+    Read(reqwest::Error),
+}
+
+/// The body of `response`, at most `limit` bytes (a declared or actual longer body is refused
+/// before more than `limit` bytes are held).
+pub async fn read_body(mut response: reqwest::Response, limit: usize) -> std::result::Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The first `limit` bytes of `response`'s body (less when it ends or fails first).
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            _ => break,
+        }
+    }
+    body
 }

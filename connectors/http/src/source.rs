@@ -49,6 +49,10 @@ pub struct HttpSource {
     /// Milliseconds between two requests that brought nothing new.
     #[serde(default = "default_interval")]
     pub poll_interval_ms: u64,
+    /// The largest response body read, in bytes: a longer one (an endless stream, a page far
+    /// larger than expected) fails the task instead of filling the worker's memory.
+    #[serde(default = "default_max_bytes")]
+    pub http_response_max_bytes: usize,
 }
 
 fn default_param() -> String {
@@ -56,6 +60,9 @@ fn default_param() -> String {
 }
 fn default_interval() -> u64 {
     5_000
+}
+fn default_max_bytes() -> usize {
+    16 << 20
 }
 
 impl HttpSource {
@@ -135,7 +142,15 @@ impl SourceTask for HttpSourceTask {
             Outcome::Success(response) => response,
             Outcome::Refused(status, text) => return Err(Error::other(format!("GET {url} refused the request: {status} {text}"))),
         };
-        let body: Json = response.json().await.map_err(|e| Error::with_source(format!("GET {url} did not answer JSON"), e))?;
+        let limit = self.config.http_response_max_bytes;
+        let bytes = crate::client::read_body(response, limit).await.map_err(|e| match e {
+            crate::client::BodyError::TooLarge => {
+                Error::other(format!("GET {url}: the response body is larger than http.response.max.bytes ({limit} bytes)"))
+            }
+            crate::client::BodyError::Read(e) => Error::retriable(format!("GET {url}: reading the response failed: {e}")),
+        })?;
+        let body: Json =
+            connect_sdk::serde_json::from_slice(&bytes).map_err(|e| Error::with_source(format!("GET {url} did not answer JSON"), e))?;
         let pointer = &self.config.http_response_records_pointer;
         let items = match body.pointer(pointer) {
             Some(Json::Array(items)) => items.clone(),

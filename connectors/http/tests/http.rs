@@ -70,9 +70,15 @@ async fn items(State(server): State<Shared>, Query(query): Query<std::collection
     axum::Json(json!({"data": data, "next": to}))
 }
 
+/// A body that never ends (JSON whitespace, 64 KiB at a time).
+async fn endless() -> axum::body::Body {
+    static CHUNK: [u8; 65_536] = [b' '; 65_536];
+    axum::body::Body::from_stream(futures_util::stream::repeat_with(|| Ok::<_, std::io::Error>(axum::body::Bytes::from_static(&CHUNK))))
+}
+
 async fn start(server: Server) -> (SocketAddr, Shared) {
     let shared: Shared = Arc::new(Mutex::new(server));
-    let app = Router::new().route("/ingest", post(ingest)).route("/items", get(items)).with_state(shared.clone());
+    let app = Router::new().route("/ingest", post(ingest)).route("/items", get(items)).route("/endless", get(endless)).with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -174,6 +180,18 @@ async fn source_resumes_inside_a_page_and_sees_new_items() {
     for _ in 0..3 {
         assert!(harness.poll().await.unwrap().is_empty(), "nothing is read twice after a restart");
     }
+}
+
+#[tokio::test]
+async fn an_endless_response_fails_the_task_at_its_limit() {
+    let (addr, _server) = start(Server::default()).await;
+    let mut config = source_config(addr);
+    config["http.api.url"] = json!(format!("http://{addr}/endless"));
+    config["http.response.max.bytes"] = json!(1 << 20);
+    let mut harness = SourceHarness::<HttpSource>::new(config).await.unwrap();
+    let error = harness.poll().await.unwrap_err();
+    assert!(error.to_string().contains("larger than http.response.max.bytes (1048576 bytes)"), "{error}");
+    assert!(!error.is_retriable(), "a body over the limit is not retried: {error}");
 }
 
 #[tokio::test]

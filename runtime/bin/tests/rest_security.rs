@@ -93,6 +93,11 @@ fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
     assert_eq!(curl(ca, &["-H", "Authorization: Bearer not-a-token"], &format!("{base}/connectors")).status, 401);
     assert_eq!(curl(ca, &["-u", "viewer:admin-token"], &format!("{base}/connectors")).status, 401, "another user's secret");
     assert_eq!(curl(ca, &[], &format!("{base}/metrics")).status, 401, "only the listed paths are open");
+    // The dashboard's files hold no data: they load without credentials, and ask for them.
+    let page = curl(ca, &[], &format!("{base}/ui/"));
+    assert_eq!(page.status, 200);
+    assert!(page.headers.contains("content-security-policy: default-src 'self'"), "{}", page.headers);
+    assert_eq!(curl(ca, &[], &format!("{base}/ui/app.js")).status, 200);
 
     let read = curl(ca, &["-u", "viewer:viewer-pass"], &format!("{base}/connectors"));
     assert_eq!((read.status, read.body.clone()), (200, serde_json::json!([])));
