@@ -78,7 +78,8 @@ async fn endless() -> axum::body::Body {
 
 async fn start(server: Server) -> (SocketAddr, Shared) {
     let shared: Shared = Arc::new(Mutex::new(server));
-    let app = Router::new().route("/ingest", post(ingest)).route("/items", get(items)).route("/endless", get(endless)).with_state(shared.clone());
+    let app =
+        Router::new().route("/ingest", post(ingest)).route("/items", get(items)).route("/endless", get(endless)).with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
