@@ -100,6 +100,26 @@ pub async fn raw(raw: &RawClient, rate: u64, duration: Duration) -> anyhow::Resu
     Ok(Percentiles::of(samples))
 }
 
+/// The raw pair's end-to-end maximum: `records` 1 KiB records sent as fast as the producer
+/// sends while a consumer reads them, in records per second from the first send to the last
+/// record read (the latency runs take half of it: both sides below saturation).
+pub async fn raw_end_to_end_max(raw: &RawClient, records: usize) -> anyhow::Result<f64> {
+    let topic = format!("bench-latency-max-{records}");
+    raw.send_paced(&topic, 1, b"x", None, &Progress::new()).await?;
+    let received = Progress::new();
+    let body = vec![b'x'; 1024];
+    let group = format!("{topic}-reader");
+    let reader = raw.read(&topic, &group, (0, 1), records as u64 + 1, &received, |_| {});
+    let writer = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        raw.send_paced(&topic, records, &body, None, &Progress::new()).await?;
+        Ok::<Instant, anyhow::Error>(started)
+    };
+    let (_, started) = tokio::try_join!(reader, writer)?;
+    Ok(records as f64 / started.elapsed().as_secs_f64())
+}
+
 /// The same through the worker: `datagen-source` at `rate` → RocketMQ → the latency sink.
 pub async fn through_worker(worker: &Worker, rate: u64, duration: Duration) -> anyhow::Result<Percentiles> {
     SAMPLES.lock().unwrap_or_else(PoisonError::into_inner).clear();

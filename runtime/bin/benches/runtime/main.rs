@@ -190,17 +190,20 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if plan.wants("latency") {
-        let max_rate = report.max_rate(1024, 1).unwrap_or(10_000.0);
+        // Half the raw pair's end-to-end maximum, producer and consumer running at once (the
+        // produce maximum alone put the worker's pipeline past saturation).
+        let max_rate = latency::raw_end_to_end_max(&raw, plan.records(1024, 1)).await?;
+        println!("raw end-to-end maximum: {max_rate:.0} records/s");
         let rate = (max_rate / 2.0).max(100.0) as u64;
         let raw_latency = latency::raw(&raw, rate, plan.latency_duration).await?;
         println!("raw latency at {rate}/s: {raw_latency}");
         let worker_latency = latency::through_worker(&worker, rate, plan.latency_duration).await?;
         println!("worker latency at {rate}/s: {worker_latency}");
-        report.latency = Some((rate, raw_latency, worker_latency));
+        report.latency = Some((rate, max_rate, raw_latency, worker_latency));
     }
 
     if plan.wants("file") {
-        let pipeline = through_worker::file_pipeline(&worker, &dir.join("file"), plan.file_lines).await?;
+        let pipeline = through_worker::file_pipeline(&worker, &raw, &dir.join("file"), plan.file_lines).await?;
         println!("{pipeline:?}");
         report.file = Some(pipeline);
     }

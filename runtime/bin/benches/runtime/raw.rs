@@ -90,6 +90,53 @@ impl RawClient {
         Ok(())
     }
 
+    /// Sends each of `bodies` as one message to `topic`, in batches to one queue (the one its
+    /// first batch landed in), in order.
+    pub async fn send_bodies(&self, topic: &str, bodies: &[&[u8]]) -> anyhow::Result<()> {
+        let mut queue: Option<MessageQueue> = None;
+        for chunk in bodies.chunks(BATCH) {
+            let batch: Vec<Message> =
+                chunk.iter().map(|body| Message::builder().topic(topic).body_slice(body).key("0").build()).collect::<Result<_, _>>()?;
+            let result = match &queue {
+                Some(queue) => self.producer.send_batch_to_queue(batch, queue.clone()).await,
+                None => self.producer.send_batch(batch).await,
+            }
+            .with_context(|| format!("send to {topic}"))?;
+            queue = queue.or(result.message_queue);
+        }
+        Ok(())
+    }
+
+    /// The file pipeline's shape without the worker: the lines of `input` sent in batches to
+    /// one queue of `topic` while one consumer reads them and appends each as a line to
+    /// `output`, synced at the end; the time from the first send to the synced copy.
+    pub async fn file_pipeline(&self, input: &std::path::Path, output: &std::path::Path, topic: &str) -> anyhow::Result<Duration> {
+        use std::io::Write;
+        const CREATE: &[u8] = b"#create";
+        let text = std::fs::read(input)?;
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|line| !line.is_empty()).collect();
+        // The topic exists before the timed run, so the reader is reading when the lines come.
+        self.send_bodies(topic, &[CREATE]).await?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(output)?);
+        let mut failed = None;
+        let started = Instant::now();
+        let group = format!("{topic}-reader");
+        let reader = self.read(topic, &group, (0, 1), lines.len() as u64 + 1, &Progress::new(), |message| {
+            let body = message.body().unwrap_or_default();
+            if body.as_ref() != CREATE
+                && let Err(error) = out.write_all(&body).and_then(|()| out.write_all(b"\n"))
+            {
+                failed = Some(error);
+            }
+        });
+        tokio::try_join!(reader, self.send_bodies(topic, &lines))?;
+        if let Some(error) = failed {
+            return Err(error.into());
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+        Ok(started.elapsed())
+    }
+
     /// Reads `records` messages of `topic` with `tasks` consumers of a new group, each a tokio
     /// task as a worker's sink tasks are.
     pub async fn consume(&self, topic: &str, records: usize, tasks: usize) -> anyhow::Result<Window> {

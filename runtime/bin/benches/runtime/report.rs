@@ -130,7 +130,7 @@ pub struct Report {
     full: bool,
     pub throughput: Vec<Throughput>,
     pub delivery: Vec<Delivery>,
-    pub latency: Option<(u64, Percentiles, Percentiles)>,
+    pub latency: Option<(u64, f64, Percentiles, Percentiles)>,
     pub file: Option<FilePipeline>,
     pub processes: Option<Processes>,
 }
@@ -138,12 +138,6 @@ pub struct Report {
 impl Report {
     pub fn new(full: bool) -> Report {
         Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None }
-    }
-
-    /// The worker's produce rate (records/s) for this size and task count, when measured.
-    pub fn max_rate(&self, size: usize, tasks: usize) -> Option<f64> {
-        let run = self.throughput.iter().find(|t| t.size == size && t.tasks == tasks && t.converter == "string")?;
-        run.worker_produce.map(|w| w.rate())
     }
 
     pub fn render(&self) -> String {
@@ -174,13 +168,24 @@ impl Report {
             }
             out.push('\n');
         }
-        if let Some((rate, raw, worker)) = &self.latency {
-            let _ = writeln!(out, "### End-to-end latency, 1 KiB records at {rate} records/s (half the worker's maximum)\n");
+        if let Some((rate, max, raw, worker)) = &self.latency {
+            let _ = writeln!(
+                out,
+                "### End-to-end latency, 1 KiB records at {rate} records/s (half the raw pair's end-to-end maximum, {max:.0}/s)\n"
+            );
             let _ = writeln!(out, "| path | p50 | p99 | p99.9 | records |\n|---|---:|---:|---:|---:|");
+            let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
             for (path, p) in [("raw producer → raw consumer", raw), ("datagen-source → worker → sink put", worker)] {
-                let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
                 let _ = writeln!(out, "| {path} | {} | {} | {} | {} |", ms(p.p50), ms(p.p99), ms(p.p999), p.count);
             }
+            let ratio = |worker: u64, raw: u64| if raw == 0 { "-".to_owned() } else { format!("{:.2}×", worker as f64 / raw as f64) };
+            let _ = writeln!(
+                out,
+                "| worker ÷ raw | {} | {} | {} | |",
+                ratio(worker.p50, raw.p50),
+                ratio(worker.p99, raw.p99),
+                ratio(worker.p999, raw.p999)
+            );
             out.push('\n');
         }
         if let Some(file) = &self.file {
@@ -192,7 +197,12 @@ impl Report {
                 file.bytes as f64 / (1 << 20) as f64
             );
             let _ = writeln!(out, "| path | time | MiB/s | lines/s |\n|---|---:|---:|---:|");
-            for (path, time) in [("`cat` (ceiling)", file.cat), ("file-source → RocketMQ → file-sink", file.worker)] {
+            let paths = [
+                ("`cat` (ceiling)", file.cat),
+                ("raw producer → RocketMQ → raw consumer writing the file (baseline)", file.raw),
+                ("file-source → RocketMQ → file-sink", file.worker),
+            ];
+            for (path, time) in paths {
                 let _ = writeln!(
                     out,
                     "| {path} | {:.3} s | {:.1} | {:.0} |",
@@ -201,7 +211,7 @@ impl Report {
                     file.lines as f64 / time.as_secs_f64()
                 );
             }
-            out.push('\n');
+            let _ = writeln!(out, "\nworker ÷ raw baseline: {:.2}\n", file.raw.as_secs_f64() / file.worker.as_secs_f64());
         }
         if !self.delivery.is_empty() {
             let _ =

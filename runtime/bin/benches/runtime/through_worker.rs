@@ -79,11 +79,14 @@ pub struct FilePipeline {
     pub lines: usize,
     pub worker: Duration,
     pub cat: Duration,
+    /// The same shape through the raw client (a producer and a consumer writing the file).
+    pub raw: Duration,
 }
 
 /// Copies a file of `lines` lines of 100 bytes with `file-source` → RocketMQ → `file-sink`,
-/// checks the copy is identical, and times `cat` of the same file.
-pub async fn file_pipeline(worker: &Worker, dir: &Path, lines: usize) -> anyhow::Result<FilePipeline> {
+/// checks the copy is identical, and times `cat` of the same file and the raw client's copy
+/// of the same shape.
+pub async fn file_pipeline(worker: &Worker, raw: &crate::raw::RawClient, dir: &Path, lines: usize) -> anyhow::Result<FilePipeline> {
     std::fs::create_dir_all(dir)?;
     let input = dir.join("input.txt");
     let output = dir.join("output.txt");
@@ -114,5 +117,8 @@ pub async fn file_pipeline(worker: &Worker, dir: &Path, lines: usize) -> anyhow:
     worker.delete_connector("bench-file-source").await?;
     worker.delete_connector("bench-file-sink").await?;
     anyhow::ensure!(std::fs::read(&output)? == text.as_bytes(), "the copy differs from the input");
-    Ok(FilePipeline { bytes, lines, worker: elapsed, cat: cat_time })
+    let raw_output = dir.join("raw-output.txt");
+    let raw_time = raw.file_pipeline(&input, &raw_output, "bench-file-raw").await?;
+    anyhow::ensure!(std::fs::read(&raw_output)? == text.as_bytes(), "the raw copy differs from the input");
+    Ok(FilePipeline { bytes, lines, worker: elapsed, cat: cat_time, raw: raw_time })
 }
