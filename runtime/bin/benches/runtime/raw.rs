@@ -121,7 +121,8 @@ impl RawClient {
         let mut failed = None;
         let started = Instant::now();
         let group = format!("{topic}-reader");
-        let reader = self.read(topic, &group, (0, 1), lines.len() as u64 + 1, &Progress::new(), |message| {
+        let progress = Progress::new();
+        let reader = self.read(topic, &group, (0, 1), lines.len() as u64 + 1, &progress, |message| {
             let body = message.body().unwrap_or_default();
             if body.as_ref() != CREATE
                 && let Err(error) = out.write_all(&body).and_then(|()| out.write_all(b"\n"))
