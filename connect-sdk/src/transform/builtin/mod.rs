@@ -2,6 +2,7 @@
 
 mod cast;
 mod date_format;
+mod debezium;
 mod fields;
 mod flatten;
 mod headers;
@@ -9,6 +10,7 @@ mod routing;
 mod timestamp;
 
 pub use cast::Cast;
+pub use debezium::{DeleteHandling, ExtractNewRecordState};
 pub use fields::{ExtractField, FieldSyntax, HoistField, InsertField, MaskField, ReplaceField, ValueToKey};
 pub use flatten::Flatten;
 pub use headers::{DropHeaders, HeaderFrom, HeaderOperation, InsertHeader};
