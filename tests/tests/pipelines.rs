@@ -40,10 +40,23 @@ fn create(worker: &WorkerProcess, name: &str, config: Json) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_inserts_updates_and_deletes_reach_postgres_through_rocketmq() {
+    copy_mysql_to_postgres("row", json!({})).await;
+}
+
+/// The same with Debezium's envelope and its unwrap transform, named by its Debezium class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debezium_envelopes_unwrapped_reach_postgres_as_rows() {
+    let unwrap = json!({"transforms": "unwrap", "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"});
+    copy_mysql_to_postgres("debezium", unwrap).await;
+}
+
+/// MariaDB → mysql-cdc-source (`envelope`) → RocketMQ → jdbc-sink (with `sink_extra` keys) →
+/// PostgreSQL: the copy equals the table after inserts, updates and deletes during the snapshot.
+async fn copy_mysql_to_postgres(envelope: &str, sink_extra: Json) {
     if !service_available("MariaDB", "127.0.0.1:3306") || !service_available("PostgreSQL", "127.0.0.1:5432") {
         return;
     }
-    let id = std::process::id();
+    let id = format!("{}_{envelope}", std::process::id());
     let (source_table, target_table) = (format!("e2e_orders_{id}"), format!("e2e_orders_copy_{id}"));
     let mut mysql = connect(MYSQL).await;
     let mut postgres = connect(POSTGRES).await;
@@ -58,13 +71,15 @@ async fn mysql_inserts_updates_and_deletes_reach_postgres_through_rocketmq() {
     let values: Vec<String> = (0..INITIAL).map(|i| format!("({i}, 'order-{i}', {i}.25, '2024-05-01 12:00:00.{i:06}')")).collect();
     exec(&mut mysql, &format!("INSERT INTO {source_table} VALUES {}", values.join(", "))).await;
 
-    let broker = Broker::start("e2e-cdc").await;
-    let worker = WorkerProcess::start("e2e-cdc", &broker.namesrv(), &broker.dir);
+    let broker = Broker::start(&format!("e2e-cdc-{envelope}")).await;
+    let worker = WorkerProcess::start(&format!("e2e-cdc-{envelope}"), &broker.namesrv(), &broker.dir);
     let json_converters = json!({"key.converter": "json", "value.converter": "json"});
-    let mut source = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": format!("e2e{id}"),
-        "table.include.list": format!("test\\.{source_table}"), "envelope": "row"});
-    let mut sink = json!({"connector.class": "jdbc-sink", "connection.url": POSTGRES, "topics": format!("e2e{id}-test-{source_table}"),
+    let prefix = format!("e2e{}", id.replace('_', "-"));
+    let mut source = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": prefix,
+        "table.include.list": format!("test\\.{source_table}"), "envelope": envelope});
+    let mut sink = json!({"connector.class": "jdbc-sink", "connection.url": POSTGRES, "topics": format!("{prefix}-test-{source_table}"),
         "table.name.format": target_table, "insert.mode": "upsert", "pk.mode": "record_key", "delete.enabled": true, "auto.create": true});
+    sink.as_object_mut().unwrap().extend(sink_extra.as_object().unwrap().clone());
     for config in [&mut source, &mut sink] {
         config.as_object_mut().unwrap().extend(json_converters.as_object().unwrap().clone());
     }
@@ -109,7 +124,7 @@ async fn mysql_inserts_updates_and_deletes_reach_postgres_through_rocketmq() {
         worker.log_tail()
     );
     println!(
-        "MEASURED cdc → jdbc: {} rows ({INITIAL} snapshotted, then 200 inserts, {} updates, {} deletes) equal in PostgreSQL {:?} after the connectors \
+        "MEASURED cdc ({envelope}) → jdbc: {} rows ({INITIAL} snapshotted, then 200 inserts, {} updates, {} deletes) equal in PostgreSQL {:?} after the connectors \
          were created, {:?} after the last change",
         expected.len(),
         (INITIAL + 200) / 7 + 1,
