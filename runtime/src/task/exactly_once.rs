@@ -128,11 +128,7 @@ impl ExactlyOnce {
         }
         let total: i64 = pending.values().map(|(from, end)| end - from).sum();
         tracing::info!(connector = %self.connector, task = self.task, queues = pending.len(), messages = total, "looking for records the broker already holds");
-        self.read_markers(pending, "scan", |_, position, born, marker| {
-            held.note(marker, (born, position));
-            held.stored.add(marker)
-        })
-        .await?;
+        self.read_markers(pending, "scan", |_, position, born, marker| held.found(marker, (born, position))).await?;
         tracing::info!(connector = %self.connector, task = self.task, records = held.stored.remaining, partitions = held.latest.len(), "records already held found");
         Ok(held)
     }
@@ -260,11 +256,11 @@ pub struct Held {
 }
 
 impl Held {
-    /// Keeps `marker`'s offset when it is its partition's latest so far (records of a partition
-    /// are sent in order: the later born, or further in its queue, is the newer).
-    fn note(&mut self, marker: &str, at: (i64, i64)) {
-        let Some((key, offset)) = marker.split_at_checked(16) else { return };
-        let Ok(key) = u64::from_str_radix(key, 16) else { return };
+    /// Keeps a marker found at `at` (born timestamp, queue position): counted for dropping, and
+    /// its offset kept when it is its partition's latest so far (records of a partition are sent
+    /// in order: the later born, or further in its queue, is the newer).
+    fn found(&mut self, marker: &str, at: (i64, i64)) -> Result<(), Error> {
+        let Some((key, offset)) = split_marker(marker) else { return Ok(()) };
         match self.latest.get_mut(&key) {
             Some((seen, _)) if *seen > at => {}
             Some(latest) => *latest = (at, offset.to_owned()),
@@ -272,7 +268,14 @@ impl Held {
                 self.latest.insert(key, (at, offset.to_owned()));
             }
         }
+        self.stored.count(key, offset)
     }
+}
+
+/// The partition key and the offset (JSON) of a marker: [`ExactlyOnce::marker`] read back.
+fn split_marker(marker: &str) -> Option<(u64, &str)> {
+    let (key, offset) = marker.split_at_checked(16)?;
+    Some((u64::from_str_radix(key, 16).ok()?, offset))
 }
 
 /// The offsets a starting task reads: a partition with records in the broker that no commit
@@ -331,11 +334,15 @@ pub struct StoredRecords {
 }
 
 impl StoredRecords {
-    /// Keeps a marker found in a queue. Markers of other connectors are kept too: their
-    /// partition keys differ, so they are never matched.
+    /// Keeps a marker found in a queue (the tests' way in; a scan goes through [`Held`]).
+    #[cfg(test)]
     fn add(&mut self, marker: &str) -> Result<(), Error> {
-        let Some((key, offset)) = marker.split_at_checked(16) else { return Ok(()) };
-        let Ok(key) = u64::from_str_radix(key, 16) else { return Ok(()) };
+        split_marker(marker).map_or(Ok(()), |(key, offset)| self.count(key, offset))
+    }
+
+    /// Counts a record of the partition `key` at `offset` (JSON) the broker holds. Markers of
+    /// other connectors are kept too: their partition keys differ, so they are never matched.
+    fn count(&mut self, key: u64, offset: &str) -> Result<(), Error> {
         *self.partitions.entry(key).or_default().entry(offset.to_owned()).or_default() += 1;
         self.remaining += 1;
         if self.remaining > MAX_STORED {
