@@ -9,6 +9,7 @@
 //! positions of the records it writes (`offsets.table`), and a task resumes from them.
 
 pub mod db;
+pub mod filter;
 mod positions;
 mod query;
 mod sink;

@@ -17,7 +17,6 @@
 //! error rather than mislabelled.
 
 mod binlog;
-mod filter;
 mod schema;
 mod snapshot;
 mod source;

@@ -7,8 +7,8 @@ use connect_jdbc::db::{Connection, ConnectionSettings, Dialect, SqlValue};
 use connect_sdk::prelude::*;
 
 use crate::binlog::Position;
-use crate::filter::TableFilter;
 use crate::schema::{TableSchema, TimePrecision};
+use connect_jdbc::filter::TableFilter;
 
 /// A snapshot being read.
 pub struct Snapshot {

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
+use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 
 use crate::binlog::{BinlogReader, Change, Position, RowChange};
-use crate::filter::TableFilter;
 use crate::schema::{TableSchema, TimePrecision, source_schema};
 use crate::snapshot::{Snapshot, check_binlog, current_position};
 use crate::values::from_binlog;
@@ -152,7 +152,7 @@ impl MySqlCdcSource {
         {
             databases.push(regex::escape(&db));
         }
-        TableFilter::new(&databases, &self.table_include_list, &self.table_exclude_list)
+        TableFilter::new("database.include.list", &databases, &self.table_include_list, &self.table_exclude_list)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Which tables are captured: `database.include.list`, `table.include.list` and
-//! `table.exclude.list`, comma-separated regular expressions matched against whole names
-//! (`db` and `db.table`), as Debezium's.
+//! Which tables a change-data-capture source captures: an include list of databases (MySQL)
+//! or schemas (PostgreSQL), `table.include.list` and `table.exclude.list`, comma-separated
+//! regular expressions matched against whole names (`db` and `db.table`), as Debezium's.
 
 use connect_sdk::config::ConfigErrors;
 use regex::Regex;
@@ -28,11 +28,12 @@ fn compile(key: &str, patterns: &[String], errors: &mut ConfigErrors) -> Vec<Reg
 }
 
 impl TableFilter {
-    /// Compiles the lists; errors name the key of a bad pattern.
-    pub fn new(databases: &[String], tables: &[String], excluded: &[String]) -> Result<TableFilter, ConfigErrors> {
+    /// Compiles the lists; errors name the key of a bad pattern (`scope_key` is the key of
+    /// the first list: `database.include.list` or `schema.include.list`).
+    pub fn new(scope_key: &str, databases: &[String], tables: &[String], excluded: &[String]) -> Result<TableFilter, ConfigErrors> {
         let mut errors = ConfigErrors::new();
         let filter = TableFilter {
-            databases: compile("database.include.list", databases, &mut errors),
+            databases: compile(scope_key, databases, &mut errors),
             tables: compile("table.include.list", tables, &mut errors),
             excluded: compile("table.exclude.list", excluded, &mut errors),
         };
@@ -54,11 +55,13 @@ mod tests {
 
     #[test]
     fn lists_match_whole_names() {
-        let filter = TableFilter::new(&["shop".into()], &["shop\\.order.*".into()], &["shop\\.orders_archive".into()]).unwrap();
+        let filter =
+            TableFilter::new("database.include.list", &["shop".into()], &["shop\\.order.*".into()], &["shop\\.orders_archive".into()])
+                .unwrap();
         assert!(filter.admits("shop", "orders"));
         assert!(!filter.admits("shop", "customers"));
         assert!(!filter.admits("shop", "orders_archive"));
         assert!(!filter.admits("shopping", "orders"));
-        assert!(TableFilter::new(&["(".into()], &[], &[]).is_err());
+        assert!(TableFilter::new("schema.include.list", &["(".into()], &[], &[]).is_err());
     }
 }

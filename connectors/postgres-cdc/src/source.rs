@@ -1,0 +1,639 @@
+//! `postgres-cdc-source`: the connector config, and the task that snapshots then streams.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_jdbc::filter::TableFilter;
+use connect_sdk::config::ConfigErrors;
+use connect_sdk::config::groups::{Credentials, Reconnect};
+use connect_sdk::data::{Schema, Struct};
+use connect_sdk::prelude::*;
+use pgwire_replication::ReplicationEvent;
+
+use crate::database::{Database, Endpoint};
+use crate::pgoutput::{self, Cell, Message, Relation};
+use crate::replication::Stream;
+use crate::snapshot::Snapshot;
+use crate::tables::{Column, TableSchema, source_schema};
+use crate::types::PgKind;
+
+/// What record values look like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Envelope {
+    /// Debezium's change event: `before`, `after`, `source`, `op`, `ts_ms` (and a tombstone
+    /// after each delete when `tombstones.on.delete`); a `TRUNCATE` is an event with `op` `t`.
+    #[default]
+    Debezium,
+    /// The row after the change (a delete is a tombstone); the operation is in the `__op`
+    /// header. Truncates are not emitted.
+    Row,
+}
+
+/// When the initial snapshot is taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// With no committed offset: (re)create the slot, read the captured tables in its
+    /// exported snapshot, then stream from it.
+    #[default]
+    Initial,
+    /// Never snapshot: stream from the slot (created now when missing).
+    Never,
+}
+
+/// How the publication is made when it does not exist (Debezium's `publication.autocreate.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationMode {
+    /// `CREATE PUBLICATION ... FOR ALL TABLES` (needs a superuser); the table lists filter.
+    #[default]
+    AllTables,
+    /// `CREATE PUBLICATION ... FOR TABLE` the tables the lists capture when it is created.
+    Filtered,
+    /// Never create it: it must exist.
+    Disabled,
+}
+
+/// Captures row changes of PostgreSQL tables by logical replication with the built-in
+/// `pgoutput` plugin: first a consistent snapshot of the captured tables (`op` `r`), read in
+/// the snapshot the replication slot exported, then every insert (`c`), update (`u`), delete
+/// (`d`) and truncate (`t`) in commit order, into one topic per table,
+/// `<topic.prefix>-<schema>-<table>`, keyed by the primary key. A record's offset is its
+/// transaction's commit LSN and its place in it; the slot's confirmed position advances only
+/// to what the worker committed, so a restarted task misses nothing and the server frees the
+/// WAL before it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
+#[connector(name = "postgres-cdc-source", aliases = ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"],
+            task = PostgresCdcTask, split = PostgresCdcSource::one_reader, validate = PostgresCdcSource::check)]
+pub struct PostgresCdcSource {
+    /// `postgres://host:5432/db`. The user needs the REPLICATION attribute and SELECT on the
+    /// captured tables (and CREATE on the database to create the publication).
+    pub connection_url: String,
+    /// `connection.user` and `connection.password`, when the URL holds none.
+    #[serde(flatten)]
+    pub credentials: Credentials,
+    /// Prefix of the topics and the `source.name` of every record.
+    pub topic_prefix: String,
+    /// What joins the prefix, schema and table in a topic name (RocketMQ topics cannot hold `.`).
+    #[serde(default = "default_delimiter")]
+    pub topic_delimiter: String,
+    /// The logical replication slot (default: `connect_` and the connector's name).
+    #[serde(default)]
+    pub slot_name: Option<String>,
+    /// The publication streamed (default: the slot's name).
+    #[serde(default)]
+    pub publication_name: Option<String>,
+    /// `all_tables`, `filtered` or `disabled`: how a missing publication is created.
+    #[serde(default)]
+    pub publication_autocreate_mode: PublicationMode,
+    /// Drop the slot when the task stops (for tests and throwaway pipelines: a dropped slot
+    /// cannot resume, and its changes since are lost to this connector).
+    #[serde(default)]
+    pub slot_drop_on_stop: bool,
+    /// Schemas to capture, regular expressions (default: all).
+    #[serde(default)]
+    pub schema_include_list: Vec<String>,
+    /// Tables to capture, regular expressions on `schema.table` (default: all).
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Tables not to capture, regular expressions on `schema.table`.
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
+    /// `initial` (snapshot, then stream) or `never` (stream from the slot).
+    #[serde(default)]
+    pub snapshot_mode: SnapshotMode,
+    /// `debezium` (before/after/source/op envelope) or `row` (the new row, deletes as tombstones).
+    #[serde(default)]
+    pub envelope: Envelope,
+    /// With the Debezium envelope, follow each delete with a tombstone of its key (for compacted consumers).
+    #[serde(default = "yes")]
+    pub tombstones_on_delete: bool,
+    /// Records per poll at most.
+    #[serde(default = "default_batch")]
+    pub max_batch_size: usize,
+    /// Milliseconds a poll waits for changes.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// `connection.attempts` and `connection.backoff.ms`.
+    #[serde(flatten)]
+    pub reconnect: Reconnect<5, 2_000>,
+}
+
+fn default_delimiter() -> String {
+    "-".to_owned()
+}
+fn yes() -> bool {
+    true
+}
+fn default_batch() -> usize {
+    2048
+}
+fn default_poll_ms() -> u64 {
+    500
+}
+
+/// A slot or publication name PostgreSQL accepts unquoted: lower-case letters, digits and `_`, at most 63.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 63 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `connect_` and the connector's name, made a valid slot name.
+fn default_slot(connector: &str) -> String {
+    let cleaned: String = connector.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("connect_{cleaned}").chars().take(63).collect()
+}
+
+impl PostgresCdcSource {
+    /// The WAL is one ordered stream: one reader.
+    fn one_reader(&self, _max_tasks: usize) -> Vec<Self> {
+        vec![self.clone()]
+    }
+
+    fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        if !self.connection_url.starts_with("postgres") && !self.connection_url.starts_with("jdbc:postgres") {
+            errors.push("connection.url", "use postgres://host:port/db");
+        } else if let Err(e) = self.endpoint() {
+            errors.push("connection.url", e);
+        }
+        if self.topic_prefix.trim().is_empty() {
+            errors.push("topic.prefix", "cannot be empty");
+        }
+        if self.max_batch_size == 0 {
+            errors.push("max.batch.size", "must be at least 1");
+        }
+        for (key, name) in [("slot.name", &self.slot_name), ("publication.name", &self.publication_name)] {
+            if let Some(name) = name
+                && !valid_name(name)
+            {
+                errors.push(key, "use 1 to 63 lower-case letters, digits and _");
+            }
+        }
+        if let Err(e) = self.filter() {
+            errors.extend_prefixed("", e);
+        }
+        errors.into_result(())
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, String> {
+        Endpoint::parse(&self.connection_url, self.credentials.connection_user.as_deref(), self.credentials.connection_password.as_deref())
+    }
+
+    fn filter(&self) -> Result<TableFilter, ConfigErrors> {
+        TableFilter::new("schema.include.list", &self.schema_include_list, &self.table_include_list, &self.table_exclude_list)
+    }
+}
+
+/// Where the task is.
+enum Phase {
+    Snapshot(Box<Snapshot>),
+    Streaming(Option<Stream>),
+}
+
+/// A record's place in the stream: its transaction's commit LSN and its index among the
+/// transaction's changes (-1: before the transaction's first, the end of a snapshot).
+type Position = (u64, i64);
+
+/// The transaction being streamed.
+struct Transaction {
+    commit_lsn: u64,
+    xid: u32,
+    ts_ms: i64,
+    /// Changes of it seen so far (captured or not).
+    changes: i64,
+}
+
+/// Snapshots (when needed), then follows the slot.
+pub struct PostgresCdcTask {
+    config: PostgresCdcSource,
+    endpoint: Endpoint,
+    filter: TableFilter,
+    slot: String,
+    publication: String,
+    partition: SourcePartition,
+    /// For primary keys of relations the stream describes.
+    catalog: Option<Database>,
+    /// Per relation OID: its schema, `None` when not captured.
+    relations: HashMap<u32, Option<Arc<TableSchema>>>,
+    phase: Phase,
+    transaction: Option<Transaction>,
+    /// The last record emitted (or the committed one the task resumed from): changes up to
+    /// it are skipped when the server sends them again.
+    position: Position,
+    /// The last position the worker committed.
+    committed: Position,
+    /// The last WAL position with no transaction open, all of it read.
+    idle_lsn: u64,
+    /// The position acknowledged to the server.
+    acknowledged: u64,
+    failures: u32,
+    source_schema: Arc<Schema>,
+}
+
+fn read_position(offset: &SourceOffset) -> Option<Position> {
+    Some((offset.get_i64("lsn")? as u64, offset.get_i64("index").unwrap_or(-1)))
+}
+
+fn in_snapshot(offset: &SourceOffset) -> bool {
+    offset.get("snapshot").and_then(|s| s.as_bool()) == Some(true)
+}
+
+impl SourceTask for PostgresCdcTask {
+    type Config = PostgresCdcSource;
+
+    async fn open(config: PostgresCdcSource, ctx: SourceContext) -> Result<Self> {
+        let endpoint = config.endpoint().map_err(|e| Error::other(format!("connection.url: {e}")))?;
+        let filter = config.filter().map_err(Error::Config)?;
+        let slot = config.slot_name.clone().unwrap_or_else(|| default_slot(ctx.connector_name()));
+        let publication = config.publication_name.clone().unwrap_or_else(|| slot.clone());
+        let partition = SourcePartition::new().with("server", config.topic_prefix.as_str());
+        let committed = ctx.offset(&partition);
+        let catalog = Database::connect(&endpoint).await?;
+        catalog.check_logical_wal().await?;
+        let tables = match config.publication_autocreate_mode {
+            PublicationMode::AllTables => Some(None),
+            PublicationMode::Filtered => {
+                let all = catalog.user_tables().await?;
+                Some(Some(all.into_iter().filter(|(s, t)| filter.admits(s, t)).map(|(s, t)| format!("{s}.{t}")).collect::<Vec<_>>()))
+            }
+            PublicationMode::Disabled => None,
+        };
+        if let Some(tables) = tables {
+            catalog.ensure_publication(&publication, tables.as_deref()).await?;
+        }
+        let resume = committed.as_ref().filter(|o| !in_snapshot(o)).and_then(read_position);
+        let (phase, position) = match (resume, config.snapshot_mode) {
+            (Some(position), _) => (Phase::Streaming(None), position),
+            (None, SnapshotMode::Never) => {
+                if !catalog.slot_exists(&slot).await? {
+                    Stream::create_slot_only(&endpoint, &slot, &publication).await?;
+                }
+                (Phase::Streaming(None), (0, -1))
+            }
+            (None, SnapshotMode::Initial) => {
+                if catalog.slot_exists(&slot).await? {
+                    // No committed stream position: what the slot kept is not known to be
+                    // delivered, and a snapshot needs a slot created with it.
+                    catalog.drop_slot(&slot).await?;
+                }
+                let snapshot = Snapshot::begin(&endpoint, &slot, &publication, &config.topic_prefix, &filter).await?;
+                let position = (snapshot.consistent_point, -1);
+                (Phase::Snapshot(Box::new(snapshot)), position)
+            }
+        };
+        let what = if matches!(phase, Phase::Snapshot(_)) { "snapshot, then stream" } else { "stream" };
+        connect_sdk::tracing::info!(connector = ctx.connector_name(), slot, publication, lsn = %lsn_text(position.0), index = position.1,
+            committed = committed.is_some(), "postgres-cdc-source starts: {what} from this position");
+        Ok(PostgresCdcTask {
+            config,
+            endpoint,
+            filter,
+            slot,
+            publication,
+            partition,
+            catalog: Some(catalog),
+            relations: HashMap::new(),
+            phase,
+            transaction: None,
+            position,
+            committed: position,
+            idle_lsn: position.0,
+            acknowledged: position.0,
+            failures: 0,
+            source_schema: Arc::new(source_schema()),
+        })
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
+        let result = match &mut self.phase {
+            Phase::Snapshot(_) => self.poll_snapshot().await,
+            Phase::Streaming(_) => self.poll_stream().await,
+        };
+        match result {
+            Ok(records) => {
+                self.failures = 0;
+                Ok(records)
+            }
+            Err(error) if error.is_retriable() && self.failures + 1 < self.config.reconnect.connection_attempts => {
+                self.failures += 1;
+                connect_sdk::tracing::warn!(error = %error.trace(), "postgres-cdc-source lost its connection; reconnecting");
+                if let Phase::Streaming(stream) = &mut self.phase
+                    && let Some(stream) = stream.take()
+                {
+                    stream.close().await;
+                }
+                self.transaction = None;
+                self.catalog = None;
+                connect_sdk::tokio::time::sleep(self.config.reconnect.backoff()).await;
+                Ok(Vec::new())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn commit(&mut self, committed: &CommittedOffsets) -> Result<()> {
+        let Some(offset) = committed.get(&self.partition) else { return Ok(()) };
+        if in_snapshot(offset) {
+            return Ok(());
+        }
+        if let Some(position) = read_position(offset) {
+            self.committed = self.committed.max(position);
+            // Transactions committed before this one's are durable; this one is sent again
+            // after a restart, and its delivered changes skipped.
+            self.acknowledge(position.0);
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<()> {
+        if let Phase::Streaming(stream) = &mut self.phase
+            && let Some(stream) = stream.take()
+        {
+            stream.close().await;
+        }
+        if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
+            snapshot.stream.close().await;
+        }
+        if self.config.slot_drop_on_stop {
+            let catalog = Database::connect(&self.endpoint).await?;
+            catalog.drop_slot(&self.slot).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `16/B374D848`, as PostgreSQL writes an LSN.
+fn lsn_text(lsn: u64) -> String {
+    format!("{:X}/{:X}", lsn >> 32, lsn & 0xffff_ffff)
+}
+
+/// Microseconds since 2000-01-01 (PostgreSQL's epoch) as milliseconds since 1970.
+fn unix_ms(pg_micros: i64) -> i64 {
+    (pg_micros + 946_684_800_000_000).div_euclid(1000)
+}
+
+impl PostgresCdcTask {
+    fn acknowledge(&mut self, lsn: u64) {
+        if lsn > self.acknowledged
+            && let Phase::Streaming(Some(stream)) = &self.phase
+        {
+            stream.acknowledge(lsn);
+            self.acknowledged = lsn;
+        }
+    }
+
+    async fn poll_snapshot(&mut self) -> Result<Vec<SourceRecord>> {
+        let Phase::Snapshot(snapshot) = &mut self.phase else { return Ok(Vec::new()) };
+        let Some(batch) = snapshot.next_rows(self.config.max_batch_size).await? else {
+            return self.end_snapshot().await.map(|()| Vec::new());
+        };
+        let lsn = snapshot.consistent_point;
+        let now = now_ms();
+        let mut records = Vec::with_capacity(batch.rows.len());
+        let count = batch.rows.len();
+        for (i, row) in batch.rows.into_iter().enumerate() {
+            let last = batch.last && i + 1 == count;
+            let cells = row.into_iter().map(|v| v.map_or(Cell::Null, Cell::Text)).collect();
+            let after = batch.table.image(cells, None)?;
+            let offset = SourceOffset::new().with("lsn", lsn).with("snapshot", !last);
+            let source = self.source_info(&batch.table, None, Some(lsn), now, if last { "last" } else { "true" })?;
+            records.extend(self.change_records(&batch.table, "r", None, Some(after), source, offset, now)?);
+        }
+        if batch.last {
+            self.end_snapshot().await?;
+        }
+        Ok(records)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<()> {
+        if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
+            let stream = snapshot.finish().await?;
+            self.phase = Phase::Streaming(Some(stream));
+        }
+        Ok(())
+    }
+
+    async fn poll_stream(&mut self) -> Result<Vec<SourceRecord>> {
+        let Phase::Streaming(stream) = &mut self.phase else { return Ok(Vec::new()) };
+        if stream.is_none() {
+            // Resume after the last record emitted: the server sends again from the slot's
+            // confirmed position (or this one, if later), and what was emitted is skipped.
+            let opened = Stream::open(&self.endpoint, &self.slot, &self.publication, self.committed.0).await?;
+            *stream = Some(opened);
+            self.acknowledged = self.committed.0;
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.config.poll_interval_ms);
+        let mut records = Vec::new();
+        while records.len() < self.config.max_batch_size {
+            // Once something arrived, only what is already there joins the batch.
+            let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(2) };
+            if wait.is_zero() {
+                break;
+            }
+            let Phase::Streaming(Some(stream)) = &mut self.phase else { break };
+            let Some(event) = stream.next(wait).await? else { break };
+            self.handle(event, &mut records).await?;
+        }
+        // Nothing emitted is waiting for its commit, and no transaction is open: the WAL
+        // read so far (changes of tables not captured, empty transactions) is done with.
+        if self.committed >= self.position && self.transaction.is_none() {
+            self.acknowledge(self.idle_lsn);
+        }
+        Ok(records)
+    }
+
+    async fn handle(&mut self, event: ReplicationEvent, records: &mut Vec<SourceRecord>) -> Result<()> {
+        match event {
+            ReplicationEvent::Begin { final_lsn, xid, commit_time_micros } => {
+                self.transaction =
+                    Some(Transaction { commit_lsn: final_lsn.as_u64(), xid, ts_ms: unix_ms(commit_time_micros), changes: 0 });
+            }
+            ReplicationEvent::Commit { end_lsn, .. } => {
+                self.transaction = None;
+                self.idle_lsn = self.idle_lsn.max(end_lsn.as_u64());
+            }
+            ReplicationEvent::KeepAlive { wal_end, .. } if self.transaction.is_none() => {
+                self.idle_lsn = self.idle_lsn.max(wal_end.as_u64());
+            }
+            ReplicationEvent::XLogData { data, .. } => {
+                let message = pgoutput::decode(&data).map_err(|e| Error::other(format!("slot {}: {e}", self.slot)))?;
+                self.change(message, records).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The records of one decoded message.
+    async fn change(&mut self, message: Message, records: &mut Vec<SourceRecord>) -> Result<()> {
+        let (relations, op) = match &message {
+            Message::Relation(relation) => {
+                let schema = self.relation_schema(relation).await?;
+                self.relations.insert(relation.id, schema);
+                return Ok(());
+            }
+            Message::Insert { relation, .. } => (vec![*relation], "c"),
+            Message::Update { relation, .. } => (vec![*relation], "u"),
+            Message::Delete { relation, .. } => (vec![*relation], "d"),
+            Message::Truncate { relations } => (relations.clone(), "t"),
+            Message::Other => return Ok(()),
+        };
+        let Some(transaction) = &self.transaction else {
+            return Err(Error::other(format!("slot {}: a change outside a transaction", self.slot)));
+        };
+        let (commit_lsn, xid, ts_ms) = (transaction.commit_lsn, transaction.xid, transaction.ts_ms);
+        for relation in relations {
+            let index = match &mut self.transaction {
+                Some(transaction) => {
+                    transaction.changes += 1;
+                    transaction.changes - 1
+                }
+                None => break,
+            };
+            let position = (commit_lsn, index);
+            if position <= self.position {
+                continue;
+            }
+            let table = match self.relations.get(&relation) {
+                Some(Some(table)) => table.clone(),
+                Some(None) => continue,
+                None => return Err(Error::other(format!("slot {}: a change of relation {relation} before its description", self.slot))),
+            };
+            self.position = position;
+            let offset = SourceOffset::new().with("lsn", commit_lsn).with("index", index).with("txId", xid);
+            let source = self.source_info(&table, Some(xid), Some(commit_lsn), ts_ms, "false")?;
+            let (before, after) = match &message {
+                Message::Insert { new, .. } => (None, Some(table.image(new.clone(), None)?)),
+                Message::Update { old, new, .. } => {
+                    let before = old.clone().map(|old| table.image(old, None)).transpose()?;
+                    let after = table.image(new.clone(), before.as_ref())?;
+                    // A key-only old image (the key changed, default replica identity) is no before image.
+                    (before.filter(|_| table.full_identity), Some(after))
+                }
+                Message::Delete { old, .. } => (Some(table.image(old.clone(), None)?), None),
+                _ => (None, None),
+            };
+            if op == "t" && self.config.envelope == Envelope::Row {
+                continue;
+            }
+            records.extend(self.change_records(&table, op, before, after, source, offset, ts_ms)?);
+        }
+        Ok(())
+    }
+
+    /// The schema of a relation the stream describes, `None` when it is not captured.
+    async fn relation_schema(&mut self, relation: &Relation) -> Result<Option<Arc<TableSchema>>> {
+        if !self.filter.admits(&relation.namespace, &relation.name) {
+            return Ok(None);
+        }
+        let catalog = match self.catalog.as_mut() {
+            Some(catalog) => catalog,
+            None => self.catalog.insert(Database::connect(&self.endpoint).await?),
+        };
+        let primary_key = catalog.primary_key(relation.id).await?;
+        let columns = relation
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                kind: PgKind::of(c.type_oid, c.modifier),
+                // Without a primary key (any more), the replica identity's columns, unless
+                // that is the whole row.
+                key: if primary_key.is_empty() { c.identity && relation.replica_identity != b'f' } else { primary_key.contains(&c.name) },
+            })
+            .collect();
+        let mut schema = TableSchema::new(&self.config.topic_prefix, &relation.namespace, &relation.name, columns);
+        schema.full_identity = relation.replica_identity == b'f';
+        Ok(Some(Arc::new(schema)))
+    }
+
+    fn source_info(&self, table: &TableSchema, xid: Option<u32>, lsn: Option<u64>, ts_ms: i64, snapshot: &str) -> Result<Struct> {
+        let values = vec![
+            Value::from(env!("CARGO_PKG_VERSION")),
+            Value::from("postgresql"),
+            Value::from(self.config.topic_prefix.as_str()),
+            Value::Int64(ts_ms),
+            Value::from(snapshot),
+            Value::from(self.endpoint.database.as_str()),
+            Value::from(table.namespace.as_str()),
+            Value::from(table.table.as_str()),
+            xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
+            lsn.map_or(Value::Null, |l| Value::Int64(l as i64)),
+        ];
+        Ok(Struct::from_values(self.source_schema.clone(), values)?)
+    }
+
+    /// The record(s) of one change: keyed by the primary key, shaped by the envelope.
+    #[allow(clippy::too_many_arguments)]
+    fn change_records(
+        &self,
+        table: &TableSchema,
+        op: &str,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        source: Struct,
+        offset: SourceOffset,
+        ts_ms: i64,
+    ) -> Result<Vec<SourceRecord>> {
+        let d = &self.config.topic_delimiter;
+        let topic = format!("{}{d}{}{d}{}", self.config.topic_prefix, table.namespace, table.table);
+        let key = match after.as_ref().or(before.as_ref()) {
+            Some(row) => table.key_of(row)?.zip(table.key.as_deref()),
+            None => None,
+        };
+        let keyed = |mut record: SourceRecord| {
+            if let Some((key, key_schema)) = &key {
+                record = record.with_key(Value::Struct(key.clone())).with_key_schema(Schema::clone(key_schema));
+            }
+            record.with_timestamp(ts_ms)
+        };
+        let mut records = Vec::with_capacity(2);
+        match self.config.envelope {
+            Envelope::Debezium => {
+                let values = vec![
+                    before.map_or(Value::Null, Value::Struct),
+                    after.map_or(Value::Null, Value::Struct),
+                    Value::Struct(source),
+                    Value::from(op),
+                    Value::Int64(now_ms()),
+                ];
+                let envelope = Struct::from_values(table.envelope.clone(), values)?;
+                let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))
+                    .with_value_schema(Schema::clone(&table.envelope));
+                records.push(keyed(record));
+                if op == "d" && self.config.tombstones_on_delete && key.is_some() {
+                    records.push(keyed(SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null)));
+                }
+            }
+            Envelope::Row => {
+                let record = match after {
+                    Some(after) => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Struct(after))
+                        .with_value_schema(Schema::clone(&table.row)),
+                    None => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null),
+                };
+                records.push(keyed(record.with_header("__op", op)));
+            }
+        }
+        Ok(records)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_positions_and_times_read_as_postgresql_writes_them() {
+        assert_eq!(default_slot("Orders CDC-1"), "connect_orders_cdc_1");
+        assert!(valid_name(&default_slot(&"x".repeat(100))));
+        assert!(!valid_name("Has-Caps"));
+        assert_eq!(lsn_text(0x16_B374_D848), "16/B374D848");
+        assert_eq!(unix_ms(0), 946_684_800_000);
+    }
+}
