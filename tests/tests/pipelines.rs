@@ -1,6 +1,6 @@
 //! The scenarios the connectors exist for, end to end through a worker process, a real
 //! RocketMQ and the machine's real databases and brokers: change data capture from MariaDB
-//! into PostgreSQL (and exactly once across worker kills), and a migration from RabbitMQ that
+//! into PostgreSQL and from PostgreSQL into MariaDB (exactly once across worker kills), and a migration from RabbitMQ that
 //! loses nothing across a worker crash, and a sink whose Redis goes away and comes back
 //! recovering by itself (automatic restarts) with nothing lost or written twice.
 //! Each test prints what it measured (`MEASURED ...`, see with `--nocapture`).
@@ -138,46 +138,91 @@ async fn copy_mysql_to_postgres(envelope: &str, sink_extra: Json) {
     exec(&mut postgres, &format!("DROP TABLE IF EXISTS {target_table}")).await;
 }
 
+/// A change-data-capture pipeline's two ends: the database captured and the one written.
+struct Capture {
+    /// Names the test's tables, connectors and broker.
+    name: &'static str,
+    source_url: &'static str,
+    target_url: &'static str,
+    /// The source connector's keys for capturing `table` under `prefix`, and the topic its
+    /// changes go to.
+    source: fn(prefix: &str, table: &str) -> (Json, String),
+}
+
+const MYSQL_TO_POSTGRES: Capture = Capture {
+    name: "mysql",
+    source_url: MYSQL,
+    target_url: POSTGRES,
+    source: |prefix, table| {
+        let config = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": prefix,
+            "table.include.list": format!("test\\.{table}")});
+        (config, format!("{prefix}-test-{table}"))
+    },
+};
+
+const POSTGRES_TO_MARIADB: Capture = Capture {
+    name: "postgres",
+    source_url: POSTGRES,
+    target_url: MYSQL,
+    source: |prefix, table| {
+        let config = json!({"connector.class": "postgres-cdc-source", "connection.url": POSTGRES, "topic.prefix": prefix,
+            "table.include.list": format!("public\\.{table}"), "slot.name": table, "publication.name": table,
+            "publication.autocreate.mode": "filtered"});
+        (config, format!("{prefix}-public-{table}"))
+    },
+};
+
 /// Every change of a MariaDB table is applied exactly once to an append-only PostgreSQL log
 /// of changes (plain inserts: a duplicate would show), across five `kill -9`s of the worker
 /// at seeded random moments, each followed by a new worker taking the units over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_changes_are_applied_to_postgres_exactly_once_across_worker_kills() {
+    changes_are_applied_exactly_once_across_worker_kills(&MYSQL_TO_POSTGRES).await;
+}
+
+/// The same from PostgreSQL (logical replication) to a MariaDB log of changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_are_applied_to_mariadb_exactly_once_across_worker_kills() {
+    changes_are_applied_exactly_once_across_worker_kills(&POSTGRES_TO_MARIADB).await;
+}
+
+async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture) {
     if !service_available("MariaDB", "127.0.0.1:3306") || !service_available("PostgreSQL", "127.0.0.1:5432") {
         return;
     }
     const KILLS: usize = 5;
     const ROWS: i64 = 200;
-    let mut moments = fixture::KillMoments::new("cdc kill test");
+    let name = capture.name;
+    let mut moments = fixture::KillMoments::new(&format!("{name} cdc kill test"));
     let seed = moments.seed;
     let id = std::process::id();
-    let (source_table, changes, offsets) = (format!("eos_orders_{id}"), format!("eos_changes_{id}"), format!("eos_offsets_{id}"));
-    let mut mysql = connect(MYSQL).await;
-    let mut postgres = connect(POSTGRES).await;
-    exec(&mut mysql, &format!("DROP TABLE IF EXISTS {source_table}")).await;
+    let (source_table, changes, offsets) =
+        (format!("eos_{name}_orders_{id}"), format!("eos_{name}_changes_{id}"), format!("eos_{name}_offsets_{id}"));
+    let mut source_db = connect(capture.source_url).await;
+    let mut target_db = connect(capture.target_url).await;
+    exec(&mut source_db, &format!("DROP TABLE IF EXISTS {source_table}")).await;
     for table in [&changes, &offsets] {
-        exec(&mut postgres, &format!("DROP TABLE IF EXISTS {table}")).await;
+        exec(&mut target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
     }
-    exec(&mut mysql, &format!("CREATE TABLE {source_table} (id INT PRIMARY KEY, version INT NOT NULL)")).await;
+    exec(&mut source_db, &format!("CREATE TABLE {source_table} (id INT PRIMARY KEY, version INT NOT NULL)")).await;
     let initial: Vec<String> = (0..ROWS).map(|i| format!("({i}, 0)")).collect();
-    exec(&mut mysql, &format!("INSERT INTO {source_table} VALUES {}", initial.join(", "))).await;
+    exec(&mut source_db, &format!("INSERT INTO {source_table} VALUES {}", initial.join(", "))).await;
 
-    let broker = Broker::start("eos-cdc").await;
-    let mut worker = WorkerProcess::start("eos-cdc", &broker.namesrv(), &broker.dir);
-    let json_converters = json!({"key.converter": "json", "value.converter": "json"});
-    let mut source = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": format!("eos{id}"),
-        "table.include.list": format!("test\\.{source_table}"), "envelope": "row"});
-    let mut sink = json!({"connector.class": "jdbc-sink", "connection.url": POSTGRES, "topics": format!("eos{id}-test-{source_table}"),
-        "table.name.format": changes, "insert.mode": "insert", "auto.create": true, "offsets.table": offsets});
-    for config in [&mut source, &mut sink] {
-        config.as_object_mut().unwrap().extend(json_converters.as_object().unwrap().clone());
-    }
+    let broker = Broker::start(&format!("eos-cdc-{name}")).await;
+    let mut worker = WorkerProcess::start(&format!("eos-cdc-{name}"), &broker.namesrv(), &broker.dir);
+    let json_converters = json!({"key.converter": "json", "value.converter": "json", "envelope": "row"});
+    let (mut source, topic) = (capture.source)(&format!("eos{name}{id}"), &source_table);
+    let mut sink = json!({"connector.class": "jdbc-sink", "connection.url": capture.target_url, "topics": topic,
+        "table.name.format": changes, "insert.mode": "insert", "auto.create": true, "offsets.table": offsets,
+        "key.converter": "json", "value.converter": "json"});
+    source.as_object_mut().unwrap().extend(json_converters.as_object().unwrap().clone());
+    sink.as_object_mut().unwrap().remove("envelope");
     create(&worker, "changes-cdc", source);
     create(&worker, "changes-log", sink);
     let applied = format!("SELECT id, version, COUNT(*) FROM {changes} GROUP BY id, version ORDER BY id, version");
-    let count_rows = async |postgres: &mut Connection| rows(postgres, &applied).await.len() as i64;
+    let count_rows = async |target_db: &mut Connection| rows(target_db, &applied).await.len() as i64;
     let deadline = Instant::now() + Duration::from_secs(180);
-    while count_rows(&mut postgres).await < ROWS {
+    while count_rows(&mut target_db).await < ROWS {
         assert!(Instant::now() < deadline, "the snapshot did not arrive:\n{}", worker.log_tail());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -188,48 +233,69 @@ async fn mysql_changes_are_applied_to_postgres_exactly_once_across_worker_kills(
     let mut versions = 0;
     for kill in 0..KILLS {
         versions += 1;
-        let before = count_rows(&mut postgres).await;
-        let table = source_table.clone();
+        let before = count_rows(&mut target_db).await;
+        let (table, url) = (source_table.clone(), capture.source_url);
         let updating = tokio::spawn(async move {
-            let mut mysql = connect(MYSQL).await;
+            let mut source_db = connect(url).await;
             for chunk in 0..40 {
                 let (low, high) = (chunk * ROWS / 40, (chunk + 1) * ROWS / 40);
-                exec(&mut mysql, &format!("UPDATE {table} SET version = version + 1 WHERE id >= {low} AND id < {high}")).await;
+                exec(&mut source_db, &format!("UPDATE {table} SET version = version + 1 WHERE id >= {low} AND id < {high}")).await;
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        while count_rows(&mut postgres).await <= before {
+        while count_rows(&mut target_db).await <= before {
             assert!(Instant::now() < deadline, "round {versions} is not applied:\n{}", worker.log_tail());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let delay = moments.below(800);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         worker.kill();
-        println!("kill {kill}: {delay} ms after round {versions} began to apply, {} changes applied", count_rows(&mut postgres).await);
+        println!("kill {kill}: {delay} ms after round {versions} began to apply, {} changes applied", count_rows(&mut target_db).await);
         updating.await.unwrap();
-        worker = WorkerProcess::start("eos-cdc", &broker.namesrv(), &broker.dir);
+        worker = WorkerProcess::start(&format!("eos-cdc-{name}"), &broker.namesrv(), &broker.dir);
     }
 
     let expected = ROWS * (versions + 1);
     let deadline = Instant::now() + Duration::from_secs(180);
-    while count_rows(&mut postgres).await < expected && Instant::now() < deadline {
+    while count_rows(&mut target_db).await < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await; // anything still in flight lands
-    let result = rows(&mut postgres, &applied).await;
+    let result = rows(&mut target_db, &applied).await;
     let twice: Vec<&Vec<SqlValue>> = result.iter().filter(|row| row[2].as_i64() != Some(1)).collect();
     let distinct = result.len() as i64;
-    println!("MEASURED cdc → jdbc across {KILLS} kills: {expected} changes, {distinct} applied, {} applied more than once", twice.len());
+    println!(
+        "MEASURED {name} cdc → jdbc across {KILLS} kills: {expected} changes, {distinct} applied, {} applied more than once",
+        twice.len()
+    );
     let status = worker.call("GET", "/connectors/changes-cdc/status", None).1;
     assert_eq!(distinct, expected, "seed {seed}: changes missing; source status {status}\n{}", worker.log_tail());
     assert!(twice.is_empty(), "seed {seed}: changes applied twice: {:?}", &twice[..twice.len().min(5)]);
+    let (code, _) = worker.call("DELETE", "/connectors/changes-cdc", None);
+    assert_eq!(code, 204);
     drop(worker);
     broker.shutdown().await;
-    exec(&mut mysql, &format!("DROP TABLE {source_table}")).await;
-    for table in [&changes, &offsets] {
-        exec(&mut postgres, &format!("DROP TABLE IF EXISTS {table}")).await;
+    exec(&mut source_db, &format!("DROP TABLE {source_table}")).await;
+    if capture.source_url == POSTGRES {
+        drop_slot_and_publication(&mut source_db, &source_table).await;
     }
+    for table in [&changes, &offsets] {
+        exec(&mut target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
+    }
+}
+
+/// Drops what a postgres-cdc-source left behind: its slot (once no session holds it) and publication.
+async fn drop_slot_and_publication(postgres: &mut Connection, name: &str) {
+    exec(postgres, &format!("DROP PUBLICATION IF EXISTS {name}")).await;
+    for _ in 0..60 {
+        let active = rows(postgres, &format!("SELECT 1 FROM pg_replication_slots WHERE slot_name = '{name}' AND active")).await;
+        if active.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    exec(postgres, &format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{name}'")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
