@@ -274,7 +274,8 @@ pub fn offsets_after(records: &[SinkRecord]) -> QueueOffsets {
 /// Writes [`SinkRecord`]s to an external system.
 ///
 /// Lifecycle: `open` → `stored_offsets` for the queues it is given → `put` batches → `flush`
-/// (then the runtime commits the consumer offsets passed to it, and only then) → `close`.
+/// (then the runtime commits the consumer offsets passed to it, or what
+/// `committable_offsets` says of them, and only then) → `close`.
 /// The runtime flushes after every batch it puts, so a record `put` but not flushed is
 /// delivered again after a crash only if the crash came between the two: such sinks are
 /// at-least-once, make writes idempotent where you can. A sink that stores its positions in
@@ -300,6 +301,15 @@ pub trait SinkTask: Send + Sized + 'static {
     fn flush(&mut self, offsets: &QueueOffsets) -> impl Future<Output = Result<()>> + Send {
         let _ = offsets;
         async { Ok(()) }
+    }
+
+    /// The offsets the runtime commits after `flush(flushed)` (Kafka's `preCommit`): by default
+    /// all of `flushed`. A sink that keeps records buffered across flushes (files rolled by
+    /// record count) returns, per queue, the position of its first record not yet durable;
+    /// the runtime commits that instead, so a restarted task reads those records again.
+    /// Queues left out are not committed.
+    fn committable_offsets(&mut self, flushed: &QueueOffsets) -> QueueOffsets {
+        flushed.clone()
     }
 
     /// The positions this task stored in its destination for any of `queues` (the queues the

@@ -223,6 +223,8 @@ pub trait DynSinkTask: Send {
     fn put(&mut self, records: Vec<SinkRecord>) -> BoxFuture<'_, Result<()>>;
     /// See [`SinkTask::flush`].
     fn flush<'a>(&'a mut self, offsets: &'a QueueOffsets) -> BoxFuture<'a, Result<()>>;
+    /// See [`SinkTask::committable_offsets`].
+    fn committable_offsets(&mut self, flushed: &QueueOffsets) -> QueueOffsets;
     /// See [`SinkTask::stored_offsets`].
     fn stored_offsets<'a>(&'a mut self, queues: &'a [QueueId]) -> BoxFuture<'a, Result<QueueOffsets>>;
     /// See [`SinkTask::close`].
@@ -235,6 +237,9 @@ impl<T: SinkTask> DynSinkTask for T {
     }
     fn flush<'a>(&'a mut self, offsets: &'a QueueOffsets) -> BoxFuture<'a, Result<()>> {
         Box::pin(SinkTask::flush(self, offsets))
+    }
+    fn committable_offsets(&mut self, flushed: &QueueOffsets) -> QueueOffsets {
+        SinkTask::committable_offsets(self, flushed)
     }
     fn stored_offsets<'a>(&'a mut self, queues: &'a [QueueId]) -> BoxFuture<'a, Result<QueueOffsets>> {
         Box::pin(SinkTask::stored_offsets(self, queues))

@@ -53,11 +53,20 @@ pub fn payload_bytes(value: &Value, schema: Option<&Schema>) -> Result<Option<Ve
         Value::Null => None,
         Value::Bytes(bytes) => Some(bytes.clone()),
         Value::String(text) => Some(text.clone().into_bytes()),
-        other => {
-            let json = json_schema::value_to_json(schema, other, DecimalFormat::Numeric)?;
-            Some(serde_json::to_vec(&json).map_err(|e| DataError::new(e.to_string()))?)
-        }
+        other => Some(serde_json::to_vec(&json_document(other, schema)?).map_err(|e| DataError::new(e.to_string()))?),
     })
+}
+
+/// A value as the JSON document a schemaless JSON converter writes (decimals as numbers,
+/// bytes as base64), following `schema` when given: what a sink writing JSON stores.
+///
+/// ```
+/// use connect_sdk::converter::json_document;
+/// use connect_sdk::data::Value;
+/// assert_eq!(json_document(&Value::from("hi"), None).unwrap(), connect_sdk::serde_json::json!("hi"));
+/// ```
+pub fn json_document(value: &Value, schema: Option<&Schema>) -> Result<serde_json::Value, DataError> {
+    json_schema::value_to_json(schema, value, DecimalFormat::Numeric)
 }
 
 /// The schemaless value of a JSON document a source read (objects become maps with string

@@ -28,6 +28,15 @@ pub const TIME: &str = "org.apache.kafka.connect.data.Time";
 pub const TIMESTAMP: &str = "org.apache.kafka.connect.data.Timestamp";
 /// Parameter of a decimal schema holding its scale.
 pub const SCALE: &str = "scale";
+/// Debezium's schema name of a timestamp in µs since the epoch (`int64`), for columns with
+/// more than millisecond precision.
+pub const MICRO_TIMESTAMP: &str = "io.debezium.time.MicroTimestamp";
+/// Debezium's schema name of a time of day in µs (`int64`).
+pub const MICRO_TIME: &str = "io.debezium.time.MicroTime";
+/// Debezium's schema name of a timestamp in ms (`int64`), as Kafka's.
+pub const DEBEZIUM_TIMESTAMP: &str = "io.debezium.time.Timestamp";
+/// Debezium's schema name of a date in days since the epoch (`int32`), as Kafka's.
+pub const DEBEZIUM_DATE: &str = "io.debezium.time.Date";
 
 /// A decimal schema with the given scale.
 pub fn decimal_schema(scale: i32) -> Schema {

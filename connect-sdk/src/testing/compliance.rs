@@ -321,25 +321,29 @@ impl SinkCompliance {
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
+        let committed_first = harness.committed().values().copied().max().unwrap_or(0);
         for value in &values[half..] {
             harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.crash_and_restart().await.or_else(|e| fail(CHECK, e.trace()))?;
         let resumed_at = harness.next_offset(COMPLIANCE_TOPIC);
-        if resumed_at < half as i64 {
+        if resumed_at < committed_first {
             return fail(
                 CHECK,
                 format!(
-                    "after a crash the task's stored position {resumed_at} is behind the {half} records flushed and committed: they would be written twice"
+                    "after a crash the task's stored position {resumed_at} is behind the {committed_first} records flushed and committed: they would be written twice"
                 ),
             );
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
         let written = read_back().await;
-        if let Some(missing) = values.iter().find(|v| !written.contains(v)) {
-            return fail(CHECK, format!("\"{missing}\" was flushed but is not in the sink's output"));
+        // Everything committed is in the output (a sink that keeps records buffered across
+        // flushes commits less than it was given: see `SinkTask::committable_offsets`).
+        let committed = harness.committed().values().copied().max().unwrap_or(0).clamp(0, values.len() as i64) as usize;
+        if let Some(missing) = values[..committed].iter().find(|v| !written.contains(v)) {
+            return fail(CHECK, format!("\"{missing}\" was flushed and committed but is not in the sink's output"));
         }
         report.passed.push(CHECK);
 

@@ -212,11 +212,14 @@ impl<C: SinkConnector> SinkHarness<C> {
         Ok(transformed.map(|record| SinkRecord { broker_name, record }))
     }
 
-    /// Flushes the task with the delivered offsets, then commits them.
+    /// Flushes the task with the delivered offsets, then commits them (or what the task's
+    /// [`committable_offsets`](crate::SinkTask::committable_offsets) says of them).
     pub async fn flush(&mut self) -> Result<()> {
         let offsets = self.delivered.clone();
-        self.task_mut()?.flush(&offsets).await?;
-        self.committed = offsets;
+        let task = self.task_mut()?;
+        task.flush(&offsets).await?;
+        let committable = task.committable_offsets(&offsets);
+        self.committed.extend(committable);
         Ok(())
     }
 

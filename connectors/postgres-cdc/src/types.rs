@@ -4,8 +4,8 @@
 //! way it arrived.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
-use connect_jdbc::db::{MICRO_TIME, MICRO_TIMESTAMP};
 use connect_sdk::data::logical::{self, Decimal};
+use connect_sdk::data::logical::{MICRO_TIME, MICRO_TIMESTAMP};
 use connect_sdk::data::{Schema, Value};
 
 /// Debezium's schema name of a JSON document held as text.

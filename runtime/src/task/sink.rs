@@ -116,7 +116,7 @@ impl SinkRunner {
             // repeats at most the batch in flight (and nothing for a sink keeping its positions).
             if (advanced || self.context.take_commit_request()) && !offsets.is_empty() {
                 self.flush(offsets).await?;
-                flushed = Some(offsets.clone());
+                flushed = Some(self.task.committable_offsets(offsets));
             }
         }
         Ok(())
@@ -303,7 +303,8 @@ impl SinkRunner {
             return Ok(());
         }
         self.flush(offsets).await?;
-        commit(&self.consumer, &self.pipeline, broker, Some(offsets.clone())).await
+        let committable = self.task.committable_offsets(offsets);
+        commit(&self.consumer, &self.pipeline, broker, Some(committable)).await
     }
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
@@ -320,7 +321,7 @@ impl SinkRunner {
 
 /// Commits `offsets` (flushed by the task) to the broker, waiting while it is unreachable.
 async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, broker: &BrokerWait, offsets: Option<QueueOffsets>) -> Result<(), Error> {
-    let Some(offsets) = offsets else { return Ok(()) };
+    let Some(offsets) = offsets.filter(|o| !o.is_empty()) else { return Ok(()) };
     pipeline.lease.check()?;
     let started = Instant::now();
     let metrics = &pipeline.metrics;

@@ -3,15 +3,7 @@
 use connect_sdk::data::logical::{self, Decimal};
 use connect_sdk::data::{DataError, Schema, SchemaType, Value};
 
-/// Debezium's schema name of a timestamp in µs since the epoch (`int64`), for columns with
-/// more than millisecond precision.
-pub const MICRO_TIMESTAMP: &str = "io.debezium.time.MicroTimestamp";
-/// Debezium's schema name of a time of day in µs (`int64`).
-pub const MICRO_TIME: &str = "io.debezium.time.MicroTime";
-/// Debezium's schema name of a timestamp in ms (`int64`), as Kafka's.
-pub const DEBEZIUM_TIMESTAMP: &str = "io.debezium.time.Timestamp";
-/// Debezium's schema name of a date in days since the epoch (`int32`), as Kafka's.
-pub const DEBEZIUM_DATE: &str = "io.debezium.time.Date";
+pub use connect_sdk::data::logical::{DEBEZIUM_DATE, DEBEZIUM_TIMESTAMP, MICRO_TIME, MICRO_TIMESTAMP};
 
 /// A value read from or bound to a SQL statement, independent of the driver.
 #[derive(Clone, Debug, PartialEq)]
