@@ -138,52 +138,117 @@ async fn copy_mysql_to_postgres(envelope: &str, sink_extra: Json) {
     exec(&mut postgres, &format!("DROP TABLE IF EXISTS {target_table}")).await;
 }
 
-/// A change-data-capture pipeline's two ends: the database captured and the one written.
+/// A change-data-capture pipeline's two ends: the database captured and where its changes go.
 struct Capture {
     /// Names the test's tables, connectors and broker.
     name: &'static str,
     source_url: &'static str,
-    target_url: &'static str,
+    target: Target,
     /// The source connector's keys for capturing `table` under `prefix`, and the topic its
     /// changes go to.
     source: fn(prefix: &str, table: &str) -> (Json, String),
 }
 
-const MYSQL_TO_POSTGRES: Capture = Capture {
-    name: "mysql",
-    source_url: MYSQL,
-    target_url: POSTGRES,
-    source: |prefix, table| {
-        let config = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": prefix,
-            "table.include.list": format!("test\\.{table}")});
-        (config, format!("{prefix}-test-{table}"))
-    },
-};
+/// Where a capture test's changes are applied.
+#[derive(Clone, Copy)]
+enum Target {
+    /// jdbc-sink appends each change to a table of this database (and keeps its positions there).
+    Table(&'static str),
+    /// object-store-sink writes each change to Parquet files in a directory.
+    ParquetFiles,
+}
 
-const POSTGRES_TO_MARIADB: Capture = Capture {
-    name: "postgres",
-    source_url: POSTGRES,
-    target_url: MYSQL,
-    source: |prefix, table| {
-        let config = json!({"connector.class": "postgres-cdc-source", "connection.url": POSTGRES, "topic.prefix": prefix,
-            "table.include.list": format!("public\\.{table}"), "slot.name": table, "publication.name": table,
-            "publication.autocreate.mode": "filtered"});
-        (config, format!("{prefix}-public-{table}"))
-    },
-};
+fn mysql_source(prefix: &str, table: &str) -> (Json, String) {
+    let config = json!({"connector.class": "mysql-cdc-source", "connection.url": MYSQL, "topic.prefix": prefix,
+        "table.include.list": format!("test\\.{table}")});
+    (config, format!("{prefix}-test-{table}"))
+}
+
+fn postgres_source(prefix: &str, table: &str) -> (Json, String) {
+    let config = json!({"connector.class": "postgres-cdc-source", "connection.url": POSTGRES, "topic.prefix": prefix,
+        "table.include.list": format!("public\\.{table}"), "slot.name": table, "publication.name": table,
+        "publication.autocreate.mode": "filtered"});
+    (config, format!("{prefix}-public-{table}"))
+}
 
 /// Every change of a MariaDB table is applied exactly once to an append-only PostgreSQL log
 /// of changes (plain inserts: a duplicate would show), across five `kill -9`s of the worker
 /// at seeded random moments, each followed by a new worker taking the units over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_changes_are_applied_to_postgres_exactly_once_across_worker_kills() {
-    changes_are_applied_exactly_once_across_worker_kills(&MYSQL_TO_POSTGRES).await;
+    let capture = Capture { name: "mysql", source_url: MYSQL, target: Target::Table(POSTGRES), source: mysql_source };
+    changes_are_applied_exactly_once_across_worker_kills(&capture).await;
 }
 
 /// The same from PostgreSQL (logical replication) to a MariaDB log of changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_changes_are_applied_to_mariadb_exactly_once_across_worker_kills() {
-    changes_are_applied_exactly_once_across_worker_kills(&POSTGRES_TO_MARIADB).await;
+    let capture = Capture { name: "postgres", source_url: POSTGRES, target: Target::Table(MYSQL), source: postgres_source };
+    changes_are_applied_exactly_once_across_worker_kills(&capture).await;
+}
+
+/// PostgreSQL changes → postgres-cdc-source → RocketMQ → object-store-sink (Parquet): the
+/// files, read back with a Parquet reader, hold the table's history, each version of each row
+/// once, across five worker kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_land_in_parquet_files_exactly_once_across_worker_kills() {
+    let capture = Capture { name: "lake", source_url: POSTGRES, target: Target::ParquetFiles, source: postgres_source };
+    changes_are_applied_exactly_once_across_worker_kills(&capture).await;
+}
+
+/// What a capture test's target holds: how many times each (id, version) was applied.
+struct Applied {
+    target: Target,
+    database: Option<Connection>,
+    table: String,
+    dir: std::path::PathBuf,
+}
+
+impl Applied {
+    async fn counts(&mut self) -> std::collections::BTreeMap<(i64, i64), usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        match (self.target, self.database.as_mut()) {
+            (Target::Table(_), Some(database)) => {
+                let sql = format!("SELECT id, version, COUNT(*) FROM {} GROUP BY id, version", self.table);
+                for row in rows(database, &sql).await {
+                    let (Some(id), Some(version), Some(count)) = (row[0].as_i64(), row[1].as_i64(), row[2].as_i64()) else { continue };
+                    counts.insert((id, version), count as usize);
+                }
+            }
+            _ => {
+                for (id, version) in parquet_rows(&self.dir) {
+                    *counts.entry((id, version)).or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// The (id, version) of every row of every Parquet file under `dir`.
+fn parquet_rows(dir: &std::path::Path) -> Vec<(i64, i64)> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int32Type;
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let file = std::fs::File::open(&path).unwrap();
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+                for batch in reader {
+                    let batch = batch.unwrap();
+                    let (ids, versions) = (batch.column_by_name("id").unwrap(), batch.column_by_name("version").unwrap());
+                    let (ids, versions) = (ids.as_primitive::<Int32Type>(), versions.as_primitive::<Int32Type>());
+                    out.extend((0..batch.num_rows()).map(|i| (i64::from(ids.value(i)), i64::from(versions.value(i)))));
+                }
+            }
+        }
+    }
+    out
 }
 
 async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture) {
@@ -199,30 +264,40 @@ async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture)
     let (source_table, changes, offsets) =
         (format!("eos_{name}_orders_{id}"), format!("eos_{name}_changes_{id}"), format!("eos_{name}_offsets_{id}"));
     let mut source_db = connect(capture.source_url).await;
-    let mut target_db = connect(capture.target_url).await;
     exec(&mut source_db, &format!("DROP TABLE IF EXISTS {source_table}")).await;
-    for table in [&changes, &offsets] {
-        exec(&mut target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
-    }
+    let target_db = match capture.target {
+        Target::Table(url) => {
+            let mut target_db = connect(url).await;
+            for table in [&changes, &offsets] {
+                exec(&mut target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
+            }
+            Some(target_db)
+        }
+        Target::ParquetFiles => None,
+    };
     exec(&mut source_db, &format!("CREATE TABLE {source_table} (id INT PRIMARY KEY, version INT NOT NULL)")).await;
     let initial: Vec<String> = (0..ROWS).map(|i| format!("({i}, 0)")).collect();
     exec(&mut source_db, &format!("INSERT INTO {source_table} VALUES {}", initial.join(", "))).await;
 
     let broker = Broker::start(&format!("eos-cdc-{name}")).await;
+    let mut applied = Applied { target: capture.target, database: target_db, table: changes.clone(), dir: broker.dir.join("lake") };
     let mut worker = WorkerProcess::start(&format!("eos-cdc-{name}"), &broker.namesrv(), &broker.dir);
-    let json_converters = json!({"key.converter": "json", "value.converter": "json", "envelope": "row"});
+    let json_converters = json!({"key.converter": "json", "value.converter": "json"});
     let (mut source, topic) = (capture.source)(&format!("eos{name}{id}"), &source_table);
-    let mut sink = json!({"connector.class": "jdbc-sink", "connection.url": capture.target_url, "topics": topic,
-        "table.name.format": changes, "insert.mode": "insert", "auto.create": true, "offsets.table": offsets,
-        "key.converter": "json", "value.converter": "json"});
-    source.as_object_mut().unwrap().extend(json_converters.as_object().unwrap().clone());
-    sink.as_object_mut().unwrap().remove("envelope");
+    source["envelope"] = json!("row");
+    let mut sink = match capture.target {
+        Target::Table(url) => json!({"connector.class": "jdbc-sink", "connection.url": url, "topics": topic,
+            "table.name.format": changes, "insert.mode": "insert", "auto.create": true, "offsets.table": offsets}),
+        Target::ParquetFiles => json!({"connector.class": "object-store-sink", "topics": topic, "store.url": applied.dir,
+            "format": "parquet", "flush.size": 50, "rotate.schedule.interval.ms": 1000}),
+    };
+    for config in [&mut source, &mut sink] {
+        config.as_object_mut().unwrap().extend(json_converters.as_object().unwrap().clone());
+    }
     create(&worker, "changes-cdc", source);
     create(&worker, "changes-log", sink);
-    let applied = format!("SELECT id, version, COUNT(*) FROM {changes} GROUP BY id, version ORDER BY id, version");
-    let count_rows = async |target_db: &mut Connection| rows(target_db, &applied).await.len() as i64;
     let deadline = Instant::now() + Duration::from_secs(180);
-    while count_rows(&mut target_db).await < ROWS {
+    while (applied.counts().await.len() as i64) < ROWS {
         assert!(Instant::now() < deadline, "the snapshot did not arrive:\n{}", worker.log_tail());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -233,7 +308,7 @@ async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture)
     let mut versions = 0;
     for kill in 0..KILLS {
         versions += 1;
-        let before = count_rows(&mut target_db).await;
+        let before = applied.counts().await.len();
         let (table, url) = (source_table.clone(), capture.source_url);
         let updating = tokio::spawn(async move {
             let mut source_db = connect(url).await;
@@ -244,44 +319,41 @@ async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture)
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        while count_rows(&mut target_db).await <= before {
+        while applied.counts().await.len() <= before {
             assert!(Instant::now() < deadline, "round {versions} is not applied:\n{}", worker.log_tail());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let delay = moments.below(800);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         worker.kill();
-        println!("kill {kill}: {delay} ms after round {versions} began to apply, {} changes applied", count_rows(&mut target_db).await);
+        println!("kill {kill}: {delay} ms after round {versions} began to apply, {} changes applied", applied.counts().await.len());
         updating.await.unwrap();
         worker = WorkerProcess::start(&format!("eos-cdc-{name}"), &broker.namesrv(), &broker.dir);
     }
 
-    let expected = ROWS * (versions + 1);
+    let expected = (ROWS * (versions + 1)) as usize;
     let deadline = Instant::now() + Duration::from_secs(180);
-    while count_rows(&mut target_db).await < expected && Instant::now() < deadline {
+    while applied.counts().await.len() < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await; // anything still in flight lands
-    let result = rows(&mut target_db, &applied).await;
-    let twice: Vec<&Vec<SqlValue>> = result.iter().filter(|row| row[2].as_i64() != Some(1)).collect();
-    let distinct = result.len() as i64;
-    println!(
-        "MEASURED {name} cdc → jdbc across {KILLS} kills: {expected} changes, {distinct} applied, {} applied more than once",
-        twice.len()
-    );
+    let counts = applied.counts().await;
+    let twice: Vec<(&(i64, i64), &usize)> = counts.iter().filter(|(_, count)| **count != 1).collect();
+    let distinct = counts.len();
+    println!("MEASURED {name} cdc across {KILLS} kills: {expected} changes, {distinct} applied, {} applied more than once", twice.len());
     let status = worker.call("GET", "/connectors/changes-cdc/status", None).1;
     assert_eq!(distinct, expected, "seed {seed}: changes missing; source status {status}\n{}", worker.log_tail());
     assert!(twice.is_empty(), "seed {seed}: changes applied twice: {:?}", &twice[..twice.len().min(5)]);
-    let (code, _) = worker.call("DELETE", "/connectors/changes-cdc", None);
-    assert_eq!(code, 204);
     drop(worker);
     broker.shutdown().await;
     exec(&mut source_db, &format!("DROP TABLE {source_table}")).await;
     if capture.source_url == POSTGRES {
         drop_slot_and_publication(&mut source_db, &source_table).await;
     }
-    for table in [&changes, &offsets] {
-        exec(&mut target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
+    if let Some(target_db) = applied.database.as_mut() {
+        for table in [&changes, &offsets] {
+            exec(target_db, &format!("DROP TABLE IF EXISTS {table}")).await;
+        }
     }
 }
 

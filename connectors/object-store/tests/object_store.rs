@@ -226,3 +226,33 @@ fn a_bad_configuration_names_its_key() {
         assert!(err.contains("store.url") && err.contains("partition.field.name"), "{err}");
     });
 }
+
+#[test]
+#[ignore = "a measurement, not a check: cargo test --release -p connect-object-store --test object_store -- --ignored --nocapture"]
+fn throughput() {
+    block_on(async {
+        const RECORDS: i64 = 200_000;
+        let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+        let schema = order_schema();
+        for format in ["json", "parquet"] {
+            let dir = temp_dir(&format!("throughput-{format}"));
+            let config = json!({"topics": "orders", "store.url": dir.display().to_string(), "format": format, "flush.size": 10_000});
+            let mut harness = SinkHarness::<ObjectStoreSink>::new(config).await.unwrap();
+            let started = std::time::Instant::now();
+            for chunk in (0..RECORDS).collect::<Vec<_>>().chunks(2_000) {
+                for &id in chunk {
+                    harness.send_record(order(&schema, id)).unwrap();
+                }
+                harness.deliver().await.unwrap();
+                harness.flush().await.unwrap();
+            }
+            let rate = RECORDS as f64 / started.elapsed().as_secs_f64();
+            println!(
+                "MEASURED object-store-sink ({format}, local directory): {RECORDS} records of 3 fields at {rate:.0} records/s ({profile} build, through the harness's JSON converter)"
+            );
+            assert_eq!(files(&dir).len(), (RECORDS / 10_000) as usize);
+            harness.close().await.unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    });
+}
