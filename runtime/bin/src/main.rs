@@ -12,6 +12,8 @@ use connect_jdbc as _;
 use connect_mqtt as _;
 #[cfg(feature = "mysql-cdc")]
 use connect_mysql_cdc as _;
+#[cfg(feature = "nats")]
+use connect_nats as _;
 #[cfg(feature = "object-store")]
 use connect_object_store as _;
 #[cfg(feature = "postgres-cdc")]

@@ -7,6 +7,7 @@ use connect_http as _;
 use connect_jdbc as _;
 use connect_mqtt as _;
 use connect_mysql_cdc as _;
+use connect_nats as _;
 use connect_object_store as _;
 use connect_postgres_cdc as _;
 use connect_rabbitmq as _;
