@@ -255,6 +255,12 @@ impl BinlogReader {
         Ok(out)
     }
 
+    /// Where a restart could begin without repeating or missing anything, when the reader is
+    /// between transactions: the start of the next one.
+    pub fn between_transactions(&self) -> Option<Position> {
+        (!self.in_txn).then(|| Position { file: self.file.clone(), pos: self.txn_start, rows: 0 })
+    }
+
     /// Closes the replica connection.
     pub async fn close(self) {
         let _ = self.stream.close().await;

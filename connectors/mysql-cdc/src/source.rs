@@ -97,6 +97,15 @@ pub struct MySqlCdcSource {
     /// Milliseconds a poll waits for changes.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// Every this many milliseconds without a captured change while the binlog moves on
+    /// (changes of other tables), a heartbeat record carries the current position, so the
+    /// committed offset keeps up and a restart does not re-read (or miss, once purged) the
+    /// binlog of tables it does not capture (0: off).
+    #[serde(default)]
+    pub heartbeat_interval_ms: u64,
+    /// Heartbeat records go to `<heartbeat.topics.prefix><topic.delimiter><topic.prefix>`.
+    #[serde(default = "default_heartbeat_prefix")]
+    pub heartbeat_topics_prefix: String,
     /// `connection.attempts` and `connection.backoff.ms`.
     #[serde(flatten)]
     pub reconnect: Reconnect<5, 2_000>,
@@ -113,6 +122,9 @@ fn default_batch() -> usize {
 }
 fn default_poll_ms() -> u64 {
     500
+}
+fn default_heartbeat_prefix() -> String {
+    "__debezium-heartbeat".to_owned()
 }
 
 impl MySqlCdcSource {
@@ -185,6 +197,8 @@ pub struct MySqlCdcTask {
     position: Position,
     failures: u32,
     source_schema: Arc<Schema>,
+    /// When the last record (change or heartbeat) was emitted.
+    last_emitted: Instant,
 }
 
 /// A replica id from the connector name, away from the small ids servers are given.
@@ -238,6 +252,7 @@ impl SourceTask for MySqlCdcTask {
             position,
             failures: 0,
             source_schema: Arc::new(source_schema()),
+            last_emitted: Instant::now(),
         })
     }
 
@@ -343,7 +358,35 @@ impl MySqlCdcTask {
         if schema_changed {
             self.schemas.clear();
         }
+        if !records.is_empty() {
+            self.last_emitted = Instant::now();
+        } else if let Some(heartbeat) = self.heartbeat() {
+            records.push(heartbeat);
+        }
         Ok(records)
+    }
+
+    /// A heartbeat record at the reader's position, when one is due and the binlog moved on.
+    fn heartbeat(&mut self) -> Option<SourceRecord> {
+        let interval = self.config.heartbeat_interval_ms;
+        if interval == 0 || self.last_emitted.elapsed() < Duration::from_millis(interval) {
+            return None;
+        }
+        let Phase::Streaming(Some(reader)) = &self.phase else { return None };
+        let position = reader.between_transactions().filter(|p| *p != self.position)?;
+        self.position = position.clone();
+        self.last_emitted = Instant::now();
+        let topic = format!("{}{}{}", self.config.heartbeat_topics_prefix, self.config.topic_delimiter, self.config.topic_prefix);
+        let key_schema = Schema::structure().named("io.debezium.connector.common.ServerNameKey").field("serverName", Schema::string());
+        let value_schema = Schema::structure().named("io.debezium.connector.common.Heartbeat").field("ts_ms", Schema::int64());
+        let key = Struct::from_values(Arc::new(key_schema.clone()), vec![Value::from(self.config.topic_prefix.as_str())]).ok()?;
+        let value = Struct::from_values(Arc::new(value_schema.clone()), vec![Value::Int64(now_ms())]).ok()?;
+        Some(
+            SourceRecord::new(self.partition.clone(), self.offset(&position, None), &topic, Value::Struct(value))
+                .with_value_schema(value_schema)
+                .with_key(Value::Struct(key))
+                .with_key_schema(key_schema),
+        )
     }
 
     async fn schema(&mut self, database: &str, table: &str) -> Result<Option<Arc<TableSchema>>> {

@@ -202,6 +202,56 @@ fn snapshot_and_stream_read_every_type_the_same_way() {
 }
 
 #[test]
+fn heartbeats_carry_the_position_past_changes_of_tables_not_captured() {
+    block_on(async {
+        if !binlog_available().await {
+            return;
+        }
+        let (t, other) = (table("watched"), table("busy"));
+        let mut connection = connect().await;
+        exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY); CREATE TABLE {other} (id INT PRIMARY KEY)")).await;
+        let (file, pos) = binlog_position(&mut connection).await;
+        exec(&mut connection, &format!("INSERT INTO {t} VALUES (1)")).await;
+        let config = config(&t, json!({"binlog.filename": file, "binlog.position": pos, "heartbeat.interval.ms": 200, "envelope": "row"}));
+        let store = std::sync::Arc::new(connect_sdk::testing::InMemoryOffsetStore::new());
+        let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config.clone(), store.clone()).await.unwrap();
+        let change = poll_until(&mut harness, 1).await;
+        assert_eq!(change.len(), 1);
+        let change_pos = change[0].source_offset.get_i64("pos").unwrap();
+        // Only the table not captured changes now: heartbeats move the offset on.
+        for i in 0..20 {
+            exec(&mut connection, &format!("INSERT INTO {other} VALUES ({i})")).await;
+        }
+        let started = Instant::now();
+        let mut heartbeats = Vec::new();
+        while heartbeats.is_empty() && started.elapsed() < Duration::from_secs(20) {
+            heartbeats.extend(harness.poll().await.unwrap());
+        }
+        let heartbeat = heartbeats.last().expect("a heartbeat while the binlog moved on");
+        assert_eq!(heartbeat.topic, "__debezium-heartbeat-cdc");
+        let (_, now) = binlog_position(&mut connection).await;
+        assert_eq!(
+            heartbeat.source_offset.get_i64("pos"),
+            Some(now),
+            "the heartbeat is at the binlog's end, past the other table's changes"
+        );
+        assert!(now > change_pos);
+        // Resumed from the heartbeat: the next watched change arrives, the first does not again.
+        harness.commit().await.unwrap();
+        harness.close().await.unwrap();
+        exec(&mut connection, &format!("INSERT INTO {t} VALUES (2)")).await;
+        let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config, store).await.unwrap();
+        let next = poll_until(&mut harness, 1).await;
+        assert_eq!(
+            next.iter().filter(|r| r.topic != heartbeat.topic).map(|r| field(r, &["id"]).clone()).collect::<Vec<_>>(),
+            [Value::Int32(2)]
+        );
+        harness.close().await.unwrap();
+        exec(&mut connection, &format!("DROP TABLE {t}; DROP TABLE {other}")).await;
+    });
+}
+
+#[test]
 fn a_bad_configuration_names_its_key() {
     block_on(async {
         let err = SourceHarness::<MySqlCdcSource>::new(
