@@ -78,7 +78,21 @@ pub enum Change {
     /// Row changes of one rows event.
     Rows(Vec<RowChange>),
     /// A statement that may have changed table definitions (`ALTER`, `CREATE`, `DROP`...).
-    SchemaChange,
+    SchemaChange(SchemaStatement),
+}
+
+/// A DDL statement read from the binlog.
+pub struct SchemaStatement {
+    /// The database it ran in (the default for unqualified names).
+    pub database: String,
+    /// The statement.
+    pub ddl: String,
+    /// Where it took effect: the position right after it.
+    pub at: Position,
+    /// When the server wrote it (ms since the epoch).
+    pub ts_ms: i64,
+    /// The id of the server that wrote it.
+    pub server_id: u32,
 }
 
 /// A binlog stream and the transaction it is in.
@@ -179,7 +193,13 @@ impl BinlogReader {
                     self.end(u64::from(header.log_pos()));
                     let ddl = ["ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE"].iter().any(|k| statement.starts_with(k));
                     if ddl {
-                        return Ok(Some(Change::SchemaChange));
+                        return Ok(Some(Change::SchemaChange(SchemaStatement {
+                            database: query.schema().into_owned(),
+                            ddl: sql.into_owned(),
+                            at: Position { file: self.file.clone(), pos: self.txn_start, rows: 0 },
+                            ts_ms: i64::from(header.timestamp()) * 1000,
+                            server_id: header.server_id(),
+                        })));
                     }
                 }
             }

@@ -12,15 +12,26 @@
 //! delivered; a crash between a poll and its offset commit redelivers those changes. A
 //! crash during the snapshot restarts the snapshot.
 //!
-//! Column names come from `information_schema` when a table is first seen and again after a
-//! DDL statement: rows written before an `ALTER TABLE` and read after it are refused with an
-//! error rather than mislabelled.
+//! Column names come from a schema history: the captured tables' columns as the snapshot (or
+//! `information_schema`, when a table is first seen) found them, changed by every DDL
+//! statement read from the binlog since (`CREATE`, `ALTER`, `RENAME`, `DROP TABLE`), so a row
+//! is decoded with the columns it was written with, however far behind the reader is. Each
+//! such statement also becomes a schema change record on the topic `<topic.prefix>` (Debezium's
+//! schema change topic), whose offset carries the history: a restarted task reads it back.
 
 mod binlog;
+mod ddl;
+mod history;
 mod schema;
+mod schema_change;
 mod snapshot;
 mod source;
 mod values;
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 pub use schema::TimePrecision;
 pub use source::{Envelope, MySqlCdcSource, MySqlCdcTask, SnapshotMode};

@@ -53,6 +53,8 @@ pub struct TableSchema {
     pub key: Option<Arc<Schema>>,
     /// Schema of the change envelope.
     pub envelope: Arc<Schema>,
+    /// The declarations the columns were made from (empty when made from columns directly).
+    pub specs: Vec<ColumnSpec>,
 }
 
 /// The schema of the envelope's `source` block (Debezium's MySQL source info).
@@ -73,15 +75,34 @@ pub fn source_schema() -> Schema {
         .field("row", Schema::int32())
 }
 
-impl TableSchema {
-    /// Reads the table's columns; `None` when it does not exist (any more).
-    pub async fn load(
-        connection: &mut Connection,
-        prefix: &str,
-        database: &str,
-        table: &str,
-        precision: TimePrecision,
-    ) -> Result<Option<TableSchema>> {
+/// How a column is declared, as `information_schema` or a DDL statement says: what the
+/// schema history keeps, and what a [`CdcColumn`] is made from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// Its name.
+    pub name: String,
+    /// The type's name in lower case (`int`, `decimal`, `enum`...).
+    pub data_type: String,
+    /// The full type in lower case (`int(10) unsigned`, `decimal(10,2)`, `enum('a','b')`).
+    pub column_type: String,
+    /// Digits after the point of a `DECIMAL`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scale: i32,
+    /// Fractional second digits of a `DATETIME`, `TIMESTAMP` or `TIME`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fraction_digits: i32,
+    /// Whether it is part of the primary key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key: bool,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+impl ColumnSpec {
+    /// The table's columns from `information_schema`; `None` when it does not exist (any more).
+    pub async fn load(connection: &mut Connection, database: &str, table: &str) -> Result<Option<Vec<ColumnSpec>>> {
         let sql = "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(column_type AS CHAR), numeric_scale, CAST(column_key AS CHAR), \
                    datetime_precision FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position";
         let result = connection.query(sql, &[SqlValue::Text(database.to_owned()), SqlValue::Text(table.to_owned())]).await?;
@@ -92,27 +113,52 @@ impl TableSchema {
         for row in result.rows {
             let mut cells = row.into_iter();
             let mut text = || cells.next().and_then(SqlValue::into_text).unwrap_or_default();
-            let (name, data_type, column_type) = (text(), text(), text());
-            let scale = match cells.next() {
-                Some(SqlValue::Int(scale)) => scale as i32,
+            let (name, data_type, column_type) = (text(), text().to_ascii_lowercase(), text().to_ascii_lowercase());
+            let number = |cell: Option<SqlValue>| match cell {
+                Some(SqlValue::Int(n)) => n as i32,
                 _ => 0,
             };
+            let scale = number(cells.next());
             let key = cells.next().and_then(SqlValue::into_text).is_some_and(|k| k == "PRI");
-            let fraction_digits = match cells.next() {
-                Some(SqlValue::Int(digits)) => digits,
-                _ => 0,
-            };
-            let mut column = column_of(name, &data_type.to_ascii_lowercase(), &column_type.to_ascii_lowercase(), scale, key);
-            if precision == TimePrecision::Adaptive && fraction_digits > 3 {
-                column.kind = match column.kind {
-                    ColumnKind::Timestamp => ColumnKind::MicroTimestamp,
-                    ColumnKind::Time => ColumnKind::MicroTime,
-                    other => other,
-                };
-            }
-            columns.push(column);
+            let fraction_digits = number(cells.next());
+            columns.push(ColumnSpec { name, data_type, column_type, scale, fraction_digits, key });
         }
-        Ok(Some(TableSchema::new(prefix, database, table, columns)))
+        Ok(Some(columns))
+    }
+
+    /// The column the connector decodes.
+    fn column(&self, precision: TimePrecision) -> CdcColumn {
+        let mut column = column_of(self.name.clone(), &self.data_type, &self.column_type, self.scale, self.key);
+        if precision == TimePrecision::Adaptive && self.fraction_digits > 3 {
+            column.kind = match column.kind {
+                ColumnKind::Timestamp => ColumnKind::MicroTimestamp,
+                ColumnKind::Time => ColumnKind::MicroTime,
+                other => other,
+            };
+        }
+        column
+    }
+}
+
+impl TableSchema {
+    /// Reads the table's columns from `information_schema`; `None` when it does not exist (any more).
+    pub async fn load(
+        connection: &mut Connection,
+        prefix: &str,
+        database: &str,
+        table: &str,
+        precision: TimePrecision,
+    ) -> Result<Option<TableSchema>> {
+        let specs = ColumnSpec::load(connection, database, table).await?;
+        Ok(specs.map(|specs| TableSchema::declared(prefix, database, table, specs, precision)))
+    }
+
+    /// The schemas of a table whose columns are declared so.
+    pub fn declared(prefix: &str, database: &str, table: &str, specs: Vec<ColumnSpec>, precision: TimePrecision) -> TableSchema {
+        let columns = specs.iter().map(|spec| spec.column(precision)).collect();
+        let mut schema = TableSchema::new(prefix, database, table, columns);
+        schema.specs = specs;
+        schema
     }
 
     /// The schemas of a table with these columns.
@@ -145,6 +191,7 @@ impl TableSchema {
             row: Arc::new(row),
             key,
             envelope: Arc::new(envelope),
+            specs: Vec::new(),
         }
     }
 }

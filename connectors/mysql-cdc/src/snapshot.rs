@@ -88,6 +88,11 @@ pub async fn captured_tables(connection: &mut Connection, filter: &TableFilter) 
 }
 
 impl Snapshot {
+    /// The tables it reads, as they were when it began.
+    pub fn tables(&self) -> &[Arc<TableSchema>] {
+        &self.tables
+    }
+
     /// Opens a consistent snapshot of the tables `filter` admits.
     pub async fn begin(settings: &ConnectionSettings, prefix: &str, filter: &TableFilter, precision: TimePrecision) -> Result<Snapshot> {
         let mut connection = settings.connect().await?;

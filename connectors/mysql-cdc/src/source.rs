@@ -11,8 +11,12 @@ use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 
-use crate::binlog::{BinlogReader, Change, Position, RowChange};
-use crate::schema::{TableSchema, TimePrecision, source_schema};
+use crate::binlog::{BinlogReader, Change, Position, RowChange, SchemaStatement};
+use crate::ddl::{self, TableDdl, TableId};
+use crate::history::SchemaHistory;
+use crate::now_ms;
+use crate::schema::{ColumnSpec, TableSchema, TimePrecision, source_schema};
+use crate::schema_change::{ChangeType, SchemaChangeSchemas};
 use crate::snapshot::{Snapshot, check_binlog, current_position};
 use crate::values::from_binlog;
 
@@ -191,7 +195,14 @@ pub struct MySqlCdcTask {
     partition: SourcePartition,
     /// For `information_schema` lookups while streaming.
     metadata: Option<Connection>,
-    schemas: HashMap<(String, String), Option<Arc<TableSchema>>>,
+    /// The schemas of the tables' definitions now (`None`: the table is gone).
+    schemas: HashMap<TableId, Option<Arc<TableSchema>>>,
+    /// The captured tables' definitions, changed by the DDL read.
+    history: SchemaHistory,
+    history_partition: SourcePartition,
+    schema_changes: SchemaChangeSchemas,
+    /// Whether the snapshot's tables were announced (as schema change records).
+    snapshot_announced: bool,
     phase: Phase,
     /// Where to resume streaming (the last emitted change, or the snapshot's position).
     position: Position,
@@ -236,6 +247,17 @@ impl SourceTask for MySqlCdcTask {
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
         };
+        let history_partition = SchemaHistory::partition(&config.topic_prefix);
+        let history = match &phase {
+            Phase::Snapshot(snapshot) => {
+                let mut history = SchemaHistory::default();
+                for table in snapshot.tables() {
+                    history.define(&TableId::new(&table.database, &table.table), &position, Some(table.specs.clone()));
+                }
+                history
+            }
+            Phase::Streaming(_) => SchemaHistory::committed(ctx.offset(&history_partition).as_ref(), &position),
+        };
         let what = if matches!(phase, Phase::Snapshot(_)) { "snapshot, then stream" } else { "stream" };
         connect_sdk::tracing::info!(connector = ctx.connector_name(), file = %position.file, pos = position.pos, rows = position.rows,
             committed = committed.is_some(), "mysql-cdc-source starts: {what} from this binlog position");
@@ -248,6 +270,10 @@ impl SourceTask for MySqlCdcTask {
             partition,
             metadata: Some(metadata),
             schemas: HashMap::new(),
+            history,
+            history_partition,
+            schema_changes: SchemaChangeSchemas::new(source_schema()),
+            snapshot_announced: false,
             phase,
             position,
             failures: 0,
@@ -274,6 +300,9 @@ impl SourceTask for MySqlCdcTask {
                 {
                     reader.close().await;
                 }
+                // The reader starts again at the position: what it defined since comes again.
+                self.history.rewind(&self.position);
+                self.schemas.clear();
                 self.metadata = None;
                 connect_sdk::tokio::time::sleep(self.config.reconnect.backoff()).await;
                 Ok(Vec::new())
@@ -294,6 +323,9 @@ impl SourceTask for MySqlCdcTask {
 
 impl MySqlCdcTask {
     async fn poll_snapshot(&mut self) -> Result<Vec<SourceRecord>> {
+        if !std::mem::replace(&mut self.snapshot_announced, true) {
+            return self.announce_snapshot();
+        }
         let Phase::Snapshot(snapshot) = &mut self.phase else { return Ok(Vec::new()) };
         let Some(batch) = snapshot.next_rows(self.config.max_batch_size).await? else {
             return self.end_snapshot().await.map(|()| Vec::new());
@@ -308,13 +340,33 @@ impl MySqlCdcTask {
             let after = Struct::from_values(batch.schema.row.clone(), values)?;
             let mut offset = self.offset(&position, None);
             offset.insert("snapshot", !last);
-            let source = self.source_info(&batch.schema, &position, None, 0, now, if last { "last" } else { "true" }, 0)?;
+            let source = self.source_info(
+                &batch.schema.database,
+                Some(&batch.schema.table),
+                &position,
+                None,
+                0,
+                now,
+                if last { "last" } else { "true" },
+                0,
+            )?;
             records.extend(self.change_records(&batch.schema, "r", None, Some(after), source, offset, now)?);
         }
         if batch.last {
             self.end_snapshot().await?;
         }
         Ok(records)
+    }
+
+    /// The snapshot's tables as schema change records: the definitions the history starts
+    /// with, committed before their rows.
+    fn announce_snapshot(&self) -> Result<Vec<SourceRecord>> {
+        let Phase::Snapshot(snapshot) = &self.phase else { return Ok(Vec::new()) };
+        let now = now_ms();
+        let tables = snapshot.tables().iter().map(|t| TableId::new(&t.database, &t.table));
+        tables
+            .map(|id| self.schema_record(&id.database, None, &snapshot.position, 0, now, "true", &[(ChangeType::Create, id.clone())]))
+            .collect()
     }
 
     async fn end_snapshot(&mut self) -> Result<()> {
@@ -331,9 +383,8 @@ impl MySqlCdcTask {
             None => reader.insert(Box::new(BinlogReader::open(&self.settings, self.server_id, &self.position).await?)),
         };
         let deadline = Instant::now() + Duration::from_millis(self.config.poll_interval_ms);
-        let mut changes = Vec::new();
-        let mut schema_changed = false;
-        while changes.len() < self.config.max_batch_size {
+        let (mut changes, mut rows) = (Vec::new(), 0);
+        while rows < self.config.max_batch_size {
             // Once something arrived, only what is already there joins the batch.
             let wait = if changes.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(5) };
             if wait.is_zero() {
@@ -341,22 +392,25 @@ impl MySqlCdcTask {
             }
             match reader.next(wait).await? {
                 None => break,
-                Some(Change::Rows(rows)) => changes.extend(rows.into_iter().filter(|r| self.filter.admits(&r.database, &r.table))),
-                Some(Change::SchemaChange) => {
-                    schema_changed = true;
-                    if !changes.is_empty() {
-                        break;
-                    }
+                Some(Change::Rows(mut batch)) => {
+                    batch.retain(|r| self.filter.admits(&r.database, &r.table));
+                    rows += batch.len();
+                    changes.push(Change::Rows(batch));
                 }
+                Some(statement @ Change::SchemaChange(_)) => changes.push(statement),
             }
         }
-        let mut records = Vec::with_capacity(changes.len());
+        let mut records = Vec::with_capacity(rows);
         for change in changes {
-            self.position = change.resume.clone();
-            records.extend(self.binlog_records(change).await?);
-        }
-        if schema_changed {
-            self.schemas.clear();
+            match change {
+                Change::Rows(batch) => {
+                    for change in batch {
+                        self.position = change.resume.clone();
+                        records.extend(self.binlog_records(change).await?);
+                    }
+                }
+                Change::SchemaChange(statement) => records.extend(self.schema_change(statement).await?),
+            }
         }
         if !records.is_empty() {
             self.last_emitted = Instant::now();
@@ -389,22 +443,153 @@ impl MySqlCdcTask {
         )
     }
 
+    /// The schema of a table's rows now: from the history, or `information_schema` when the
+    /// table is first seen (the history then starts with that definition).
     async fn schema(&mut self, database: &str, table: &str) -> Result<Option<Arc<TableSchema>>> {
-        let key = (database.to_owned(), table.to_owned());
-        if let Some(known) = self.schemas.get(&key) {
+        let id = TableId::new(database, table);
+        if let Some(known) = self.schemas.get(&id) {
             return Ok(known.clone());
         }
+        let specs = match self.history.columns(&id) {
+            Some(columns) => columns.map(<[ColumnSpec]>::to_vec),
+            None => {
+                let specs = self.load_columns(&id).await?;
+                if specs.is_some() {
+                    self.history.define(&id, &self.position, specs.clone());
+                }
+                specs
+            }
+        };
+        let (prefix, precision) = (&self.config.topic_prefix, self.config.time_precision_mode);
+        let schema = specs.map(|specs| Arc::new(TableSchema::declared(prefix, database, table, specs, precision)));
+        self.schemas.insert(id, schema.clone());
+        Ok(schema)
+    }
+
+    /// The table's columns from `information_schema` (what they are now, not at the reader's position).
+    async fn load_columns(&mut self, id: &TableId) -> Result<Option<Vec<ColumnSpec>>> {
         let metadata = match self.metadata.as_mut() {
             Some(metadata) => metadata,
             None => self.metadata.insert(self.settings.connect().await?),
         };
-        let schema =
-            TableSchema::load(metadata, &self.config.topic_prefix, database, table, self.config.time_precision_mode).await?.map(Arc::new);
-        self.schemas.insert(key, schema.clone());
-        Ok(schema)
+        ColumnSpec::load(metadata, &id.database, &id.table).await
+    }
+
+    /// The columns of a table at the reader's position: the history's, else `information_schema`'s.
+    async fn columns_now(&mut self, id: &TableId) -> Result<Option<Vec<ColumnSpec>>> {
+        match self.history.columns(id) {
+            Some(columns) => Ok(columns.map(<[ColumnSpec]>::to_vec)),
+            None => self.load_columns(id).await,
+        }
+    }
+
+    /// Applies a DDL statement to the history of the captured tables it changes, and gives
+    /// its schema change record (none when it changed no captured table).
+    async fn schema_change(&mut self, statement: SchemaStatement) -> Result<Option<SourceRecord>> {
+        self.position = statement.at.clone();
+        let ddl = match ddl::parse(&statement.ddl, &statement.database) {
+            Ok(ddl) => ddl,
+            Err(error) => {
+                // Which tables it changed is unknown: those known are read again as they are now.
+                connect_sdk::tracing::warn!(statement = %statement.ddl, %error,
+                    "mysql-cdc-source cannot parse a DDL statement; the captured tables are read again from information_schema");
+                let known: Vec<TableId> = self.schemas.keys().cloned().collect();
+                known.into_iter().map(TableDdl::Redefined).collect()
+            }
+        };
+        let mut changed: Vec<(ChangeType, TableId)> = Vec::new();
+        for change in ddl {
+            let (kind, id, columns) = match change {
+                TableDdl::Create(id, columns) if self.admits(&id) => (ChangeType::Create, id, Some(columns)),
+                TableDdl::CreateLike(id, source) if self.admits(&id) => {
+                    let columns = self.columns_now(&source).await?;
+                    (ChangeType::Create, id, columns)
+                }
+                TableDdl::Redefined(id) if self.admits(&id) => {
+                    let columns = self.load_columns(&id).await?;
+                    (if columns.is_some() { ChangeType::Alter } else { ChangeType::Drop }, id, columns)
+                }
+                TableDdl::Alter(id, changes) if self.admits(&id) => {
+                    let columns = match self.history.columns(&id) {
+                        Some(Some(columns)) => {
+                            let mut columns = columns.to_vec();
+                            match ddl::apply(&mut columns, &changes) {
+                                Ok(()) => Some(columns),
+                                Err(error) => {
+                                    connect_sdk::tracing::warn!(table = %id, statement = %statement.ddl, %error,
+                                        "mysql-cdc-source cannot apply a DDL statement to the table's history; it is read again from information_schema");
+                                    self.load_columns(&id).await?
+                                }
+                            }
+                        }
+                        // Not known before: information_schema has it with this change (at least).
+                        _ => self.load_columns(&id).await?,
+                    };
+                    (ChangeType::Alter, id, columns)
+                }
+                TableDdl::Drop(id) if self.admits(&id) => (ChangeType::Drop, id, None),
+                TableDdl::Rename(from, to) => {
+                    let columns = if self.admits(&to) { self.columns_now(&from).await? } else { None };
+                    if self.admits(&from) {
+                        self.define(&from, None);
+                        changed.push((ChangeType::Drop, from));
+                    }
+                    if !self.admits(&to) {
+                        continue;
+                    }
+                    (ChangeType::Create, to, columns)
+                }
+                _ => continue,
+            };
+            self.define(&id, columns);
+            changed.push((kind, id));
+        }
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        let at = &statement.at;
+        self.schema_record(&statement.database, Some(&statement.ddl), at, statement.server_id, statement.ts_ms, "false", &changed).map(Some)
+    }
+
+    /// A schema change record: what happened to these tables (their columns from the history),
+    /// its offset the history itself.
+    #[allow(clippy::too_many_arguments)]
+    fn schema_record(
+        &self,
+        database: &str,
+        ddl: Option<&str>,
+        at: &Position,
+        server_id: u32,
+        ts_ms: i64,
+        snapshot: &str,
+        changed: &[(ChangeType, TableId)],
+    ) -> Result<SourceRecord> {
+        let tables: Vec<(ChangeType, &TableId, Option<&[ColumnSpec]>)> =
+            changed.iter().map(|(kind, id)| (*kind, id, self.history.columns(id).flatten())).collect();
+        let source = self.source_info(database, None, at, None, server_id, ts_ms, snapshot, 0)?;
+        let value = self.schema_changes.value(source, ts_ms, database, ddl, &tables)?;
+        let (key_schema, value_schema) = self.schema_changes.key_and_value();
+        Ok(SourceRecord::new(self.history_partition.clone(), self.history.offset(), &self.config.topic_prefix, value)
+            .with_value_schema(value_schema)
+            .with_key(self.schema_changes.key(database)?)
+            .with_key_schema(key_schema)
+            .with_timestamp(ts_ms))
+    }
+
+    fn admits(&self, id: &TableId) -> bool {
+        self.filter.admits(&id.database, &id.table)
+    }
+
+    /// Records a table's definition from the reader's position on.
+    fn define(&mut self, id: &TableId, columns: Option<Vec<ColumnSpec>>) {
+        self.history.define(id, &self.position, columns);
+        self.schemas.remove(id);
     }
 
     async fn binlog_records(&mut self, change: RowChange) -> Result<Vec<SourceRecord>> {
+        let id = TableId::new(&change.database, &change.table);
+        let first_sight = self.history.columns(&id).is_none();
+        let mut records = Vec::new();
         let Some(schema) = self.schema(&change.database, &change.table).await? else {
             return Err(Error::other(format!(
                 "{}.{} changed in the binlog but no longer exists; its rows cannot be named",
@@ -429,10 +614,16 @@ impl MySqlCdcTask {
                 .collect::<Result<Vec<_>>>()?;
             Ok(Some(Struct::from_values(schema.row.clone(), values)?))
         };
+        if first_sight {
+            // The definition it starts the history with is committed with this record.
+            let (at, changed) = (&change.resume, [(ChangeType::Create, id)]);
+            records.push(self.schema_record(&change.database, None, at, change.server_id, change.ts_ms, "false", &changed)?);
+        }
         let (before, after) = (image(change.before)?, image(change.after)?);
         let offset = self.offset(&change.resume, change.gtid.as_deref());
         let source = self.source_info(
-            &schema,
+            &schema.database,
+            Some(&schema.table),
             &change.resume,
             change.gtid.as_deref(),
             change.server_id,
@@ -440,7 +631,8 @@ impl MySqlCdcTask {
             "false",
             change.row_in_event,
         )?;
-        self.change_records(&schema, change.op.letter(), before, after, source, offset, change.ts_ms)
+        records.extend(self.change_records(&schema, change.op.letter(), before, after, source, offset, change.ts_ms)?);
+        Ok(records)
     }
 
     fn offset(&self, position: &Position, gtid: Option<&str>) -> SourceOffset {
@@ -454,7 +646,8 @@ impl MySqlCdcTask {
     #[allow(clippy::too_many_arguments)]
     fn source_info(
         &self,
-        schema: &TableSchema,
+        database: &str,
+        table: Option<&str>,
         position: &Position,
         gtid: Option<&str>,
         server_id: u32,
@@ -468,8 +661,8 @@ impl MySqlCdcTask {
             Value::from(self.config.topic_prefix.as_str()),
             Value::Int64(ts_ms),
             Value::from(snapshot),
-            Value::from(schema.database.as_str()),
-            Value::from(schema.table.as_str()),
+            Value::from(database),
+            table.map_or(Value::Null, Value::from),
             Value::Int64(i64::from(server_id)),
             gtid.map_or(Value::Null, Value::from),
             Value::from(position.file.as_str()),
@@ -537,10 +730,6 @@ impl MySqlCdcTask {
         }
         Ok(records)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

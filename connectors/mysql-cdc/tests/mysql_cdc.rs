@@ -93,6 +93,16 @@ async fn poll_until(harness: &mut SourceHarness<MySqlCdcSource>, count: usize) -
     out
 }
 
+/// The next `count` row records, leaving out schema change records (topic `cdc`).
+async fn poll_rows(harness: &mut SourceHarness<MySqlCdcSource>, count: usize) -> Vec<SourceRecord> {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    while out.len() < count && started.elapsed() < Duration::from_secs(30) {
+        out.extend(harness.poll().await.unwrap().into_iter().filter(|r| r.topic != "cdc"));
+    }
+    out
+}
+
 #[test]
 fn snapshot_then_every_insert_update_and_delete_with_before_and_after() {
     block_on(async {
@@ -104,7 +114,7 @@ fn snapshot_then_every_insert_update_and_delete_with_before_and_after() {
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(32), qty INT UNSIGNED)")).await;
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, 'one', 1), (2, 'two', 2)")).await;
         let mut harness = SourceHarness::<MySqlCdcSource>::new(config(&t, json!({}))).await.unwrap();
-        let snapshot = poll_until(&mut harness, 2).await;
+        let snapshot = poll_rows(&mut harness, 2).await;
         assert_eq!(snapshot.len(), 2);
         assert!(snapshot.iter().all(|r| field(r, &["op"]) == &Value::from("r")));
         assert_eq!(snapshot[0].topic, format!("cdc-test-{t}"));
@@ -113,7 +123,7 @@ fn snapshot_then_every_insert_update_and_delete_with_before_and_after() {
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (3, 'three', 4294967295)")).await;
         exec(&mut connection, &format!("UPDATE {t} SET name = 'TWO' WHERE id = 2")).await;
         exec(&mut connection, &format!("DELETE FROM {t} WHERE id = 1")).await;
-        let changes = poll_until(&mut harness, 4).await;
+        let changes = poll_rows(&mut harness, 4).await;
         let ops: Vec<&Value> = changes.iter().map(|r| field(r, &["op"])).collect();
         assert_eq!(ops, [&Value::from("c"), &Value::from("u"), &Value::from("d"), &Value::Null], "insert, update, delete, tombstone");
         assert_eq!(field(&changes[0], &["after", "qty"]), &Value::Int64(4_294_967_295), "unsigned INT read as unsigned");
@@ -175,9 +185,9 @@ fn snapshot_and_stream_read_every_type_the_same_way() {
         let row = "'-12.345', '2024-05-01 12:00:00.123456', '2024-05-01 12:00:00.250', '2024-05-01', 'paid', 'a,c', 2024, 1, X'00FF', 'héllo', '{\"k\": 1}', 200";
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (18446744073709551615, {row})")).await;
         let mut harness = SourceHarness::<MySqlCdcSource>::new(config(&t, json!({"envelope": "row"}))).await.unwrap();
-        let snapshot = poll_until(&mut harness, 1).await;
+        let snapshot = poll_rows(&mut harness, 1).await;
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, {row})")).await;
-        let streamed = poll_until(&mut harness, 1).await;
+        let streamed = poll_rows(&mut harness, 1).await;
         harness.close().await.unwrap();
         exec(&mut connection, &format!("DROP TABLE {t}")).await;
         let (Value::Struct(a), Value::Struct(b)) = (&snapshot[0].value, &streamed[0].value) else { panic!("rows") };
@@ -215,7 +225,7 @@ fn heartbeats_carry_the_position_past_changes_of_tables_not_captured() {
         let config = config(&t, json!({"binlog.filename": file, "binlog.position": pos, "heartbeat.interval.ms": 200, "envelope": "row"}));
         let store = std::sync::Arc::new(connect_sdk::testing::InMemoryOffsetStore::new());
         let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config.clone(), store.clone()).await.unwrap();
-        let change = poll_until(&mut harness, 1).await;
+        let change: Vec<SourceRecord> = poll_until(&mut harness, 2).await.into_iter().filter(|r| r.topic != "cdc").collect();
         assert_eq!(change.len(), 1);
         let change_pos = change[0].source_offset.get_i64("pos").unwrap();
         // Only the table not captured changes now: heartbeats move the offset on.
@@ -243,11 +253,83 @@ fn heartbeats_carry_the_position_past_changes_of_tables_not_captured() {
         let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config, store).await.unwrap();
         let next = poll_until(&mut harness, 1).await;
         assert_eq!(
-            next.iter().filter(|r| r.topic != heartbeat.topic).map(|r| field(r, &["id"]).clone()).collect::<Vec<_>>(),
+            next.iter().filter(|r| r.topic != heartbeat.topic && r.topic != "cdc").map(|r| field(r, &["id"]).clone()).collect::<Vec<_>>(),
             [Value::Int32(2)]
         );
         harness.close().await.unwrap();
         exec(&mut connection, &format!("DROP TABLE {t}; DROP TABLE {other}")).await;
+    });
+}
+
+/// The column names of a row record.
+fn columns(record: &SourceRecord) -> Vec<String> {
+    record.value_schema.as_ref().map(|s| s.fields.iter().map(|f| f.name.clone()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn rows_are_read_with_the_columns_they_were_written_with_however_far_behind_the_reader_is() {
+    block_on(async {
+        if !binlog_available().await {
+            return;
+        }
+        let t = table("history");
+        let mut connection = connect().await;
+        exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, a VARCHAR(10))")).await;
+        exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, 'one')")).await;
+        let config = config(&t, json!({"envelope": "row"}));
+        let store = std::sync::Arc::new(connect_sdk::testing::InMemoryOffsetStore::new());
+        let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config.clone(), store.clone()).await.unwrap();
+        let snapshot = poll_until(&mut harness, 2).await;
+        assert_eq!(snapshot[0].topic, "cdc", "the snapshot announces the table's definition first");
+        assert!(matches!(field(&snapshot[0], &["tableChanges"]), Value::Array(tables) if tables.len() == 1));
+        assert_eq!(columns(&snapshot[1]), ["id", "a"]);
+        harness.commit().await.unwrap();
+        harness.close().await.unwrap();
+
+        // While the connector is away the table changes three times.
+        for sql in [
+            format!("INSERT INTO {t} VALUES (2, 'two')"),
+            format!("ALTER TABLE {t} ADD COLUMN b INT AFTER id"),
+            format!("INSERT INTO {t} (id, a, b) VALUES (3, 'three', 30)"),
+            format!("ALTER TABLE {t} DROP COLUMN a"),
+            format!("INSERT INTO {t} VALUES (4, 40)"),
+            format!("ALTER TABLE {t} CHANGE COLUMN b bb BIGINT"),
+            format!("INSERT INTO {t} VALUES (5, 50)"),
+        ] {
+            exec(&mut connection, &sql).await;
+        }
+        let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config.clone(), store.clone()).await.unwrap();
+        let records = poll_until(&mut harness, 7).await;
+        let (changes, rows): (Vec<_>, Vec<_>) = records.iter().partition(|r| r.topic == "cdc");
+        assert_eq!(
+            rows.iter().map(|r| columns(r)).collect::<Vec<_>>(),
+            [vec!["id", "a"], vec!["id", "b", "a"], vec!["id", "b"], vec!["id", "bb"]]
+        );
+        assert_eq!(field(rows[1], &["a"]), &Value::from("three"));
+        assert_eq!(field(rows[1], &["b"]), &Value::Int32(30));
+        assert_eq!(field(rows[2], &["b"]), &Value::Int32(40));
+        assert_eq!(field(rows[3], &["bb"]), &Value::Int64(50), "BIGINT after the CHANGE");
+        assert_eq!(changes.len(), 3, "one schema change record per ALTER");
+        assert!(field(changes[0], &["ddl"]).as_str().is_some_and(|ddl| ddl.contains("ADD COLUMN b")));
+        let Value::Array(tables) = field(changes[2], &["tableChanges"]) else { panic!("tableChanges") };
+        let Value::Struct(change) = &tables[0] else { panic!() };
+        assert_eq!(change.get("id"), Some(&Value::from(format!("test.{t}"))));
+        assert_eq!(change.get("type"), Some(&Value::from("ALTER")));
+        harness.commit().await.unwrap();
+        harness.close().await.unwrap();
+
+        // The history is committed with the offsets: a restart reads a row written before
+        // the next ALTER with the columns the history holds, not those the table has now.
+        exec(&mut connection, &format!("INSERT INTO {t} VALUES (6, 60)")).await;
+        exec(&mut connection, &format!("ALTER TABLE {t} ADD COLUMN c VARCHAR(10) FIRST")).await;
+        exec(&mut connection, &format!("INSERT INTO {t} VALUES ('seven', 7, 70)")).await;
+        let mut harness = SourceHarness::<MySqlCdcSource>::with_store(config, store).await.unwrap();
+        let records = poll_until(&mut harness, 3).await;
+        let rows: Vec<&SourceRecord> = records.iter().filter(|r| r.topic != "cdc").collect();
+        assert_eq!(rows.iter().map(|r| columns(r)).collect::<Vec<_>>(), [vec!["id", "bb"], vec!["c", "id", "bb"]]);
+        assert_eq!(field(rows[1], &["c"]), &Value::from("seven"));
+        harness.close().await.unwrap();
+        exec(&mut connection, &format!("DROP TABLE {t}")).await;
     });
 }
 
