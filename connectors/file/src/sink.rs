@@ -98,6 +98,13 @@ impl PositionsFile {
     }
 }
 
+/// Makes the file's lines durable, then stores the positions they reach.
+fn sync_and_store(path: &str, file: &std::fs::File, positions: &mut PositionsFile, offsets: &QueueOffsets) -> Result<()> {
+    file.sync_data().map_err(|e| Error::with_source(format!("cannot sync {path}"), e))?;
+    let length = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {path}"), e))?.len();
+    positions.store(length, offsets)
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
@@ -133,13 +140,18 @@ impl SinkTask for FileSinkTask {
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<()> {
         self.out.flush().map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
-        if let Some(positions) = &mut self.positions {
-            let file = self.out.get_ref();
-            file.sync_data().map_err(|e| Error::with_source(format!("cannot sync {}", self.path), e))?;
-            let length = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {}", self.path), e))?.len();
-            positions.store(length, offsets)?;
-        }
-        Ok(())
+        let Some(mut positions) = self.positions.take() else { return Ok(()) };
+        let file = self.out.get_ref().try_clone().map_err(|e| Error::with_source(format!("cannot sync {}", self.path), e))?;
+        let (path, offsets) = (self.path.clone(), offsets.clone());
+        // Two syncs: off the async threads, which other tasks share.
+        let synced = connect_sdk::tokio::task::spawn_blocking(move || {
+            let stored = sync_and_store(&path, &file, &mut positions, &offsets);
+            (positions, stored)
+        })
+        .await;
+        let (positions, stored) = synced.map_err(|e| Error::other(format!("syncing {} stopped: {e}", self.path)))?;
+        self.positions = Some(positions);
+        stored
     }
 
     async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {

@@ -279,7 +279,11 @@ impl StateLog {
                     staged.apply(first + i as u64, key.clone(), value.clone(), self.view.merge);
                 }
                 if let Backend::File(path) = &*self.backend {
-                    write_json(path, &staged).map_err(|source| LogError::new(self.name(), LogCause::Io { path: path.clone(), source }))?;
+                    // Two fsyncs: off the async threads, which other tasks share.
+                    let target = path.clone();
+                    let written = tokio::task::spawn_blocking(move || write_json(&target, &staged).map(|()| staged)).await;
+                    let io = |source| LogError::new(self.name(), LogCause::Io { path: path.clone(), source });
+                    staged = written.map_err(|e| io(std::io::Error::other(e)))?.map_err(io)?;
                 }
                 self.view.replace(staged);
                 Ok(first)

@@ -120,15 +120,20 @@ async fn run_loop(
     let mut last_commit = Instant::now();
     // Batches handed to the sender and not acknowledged yet.
     let mut in_flight = 0usize;
+    // The offset write in progress: the loop polls on while it is written.
+    let mut writing: Option<OffsetWrite> = None;
     let result: Result<(), Error> = async {
         loop {
-            if *control.borrow() == TargetState::Paused && (in_flight > 0 || !acked.offsets.is_empty()) {
+            if *control.borrow() == TargetState::Paused && (in_flight > 0 || !acked.offsets.is_empty() || writing.is_some()) {
                 // Pausing: what was sent is acknowledged and committed before the task idles.
                 while in_flight > 0
                     && let Some(ack) = acks.recv().await
                 {
                     in_flight -= 1;
                     acked.add(ack?);
+                }
+                if let Some(write) = writing.take() {
+                    write.finish(pipeline, task).await?;
                 }
                 commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await?;
                 last_commit = Instant::now();
@@ -151,12 +156,19 @@ async fn run_loop(
                 in_flight -= 1;
                 acked.add(ack?);
             }
+            if writing.as_ref().is_some_and(OffsetWrite::is_finished)
+                && let Some(write) = writing.take()
+            {
+                write.finish(pipeline, task).await?;
+            }
             let early = context.commit_requested() && !acked.offsets.is_empty();
-            if early || last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control) {
+            let due = early || last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control);
+            // One write at a time: what is acknowledged meanwhile goes with the next.
+            if due && writing.is_none() {
                 if early {
                     context.commit_done();
                 }
-                commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await?;
+                writing = OffsetWrite::start(pipeline, offsets, delivery.as_ref(), &mut acked)?;
                 last_commit = Instant::now();
             }
         }
@@ -173,9 +185,14 @@ async fn run_loop(
             Err(error) => sent = Err(error),
         }
     }
-    // What the broker acknowledged is committed even after a failure: it is stored.
+    // What the broker acknowledged is committed even after a failure: it is stored. The
+    // write in progress lands first, so offsets are written in order.
+    let written = match writing.take() {
+        Some(write) => write.finish(pipeline, task).await,
+        None => Ok(()),
+    };
     let committed = commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await;
-    result.and(sent).and(committed)?;
+    result.and(sent).and(written).and(committed)?;
     match &delivery {
         // Stopped cleanly, with every record a previous run left uncommitted polled again:
         // everything this task's positions cover is committed, nothing to look for there.
@@ -210,35 +227,77 @@ async fn commit(
     task: &mut Box<dyn DynSourceTask>,
     acked: &mut Acked,
 ) -> Result<(), Error> {
-    if let Some(delivery) = delivery {
-        // Offsets the task read from the broker's records since it started (a partition it
-        // opened late), unless it has gone past them.
-        for (partition, offset) in delivery.given.take_recovered() {
-            acked.offsets.entry(partition).or_insert(offset);
-        }
+    match OffsetWrite::start(pipeline, offsets, delivery, acked)? {
+        Some(write) => write.finish(pipeline, task).await,
+        None => Ok(()),
     }
-    if acked.offsets.is_empty() {
-        return Ok(());
-    }
-    pipeline.lease.check()?;
-    let started = Instant::now();
-    let metrics = &pipeline.metrics;
-    let Acked { offsets: committed, positions } = std::mem::take(acked);
-    let entries = committed.iter().map(|(p, o)| (p.clone(), o.clone()));
-    let written = match delivery {
-        Some(delivery) => delivery.eos.commit(entries, &positions).await,
-        None => offsets.commit(&pipeline.connector, entries).await,
-    };
-    match written {
-        Ok(()) => {
-            metrics.add(Counter::OffsetCommitSuccess, 1);
-            metrics.add(Counter::OffsetCommitMicros, started.elapsed().as_micros() as u64);
-            let _call = pipeline.calls.enter("commit");
-            task.commit(&committed).await
+}
+
+/// Acknowledged offsets being written to the offset log, on a tokio task of their own: an
+/// offset log on disk syncs, one in a topic waits for the broker, and the source polls on
+/// meanwhile. The task is told (`SourceTask::commit`) once they are written.
+struct OffsetWrite {
+    committed: BTreeMap<SourcePartition, SourceOffset>,
+    started: Instant,
+    write: tokio::task::JoinHandle<Result<(), crate::state::log::LogError>>,
+}
+
+impl OffsetWrite {
+    /// Starts writing what `acked` holds (and empties it); `None` when there is nothing to write.
+    fn start(
+        pipeline: &TaskPipeline,
+        offsets: &SourceOffsets,
+        delivery: Option<&Delivery>,
+        acked: &mut Acked,
+    ) -> Result<Option<OffsetWrite>, Error> {
+        if let Some(delivery) = delivery {
+            // Offsets the task read from the broker's records since it started (a partition it
+            // opened late), unless it has gone past them.
+            for (partition, offset) in delivery.given.take_recovered() {
+                acked.offsets.entry(partition).or_insert(offset);
+            }
         }
-        Err(e) => {
-            metrics.add(Counter::OffsetCommitFailure, 1);
-            Err(Error::other(format!("committing offsets: {e}")))
+        if acked.offsets.is_empty() {
+            return Ok(None);
+        }
+        pipeline.lease.check()?;
+        let Acked { offsets: committed, positions } = std::mem::take(acked);
+        let entries: Vec<(SourcePartition, SourceOffset)> = committed.iter().map(|(p, o)| (p.clone(), o.clone())).collect();
+        let write = match delivery {
+            Some(delivery) => {
+                let eos = delivery.eos.clone();
+                tokio::spawn(async move { eos.commit(entries, &positions).await })
+            }
+            None => {
+                let (offsets, connector) = (offsets.clone(), pipeline.connector.clone());
+                tokio::spawn(async move { offsets.commit(&connector, entries).await })
+            }
+        };
+        Ok(Some(OffsetWrite { committed, started: Instant::now(), write }))
+    }
+
+    fn is_finished(&self) -> bool {
+        self.write.is_finished()
+    }
+
+    /// Waits until the offsets are written, then tells the task.
+    async fn finish(self, pipeline: &TaskPipeline, task: &mut Box<dyn DynSourceTask>) -> Result<(), Error> {
+        let metrics = &pipeline.metrics;
+        let written = match self.write.await {
+            Ok(written) => written.map_err(|e| e.to_string()),
+            Err(stopped) => Err(format!("the write stopped: {stopped}")),
+        };
+        match written {
+            Ok(()) => {
+                metrics.add(Counter::OffsetCommitSuccess, 1);
+                metrics.add(Counter::OffsetCommitMicros, self.started.elapsed().as_micros() as u64);
+                let _call = pipeline.calls.enter("commit");
+                task.commit(&self.committed).await
+            }
+            Err(e) => {
+                metrics.add(Counter::OffsetCommitFailure, 1);
+                Err(Error::other(format!("committing offsets: {e}")))
+            }
         }
     }
 }
