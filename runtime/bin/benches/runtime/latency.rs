@@ -62,7 +62,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(mut samples: Vec<u64>) -> Percentiles {
+    pub fn of(mut samples: Vec<u64>) -> Percentiles {
         samples.sort_unstable();
         let at = |q: f64| samples.get(((samples.len() as f64 * q) as usize).min(samples.len().saturating_sub(1))).copied().unwrap_or(0);
         Percentiles { p50: at(0.50), p99: at(0.99), p999: at(0.999), count: samples.len() }
@@ -122,8 +122,38 @@ pub async fn raw_end_to_end_max(raw: &RawClient, records: usize) -> anyhow::Resu
 
 /// The same through the worker: `datagen-source` at `rate` → RocketMQ → the latency sink.
 pub async fn through_worker(worker: &Worker, rate: u64, duration: Duration) -> anyhow::Result<Percentiles> {
+    Ok(worker_run(worker, None, rate, duration).await?.put)
+}
+
+/// Where a record's time goes on the worker's path, each from the record's timestamp (set when
+/// datagen generates it): to the producer's send (`born`: the source's poll, converters and
+/// batching), to the broker's store, to a raw consumer reading beside the sink, and to the
+/// sink's `put`.
+#[derive(Clone, Copy, Debug)]
+pub struct Stages {
+    pub born: Percentiles,
+    pub stored: Percentiles,
+    pub observed: Percentiles,
+    pub put: Percentiles,
+}
+
+/// The worker's path at `rate` with a raw consumer reading the topic beside the sink, for [`Stages`].
+pub async fn stages(worker: &Worker, raw: &RawClient, rate: u64, duration: Duration) -> anyhow::Result<Stages> {
+    let run = worker_run(worker, Some(raw), rate, duration).await?;
+    let (born, stored, observed) = run.observed.unwrap_or_default();
+    Ok(Stages { born: Percentiles::of(born), stored: Percentiles::of(stored), observed: Percentiles::of(observed), put: run.put })
+}
+
+/// What a worker run measured: the sink's latencies, and the observer's when there was one.
+struct WorkerRun {
+    put: Percentiles,
+    observed: Option<(Vec<u64>, Vec<u64>, Vec<u64>)>,
+}
+
+async fn worker_run(worker: &Worker, observer: Option<&RawClient>, rate: u64, duration: Duration) -> anyhow::Result<WorkerRun> {
     SAMPLES.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    let topic = format!("bench-latency-worker-{rate}");
+    let label = if observer.is_some() { "observed" } else { "plain" };
+    let topic = format!("bench-latency-worker-{label}-{rate}");
     let records = (rate as f64 * duration.as_secs_f64()) as u64;
     let strings = |config: serde_json::Value| {
         let mut config = config;
@@ -136,11 +166,33 @@ pub async fn through_worker(worker: &Worker, rate: u64, duration: Duration) -> a
     worker.create_connector("bench-latency-sink", strings(json!({"connector.class": "latency-sink", "topics": topic}))).await?;
     wait_for(worker, "connect_sink_records_put_total", "bench-latency-sink", 1, Instant::now()).await?;
     SAMPLES.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    let source = json!({"connector.class": "datagen-source", "topic": topic, "records.per.second": rate, "max.records": records, "payload.bytes": 1024});
-    worker.create_connector("bench-latency-source", strings(source)).await?;
-    wait_for(worker, "connect_sink_records_put_total", "bench-latency-sink", records + 1, Instant::now()).await?;
+    let started_ms = (now_micros() / 1000) as i64;
+    let observed = Mutex::new((Vec::new(), Vec::new(), Vec::new()));
+    let observe = async {
+        let Some(raw) = observer else { return Ok(()) };
+        let group = format!("{topic}-observer");
+        raw.read(&topic, &group, (0, 1), records + 1, &Progress::new(), |m| {
+            let generated = m.properties().get(connect_runtime::wire::TIMESTAMP).and_then(|t| t.as_str().parse::<i64>().ok());
+            let Some(generated) = generated.filter(|g| *g >= started_ms) else { return };
+            let micros = |ms: i64| (ms.saturating_sub(generated).max(0) as u64) * 1000;
+            let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
+            observed.0.push(micros(m.born_timestamp()));
+            observed.1.push(micros(m.store_timestamp()));
+            observed.2.push(since(generated));
+        })
+        .await
+        .map(drop)
+    };
+    let run = async {
+        let source = json!({"connector.class": "datagen-source", "topic": topic, "records.per.second": rate, "max.records": records, "payload.bytes": 1024});
+        worker.create_connector("bench-latency-source", strings(source)).await?;
+        wait_for(worker, "connect_sink_records_put_total", "bench-latency-sink", records + 1, Instant::now()).await?;
+        anyhow::Ok(())
+    };
+    tokio::try_join!(run, observe)?;
     for name in ["bench-latency-source", "bench-latency-sink", "bench-latency-warmup"] {
         worker.delete_connector(name).await?;
     }
-    Ok(Percentiles::of(std::mem::take(&mut *SAMPLES.lock().unwrap_or_else(PoisonError::into_inner))))
+    let put = Percentiles::of(std::mem::take(&mut *SAMPLES.lock().unwrap_or_else(PoisonError::into_inner)));
+    Ok(WorkerRun { put, observed: observer.map(|_| observed.into_inner().unwrap_or_else(PoisonError::into_inner)) })
 }

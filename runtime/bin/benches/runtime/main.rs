@@ -199,7 +199,10 @@ async fn main() -> anyhow::Result<()> {
         println!("raw latency at {rate}/s: {raw_latency}");
         let worker_latency = latency::through_worker(&worker, rate, plan.latency_duration).await?;
         println!("worker latency at {rate}/s: {worker_latency}");
-        report.latency = Some((rate, max_rate, raw_latency, worker_latency));
+        // Again with a raw consumer beside the sink: where the time goes.
+        let stages = latency::stages(&worker, &raw, rate, plan.latency_duration).await?;
+        println!("worker stages at {rate}/s: {stages:?}");
+        report.latency = Some(report::Latency { rate, max_rate, raw: raw_latency, worker: worker_latency, stages });
     }
 
     if plan.wants("file") {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::latency::Percentiles;
+use crate::latency::{Percentiles, Stages};
 use crate::processes::Processes;
 use crate::through_worker::FilePipeline;
 use crate::window::Window;
@@ -125,12 +125,21 @@ impl Delivery {
     }
 }
 
+/// The latency section: the rate, what it was half of, both paths, and the worker's stages.
+pub struct Latency {
+    pub rate: u64,
+    pub max_rate: f64,
+    pub raw: Percentiles,
+    pub worker: Percentiles,
+    pub stages: Stages,
+}
+
 /// Everything one run measured.
 pub struct Report {
     full: bool,
     pub throughput: Vec<Throughput>,
     pub delivery: Vec<Delivery>,
-    pub latency: Option<(u64, f64, Percentiles, Percentiles)>,
+    pub latency: Option<Latency>,
     pub file: Option<FilePipeline>,
     pub processes: Option<Processes>,
 }
@@ -168,10 +177,10 @@ impl Report {
             }
             out.push('\n');
         }
-        if let Some((rate, max, raw, worker)) = &self.latency {
+        if let Some(Latency { rate, max_rate, raw, worker, stages }) = &self.latency {
             let _ = writeln!(
                 out,
-                "### End-to-end latency, 1 KiB records at {rate} records/s (half the raw pair's end-to-end maximum, {max:.0}/s)\n"
+                "### End-to-end latency, 1 KiB records at {rate} records/s (half the raw pair's end-to-end maximum, {max_rate:.0}/s)\n"
             );
             let _ = writeln!(out, "| path | p50 | p99 | p99.9 | records |\n|---|---:|---:|---:|---:|");
             let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
@@ -186,6 +195,20 @@ impl Report {
                 ratio(worker.p99, raw.p99),
                 ratio(worker.p999, raw.p999)
             );
+            let _ = writeln!(
+                out,
+                "\nWhere the time goes (a second worker run, a raw consumer reading beside the sink), from the record's timestamp to:\n"
+            );
+            let _ = writeln!(out, "| stage | p50 | p99 | p99.9 | records |\n|---|---:|---:|---:|---:|");
+            let rows = [
+                ("the producer's send (source poll, converter, batching)", &stages.born),
+                ("the broker's store", &stages.stored),
+                ("a raw consumer beside the sink", &stages.observed),
+                ("the sink's `put`", &stages.put),
+            ];
+            for (stage, p) in rows {
+                let _ = writeln!(out, "| {stage} | {} | {} | {} | {} |", ms(p.p50), ms(p.p99), ms(p.p999), p.count);
+            }
             out.push('\n');
         }
         if let Some(file) = &self.file {
