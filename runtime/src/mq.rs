@@ -368,7 +368,8 @@ impl Producer {
     }
 }
 
-/// Pulls records and commits offsets explicitly.
+/// Pulls records and commits offsets explicitly (a clone is the same consumer).
+#[derive(Clone)]
 pub struct Consumer {
     inner: DefaultLitePullConsumer,
 }

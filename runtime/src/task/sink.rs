@@ -16,6 +16,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::outage::BrokerWait;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
+use crate::cluster::lease::TaskLease;
 use crate::dlq::DeadLetterQueue;
 use crate::metrics::{Counter, TaskGauge, TaskHistogram, TaskMetrics};
 use crate::mq::{Consumer, MqClient, queue_id, queue_of};
@@ -41,6 +42,9 @@ pub struct SinkRunner {
     pub task_count: u32,
     /// Last known lag per queue.
     pub lags: HashMap<QueueId, i64>,
+    /// The commit of consumer offsets in progress (none to start with; one at a time, so
+    /// they land in order).
+    pub committing: Option<tokio::task::JoinHandle<Result<(), Error>>>,
 }
 
 /// The property the broker sets on pulled messages: the queue's max offset at pull time.
@@ -99,9 +103,8 @@ impl SinkRunner {
                 continue;
             }
             self.apply_pauses(&mut paused).await;
-            let (messages, committed) =
-                tokio::join!(self.consumer.poll(timeout), commit(&self.consumer, &self.pipeline, broker, flushed.take()));
-            committed?;
+            self.commit_in_background(broker, &mut flushed).await?;
+            let messages = self.consumer.poll(timeout).await;
             let mut advanced = false;
             if !messages.is_empty() {
                 tracing::trace!(connector = %self.pipeline.connector, first = ?messages.first().map(|m| (m.queue_id(), m.queue_offset())),
@@ -117,9 +120,35 @@ impl SinkRunner {
             if (advanced || self.context.take_commit_request()) && !offsets.is_empty() {
                 self.flush(offsets).await?;
                 flushed = Some(self.task.committable_offsets(offsets));
+                self.commit_in_background(broker, &mut flushed).await?;
             }
         }
         Ok(())
+    }
+
+    /// Starts committing `flushed` on a tokio task of its own, unless a commit is still in
+    /// progress (then they wait for the next call: one commit at a time, so they land in
+    /// order); the task polls and puts meanwhile. A finished commit's failure is returned.
+    async fn commit_in_background(&mut self, broker: &BrokerWait, flushed: &mut Option<QueueOffsets>) -> Result<(), Error> {
+        if let Some(done) = self.committing.take_if(|commit| commit.is_finished()) {
+            done.await.map_err(|e| Error::other(format!("committing offsets stopped: {e}")))??;
+        }
+        if self.committing.is_none()
+            && let Some(offsets) = flushed.take().filter(|o| !o.is_empty())
+        {
+            let (consumer, broker) = (self.consumer.clone(), broker.clone());
+            let (lease, metrics) = (self.pipeline.lease.clone(), self.pipeline.metrics.clone());
+            self.committing = Some(tokio::spawn(async move { commit(&consumer, &lease, &metrics, &broker, offsets).await }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the commit in progress, if any.
+    async fn committed(&mut self) -> Result<(), Error> {
+        match self.committing.take() {
+            Some(commit) => commit.await.map_err(|e| Error::other(format!("committing offsets stopped: {e}")))?,
+            None => Ok(()),
+        }
     }
 
     /// Reads each of `queues` for which the task stored a position from there, rather than
@@ -299,12 +328,15 @@ impl SinkRunner {
 
     /// Flushes the task with `offsets` and commits them, waiting for the broker's answer.
     async fn flush_and_commit(&mut self, broker: &BrokerWait, offsets: &QueueOffsets) -> Result<(), Error> {
+        // The commit in progress lands first: offsets never go back.
+        self.committed().await?;
         if offsets.is_empty() {
             return Ok(());
         }
         self.flush(offsets).await?;
         let committable = self.task.committable_offsets(offsets);
-        commit(&self.consumer, &self.pipeline, broker, Some(committable)).await
+        let pipeline = &self.pipeline;
+        commit(&self.consumer, &pipeline.lease, &pipeline.metrics, broker, committable).await
     }
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
@@ -320,11 +352,18 @@ impl SinkRunner {
 }
 
 /// Commits `offsets` (flushed by the task) to the broker, waiting while it is unreachable.
-async fn commit(consumer: &Consumer, pipeline: &TaskPipeline, broker: &BrokerWait, offsets: Option<QueueOffsets>) -> Result<(), Error> {
-    let Some(offsets) = offsets.filter(|o| !o.is_empty()) else { return Ok(()) };
-    pipeline.lease.check()?;
+async fn commit(
+    consumer: &Consumer,
+    lease: &TaskLease,
+    metrics: &TaskMetrics,
+    broker: &BrokerWait,
+    offsets: QueueOffsets,
+) -> Result<(), Error> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    lease.check()?;
     let started = Instant::now();
-    let metrics = &pipeline.metrics;
     let map: HashMap<_, _> = offsets.iter().map(|(q, o)| (queue_of(q), *o)).collect();
     if let Err(error) = broker.run(|| consumer.commit(map.clone())).await {
         metrics.add(Counter::OffsetCommitFailure, 1);

@@ -314,6 +314,7 @@ impl Launch for Launcher {
                     mq: self.mq.clone(),
                     task_count: tasks.len() as u32,
                     lags: Default::default(),
+                    committing: None,
                 })
             }
         };
