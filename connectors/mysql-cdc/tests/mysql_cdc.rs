@@ -366,7 +366,7 @@ fn streaming_throughput() {
         let config = config(&t, json!({"binlog.filename": file, "binlog.position": pos}));
         let mut harness = SourceHarness::<MySqlCdcSource>::new(config).await.unwrap();
         let started = Instant::now();
-        let read = poll_until(&mut harness, ROWS).await.len();
+        let read = poll_rows(&mut harness, ROWS).await.len();
         let rate = read as f64 / started.elapsed().as_secs_f64();
         println!(
             "MEASURED mysql-cdc: {read} row changes streamed at {rate:.0} records/s ({PROFILE} build, Debezium envelope, through the harness's JSON converter)"
