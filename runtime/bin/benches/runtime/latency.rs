@@ -161,10 +161,12 @@ async fn worker_run(worker: &Worker, observer: Option<&RawClient>, rate: u64, du
         config
     };
     // The sink starts first on a topic created by one record, so it is reading when the load starts.
-    worker.create_connector("bench-latency-warmup", json!({"connector.class": "datagen-source", "topic": topic, "max.records": 1})).await?;
-    wait_for(worker, "connect_source_records_written_total", "bench-latency-warmup", 1, Instant::now()).await?;
-    worker.create_connector("bench-latency-sink", strings(json!({"connector.class": "latency-sink", "topics": topic}))).await?;
-    wait_for(worker, "connect_sink_records_put_total", "bench-latency-sink", 1, Instant::now()).await?;
+    // Names of their own per run: a source's committed offsets outlive it (datagen would resume at its end).
+    let [warmup, sink, source] = ["warmup", "sink", "source"].map(|role| format!("bench-latency-{label}-{role}"));
+    worker.create_connector(&warmup, json!({"connector.class": "datagen-source", "topic": topic, "max.records": 1})).await?;
+    wait_for(worker, "connect_source_records_written_total", &warmup, 1, Instant::now()).await?;
+    worker.create_connector(&sink, strings(json!({"connector.class": "latency-sink", "topics": topic}))).await?;
+    wait_for(worker, "connect_sink_records_put_total", &sink, 1, Instant::now()).await?;
     SAMPLES.lock().unwrap_or_else(PoisonError::into_inner).clear();
     let started_ms = (now_micros() / 1000) as i64;
     let observed = Mutex::new((Vec::new(), Vec::new(), Vec::new()));
@@ -184,13 +186,13 @@ async fn worker_run(worker: &Worker, observer: Option<&RawClient>, rate: u64, du
         .map(drop)
     };
     let run = async {
-        let source = json!({"connector.class": "datagen-source", "topic": topic, "records.per.second": rate, "max.records": records, "payload.bytes": 1024});
-        worker.create_connector("bench-latency-source", strings(source)).await?;
-        wait_for(worker, "connect_sink_records_put_total", "bench-latency-sink", records + 1, Instant::now()).await?;
+        let source_config = json!({"connector.class": "datagen-source", "topic": topic, "records.per.second": rate, "max.records": records, "payload.bytes": 1024});
+        worker.create_connector(&source, strings(source_config)).await?;
+        wait_for(worker, "connect_sink_records_put_total", &sink, records + 1, Instant::now()).await?;
         anyhow::Ok(())
     };
     tokio::try_join!(run, observe)?;
-    for name in ["bench-latency-source", "bench-latency-sink", "bench-latency-warmup"] {
+    for name in [&source, &sink, &warmup] {
         worker.delete_connector(name).await?;
     }
     let put = Percentiles::of(std::mem::take(&mut *SAMPLES.lock().unwrap_or_else(PoisonError::into_inner)));
