@@ -85,20 +85,20 @@ fn field<'a>(record: &'a SourceRecord, path: &[&str]) -> &'a Value {
 }
 
 async fn poll_until(harness: &mut SourceHarness<MySqlCdcSource>, count: usize) -> Vec<SourceRecord> {
-    let started = Instant::now();
-    let mut out = Vec::new();
-    while out.len() < count && started.elapsed() < Duration::from_secs(30) {
-        out.extend(harness.poll().await.unwrap());
-    }
-    out
+    poll_where(harness, count, |_| true).await
 }
 
 /// The next `count` row records, leaving out schema change records (topic `cdc`).
 async fn poll_rows(harness: &mut SourceHarness<MySqlCdcSource>, count: usize) -> Vec<SourceRecord> {
+    poll_where(harness, count, |r| r.topic != "cdc").await
+}
+
+/// Polls until `count` records `keep` admits came (or 30 s passed).
+async fn poll_where(harness: &mut SourceHarness<MySqlCdcSource>, count: usize, keep: impl Fn(&SourceRecord) -> bool) -> Vec<SourceRecord> {
     let started = Instant::now();
     let mut out = Vec::new();
     while out.len() < count && started.elapsed() < Duration::from_secs(30) {
-        out.extend(harness.poll().await.unwrap().into_iter().filter(|r| r.topic != "cdc"));
+        out.extend(harness.poll().await.unwrap().into_iter().filter(|r| keep(r)));
     }
     out
 }
