@@ -106,6 +106,10 @@ struct WorkerArgs {
     /// heap is failed, not the worker [default: none].
     #[arg(long, env = "CONNECT_MEMORY_LIMIT", value_parser = crate::memory::parse_size)]
     memory_limit: Option<usize>,
+    /// Also serve the schema registry (always at `/registry` on the REST listener) at the root
+    /// of this address, for tools that take a registry URL without a path [default: none].
+    #[arg(long, env = "CONNECT_SCHEMA_REGISTRY_ADDR")]
+    schema_registry_addr: Option<SocketAddr>,
 }
 
 /// Kafka's `exactly.once.source.support` values.
@@ -189,6 +193,7 @@ struct WorkerFile {
     plugins_allow: Option<Vec<String>>,
     plugins_deny: Option<Vec<String>>,
     memory_limit: Option<String>,
+    schema_registry_addr: Option<SocketAddr>,
     cluster_name: Option<String>,
     config_topic: Option<String>,
     offset_topic: Option<String>,
@@ -288,6 +293,7 @@ struct Common {
     allowed_paths: crate::AllowedPaths,
     plugins: crate::PluginFilter,
     memory_limit: Option<usize>,
+    schema_registry_addr: Option<SocketAddr>,
 }
 
 impl Common {
@@ -331,10 +337,19 @@ impl Common {
             data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
             rest_addr: args.rest_addr.or(file.rest_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8083))),
             worker_id: args.worker_id.or(file.worker_id.clone()),
+            schema_registry_addr: args.schema_registry_addr.or(file.schema_registry_addr),
             settings,
             rest,
             file,
         })
+    }
+
+    /// The schema registry's own listener, when asked for.
+    async fn bind_registry(&self) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+        match self.schema_registry_addr {
+            Some(addr) => Ok(Some(bind(addr).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Warns when the API is reachable from other machines and lets anyone in.
@@ -417,6 +432,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
         ),
     };
     let listener = bind(common.rest_addr).await?;
+    let registry = common.bind_registry().await?;
     let worker = builder.build().await?;
     tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
@@ -426,7 +442,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("connector {}: {e}", connector.name),
         }
     }
-    serve_until_signal(worker, listener, common.rest.clone(), signal).await
+    serve_until_signal(worker, [Some(listener), registry], common.rest.clone(), signal).await
 }
 
 async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
@@ -450,6 +466,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
         }
     }
     let listener = bind(common.rest_addr).await?;
+    let registry = common.bind_registry().await?;
     let mut builder = common.apply(Worker::builder().cluster_settings(settings).namesrv(namesrv));
     if common.worker_id.is_none() {
         // As Kafka Connect: a worker is known by the address of its REST API.
@@ -459,7 +476,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let worker = builder.build().await?;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
-    serve_until_signal(worker, listener, common.rest.clone(), signal).await
+    serve_until_signal(worker, [Some(listener), registry], common.rest.clone(), signal).await
 }
 
 async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
@@ -485,33 +502,44 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 /// still sees (the watchdog names the call) and can stop the task.
 async fn serve_until_signal(
     worker: Worker,
-    listener: tokio::net::TcpListener,
+    [listener, registry]: [Option<tokio::net::TcpListener>; 2],
     options: crate::rest::RestOptions,
     signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheme = if options.tls.is_some() { "https" } else { "http" };
-    tracing::info!(addr = %listener.local_addr()?, scheme, authenticated = options.credentials.is_some(), "REST API listening");
     let rest = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("connect-rest")
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the REST API's runtime: {e}"))?;
-    // The listener moves to the API's runtime.
-    let listener = listener.into_std()?;
-    let serving = worker.clone();
-    let server = rest.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        crate::rest::serve_on(listener, serving, options, async move {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let mut servers = Vec::new();
+    for (listener, registry_only) in [(listener, false), (registry, true)] {
+        let Some(listener) = listener else { continue };
+        let what = if registry_only { "schema registry listening" } else { "REST API listening" };
+        tracing::info!(addr = %listener.local_addr()?, scheme, authenticated = options.credentials.is_some(), "{what}");
+        // The listener moves to the API's runtime.
+        let listener = listener.into_std()?;
+        let (serving, options, mut stop) = (worker.clone(), options.clone(), stop_rx.clone());
+        servers.push(rest.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            if registry_only {
+                crate::rest::serve_registry_on(listener, serving, options, stopped).await
+            } else {
+                crate::rest::serve_on(listener, serving, options, stopped).await
+            }
+        }));
+    }
     signal.await;
     tracing::info!("stopping: tasks flush and commit");
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    let _ = stop_tx.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
     tracing::debug!("REST API stopped");
     worker.shutdown().await;
     // Last: what REST calls started on its runtime (RocketMQ admin connections) served the shutdown too.

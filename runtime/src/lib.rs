@@ -20,6 +20,7 @@ mod metrics;
 mod mq;
 pub mod rest;
 mod retry;
+pub mod schema_registry;
 mod secrets;
 mod state;
 mod task;

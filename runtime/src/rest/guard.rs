@@ -66,9 +66,15 @@ fn refusal(guard: &Guard, method: &Method, uri: &axum::http::Uri, headers: &Head
     None
 }
 
-/// `application/json`, with or without parameters (`; charset=utf-8`).
+/// `application/json` or a JSON media type of its own (`application/vnd.schemaregistry.v1+json`,
+/// which the registry's clients send), with or without parameters (`; charset=utf-8`). None of
+/// them is a type a page may send across sites without asking the server first.
 fn is_json(content_type: &str) -> bool {
-    content_type.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    content_type
+        .split(';')
+        .next()
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| t == "application/json" || (t.starts_with("application/") && t.ends_with("+json")))
 }
 
 /// `host[:port]` of an `Origin` (`scheme://host[:port]`).

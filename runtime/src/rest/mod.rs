@@ -7,6 +7,7 @@ mod auth;
 mod guard;
 mod kafka;
 mod openapi;
+mod registry;
 mod rocketmq;
 mod tls;
 mod ui;
@@ -88,7 +89,7 @@ async fn json_errors(response: Response) -> Response {
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with(registry::CONTENT_TYPE));
     if !failed || json {
         return response;
     }
@@ -153,9 +154,14 @@ fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
         let body = document.clone();
         async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
     };
+    let router =
+        router.route("/openapi.json", axum::routing::get(serve_document)).merge(ui::routes()).nest("/registry", registry::routes());
+    protect(router, worker, options, loopback)
+}
+
+/// `router` with the common fallbacks, errors in JSON, credentials (when set) and the guard.
+fn protect(router: Router<Worker>, worker: Worker, options: &RestOptions, loopback: bool) -> Router {
     let mut router = router
-        .route("/openapi.json", axum::routing::get(serve_document))
-        .merge(ui::routes())
         .fallback(|| async { ApiError::new(404, "Not found: no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "HTTP method not allowed for this endpoint") })
         .with_state(worker)
@@ -171,6 +177,22 @@ fn guarded(worker: Worker, options: &RestOptions, loopback: bool) -> Router {
     // The guard runs first: a rebound or cross-site request is refused before credentials are looked at.
     let guard = guard::Guard { get_writes: options.get_writes, loopback };
     router.layer(axum::middleware::from_fn_with_state(guard, guard::check))
+}
+
+/// Serves the schema registry alone, at the root of `listener` (for tools that take a registry
+/// URL without a path), guarded and authenticated as the REST API, until `shutdown` resolves.
+pub async fn serve_registry_on(
+    listener: tokio::net::TcpListener,
+    worker: Worker,
+    options: RestOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let router = protect(registry::routes(), worker, &options, loopback);
+    match &options.tls {
+        Some(tls) => axum::serve(tls::TlsListener::new(listener, tls)?, router).with_graceful_shutdown(shutdown).await,
+        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+    }
 }
 
 /// Serves the API on `addr` until `shutdown` resolves; returns the bound address through `bound`.

@@ -211,6 +211,12 @@ pub struct StateLog {
     writing: Arc<tokio::sync::Mutex<()>>,
 }
 
+impl std::fmt::Debug for StateLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateLog").field("name", &self.view.name).field("next", &self.next()).finish()
+    }
+}
+
 /// How long a write to a topic may take to be read back.
 const READ_BACK_TIMEOUT: Duration = Duration::from_secs(30);
 

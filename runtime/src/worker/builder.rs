@@ -18,6 +18,7 @@ use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
+use crate::schema_registry::{SchemaRegistry, first_write_wins};
 use crate::state::configs::{self, Configs};
 use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
@@ -45,6 +46,8 @@ pub struct ClusterSettings {
     pub offset_topic: String,
     /// Topic of statuses (default `<name>-statuses`).
     pub status_topic: String,
+    /// Topic of the schema registry's records (default `<name>-schemas`).
+    pub schema_topic: String,
     /// How often the group's member list is read, on top of the broker's notifications.
     pub member_poll_interval: Duration,
     /// How long a worker must be missing from the member list before others take its units
@@ -62,6 +65,7 @@ impl ClusterSettings {
             config_topic: format!("{name}-configs"),
             offset_topic: format!("{name}-offsets"),
             status_topic: format!("{name}-statuses"),
+            schema_topic: format!("{name}-schemas"),
             member_poll_interval: Duration::from_millis(500),
             takeover_delay: Duration::from_secs(2),
             snapshots: SnapshotPolicy::default(),
@@ -75,6 +79,7 @@ impl ClusterSettings {
             ("config topic", &self.config_topic),
             ("offset topic", &self.offset_topic),
             ("status topic", &self.status_topic),
+            ("schema topic", &self.schema_topic),
         ] {
             if !valid(value) {
                 return Err(WorkerError::InvalidSetting(format!(
@@ -238,11 +243,12 @@ impl WorkerBuilder {
 
         let calls = crate::watchdog::Calls::default();
         calls.watch();
-        let (configs, offsets, statuses, membership) = match &self.cluster {
+        let (configs, offsets, statuses, schemas, membership) = match &self.cluster {
             None => {
                 let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
                 let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
-                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), None)
+                let schemas = StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?;
+                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), schemas, None)
             }
             Some(cluster) => {
                 let reader_group = format!("{}-readers", cluster.name);
@@ -251,19 +257,20 @@ impl WorkerBuilder {
                     ("configs", &cluster.config_topic, configs::expected_revision as Merge),
                     ("offsets", &cluster.offset_topic, last_write_wins),
                     ("statuses", &cluster.status_topic, statuses::fenced),
+                    ("schemas", &cluster.schema_topic, first_write_wins),
                 ] {
                     let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
                     logs.push(topic::open(&mq, producer.clone(), config).await?);
                 }
-                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
-                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
-                    unreachable!("three logs were opened above")
+                let (schemas, statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop(), logs.pop());
+                let (Some(configs), Some(offsets), Some(statuses), Some(schemas)) = (configs, offsets, statuses, schemas) else {
+                    unreachable!("four logs were opened above")
                 };
                 let group = format!("{}-members", cluster.name);
                 let lease = Lease::new(cluster.takeover_delay);
                 let membership =
                     Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
-                (configs, offsets, statuses, Some((membership, lease)))
+                (configs, offsets, statuses, schemas, Some((membership, lease)))
             }
         };
         let (membership, lease) = match membership {
@@ -308,6 +315,7 @@ impl WorkerBuilder {
             takeover_delay: self.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay),
             cluster: self.cluster.is_some(),
             lease,
+            other_logs: vec![schemas.clone()],
         };
         let herder = Herder::new(settings, configs.clone(), statuses.clone(), offsets.log().clone(), members.clone(), launcher.clone());
         register_gauges(&metrics, &herder, &members, [configs.log().clone(), offsets.log().clone(), statuses.log().clone()]);
@@ -323,6 +331,7 @@ impl WorkerBuilder {
                 launcher,
                 membership,
                 members,
+                schemas: SchemaRegistry::new(schemas),
                 mq,
                 metrics,
                 embedded: Mutex::new(embedded),

@@ -60,6 +60,7 @@ struct WorkerInner {
     launcher: Arc<Launcher>,
     membership: Option<Membership>,
     members: watch::Receiver<Vec<String>>,
+    schemas: crate::schema_registry::SchemaRegistry,
     mq: MqClient,
     metrics: Arc<Metrics>,
     embedded: Mutex<Option<EmbeddedRocketMq>>,
@@ -100,6 +101,12 @@ impl Worker {
         let position = self.inner.configs.put_log_level(logger, &level).await?;
         self.inner.herder.sync(position).await;
         Ok(())
+    }
+
+    /// The schema registry this worker serves (`/registry` on its REST API): its records live
+    /// where the worker's state does, so every worker of a cluster answers alike.
+    pub fn schema_registry(&self) -> &crate::schema_registry::SchemaRegistry {
+        &self.inner.schemas
     }
 
     /// The name server address in use.
@@ -153,7 +160,7 @@ impl Worker {
         if let Some(membership) = &inner.membership {
             membership.leave().await;
         }
-        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log()] {
+        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log(), inner.schemas.log()] {
             log.close().await;
         }
         if let Some(producer) = inner.launcher.close()

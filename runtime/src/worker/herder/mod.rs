@@ -81,6 +81,8 @@ pub(crate) struct HerderSettings {
     /// This worker's lease in its cluster: after a lapse every task stops, and those still
     /// this worker's start again.
     pub lease: Option<Arc<crate::cluster::lease::Lease>>,
+    /// Logs besides the herder's own that the first member snapshots (the schema registry's).
+    pub other_logs: Vec<StateLog>,
 }
 
 /// A reconcile pass failed; the herder tries again.
@@ -559,7 +561,7 @@ impl<L: Launch> Herder<L> {
         if !self.settings.cluster || self.members.borrow().first().map(String::as_str) != Some(self.settings.id.as_str()) {
             return;
         }
-        for log in [self.configs.log(), &self.offsets, self.statuses.log()] {
+        for log in [self.configs.log(), &self.offsets, self.statuses.log()].into_iter().chain(&self.settings.other_logs) {
             if let Err(error) = log.snapshot_if_due().await {
                 tracing::warn!(%error, "writing a snapshot failed");
             }

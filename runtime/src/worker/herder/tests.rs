@@ -107,7 +107,7 @@ impl Cluster {
 
     /// A worker with its own view of the members and, optionally, a lease.
     async fn worker_seeing(&self, id: &str, lease: Option<Arc<Lease>>, members: watch::Receiver<Vec<String>>) -> Arc<Herder<FakeLauncher>> {
-        let settings = HerderSettings { id: id.to_owned(), takeover_delay: TAKEOVER, cluster: true, lease };
+        let settings = HerderSettings { id: id.to_owned(), takeover_delay: TAKEOVER, cluster: true, lease, other_logs: Vec::new() };
         let herder =
             Herder::new(settings, self.configs.clone(), self.statuses.clone(), self.offsets.clone(), members, self.launcher.clone());
         herder.start().await;
@@ -268,7 +268,7 @@ async fn a_panicking_connector_fails_alone_with_its_message_as_the_trace() {
 async fn health_checks_are_answered_by_the_reconcile_loop_without_a_pass() {
     let cluster = Cluster::new(&["a"]);
     cluster.create("orders").await;
-    let settings = HerderSettings { id: "a".to_owned(), takeover_delay: TAKEOVER, cluster: true, lease: None };
+    let settings = HerderSettings { id: "a".to_owned(), takeover_delay: TAKEOVER, cluster: true, lease: None, other_logs: Vec::new() };
     let herder = Herder::new(
         settings,
         cluster.configs.clone(),

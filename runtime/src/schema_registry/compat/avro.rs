@@ -1,0 +1,64 @@
+//! Avro's schema resolution, as Apache Avro's checker decides it: a reader reads what a writer
+//! wrote when every field it has is written or has a default, types promote (int → long →
+//! float → double, string ↔ bytes), names match, and every enum symbol and union branch the
+//! writer may use is known to the reader.
+
+use apache_avro::Schema;
+use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
+
+/// What keeps `reader` from reading data written with `writer`.
+pub(super) fn can_read(writer: &Schema, reader: &Schema) -> Vec<String> {
+    match SchemaCompatibility::can_read(writer, reader) {
+        Ok(Compatibility::Full) => Vec::new(),
+        // Partial: resolution fails for some data (an enum symbol or union branch the reader lacks).
+        Ok(Compatibility::Partial) => vec!["the reader lacks enum symbols or union branches the writer may use".to_owned()],
+        Err(error) => vec![describe(&error)],
+    }
+}
+
+/// The error and its causes, one sentence.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Schema {
+        Schema::parse_str(text).unwrap()
+    }
+
+    #[test]
+    fn promotions_read_and_narrowings_do_not() {
+        assert!(can_read(&parse(r#""int""#), &parse(r#""long""#)).is_empty());
+        assert!(can_read(&parse(r#""string""#), &parse(r#""bytes""#)).is_empty());
+        assert!(!can_read(&parse(r#""long""#), &parse(r#""int""#)).is_empty());
+    }
+
+    #[test]
+    fn enums_and_unions_must_cover_what_the_writer_uses() {
+        let abc = parse(r#"{"type": "enum", "name": "E", "symbols": ["A", "B", "C"]}"#);
+        let ab = parse(r#"{"type": "enum", "name": "E", "symbols": ["A", "B"]}"#);
+        assert!(can_read(&ab, &abc).is_empty());
+        assert!(!can_read(&abc, &ab).is_empty());
+        let optional = parse(r#"["null", "string"]"#);
+        assert!(can_read(&parse(r#""string""#), &optional).is_empty());
+        assert!(!can_read(&optional, &parse(r#""string""#)).is_empty());
+    }
+
+    #[test]
+    fn a_field_type_change_names_the_field() {
+        let w = parse(r#"{"type": "record", "name": "R", "fields": [{"name": "when", "type": "string"}]}"#);
+        let r = parse(r#"{"type": "record", "name": "R", "fields": [{"name": "when", "type": "int"}]}"#);
+        let problems = can_read(&w, &r);
+        assert!(problems[0].contains("'when'"), "{problems:?}");
+    }
+}
