@@ -26,7 +26,10 @@ fn refused(answer: (u16, Value)) -> (u16, i64) {
 /// The `Content-Type` the registry answers `GET path` with, asked as Confluent's clients ask.
 fn content_type(worker: &TestWorker, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(worker.rest).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/vnd.schemaregistry.v1+json\r\nConnection: close\r\n\r\n", worker.rest);
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/vnd.schemaregistry.v1+json\r\nConnection: close\r\n\r\n",
+        worker.rest
+    );
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -59,7 +62,10 @@ async fn the_registry_speaks_confluent_s_api_and_keeps_ids_across_restarts() {
     assert!(latest.get("schemaType").is_none(), "Avro is not named: {latest}");
     let (_, by_id) = call("GET", &format!("/schemas/ids/{v1}"), None);
     assert_eq!(serde_json::from_str::<Value>(by_id["schema"].as_str().unwrap()).unwrap(), serde_json::from_str::<Value>(V1).unwrap());
-    assert_eq!(call("GET", &format!("/schemas/ids/{v1}/versions"), None).1, json!([{"subject": "archive-value", "version": 1}, {"subject": "orders-value", "version": 1}]));
+    assert_eq!(
+        call("GET", &format!("/schemas/ids/{v1}/versions"), None).1,
+        json!([{"subject": "archive-value", "version": 1}, {"subject": "orders-value", "version": 1}])
+    );
     assert_eq!(call("GET", &format!("/schemas/ids/{v1}/subjects"), None).1, json!(["archive-value", "orders-value"]));
     let (_, found) = call("POST", "/subjects/orders-value", Some(schema(V1)));
     assert_eq!((found["version"].clone(), found["id"].clone()), (json!(1), json!(v1)));

@@ -499,3 +499,80 @@ async fn creates_patches_and_log_levels_on_several_workers_lose_nothing_and_reac
     drop(workers);
     broker.shutdown().await;
 }
+
+/// The registry's records live in `<cluster>-schemas`: a schema registered through one worker
+/// is served with the same id by every worker; three workers registering versions of one
+/// subject at the same moment get three distinct versions and ids that all workers agree on;
+/// and all of it comes back after a restart of the whole cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_worker_serves_a_registered_schema_with_the_same_id_also_after_a_cluster_restart() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-schemas").await;
+    let dir = broker.dir.clone();
+    let start = || (0..3).map(|_| WorkerProcess::start("schemas", &broker.namesrv(), &dir)).collect::<Vec<_>>();
+    let record = |field: &str| {
+        let schema = format!(
+            r#"{{"type": "record", "name": "Event", "fields": [{{"name": "{field}", "type": ["null", "string"], "default": null}}]}}"#
+        );
+        json!({"schema": schema})
+    };
+    let mut workers = start();
+
+    let (code, body) = workers[0].call("POST", "/registry/subjects/first-value/versions", Some(&record("a")));
+    assert_eq!(code, 200, "{body}");
+    let first = body["id"].clone();
+    for worker in &workers {
+        let served =
+            wait_until(Duration::from_secs(30), || worker.call("GET", "/registry/subjects/first-value/versions/1", None).1["id"] == first)
+                .await;
+        assert!(served, "worker {} serves version 1 with id {first}", worker.id);
+    }
+
+    // Three registrations at once, one per worker: the log orders them.
+    let ids: Vec<i64> = std::thread::scope(|scope| {
+        let calls: Vec<_> = workers
+            .iter()
+            .enumerate()
+            .map(|(i, worker)| {
+                scope.spawn(move || worker.call("POST", "/registry/subjects/race-value/versions", Some(&record(&format!("f{i}")))))
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|call| call.join().unwrap())
+            .map(|(code, body)| {
+                assert_eq!(code, 200, "{body}");
+                body["id"].as_i64().unwrap()
+            })
+            .collect()
+    });
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 3, "distinct schemas, distinct ids: {ids:?}");
+    let versions = |worker: &WorkerProcess| -> Vec<(i64, i64)> {
+        (1..=3)
+            .map(|v| worker.call("GET", &format!("/registry/subjects/race-value/versions/{v}"), None).1)
+            .map(|b| (b["version"].as_i64().unwrap_or(-1), b["id"].as_i64().unwrap_or(-1)))
+            .collect()
+    };
+    let agreed = versions(&workers[0]);
+    assert_eq!(agreed.iter().map(|(_, id)| *id).collect::<BTreeSet<_>>(), ids.iter().copied().collect::<BTreeSet<_>>(), "{agreed:?}");
+    for worker in &workers[1..] {
+        assert!(wait_until(Duration::from_secs(30), || versions(worker) == agreed).await, "{} serves {:?}", worker.id, versions(worker));
+    }
+
+    for worker in &mut workers {
+        worker.stop();
+    }
+    drop(workers);
+    let workers = start();
+    for worker in &workers {
+        assert_eq!(worker.call("GET", "/registry/subjects/first-value/versions/1", None).1["id"], first);
+        assert_eq!(versions(worker), agreed, "after the restart, on {}", worker.id);
+    }
+    // Ids keep growing past the restart: a new schema never takes an old one's id.
+    let (_, body) = workers[2].call("POST", "/registry/subjects/first-value/versions", Some(&record("b")));
+    let new = body["id"].as_i64().unwrap_or(-1);
+    assert!(new > 0 && !ids.contains(&new) && body["id"] != first, "{body}");
+    println!("MEASURED schemas: ids {first} and {ids:?} agreed by 3 workers, before and after a cluster restart");
+    drop(workers);
+    broker.shutdown().await;
+}
