@@ -20,7 +20,28 @@ use crate::worker::Worker;
 /// The registry's content type.
 pub(super) const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, Refused>;
+
+/// A refused call's answer (boxed: a response is large, and most calls succeed).
+struct Refused(Box<Response>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<RegistryError> for Refused {
+    fn from(error: RegistryError) -> Refused {
+        Refused(Box::new(error.into_response()))
+    }
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Refused {
+        Refused(Box::new(error.into_response()))
+    }
+}
 type Params = Query<HashMap<String, String>>;
 
 /// The registry's routes, relative to where they are mounted.
@@ -58,25 +79,21 @@ fn answer<T: Serialize + ?Sized>(value: &T) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
-fn failed(error: RegistryError) -> Response {
-    error.into_response()
-}
-
 /// A boolean query parameter; anything but true/false is a 400 naming it.
-fn param(params: &HashMap<String, String>, name: &str) -> Result<bool, Response> {
-    flag(name, params.get(name).map(String::as_str), false).map_err(IntoResponse::into_response)
+fn param(params: &HashMap<String, String>, name: &str) -> Result<bool, Refused> {
+    Ok(flag(name, params.get(name).map(String::as_str), false)?)
 }
 
-fn id(text: &str) -> Result<i32, Response> {
-    text.parse().map_err(|_| failed(RegistryError::SchemaNotFound(format!("Schema {text} not found"))))
+fn id(text: &str) -> Result<i32, Refused> {
+    Ok(text.parse().map_err(|_| RegistryError::SchemaNotFound(format!("Schema {text} not found")))?)
 }
 
-fn selector(text: &str) -> Result<VersionSelector, Response> {
-    text.parse().map_err(failed)
+fn selector(text: &str) -> Result<VersionSelector, Refused> {
+    Ok(text.parse::<VersionSelector>()?)
 }
 
 async fn schema_by_id(State(worker): State<Worker>, Path(id_text): Path<String>) -> Answer {
-    let schema = worker.schema_registry().schema(id(&id_text)?).map_err(failed)?;
+    let schema = worker.schema_registry().schema(id(&id_text)?)?;
     let mut body = json!({"schema": schema.schema});
     if schema.schema_type != SchemaType::Avro {
         body["schemaType"] = json!(schema.schema_type.name());
@@ -88,18 +105,18 @@ async fn schema_by_id(State(worker): State<Worker>, Path(id_text): Path<String>)
 }
 
 async fn schema_text_by_id(State(worker): State<Worker>, Path(id_text): Path<String>) -> Answer {
-    let schema = worker.schema_registry().schema(id(&id_text)?).map_err(failed)?;
+    let schema = worker.schema_registry().schema(id(&id_text)?)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], schema.schema).into_response())
 }
 
 async fn versions_by_id(State(worker): State<Worker>, Path(id_text): Path<String>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?).map_err(failed)?;
+    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
     let body: Vec<_> = found.into_iter().map(|(subject, version)| json!({"subject": subject, "version": version})).collect();
     Ok(answer(&body))
 }
 
 async fn subjects_by_id(State(worker): State<Worker>, Path(id_text): Path<String>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?).map_err(failed)?;
+    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
     let mut subjects: Vec<String> = found.into_iter().map(|(subject, _)| subject).collect();
     subjects.dedup();
     Ok(answer(&subjects))
@@ -111,46 +128,45 @@ async fn subjects(State(worker): State<Worker>, Query(params): Params) -> Answer
 }
 
 async fn versions(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    worker.schema_registry().versions(&subject, param(&params, "deleted")?).map(|v| answer(&v)).map_err(failed)
+    Ok(answer(&worker.schema_registry().versions(&subject, param(&params, "deleted")?)?))
 }
 
 async fn register(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params, body: Submission) -> Answer {
     let submission = body.0?;
-    let id = worker.schema_registry().register(&subject, &submission, param(&params, "normalize")?).await.map_err(failed)?;
+    let id = worker.schema_registry().register(&subject, &submission, param(&params, "normalize")?).await?;
     Ok(answer(&json!({"id": id})))
 }
 
 async fn lookup(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params, body: Submission) -> Answer {
     let submission = body.0?;
     let (normalize, deleted) = (param(&params, "normalize")?, param(&params, "deleted")?);
-    worker.schema_registry().lookup(&subject, &submission, normalize, deleted).map(|v| answer(&v)).map_err(failed)
+    Ok(answer(&worker.schema_registry().lookup(&subject, &submission, normalize, deleted)?))
 }
 
 async fn delete_subject(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    let deleted = worker.schema_registry().delete_subject(&subject, param(&params, "permanent")?).await.map_err(failed)?;
+    let deleted = worker.schema_registry().delete_subject(&subject, param(&params, "permanent")?).await?;
     Ok(answer(&deleted))
 }
 
 async fn version(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?).map_err(failed)?;
+    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?)?;
     Ok(answer(&found))
 }
 
 async fn version_schema(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?).map_err(failed)?;
+    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], found.schema).into_response())
 }
 
 /// The ids of schemas referencing this version.
 async fn referenced_by(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>) -> Answer {
     let registry = worker.schema_registry();
-    let found = registry.version(&subject, selector(&version)?, false).map_err(failed)?;
+    let found = registry.version(&subject, selector(&version)?, false)?;
     Ok(answer(&registry.referenced_by(&subject, found.version)))
 }
 
 async fn delete_version(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let deleted =
-        worker.schema_registry().delete_version(&subject, selector(&version)?, param(&params, "permanent")?).await.map_err(failed)?;
+    let deleted = worker.schema_registry().delete_version(&subject, selector(&version)?, param(&params, "permanent")?).await?;
     Ok(answer(&deleted))
 }
 
@@ -161,12 +177,12 @@ struct LevelChange {
 }
 
 async fn global_level(State(worker): State<Worker>) -> Answer {
-    let level = worker.schema_registry().level(None, true).map_err(failed)?;
+    let level = worker.schema_registry().level(None, true)?;
     Ok(answer(&json!({"compatibilityLevel": level})))
 }
 
 async fn subject_level(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    let level = worker.schema_registry().level(Some(&subject), param(&params, "defaultToGlobal")?).map_err(failed)?;
+    let level = worker.schema_registry().level(Some(&subject), param(&params, "defaultToGlobal")?)?;
     Ok(answer(&json!({"compatibilityLevel": level})))
 }
 
@@ -179,18 +195,18 @@ async fn set_subject_level(State(worker): State<Worker>, Path(subject): Path<Str
 }
 
 async fn set_level(worker: &Worker, subject: Option<&str>, change: &LevelChange) -> Answer {
-    let level: CompatibilityLevel = change.compatibility.parse().map_err(failed)?;
-    worker.schema_registry().set_level(subject, level).await.map_err(failed)?;
+    let level: CompatibilityLevel = change.compatibility.parse()?;
+    worker.schema_registry().set_level(subject, level).await?;
     Ok(answer(&json!({"compatibility": level})))
 }
 
 async fn delete_global_level(State(worker): State<Worker>) -> Answer {
-    let previous = worker.schema_registry().delete_level(None).await.map_err(failed)?;
+    let previous = worker.schema_registry().delete_level(None).await?;
     Ok(answer(&json!({"compatibilityLevel": previous})))
 }
 
 async fn delete_subject_level(State(worker): State<Worker>, Path(subject): Path<String>) -> Answer {
-    let previous = worker.schema_registry().delete_level(Some(&subject)).await.map_err(failed)?;
+    let previous = worker.schema_registry().delete_level(Some(&subject)).await?;
     Ok(answer(&json!({"compatibilityLevel": previous})))
 }
 
@@ -219,8 +235,7 @@ fn compatibility(
     params: &HashMap<String, String>,
     submission: SchemaSubmission,
 ) -> Answer {
-    let problems =
-        worker.schema_registry().test_compatibility(subject, version, &submission, param(params, "normalize")?).map_err(failed)?;
+    let problems = worker.schema_registry().test_compatibility(subject, version, &submission, param(params, "normalize")?)?;
     let mut body = json!({"is_compatible": problems.is_empty()});
     if param(params, "verbose")? {
         body["messages"] = json!(problems);
@@ -230,15 +245,15 @@ fn compatibility(
 
 /// A submission body; a body that is not one is a 422 (42201 when the schema is missing), as
 /// Confluent's registry answers.
-struct Submission(Result<SchemaSubmission, Response>);
+struct Submission(Result<SchemaSubmission, Refused>);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for Submission {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|e| ApiError::new(e.status().as_u16(), e.body_text()))?;
-        Ok(Submission(
-            serde_json::from_slice(&bytes).map_err(|e| failed(RegistryError::InvalidSchema(format!("Invalid request body: {e}")))),
-        ))
+        let submission =
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::InvalidSchema(format!("Invalid request body: {e}")).into());
+        Ok(Submission(submission))
     }
 }
