@@ -120,7 +120,9 @@ pub mod __private {
         config: &ConfigMap,
         prefix: &str,
     ) -> Result<Box<dyn Converter>, ConfigErrors> {
-        Ok(Box::new(parse::<T>(config, prefix)?))
+        let mut converter = parse::<T>(config, prefix)?;
+        converter.set_role(prefix.starts_with("key."));
+        Ok(Box::new(converter))
     }
 
     /// The task type a connector derive falls back to when its attribute is wrong, so the

@@ -34,6 +34,13 @@ pub trait Converter: Send + Sync + 'static {
     fn encode_owned(&self, topic: &str, schema: Option<&Schema>, value: Value) -> Result<Option<Vec<u8>>, DataError> {
         self.encode(topic, schema, &value)
     }
+
+    /// Told once, before its first use, whether it converts record keys (`true`) or values
+    /// (Kafka's `isKey`): a converter whose output depends on it (a schema registry's subject
+    /// names, `<topic>-key` or `<topic>-value`) keeps it. Does nothing by default.
+    fn set_role(&mut self, is_key: bool) {
+        let _ = is_key;
+    }
 }
 
 /// The bytes a sink writes to a system that stores plain payloads (a queue, a key-value
@@ -82,6 +89,21 @@ pub fn json_document(value: &Value, schema: Option<&Schema>) -> Result<serde_jso
 /// ```
 pub fn json_value(json: &serde_json::Value) -> Value {
     json_schema::value_from_json(None, json).unwrap_or(Value::Null)
+}
+
+/// A JSON document read as a value of `schema`, as the JSON converter reads payloads:
+/// integers of the schema's width, bytes and decimals from base64 (decimals also from
+/// numbers), structs by field name, logical types by their encodings.
+///
+/// ```
+/// use connect_sdk::converter::json_value_of;
+/// use connect_sdk::data::{Schema, Value};
+/// let schema = Schema::structure().field("id", Schema::int16());
+/// let Value::Struct(row) = json_value_of(&connect_sdk::serde_json::json!({"id": 7}), &schema).unwrap() else { panic!() };
+/// assert_eq!(row.values(), &[Value::Int16(7)]);
+/// ```
+pub fn json_value_of(json: &serde_json::Value, schema: &Schema) -> Result<Value, DataError> {
+    json_schema::value_from_json(Some(schema), json)
 }
 
 /// The converters a connector's records go through, one for keys and one for values
