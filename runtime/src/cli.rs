@@ -433,7 +433,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let listener = bind(common.rest_addr).await?;
     let registry = common.bind_registry().await?;
-    let worker = builder.build().await?;
+    let worker = builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build().await?;
     tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
         let result = worker.put_connector_config(&connector.name, connector.config).await;
@@ -467,7 +467,9 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     }
     let listener = bind(common.rest_addr).await?;
     let registry = common.bind_registry().await?;
-    let mut builder = common.apply(Worker::builder().cluster_settings(settings).namesrv(namesrv));
+    let mut builder = common
+        .apply(Worker::builder().cluster_settings(settings).namesrv(namesrv))
+        .schema_registry_url(own_registry_url(&listener, &common.rest)?);
     if common.worker_id.is_none() {
         // As Kafka Connect: a worker is known by the address of its REST API.
         let bound = listener.local_addr()?;
@@ -489,6 +491,25 @@ async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
     tracing::info!("stopping the broker");
     mq.shutdown().await;
     Ok(())
+}
+
+/// This worker's registry as its converters reach it: `/registry` on its REST listener (by
+/// loopback when it listens on every address; by `localhost`, the name a certificate of a
+/// local listener carries, over HTTPS).
+fn own_registry_url(listener: &tokio::net::TcpListener, rest: &crate::rest::RestOptions) -> anyhow::Result<String> {
+    let addr = listener.local_addr()?;
+    let (scheme, host) = match (rest.tls.is_some(), addr.ip()) {
+        (true, ip) if ip.is_loopback() || ip.is_unspecified() => ("https", "localhost".to_owned()),
+        (tls, ip) => {
+            let host = match ip {
+                ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            (if tls { "https" } else { "http" }, host)
+        }
+    };
+    Ok(format!("{scheme}://{host}:{}/registry", addr.port()))
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

@@ -557,3 +557,90 @@ async fn a_sink_whose_redis_goes_away_and_comes_back_recovers_by_itself_losing_n
     drop(redis);
     broker.shutdown().await;
 }
+
+/// PostgreSQL → jdbc-source → `avro` (schemas in the worker's own registry) → RocketMQ →
+/// jdbc-sink → MariaDB. A column added to the source table mid-stream registers an evolved
+/// schema (BACKWARD: the new column is optional) and the target table gains the column; a
+/// column whose type changes incompatibly is refused: the source task fails with the
+/// registry's 409 in its status, and nothing of the refused schema reaches the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_records_evolve_from_postgres_to_mariadb_through_the_worker_s_registry() {
+    if !service_available("MariaDB", "127.0.0.1:3306") || !service_available("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let id = std::process::id();
+    let (source_table, target_table) = (format!("avro_orders_{id}"), format!("avro_orders_copy_{id}"));
+    let mut postgres = connect(POSTGRES).await;
+    let mut mysql = connect(MYSQL).await;
+    exec(&mut postgres, &format!("DROP TABLE IF EXISTS {source_table}")).await;
+    exec(&mut mysql, &format!("DROP TABLE IF EXISTS {target_table}")).await;
+    exec(&mut postgres, &format!("CREATE TABLE {source_table} (id SERIAL PRIMARY KEY, qty INT NOT NULL, price NUMERIC(10,2))")).await;
+    exec(&mut postgres, &format!("INSERT INTO {source_table} (qty, price) VALUES (1, 1.50), (2, 2.50), (3, 3.50)")).await;
+
+    let broker = Broker::start("avro-evolve").await;
+    let worker = WorkerProcess::start("avro-evolve", &broker.namesrv(), &broker.dir);
+    let prefix = format!("avro{id}-");
+    let topic = format!("{prefix}{source_table}");
+    create(
+        &worker,
+        "orders-avro",
+        json!({"connector.class": "jdbc-source", "connection.url": POSTGRES, "mode": "incrementing", "incrementing.column.name": "id",
+            "table.whitelist": source_table, "topic.prefix": prefix, "poll.interval.ms": 200, "value.converter": "avro"}),
+    );
+    create(
+        &worker,
+        "orders-copy",
+        json!({"connector.class": "jdbc-sink", "connection.url": MYSQL, "topics": topic, "table.name.format": target_table,
+            "insert.mode": "insert", "auto.create": true, "auto.evolve": true, "value.converter": "avro"}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rows(&mut mysql, &format!("SELECT id FROM {target_table}")).await.len() < 3 {
+        assert!(Instant::now() < deadline, "3 rows copied:\n{}", worker.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A column added mid-stream: a new (compatible) version, and the target table evolves.
+    exec(&mut postgres, &format!("ALTER TABLE {source_table} ADD COLUMN note TEXT")).await;
+    exec(&mut postgres, &format!("INSERT INTO {source_table} (qty, price, note) VALUES (4, 4.50, 'four'), (5, 5.50, NULL)")).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let notes = rows(&mut mysql, &format!("SELECT id, note FROM {target_table} ORDER BY id")).await;
+        if notes.len() == 5 {
+            assert_eq!(notes[3][1], SqlValue::Text("four".into()), "{notes:?}");
+            assert_eq!(notes[4][1], SqlValue::Null, "{notes:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "5 rows with the new column:\n{}", worker.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let subject = format!("/registry/subjects/{topic}-value/versions");
+    assert_eq!(worker.call("GET", &subject, None).1, json!([1, 2]), "the evolved schema is version 2");
+    let (_, latest) = worker.call("GET", &format!("{subject}/latest"), None);
+    assert!(latest["schema"].as_str().unwrap().contains("\"note\""), "{latest}");
+
+    // An incompatible change (an int column becomes text): refused, the source task says why.
+    exec(&mut postgres, &format!("ALTER TABLE {source_table} ALTER COLUMN qty TYPE TEXT USING qty::text")).await;
+    exec(&mut postgres, &format!("INSERT INTO {source_table} (qty, price) VALUES ('six', 6.50)")).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let trace = loop {
+        let (_, status) = worker.call("GET", "/connectors/orders-avro/status", None);
+        let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+        if status["tasks"][0]["state"] == "FAILED" && trace.contains("409") {
+            break trace.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the source fails on the incompatible schema: {status}\n{}", worker.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(trace.contains("409") && trace.contains("/registry") && trace.contains(&format!("{topic}-value")), "{trace}");
+    assert!(trace.contains("'qty'"), "the refusal names the changed column: {trace}");
+    assert_eq!(worker.call("GET", &subject, None).1, json!([1, 2]), "nothing registered for the refused schema");
+    assert_eq!(rows(&mut mysql, &format!("SELECT id FROM {target_table}")).await.len(), 5, "nothing of it copied");
+    println!(
+        "MEASURED avro evolution: 5 rows copied over 2 schema versions; the incompatible third refused: {}",
+        trace.lines().next().unwrap_or_default()
+    );
+    drop(worker);
+    broker.shutdown().await;
+    exec(&mut postgres, &format!("DROP TABLE IF EXISTS {source_table}")).await;
+    exec(&mut mysql, &format!("DROP TABLE IF EXISTS {target_table}")).await;
+}

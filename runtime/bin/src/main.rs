@@ -24,6 +24,8 @@ use connect_rabbitmq as _;
 use connect_redis as _;
 #[cfg(feature = "rocketmq")]
 use connect_rocketmq as _;
+#[cfg(feature = "schema-registry")]
+use connect_schema_registry as _;
 
 /// Counts each task's heap for `--memory-limit`.
 #[global_allocator]

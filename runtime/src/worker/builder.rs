@@ -116,6 +116,7 @@ pub struct WorkerBuilder {
     settings: RunnerSettings,
     allowed_paths: AllowedPaths,
     memory_limit: Option<usize>,
+    schema_registry_url: Option<String>,
 }
 
 impl Default for WorkerBuilder {
@@ -130,6 +131,7 @@ impl Default for WorkerBuilder {
             settings: RunnerSettings::default(),
             allowed_paths: AllowedPaths::any(),
             memory_limit: None,
+            schema_registry_url: None,
         }
     }
 }
@@ -208,6 +210,14 @@ impl WorkerBuilder {
     /// [`memory::Allocator`](crate::memory::Allocator), or [`build`](Self::build) says so).
     pub fn memory_limit(mut self, bytes: usize) -> WorkerBuilder {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Where this worker's schema registry is served (`http://127.0.0.1:8083/registry`): a
+    /// converter that reads `schema.registry.url` (`avro`, `json-schema`) and is given none
+    /// gets this one. `connect-worker` sets it from its REST listener.
+    pub fn schema_registry_url(mut self, url: impl Into<String>) -> WorkerBuilder {
+        self.schema_registry_url = Some(url.into());
         self
     }
 
@@ -308,7 +318,8 @@ impl WorkerBuilder {
                 .with_lease(lease.clone())
                 .with_allowed_paths(self.allowed_paths)
                 .with_calls(calls.clone())
-                .with_memory(memory.clone()),
+                .with_memory(memory.clone())
+                .with_schema_registry_url(self.schema_registry_url.clone()),
         );
         let settings = HerderSettings {
             id: id.clone(),

@@ -53,7 +53,12 @@ pub(crate) struct Launcher {
     calls: Calls,
     /// The worker's memory budget, counting every task's heap.
     memory: Option<MemoryBudget>,
+    /// This worker's registry URL, for converters given no `schema.registry.url`.
+    schema_registry_url: Option<String>,
 }
+
+/// The key registry-backed converters read their registry's URL from.
+const SCHEMA_REGISTRY_URL: &str = "schema.registry.url";
 
 impl Launcher {
     pub(super) fn new(
@@ -78,7 +83,33 @@ impl Launcher {
             allowed_paths: AllowedPaths::any(),
             calls: Calls::default(),
             memory: None,
+            schema_registry_url: None,
         }
+    }
+
+    /// Converters reading `schema.registry.url` and given none use `url` (this worker's registry).
+    pub(super) fn with_schema_registry_url(mut self, url: Option<String>) -> Launcher {
+        self.schema_registry_url = url;
+        self
+    }
+
+    /// `config` with this worker's registry as the `schema.registry.url` of its key and value
+    /// converters when they read one and the config (or the worker's default converter) gives none.
+    fn with_own_registry(&self, mut config: ConfigMap) -> ConfigMap {
+        let Some(url) = &self.schema_registry_url else { return config };
+        for default in [&self.converters.key, &self.converters.value] {
+            let role = &default.alias;
+            let given = config.get(role.as_str()).and_then(Json::as_str).filter(|c| !c.is_empty());
+            let class = given.map_or_else(|| default.class.clone(), str::to_owned);
+            let Ok(plugin) = self.registry.get(&class) else { continue };
+            let reads_url = keys_of(&(plugin.config_schema)()).iter().any(|k| k.answers_to(SCHEMA_REGISTRY_URL));
+            let key = format!("{role}.{SCHEMA_REGISTRY_URL}");
+            let from_default = given.is_none() && default.config.contains_key(SCHEMA_REGISTRY_URL);
+            if reads_url && !config.contains_key(&key) && !from_default {
+                config.insert(key, Json::String(url.clone()));
+            }
+        }
+        config
     }
 
     /// Tasks' heaps count against `memory`.
@@ -143,6 +174,7 @@ impl Launcher {
     /// registered plugins. What creating or updating a connector checks first.
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
         let (resolved, secrets) = self.resolve(raw)?;
+        let resolved = self.with_own_registry(resolved);
         let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters).map_err(|e| secrets.redact_errors(e))?;
         if let ConnectorFactory::Source(factory) = validated.plugin().factory
             && validated.common().exactly_once_support == ExactlyOnceSupport::Required

@@ -13,6 +13,7 @@ use connect_postgres_cdc as _;
 use connect_rabbitmq as _;
 use connect_redis as _;
 use connect_rocketmq as _;
+use connect_schema_registry as _;
 use connect_tests as _;
 
 /// Counts each task's heap for `--memory-limit`.

@@ -59,14 +59,24 @@ impl PgConnection {
     }
 
     pub async fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<ResultSet, Error> {
-        let statement = self.prepared(sql).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let mut statement = self.prepared(sql).await?;
+        let rows = match self.client.query(&statement, &params).await {
+            // The table changed under a prepared `SELECT *` (a column added or retyped):
+            // prepared again, it returns the new columns.
+            Err(e) if stale_plan(&e) => {
+                self.statements.remove(sql);
+                statement = self.prepared(sql).await?;
+                self.client.query(&statement, &params).await
+            }
+            answer => answer,
+        }
+        .map_err(|e| pg_error(&format!("`{sql}` failed"), e))?;
         let columns: Vec<SqlColumn> = statement
             .columns()
             .iter()
             .map(|c| SqlColumn { name: c.name().to_owned(), kind: kind_of(c.type_(), c.type_modifier()) })
             .collect();
-        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(&statement, &params).await.map_err(|e| pg_error(&format!("`{sql}` failed"), e))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut values = Vec::with_capacity(columns.len());
@@ -90,6 +100,12 @@ impl PgConnection {
         self.statements.clear();
         self.client.batch_execute(sql).await.map_err(|e| pg_error(&format!("`{sql}` failed"), e))
     }
+}
+
+/// PostgreSQL refuses a prepared statement whose result columns changed since it was prepared
+/// ("cached plan must not change result type").
+fn stale_plan(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED)
 }
 
 /// The column kind of a PostgreSQL type (with its modifier: the scale of a `numeric(p, s)`).

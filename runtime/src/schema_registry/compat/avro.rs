@@ -6,12 +6,28 @@
 use apache_avro::Schema;
 use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
 
+/// Why a partial match fails when no branch pair says more.
+const PARTIAL: &str = "the reader lacks enum symbols or union branches the writer may use";
+
 /// What keeps `reader` from reading data written with `writer`.
 pub(super) fn can_read(writer: &Schema, reader: &Schema) -> Vec<String> {
     match SchemaCompatibility::can_read(writer, reader) {
         Ok(Compatibility::Full) => Vec::new(),
         // Partial: resolution fails for some data (an enum symbol or union branch the reader lacks).
-        Ok(Compatibility::Partial) => vec!["the reader lacks enum symbols or union branches the writer may use".to_owned()],
+        Ok(Compatibility::Partial) => match (writer, reader) {
+            // Optional types are unions with null: say what breaks between the other branches.
+            (Schema::Union(w), Schema::Union(r)) => {
+                let not_null = |s: &&Schema| !matches!(s, Schema::Null);
+                let inner: Vec<String> = w
+                    .variants()
+                    .iter()
+                    .filter(not_null)
+                    .flat_map(|wb| r.variants().iter().filter(not_null).flat_map(|rb| can_read(wb, rb)))
+                    .collect();
+                if inner.is_empty() { vec![PARTIAL.to_owned()] } else { inner }
+            }
+            _ => vec![PARTIAL.to_owned()],
+        },
         Err(error) => vec![describe(&error)],
     }
 }
@@ -52,6 +68,14 @@ mod tests {
         let optional = parse(r#"["null", "string"]"#);
         assert!(can_read(&parse(r#""string""#), &optional).is_empty());
         assert!(!can_read(&optional, &parse(r#""string""#)).is_empty());
+    }
+
+    #[test]
+    fn a_change_inside_an_optional_record_says_what_changed() {
+        let w = parse(r#"["null", {"type": "record", "name": "R", "fields": [{"name": "qty", "type": "int"}]}]"#);
+        let r = parse(r#"["null", {"type": "record", "name": "R", "fields": [{"name": "qty", "type": "string"}]}]"#);
+        let problems = can_read(&w, &r);
+        assert!(problems[0].contains("'qty'"), "{problems:?}");
     }
 
     #[test]
