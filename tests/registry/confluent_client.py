@@ -4,8 +4,14 @@ serializers that register their schemas and deserializers that find them again b
 the message. Run by .ci/registry with the registry's two URLs: the root of
 --schema-registry-addr and /registry on the REST listener."""
 
+import http.server
 import json
+import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -86,5 +92,62 @@ def main(root_url, prefixed_url):
     print("confluent-kafka", __import__("confluent_kafka").version(), "passed against", root_url, "and", prefixed_url)
 
 
+def psql(sql):
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", sql], check=True)
+
+
+def rest(base, method, path, body=None):
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        raise AssertionError(f"{method} {path}: {error.code} {error.read().decode()}") from None
+
+
+def worker_messages_decode(rest_url, registry_url):
+    """Rows of a PostgreSQL table go through jdbc-source with value.converter=avro (the
+    worker's own registry) into RocketMQ; http-sink with the ByteArray converter posts each
+    message's bytes as they are to a server here, and Confluent's AvroDeserializer decodes them
+    with the schema it fetches by the id in the message."""
+    bodies = []
+
+    class Capture(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    table = "ci_avro_orders"
+    psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id SERIAL PRIMARY KEY, qty INT NOT NULL, note TEXT);"
+         f"INSERT INTO {table} (qty, note) VALUES (1, 'one'), (2, NULL), (3, 'three');")
+    rest(rest_url, "POST", "/connectors", {"name": "ci-avro-orders", "config": {
+        "connector.class": "jdbc-source", "connection.url": "postgres://postgres@127.0.0.1:5432/test", "mode": "incrementing",
+        "incrementing.column.name": "id", "table.whitelist": table, "topic.prefix": "ci-", "value.converter": "avro"}})
+    rest(rest_url, "POST", "/connectors", {"name": "ci-avro-capture", "config": {
+        "connector.class": "http-sink", "topics": f"ci-{table}", "http.api.url": f"http://127.0.0.1:{server.server_port}/",
+        "value.converter": "ByteArrayConverter", "request.body.format": "string", "batch.max.size": 1}})
+    deadline = time.time() + 120
+    while len(bodies) < 3 and time.time() < deadline:
+        time.sleep(0.2)
+    expect(len(bodies) == 3, "three message bodies captured from the worker")
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    context = SerializationContext(f"ci-{table}", MessageField.VALUE)
+    rows = sorted((deserializer(body, context) for body in bodies), key=lambda row: row["id"])
+    expected = [{"id": 1, "qty": 1, "note": "one"}, {"id": 2, "qty": 2, "note": None}, {"id": 3, "qty": 3, "note": "three"}]
+    expect(rows == expected, f"the worker's Avro messages decode to the table's rows: {rows}")
+    for name in ("ci-avro-orders", "ci-avro-capture"):
+        rest(rest_url, "DELETE", f"/connectors/{name}")
+    psql(f"DROP TABLE IF EXISTS {table}")
+    server.shutdown()
+
+
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    worker_messages_decode(sys.argv[3], sys.argv[1])
