@@ -11,14 +11,14 @@ use crate::client::RegistryClient;
 pub enum SubjectNameStrategy {
     /// `<topic>-key` / `<topic>-value`: one schema history per topic.
     #[default]
-    #[serde(alias = "io.confluent.kafka.serializers.subject.TopicNameStrategy")]
-    TopicNameStrategy,
+    #[serde(rename = "TopicNameStrategy", alias = "io.confluent.kafka.serializers.subject.TopicNameStrategy")]
+    Topic,
     /// The record's full name: one history per record type, across topics.
-    #[serde(alias = "io.confluent.kafka.serializers.subject.RecordNameStrategy")]
-    RecordNameStrategy,
+    #[serde(rename = "RecordNameStrategy", alias = "io.confluent.kafka.serializers.subject.RecordNameStrategy")]
+    Record,
     /// `<topic>-<record name>`: per topic and record type.
-    #[serde(alias = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy")]
-    TopicRecordNameStrategy,
+    #[serde(rename = "TopicRecordNameStrategy", alias = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy")]
+    TopicRecord,
 }
 
 /// Where `basic.auth.user.info`'s credentials come from (Confluent's `basic.auth.credentials.source`).
@@ -96,14 +96,17 @@ impl RegistrySettings {
     pub fn subject(&self, is_key: bool, topic: &str, schema: Option<&Schema>) -> Result<String, DataError> {
         let strategy = if is_key { self.key_subject_name_strategy } else { self.value_subject_name_strategy };
         let record_name = || {
-            schema
-                .and_then(|s| s.name.clone())
-                .ok_or_else(|| DataError::new(format!("{strategy:?} needs a named schema (a struct with a name); topic {topic} has none")))
+            schema.and_then(|s| s.name.clone()).ok_or_else(|| {
+                DataError::new(format!(
+                    "{} needs a named schema (a struct with a name); topic {topic} has none",
+                    if is_key { "key.subject.name.strategy" } else { "value.subject.name.strategy" }
+                ))
+            })
         };
         Ok(match strategy {
-            SubjectNameStrategy::TopicNameStrategy => format!("{topic}-{}", if is_key { "key" } else { "value" }),
-            SubjectNameStrategy::RecordNameStrategy => record_name()?,
-            SubjectNameStrategy::TopicRecordNameStrategy => format!("{topic}-{}", record_name()?),
+            SubjectNameStrategy::Topic => format!("{topic}-{}", if is_key { "key" } else { "value" }),
+            SubjectNameStrategy::Record => record_name()?,
+            SubjectNameStrategy::TopicRecord => format!("{topic}-{}", record_name()?),
         })
     }
 }
@@ -122,10 +125,10 @@ mod tests {
         let mut settings = RegistrySettings { schema_registry_url: Some("http://r:8081".into()), ..RegistrySettings::default() };
         assert_eq!(settings.subject(false, "orders", Some(&named)).unwrap(), "orders-value");
         assert_eq!(settings.subject(true, "orders", None).unwrap(), "orders-key");
-        settings.value_subject_name_strategy = SubjectNameStrategy::RecordNameStrategy;
+        settings.value_subject_name_strategy = SubjectNameStrategy::Record;
         assert_eq!(settings.subject(false, "orders", Some(&named)).unwrap(), "shop.Order");
         assert!(settings.subject(false, "orders", Some(&Schema::string())).unwrap_err().to_string().contains("named schema"));
-        settings.value_subject_name_strategy = SubjectNameStrategy::TopicRecordNameStrategy;
+        settings.value_subject_name_strategy = SubjectNameStrategy::TopicRecord;
         assert_eq!(settings.subject(false, "orders", Some(&named)).unwrap(), "orders-shop.Order");
     }
 
