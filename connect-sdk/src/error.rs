@@ -87,6 +87,25 @@ impl Error {
     }
 }
 
+/// `error` and its causes on one line, joined by `: ` (the message of a client error alone,
+/// "error sending request", says little).
+///
+/// ```
+/// let io = std::io::Error::other("connection refused");
+/// let error = connect_sdk::Error::with_source("cannot reach the registry", io);
+/// assert_eq!(connect_sdk::error_chain(&error), "cannot reach the registry: connection refused");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Error {
         use std::io::ErrorKind::*;

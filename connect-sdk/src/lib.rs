@@ -22,7 +22,7 @@ pub use connector::{
     SourceConnector, SourceTask, TaskPlan, offsets_after,
 };
 pub use context::{SinkContext, SourceContext};
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, error_chain};
 
 /// JSON, re-exported for configs (`connect_sdk::serde_json::json!`) and offsets.
 pub use serde_json;

@@ -61,14 +61,7 @@ pub struct AvroReader {
 }
 
 fn avro_error(e: apache_avro::Error) -> DataError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    DataError::new(text)
+    DataError::new(connect_sdk::error_chain(&e))
 }
 
 impl Format for Avro {

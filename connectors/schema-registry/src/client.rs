@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use connect_sdk::data::DataError;
+use connect_sdk::error_chain;
 use serde_json::{Value as Json, json};
 
 /// How a call is tried: this many attempts, backing off from [`FIRST_BACKOFF`], when the
@@ -198,9 +199,9 @@ async fn once(client: &reqwest::Client, base: &str, authorization: Option<&str>,
     if let Some(body) = &call.body {
         request = request.header("Content-Type", "application/vnd.schemaregistry.v1+json").body(body.to_string());
     }
-    let response = request.send().await.map_err(|e| Failure::Passing(describe(&e)))?;
+    let response = request.send().await.map_err(|e| Failure::Passing(error_chain(&e)))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| Failure::Passing(describe(&e)))?;
+    let text = response.text().await.map_err(|e| Failure::Passing(error_chain(&e)))?;
     let json: Json = serde_json::from_str(&text).unwrap_or(Json::String(text));
     if status.is_success() {
         return Ok(json);
@@ -208,15 +209,4 @@ async fn once(client: &reqwest::Client, base: &str, authorization: Option<&str>,
     let message =
         format!("{} {}", status.as_u16(), json.get("message").and_then(Json::as_str).map_or_else(|| json.to_string(), str::to_owned));
     if status.is_server_error() { Err(Failure::Passing(message)) } else { Err(Failure::Final(message)) }
-}
-
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

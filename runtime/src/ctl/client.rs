@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use connect_sdk::error_chain;
 use reqwest::Method;
 use serde_json::Value as Json;
 
@@ -131,18 +132,6 @@ impl Client {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
-}
-
-/// `error` and its causes, joined (reqwest's own message says little: "error sending request").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `name` as one path segment: everything but unreserved characters percent-encoded.

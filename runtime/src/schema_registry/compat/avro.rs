@@ -28,20 +28,8 @@ pub(super) fn can_read(writer: &Schema, reader: &Schema) -> Vec<String> {
             }
             _ => vec![PARTIAL.to_owned()],
         },
-        Err(error) => vec![describe(&error)],
+        Err(error) => vec![connect_sdk::error_chain(&error)],
     }
-}
-
-/// The error and its causes, one sentence.
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
