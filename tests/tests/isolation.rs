@@ -79,7 +79,7 @@ async fn a_task_allocating_without_bound_fails_at_the_memory_limit_and_the_worke
         metric(&worker, "connect_worker_heap_bytes").is_some_and(|b| b < 200.0 * 1048576.0)
     })
     .await;
-    assert!(released, "heap {:?}", metric(&worker, "connect_worker_heap_bytes"));
+    assert!(released, "heap {:?}\n{}", metric(&worker, "connect_worker_heap_bytes"), worker.log_tail());
 
     // The worker and its other connector run on.
     let (_, steady) = worker.call("GET", "/connectors/steady/status", None);

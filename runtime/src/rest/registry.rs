@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiError, JsonBody, flag};
-use crate::schema_registry::{CompatibilityLevel, RegistryError, SchemaSubmission, SchemaType, VersionSelector};
+use crate::schema_registry::{CompatibilityLevel, RegistryError, SchemaRegistry, SchemaSubmission, SchemaType, VersionSelector};
 use crate::worker::Worker;
 
 /// The registry's content type.
@@ -74,6 +74,11 @@ impl IntoResponse for RegistryError {
     }
 }
 
+/// The worker's registry, its log opened at its first use.
+async fn registry(worker: &Worker) -> Result<&SchemaRegistry, Refused> {
+    Ok(worker.schema_registry().ready().await?)
+}
+
 fn answer<T: Serialize + ?Sized>(value: &T) -> Response {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
@@ -93,7 +98,7 @@ fn selector(text: &str) -> Result<VersionSelector, Refused> {
 }
 
 async fn schema_by_id(State(worker): State<Worker>, Path(id_text): Path<String>) -> Answer {
-    let schema = worker.schema_registry().schema(id(&id_text)?)?;
+    let schema = registry(&worker).await?.schema(id(&id_text)?)?;
     let mut body = json!({"schema": schema.schema});
     if schema.schema_type != SchemaType::Avro {
         body["schemaType"] = json!(schema.schema_type.name());
@@ -105,18 +110,18 @@ async fn schema_by_id(State(worker): State<Worker>, Path(id_text): Path<String>)
 }
 
 async fn schema_text_by_id(State(worker): State<Worker>, Path(id_text): Path<String>) -> Answer {
-    let schema = worker.schema_registry().schema(id(&id_text)?)?;
+    let schema = registry(&worker).await?.schema(id(&id_text)?)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], schema.schema).into_response())
 }
 
 async fn versions_by_id(State(worker): State<Worker>, Path(id_text): Path<String>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
+    let found = registry(&worker).await?.schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
     let body: Vec<_> = found.into_iter().map(|(subject, version)| json!({"subject": subject, "version": version})).collect();
     Ok(answer(&body))
 }
 
 async fn subjects_by_id(State(worker): State<Worker>, Path(id_text): Path<String>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
+    let found = registry(&worker).await?.schema_versions(id(&id_text)?, param(&params, "deleted")?)?;
     let mut subjects: Vec<String> = found.into_iter().map(|(subject, _)| subject).collect();
     subjects.dedup();
     Ok(answer(&subjects))
@@ -124,49 +129,49 @@ async fn subjects_by_id(State(worker): State<Worker>, Path(id_text): Path<String
 
 async fn subjects(State(worker): State<Worker>, Query(params): Params) -> Answer {
     let prefix = params.get("subjectPrefix").map_or("", String::as_str);
-    Ok(answer(&worker.schema_registry().subjects(param(&params, "deleted")?, prefix)))
+    Ok(answer(&registry(&worker).await?.subjects(param(&params, "deleted")?, prefix)?))
 }
 
 async fn versions(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    Ok(answer(&worker.schema_registry().versions(&subject, param(&params, "deleted")?)?))
+    Ok(answer(&registry(&worker).await?.versions(&subject, param(&params, "deleted")?)?))
 }
 
 async fn register(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params, body: Submission) -> Answer {
     let submission = body.0?;
-    let id = worker.schema_registry().register(&subject, &submission, param(&params, "normalize")?).await?;
+    let id = registry(&worker).await?.register(&subject, &submission, param(&params, "normalize")?).await?;
     Ok(answer(&json!({"id": id})))
 }
 
 async fn lookup(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params, body: Submission) -> Answer {
     let submission = body.0?;
     let (normalize, deleted) = (param(&params, "normalize")?, param(&params, "deleted")?);
-    Ok(answer(&worker.schema_registry().lookup(&subject, &submission, normalize, deleted)?))
+    Ok(answer(&registry(&worker).await?.lookup(&subject, &submission, normalize, deleted)?))
 }
 
 async fn delete_subject(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    let deleted = worker.schema_registry().delete_subject(&subject, param(&params, "permanent")?).await?;
+    let deleted = registry(&worker).await?.delete_subject(&subject, param(&params, "permanent")?).await?;
     Ok(answer(&deleted))
 }
 
 async fn version(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?)?;
+    let found = registry(&worker).await?.version(&subject, selector(&version)?, param(&params, "deleted")?)?;
     Ok(answer(&found))
 }
 
 async fn version_schema(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let found = worker.schema_registry().version(&subject, selector(&version)?, param(&params, "deleted")?)?;
+    let found = registry(&worker).await?.version(&subject, selector(&version)?, param(&params, "deleted")?)?;
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], found.schema).into_response())
 }
 
 /// The ids of schemas referencing this version.
 async fn referenced_by(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>) -> Answer {
-    let registry = worker.schema_registry();
+    let registry = registry(&worker).await?;
     let found = registry.version(&subject, selector(&version)?, false)?;
-    Ok(answer(&registry.referenced_by(&subject, found.version)))
+    Ok(answer(&registry.referenced_by(&subject, found.version)?))
 }
 
 async fn delete_version(State(worker): State<Worker>, Path((subject, version)): Path<(String, String)>, Query(params): Params) -> Answer {
-    let deleted = worker.schema_registry().delete_version(&subject, selector(&version)?, param(&params, "permanent")?).await?;
+    let deleted = registry(&worker).await?.delete_version(&subject, selector(&version)?, param(&params, "permanent")?).await?;
     Ok(answer(&deleted))
 }
 
@@ -177,12 +182,12 @@ struct LevelChange {
 }
 
 async fn global_level(State(worker): State<Worker>) -> Answer {
-    let level = worker.schema_registry().level(None, true)?;
+    let level = registry(&worker).await?.level(None, true)?;
     Ok(answer(&json!({"compatibilityLevel": level})))
 }
 
 async fn subject_level(State(worker): State<Worker>, Path(subject): Path<String>, Query(params): Params) -> Answer {
-    let level = worker.schema_registry().level(Some(&subject), param(&params, "defaultToGlobal")?)?;
+    let level = registry(&worker).await?.level(Some(&subject), param(&params, "defaultToGlobal")?)?;
     Ok(answer(&json!({"compatibilityLevel": level})))
 }
 
@@ -196,17 +201,17 @@ async fn set_subject_level(State(worker): State<Worker>, Path(subject): Path<Str
 
 async fn set_level(worker: &Worker, subject: Option<&str>, change: &LevelChange) -> Answer {
     let level: CompatibilityLevel = change.compatibility.parse()?;
-    worker.schema_registry().set_level(subject, level).await?;
+    registry(worker).await?.set_level(subject, level).await?;
     Ok(answer(&json!({"compatibility": level})))
 }
 
 async fn delete_global_level(State(worker): State<Worker>) -> Answer {
-    let previous = worker.schema_registry().delete_level(None).await?;
+    let previous = registry(&worker).await?.delete_level(None).await?;
     Ok(answer(&json!({"compatibilityLevel": previous})))
 }
 
 async fn delete_subject_level(State(worker): State<Worker>, Path(subject): Path<String>) -> Answer {
-    let previous = worker.schema_registry().delete_level(Some(&subject)).await?;
+    let previous = registry(&worker).await?.delete_level(Some(&subject)).await?;
     Ok(answer(&json!({"compatibilityLevel": previous})))
 }
 
@@ -216,7 +221,7 @@ async fn compatible_with_level(
     Query(params): Params,
     body: Submission,
 ) -> Answer {
-    compatibility(&worker, &subject, None, &params, body.0?)
+    compatibility(registry(&worker).await?, &subject, None, &params, body.0?)
 }
 
 async fn compatible_with_version(
@@ -225,17 +230,17 @@ async fn compatible_with_version(
     Query(params): Params,
     body: Submission,
 ) -> Answer {
-    compatibility(&worker, &subject, Some(selector(&version)?), &params, body.0?)
+    compatibility(registry(&worker).await?, &subject, Some(selector(&version)?), &params, body.0?)
 }
 
 fn compatibility(
-    worker: &Worker,
+    registry: &SchemaRegistry,
     subject: &str,
     version: Option<VersionSelector>,
     params: &HashMap<String, String>,
     submission: SchemaSubmission,
 ) -> Answer {
-    let problems = worker.schema_registry().test_compatibility(subject, version, &submission, param(params, "normalize")?)?;
+    let problems = registry.test_compatibility(subject, version, &submission, param(params, "normalize")?)?;
     let mut body = json!({"is_compatible": problems.is_empty()});
     if param(params, "verbose")? {
         body["messages"] = json!(problems);

@@ -56,6 +56,9 @@ pub enum RegistryError {
     /// The registry's log could not be read or written (50001).
     #[error("Error while storing the schema: {0}")]
     Store(#[from] LogError),
+    /// The registry's log is not open (a call that skipped [`SchemaRegistry::ready`](super::SchemaRegistry::ready); 50003).
+    #[error("the schema registry's log is not open yet")]
+    NotReady,
     /// Registering raced other writers too often to settle (50002).
     #[error("Registering the schema raced {0} other registrations of subject '{1}'; try again")]
     Contended(u32, String),
@@ -80,6 +83,7 @@ impl RegistryError {
             RegistryError::BadRequest(_) => 422,
             RegistryError::Store(_) => 50001,
             RegistryError::Contended(..) => 50002,
+            RegistryError::NotReady => 50003,
         }
     }
 

@@ -15,6 +15,10 @@ pub mod schema;
 mod store;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use connect_sdk::context::BoxFuture;
+use tokio::sync::OnceCell;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +27,7 @@ pub use error::RegistryError;
 pub use schema::{ParsedSchema, SchemaReference, SchemaType, StoredSchema};
 pub(crate) use store::first_write_wins;
 
-use crate::state::log::StateLog;
+use crate::state::log::{LogError, StateLog};
 use store::{Store, Version};
 
 /// A schema sent to register, look up or test, as Confluent's clients send it.
@@ -93,12 +97,18 @@ const REGISTER_ATTEMPTS: u32 = 16;
 /// How deep references may nest.
 const MAX_REFERENCE_DEPTH: usize = 32;
 
+/// Opens a registry's log (a topic log's reader is a RocketMQ consumer, some 50 MB of client
+/// buffers: a cluster worker opens it when the registry is first used).
+pub(crate) type OpenLog = Arc<dyn Fn() -> BoxFuture<'static, Result<StateLog, LogError>> + Send + Sync>;
+
 /// The registry of one worker; cheap to clone. Workers of a cluster share its records.
 #[derive(Clone)]
 pub struct SchemaRegistry {
-    store: Store,
+    store: Arc<OnceCell<Store>>,
+    /// How the log is opened when it was not at start.
+    open: Option<OpenLog>,
     /// One registration at a time on this worker (other workers are ordered by the log).
-    registering: std::sync::Arc<tokio::sync::Mutex<()>>,
+    registering: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A submission ready to store: its digest, stored form and parsed form.
@@ -111,22 +121,43 @@ struct Prepared {
 impl SchemaRegistry {
     /// A registry over `log`, whose merge rule must be [`first_write_wins`].
     pub(crate) fn new(log: StateLog) -> SchemaRegistry {
-        SchemaRegistry { store: Store::new(log), registering: std::sync::Arc::default() }
+        SchemaRegistry { store: Arc::new(OnceCell::new_with(Some(Store::new(log)))), open: None, registering: Arc::default() }
     }
 
-    /// The log the registry keeps its records in.
-    pub(crate) fn log(&self) -> &StateLog {
-        self.store.log()
+    /// A registry whose log `open` opens at its first use ([`ready`](Self::ready)).
+    pub(crate) fn opened_on_first_use(open: OpenLog) -> SchemaRegistry {
+        SchemaRegistry { store: Arc::default(), open: Some(open), registering: Arc::default() }
+    }
+
+    /// Opens the registry's log if it is not open yet (replaying it); every call of a REST
+    /// handler starts here.
+    pub async fn ready(&self) -> Result<&SchemaRegistry, RegistryError> {
+        if self.store.get().is_none()
+            && let Some(open) = &self.open
+        {
+            self.store.get_or_try_init(|| async { open().await.map(Store::new) }).await?;
+        }
+        Ok(self)
+    }
+
+    fn store(&self) -> Result<&Store, RegistryError> {
+        self.store.get().ok_or(RegistryError::NotReady)
+    }
+
+    /// The log the registry keeps its records in, once open.
+    pub(crate) fn log(&self) -> Option<&StateLog> {
+        self.store.get().map(Store::log)
     }
 
     /// Subjects with a live version (`deleted`: soft-deleted ones too), starting with `prefix`.
-    pub fn subjects(&self, deleted: bool, prefix: &str) -> Vec<String> {
-        self.store
+    pub fn subjects(&self, deleted: bool, prefix: &str) -> Result<Vec<String>, RegistryError> {
+        let store = self.store()?;
+        Ok(store
             .subjects()
             .into_iter()
             .filter(|s| s.starts_with(prefix))
-            .filter(|s| deleted || self.store.versions(s).iter().any(|v| !v.record.deleted))
-            .collect()
+            .filter(|s| deleted || store.versions(s).iter().any(|v| !v.record.deleted))
+            .collect())
     }
 
     /// The version numbers of `subject` (`deleted`: soft-deleted ones too).
@@ -148,18 +179,18 @@ impl SchemaRegistry {
         let prepared = self.prepare(submission, normalize)?;
         let _registering = self.registering.lock().await;
         for _ in 0..REGISTER_ATTEMPTS {
-            let versions = self.store.versions(subject);
+            let versions = self.store()?.versions(subject);
             let live: Vec<&Version> = versions.iter().filter(|v| !v.record.deleted).collect();
             if live.iter().any(|v| v.record.schema == prepared.digest) {
                 return self.id_of(&prepared.digest);
             }
-            let level = self.effective_level(subject);
+            let level = self.effective_level(subject)?;
             let problems = self.problems(level, &prepared.parsed, level.checked_against(&live))?;
             if !problems.is_empty() {
                 return Err(RegistryError::Incompatible { subject: subject.to_owned(), details: problems });
             }
             let next = versions.last().map_or(1, |v| v.number + 1);
-            if self.store.add_version(subject, next, &prepared.digest, &prepared.stored).await? {
+            if self.store()?.add_version(subject, next, &prepared.digest, &prepared.stored).await? {
                 return self.id_of(&prepared.digest);
             }
         }
@@ -188,7 +219,7 @@ impl SchemaRegistry {
     /// Deletes every version of `subject`: soft-deletes the live ones, or with `permanent`
     /// removes soft-deleted ones for good (and the subject's level). Returns the versions.
     pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<i32>, RegistryError> {
-        let versions = self.store.versions(subject);
+        let versions = self.store()?.versions(subject);
         if versions.is_empty() {
             return Err(RegistryError::SubjectNotFound(subject.to_owned()));
         }
@@ -198,19 +229,19 @@ impl SchemaRegistry {
             if !live.is_empty() {
                 return Err(RegistryError::SubjectNotSoftDeleted(subject.to_owned()));
             }
-            self.store.remove(subject, &numbers, true).await?;
+            self.store()?.remove(subject, &numbers, true).await?;
             return Ok(numbers);
         }
         if live.is_empty() {
             return Err(RegistryError::SubjectSoftDeleted(subject.to_owned()));
         }
-        self.store.soft_delete(subject, &live).await?;
+        self.store()?.soft_delete(subject, &live).await?;
         Ok(live.iter().map(|v| v.number).collect())
     }
 
     /// Deletes one version: soft, or with `permanent` for good (soft-deleted first).
     pub async fn delete_version(&self, subject: &str, selector: VersionSelector, permanent: bool) -> Result<i32, RegistryError> {
-        let versions = self.store.versions(subject);
+        let versions = self.store()?.versions(subject);
         if versions.is_empty() {
             return Err(RegistryError::SubjectNotFound(subject.to_owned()));
         }
@@ -220,23 +251,23 @@ impl SchemaRegistry {
         let version = pick(subject, &candidates, selector)?.clone();
         match (permanent, version.record.deleted) {
             (false, true) => Err(RegistryError::VersionSoftDeleted(subject.to_owned(), version.number)),
-            (false, false) => self.store.soft_delete(subject, std::slice::from_ref(&version)).await.map(|()| version.number),
+            (false, false) => self.store()?.soft_delete(subject, std::slice::from_ref(&version)).await.map(|()| version.number),
             (true, false) => Err(RegistryError::VersionNotSoftDeleted(subject.to_owned(), version.number)),
-            (true, true) => self.store.remove(subject, &[version.number], false).await.map(|()| version.number),
+            (true, true) => self.store()?.remove(subject, &[version.number], false).await.map(|()| version.number),
         }
     }
 
     /// The schema with `id` (40403 when there is none).
     pub fn schema(&self, id: i32) -> Result<StoredSchema, RegistryError> {
-        self.store.schema_by_id(id).map(|(_, schema)| schema).ok_or_else(|| schema_not_found(id))
+        self.store()?.schema_by_id(id).map(|(_, schema)| schema).ok_or_else(|| schema_not_found(id))
     }
 
     /// The subject versions holding the schema with `id`.
     pub fn schema_versions(&self, id: i32, deleted: bool) -> Result<Vec<(String, i32)>, RegistryError> {
-        let (digest, _) = self.store.schema_by_id(id).ok_or_else(|| schema_not_found(id))?;
+        let (digest, _) = self.store()?.schema_by_id(id).ok_or_else(|| schema_not_found(id))?;
         let mut found = Vec::new();
-        for subject in self.store.subjects() {
-            for version in self.store.versions(&subject) {
+        for subject in self.store()?.subjects() {
+            for version in self.store()?.versions(&subject) {
                 if version.record.schema == digest && (deleted || !version.record.deleted) {
                     found.push((subject.clone(), version.number));
                 }
@@ -246,30 +277,30 @@ impl SchemaRegistry {
     }
 
     /// The ids of schemas, under live versions, that reference version `version` of `subject`.
-    pub fn referenced_by(&self, subject: &str, version: i32) -> Vec<i32> {
-        let mut ids: Vec<i32> = self
-            .store
+    pub fn referenced_by(&self, subject: &str, version: i32) -> Result<Vec<i32>, RegistryError> {
+        let store = self.store()?;
+        let mut ids: Vec<i32> = store
             .subjects()
             .iter()
-            .flat_map(|s| self.store.versions(s))
+            .flat_map(|s| store.versions(s))
             .filter(|v| !v.record.deleted)
-            .filter_map(|v| self.store.schema(&v.record.schema))
+            .filter_map(|v| store.schema(&v.record.schema))
             .filter(|(_, schema)| schema.references.iter().any(|r| r.subject == subject && r.version == version))
             .map(|(id, _)| id)
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        ids
+        Ok(ids)
     }
 
     /// The level of `subject` (`None`: the global one). A subject without its own level is a
     /// 40408 unless `default_to_global`.
     pub fn level(&self, subject: Option<&str>, default_to_global: bool) -> Result<CompatibilityLevel, RegistryError> {
         match subject {
-            None => Ok(self.store.level(None).unwrap_or_default()),
-            Some(s) => match self.store.level(Some(s)) {
+            None => Ok(self.store()?.level(None).unwrap_or_default()),
+            Some(s) => match self.store()?.level(Some(s)) {
                 Some(level) => Ok(level),
-                None if default_to_global => Ok(self.store.level(None).unwrap_or_default()),
+                None if default_to_global => Ok(self.store()?.level(None).unwrap_or_default()),
                 None => Err(RegistryError::SubjectLevelNotConfigured(s.to_owned())),
             },
         }
@@ -277,14 +308,14 @@ impl SchemaRegistry {
 
     /// Sets the level of `subject` (`None`: the global one).
     pub async fn set_level(&self, subject: Option<&str>, level: CompatibilityLevel) -> Result<(), RegistryError> {
-        self.store.set_level(subject, Some(level)).await
+        self.store()?.set_level(subject, Some(level)).await
     }
 
     /// Removes the level of `subject` (`None`: the global one, back to `BACKWARD`); returns
     /// the level it had.
     pub async fn delete_level(&self, subject: Option<&str>) -> Result<CompatibilityLevel, RegistryError> {
         let previous = self.level(subject, false)?;
-        self.store.set_level(subject, None).await?;
+        self.store()?.set_level(subject, None).await?;
         Ok(previous)
     }
 
@@ -298,8 +329,8 @@ impl SchemaRegistry {
         normalize: bool,
     ) -> Result<Vec<String>, RegistryError> {
         let prepared = self.prepare(submission, normalize)?;
-        let level = self.effective_level(subject);
-        let versions = self.store.versions(subject);
+        let level = self.effective_level(subject)?;
+        let versions = self.store()?.versions(subject);
         let live: Vec<&Version> = versions.iter().filter(|v| !v.record.deleted).collect();
         match selector {
             None => self.problems(level, &prepared.parsed, level.checked_against(&live)),
@@ -314,8 +345,9 @@ impl SchemaRegistry {
         }
     }
 
-    fn effective_level(&self, subject: &str) -> CompatibilityLevel {
-        self.store.level(Some(subject)).or_else(|| self.store.level(None)).unwrap_or_default()
+    fn effective_level(&self, subject: &str) -> Result<CompatibilityLevel, RegistryError> {
+        let store = self.store()?;
+        Ok(store.level(Some(subject)).or_else(|| store.level(None)).unwrap_or_default())
     }
 
     fn problems<V: std::borrow::Borrow<Version>>(
@@ -330,7 +362,7 @@ impl SchemaRegistry {
 
     /// Versions of `subject` a read may see; 40401 when none.
     fn visible(&self, subject: &str, deleted: bool) -> Result<Vec<Version>, RegistryError> {
-        let versions: Vec<Version> = self.store.versions(subject).into_iter().filter(|v| deleted || !v.record.deleted).collect();
+        let versions: Vec<Version> = self.store()?.versions(subject).into_iter().filter(|v| deleted || !v.record.deleted).collect();
         if versions.is_empty() {
             return Err(RegistryError::SubjectNotFound(subject.to_owned()));
         }
@@ -339,7 +371,7 @@ impl SchemaRegistry {
 
     fn served(&self, subject: &str, version: &Version) -> Result<SubjectVersion, RegistryError> {
         let (id, schema) = self
-            .store
+            .store()?
             .schema(&version.record.schema)
             .ok_or_else(|| RegistryError::SchemaNotFound(format!("Schema of {subject} version {} not found", version.number)))?;
         Ok(SubjectVersion {
@@ -353,7 +385,7 @@ impl SchemaRegistry {
     }
 
     fn id_of(&self, digest: &str) -> Result<i32, RegistryError> {
-        self.store.schema(digest).map(|(id, _)| id).ok_or_else(|| RegistryError::SchemaNotFound(format!("Schema {digest} not found")))
+        self.store()?.schema(digest).map(|(id, _)| id).ok_or_else(|| RegistryError::SchemaNotFound(format!("Schema {digest} not found")))
     }
 
     fn prepare(&self, submission: &SchemaSubmission, normalize: bool) -> Result<Prepared, RegistryError> {
@@ -373,13 +405,14 @@ impl SchemaRegistry {
         let mut texts = Vec::new();
         let mut seen = BTreeSet::new();
         for reference in references {
-            let version = self.store.versions(&reference.subject).into_iter().find(|v| v.number == reference.version).ok_or_else(|| {
-                RegistryError::InvalidSchema(format!(
-                    "Invalid schema: reference {} to version {} of subject '{}' not found",
-                    reference.name, reference.version, reference.subject
-                ))
-            })?;
-            let (_, schema) = self.store.schema(&version.record.schema).ok_or_else(|| schema_not_found(0))?;
+            let version =
+                self.store()?.versions(&reference.subject).into_iter().find(|v| v.number == reference.version).ok_or_else(|| {
+                    RegistryError::InvalidSchema(format!(
+                        "Invalid schema: reference {} to version {} of subject '{}' not found",
+                        reference.name, reference.version, reference.subject
+                    ))
+                })?;
+            let (_, schema) = self.store()?.schema(&version.record.schema).ok_or_else(|| schema_not_found(0))?;
             for (name, text) in self.referenced(&schema.references, depth + 1)? {
                 if seen.insert(name.clone()) {
                     texts.push((name, text));
@@ -393,7 +426,8 @@ impl SchemaRegistry {
     }
 
     fn parse_stored(&self, digest: &str) -> Result<ParsedSchema, RegistryError> {
-        let (_, stored) = self.store.schema(digest).ok_or_else(|| RegistryError::SchemaNotFound(format!("Schema {digest} not found")))?;
+        let (_, stored) =
+            self.store()?.schema(digest).ok_or_else(|| RegistryError::SchemaNotFound(format!("Schema {digest} not found")))?;
         let referenced = self.referenced(&stored.references, 0)?;
         ParsedSchema::parse(stored.schema_type, &stored.schema, &referenced)
     }

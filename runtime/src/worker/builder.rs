@@ -257,7 +257,7 @@ impl WorkerBuilder {
             None => {
                 let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
                 let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
-                let schemas = StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?;
+                let schemas = SchemaRegistry::new(StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?);
                 (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), schemas, None)
             }
             Some(cluster) => {
@@ -267,15 +267,26 @@ impl WorkerBuilder {
                     ("configs", &cluster.config_topic, configs::expected_revision as Merge),
                     ("offsets", &cluster.offset_topic, last_write_wins),
                     ("statuses", &cluster.status_topic, statuses::fenced),
-                    ("schemas", &cluster.schema_topic, first_write_wins),
                 ] {
                     let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
                     logs.push(topic::open(&mq, producer.clone(), config).await?);
                 }
-                let (schemas, statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop(), logs.pop());
-                let (Some(configs), Some(offsets), Some(statuses), Some(schemas)) = (configs, offsets, statuses, schemas) else {
-                    unreachable!("four logs were opened above")
+                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
+                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
+                    unreachable!("three logs were opened above")
                 };
+                // The registry's topic is read from its first use on: its reader is a RocketMQ
+                // consumer, some 50 MB of client buffers a worker without schemas need not hold.
+                let (log_mq, log_producer, topic, group, policy) =
+                    (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.clone(), cluster.snapshots);
+                let schemas = SchemaRegistry::opened_on_first_use(Arc::new(move || {
+                    let (mq, producer, topic, group) = (log_mq.clone(), log_producer.clone(), topic.clone(), group.clone());
+                    Box::pin(async move {
+                        let config =
+                            TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
+                        topic::open(&mq, producer, config).await
+                    })
+                }));
                 let group = format!("{}-members", cluster.name);
                 let lease = Lease::new(cluster.takeover_delay);
                 let membership =
@@ -326,7 +337,10 @@ impl WorkerBuilder {
             takeover_delay: self.cluster.as_ref().map_or(Duration::ZERO, |c| c.takeover_delay),
             cluster: self.cluster.is_some(),
             lease,
-            other_logs: vec![schemas.clone()],
+            other_logs: vec![{
+                let schemas = schemas.clone();
+                Arc::new(move || schemas.log().cloned())
+            }],
         };
         let herder = Herder::new(settings, configs.clone(), statuses.clone(), offsets.log().clone(), members.clone(), launcher.clone());
         register_gauges(&metrics, &herder, &members, [configs.log().clone(), offsets.log().clone(), statuses.log().clone()]);
@@ -342,7 +356,7 @@ impl WorkerBuilder {
                 launcher,
                 membership,
                 members,
-                schemas: SchemaRegistry::new(schemas),
+                schemas,
                 mq,
                 metrics,
                 embedded: Mutex::new(embedded),

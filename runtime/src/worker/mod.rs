@@ -160,7 +160,7 @@ impl Worker {
         if let Some(membership) = &inner.membership {
             membership.leave().await;
         }
-        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log(), inner.schemas.log()] {
+        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log()].into_iter().chain(inner.schemas.log()) {
             log.close().await;
         }
         if let Some(producer) = inner.launcher.close()

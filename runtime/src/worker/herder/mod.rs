@@ -69,7 +69,7 @@ pub(crate) trait Launch: Send + Sync + 'static {
 }
 
 /// Who a herder is and how it behaves in its cluster.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct HerderSettings {
     /// This worker's id.
     pub id: String,
@@ -81,8 +81,9 @@ pub(crate) struct HerderSettings {
     /// This worker's lease in its cluster: after a lapse every task stops, and those still
     /// this worker's start again.
     pub lease: Option<Arc<crate::cluster::lease::Lease>>,
-    /// Logs besides the herder's own that the first member snapshots (the schema registry's).
-    pub other_logs: Vec<StateLog>,
+    /// Logs besides the herder's own that the first member snapshots (the schema registry's,
+    /// once it is open).
+    pub other_logs: Vec<Arc<dyn Fn() -> Option<StateLog> + Send + Sync>>,
 }
 
 /// A reconcile pass failed; the herder tries again.
@@ -561,7 +562,8 @@ impl<L: Launch> Herder<L> {
         if !self.settings.cluster || self.members.borrow().first().map(String::as_str) != Some(self.settings.id.as_str()) {
             return;
         }
-        for log in [self.configs.log(), &self.offsets, self.statuses.log()].into_iter().chain(&self.settings.other_logs) {
+        let others: Vec<StateLog> = self.settings.other_logs.iter().filter_map(|log| log()).collect();
+        for log in [self.configs.log(), &self.offsets, self.statuses.log()].into_iter().chain(&others) {
             if let Err(error) = log.snapshot_if_due().await {
                 tracing::warn!(%error, "writing a snapshot failed");
             }
