@@ -11,7 +11,7 @@ use connect_sdk::prelude::*;
 use serde_json::Value as Json;
 
 use crate::avro_data;
-use crate::format::{Format, Registered};
+use crate::format::{Format, Registered, Role};
 use crate::settings::RegistrySettings;
 
 /// Avro with a schema registry, as Confluent's `AvroConverter`: a record's schema becomes an
@@ -35,15 +35,20 @@ impl AvroConverter {
     pub fn new(registry: RegistrySettings) -> AvroConverter {
         AvroConverter { registry, is_key: false, state: Arc::default() }
     }
+
+    /// Avro's encoding checks values against the schema by itself.
+    fn role(&self) -> Role<'_> {
+        Role { settings: &self.registry, is_key: self.is_key, validate: false }
+    }
 }
 
 impl Converter for AvroConverter {
     fn encode(&self, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
-        self.state.encode(&self.registry, self.is_key, topic, schema, value)
+        self.state.encode(self.role(), topic, schema, value)
     }
 
     fn decode(&self, _topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
-        self.state.decode(&self.registry, data)
+        self.state.decode(self.role(), data)
     }
 
     fn set_role(&mut self, is_key: bool) {
@@ -73,7 +78,7 @@ impl Format for Avro {
         Ok(avro_data::avro_schema(schema)?.to_string())
     }
 
-    fn writer(text: &str) -> Result<AvroSchema, DataError> {
+    fn writer(text: &str, _validate: bool) -> Result<AvroSchema, DataError> {
         AvroSchema::parse_str(text).map_err(avro_error)
     }
 
@@ -82,7 +87,7 @@ impl Format for Avro {
         GenericDatumWriter::builder(writer).build().and_then(|w| w.write_value_to_vec(datum)).map_err(avro_error)
     }
 
-    fn reader(text: &str) -> Result<AvroReader, DataError> {
+    fn reader(text: &str, _validate: bool) -> Result<AvroReader, DataError> {
         let json: Json = serde_json::from_str(text).map_err(|e| DataError::new(format!("the writer's schema is not JSON: {e}")))?;
         Ok(AvroReader { avro: AvroSchema::parse_str(text).map_err(avro_error)?, connect: avro_data::connect_schema(&json)? })
     }

@@ -25,14 +25,28 @@ pub trait Format: Send + Sync + 'static {
     type Reader: Send + Sync;
     /// The language's schema text of a Connect schema.
     fn schema_text(schema: &Schema) -> Result<String, DataError>;
-    /// Parses a schema text for writing.
-    fn writer(text: &str) -> Result<Self::Writer, DataError>;
+    /// Parses a schema text for writing; with `validate`, what it writes is checked against
+    /// the schema (for a language whose encoding does not check it by itself).
+    fn writer(text: &str, validate: bool) -> Result<Self::Writer, DataError>;
     /// Encodes a value of `schema` with `writer`.
     fn encode(writer: &Self::Writer, schema: &Schema, value: &Value) -> Result<Vec<u8>, DataError>;
-    /// Parses a writer's schema text for reading.
-    fn reader(text: &str) -> Result<Self::Reader, DataError>;
+    /// Parses a writer's schema text for reading; with `validate`, what it reads is checked
+    /// against the schema.
+    fn reader(text: &str, validate: bool) -> Result<Self::Reader, DataError>;
     /// Decodes a payload written with the reader's schema.
     fn decode(reader: &Self::Reader, payload: &[u8]) -> Result<SchemaAndValue, DataError>;
+}
+
+/// How a converter uses its registry: its keys, whether it converts keys, whether it checks
+/// documents against their schemas.
+#[derive(Clone, Copy)]
+pub struct Role<'a> {
+    /// The registry keys.
+    pub settings: &'a RegistrySettings,
+    /// Keys (`true`) or values.
+    pub is_key: bool,
+    /// Check what is written and read against the schema.
+    pub validate: bool,
 }
 
 struct Written<F: Format> {
@@ -76,20 +90,13 @@ impl<F: Format> Registered<F> {
 
     /// A value of `schema` in Confluent's wire format, its schema registered (or looked up)
     /// under the subject the settings name; `None` for a null value.
-    pub fn encode(
-        &self,
-        settings: &RegistrySettings,
-        is_key: bool,
-        topic: &str,
-        schema: Option<&Schema>,
-        value: &Value,
-    ) -> Result<Option<Vec<u8>>, DataError> {
+    pub fn encode(&self, role: Role<'_>, topic: &str, schema: Option<&Schema>, value: &Value) -> Result<Option<Vec<u8>>, DataError> {
         if value.is_null() {
             return Ok(None);
         }
         let schema = schema
             .ok_or_else(|| DataError::new(format!("the {} converter needs a schema: the record has none", F::TYPE.to_lowercase())))?;
-        let written = self.written(settings, is_key, topic, schema)?;
+        let written = self.written(role, topic, schema)?;
         let payload = F::encode(&written.writer, schema, value)?;
         let mut framed = Vec::with_capacity(payload.len() + 5);
         framed.push(MAGIC);
@@ -98,7 +105,8 @@ impl<F: Format> Registered<F> {
         Ok(Some(framed))
     }
 
-    fn written(&self, settings: &RegistrySettings, is_key: bool, topic: &str, schema: &Schema) -> Result<Arc<Written<F>>, DataError> {
+    fn written(&self, role: Role<'_>, topic: &str, schema: &Schema) -> Result<Arc<Written<F>>, DataError> {
+        let Role { settings, is_key, validate } = role;
         let subject = settings.subject(is_key, topic, Some(schema))?;
         if let Some(found) = lock(&self.writers).iter().rev().find(|w| w.subject == subject && w.schema == *schema) {
             return Ok(found.clone());
@@ -111,7 +119,7 @@ impl<F: Format> Registered<F> {
             let text = F::schema_text(schema)?;
             (client.id_of(&subject, F::TYPE, &text, settings.auto_register_schemas)?, text)
         };
-        let written = Arc::new(Written { subject, schema: schema.clone(), id, writer: Arc::new(F::writer(&text)?) });
+        let written = Arc::new(Written { subject, schema: schema.clone(), id, writer: Arc::new(F::writer(&text, validate)?) });
         let mut writers = lock(&self.writers);
         if writers.len() >= MAX_WRITERS {
             writers.remove(0);
@@ -121,7 +129,8 @@ impl<F: Format> Registered<F> {
     }
 
     /// The schema and value of a message in Confluent's wire format.
-    pub fn decode(&self, settings: &RegistrySettings, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+    pub fn decode(&self, role: Role<'_>, data: Option<&[u8]>) -> Result<SchemaAndValue, DataError> {
+        let Role { settings, validate, .. } = role;
         let Some(data) = data else { return Ok(SchemaAndValue::new(None, Value::Null)) };
         let (header, payload) = data.split_at_checked(5).ok_or_else(|| not_framed(data))?;
         if header[0] != MAGIC {
@@ -136,7 +145,7 @@ impl<F: Format> Registered<F> {
                 if registered.schema_type != F::TYPE {
                     return Err(DataError::new(format!("schema {id} is {}, not {}", registered.schema_type, F::TYPE)));
                 }
-                let reader = Arc::new(F::reader(&registered.schema)?);
+                let reader = Arc::new(F::reader(&registered.schema, validate)?);
                 lock(&self.readers).insert(id, reader.clone());
                 reader
             }

@@ -1,7 +1,7 @@
 //! Connect schemas ↔ JSON Schema, as Confluent's `JsonSchemaData` maps them: integers and
 //! numbers carry their width in `connect.type` (`int8`..`int64`, `float32`, `float64`), bytes
 //! are base64 strings (`connect.type: bytes`), maps are objects (`connect.type: map`, or arrays
-//! of `key`/`value` objects for keys that are not strings), structs are closed objects
+//! of `[key, value]` pairs, as the JSON converter writes them, for keys that are not strings), structs are closed objects
 //! (`additionalProperties: false`, so adding an optional field is a compatible change) titled
 //! by their name, and optional schemas are `oneOf` null and the type. Names of other schemas
 //! are titles; versions, docs and parameters ride in `connect.version`, `description` and
@@ -38,7 +38,9 @@ fn non_null(schema: &Schema) -> Result<Json, DataError> {
             if keys.kind == SchemaType::String && !keys.optional {
                 json!({"type": "object", "additionalProperties": json_schema(values)?, "connect.type": "map"})
             } else {
-                let entry = json!({"type": "object", "properties": {"key": json_schema(keys)?, "value": json_schema(values)?}, "additionalProperties": false});
+                // Entries as the JSON converter writes them: `[key, value]` pairs.
+                let entry =
+                    json!({"type": "array", "prefixItems": [json_schema(keys)?, json_schema(values)?], "minItems": 2, "maxItems": 2});
                 json!({"type": "array", "items": entry, "connect.type": "map"})
             }
         }
@@ -99,9 +101,11 @@ pub fn connect_schema(json: &Json) -> Result<Schema, DataError> {
         (Some("string"), Some("bytes")) => Schema::bytes(),
         (Some("string"), _) => Schema::string(),
         (Some("array"), Some("map")) => {
-            let entry =
-                object.get("items").and_then(|i| i.get("properties")).ok_or_else(|| DataError::new("a map array without key and value"))?;
-            Schema::map(connect_schema(&entry["key"])?, connect_schema(&entry["value"])?)
+            let entry = object
+                .get("items")
+                .and_then(|i| i.get("prefixItems"))
+                .ok_or_else(|| DataError::new("a map array without key and value"))?;
+            Schema::map(connect_schema(&entry[0])?, connect_schema(&entry[1])?)
         }
         (Some("array"), _) => Schema::array(connect_schema(object.get("items").unwrap_or(&json!({})))?),
         (Some("object"), Some("map")) => {

@@ -79,8 +79,9 @@ fn everything() -> (Schema, Value) {
 
 fn round_trip<F: Format>(schema: &Schema, value: &Value) -> (Schema, Value) {
     let text = F::schema_text(schema).unwrap();
-    let payload = F::encode(&F::writer(&text).unwrap(), schema, value).unwrap();
-    let read = F::decode(&F::reader(&text).unwrap(), &payload).unwrap();
+    // Checked against the schema both ways: what the mapping writes is what its schema says.
+    let payload = F::encode(&F::writer(&text, true).unwrap(), schema, value).unwrap();
+    let read = F::decode(&F::reader(&text, true).unwrap(), &payload).unwrap();
     (read.schema.unwrap(), read.value)
 }
 
@@ -129,4 +130,15 @@ fn the_avro_schema_is_what_confluent_writes() {
     let json = crate::json_data::json_schema(&schema).unwrap();
     assert_eq!(json["additionalProperties"], false);
     assert_eq!(json["required"], serde_json::json!(["id"]));
+}
+
+#[test]
+fn json_documents_that_break_their_schema_are_refused_when_checked() {
+    let schema = Schema::structure().named("shop.Order").field("id", Schema::int64());
+    let text = JsonDocuments::schema_text(&schema).unwrap();
+    let wrong = br#"{"id": "seven", "extra": 1}"#;
+    let error = JsonDocuments::decode(&JsonDocuments::reader(&text, true).unwrap(), wrong).unwrap_err().to_string();
+    assert!(error.contains("breaks its JSON Schema") && error.contains("/id"), "{error}");
+    // Unchecked (the default), the document is read as far as it goes: the type is wrong.
+    assert!(JsonDocuments::decode(&JsonDocuments::reader(&text, false).unwrap(), wrong).is_err());
 }

@@ -13,22 +13,42 @@ const PARTIAL: &str = "the reader lacks enum symbols or union branches the write
 pub(super) fn can_read(writer: &Schema, reader: &Schema) -> Vec<String> {
     match SchemaCompatibility::can_read(writer, reader) {
         Ok(Compatibility::Full) => Vec::new(),
-        // Partial: resolution fails for some data (an enum symbol or union branch the reader lacks).
-        Ok(Compatibility::Partial) => match (writer, reader) {
-            // Optional types are unions with null: say what breaks between the other branches.
-            (Schema::Union(w), Schema::Union(r)) => {
-                let not_null = |s: &&Schema| !matches!(s, Schema::Null);
-                let inner: Vec<String> = w
-                    .variants()
-                    .iter()
-                    .filter(not_null)
-                    .flat_map(|wb| r.variants().iter().filter(not_null).flat_map(|rb| can_read(wb, rb)))
-                    .collect();
-                if inner.is_empty() { vec![PARTIAL.to_owned()] } else { inner }
-            }
-            _ => vec![PARTIAL.to_owned()],
-        },
+        // Partial: resolution fails for some data; the checker does not say where, so look.
+        Ok(Compatibility::Partial) => {
+            let found = explain(writer, reader);
+            if found.is_empty() { vec![PARTIAL.to_owned()] } else { found }
+        }
         Err(error) => vec![connect_sdk::error_chain(&error)],
+    }
+}
+
+/// The parts of a partial match that do not resolve: fields of records matched by name, and
+/// the non-null branches of optional types (unions with null), each checked alone.
+fn explain(writer: &Schema, reader: &Schema) -> Vec<String> {
+    let branches = |s: &Schema| -> Vec<Schema> {
+        match s {
+            Schema::Union(u) => u.variants().iter().filter(|b| !matches!(b, Schema::Null)).cloned().collect(),
+            other => vec![other.clone()],
+        }
+    };
+    match (writer, reader) {
+        (Schema::Record(w), Schema::Record(r)) => r
+            .fields
+            .iter()
+            .filter_map(|rf| w.fields.iter().find(|wf| wf.name == rf.name).map(|wf| (wf, rf)))
+            .flat_map(|(wf, rf)| can_read(&wf.schema, &rf.schema).into_iter().map(move |p| format!("field '{}': {p}", rf.name)))
+            .collect(),
+        (Schema::Union(_), _) | (_, Schema::Union(_)) => {
+            let (ws, rs) = (branches(writer), branches(reader));
+            ws.iter()
+                .flat_map(|wb| {
+                    rs.iter().flat_map(move |rb| {
+                        if matches!((wb, rb), (Schema::Union(_), _) | (_, Schema::Union(_))) { Vec::new() } else { can_read(wb, rb) }
+                    })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -56,6 +76,14 @@ mod tests {
         let optional = parse(r#"["null", "string"]"#);
         assert!(can_read(&parse(r#""string""#), &optional).is_empty());
         assert!(!can_read(&optional, &parse(r#""string""#)).is_empty());
+    }
+
+    #[test]
+    fn a_field_that_becomes_optional_and_changes_type_is_named() {
+        let w = parse(r#"{"type": "record", "name": "R", "fields": [{"name": "qty", "type": "int"}]}"#);
+        let r = parse(r#"{"type": "record", "name": "R", "fields": [{"name": "qty", "type": ["null", "string"], "default": null}]}"#);
+        let problems = can_read(&w, &r);
+        assert!(problems.iter().any(|p| p.contains("qty")), "{problems:?}");
     }
 
     #[test]

@@ -217,6 +217,13 @@ impl<'a> Check<'a> {
     }
 
     fn array(&mut self, path: &str, w: &'a Json, r: &'a Json) {
+        // Tuples (`prefixItems`, as maps with keys that are not strings are written): pairwise.
+        if let (Some(written), Some(read)) = (w.get("prefixItems").and_then(Json::as_array), r.get("prefixItems").and_then(Json::as_array))
+        {
+            for (i, (written, read)) in written.iter().zip(read).enumerate() {
+                self.schema(&format!("{path}/prefixItems/{i}"), written, read);
+            }
+        }
         match (w.get("items"), r.get("items")) {
             (_, None) => {}
             (Some(written), Some(read)) if written.is_object() || written.is_boolean() => {
