@@ -50,7 +50,8 @@ pub struct Role<'a> {
 }
 
 struct Written<F: Format> {
-    subject: String,
+    /// The topic written to (with the schema, it decides the subject: no subject is built per record).
+    topic: String,
     schema: Schema,
     id: i32,
     writer: Arc<F::Writer>,
@@ -107,10 +108,10 @@ impl<F: Format> Registered<F> {
 
     fn written(&self, role: Role<'_>, topic: &str, schema: &Schema) -> Result<Arc<Written<F>>, DataError> {
         let Role { settings, is_key, validate } = role;
-        let subject = settings.subject(is_key, topic, Some(schema))?;
-        if let Some(found) = lock(&self.writers).iter().rev().find(|w| w.subject == subject && w.schema == *schema) {
+        if let Some(found) = lock(&self.writers).iter().rev().find(|w| w.topic == topic && w.schema == *schema) {
             return Ok(found.clone());
         }
+        let subject = settings.subject(is_key, topic, Some(schema))?;
         let client = self.client(settings)?;
         let (id, text) = if settings.use_latest_version {
             let latest = client.latest(&subject)?;
@@ -119,7 +120,8 @@ impl<F: Format> Registered<F> {
             let text = F::schema_text(schema)?;
             (client.id_of(&subject, F::TYPE, &text, settings.auto_register_schemas)?, text)
         };
-        let written = Arc::new(Written { subject, schema: schema.clone(), id, writer: Arc::new(F::writer(&text, validate)?) });
+        let written =
+            Arc::new(Written { topic: topic.to_owned(), schema: schema.clone(), id, writer: Arc::new(F::writer(&text, validate)?) });
         let mut writers = lock(&self.writers);
         if writers.len() >= MAX_WRITERS {
             writers.remove(0);

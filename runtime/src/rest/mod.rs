@@ -189,6 +189,16 @@ pub async fn serve_registry_on(
 ) -> std::io::Result<()> {
     let loopback = listener.local_addr()?.ip().is_loopback();
     let router = protect(registry::routes(), worker, &options, loopback);
+    serve_router(listener, router, &options, shutdown).await
+}
+
+/// Serves `router` on `listener`, over HTTPS when `options.tls` is set.
+async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    options: &RestOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     match &options.tls {
         Some(tls) => axum::serve(tls::TlsListener::new(listener, tls)?, router).with_graceful_shutdown(shutdown).await,
         None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
@@ -217,8 +227,5 @@ pub async fn serve_on(
 ) -> std::io::Result<()> {
     let loopback = listener.local_addr()?.ip().is_loopback();
     let router = guarded(worker, &options, loopback);
-    match &options.tls {
-        Some(tls) => axum::serve(tls::TlsListener::new(listener, tls)?, router).with_graceful_shutdown(shutdown).await,
-        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
-    }
+    serve_router(listener, router, &options, shutdown).await
 }
