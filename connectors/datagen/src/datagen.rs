@@ -9,7 +9,8 @@ use connect_sdk::prelude::*;
 /// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
 /// sequence; every value starts with `<task>-<sequence>` (padded with `x` to `payload.bytes`)
 /// so a test can count what arrived. The key is the task id; the timestamp is when the record
-/// was generated.
+/// was due at `records.per.second` (when it was generated, without a rate), so the time a
+/// record waits before it is sent counts in its age downstream.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
 #[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
 pub struct DatagenSource {
@@ -42,6 +43,8 @@ pub struct DatagenTask {
     partition: SourcePartition,
     next: u64,
     started: Instant,
+    /// `started` as milliseconds since the Unix epoch.
+    started_ms: i64,
     emitted_since_start: u64,
     /// `payload.bytes` of `x`, sliced to pad each value.
     padding: String,
@@ -54,7 +57,8 @@ impl SourceTask for DatagenTask {
         let partition = SourcePartition::new().with("task", ctx.task_id());
         let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
         let padding = "x".repeat(config.payload_bytes);
-        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started: Instant::now(), emitted_since_start: 0, padding })
+        let (started, started_ms) = (Instant::now(), epoch_millis());
+        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started, started_ms, emitted_since_start: 0, padding })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
@@ -79,9 +83,11 @@ impl SourceTask for DatagenTask {
             count = count.min(allowed);
         }
         let mut records = Vec::with_capacity(count as usize);
-        // Stamped when generated, so a benchmark measures latency from here to the sink.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        for _ in 0..count {
+        let now = epoch_millis();
+        let rate = self.config.records_per_second;
+        for index in self.emitted_since_start..self.emitted_since_start + count {
+            // Stamped when due at the rate, so a benchmark measures latency from there to the sink.
+            let timestamp = if rate > 0 { self.started_ms + (index as u128 * 1000 / rate as u128) as i64 } else { now };
             let mut value = String::with_capacity(self.config.payload_bytes.max(24));
             let _ = write!(value, "{}-{}", self.task, self.next);
             if value.len() < self.config.payload_bytes {
@@ -94,10 +100,15 @@ impl SourceTask for DatagenTask {
             records.push(
                 SourceRecord::new(self.partition.clone(), offset, &self.config.topic, value)
                     .with_key(i64::from(self.task))
-                    .with_timestamp(now),
+                    .with_timestamp(timestamp),
             );
         }
         self.emitted_since_start += count;
         Ok(records)
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn epoch_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -8,11 +8,14 @@ use connect_sdk::serde_json;
 
 /// Appends each record's value as a line to a file (Kafka's FileStreamSink).
 ///
-/// Into a regular file, delivery is exactly once: `flush` syncs the lines, then stores the
-/// file's length and the queue positions it holds beside it (`<file>.positions`, replaced
+/// Into a regular file, delivery is exactly once: a sync makes the lines durable, then stores
+/// the file's length and the queue positions it holds beside it (`<file>.positions`, replaced
 /// atomically); a task opened after a crash cuts the file back to that length and resumes
-/// from those positions, so lines written after the last flush are written again once, never
-/// twice. A reader tailing the file may see such lines before they are cut.
+/// from those positions, so lines written after the last sync are written again once, never
+/// twice. A reader tailing the file may see such lines before they are cut. The syncs run on
+/// a thread of the task's own, one at a time, while the task writes on: `flush` starts one
+/// (or leaves its offsets to the next while one runs), and the offsets committed to the
+/// broker are those of the last completed sync (`committable_offsets`).
 ///
 /// Any other writable path works too, at least once and without that durability:
 /// `/dev/null` (a null sink), a named pipe (the task waits for a reader to open it; what the
@@ -34,13 +37,15 @@ impl FileSink {
     }
 }
 
-/// Writes each batch of lines with one write call; syncs them and stores the positions on flush.
+/// Writes each batch of lines with one write call; syncs them and stores the positions beside
+/// the task (a flush starts a sync).
 pub struct FileSinkTask {
     path: String,
     out: std::io::BufWriter<std::fs::File>,
-    /// Where the positions of a regular file are kept; `None` for other files (devices,
+    /// Syncs a regular file and stores its positions; `None` for other files (devices,
     /// pipes), which cannot be synced or cut.
-    positions: Option<PositionsFile>,
+    syncer: Option<Syncer>,
+    ctx: SinkContext,
 }
 
 /// The state stored beside the file: how long the file was when the positions were stored.
@@ -98,11 +103,103 @@ impl PositionsFile {
     }
 }
 
-/// Makes the file's lines durable, then stores the positions they reach.
-fn sync_and_store(path: &str, file: &std::fs::File, positions: &mut PositionsFile, offsets: &QueueOffsets) -> Result<()> {
+/// Makes the file's first `length` bytes durable, then stores the positions they reach.
+fn sync_and_store(path: &str, file: &std::fs::File, positions: &mut PositionsFile, length: u64, offsets: &QueueOffsets) -> Result<()> {
     file.sync_data().map_err(|e| Error::with_source(format!("cannot sync {path}"), e))?;
-    let length = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {path}"), e))?.len();
     positions.store(length, offsets)
+}
+
+/// What one sync covers: the file's length when it was asked for, and the positions after the
+/// lines within that length.
+type SyncRequest = (u64, QueueOffsets);
+
+/// Syncs a regular file and stores its positions on a thread of its own (a sync waits for the
+/// disk; the task's loop writes the next batches meanwhile), one sync at a time, in order.
+/// Dropping it waits for the sync in progress, so positions never land after the task is gone.
+struct Syncer {
+    requests: Option<std::sync::mpsc::Sender<SyncRequest>>,
+    done: connect_sdk::tokio::sync::mpsc::UnboundedReceiver<Result<QueueOffsets>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// A sync was asked for and has not reported yet.
+    running: bool,
+    /// The offsets of the last flush, when no sync covers them yet (started once the one
+    /// running is done).
+    behind: Option<SyncRequest>,
+    /// The positions of the last completed sync: what may be committed.
+    durable: QueueOffsets,
+}
+
+impl Syncer {
+    fn start(path: &str, file: std::fs::File, mut positions: PositionsFile) -> Result<Syncer> {
+        let durable = positions.offsets();
+        let (requests, received) = std::sync::mpsc::channel::<SyncRequest>();
+        let (report, done) = connect_sdk::tokio::sync::mpsc::unbounded_channel();
+        let path = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("file-sink-sync".to_owned())
+            .spawn(move || {
+                for (length, offsets) in received {
+                    let stored = sync_and_store(&path, &file, &mut positions, length, &offsets).map(|()| offsets);
+                    if report.send(stored).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::with_source("cannot start the file sink's sync thread", e))?;
+        Ok(Syncer { requests: Some(requests), done, thread: Some(thread), running: false, behind: None, durable })
+    }
+
+    /// Takes in the syncs that completed; the first failure is returned.
+    fn collect(&mut self) -> Result<()> {
+        while let Ok(stored) = self.done.try_recv() {
+            self.running = false;
+            self.durable.extend(stored?);
+        }
+        Ok(())
+    }
+
+    /// Asks for `request` to be synced: now when no sync runs, else after the one running.
+    fn request(&mut self, request: SyncRequest) -> Result<()> {
+        self.collect()?;
+        if self.running {
+            self.behind = Some(request);
+            return Ok(());
+        }
+        self.behind = None;
+        let requests = self.requests.as_ref().ok_or_else(|| Error::other("the file sink's sync thread stopped"))?;
+        requests.send(request).map_err(|_| Error::other("the file sink's sync thread stopped"))?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Whether a sync runs or waits to run.
+    fn pending(&self) -> bool {
+        self.running || self.behind.is_some()
+    }
+
+    /// Waits until everything asked for is synced.
+    async fn finish(&mut self) -> Result<()> {
+        loop {
+            if self.running {
+                let stored = self.done.recv().await.ok_or_else(|| Error::other("the file sink's sync thread stopped"))?;
+                self.running = false;
+                self.durable.extend(stored?);
+            }
+            match self.behind.take() {
+                Some(request) => self.request(request)?,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -114,7 +211,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl SinkTask for FileSinkTask {
     type Config = FileSink;
 
-    async fn open(config: FileSink, _ctx: SinkContext) -> Result<Self> {
+    async fn open(config: FileSink, ctx: SinkContext) -> Result<Self> {
         // Opening a named pipe waits for its reader: off the async threads.
         let file = connect_sdk::tokio::fs::OpenOptions::new()
             .create(true)
@@ -125,8 +222,14 @@ impl SinkTask for FileSinkTask {
             .into_std()
             .await;
         let metadata = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {}", config.file), e))?;
-        let positions = if metadata.is_file() { Some(resume(&config.file, &file, metadata.len())?) } else { None };
-        Ok(FileSinkTask { path: config.file, out: std::io::BufWriter::with_capacity(256 * 1024, file), positions })
+        let syncer = if metadata.is_file() {
+            let positions = resume(&config.file, &file, metadata.len())?;
+            let handle = file.try_clone().map_err(|e| Error::with_source(format!("cannot sync {}", config.file), e))?;
+            Some(Syncer::start(&config.file, handle, positions)?)
+        } else {
+            None
+        };
+        Ok(FileSinkTask { path: config.file, out: std::io::BufWriter::with_capacity(256 * 1024, file), syncer, ctx })
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
@@ -140,28 +243,41 @@ impl SinkTask for FileSinkTask {
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<()> {
         self.out.flush().map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
-        let Some(mut positions) = self.positions.take() else { return Ok(()) };
-        let file = self.out.get_ref().try_clone().map_err(|e| Error::with_source(format!("cannot sync {}", self.path), e))?;
-        let (path, offsets) = (self.path.clone(), offsets.clone());
-        // Two syncs: off the async threads, which other tasks share.
-        let synced = connect_sdk::tokio::task::spawn_blocking(move || {
-            let stored = sync_and_store(&path, &file, &mut positions, &offsets);
-            (positions, stored)
-        })
-        .await;
-        let (positions, stored) = synced.map_err(|e| Error::other(format!("syncing {} stopped: {e}", self.path)))?;
-        self.positions = Some(positions);
-        stored
+        let Some(syncer) = self.syncer.as_mut() else { return Ok(()) };
+        // Everything written so far is in the file: the sync covers this length.
+        let length = self.out.get_ref().metadata().map_err(|e| Error::with_source(format!("cannot inspect {}", self.path), e))?.len();
+        syncer.request((length, offsets.clone()))?;
+        if syncer.pending() {
+            // Called again soon even if no record comes: to take in the sync's result and
+            // start the one left behind, so the last lines become durable and committed.
+            self.ctx.request_commit();
+        }
+        Ok(())
+    }
+
+    fn committable_offsets(&mut self, flushed: &QueueOffsets) -> QueueOffsets {
+        match self.syncer.as_mut() {
+            Some(syncer) => {
+                // A failed sync is reported by the next flush.
+                let _ = syncer.collect();
+                syncer.durable.iter().filter(|(queue, _)| flushed.contains_key(*queue)).map(|(q, o)| (q.clone(), *o)).collect()
+            }
+            None => flushed.clone(),
+        }
     }
 
     async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {
-        let stored = self.positions.as_ref().map(PositionsFile::offsets).unwrap_or_default();
+        let stored = self.syncer.as_ref().map(|s| s.durable.clone()).unwrap_or_default();
         Ok(stored.into_iter().filter(|(queue, _)| queues.contains(queue)).collect())
     }
 
     async fn close(&mut self) -> Result<()> {
         self.out.flush()?;
-        Ok(())
+        match self.syncer.as_mut() {
+            // What was flushed becomes durable before the task is gone.
+            Some(syncer) => syncer.finish().await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -97,6 +97,8 @@ fn file_sink_cuts_lines_written_after_the_last_flush_and_writes_them_once() {
         harness.deliver().await.unwrap();
         harness.flush().await.unwrap();
         assert_eq!(lines_of(&file), expected);
+        // A flush starts a sync; closing waits for it.
+        harness.close().await.unwrap();
         let stored = std::fs::read_to_string(dir.join("out.txt.positions")).unwrap();
         assert!(stored.contains("\"queue_id\":0") && stored.contains(",20]"), "{stored}");
     });
@@ -112,12 +114,53 @@ fn file_sink_resumes_from_the_committed_offsets_when_its_file_was_replaced() {
             harness.send("t", connect_sdk::data::Value::Null, format!("line-{i}")).unwrap();
         }
         harness.deliver().await.unwrap();
+        // Offsets are committed once a sync stored them: a restarted task (reading the
+        // stored positions) commits them with its first flush.
+        harness.restart().await.unwrap();
         harness.flush().await.unwrap();
         harness.close().await.unwrap();
         std::fs::write(&file, "another file\n").unwrap();
         harness.crash_and_restart().await.unwrap();
         assert_eq!(lines_of(&file), ["another file"], "a shorter file is not cut");
         assert_eq!(harness.next_offset("t"), 10, "the committed offsets still hold");
+    });
+}
+
+#[test]
+fn file_sink_syncs_beside_its_loop_and_commits_only_what_a_sync_stored() {
+    block_on(async {
+        let dir = temp_dir("sink-sync");
+        let file = dir.join("out.txt");
+        let mut harness = connect_sdk::testing::SinkHarness::<FileSink>::new(json!({"file": file})).await.unwrap();
+        let mut committed = Vec::new();
+        for batch in 0..50 {
+            for i in 0..10 {
+                harness.send("t", connect_sdk::data::Value::Null, format!("line-{batch}-{i}")).unwrap();
+            }
+            harness.deliver().await.unwrap();
+            harness.flush().await.unwrap();
+            committed.push(harness.committed().values().copied().max().unwrap_or(0));
+            // Whatever is committed is durable: the positions file covers at least as much.
+            let stored: connect_sdk::serde_json::Value = std::fs::read(dir.join("out.txt.positions"))
+                .ok()
+                .map(|text| connect_sdk::serde_json::from_slice(&text).unwrap())
+                .unwrap_or_else(|| json!({"offsets": []}));
+            let durable = stored["offsets"].as_array().unwrap().iter().map(|o| o[1].as_i64().unwrap()).max().unwrap_or(0);
+            assert!(durable >= *committed.last().unwrap(), "committed {committed:?} beyond the stored {durable}");
+        }
+        assert!(committed.windows(2).all(|w| w[0] <= w[1]), "commits never go back: {committed:?}");
+        assert!(harness.context().take_commit_request() || *committed.last().unwrap() == 500, "a pending sync asks to be flushed again");
+        // Flushing again with nothing new takes in the last sync and commits everything.
+        for _ in 0..100 {
+            harness.flush().await.unwrap();
+            if harness.committed().values().copied().max() == Some(500) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(harness.committed().values().copied().max(), Some(500));
+        harness.close().await.unwrap();
+        assert_eq!(lines_of(&file).len(), 500);
     });
 }
 

@@ -3,6 +3,7 @@
 
 pub mod exactly_once;
 pub mod outage;
+mod outbox;
 pub mod sink;
 pub mod source;
 

@@ -12,6 +12,8 @@ use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 
+use super::outbox::{Coalesce, Outbox, Placed};
+
 use super::exactly_once::{ExactlyOnce, Held, HeldOffsets, Resume, StoredRecords};
 use super::outage::BrokerWait;
 use super::{Control, RunnerSettings, StatusCell, TaskPipeline, stop_requested, wait_while_paused};
@@ -103,7 +105,8 @@ impl Delivery {
 
 /// Polls and converts batches and hands them to the [`Sender`], which sends them in order on
 /// its own tokio task: the task's own work runs in parallel with the broker round trip of the
-/// previous batch. Offsets are committed as the sender reports batches acknowledged.
+/// previous batch, and what is polled during one send goes out together in the next (an
+/// [`Outbox`]). Offsets are committed as the sender reports batches acknowledged.
 #[allow(clippy::too_many_arguments)]
 async fn run_loop(
     pipeline: &TaskPipeline,
@@ -115,10 +118,12 @@ async fn run_loop(
     control: &mut Control,
     status: &StatusCell,
 ) -> Result<(), Error> {
-    let (batches, mut acks, sending) = sender.spawn();
+    let limit = pipeline.settings.max_batch_records.max(1);
+    let (batches, mut acks, sending) = sender.spawn(limit);
     let mut acked = Acked::default();
     let mut last_commit = Instant::now();
-    // Batches handed to the sender and not acknowledged yet.
+    // Sends handed to the sender and not acknowledged yet (a batch merged into one waiting
+    // is acknowledged with it).
     let mut in_flight = 0usize;
     // The offset write in progress: the loop polls on while it is written.
     let mut writing: Option<OffsetWrite> = None;
@@ -141,16 +146,23 @@ async fn run_loop(
             if !wait_while_paused(control, status).await {
                 break;
             }
+            let polled_at = Instant::now();
             let records = {
                 let _call = pipeline.calls.enter("poll");
                 pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?
             };
             if records.is_empty() {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            } else if batches.send(convert(pipeline, records, delivery.as_mut())?).await.is_err() {
-                break; // the sender stopped on a failure, reported below
+                // A poll that returned nothing at once is followed by a pause (a source that
+                // never waits would spin); one that waited for its upstream is polled again now.
+                if polled_at.elapsed() < EMPTY_POLL_PAUSE {
+                    tokio::time::sleep(EMPTY_POLL_PAUSE).await;
+                }
             } else {
-                in_flight += 1;
+                match batches.put(convert(pipeline, records, delivery.as_mut())?).await {
+                    Ok(Placed::Alone) => in_flight += 1,
+                    Ok(Placed::Merged) => {}
+                    Err(_) => break, // the sender stopped on a failure, reported below
+                }
             }
             while let Ok(ack) = acks.try_recv() {
                 in_flight -= 1;
@@ -176,7 +188,7 @@ async fn run_loop(
     }
     .await;
     // The sender finishes the batches handed to it, then stops.
-    drop(batches);
+    batches.close();
     let _ = sending.await;
     let mut sent = Ok(());
     while let Some(ack) = acks.recv().await {
@@ -203,6 +215,9 @@ async fn run_loop(
         _ => Ok(()),
     }
 }
+
+/// How long the loop pauses after a poll that returned nothing without waiting.
+const EMPTY_POLL_PAUSE: Duration = Duration::from_millis(1);
 
 /// Offsets of acknowledged records not committed yet, and the queue positions they reach.
 #[derive(Default)]
@@ -306,8 +321,21 @@ impl OffsetWrite {
 struct Batch {
     offsets: Vec<(SourcePartition, SourceOffset)>,
     records: Vec<(u64, RawRecord)>,
-    /// When the task's poll returned the records.
-    polled: Instant,
+    /// When each poll merged into the batch returned, and how many records it gave.
+    polls: Vec<(Instant, u64)>,
+}
+
+impl Coalesce for Batch {
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    fn append(&mut self, later: Batch) {
+        // Offsets in poll order: a partition's later offset replaces its earlier one on commit.
+        self.offsets.extend(later.offsets);
+        self.records.extend(later.records);
+        self.polls.extend(later.polls);
+    }
 }
 
 /// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
@@ -396,7 +424,8 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
         }
     }
-    Ok(Batch { offsets, records: out, polled })
+    let count = out.len() as u64;
+    Ok(Batch { offsets, records: out, polls: vec![(polled, count)] })
 }
 
 /// Where a source partition's records go (hashed from its JSON text): always the same queue
@@ -448,26 +477,30 @@ struct Sender {
 }
 
 impl Sender {
-    /// Starts sending: batches go in through the first channel (one may wait while another is
-    /// sent), acknowledgements come out of the second; the sender stops after a failed batch
-    /// or once the batch channel is closed and drained.
-    fn spawn(mut self) -> (mpsc::Sender<Batch>, mpsc::UnboundedReceiver<Ack>, tokio::task::JoinHandle<()>) {
-        let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(1);
+    /// Starts sending: batches go in through the outbox (one waits while another is sent,
+    /// and what is handed over meanwhile is merged into it while it holds fewer than `limit`
+    /// records), acknowledgements come out of the channel, one per send; the sender stops
+    /// after a failed send or once the outbox is closed and emptied.
+    fn spawn(mut self, limit: usize) -> (Arc<Outbox<Batch>>, mpsc::UnboundedReceiver<Ack>, tokio::task::JoinHandle<()>) {
+        let outbox = Arc::new(Outbox::new(limit));
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let batches = outbox.clone();
         let handle = tokio::spawn(async move {
-            while let Some(Batch { offsets, records, polled }) = batch_rx.recv().await {
-                let count = records.len() as u64;
+            while let Some(Batch { offsets, records, polls }) = batches.take().await {
                 let ack = self.send(records).await.map(|positions| (offsets, positions));
                 if ack.is_ok() {
-                    self.metrics.observe(TaskHistogram::SourceSend, polled.elapsed(), count);
+                    for (polled, count) in polls {
+                        self.metrics.observe(TaskHistogram::SourceSend, polled.elapsed(), count);
+                    }
                 }
                 let failed = ack.is_err();
                 if ack_tx.send(ack).is_err() || failed {
                     break;
                 }
             }
+            batches.stop();
         });
-        (batch_tx, ack_rx, handle)
+        (outbox, ack_rx, handle)
     }
 
     /// Sends records grouped by topic and queue (each source partition pinned to one queue),

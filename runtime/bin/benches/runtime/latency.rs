@@ -77,7 +77,7 @@ impl fmt::Display for Percentiles {
 }
 
 /// 1 KiB records at `rate` per second for `duration`: raw producer → raw consumer, measured
-/// from each message's born timestamp.
+/// from each message's timestamp property (when it was due at the rate, as datagen stamps).
 pub async fn raw(raw: &RawClient, rate: u64, duration: Duration) -> anyhow::Result<Percentiles> {
     let topic = format!("bench-latency-raw-{rate}");
     let records = (rate as f64 * duration.as_secs_f64()) as usize;
@@ -88,7 +88,9 @@ pub async fn raw(raw: &RawClient, rate: u64, duration: Duration) -> anyhow::Resu
     let body = vec![b'x'; 1024];
     let group = format!("{topic}-reader");
     let reader = raw.read(&topic, &group, (0, 1), records as u64 + 1, &received, |m| {
-        samples.lock().unwrap_or_else(PoisonError::into_inner).push(since(m.born_timestamp()));
+        if let Some(timestamp) = property_timestamp(m) {
+            samples.lock().unwrap_or_else(PoisonError::into_inner).push(since(timestamp));
+        }
     });
     let writer = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -174,8 +176,7 @@ async fn worker_run(worker: &Worker, observer: Option<&RawClient>, rate: u64, du
         let Some(raw) = observer else { return Ok(()) };
         let group = format!("{topic}-observer");
         raw.read(&topic, &group, (0, 1), records + 1, &Progress::new(), |m| {
-            let generated = m.properties().get(connect_runtime::wire::TIMESTAMP).and_then(|t| t.as_str().parse::<i64>().ok());
-            let Some(generated) = generated.filter(|g| *g >= started_ms) else { return };
+            let Some(generated) = property_timestamp(m).filter(|g| *g >= started_ms) else { return };
             let micros = |ms: i64| (ms.saturating_sub(generated).max(0) as u64) * 1000;
             let mut observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
             observed.0.push(micros(m.born_timestamp()));
@@ -197,4 +198,9 @@ async fn worker_run(worker: &Worker, observer: Option<&RawClient>, rate: u64, du
     }
     let put = Percentiles::of(std::mem::take(&mut *SAMPLES.lock().unwrap_or_else(PoisonError::into_inner)));
     Ok(WorkerRun { put, observed: observer.map(|_| observed.into_inner().unwrap_or_else(PoisonError::into_inner)) })
+}
+
+/// A message's record timestamp (the property the worker and the raw producer set).
+fn property_timestamp(message: &rocketmq_model::common::message::message_ext::MessageExt) -> Option<i64> {
+    message.properties().get(connect_runtime::wire::TIMESTAMP).and_then(|t| t.as_str().parse::<i64>().ok())
 }

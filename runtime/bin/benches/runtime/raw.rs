@@ -58,10 +58,13 @@ impl RawClient {
     }
 
     /// One sender: `records` messages in batches to one queue (the one its first batch landed
-    /// in); at most `rate` records per second when given.
+    /// in); at most `rate` records per second when given. Each message's timestamp property is
+    /// when it was due at that rate (as `datagen-source` stamps its records), else when its
+    /// batch was built.
     pub async fn send_paced(&self, topic: &str, records: usize, body: &[u8], rate: Option<u64>, progress: &Progress) -> anyhow::Result<()> {
         let mut queue: Option<MessageQueue> = None;
         let started = Instant::now();
+        let started_ms = epoch_millis();
         let mut sent = 0;
         while sent < records {
             let mut count = BATCH.min(records - sent);
@@ -73,9 +76,16 @@ impl RawClient {
                 }
                 count = count.min(due - sent);
             }
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64).to_string();
-            let batch: Vec<Message> = (0..count)
-                .map(|_| Message::builder().topic(topic).body_slice(body).key("0").raw_property(wire::TIMESTAMP, now.as_str())?.build())
+            let now = epoch_millis();
+            let stamp = |index: usize| match rate {
+                Some(rate) if rate > 0 => started_ms + (index as u128 * 1000 / u128::from(rate)) as i64,
+                _ => now,
+            };
+            let batch: Vec<Message> = (sent..sent + count)
+                .map(|index| {
+                    let timestamp = stamp(index).to_string();
+                    Message::builder().topic(topic).body_slice(body).key("0").raw_property(wire::TIMESTAMP, timestamp.as_str())?.build()
+                })
                 .collect::<Result<_, _>>()?;
             let result = match &queue {
                 Some(queue) => self.producer.send_batch_to_queue(batch, queue.clone()).await,
@@ -210,4 +220,9 @@ impl RawClient {
         }
         let _ = self.runtime.shutdown().await;
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn epoch_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

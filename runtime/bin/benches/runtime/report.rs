@@ -197,11 +197,11 @@ impl Report {
             );
             let _ = writeln!(
                 out,
-                "\nWhere the time goes (a second worker run, a raw consumer reading beside the sink), from the record's timestamp to:\n"
+                "\nWhere the time goes (a second worker run, a raw consumer reading beside the sink), from the record's timestamp (when it was due at the rate) to:\n"
             );
             let _ = writeln!(out, "| stage | p50 | p99 | p99.9 | records |\n|---|---:|---:|---:|---:|");
             let rows = [
-                ("the producer's send (source poll, converter, batching)", &stages.born),
+                ("the producer's send (pacing, source poll, converter, waiting for the send in flight)", &stages.born),
                 ("the broker's store", &stages.stored),
                 ("a raw consumer beside the sink", &stages.observed),
                 ("the sink's `put`", &stages.put),
