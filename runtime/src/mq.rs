@@ -405,6 +405,12 @@ impl Consumer {
         self.inner.poll_with_timeout(timeout_ms).await
     }
 
+    /// [`Consumer::poll`] without copying the messages: they are shared with the client's
+    /// buffers (the sink's hot path reads them once).
+    pub async fn poll_shared(&self, timeout_ms: u64) -> Vec<std::sync::Arc<MessageExt>> {
+        self.inner.poll_with_timeout_zero_copy(timeout_ms).await
+    }
+
     /// Commits `offsets` (the next offset to consume, per queue) to the broker and waits for
     /// its answer, so a failed commit is an error rather than lost silently.
     pub async fn commit(&self, offsets: HashMap<MessageQueue, i64>) -> Result<(), MqError> {

@@ -104,7 +104,7 @@ impl SinkRunner {
             }
             self.apply_pauses(&mut paused).await;
             self.commit_in_background(broker, &mut flushed).await?;
-            let messages = self.consumer.poll(timeout).await;
+            let messages = self.consumer.poll_shared(timeout).await;
             let mut advanced = false;
             if !messages.is_empty() {
                 tracing::trace!(connector = %self.pipeline.connector, first = ?messages.first().map(|m| (m.queue_id(), m.queue_offset())),
@@ -220,7 +220,7 @@ impl SinkRunner {
         *applied = wanted;
     }
 
-    async fn convert(&mut self, messages: &[MessageExt], offsets: &mut QueueOffsets) -> Result<Vec<SinkRecord>, Error> {
+    async fn convert(&mut self, messages: &[Arc<MessageExt>], offsets: &mut QueueOffsets) -> Result<Vec<SinkRecord>, Error> {
         let mut batch = Vec::with_capacity(messages.len());
         let mut rewound: BTreeSet<QueueId> = BTreeSet::new();
         let mut run: Option<QueueRun> = None;
@@ -268,7 +268,7 @@ impl SinkRunner {
                 }
             }
             run.next = Some(position + 1);
-            run.last_read = Some(message);
+            run.last_read = Some(message.as_ref());
         }
         if let Some(done) = run {
             self.end_run(done, offsets);
