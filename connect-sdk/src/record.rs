@@ -72,6 +72,16 @@ impl<'a> IntoIterator for &'a Headers {
     }
 }
 
+/// Now as a record timestamp: milliseconds since the Unix epoch (0 on a clock set before it).
+///
+/// ```
+/// let now = connect_sdk::record::now_millis();
+/// assert!(now > 1_600_000_000_000);
+/// ```
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// What every record has: topic, key, value (each with an optional schema), headers and a
 /// timestamp. Transforms work on this part; [`SourceRecord`] and [`SinkRecord`] dereference to it.
 #[derive(Clone, Debug, Default, PartialEq)]

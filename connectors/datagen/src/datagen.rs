@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
+use connect_sdk::record::now_millis;
 
 /// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
 /// sequence; every value starts with `<task>-<sequence>` (padded with `x` to `payload.bytes`)
@@ -57,7 +58,7 @@ impl SourceTask for DatagenTask {
         let partition = SourcePartition::new().with("task", ctx.task_id());
         let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
         let padding = "x".repeat(config.payload_bytes);
-        let (started, started_ms) = (Instant::now(), epoch_millis());
+        let (started, started_ms) = (Instant::now(), now_millis());
         Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started, started_ms, emitted_since_start: 0, padding })
     }
 
@@ -83,7 +84,7 @@ impl SourceTask for DatagenTask {
             count = count.min(allowed);
         }
         let mut records = Vec::with_capacity(count as usize);
-        let now = epoch_millis();
+        let now = now_millis();
         let rate = self.config.records_per_second;
         for index in self.emitted_since_start..self.emitted_since_start + count {
             // Stamped when due at the rate, so a benchmark measures latency from there to the sink.
@@ -106,9 +107,4 @@ impl SourceTask for DatagenTask {
         self.emitted_since_start += count;
         Ok(records)
     }
-}
-
-/// Now, in milliseconds since the Unix epoch.
-fn epoch_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -166,8 +166,8 @@ impl Syncer {
             return Ok(());
         }
         self.behind = None;
-        let requests = self.requests.as_ref().ok_or_else(|| Error::other("the file sink's sync thread stopped"))?;
-        requests.send(request).map_err(|_| Error::other("the file sink's sync thread stopped"))?;
+        let requests = self.requests.as_ref().ok_or_else(thread_stopped)?;
+        requests.send(request).map_err(|_| thread_stopped())?;
         self.running = true;
         Ok(())
     }
@@ -181,7 +181,7 @@ impl Syncer {
     async fn finish(&mut self) -> Result<()> {
         loop {
             if self.running {
-                let stored = self.done.recv().await.ok_or_else(|| Error::other("the file sink's sync thread stopped"))?;
+                let stored = self.done.recv().await.ok_or_else(thread_stopped)?;
                 self.running = false;
                 self.durable.extend(stored?);
             }
@@ -191,6 +191,10 @@ impl Syncer {
             }
         }
     }
+}
+
+fn thread_stopped() -> Error {
+    Error::other("the file sink's sync thread stopped")
 }
 
 impl Drop for Syncer {

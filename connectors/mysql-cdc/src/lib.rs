@@ -28,10 +28,5 @@ mod snapshot;
 mod source;
 mod values;
 
-/// Milliseconds since the epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 pub use schema::TimePrecision;
 pub use source::{Envelope, MySqlCdcSource, MySqlCdcTask, SnapshotMode};

@@ -10,11 +10,11 @@ use connect_sdk::config::ConfigErrors;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
+use connect_sdk::record::now_millis;
 
 use crate::binlog::{BinlogReader, Change, Position, RowChange, SchemaStatement};
 use crate::ddl::{self, TableDdl, TableId};
 use crate::history::SchemaHistory;
-use crate::now_ms;
 use crate::schema::{ColumnSpec, TableSchema, TimePrecision, source_schema};
 use crate::schema_change::{ChangeType, SchemaChangeSchemas};
 use crate::snapshot::{Snapshot, check_binlog, current_position};
@@ -331,7 +331,7 @@ impl MySqlCdcTask {
             return self.end_snapshot().await.map(|()| Vec::new());
         };
         let position = snapshot.position.clone();
-        let now = now_ms();
+        let now = now_millis();
         let mut records = Vec::with_capacity(batch.rows.len());
         let count = batch.rows.len();
         for (i, row) in batch.rows.into_iter().enumerate() {
@@ -362,7 +362,7 @@ impl MySqlCdcTask {
     /// with, committed before their rows.
     fn announce_snapshot(&self) -> Result<Vec<SourceRecord>> {
         let Phase::Snapshot(snapshot) = &self.phase else { return Ok(Vec::new()) };
-        let now = now_ms();
+        let now = now_millis();
         let tables = snapshot.tables().iter().map(|t| TableId::new(&t.database, &t.table));
         tables
             .map(|id| self.schema_record(&id.database, None, &snapshot.position, 0, now, "true", &[(ChangeType::Create, id.clone())]))
@@ -434,7 +434,7 @@ impl MySqlCdcTask {
         let key_schema = Schema::structure().named("io.debezium.connector.common.ServerNameKey").field("serverName", Schema::string());
         let value_schema = Schema::structure().named("io.debezium.connector.common.Heartbeat").field("ts_ms", Schema::int64());
         let key = Struct::from_values(Arc::new(key_schema.clone()), vec![Value::from(self.config.topic_prefix.as_str())]).ok()?;
-        let value = Struct::from_values(Arc::new(value_schema.clone()), vec![Value::Int64(now_ms())]).ok()?;
+        let value = Struct::from_values(Arc::new(value_schema.clone()), vec![Value::Int64(now_millis())]).ok()?;
         Some(
             SourceRecord::new(self.partition.clone(), self.offset(&position, None), &topic, Value::Struct(value))
                 .with_value_schema(value_schema)
@@ -709,7 +709,7 @@ impl MySqlCdcTask {
                     after.map_or(Value::Null, Value::Struct),
                     Value::Struct(source),
                     Value::from(op),
-                    Value::Int64(now_ms()),
+                    Value::Int64(now_millis()),
                 ];
                 let envelope = Struct::from_values(schema.envelope.clone(), values)?;
                 let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))

@@ -9,6 +9,7 @@ use connect_sdk::config::ConfigErrors;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
+use connect_sdk::record::now_millis;
 use pgwire_replication::ReplicationEvent;
 
 use crate::database::{Database, Endpoint};
@@ -390,7 +391,7 @@ impl PostgresCdcTask {
             return self.end_snapshot().await.map(|()| Vec::new());
         };
         let lsn = snapshot.consistent_point;
-        let now = now_ms();
+        let now = now_millis();
         let mut records = Vec::with_capacity(batch.rows.len());
         let count = batch.rows.len();
         for (i, row) in batch.rows.into_iter().enumerate() {
@@ -597,7 +598,7 @@ impl PostgresCdcTask {
                     after.map_or(Value::Null, Value::Struct),
                     Value::Struct(source),
                     Value::from(op),
-                    Value::Int64(now_ms()),
+                    Value::Int64(now_millis()),
                 ];
                 let envelope = Struct::from_values(table.envelope.clone(), values)?;
                 let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))
@@ -618,10 +619,6 @@ impl PostgresCdcTask {
         }
         Ok(records)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use connect_sdk::record::now_millis;
 
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -100,10 +102,6 @@ pub struct TopicLogConfig<'a> {
     pub merge: Merge,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Opens a log kept in a topic: creates the topic if missing, replays it from its latest
 /// snapshot, and follows it from then on.
 pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<StateLog, LogError> {
@@ -127,7 +125,7 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
     );
     let view = View::new(config.name, entries, config.merge);
     let consumer = Arc::new(consumer);
-    let mark = Arc::new(Mutex::new(mark.unwrap_or(SnapshotMark { covers: 0, written_ms: now_ms() })));
+    let mark = Arc::new(Mutex::new(mark.unwrap_or(SnapshotMark { covers: 0, written_ms: now_millis() })));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let follower = tokio::spawn(follow(consumer.clone(), view.clone(), mark.clone(), stopped));
     let topic = TopicLog {
@@ -328,7 +326,7 @@ impl TopicLog {
         let (keys, next) = view.read(|e| (e.map.len() as u64, e.next));
         let mark = *self.mark.lock().unwrap_or_else(PoisonError::into_inner);
         let written = next.saturating_sub(mark.covers);
-        let old = now_ms().saturating_sub(mark.written_ms) >= self.policy.max_age.as_millis() as i64;
+        let old = now_millis().saturating_sub(mark.written_ms) >= self.policy.max_age.as_millis() as i64;
         if written < self.policy.min_records.max(keys) && !old {
             return Ok(false);
         }
@@ -340,7 +338,7 @@ impl TopicLog {
             .enumerate()
             .map(|(part, entries)| (None, Record::Snapshot { covers, part: part as u32, parts: count, entries }));
         self.send(records).await?;
-        *self.mark.lock().unwrap_or_else(PoisonError::into_inner) = SnapshotMark { covers, written_ms: now_ms() };
+        *self.mark.lock().unwrap_or_else(PoisonError::into_inner) = SnapshotMark { covers, written_ms: now_millis() };
         tracing::debug!(topic = %self.topic, covers, parts = count, "snapshot written");
         Ok(true)
     }

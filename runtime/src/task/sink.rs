@@ -403,7 +403,7 @@ impl<'m> QueueRun<'m> {
 /// The age of each record of `batch` about to be put (now less its timestamp), in
 /// `connect_sink_record_age_seconds`; a timestamp in the future counts as age 0.
 fn observe_ages(metrics: &TaskMetrics, batch: &[SinkRecord]) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = connect_sdk::record::now_millis();
     for timestamp in batch.iter().filter_map(|r| r.record.timestamp) {
         let age = Duration::from_millis(now.saturating_sub(timestamp).max(0) as u64);
         metrics.observe(TaskHistogram::SinkRecordAge, age, 1);

@@ -16,6 +16,7 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_runtime::RuntimeContext;
 
 use connect_runtime::wire;
+use connect_sdk::record::now_millis;
 
 use crate::window::{Progress, Window};
 
@@ -64,7 +65,7 @@ impl RawClient {
     pub async fn send_paced(&self, topic: &str, records: usize, body: &[u8], rate: Option<u64>, progress: &Progress) -> anyhow::Result<()> {
         let mut queue: Option<MessageQueue> = None;
         let started = Instant::now();
-        let started_ms = epoch_millis();
+        let started_ms = now_millis();
         let mut sent = 0;
         while sent < records {
             let mut count = BATCH.min(records - sent);
@@ -76,7 +77,7 @@ impl RawClient {
                 }
                 count = count.min(due - sent);
             }
-            let now = epoch_millis();
+            let now = now_millis();
             let stamp = |index: usize| match rate {
                 Some(rate) if rate > 0 => started_ms + (index as u128 * 1000 / u128::from(rate)) as i64,
                 _ => now,
@@ -221,9 +222,4 @@ impl RawClient {
         }
         let _ = self.runtime.shutdown().await;
     }
-}
-
-/// Now, in milliseconds since the Unix epoch.
-fn epoch_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
