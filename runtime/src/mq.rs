@@ -14,6 +14,7 @@ use rocketmq_client_rust::{
 use rocketmq_client_rust::{MQAdminReadExt, OffsetAdmin, RouteAdmin};
 use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
+use rocketmq_model::common::message::message_batch::MessageBatch;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
@@ -77,6 +78,15 @@ impl From<MqError> for connect_sdk::Error {
 fn mq_error(action: impl Into<String>) -> impl FnOnce(rocketmq_client_rust::ClientError) -> MqError {
     let action = action.into();
     move |e| MqError::new(action, e)
+}
+
+/// `result` when the broker stored the batch; an error naming `action` when it answered otherwise.
+fn stored(result: SendResult, action: impl FnOnce() -> String) -> Result<SendResult, MqError> {
+    let status = format!("{:?}", result.send_status);
+    if status != "SendOk" {
+        return Err(MqError::new(action(), MqCause::Status(status)));
+    }
+    Ok(result)
 }
 
 /// The worker's connection settings to one RocketMQ cluster.
@@ -318,16 +328,26 @@ impl Producer {
         self.send(topic, queue, messages).await.map(|result| result.message_queue)
     }
 
-    /// Sends a batch to one queue of `topic`, or to any queue when `queue` is `None`; returns
-    /// the queue the broker stored it in and the queue offset of its first message (a batch is
-    /// stored at consecutive offsets).
-    pub async fn send_batch_stored(
+    /// Sends `records` records laid out as one batch by [`crate::wire::encode_batch`] to one
+    /// queue of its topic, or to any queue when `queue` is `None`; returns the queue the broker
+    /// stored it in and the queue offset of its first record (a batch is stored at consecutive
+    /// offsets).
+    pub async fn send_encoded(
         &self,
-        topic: &str,
         queue: Option<MessageQueue>,
-        messages: Vec<Message>,
+        batch: MessageBatch,
+        records: usize,
     ) -> Result<(Option<MessageQueue>, u64), MqError> {
-        self.send(topic, queue, messages).await.map(|result| (result.message_queue, result.queue_offset))
+        let topic = batch.final_message.topic().clone();
+        let action = || format!("send {records} records to {topic}");
+        let timeout = u64::from(self.inner.send_msg_timeout());
+        let sent = match queue {
+            Some(queue) => self.inner.send_to_queue_with_timeout(batch, queue, timeout).await,
+            None => self.inner.send_with_timeout(batch, timeout).await,
+        }
+        .map_err(mq_error(action()))?;
+        let result = sent.ok_or_else(|| MqError::new(action(), MqCause::Missing("a send result")))?;
+        stored(result, action).map(|result| (result.message_queue, result.queue_offset))
     }
 
     /// Sends a batch to `queue`; returns the queue offset of its first message (a batch is
@@ -344,11 +364,7 @@ impl Producer {
             None => self.inner.send_batch(messages).await,
         }
         .map_err(mq_error(action()))?;
-        let status = format!("{:?}", result.send_status);
-        if status != "SendOk" {
-            return Err(MqError::new(action(), MqCause::Status(status.to_string())));
-        }
-        Ok(result)
+        stored(result, action)
     }
 
     /// Stops the producer.

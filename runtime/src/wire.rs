@@ -8,10 +8,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use cheetah_string::CheetahString;
 use connect_sdk::data::Value;
 use connect_sdk::record::Headers;
+use rocketmq_model::common::message::MessageTrait;
+use rocketmq_model::common::message::message_batch::MessageBatch;
+use rocketmq_model::common::message::message_client_id_setter::MessageClientIDSetter;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_single::Message;
 
@@ -60,8 +63,9 @@ pub struct RawRecord {
 /// the largest batch: a batch is stored as one message.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Bytes a message takes beside its body and properties (lengths, flags, checksums), with room to spare.
-const MESSAGE_OVERHEAD: usize = 64;
+/// Bytes a message takes beside its body and the record's properties (lengths, flags,
+/// checksums, the `WAIT` and `UNIQ_KEY` properties), with room to spare.
+const MESSAGE_OVERHEAD: usize = 128;
 
 impl RawRecord {
     /// About how many bytes its message takes in a batch: body, key, headers, marker and the
@@ -111,85 +115,155 @@ pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A record could not be laid out as a message (a property the broker refuses, say).
+/// A record could not be laid out as a message.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot lay out a record of topic {topic} as a RocketMQ message: {source}")]
+#[error("cannot lay out a record of topic {topic} as a RocketMQ message: {reason}")]
 pub struct WireError {
     /// The record's topic.
     pub topic: String,
-    /// What the message builder refused.
-    #[source]
-    pub source: rocketmq_error::Error,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
-/// The RocketMQ message for `record`.
+/// Separates a property's name from its value in RocketMQ's property text.
+const NAME_VALUE_SEPARATOR: u8 = 1;
+/// Ends each property in RocketMQ's property text.
+const PROPERTY_SEPARATOR: u8 = 2;
+/// RocketMQ's property asking the broker to answer once the message is stored.
+const WAIT_STORE_MSG_OK: &str = "WAIT";
+/// RocketMQ's property holding the message id its producer gave it.
+const UNIQ_KEY: &str = "UNIQ_KEY";
+/// Bytes of a batch entry before its body: total size, magic code, body CRC, flag, body length.
+const ENTRY_HEADER: usize = 20;
+
+/// The RocketMQ message for `record` (sent on its own, as the dead-letter queue does).
 pub fn to_message(record: &RawRecord) -> Result<Message, WireError> {
-    MessageEncoder::new(CheetahString::from_slice(&record.topic)).message(record)
+    let refused = |reason: String| WireError { topic: record.topic.clone(), reason };
+    let mut text = BytesMut::new();
+    write_properties(record, &mut text).map_err(refused)?;
+    let mut message = Message::builder()
+        .topic(record.topic.as_str())
+        .body(record.value.clone().filter(|value| !value.is_empty()).unwrap_or_else(|| Bytes::from_static(PLACEHOLDER_BODY)))
+        .build()
+        .map_err(|e| refused(e.to_string()))?;
+    for property in text[..].split(|b| *b == PROPERTY_SEPARATOR).filter(|p| !p.is_empty()) {
+        let at = property.iter().position(|b| *b == NAME_VALUE_SEPARATOR).unwrap_or(property.len());
+        let (name, value) = (&property[..at], property.get(at + 1..).unwrap_or_default());
+        // Written from UTF-8 text and split at ASCII separators: still UTF-8.
+        message.put_property(String::from_utf8_lossy(name).into_owned().into(), String::from_utf8_lossy(value).into_owned().into());
+    }
+    Ok(message)
 }
 
-/// Builds the messages of one topic. Consecutive records of a batch usually share their
-/// key and timestamp (a source's batch stamped at once, a partition's key): their property
-/// strings are made once and shared.
-pub struct MessageEncoder {
-    topic: CheetahString,
-    key: Option<(Bytes, CheetahString)>,
-    timestamp: Option<(i64, CheetahString)>,
+/// `records` (all of `topic`) as one RocketMQ batch, laid out here instead of by the client:
+/// each record is written straight into the batch body in RocketMQ's wire format, with no
+/// `Message` built per record, no property map, no per-record text copied in between. Each
+/// entry gets what the client's own batch would give it (`WAIT`, a `UNIQ_KEY` message id).
+pub fn encode_batch(topic: CheetahString, records: &[RawRecord]) -> Result<MessageBatch, WireError> {
+    let mut body = BytesMut::with_capacity(records.iter().map(RawRecord::wire_size).sum());
+    for record in records {
+        encode_entry(record, &mut body).map_err(|reason| WireError { topic: topic.to_string(), reason })?;
+    }
+    let mut message = Message::default();
+    message.set_topic(topic);
+    message.set_wait_store_msg_ok(true);
+    MessageClientIDSetter::set_uniq_id(&mut message);
+    message.set_body(Some(body.freeze()));
+    Ok(MessageBatch { final_message: message, messages: Vec::new() })
 }
 
-impl MessageEncoder {
-    /// An encoder for messages of `topic`.
-    pub fn new(topic: CheetahString) -> MessageEncoder {
-        MessageEncoder { topic, key: None, timestamp: None }
+/// Appends one batch entry for `record` to `out` (RocketMQ's layout: total size, magic code,
+/// body CRC, flag, body with its length, properties with their length).
+fn encode_entry(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
+    let body = body(record);
+    let start = out.len();
+    out.reserve(ENTRY_HEADER + body.len() + 2 + 128);
+    out.put_i32(0); // total size, set below
+    out.put_i32(0); // magic code
+    out.put_u32(0); // body CRC (the broker computes it)
+    out.put_i32(0); // flag
+    out.put_i32(body.len() as i32);
+    out.put_slice(body);
+    let properties_at = out.len();
+    out.put_i16(0); // length of the properties, set below
+    let written = put_property(out, &[WAIT_STORE_MSG_OK], "true")
+        .and_then(|()| write_properties(record, out))
+        .and_then(|()| put_property(out, &[UNIQ_KEY], &MessageClientIDSetter::create_uniq_id()));
+    let properties = out.len() - properties_at - 2;
+    let refused = match written {
+        Err(reason) => Some(reason),
+        Ok(()) if properties > i16::MAX as usize => {
+            Some(format!("its properties take {properties} bytes, more than RocketMQ's limit of {}", i16::MAX))
+        }
+        Ok(()) => None,
+    };
+    if let Some(reason) = refused {
+        out.truncate(start);
+        return Err(reason);
     }
+    out[properties_at..properties_at + 2].copy_from_slice(&(properties as i16).to_be_bytes());
+    let total = (out.len() - start) as i32;
+    out[start..start + 4].copy_from_slice(&total.to_be_bytes());
+    Ok(())
+}
 
-    /// The RocketMQ message for `record` (of this encoder's topic).
-    pub fn message(&mut self, record: &RawRecord) -> Result<Message, WireError> {
-        let topic = &self.topic;
-        let refused = |source| WireError { topic: topic.to_string(), source };
-        let mut builder = Message::builder().topic(self.topic.clone());
-        builder = match &record.value {
-            Some(body) if !body.is_empty() => builder.body(body.clone()),
-            Some(_) => builder.body_slice(PLACEHOLDER_BODY).raw_property(EMPTY_VALUE, "1").map_err(refused)?,
-            None => builder.body_slice(PLACEHOLDER_BODY).raw_property(NULL_VALUE, "1").map_err(refused)?,
-        };
-        if let Some(key) = &record.key {
-            builder = match std::str::from_utf8(key) {
-                // RocketMQ's own key (indexed, shown by its tools) when it can hold the key
-                // as is: not empty, no space (its separator of several keys).
-                Ok(text) if !text.is_empty() && !text.contains(' ') => {
-                    let shared = match &self.key {
-                        Some((bytes, shared)) if bytes == key => shared.clone(),
-                        _ => {
-                            let shared = CheetahString::from_string_shared(text.to_owned());
-                            self.key = Some((key.clone(), shared.clone()));
-                            shared
-                        }
-                    };
-                    builder.key(shared)
-                }
-                Ok(text) => builder.raw_property(KEY, text).map_err(refused)?,
-                Err(_) => builder.raw_property(KEY_BASE64, BASE64.encode(key)).map_err(refused)?,
-            };
-        }
-        if let Some(ts) = record.timestamp {
-            let text = match &self.timestamp {
-                Some((at, text)) if *at == ts => text.clone(),
-                _ => {
-                    let text = CheetahString::from_string_shared(ts.to_string());
-                    self.timestamp = Some((ts, text.clone()));
-                    text
-                }
-            };
-            builder = builder.raw_property(TIMESTAMP, text).map_err(refused)?;
-        }
-        for (name, value) in &record.headers {
-            builder = builder.raw_property(format!("{HEADER_PREFIX}{name}"), value.as_str()).map_err(refused)?;
-        }
-        if let Some(position) = &record.source_position {
-            builder = builder.raw_property(SOURCE_POSITION, position.clone()).map_err(refused)?;
-        }
-        builder.build().map_err(refused)
+/// The body of `record`'s message: its value, or a placeholder for a null or empty one.
+fn body(record: &RawRecord) -> &[u8] {
+    match &record.value {
+        Some(value) if !value.is_empty() => value,
+        _ => PLACEHOLDER_BODY,
     }
+}
+
+/// Writes the properties that carry `record` beside its body, as RocketMQ's property text:
+/// the null or empty marker, the key, the timestamp, the headers and the source position.
+fn write_properties(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
+    match &record.value {
+        None => put_property(out, &[NULL_VALUE], "1")?,
+        Some(value) if value.is_empty() => put_property(out, &[EMPTY_VALUE], "1")?,
+        Some(_) => {}
+    }
+    if let Some(key) = &record.key {
+        match std::str::from_utf8(key) {
+            // RocketMQ's own key (indexed, shown by its tools) when it can hold the key as is:
+            // not empty, no space (its separator of several keys).
+            Ok(text) if !text.is_empty() && !text.contains(' ') && !has_separator(text) => put_property(out, &[ROCKETMQ_KEYS], text)?,
+            Ok(text) if !has_separator(text) => put_property(out, &[KEY], text)?,
+            _ => put_property(out, &[KEY_BASE64], &BASE64.encode(key))?,
+        }
+    }
+    if let Some(timestamp) = record.timestamp {
+        put_property(out, &[TIMESTAMP], itoa::Buffer::new().format(timestamp))?;
+    }
+    for (name, value) in &record.headers {
+        put_property(out, &[HEADER_PREFIX, name], value)?;
+    }
+    if let Some(position) = &record.source_position {
+        put_property(out, &[SOURCE_POSITION], position)?;
+    }
+    Ok(())
+}
+
+/// True when `text` holds one of the characters RocketMQ separates properties with.
+fn has_separator(text: &str) -> bool {
+    text.bytes().any(|b| b == NAME_VALUE_SEPARATOR || b == PROPERTY_SEPARATOR)
+}
+
+/// Appends the property `name` (the concatenation of its parts) with `value`.
+fn put_property(out: &mut BytesMut, name: &[&str], value: &str) -> Result<(), String> {
+    if name.iter().any(|part| has_separator(part)) || has_separator(value) {
+        return Err(format!(
+            "the property {} holds a control character RocketMQ separates properties with (U+0001 or U+0002)",
+            name.concat()
+        ));
+    }
+    for part in name {
+        out.put_slice(part.as_bytes());
+    }
+    out.put_u8(NAME_VALUE_SEPARATOR);
+    out.put_slice(value.as_bytes());
+    out.put_u8(PROPERTY_SEPARATOR);
+    Ok(())
 }
 
 /// The raw record a consumed message holds.
@@ -275,14 +349,46 @@ mod tests {
     }
 
     #[test]
-    fn an_encoder_shares_repeated_keys_and_timestamps_but_never_mixes_them_up() {
-        let mut encoder = MessageEncoder::new(CheetahString::from_slice("orders"));
-        let (a, b) = (record(b"k1"), RawRecord { timestamp: Some(7), ..record(b"k2") });
-        let messages: Vec<Message> = [&a, &a, &b, &a].iter().map(|r| encoder.message(r).unwrap()).collect();
-        let keys: Vec<Option<&str>> = messages.iter().map(|m| m.property(ROCKETMQ_KEYS)).collect();
-        assert_eq!(keys, [Some("k1"), Some("k1"), Some("k2"), Some("k1")]);
-        let stamps: Vec<Option<&str>> = messages.iter().map(|m| m.property(TIMESTAMP)).collect();
-        assert_eq!(stamps, [Some("1700000000123"), Some("1700000000123"), Some("7"), Some("1700000000123")]);
+    fn a_batch_laid_out_here_reads_back_record_by_record() {
+        let records = vec![
+            record(b"order-17"),
+            RawRecord { source_position: Some("00ff{\"n\":1}".into()), ..record(b"two words") },
+            RawRecord { key: Some(Bytes::from_static(&[0xff, 0x00])), value: None, headers: Vec::new(), timestamp: None, ..record(b"") },
+            RawRecord { key: Some(Bytes::from_static(b"a\x02b")), value: Some(Bytes::new()), ..record(b"") },
+        ];
+        let batch = encode_batch(CheetahString::from_slice("orders"), &records).expect("a valid batch");
+        assert_eq!(batch.final_message.topic().as_str(), "orders");
+        assert!(batch.final_message.is_wait_store_msg_ok());
+        assert!(batch.final_message.property(UNIQ_KEY).is_some(), "the batch has an id, as the client's own batch");
+        let mut body = batch.final_message.body().expect("a body");
+        let decoded = rocketmq_protocol::common::message::message_decoder::decode_messages(&mut body);
+        assert_eq!(decoded.len(), records.len());
+        let mut ids = std::collections::HashSet::new();
+        for (message, record) in decoded.into_iter().zip(&records) {
+            assert!(message.body().is_some_and(|b| !b.is_empty()), "RocketMQ refuses an empty body");
+            assert!(message.is_wait_store_msg_ok());
+            assert!(ids.insert(message.property(UNIQ_KEY).expect("a message id").to_string()), "message ids differ");
+            let marker = message.property(SOURCE_POSITION).map(|m| m.to_string());
+            let mut consumed = MessageExt::default();
+            consumed.set_message_inner(message);
+            let back = from_message(&consumed);
+            assert_eq!((&back.key, &back.value, &back.headers), (&record.key, &record.value, &record.headers));
+            assert_eq!(marker.as_deref(), record.source_position.as_deref());
+            if record.timestamp.is_some() {
+                assert_eq!(back.timestamp, record.timestamp);
+            }
+        }
+    }
+
+    #[test]
+    fn a_property_holding_rocketmqs_separators_is_refused_and_the_batch_with_it() {
+        let bad = RawRecord { headers: vec![("trace".to_owned(), "a\u{1}b".to_owned())], ..record(b"k") };
+        let error = encode_batch(CheetahString::from_slice("orders"), &[record(b"k"), bad.clone()]).expect_err("refused");
+        assert!(error.to_string().contains("__connect.h.trace"), "{error}");
+        assert!(to_message(&bad).is_err());
+        let huge = RawRecord { headers: vec![("h".to_owned(), "x".repeat(40_000))], ..record(b"k") };
+        let error = encode_batch(CheetahString::from_slice("orders"), &[huge]).expect_err("refused");
+        assert!(error.to_string().contains("properties take"), "{error}");
     }
 
     #[test]

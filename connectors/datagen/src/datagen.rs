@@ -1,6 +1,5 @@
 //! `datagen-source`: numbered records at a given rate.
 
-use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::groups::BatchSize;
@@ -90,7 +89,9 @@ impl SourceTask for DatagenTask {
             // Stamped when due at the rate, so a benchmark measures latency from there to the sink.
             let timestamp = if rate > 0 { self.started_ms + (index as u128 * 1000 / rate as u128) as i64 } else { now };
             let mut value = String::with_capacity(self.config.payload_bytes.max(24));
-            let _ = write!(value, "{}-{}", self.task, self.next);
+            value.push_str(itoa::Buffer::new().format(self.task));
+            value.push('-');
+            value.push_str(itoa::Buffer::new().format(self.next));
             if value.len() < self.config.payload_bytes {
                 value.push(' ');
                 let missing = self.config.payload_bytes - value.len();

@@ -24,7 +24,6 @@ use crate::state::offsets::SourceOffsets;
 use crate::wire::{self, RawRecord};
 use cheetah_string::CheetahString;
 use rocketmq_model::common::message::message_queue::MessageQueue;
-use rocketmq_model::common::message::message_single::Message;
 
 /// Everything a source task needs to run.
 pub struct SourceRunner {
@@ -556,13 +555,9 @@ impl Sender {
                         let (used, first) = broker
                             .run(|| {
                                 attempts += 1;
-                                // Messages are built per attempt: they share the records' buffers.
-                                let mut encoder = wire::MessageEncoder::new(shared_topic.clone());
-                                let messages: Result<Vec<Message>, Error> = chunk
-                                    .iter()
-                                    .map(|r| encoder.message(r).map_err(|e| Error::other(format!("record for {topic}: {e}"))))
-                                    .collect();
-                                let (topic, queue) = (&topic, queue.clone());
+                                // Laid out per attempt (each attempt's messages get ids of their own).
+                                let batch = wire::encode_batch(shared_topic.clone(), chunk).map_err(Error::other);
+                                let queue = queue.clone();
                                 // A retry first looks whether the failed attempt was stored after all.
                                 let check = resend_check.filter(|_| attempts > 1);
                                 async move {
@@ -571,7 +566,7 @@ impl Sender {
                                     {
                                         return Ok((Some(queue.clone()), first));
                                     }
-                                    producer.send_batch_stored(topic, queue, messages?).await.map_err(Error::from)
+                                    producer.send_encoded(queue, batch?, chunk.len()).await.map_err(Error::from)
                                 }
                             })
                             .await?;
