@@ -157,6 +157,10 @@ fn string_converter_round_trips_text_and_writes_other_values_as_text() {
     assert_eq!(back.schema, Some(Schema::string().optional()));
     let bytes = StringConverter::default().encode("t", None, &Value::Int64(42)).unwrap();
     assert_eq!(bytes.as_deref(), Some(&b"42"[..]));
+    for value in [Value::Int64(i64::MIN), Value::Int32(-7), Value::Int16(300), Value::Float64(1.5), Value::Bool(true)] {
+        let bytes = StringConverter::default().encode_owned("t", None, value.clone()).unwrap();
+        assert_eq!(bytes, Some(value.to_string().into_bytes()), "{value:?} is written as its text");
+    }
     assert!(StringConverter::default().decode("t", Some(&[0xff, 0xfe])).is_err());
 }
 

@@ -36,6 +36,9 @@ impl Converter for StringConverter {
         Ok(match value {
             Value::Null => None,
             Value::String(s) => Some(s.into_bytes()),
+            // Integer keys (a task id, a row id) are common: written without the formatter.
+            Value::Int64(n) => Some(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+            Value::Int32(n) => Some(itoa::Buffer::new().format(n).as_bytes().to_vec()),
             other => Some(other.to_string().into_bytes()),
         })
     }
