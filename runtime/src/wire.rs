@@ -133,8 +133,6 @@ const PROPERTY_SEPARATOR: u8 = 2;
 const WAIT_STORE_MSG_OK: &str = "WAIT";
 /// RocketMQ's property holding the message id its producer gave it.
 const UNIQ_KEY: &str = "UNIQ_KEY";
-/// Bytes of a batch entry before its body: total size, magic code, body CRC, flag, body length.
-const ENTRY_HEADER: usize = 20;
 
 /// The RocketMQ message for `record` (sent on its own, as the dead-letter queue does).
 pub fn to_message(record: &RawRecord) -> Result<Message, WireError> {
@@ -177,7 +175,7 @@ pub fn encode_batch(topic: CheetahString, records: &[RawRecord]) -> Result<Messa
 fn encode_entry(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
     let body = body(record);
     let start = out.len();
-    out.reserve(ENTRY_HEADER + body.len() + 2 + 128);
+    // No reserve here: the batch's buffer was sized from every record's `wire_size`, an estimate from above.
     out.put_i32(0); // total size, set below
     out.put_i32(0); // magic code
     out.put_u32(0); // body CRC (the broker computes it)

@@ -98,6 +98,11 @@ pub async fn file_pipeline(worker: &Worker, raw: &crate::raw::RawClient, dir: &P
     let cat = std::process::Command::new("cat").arg(&input).stdout(std::fs::File::create(dir.join("cat.txt"))?).status()?;
     let cat_time = started.elapsed();
     anyhow::ensure!(cat.success(), "cat failed");
+    // Written back before the timed runs: neither path pays for the preparation's dirty pages
+    // (the sink syncs its file as it goes, and a sync waits for what is being written back).
+    for file in [&input, &dir.join("cat.txt")] {
+        std::fs::File::open(file)?.sync_all()?;
+    }
 
     let strings = json!({"key.converter": "string", "value.converter": "string"});
     let mut source = json!({"connector.class": "file-source", "file": input, "topic": "bench-file"});
