@@ -437,8 +437,9 @@ impl Consumer {
             .ok_or_else(|| MqError::new("commit offsets", MqCause::Missing("the consumer has no offset store")))?;
         for (queue, offset) in &offsets {
             store.update_offset(queue, *offset, false).await;
-            store
-                .update_consume_offset_to_broker(queue, *offset, false)
+            // Boxed: the client's future is large, and inline it would make every future awaiting
+            // this one as large, copied whole each time a sink spawns its commit (once a poll).
+            Box::pin(store.update_consume_offset_to_broker(queue, *offset, false))
                 .await
                 .map_err(mq_error(format!("commit offset {offset} of {queue:?}")))?;
         }

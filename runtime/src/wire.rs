@@ -266,21 +266,38 @@ fn put_property(out: &mut BytesMut, name: &[&str], value: &str) -> Result<(), St
 
 /// The raw record a consumed message holds.
 pub fn from_message(message: &MessageExt) -> RawRecord {
-    let properties = message.properties();
-    let property = |name: &str| properties.get(name).map(|v| v.as_str());
-    let key = property(KEY)
-        .or_else(|| property(ROCKETMQ_KEYS))
+    // One pass over the properties: a lookup per name would hash every name (five of them)
+    // and a second pass would still be needed for the headers.
+    let (mut key, mut rocketmq_keys, mut key_base64, mut timestamp) = (None, None, None, None);
+    let (mut null_value, mut empty_value) = (false, false);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in message.properties() {
+        let value = value.as_str();
+        match name.as_str() {
+            KEY => key = Some(value),
+            ROCKETMQ_KEYS => rocketmq_keys = Some(value),
+            KEY_BASE64 => key_base64 = Some(value),
+            TIMESTAMP => timestamp = value.parse().ok(),
+            NULL_VALUE => null_value = true,
+            EMPTY_VALUE => empty_value = true,
+            name => {
+                if let Some(header) = name.strip_prefix(HEADER_PREFIX) {
+                    headers.push((header.to_owned(), value.to_owned()));
+                }
+            }
+        }
+    }
+    let key = key
+        .or(rocketmq_keys)
         .map(|k| Bytes::copy_from_slice(k.as_bytes()))
-        .or_else(|| property(KEY_BASE64).and_then(|k| BASE64.decode(k).ok()).map(Bytes::from));
-    let value = match (property(NULL_VALUE), property(EMPTY_VALUE)) {
-        (Some(_), _) => None,
-        (None, Some(_)) => Some(Bytes::new()),
-        (None, None) => Some(message.body().unwrap_or_default()),
+        .or_else(|| key_base64.and_then(|k| BASE64.decode(k).ok()).map(Bytes::from));
+    let value = match (null_value, empty_value) {
+        (true, _) => None,
+        (false, true) => Some(Bytes::new()),
+        (false, false) => Some(message.body().unwrap_or_default()),
     };
-    let mut headers: Vec<(String, String)> =
-        properties.iter().filter_map(|(k, v)| Some((k.as_str().strip_prefix(HEADER_PREFIX)?.to_owned(), v.as_str().to_owned()))).collect();
     headers.sort();
-    let timestamp = property(TIMESTAMP).and_then(|t| t.parse().ok()).or(Some(message.born_timestamp()));
+    let timestamp = timestamp.or(Some(message.born_timestamp()));
     RawRecord { topic: message.topic().to_string(), key, value, headers, timestamp, source_position: None }
 }
 
