@@ -68,8 +68,12 @@ pub fn derive_serialize(input: TokenStream) -> TokenStream {
 /// and `#[schemars]` attributes; doc comments become descriptions). On a config field,
 /// `#[config(task_only)]` marks a field the connector sets for its tasks (users may not set
 /// it; validation and `plugins` do not show it), `#[config(path)]` a file or directory path
-/// (or a list of them) the worker checks against its `--allowed-paths`, and
-/// `#[config(alias = "old.name")]` accepts another key for it.
+/// (or a list of them, or a `file://` URL) the worker resolves and checks against its
+/// `--allowed-paths` (the task gets the resolved path), `#[config(path, remote = "s3")]` a
+/// path key whose `s3://` values name no local file, `#[config(topic)]` a RocketMQ topic name
+/// or a list of them and `#[config(topic_part)]` a part of topic names (a prefix), both
+/// checked against RocketMQ's rules at validation, and `#[config(alias = "old.name")]`
+/// accepts another key for it.
 #[proc_macro_derive(JsonSchema, attributes(serde, schemars, config))]
 pub fn derive_json_schema(input: TokenStream) -> TokenStream {
     shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::JsonSchema).into()

@@ -133,11 +133,14 @@ fn filtered_fields(fields: &Fields, keep: &dyn Fn(&Attribute) -> bool, config_at
     })
 }
 
-/// `#[config(task_only)]`, `#[config(path)]` and `#[config(alias = "...")]` as `#[schemars(extend(...))]`.
+/// `#[config(task_only)]`, `#[config(path)]`, `#[config(remote = "s3")]`, `#[config(topic)]`,
+/// `#[config(topic_part)]` and `#[config(alias = "...")]` as `#[schemars(extend(...))]`.
 fn config_extensions(attrs: &[Attribute]) -> syn::Result<TokenStream> {
     let mut task_only = false;
     let mut path = false;
     let mut aliases: Vec<syn::LitStr> = Vec::new();
+    let mut remote: Vec<syn::LitStr> = Vec::new();
+    let mut topic: Option<&str> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("config")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("task_only") {
@@ -149,8 +152,19 @@ fn config_extensions(attrs: &[Attribute]) -> syn::Result<TokenStream> {
             } else if meta.path.is_ident("alias") {
                 aliases.push(meta.value()?.parse()?);
                 Ok(())
+            } else if meta.path.is_ident("topic") {
+                topic = Some("name");
+                Ok(())
+            } else if meta.path.is_ident("topic_part") {
+                topic = Some("part");
+                Ok(())
+            } else if meta.path.is_ident("remote") {
+                remote.push(meta.value()?.parse()?);
+                Ok(())
             } else {
-                Err(meta.error("unknown config option; expected `task_only`, `path` or `alias = \"...\"`"))
+                Err(meta.error(
+                    "unknown config option; expected `task_only`, `path`, `remote = \"scheme\"`, `topic`, `topic_part` or `alias = \"...\"`",
+                ))
             }
         })?;
     }
@@ -163,6 +177,12 @@ fn config_extensions(attrs: &[Attribute]) -> syn::Result<TokenStream> {
     }
     if !aliases.is_empty() {
         tokens.extend(quote!(#[schemars(extend("x-aliases" = [#(#aliases),*]))]));
+    }
+    if let Some(topic) = topic {
+        tokens.extend(quote!(#[schemars(extend("x-topic" = #topic))]));
+    }
+    if !remote.is_empty() {
+        tokens.extend(quote!(#[schemars(extend("x-remote-schemes" = [#(#remote),*]))]));
     }
     Ok(tokens)
 }

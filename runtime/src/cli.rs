@@ -93,9 +93,15 @@ struct WorkerArgs {
     #[arg(long, env = "CONNECT_REST_TLS_KEY", requires = "rest_tls_cert")]
     rest_tls_key: Option<PathBuf>,
     /// Directories, comma-separated, that connector configs (file paths) and `${file:...}`
-    /// placeholders may name; without it any path the worker's user can reach.
+    /// placeholders may name [default: the data directory]; the worker's own state files in
+    /// the data directory are refused in any case.
     #[arg(long, env = "CONNECT_ALLOWED_PATHS", value_delimiter = ',')]
     allowed_paths: Vec<PathBuf>,
+    /// Placeholders connector configs may hold, comma-separated: `env` (`${env:NAME}`), `file`
+    /// (`${file:path:key}`, under the allowed paths) [default: none, a config holding one is
+    /// refused].
+    #[arg(long, env = "CONNECT_CONFIG_PROVIDERS", value_delimiter = ',')]
+    config_providers: Vec<String>,
     /// Plugins offered, comma-separated names, aliases or `*` patterns (default: every linked plugin).
     #[arg(long, env = "CONNECT_PLUGINS_ALLOW", value_delimiter = ',')]
     plugins_allow: Vec<String>,
@@ -190,6 +196,7 @@ struct WorkerFile {
     rest_tls_cert: Option<PathBuf>,
     rest_tls_key: Option<PathBuf>,
     allowed_paths: Option<Vec<PathBuf>>,
+    config_providers: Option<Vec<String>>,
     plugins_allow: Option<Vec<String>>,
     plugins_deny: Option<Vec<String>>,
     memory_limit: Option<String>,
@@ -290,7 +297,8 @@ struct Common {
     worker_id: Option<String>,
     settings: Option<crate::task::RunnerSettings>,
     rest: crate::rest::RestOptions,
-    allowed_paths: crate::AllowedPaths,
+    allowed_paths: Option<crate::AllowedPaths>,
+    config_providers: crate::ConfigProviders,
     plugins: crate::PluginFilter,
     memory_limit: Option<usize>,
     schema_registry_addr: Option<SocketAddr>,
@@ -317,7 +325,9 @@ impl Common {
             |given: Vec<String>, filed: &Option<Vec<String>>| if given.is_empty() { filed.clone().unwrap_or_default() } else { given };
         let allowed =
             if args.allowed_paths.is_empty() { file.allowed_paths.clone().unwrap_or_default() } else { args.allowed_paths.clone() };
-        let allowed_paths = if allowed.is_empty() { crate::AllowedPaths::any() } else { crate::AllowedPaths::under(&allowed)? };
+        let allowed_paths = if allowed.is_empty() { None } else { Some(crate::AllowedPaths::under(&allowed)?) };
+        let config_providers =
+            crate::ConfigProviders::parse(&listed(args.config_providers.clone(), &file.config_providers)).map_err(anyhow::Error::from)?;
         let plugins = crate::PluginFilter::new(
             &listed(args.plugins_allow.clone(), &file.plugins_allow),
             &listed(args.plugins_deny.clone(), &file.plugins_deny),
@@ -332,6 +342,7 @@ impl Common {
         }
         Ok(Common {
             allowed_paths,
+            config_providers,
             plugins,
             memory_limit,
             data_dir: args.data_dir.or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("connect-data")),
@@ -360,7 +371,10 @@ impl Common {
     }
 
     fn apply(&self, mut builder: WorkerBuilder) -> WorkerBuilder {
-        builder = builder.data_dir(&self.data_dir).allowed_paths(self.allowed_paths.clone());
+        builder = builder.data_dir(&self.data_dir).config_providers(self.config_providers);
+        if let Some(allowed) = &self.allowed_paths {
+            builder = builder.allowed_paths(allowed.clone());
+        }
         if !self.plugins.is_empty() {
             // One registry for the life of the process.
             let offered: &'static Registry = Box::leak(Box::new(self.plugins.apply(Registry::global())));

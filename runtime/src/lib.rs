@@ -24,12 +24,14 @@ pub mod schema_registry;
 mod secrets;
 mod state;
 mod task;
+mod topics;
 mod watchdog;
 pub mod wire;
 mod worker;
 
 pub use allowlist::{AllowedPaths, PathRefused, PluginFilter};
 pub use cli::main;
+pub use secrets::{ConfigProviders, UnknownProvider};
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;
 pub use task::{RunnerSettings, State};

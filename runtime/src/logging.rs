@@ -66,13 +66,30 @@ pub(crate) fn init(format: LogFormat) {
         std::env::var("RUST_LOG").ok().filter(|d| EnvFilter::try_new(d).is_ok()).unwrap_or_else(|| DEFAULT_DIRECTIVES.to_owned());
     let state = State::parse(&directives);
     let (filter, handle) = reload::Layer::new(state.filter());
-    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = tracing_subscriber::fmt::layer().with_writer(|| MaskedStderr);
     let installed = match format {
         LogFormat::Text => Registry::default().with(filter).with(lines.with_ansi(std::io::stderr().is_terminal())).try_init(),
         LogFormat::Json => Registry::default().with(filter).with(lines.json().with_current_span(false)).try_init(),
     };
     if installed.is_ok() {
         let _ = LEVELS.set(LogLevels { handle, state: Mutex::new(state) });
+    }
+}
+
+/// Standard error, every line masked of the secrets this process resolved
+/// ([`crate::secrets::mask_log`]), whichever crate logged it. The formatter writes each event
+/// in one call.
+struct MaskedStderr;
+
+impl std::io::Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::secrets::mask_log(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 

@@ -47,7 +47,7 @@ pub struct CommonConfig {
     pub tasks_max: u32,
     /// Topics a sink consumes (sinks only; this or `topics.regex`).
     #[serde(default)]
-    #[schemars(extend("x-group" = "Common", "x-aliases" = ["connect.topicnames"]))]
+    #[schemars(extend("x-group" = "Common", "x-aliases" = ["connect.topicnames"], "x-topic" = "name"))]
     pub topics: Vec<String>,
     /// Regular expression of the topics a sink consumes (sinks only; this or `topics`).
     #[serde(default)]
@@ -95,11 +95,11 @@ fn one() -> u32 {
 pub struct ErrorHandling {
     /// Maximum milliseconds to retry a failed operation; -1 retries forever.
     #[serde(rename = "errors_retry_timeout", default)]
-    #[schemars(range(min = -1), extend("x-group" = "Error Handling"))]
+    #[schemars(range(min = -1, max = 604_800_000), extend("x-group" = "Error Handling"))]
     pub retry_timeout_ms: i64,
     /// Maximum milliseconds between two retries.
     #[serde(rename = "errors_retry_delay_max_ms", default = "sixty_seconds")]
-    #[schemars(extend("x-group" = "Error Handling"))]
+    #[schemars(range(max = 604_800_000), extend("x-group" = "Error Handling"))]
     pub retry_delay_max_ms: u64,
     /// `none` stops the task on a bad record; `all` skips it (to the dead-letter topic if set).
     #[serde(rename = "errors_tolerance", default)]
@@ -115,7 +115,7 @@ pub struct ErrorHandling {
     pub log_include_messages: bool,
     /// Topic that receives records a sink could not process (empty: none).
     #[serde(rename = "errors_deadletterqueue_topic_name", default)]
-    #[schemars(extend("x-group" = "Error Handling"))]
+    #[schemars(extend("x-group" = "Error Handling", "x-topic" = "name"))]
     pub dead_letter_topic_name: String,
     /// Add `__connect.errors.*` properties describing the failure to dead-letter records.
     #[serde(rename = "errors_deadletterqueue_context_headers_enable", default)]
@@ -129,11 +129,11 @@ pub struct ErrorHandling {
     /// Milliseconds before the first automatic restart of a failed task; doubled for each
     /// further attempt.
     #[serde(rename = "errors_restart_backoff_ms", default = "one_second")]
-    #[schemars(range(min = 1), extend("x-group" = "Error Handling"))]
+    #[schemars(range(min = 1, max = 604_800_000), extend("x-group" = "Error Handling"))]
     pub restart_backoff_ms: u64,
     /// The longest wait before an automatic restart, in milliseconds.
     #[serde(rename = "errors_restart_backoff_max_ms", default = "sixty_seconds")]
-    #[schemars(range(min = 1), extend("x-group" = "Error Handling"))]
+    #[schemars(range(min = 1, max = 604_800_000), extend("x-group" = "Error Handling"))]
     pub restart_backoff_max_ms: u64,
 }
 

@@ -54,10 +54,11 @@ pub struct Credentials {
 pub struct Reconnect<const ATTEMPTS: u32, const BACKOFF_MS: u64> {
     /// Connection attempts before a task gives up.
     #[serde(default = "u32_default::<ATTEMPTS>")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1_000))]
     pub connection_attempts: u32,
     /// Milliseconds between two connection attempts.
     #[serde(default = "u64_default::<BACKOFF_MS>")]
+    #[schemars(range(max = 3_600_000))]
     pub connection_backoff_ms: u64,
 }
 
@@ -80,7 +81,7 @@ impl<const ATTEMPTS: u32, const BACKOFF_MS: u64> Default for Reconnect<ATTEMPTS,
 pub struct BatchSize<const DEFAULT: usize> {
     /// Records per poll (sources) or per write (sinks) at most.
     #[serde(default = "usize_default::<DEFAULT>")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 100_000))]
     pub batch_size: usize,
 }
 
@@ -96,9 +97,11 @@ impl<const DEFAULT: usize> Default for BatchSize<DEFAULT> {
 pub struct Retries<const RETRIES: u32, const BACKOFF_MS: u64> {
     /// Retries of a failed request before the task gives up.
     #[serde(default = "u32_default::<RETRIES>")]
+    #[schemars(range(max = 1_000))]
     pub max_retries: u32,
     /// Milliseconds before the first retry (doubling after each).
     #[serde(default = "u64_default::<BACKOFF_MS>")]
+    #[schemars(range(max = 3_600_000))]
     pub retry_backoff_ms: u64,
 }
 

@@ -41,6 +41,7 @@
 mod common;
 mod error;
 pub mod groups;
+mod names;
 mod parse;
 pub mod schema_info;
 
@@ -51,6 +52,7 @@ pub use common::{
     is_common_key,
 };
 pub use error::{ConfigError, ConfigErrors};
+pub use names::{InvalidTopic, MAX_LIST_ITEMS, MAX_TOPIC_CHARS, MAX_VALUE_CHARS, check_topic, check_topic_part};
 pub use parse::{ConfigOrigin, did_you_mean, parse_plugin_config};
 
 /// A flat configuration object, as it arrives over REST or from a file.

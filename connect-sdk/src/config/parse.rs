@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Number, Value as Json};
 
-use super::schema_info::{KeyInfo, keys_of, normalize_key};
+use super::names::{MAX_LIST_ITEMS, MAX_VALUE_CHARS, check_topic, check_topic_part};
+use super::schema_info::{KeyInfo, TopicKey, keys_of, normalize_key};
 use super::{ConfigErrors, ConfigMap};
 use crate::connector::{ConfigDeserialize, ConfigSchema};
 
@@ -129,7 +130,56 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Coerces a config value to what the key's schema wants: Kafka configs are often all strings.
 fn coerce(info: &KeyInfo, value: Json) -> Result<Json, String> {
-    coerce_to(&info.types, &info.item_types, value).and_then(|v| check_allowed(info, v)).and_then(|v| check_range(info, v))
+    check_size(info, &value)?;
+    coerce_to(&info.types, &info.item_types, value)
+        .and_then(|v| check_allowed(info, v))
+        .and_then(|v| check_range(info, v))
+        .and_then(|v| check_topics(info, v))
+}
+
+/// Every value is bounded: strings (and list items) in characters, lists in items.
+fn check_size(info: &KeyInfo, value: &Json) -> Result<(), String> {
+    let max_chars = info.max_length.map_or(MAX_VALUE_CHARS, |m| m as usize);
+    let max_items = info.max_items.map_or(MAX_LIST_ITEMS, |m| m as usize);
+    let too_long = |text: &str| {
+        let chars = text.chars().count();
+        (chars > max_chars).then(|| format!("the value has {chars} characters: at most {max_chars}"))
+    };
+    match value {
+        Json::String(text) => {
+            if let Some(message) = too_long(text) {
+                return Err(message);
+            }
+            let items = text.split(',').count();
+            if info.types.iter().any(|t| t == "array") && items > max_items {
+                return Err(format!("the list has {items} items: at most {max_items}"));
+            }
+            Ok(())
+        }
+        Json::Array(items) if items.len() > max_items => Err(format!("the list has {} items: at most {max_items}", items.len())),
+        Json::Array(items) => items.iter().filter_map(Json::as_str).find_map(too_long).map_or(Ok(()), Err),
+        _ => Ok(()),
+    }
+}
+
+/// Topic names (and parts of them) follow RocketMQ's rules; an empty name only where the
+/// key's default is empty (none).
+fn check_topics(info: &KeyInfo, value: Json) -> Result<Json, String> {
+    let check = |name: &str| match info.topic {
+        TopicKey::No => Ok(()),
+        TopicKey::Part => check_topic_part(name),
+        TopicKey::Name if name.is_empty() && info.default.as_ref().and_then(Json::as_str) == Some("") => Ok(()),
+        TopicKey::Name => check_topic(name),
+    };
+    let names: Vec<&str> = match &value {
+        Json::String(name) => vec![name],
+        Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+        _ => Vec::new(),
+    };
+    match names.into_iter().find_map(|name| check(name).err()) {
+        Some(invalid) => Err(format!("invalid topic: {invalid}")),
+        None => Ok(value),
+    }
 }
 
 fn check_range(info: &KeyInfo, value: Json) -> Result<Json, String> {
@@ -159,6 +209,9 @@ fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Jso
             let trimmed = text.trim();
             if trimmed.is_empty() && wants("null") {
                 Ok(Json::Null)
+            } else if trimmed.len() != text.len() && (wants("integer") || wants("number") || wants("boolean")) {
+                // " 1" read as 1 would show one value and use another.
+                Err(format!("invalid value {text:?}: remove the spaces around it"))
             } else if wants("integer") {
                 trimmed
                     .parse::<i64>()

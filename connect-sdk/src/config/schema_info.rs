@@ -32,12 +32,33 @@ pub struct KeyInfo {
     pub task_only: bool,
     /// The value names files or directories ([`annotations::PATH`]).
     pub path: bool,
+    /// URL schemes of a path key that name no local file (`s3`), whose values a worker does
+    /// not check as paths ([`annotations::REMOTE_SCHEMES`]).
+    pub remote_schemes: Vec<String>,
+    /// The value names RocketMQ topics, or parts of their names ([`annotations::TOPIC`]).
+    pub topic: TopicKey,
+    /// The most characters of a string value (the schema's `maxLength`), if declared.
+    pub max_length: Option<u64>,
+    /// The most items of a list value (the schema's `maxItems`), if declared.
+    pub max_items: Option<u64>,
     /// The smallest value allowed, for numbers.
     pub minimum: Option<f64>,
     /// The largest value allowed, for numbers.
     pub maximum: Option<f64>,
     /// Kafka Connect's type name (`INT`, `LONG`, `LIST`, `CLASS`...) shown by validation.
     pub kafka_type: &'static str,
+}
+
+/// What a key's value says of topics ([`annotations::TOPIC`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TopicKey {
+    /// Nothing.
+    #[default]
+    No,
+    /// A topic name, or a list of them, checked by [`check_topic`](super::check_topic).
+    Name,
+    /// A part of topic names (a prefix, a delimiter), checked by [`check_topic_part`](super::check_topic_part).
+    Part,
 }
 
 /// The schema extensions the SDK reads on a config field, written with schemars' `extend`
@@ -57,6 +78,14 @@ pub mod annotations {
     /// `true`: the value is a filesystem path, or a list of paths (a JSON array or a
     /// comma-separated string), which a worker checks against its allowed paths.
     pub const PATH: &str = "x-path";
+    /// The URL schemes (a list of strings, `["s3"]`) whose values of a [`PATH`] key are not
+    /// local: `s3://bucket/prefix` is not checked against the allowed paths, `file:///dir`
+    /// and a plain path are.
+    pub const REMOTE_SCHEMES: &str = "x-remote-schemes";
+    /// `"name"`: the value is a RocketMQ topic name or a list of them (`#[config(topic)]`);
+    /// `"part"`: a part of topic names, such as a prefix (`#[config(topic_part)]`). Checked at
+    /// validation against RocketMQ's rules.
+    pub const TOPIC: &str = "x-topic";
 }
 
 impl KeyInfo {
@@ -122,6 +151,14 @@ pub fn keys_of(root: &Schema) -> Vec<KeyInfo> {
                 group: schema.get(annotations::GROUP).and_then(Json::as_str).map(str::to_owned),
                 task_only: schema.get(annotations::TASK_ONLY).and_then(Json::as_bool).unwrap_or(false),
                 path: schema.get(annotations::PATH).and_then(Json::as_bool).unwrap_or(false),
+                remote_schemes: strings(annotations::REMOTE_SCHEMES),
+                topic: match schema.get(annotations::TOPIC).and_then(Json::as_str) {
+                    Some("name") => TopicKey::Name,
+                    Some("part") => TopicKey::Part,
+                    _ => TopicKey::No,
+                },
+                max_length: schema.get("maxLength").and_then(Json::as_u64),
+                max_items: schema.get("maxItems").and_then(Json::as_u64),
                 minimum: schema.get("minimum").and_then(Json::as_f64),
                 maximum: schema.get("maximum").and_then(Json::as_f64),
                 kafka_type: kafka_type(schema, &types),

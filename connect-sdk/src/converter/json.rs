@@ -44,6 +44,7 @@ pub struct JsonConverter {
     pub decimal_format: DecimalFormat,
     /// Accepted for compatibility: schemas are not cached because parsing them is cheap here.
     #[serde(default = "cache_size")]
+    #[schemars(range(max = 100_000))]
     pub schemas_cache_size: u32,
     /// Write a null field of a schema with a default as that default.
     #[serde(default = "yes")]

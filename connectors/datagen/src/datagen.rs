@@ -15,15 +15,18 @@ use connect_sdk::record::now_millis;
 #[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
 pub struct DatagenSource {
     /// Topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// Records per second per task; 0 is as fast as possible.
     #[serde(default)]
+    #[schemars(range(max = 10_000_000))]
     pub records_per_second: u64,
     /// Records per task before it stops producing; 0 is endless.
     #[serde(default)]
     pub max_records: u64,
     /// Size of each value in bytes (at least the `<task>-<sequence>` prefix).
     #[serde(default)]
+    #[schemars(range(max = 1_048_576))]
     pub payload_bytes: usize,
     /// `batch.size`.
     #[serde(flatten)]
@@ -35,6 +38,9 @@ impl DatagenSource {
         vec![self.clone(); max_tasks.max(1)]
     }
 }
+
+/// The most value bytes one poll generates (large payloads make small polls).
+const MAX_POLL_BYTES: usize = 8 << 20;
 
 /// Emits one task's sequence.
 pub struct DatagenTask {
@@ -62,7 +68,9 @@ impl SourceTask for DatagenTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
-        let mut count = self.config.batch.batch_size as u64;
+        // At most MAX_POLL_BYTES of values a poll, whatever batch.size says.
+        let fitting = (MAX_POLL_BYTES / self.config.payload_bytes.max(1)).max(1) as u64;
+        let mut count = (self.config.batch.batch_size as u64).min(fitting);
         if self.config.max_records > 0 {
             count = count.min(self.config.max_records.saturating_sub(self.next));
             if count == 0 {

@@ -28,13 +28,14 @@ pub struct FileSource {
     #[config(path)]
     pub files: Vec<String>,
     /// Topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<2000>,
     /// The longest line accepted, in bytes; a longer one fails the task.
     #[serde(default = "default_max_line_bytes")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 16_777_216))]
     pub max_line_bytes: usize,
 }
 

@@ -46,6 +46,7 @@ pub struct RequestConfig {
     pub bearer_token: Option<String>,
     /// Milliseconds a request may take.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 3_600_000))]
     pub request_timeout_ms: u64,
     /// Retries of a request answered 5xx/408/429 or lost on the network (the backoff doubles, at most 30 s).
     #[serde(flatten)]

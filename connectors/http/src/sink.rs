@@ -41,6 +41,7 @@ pub struct HttpSink {
     pub request: RequestConfig,
     /// Records per request at most.
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 10_000))]
     pub batch_max_size: usize,
     /// `json` (an array of the values) or `string` (the values joined by `batch.separator`).
     #[serde(default)]

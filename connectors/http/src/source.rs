@@ -45,13 +45,16 @@ pub struct HttpSource {
     #[serde(flatten)]
     pub request: RequestConfig,
     /// Topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// Milliseconds between two requests that brought nothing new.
     #[serde(default = "default_interval")]
+    #[schemars(range(max = 604_800_000))]
     pub poll_interval_ms: u64,
     /// The largest response body read, in bytes: a longer one (an endless stream, a page far
     /// larger than expected) fails the task instead of filling the worker's memory.
     #[serde(default = "default_max_bytes")]
+    #[schemars(range(min = 1, max = 268_435_456))]
     pub http_response_max_bytes: usize,
 }
 

@@ -40,6 +40,7 @@ pub struct JdbcSource {
     /// Milliseconds a row must be old before it is read, so transactions still open when it
     /// was stamped have committed.
     #[serde(default)]
+    #[schemars(range(max = 604_800_000))]
     pub timestamp_delay_interval_ms: u64,
     /// Tables to copy (default: all of the database's).
     #[serde(default)]
@@ -54,15 +55,19 @@ pub struct JdbcSource {
     #[serde(default)]
     pub query: Option<String>,
     /// Prefix of the topic names: the topic is the prefix plus the table name (or the prefix alone with `query`).
+    #[config(topic_part)]
     pub topic_prefix: String,
     /// Milliseconds between two polls of a table that had no new rows.
     #[serde(default = "default_poll_interval_ms")]
+    #[schemars(range(max = 604_800_000))]
     pub poll_interval_ms: u64,
     /// Rows per poll of a table at most.
     #[serde(default = "default_batch_max_rows")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub batch_max_rows: usize,
     /// Milliseconds between two lookups of the tables.
     #[serde(default = "default_table_poll_interval_ms")]
+    #[schemars(range(max = 604_800_000))]
     pub table_poll_interval_ms: u64,
     /// The tables one task copies (set when the connector plans its tasks;
     /// users do not set it).

@@ -36,12 +36,14 @@ pub struct MqttSink {
     pub mqtt_topic: String,
     /// QoS: 0 (fire and forget) or 1 (acknowledged).
     #[serde(default = "default_qos")]
+    #[schemars(range(max = 2))]
     pub mqtt_qos: u8,
     /// Publish as retained messages.
     #[serde(default)]
     pub mqtt_retain: bool,
     /// Seconds between keep-alive pings.
     #[serde(default = "default_keep_alive")]
+    #[schemars(range(max = 65_535))]
     pub mqtt_keepalive_interval: u64,
 }
 

@@ -39,20 +39,24 @@ pub struct MqttSource {
     pub mqtt_topics: Vec<String>,
     /// QoS of the subscriptions: 0 (at most once) or 1 (at least once).
     #[serde(default = "default_qos")]
+    #[schemars(range(max = 2))]
     pub mqtt_qos: u8,
     /// Start a fresh session (the broker forgets what it kept for this client id).
     #[serde(default)]
     pub mqtt_clean_session: bool,
     /// Seconds between keep-alive pings.
     #[serde(default = "default_keep_alive")]
+    #[schemars(range(max = 65_535))]
     pub mqtt_keepalive_interval: u64,
     /// RocketMQ topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_wait_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_wait_ms: u64,
 }
 

@@ -59,9 +59,11 @@ pub struct MySqlCdcSource {
     #[serde(flatten)]
     pub credentials: Credentials,
     /// Prefix of the topics and the `source.name` of every record.
+    #[config(topic_part)]
     pub topic_prefix: String,
     /// What joins the prefix, database and table in a topic name (RocketMQ topics cannot hold `.`).
     #[serde(default = "default_delimiter")]
+    #[config(topic_part)]
     pub topic_delimiter: String,
     /// Replica id this connector uses on the server (default: derived from the connector's name).
     #[serde(default)]
@@ -97,18 +99,22 @@ pub struct MySqlCdcSource {
     pub tombstones_on_delete: bool,
     /// Records per poll at most.
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_batch_size: usize,
     /// Milliseconds a poll waits for changes.
     #[serde(default = "default_poll_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_interval_ms: u64,
     /// Every this many milliseconds without a captured change while the binlog moves on
     /// (changes of other tables), a heartbeat record carries the current position, so the
     /// committed offset keeps up and a restart does not re-read (or miss, once purged) the
     /// binlog of tables it does not capture (0: off).
     #[serde(default)]
+    #[schemars(range(max = 604_800_000))]
     pub heartbeat_interval_ms: u64,
     /// Heartbeat records go to `<heartbeat.topics.prefix><topic.delimiter><topic.prefix>`.
     #[serde(default = "default_heartbeat_prefix")]
+    #[config(topic_part)]
     pub heartbeat_topics_prefix: String,
     /// `connection.attempts` and `connection.backoff.ms`.
     #[serde(flatten)]

@@ -35,16 +35,18 @@ pub struct NatsSource {
     #[serde(default)]
     pub nats_subject: Option<String>,
     /// Topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_wait_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_wait_ms: u64,
     /// Messages delivered and not yet acknowledged at most (the consumer's `max_ack_pending`).
     #[serde(default = "default_ack_pending")]
-    #[schemars(range(min = 2))]
+    #[schemars(range(min = 2, max = 1_000_000))]
     pub nats_max_ack_pending: i64,
 }
 

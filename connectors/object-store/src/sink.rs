@@ -43,6 +43,7 @@ pub enum Partitioner {
             task = ObjectStoreSinkTask, validate = ObjectStoreSink::check)]
 pub struct ObjectStoreSink {
     /// `file:///dir` (or `/dir`) or `s3://bucket[/prefix]`.
+    #[config(path, remote = "s3")]
     pub store_url: String,
     /// The S3 settings (`s3.endpoint`, `s3.region`, `aws.access.key.id`, `aws.secret.access.key`).
     #[serde(flatten)]
@@ -55,17 +56,19 @@ pub struct ObjectStoreSink {
     pub topics_dir: String,
     /// Records per file at most.
     #[serde(default = "default_flush_size")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10_000_000))]
     pub flush_size: usize,
     /// Bytes (of JSON lines) per file at most, before compression.
     #[serde(default = "default_file_bytes")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 268_435_456))]
     pub file_max_bytes: usize,
     /// A record whose timestamp is this many milliseconds past its file's first starts a new file (0: off).
     #[serde(default)]
+    #[schemars(range(max = 604_800_000))]
     pub rotate_interval_ms: u64,
     /// A file open this many milliseconds (wall clock) is written at the next flush (0: off).
     #[serde(default)]
+    #[schemars(range(max = 604_800_000))]
     pub rotate_schedule_interval_ms: u64,
     /// `default` (by queue), `time` (by record timestamp) or `field` (by record fields).
     #[serde(default)]

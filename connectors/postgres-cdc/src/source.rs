@@ -76,9 +76,11 @@ pub struct PostgresCdcSource {
     #[serde(flatten)]
     pub credentials: Credentials,
     /// Prefix of the topics and the `source.name` of every record.
+    #[config(topic_part)]
     pub topic_prefix: String,
     /// What joins the prefix, schema and table in a topic name (RocketMQ topics cannot hold `.`).
     #[serde(default = "default_delimiter")]
+    #[config(topic_part)]
     pub topic_delimiter: String,
     /// The logical replication slot (default: `connect_` and the connector's name).
     #[serde(default)]
@@ -113,9 +115,11 @@ pub struct PostgresCdcSource {
     pub tombstones_on_delete: bool,
     /// Records per poll at most.
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_batch_size: usize,
     /// Milliseconds a poll waits for changes.
     #[serde(default = "default_poll_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_interval_ms: u64,
     /// `connection.attempts` and `connection.backoff.ms`.
     #[serde(flatten)]

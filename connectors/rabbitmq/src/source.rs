@@ -36,12 +36,14 @@ pub struct RabbitMqSource {
     #[serde(default = "default_prefetch")]
     pub rabbitmq_prefetch_count: u16,
     /// Topic to write to.
+    #[config(topic)]
     pub topic: String,
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_wait_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_wait_ms: u64,
 }
 

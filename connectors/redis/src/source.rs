@@ -39,6 +39,7 @@ pub struct RedisSource {
     pub batch: BatchSize<500>,
     /// Milliseconds a read waits for new entries.
     #[serde(default = "default_block_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub redis_block_ms: u64,
 }
 

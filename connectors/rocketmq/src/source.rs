@@ -39,6 +39,7 @@ pub struct RocketMqSource {
     /// Name server(s) of the source cluster, `host:9876` (`;`-separated for several).
     pub source_namesrv: String,
     /// Topics to copy, comma-separated.
+    #[config(topic)]
     pub source_topics: Vec<String>,
     /// Target topic; `${topic}` is replaced by the source topic.
     #[serde(default = "default_topic")]
@@ -48,12 +49,15 @@ pub struct RocketMqSource {
     pub source_start_from: StartFrom,
     /// Messages pulled per request.
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 1_024))]
     pub batch_size: i32,
     /// Milliseconds a poll waits for messages.
     #[serde(default = "default_poll_ms")]
+    #[schemars(range(max = 3_600_000))]
     pub poll_timeout_ms: u64,
     /// Milliseconds between two lookups of the source topics' queues.
     #[serde(default = "default_refresh_ms")]
+    #[schemars(range(max = 604_800_000))]
     pub source_queue_refresh_ms: u64,
     /// The queues one task copies, `topic|broker|queue id` (set when the connector plans its tasks;
     /// users do not set it).

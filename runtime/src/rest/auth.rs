@@ -14,12 +14,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 
 use super::ApiError;
+use super::call::Call;
 
 /// What a user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,16 +162,15 @@ pub(super) struct Gate {
     pub(super) credentials: Credentials,
     /// Paths whose `GET` needs no credentials.
     pub(super) open_paths: Arc<Vec<String>>,
-    /// RocketMQ Connect's `GET` writes are served: they need `admin`.
-    pub(super) get_writes: bool,
 }
 
-/// Lets a request through when its credentials allow it (see the module documentation).
+/// Lets a request through when its credentials allow it (see the module documentation), as
+/// the guard judged it: a `HEAD` or an encoded query that would write is a write here too.
 pub(super) async fn check(State(gate): State<Gate>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let reads = matches!(method, Method::GET | Method::HEAD) && !(gate.get_writes && super::guard::is_get_write(request.uri()));
-    if reads && (gate.open_paths.contains(&path) || super::ui::is_asset(&path)) {
+    let Some(call) = request.extensions().get::<Call>().cloned() else {
+        return super::refuse(request, ApiError::new(500, "the request was not judged before its credentials")).await;
+    };
+    if call.reads() && (gate.open_paths.contains(&call.path) || super::ui::is_asset(&call.path)) {
         return next.run(request).await;
     }
     let user = match request.headers().get(header::AUTHORIZATION) {
@@ -180,11 +180,12 @@ pub(super) async fn check(State(gate): State<Gate>, request: Request, next: Next
             None => return unauthorized(request, "the credentials are not valid").await,
         },
     };
-    if !reads && user.role != Role::Admin {
+    let (method, path) = (&call.method, &call.path);
+    if call.writes && user.role != Role::Admin {
         let refusal = ApiError::new(403, format!("user {:?} may only read: {method} {path} needs the admin role", user.name));
         return super::refuse(request, refusal).await;
     }
-    if !reads {
+    if call.writes {
         tracing::info!(user = %user.name, %method, %path, "REST write");
     }
     next.run(request).await

@@ -4,11 +4,13 @@
 //! call the [`Worker`]'s API only.
 
 mod auth;
+mod call;
 mod guard;
 mod kafka;
 mod openapi;
 mod registry;
 mod rocketmq;
+mod serve;
 mod tls;
 mod ui;
 
@@ -27,6 +29,7 @@ use serde_json::json;
 use crate::worker::{Worker, WorkerError};
 
 /// A failed call: Kafka Connect's `{"error_code": ..., "message": ...}`.
+#[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
@@ -69,15 +72,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     }
 }
 
-/// The most of a refused request's body read before the refusal is sent (axum's body limit).
-const REFUSED_BODY_READ: usize = 2 * 1024 * 1024;
-
 /// Answers `refusal` to a request that was not let through, after reading (and dropping) what
-/// it still sends, up to [`REFUSED_BODY_READ`] bytes: an HTTP/2 client still sending its body
+/// it still sends, bounded as the guard bounds bodies: an HTTP/2 client still sending its body
 /// when the answer comes gets its stream reset and reports a transport error instead of the
 /// 401, 403 or 415 the answer says.
 async fn refuse(request: Request, refusal: ApiError) -> Response {
-    let _ = axum::body::to_bytes(request.into_body(), REFUSED_BODY_READ).await;
+    let _ = guard::read_body(request.into_body()).await;
     refusal.into_response()
 }
 
@@ -170,7 +170,6 @@ fn protect(router: Router<Worker>, worker: Worker, options: &RestOptions, loopba
         let gate = auth::Gate {
             credentials: credentials.clone(),
             open_paths: std::sync::Arc::new(options.open_paths.clone()),
-            get_writes: options.get_writes,
         };
         router = router.layer(axum::middleware::from_fn_with_state(gate, auth::check));
     }
@@ -200,8 +199,8 @@ async fn serve_router(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match &options.tls {
-        Some(tls) => axum::serve(tls::TlsListener::new(listener, tls)?, router).with_graceful_shutdown(shutdown).await,
-        None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+        Some(tls) => serve::serve_connections(tls::TlsListener::new(listener, tls)?, router, shutdown).await,
+        None => serve::serve_connections(listener, router, shutdown).await,
     }
 }
 

@@ -166,6 +166,13 @@ impl Api {
         self.add("get", path, get(handler), op)
     }
 
+    /// `GET path` served by `handler` although it changes state (RocketMQ Connect's calls):
+    /// only to a request the guard judged a write ([`super::call::require_judged_write`]).
+    pub(super) fn get_write<H: Handler<T, Worker>, T: 'static>(self, path: &str, handler: H, op: Op) -> Api {
+        let route = get(handler).route_layer(axum::middleware::from_fn(super::call::require_judged_write));
+        self.add("get", path, route, op)
+    }
+
     /// `POST path`.
     pub(super) fn post<H: Handler<T, Worker>, T: 'static>(self, path: &str, handler: H, op: Op) -> Api {
         self.add("post", path, post(handler), op)

@@ -1,7 +1,7 @@
 //! RocketMQ Connect's REST calls: their paths and their `{"status": 200, "body": ...}`
 //! envelope, over the same worker API as Kafka's.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
 use super::openapi::{Api, op};
+use super::call::Call;
 use super::{ApiError, ApiResult, JsonBody};
 use crate::state::configs::TargetState;
 use crate::worker::PluginInfo;
@@ -25,20 +26,20 @@ pub(super) fn routes(api: Api) -> Api {
     let gated = "RocketMQ Connect's GET write (405 unless the worker runs with --rest-get-writes)";
     api.tag("RocketMQ Connect")
         .get("/connectors/list", list, op("Every connector's status").envelope::<BTreeMap<String, ConnectorStatus>>("By name"))
-        .get("/connectors/stop/all", stop_all, op(gated).envelope::<String>("Stopped"))
+        .get_write("/connectors/stop/all", stop_all, op(gated).envelope::<String>("Stopped"))
         .post("/connectors/stop/all", stop_all, op("Stops every connector").envelope::<String>("Stopped"))
-        .get("/connectors/pause/all", pause_all, op(gated).envelope::<String>("Paused"))
+        .get_write("/connectors/pause/all", pause_all, op(gated).envelope::<String>("Paused"))
         .post("/connectors/pause/all", pause_all, op("Pauses every connector").envelope::<String>("Paused"))
-        .get("/connectors/resume/all", resume_all, op(gated).envelope::<String>("Resumed"))
+        .get_write("/connectors/resume/all", resume_all, op(gated).envelope::<String>("Resumed"))
         .post("/connectors/resume/all", resume_all, op("Resumes every connector").envelope::<String>("Resumed"))
         .post(
             "/connectors/{name}",
             create,
             op("Creates a connector from its config").body_schema(config()).returns::<ConnectorInfo>(201, "Created"),
         )
-        .get("/connectors/{name}/pause", super::kafka::pause, op(gated).empty(202, "Pausing"))
-        .get("/connectors/{name}/resume", super::kafka::resume, op(gated).empty(202, "Resuming"))
-        .get("/connectors/{name}/stop", super::kafka::stop, op(gated).empty(204, "Stopped"))
+        .get_write("/connectors/{name}/pause", super::kafka::pause, op(gated).empty(202, "Pausing"))
+        .get_write("/connectors/{name}/resume", super::kafka::resume, op(gated).empty(202, "Resuming"))
+        .get_write("/connectors/{name}/stop", super::kafka::stop, op(gated).empty(204, "Stopped"))
         .post("/connectors/{name}/stop", super::kafka::stop, op("Stops a connector").empty(204, "Stopped"))
         .get("/getClusterInfo", cluster_info, op("The cluster's members").envelope::<Vec<String>>("Worker ids"))
         .get(
@@ -93,8 +94,17 @@ pub(super) struct ConfigQuery {
 
 /// `GET /connectors/{name}`: Kafka's connector info, or with `?config={...}` RocketMQ
 /// Connect's create.
-pub(super) async fn get_connector(State(worker): State<Worker>, Path(name): Path<String>, Query(query): Query<ConfigQuery>) -> ApiResult {
+pub(super) async fn get_connector(
+    State(worker): State<Worker>,
+    Path(name): Path<String>,
+    Query(query): Query<ConfigQuery>,
+    call: Option<Extension<Call>>,
+) -> ApiResult {
     match query.config {
+        // Served only when the guard judged it the write it is.
+        Some(_) if !call.is_some_and(|Extension(call)| call.writes && call.method == axum::http::Method::GET) => {
+            Err(ApiError::new(405, "?config= creates a connector: it is served to a GET judged as a write only"))
+        }
         Some(text) => {
             let config: JsonValue =
                 serde_json::from_str(&text).map_err(|e| ApiError::bad_request(format!("config is not valid JSON: {e}")))?;

@@ -188,6 +188,8 @@ pub struct TaskPipeline {
     pub lease: crate::cluster::lease::TaskLease,
     /// The task's calls into connector code, watched for calls that do not return.
     pub calls: crate::watchdog::TaskCalls,
+    /// The topics it may use.
+    pub topics: crate::topics::TopicRules,
 }
 
 impl TaskPipeline {

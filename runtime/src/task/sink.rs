@@ -177,7 +177,9 @@ impl SinkRunner {
             TopicSelection::List(topics) => topics.clone(),
             TopicSelection::Regex(regex) => match self.mq.topics().await {
                 Ok(topics) => {
-                    let matching: Vec<String> = topics.into_iter().filter(|t| regex.is_match(t)).collect();
+                    // Never the worker's own topics, nor RocketMQ's, whatever the pattern matches.
+                    let rules = &self.pipeline.topics;
+                    let matching: Vec<String> = topics.into_iter().filter(|t| regex.is_match(t) && rules.refusal(t).is_none()).collect();
                     // Look again soon while nothing matches: the topics may be about to appear.
                     complete = !matching.is_empty();
                     matching

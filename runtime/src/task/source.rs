@@ -381,7 +381,8 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
         let errors = &pipeline.errors;
         let description = errors.log_enable.then(|| {
             let value = if errors.log_include_messages { record.value.to_string() } else { "<hidden>".to_owned() };
-            format!("topic={} value={value}", record.topic)
+            let topic = record.topic.get(..record.topic.floor_char_boundary(200)).unwrap_or_default();
+            format!("topic={topic} value={value}")
         });
         let transformed = match pipeline.chain.apply(record) {
             Ok(Some(r)) => r,
@@ -394,6 +395,10 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
                 continue;
             }
         };
+        if let Some(refusal) = pipeline.topics.refusal(&transformed.topic) {
+            pipeline.tolerate(Error::other(refusal), || description.unwrap_or_default())?;
+            continue;
+        }
         let converters = &pipeline.converters;
         // The record is taken apart: its key and value move into the converters.
         let connect_sdk::record::Record { topic, key, key_schema, value, value_schema, headers, timestamp, .. } = transformed;

@@ -278,16 +278,24 @@ impl Worker {
     /// as its consumer group committed them in the broker.
     pub async fn offsets(&self, name: &str) -> Result<Vec<Json>, WorkerError> {
         let spec = self.spec(name)?;
+        // A partition or an offset may hold what a placeholder resolved to (a file's path).
+        let secrets = self.inner.launcher.secrets(&spec);
         if self.kind_of(&spec.config) == PluginKind::Sink {
             let committed = self.inner.mq.committed_offsets(&sink_group(name)).await?;
             return Ok(committed
                 .into_iter()
                 .map(|(topic, broker, queue, offset)| {
-                    json!({"partition": {"rocketmq_topic": topic, "rocketmq_broker": broker, "rocketmq_queue": queue}, "offset": {"rocketmq_offset": offset}})
+                    secrets.redact_json(json!({"partition": {"rocketmq_topic": topic, "rocketmq_broker": broker, "rocketmq_queue": queue}, "offset": {"rocketmq_offset": offset}}))
                 })
                 .collect());
         }
-        Ok(self.inner.offsets.of(name).into_iter().map(|e| json!({"partition": e.partition, "offset": e.offset})).collect())
+        Ok(self
+            .inner
+            .offsets
+            .of(name)
+            .into_iter()
+            .map(|e| secrets.redact_json(json!({"partition": e.partition, "offset": e.offset})))
+            .collect())
     }
 
     /// Alters source offsets of a stopped connector (`None` forgets one: the source starts over there).
@@ -335,7 +343,7 @@ impl Worker {
         if let Some(topic) = config.get("topic").or_else(|| config.get("connect.topicname")).and_then(Json::as_str) {
             topics.insert(topic.to_owned());
         }
-        if let Ok(validated) = self.inner.launcher.validate(&config) {
+        if let Ok((validated, _)) = self.inner.launcher.validate(&config) {
             match validated.common().topic_selection() {
                 Some(TopicSelection::List(list)) => topics.extend(list.iter().cloned()),
                 Some(TopicSelection::Regex(regex)) => {

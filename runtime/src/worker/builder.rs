@@ -12,6 +12,8 @@ use super::herder::{Herder, HerderSettings};
 use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
 use crate::allowlist::AllowedPaths;
+use crate::secrets::ConfigProviders;
+use crate::topics::TopicRules;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
@@ -114,7 +116,8 @@ pub struct WorkerBuilder {
     registry: &'static Registry,
     converters: ConverterDefaults,
     settings: RunnerSettings,
-    allowed_paths: AllowedPaths,
+    allowed_paths: Option<AllowedPaths>,
+    config_providers: ConfigProviders,
     memory_limit: Option<usize>,
     schema_registry_url: Option<String>,
 }
@@ -129,7 +132,8 @@ impl Default for WorkerBuilder {
             registry: Registry::global(),
             converters: ConverterDefaults::default(),
             settings: RunnerSettings::default(),
-            allowed_paths: AllowedPaths::any(),
+            allowed_paths: None,
+            config_providers: ConfigProviders::none(),
             memory_limit: None,
             schema_registry_url: None,
         }
@@ -199,9 +203,17 @@ impl WorkerBuilder {
     }
 
     /// The files connectors (their keys marked `#[config(path)]`) and `${file:...}` placeholders
-    /// may name (default: any); a config naming another is refused with a 400 naming its key.
+    /// may name (default: those under the data directory); a config naming another is refused
+    /// with a 400 naming its key. The worker's own state files are refused in any case.
     pub fn allowed_paths(mut self, allowed: AllowedPaths) -> WorkerBuilder {
-        self.allowed_paths = allowed;
+        self.allowed_paths = Some(allowed);
+        self
+    }
+
+    /// The placeholders connector configs may hold (`${env:...}`, `${file:...}`; default:
+    /// none, and a config holding one is refused naming its key).
+    pub fn config_providers(mut self, providers: ConfigProviders) -> WorkerBuilder {
+        self.config_providers = providers;
         self
     }
 
@@ -235,6 +247,7 @@ impl WorkerBuilder {
             )));
         }
         let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(WorkerError::InvalidSetting)?;
+        let allowed_paths = self.checked_allowed_paths()?;
         let (embedded, namesrv_addr) = match &self.broker {
             Broker::External(addr) => (None, addr.clone()),
             Broker::Embedded { namesrv_port, broker_port } => {
@@ -327,7 +340,11 @@ impl WorkerBuilder {
         let launcher = Arc::new(
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
                 .with_lease(lease.clone())
-                .with_allowed_paths(self.allowed_paths)
+                .with_allowed_paths(allowed_paths)
+                .with_topic_rules(TopicRules::new(self.cluster.iter().flat_map(|c| {
+                    [c.config_topic.clone(), c.offset_topic.clone(), c.status_topic.clone(), c.schema_topic.clone()]
+                })))
+                .with_config_providers(self.config_providers)
                 .with_calls(calls.clone())
                 .with_memory(memory.clone())
                 .with_schema_registry_url(self.schema_registry_url.clone()),
@@ -365,6 +382,20 @@ impl WorkerBuilder {
         };
         worker.inner.herder.start().await;
         Ok(worker)
+    }
+}
+
+impl WorkerBuilder {
+    /// The allowed paths (by default the data directory), never the worker's own state in it.
+    fn checked_allowed_paths(&self) -> Result<AllowedPaths, WorkerError> {
+        let unusable = |e: std::io::Error| WorkerError::InvalidSetting(format!("data directory {}: {e}", self.data_dir.display()));
+        std::fs::create_dir_all(&self.data_dir).map_err(unusable)?;
+        let allowed = match &self.allowed_paths {
+            Some(allowed) => allowed.clone(),
+            None => AllowedPaths::under(std::slice::from_ref(&self.data_dir)).map_err(unusable)?,
+        };
+        let state = ["connectors.json", "connectors.json.tmp", "offsets.json", "offsets.json.tmp", "schemas.json", "schemas.json.tmp", "rocketmq"];
+        Ok(allowed.except(&state.map(|name| self.data_dir.join(name))))
     }
 }
 

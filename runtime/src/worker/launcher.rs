@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use connect_sdk::assembly::{ValidatedConfig, class_of};
-use connect_sdk::config::schema_info::keys_of;
+use connect_sdk::assembly::{ConnectorPlugin, ValidatedConfig, class_of};
+use connect_sdk::config::common_keys;
+use connect_sdk::config::schema_info::{TopicKey, keys_of};
+
 use connect_sdk::config::{ConfigErrors, ConfigMap, ErrorHandling, ExactlyOnceSupport, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::ConverterDefaults;
@@ -25,13 +27,14 @@ use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
 use crate::retry::RetryPolicy;
-use crate::secrets::Secrets;
+use crate::secrets::{ConfigProviders, Placeholders, Secrets};
 use crate::state::configs::ConnectorSpec;
 use crate::state::offsets::SourceOffsets;
 use crate::task::exactly_once::{ExactlyOnce, Resume};
 use crate::task::sink::SinkRunner;
 use crate::task::source::{Routes, SourceRunner};
 use crate::task::{RunnerSettings, TaskPipeline, TaskRunner};
+use crate::topics::TopicRules;
 use crate::watchdog::Calls;
 
 /// Starts connectors and tasks on this worker.
@@ -45,16 +48,28 @@ pub(crate) struct Launcher {
     metrics: Arc<Metrics>,
     /// This worker's lease in its cluster (`None` standalone): every task checks it before it writes.
     lease: Option<Arc<Lease>>,
-    /// Per connector, the revision last validated here and its result.
-    validated: Mutex<BTreeMap<String, (u64, Arc<ValidatedConfig>)>>,
-    /// The files connector configs and `${file:...}` placeholders may name.
-    allowed_paths: AllowedPaths,
+    /// Per connector, the revision last validated here, its result and its secrets.
+    validated: Mutex<BTreeMap<String, Checked>>,
+    /// The providers placeholders are resolved from, and the files connector configs and
+    /// `${file:...}` placeholders may name.
+    placeholders: Placeholders,
     /// Calls into tasks in progress, watched for those that do not return.
     calls: Calls,
     /// The worker's memory budget, counting every task's heap.
     memory: Option<MemoryBudget>,
     /// This worker's registry URL, for converters given no `schema.registry.url`.
     schema_registry_url: Option<String>,
+    /// The topics connectors may use.
+    topics: TopicRules,
+}
+
+/// One connector revision as checked here.
+#[derive(Clone)]
+struct Checked {
+    revision: u64,
+    validated: Arc<ValidatedConfig>,
+    /// What its placeholders resolved to, to keep them out of what its units report.
+    secrets: Secrets,
 }
 
 /// The key registry-backed converters read their registry's URL from.
@@ -80,10 +95,11 @@ impl Launcher {
             metrics,
             lease: None,
             validated: Mutex::default(),
-            allowed_paths: AllowedPaths::any(),
+            placeholders: Placeholders::default(),
             calls: Calls::default(),
             memory: None,
             schema_registry_url: None,
+            topics: TopicRules::default(),
         }
     }
 
@@ -132,50 +148,72 @@ impl Launcher {
 
     /// Connector configs and `${file:...}` placeholders may name files under `allowed` only.
     pub(super) fn with_allowed_paths(mut self, allowed: AllowedPaths) -> Launcher {
-        self.allowed_paths = allowed;
+        self.placeholders.allowed = allowed;
+        self
+    }
+
+    /// Connectors may use the topics `rules` allow.
+    pub(super) fn with_topic_rules(mut self, rules: TopicRules) -> Launcher {
+        self.topics = rules;
+        self
+    }
+
+    /// Placeholders are resolved by `providers` only.
+    pub(super) fn with_config_providers(mut self, providers: ConfigProviders) -> Launcher {
+        self.placeholders.providers = providers;
         self
     }
 
     /// `raw` with its placeholders resolved, and the paths it names (the connector's keys marked
-    /// `#[config(path)]`) checked against the allowed paths; each failure names its key, with
-    /// the placeholders put back where a secret would show.
+    /// `#[config(path)]`) resolved and checked against the allowed paths, so its units open the
+    /// paths that were checked; each failure names its key, with the placeholders put back
+    /// where a secret would show.
     pub(super) fn resolve(&self, raw: &ConfigMap) -> Result<(ConfigMap, Secrets), ConfigErrors> {
-        let (resolved, secrets) = crate::secrets::resolve_tracked(raw, &self.allowed_paths)?;
-        if self.allowed_paths.is_unrestricted() {
-            return Ok((resolved, secrets));
-        }
-        let Some(plugin) = class_of(&resolved).and_then(|class| self.registry.connector(&class).ok()) else {
-            return Ok((resolved, secrets));
+        let (mut resolved, secrets) = match crate::secrets::resolve_tracked(raw, &self.placeholders) {
+            Ok(resolved) => resolved,
+            // What did resolve is masked in the messages of what did not.
+            Err(errors) => return Err(self.secrets_of(raw).redact_errors(errors)),
         };
-        let mut errors = ConfigErrors::new();
-        for key in keys_of(&(plugin.config_schema)()).into_iter().filter(|k| k.path) {
-            for (name, value) in resolved.iter().filter(|(name, _)| key.answers_to(name)) {
-                let paths: Vec<&str> = match value {
-                    Json::String(text) => text.split(',').map(str::trim).filter(|p| !p.is_empty()).collect(),
-                    Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
-                    _ => Vec::new(),
-                };
-                for path in paths {
-                    if let Err(refused) = self.allowed_paths.check(path) {
-                        errors.push(name.clone(), refused.to_string());
-                    }
-                }
+        let connector_config = resolved.clone();
+        self.resolve_paths(&mut resolved, &connector_config).map_err(|e| secrets.redact_errors(e))?;
+        Ok((resolved, secrets))
+    }
+
+    /// Resolves in place the paths of `config`, a config of the connector `connector_config` names.
+    fn resolve_paths(&self, config: &mut ConfigMap, connector_config: &ConfigMap) -> Result<(), ConfigErrors> {
+        let Some(plugin) = class_of(connector_config).and_then(|class| self.registry.connector(&class).ok()) else {
+            return Ok(());
+        };
+        self.placeholders.allowed.resolve_config(config, &keys_of(&(plugin.config_schema)())).into_result(())
+    }
+
+    /// What the placeholders of `raw` that resolve resolve to.
+    fn secrets_of(&self, raw: &ConfigMap) -> Secrets {
+        let mut secrets = Secrets::default();
+        for (key, value) in raw {
+            let one = ConfigMap::from_iter([(key.clone(), value.clone())]);
+            if let Ok((_, found)) = crate::secrets::resolve_tracked(&one, &self.placeholders) {
+                secrets.extend(found);
             }
         }
-        secrets.redact_errors(errors).into_result((resolved, secrets))
+        secrets
     }
 
     /// What `spec`'s placeholders resolve to, to keep them out of what its units report.
-    fn secrets(&self, spec: &ConnectorSpec) -> Secrets {
-        crate::secrets::resolve_tracked(&spec.config, &self.allowed_paths).map(|(_, secrets)| secrets).unwrap_or_default()
+    pub(super) fn secrets(&self, spec: &ConnectorSpec) -> Secrets {
+        match self.cache().get(&spec.name) {
+            Some(checked) if checked.revision == spec.revision => checked.secrets.clone(),
+            _ => self.secrets_of(&spec.config),
+        }
     }
 
     /// Checks a raw connector config: its placeholders resolved, then every key against the
     /// registered plugins. What creating or updating a connector checks first.
-    pub(super) fn validate(&self, raw: &ConfigMap) -> Result<ValidatedConfig, ConfigErrors> {
+    pub(super) fn validate(&self, raw: &ConfigMap) -> Result<(ValidatedConfig, Secrets), ConfigErrors> {
         let (resolved, secrets) = self.resolve(raw)?;
         let resolved = self.with_own_registry(resolved);
         let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters).map_err(|e| secrets.redact_errors(e))?;
+        self.check_topics(&resolved, validated.plugin()).map_err(|e| secrets.redact_errors(e))?;
         if let ConnectorFactory::Source(factory) = validated.plugin().factory
             && validated.common().exactly_once_support == ExactlyOnceSupport::Required
         {
@@ -190,13 +228,35 @@ impl Launcher {
             }
             errors.into_result(())?;
         }
-        Ok(validated)
+        Ok((validated, secrets))
+    }
+
+    /// Refuses topics the worker keeps for itself, or RocketMQ does, in every key of the
+    /// connector or the common keys that names topics.
+    fn check_topics(&self, config: &ConfigMap, plugin: ConnectorPlugin) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        let own = keys_of(&(plugin.config_schema)());
+        let keys = own.iter().chain(common_keys());
+        for key in keys.filter(|k| k.topic == TopicKey::Name) {
+            for (name, value) in config.iter().filter(|(name, _)| key.answers_to(name)) {
+                let topics: Vec<&str> = match value {
+                    Json::String(text) if key.types.iter().any(|t| t == "array") => text.split(',').map(str::trim).collect(),
+                    Json::String(text) => vec![text.as_str()],
+                    Json::Array(items) => items.iter().filter_map(Json::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                if let Some(refusal) = topics.into_iter().filter(|t| !t.is_empty()).find_map(|t| self.topics.refusal(t)) {
+                    errors.push(name.clone(), refusal);
+                }
+            }
+        }
+        errors.into_result(())
     }
 
     /// Keeps `validated` as the check of revision `revision` of connector `name`, so the
     /// units of that revision started here do not check it again.
-    pub(super) fn remember(&self, name: &str, revision: u64, validated: ValidatedConfig) {
-        self.cache().insert(name.to_owned(), (revision, Arc::new(validated)));
+    pub(super) fn remember(&self, name: &str, revision: u64, (validated, secrets): (ValidatedConfig, Secrets)) {
+        self.cache().insert(name.to_owned(), Checked { revision, validated: Arc::new(validated), secrets });
     }
 
     /// Forgets a deleted connector.
@@ -206,17 +266,18 @@ impl Launcher {
 
     /// The validated config of `spec`'s revision, checked now if it was not checked here yet.
     fn validated(&self, spec: &ConnectorSpec) -> Result<Arc<ValidatedConfig>, ConfigErrors> {
-        if let Some((revision, validated)) = self.cache().get(&spec.name)
-            && *revision == spec.revision
+        if let Some(checked) = self.cache().get(&spec.name)
+            && checked.revision == spec.revision
         {
-            return Ok(validated.clone());
+            return Ok(checked.validated.clone());
         }
-        let validated = Arc::new(self.validate(&spec.config)?);
-        self.cache().insert(spec.name.clone(), (spec.revision, validated.clone()));
+        let (validated, secrets) = self.validate(&spec.config)?;
+        let validated = Arc::new(validated);
+        self.cache().insert(spec.name.clone(), Checked { revision: spec.revision, validated: validated.clone(), secrets });
         Ok(validated)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (u64, Arc<ValidatedConfig>)>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Checked>> {
         self.validated.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -250,6 +311,7 @@ impl Launcher {
             settings: self.settings,
             lease: TaskLease::of(self.lease.as_ref()),
             calls: self.calls.of_task(connector, task),
+            topics: self.topics.clone(),
         }
     }
 }
@@ -288,8 +350,11 @@ impl Launch for Launcher {
         let name = spec.name.as_str();
         let tasks = spec.tasks.as_ref().map(|t| t.configs.as_slice()).unwrap_or_default();
         let raw = tasks.get(id as usize).ok_or_else(|| Error::other(format!("{name} has no task {id}")))?;
-        let task_config = crate::secrets::resolve(raw, &self.allowed_paths)?;
         let validated = self.validated(spec)?;
+        // A task config holds paths its connector derived: they are resolved and checked here
+        // too (another worker of the cluster may allow other paths).
+        let mut task_config = crate::secrets::resolve(raw, &self.placeholders)?;
+        self.resolve_paths(&mut task_config, &spec.config)?;
         let pipeline = self.pipeline(&validated, name, id);
         let producer = self.producer()?;
         let runner: Box<dyn TaskRunner> = match validated.plugin().factory {
