@@ -129,9 +129,13 @@ impl AllowedPaths {
                     }
                 };
                 let resolved = match &*value {
-                    Json::String(text) if list => {
-                        text.split(',').map(str::trim).filter(|p| !p.is_empty()).map(&mut one).collect::<Option<Vec<_>>>().map(|p| Json::String(p.join(",")))
-                    }
+                    Json::String(text) if list => text
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(&mut one)
+                        .collect::<Option<Vec<_>>>()
+                        .map(|p| Json::String(p.join(","))),
                     Json::String(text) => one(text).map(Json::String),
                     Json::Array(items) => items
                         .iter()

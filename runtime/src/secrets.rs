@@ -323,11 +323,9 @@ fn resolve_value(value: &Json, from: &Placeholders, secrets: &mut Secrets) -> Re
             failure.map_or_else(|| Ok(Json::String(replaced.into_owned())), Err)
         }
         Json::Array(items) => items.iter().map(|v| resolve_value(v, from, secrets)).collect::<Result<_, _>>().map(Json::Array),
-        Json::Object(map) => map
-            .iter()
-            .map(|(k, v)| resolve_value(v, from, secrets).map(|v| (k.clone(), v)))
-            .collect::<Result<_, _>>()
-            .map(Json::Object),
+        Json::Object(map) => {
+            map.iter().map(|(k, v)| resolve_value(v, from, secrets).map(|v| (k.clone(), v))).collect::<Result<_, _>>().map(Json::Object)
+        }
         other => Ok(other.clone()),
     }
 }

@@ -29,14 +29,14 @@ async fn resolved_secrets_appear_in_no_answer_trace_or_task_config() {
     assert_eq!(code, 200, "{body}");
     assert!(body["error_count"].as_u64().unwrap() >= 1, "{body}");
     leaks("a validation answer", &body);
-    let shown = json!({"connector.class": "file-source", "topic": placeholder("value"), "file": "/tmp/x"});
+    let shown = json!({"connector.class": "file-source", "topic": placeholder("value"), "file": dir.join("x").display().to_string()});
     let (_, body) = worker.call("PUT", "/connector-plugins/file-source/config/validate", Some(&shown));
     leaks("a validation answer's values", &body);
 
     // A connector that splits a value into parts: each part of the secret is masked in its task configs.
     let input = dir.join("in.txt");
     std::fs::write(&input, "a\n").unwrap();
-    let files = format!("{},{}", input.display(), placeholder("value"));
+    let files = format!("{},{}/{}", input.display(), dir.display(), placeholder("value"));
     let split = json!({"connector.class": "file-source", "topic": "secret-files", "files": files, "tasks.max": 2});
     let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": "split", "config": split})));
     assert_eq!(code, 201, "{body}");
@@ -54,7 +54,7 @@ async fn resolved_secrets_appear_in_no_answer_trace_or_task_config() {
     leaks("the task configs", &tasks);
 
     // A value built around a secret: `/nonexistent/missing-<secret>.txt`.
-    let around = json!({"connector.class": "file-source", "topic": "t", "file": format!("/nonexistent/{}.txt", placeholder("name"))});
+    let around = json!({"connector.class": "file-source", "topic": "t", "file": format!("{}/nonexistent/{}.txt", dir.display(), placeholder("name"))});
     let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": "around", "config": around})));
     assert_eq!(code, 201, "{body}");
     let failed =

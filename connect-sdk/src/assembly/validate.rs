@@ -147,14 +147,18 @@ fn json_text(value: &Json) -> String {
 #[derive(Default)]
 struct Infos {
     configs: Vec<ConfigInfo>,
+    /// The position of each key's info in `configs` (a config of many unknown keys is
+    /// answered in time linear in its size).
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Infos {
     fn add(&mut self, definition: ConfigKeyInfo, key: &KeyInfo, config: &ConfigMap) {
         let allowed = &key.allowed;
-        if self.configs.iter().any(|c| c.definition.name == definition.name) {
+        if self.index.contains_key(&definition.name) {
             return;
         }
+        self.index.insert(definition.name.clone(), self.configs.len());
         let value = config.iter().find(|(k, _)| key.answers_to(k)).map(|(_, v)| json_text(v));
         let name = definition.name.clone();
         self.configs.push(ConfigInfo {
@@ -171,8 +175,9 @@ impl Infos {
 
     fn attach(&mut self, errors: ConfigErrors) {
         for error in errors {
-            let position = self.configs.iter().position(|c| c.definition.name == error.key);
+            let position = self.index.get(&error.key).copied();
             let index = position.unwrap_or_else(|| {
+                self.index.insert(error.key.clone(), self.configs.len());
                 self.configs.push(ConfigInfo {
                     definition: ConfigKeyInfo {
                         name: error.key.clone(),

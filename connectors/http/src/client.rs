@@ -180,7 +180,10 @@ pub async fn send(settings: &RequestSettings, what: &str, build: impl Fn() -> Re
                     response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
                 (format!("{what} answered {}", response.status()), retry_after.map(Duration::from_secs))
             }
-            Err(error) => (format!("{what} failed: {error}"), None),
+            Err(error) if error.is_timeout() => {
+                (format!("{what} got no answer within request.timeout.ms ({} ms)", settings.timeout.as_millis()), None)
+            }
+            Err(error) => (format!("{what} failed: {}", connect_sdk::error_chain(&error)), None),
         };
         attempt += 1;
         if attempt > settings.max_retries {

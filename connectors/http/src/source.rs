@@ -150,6 +150,10 @@ impl SourceTask for HttpSourceTask {
             crate::client::BodyError::TooLarge => {
                 Error::other(format!("GET {url}: the response body is larger than http.response.max.bytes ({limit} bytes)"))
             }
+            crate::client::BodyError::Read(e) if e.is_timeout() => Error::retriable(format!(
+                "GET {url}: the response did not arrive within request.timeout.ms ({} ms)",
+                self.settings.timeout.as_millis()
+            )),
             crate::client::BodyError::Read(e) => Error::retriable(format!("GET {url}: reading the response failed: {e}")),
         })?;
         let body: Json =

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use connect_examples as _;
 use connect_file as _;
-use connect_runtime::Worker;
+use connect_runtime::{AllowedPaths, Worker};
 use serde_json::json;
 
 #[tokio::main]
@@ -17,7 +17,10 @@ async fn main() -> anyhow::Result<()> {
     let count: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(100);
     let output = dir.join("numbers.txt");
 
-    let worker = Worker::builder().standalone(dir.join("worker")).embedded(0, 0).build().await?;
+    // Connectors may name files under `dir` (by default only under the worker's data directory).
+    std::fs::create_dir_all(&dir)?;
+    let files = AllowedPaths::under(std::slice::from_ref(&dir))?;
+    let worker = Worker::builder().standalone(dir.join("worker")).embedded(0, 0).allowed_paths(files).build().await?;
     worker.create_connector("count", json!({"connector.class": "counter-source", "topic": "numbers", "max.records": count})).await?;
     worker.create_connector("write", json!({"connector.class": "file-sink", "topics": "numbers", "file": output})).await?;
 

@@ -28,6 +28,7 @@ fn start_worker(dir: &std::path::Path, rest_port: u16, namesrv: Option<&str>, co
         None => args.extend(["--embedded-namesrv-port", "0", "--embedded-broker-port", "0"].map(Into::into)),
     }
     args.extend(["--offset-flush-interval-ms", "300", "--exactly-once-source-support", "enabled"].map(Into::into));
+    args.extend(["--allowed-paths".into(), dir.into()]);
     args.extend(connectors.iter().map(Into::into));
     Process::start(args, &dir.join(log))
 }

@@ -26,6 +26,7 @@ fn start_worker(dir: &Path, more: &[&str]) -> (Process, String) {
         .collect();
     args.extend(["--embedded-broker-port", "0", "--offset-flush-interval-ms", "200", "--data-dir"].map(str::to_owned));
     args.push(dir.join("data").display().to_string());
+    args.extend(["--allowed-paths".to_owned(), dir.display().to_string()]);
     args.extend(more.iter().map(|s| (*s).to_owned()));
     let log = dir.join("worker.log");
     let worker = Process::start(&args, &log);

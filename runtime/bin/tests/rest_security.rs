@@ -4,49 +4,10 @@
 
 mod process;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use process::Process;
+use process::{Process, certificate, curl, temp_dir};
 use serde_json::Value as Json;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("connect-sec-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// What `curl` got: the status (0 when no HTTP answer came), the headers and the body.
-struct Answer {
-    status: u16,
-    headers: String,
-    body: Json,
-}
-
-/// `curl` with `args` to `url`, trusting `ca` when given.
-fn curl(ca: Option<&Path>, args: &[&str], url: &str) -> Answer {
-    let mut command = std::process::Command::new("curl");
-    command.args(["-s", "-S", "--max-time", "20", "-D", "-", "-o", "-", "-w", "\n%{http_code}"]);
-    if let Some(ca) = ca {
-        command.arg("--cacert").arg(ca);
-    }
-    let output = command.args(args).arg(url).output().expect("curl runs (install curl)");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (rest, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let (headers, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
-    let body = if body.trim().is_empty() { Json::Null } else { serde_json::from_str(body).unwrap_or(Json::String(body.to_owned())) };
-    Answer { status: status.trim().parse().unwrap_or(0), headers: headers.to_ascii_lowercase(), body }
-}
-
-/// A self-signed certificate for `localhost` and its key, as PEM files in `dir`.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert, key) = (dir.join("rest.crt"), dir.join("rest.key"));
-    std::fs::write(&cert, generated.cert.pem()).unwrap();
-    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
-    (cert, key)
-}
 
 #[test]
 fn users_need_credentials_readers_only_read_and_the_api_speaks_https() {
@@ -178,6 +139,7 @@ fn configs_may_name_allowed_paths_and_offered_plugins_only() {
         ["standalone", "--rest-addr", &format!("127.0.0.1:{port}"), "--data-dir"].map(Into::into).into();
     args.extend([dir.join("data").into(), "--embedded-namesrv-port".into(), "0".into(), "--embedded-broker-port".into(), "0".into()]);
     args.extend(["--allowed-paths".into(), allowed.clone().into(), "--plugins-deny".into(), "log-sink,Drop*".into()]);
+    args.extend(["--config-providers".into(), "file".into()]);
     let log = dir.join("worker.log");
     let worker = Process::start(args, &log);
     let base = format!("http://127.0.0.1:{port}");

@@ -367,5 +367,5 @@ async fn validate_config(State(worker): State<Worker>, Path(plugin): Path<String
     if class.as_str().and_then(|c| worker.plugin(c).ok()).map(|p| p.name) != Some(wanted.name) {
         return Err(ApiError::bad_request(format!("connector.class {class} does not match the plugin in the URL ({plugin})")));
     }
-    ok(worker.validate_config(&config))
+    ok(worker.validate_config(&config)?)
 }

@@ -167,10 +167,7 @@ fn protect(router: Router<Worker>, worker: Worker, options: &RestOptions, loopba
         .with_state(worker)
         .layer(axum::middleware::map_response(json_errors));
     if let Some(credentials) = &options.credentials {
-        let gate = auth::Gate {
-            credentials: credentials.clone(),
-            open_paths: std::sync::Arc::new(options.open_paths.clone()),
-        };
+        let gate = auth::Gate { credentials: credentials.clone(), open_paths: std::sync::Arc::new(options.open_paths.clone()) };
         router = router.layer(axum::middleware::from_fn_with_state(gate, auth::check));
     }
     // The guard runs first: a rebound or cross-site request is refused before credentials are looked at.

@@ -11,8 +11,8 @@ use connect_sdk::config::ConfigMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
-use super::openapi::{Api, op};
 use super::call::Call;
+use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody};
 use crate::state::configs::TargetState;
 use crate::worker::PluginInfo;
@@ -207,7 +207,10 @@ async fn validate(State(worker): State<Worker>, Query(query): Query<ConfigQuery>
             .map_err(|e| ApiError::bad_request(format!("config is not valid JSON: {e}"))),
     };
     match config {
-        Ok(JsonValue::Object(config)) => Json(worker.validate_config(&config)).into_response(),
+        Ok(JsonValue::Object(config)) => match worker.validate_config(&config) {
+            Ok(infos) => Json(infos).into_response(),
+            Err(error) => ApiError::from(error).into_response(),
+        },
         Ok(_) => ApiError::bad_request("the config must be a JSON object").into_response(),
         Err(error) => error.into_response(),
     }

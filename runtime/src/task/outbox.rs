@@ -2,7 +2,9 @@
 //! loop hands over while a send is in flight is merged into the one batch waiting, and the
 //! sender takes all of it when it is free. A lone batch is sent at once (no linger), a stream
 //! still batches (whatever arrives during one send goes out in the next), and a record waits
-//! at most for the send in flight instead of queueing behind batches of its own.
+//! at most for the send in flight instead of queueing behind batches of its own. The batch
+//! waiting is bounded in records and in bytes, so a task holds at most two batches' worth of
+//! records (the one sent, the one waiting) plus what one poll returns, whatever their size.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -10,8 +12,10 @@ use tokio::sync::Notify;
 
 /// A batch that more of its kind can be appended to.
 pub(crate) trait Coalesce {
-    /// How full the batch is, in the unit of the outbox's limit (records).
+    /// How many records the batch holds.
     fn len(&self) -> usize;
+    /// How many bytes its records take.
+    fn bytes(&self) -> usize;
     /// Appends `later` (handed over after `self`), keeping the order.
     fn append(&mut self, later: Self);
 }
@@ -24,8 +28,10 @@ pub(crate) struct Outbox<B> {
     emptied: Notify,
     /// The slot was filled, or the loop closed the outbox.
     filled: Notify,
-    /// A batch waiting is merged into while it holds fewer than this.
+    /// A batch waiting is merged into while it holds fewer records than this...
     limit: usize,
+    /// ...and the merged batch would not hold more bytes than this.
+    byte_limit: usize,
 }
 
 struct State<B> {
@@ -50,13 +56,15 @@ pub(crate) enum Placed {
 pub(crate) struct Stopped;
 
 impl<B: Coalesce> Outbox<B> {
-    /// An empty outbox that merges into a waiting batch while it holds fewer than `limit`.
-    pub(crate) fn new(limit: usize) -> Outbox<B> {
+    /// An empty outbox that merges into a waiting batch while it holds fewer than `limit`
+    /// records and the merge keeps it within `byte_limit` bytes.
+    pub(crate) fn new(limit: usize, byte_limit: usize) -> Outbox<B> {
         Outbox {
             state: Mutex::new(State { waiting: None, closed: false, stopped: false }),
             emptied: Notify::new(),
             filled: Notify::new(),
             limit: limit.max(1),
+            byte_limit,
         }
     }
 
@@ -65,7 +73,7 @@ impl<B: Coalesce> Outbox<B> {
     }
 
     /// Hands `batch` to the sender: into the empty slot, or appended to the batch waiting
-    /// while that is under the limit; otherwise waits until the sender takes it.
+    /// while that is under the limits; otherwise waits until the sender takes it.
     pub(crate) async fn put(&self, batch: B) -> Result<Placed, Stopped> {
         let mut batch = Some(batch);
         loop {
@@ -79,7 +87,9 @@ impl<B: Coalesce> Outbox<B> {
                         state.waiting = batch.take();
                         Some(Placed::Alone)
                     }
-                    Some(waiting) if waiting.len() < self.limit => {
+                    Some(waiting)
+                        if waiting.len() < self.limit && waiting.bytes() + batch.as_ref().map_or(0, Coalesce::bytes) <= self.byte_limit =>
+                    {
                         waiting.append(batch.take().expect("placed once"));
                         Some(Placed::Merged)
                     }
@@ -138,6 +148,9 @@ mod tests {
         fn len(&self) -> usize {
             self.len()
         }
+        fn bytes(&self) -> usize {
+            self.iter().map(|&n| n as usize).sum()
+        }
         fn append(&mut self, later: Self) {
             self.extend(later);
         }
@@ -145,7 +158,7 @@ mod tests {
 
     #[tokio::test]
     async fn batches_handed_over_during_a_send_go_out_together_in_order() {
-        let outbox = Outbox::new(4);
+        let outbox = Outbox::new(4, usize::MAX);
         assert_eq!(outbox.put(vec![1]).await.unwrap(), Placed::Alone);
         assert_eq!(outbox.put(vec![2, 3]).await.unwrap(), Placed::Merged);
         assert_eq!(outbox.take().await, Some(vec![1, 2, 3]));
@@ -157,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_batch_makes_the_loop_wait_for_the_sender() {
-        let outbox = Arc::new(Outbox::new(2));
+        let outbox = Arc::new(Outbox::new(2, usize::MAX));
         outbox.put(vec![1, 2]).await.unwrap();
         let loop_side = tokio::spawn({
             let outbox = outbox.clone();
@@ -171,8 +184,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_that_would_grow_past_the_byte_limit_waits() {
+        // Each number stands for its size in bytes.
+        let outbox = Arc::new(Outbox::new(100, 10));
+        outbox.put(vec![6]).await.unwrap();
+        assert_eq!(outbox.put(vec![4]).await.unwrap(), Placed::Merged, "exactly at the limit");
+        let loop_side = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.put(vec![1]).await.unwrap() }
+        });
+        assert_eq!(outbox.take().await, Some(vec![6, 4]));
+        assert_eq!(loop_side.await.unwrap(), Placed::Alone, "it waited for the full batch to be taken");
+        assert_eq!(outbox.take().await, Some(vec![1]));
+        assert_eq!(outbox.put(vec![20]).await.unwrap(), Placed::Alone, "a batch over the limit by itself still goes, alone");
+    }
+
+    #[tokio::test]
     async fn a_stopped_sender_fails_the_loop_even_while_it_waits() {
-        let outbox = Arc::new(Outbox::new(1));
+        let outbox = Arc::new(Outbox::new(1, usize::MAX));
         outbox.put(vec![1]).await.unwrap();
         let loop_side = tokio::spawn({
             let outbox = outbox.clone();
@@ -186,7 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_sender_waits_for_a_batch() {
-        let outbox = Arc::new(Outbox::new(8));
+        let outbox = Arc::new(Outbox::new(8, usize::MAX));
         let sender = tokio::spawn({
             let outbox = outbox.clone();
             async move { outbox.take().await }

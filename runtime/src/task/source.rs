@@ -118,7 +118,10 @@ async fn run_loop(
     status: &StatusCell,
 ) -> Result<(), Error> {
     let limit = pipeline.settings.max_batch_records.max(1);
-    let (batches, mut acks, sending) = sender.spawn(limit);
+    // As many bytes as the sends in flight carry at most: a task holds the batch being sent
+    // and one more waiting, whatever the size of its records.
+    let byte_limit = pipeline.settings.max_message_bytes.saturating_mul(pipeline.settings.max_in_flight.max(1));
+    let (batches, mut acks, sending) = sender.spawn(limit, byte_limit);
     let mut acked = Acked::default();
     let mut last_commit = Instant::now();
     // Sends handed to the sender and not acknowledged yet (a batch merged into one waiting
@@ -320,6 +323,8 @@ impl OffsetWrite {
 struct Batch {
     offsets: Vec<(SourcePartition, SourceOffset)>,
     records: Vec<(u64, RawRecord)>,
+    /// The records' size on the wire.
+    bytes: usize,
     /// When each poll merged into the batch returned, and how many records it gave.
     polls: Vec<(Instant, u64)>,
 }
@@ -329,8 +334,13 @@ impl Coalesce for Batch {
         self.records.len()
     }
 
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     fn append(&mut self, later: Batch) {
         // Offsets in poll order: a partition's later offset replaces its earlier one on commit.
+        self.bytes += later.bytes;
         self.offsets.extend(later.offsets);
         self.records.extend(later.records);
         self.polls.extend(later.polls);
@@ -347,6 +357,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
     let mut pin = 0;
     let mut partition_key = 0;
     let mut out = Vec::with_capacity(records.len());
+    let mut bytes = 0;
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
         let same_run = offsets.last().is_some_and(|(partition, _)| *partition == source_partition);
@@ -423,13 +434,14 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
                     pipeline.tolerate(Error::other(error), || description.unwrap_or_default())?;
                     continue;
                 }
+                bytes += size;
                 out.push((pin, raw));
             }
             (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
         }
     }
     let count = out.len() as u64;
-    Ok(Batch { offsets, records: out, polls: vec![(polled, count)] })
+    Ok(Batch { offsets, records: out, bytes, polls: vec![(polled, count)] })
 }
 
 /// Where a source partition's records go (hashed from its JSON text): always the same queue
@@ -485,12 +497,12 @@ impl Sender {
     /// and what is handed over meanwhile is merged into it while it holds fewer than `limit`
     /// records), acknowledgements come out of the channel, one per send; the sender stops
     /// after a failed send or once the outbox is closed and emptied.
-    fn spawn(mut self, limit: usize) -> (Arc<Outbox<Batch>>, mpsc::UnboundedReceiver<Ack>, tokio::task::JoinHandle<()>) {
-        let outbox = Arc::new(Outbox::new(limit));
+    fn spawn(mut self, limit: usize, byte_limit: usize) -> (Arc<Outbox<Batch>>, mpsc::UnboundedReceiver<Ack>, tokio::task::JoinHandle<()>) {
+        let outbox = Arc::new(Outbox::new(limit, byte_limit));
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let batches = outbox.clone();
         let handle = tokio::spawn(async move {
-            while let Some(Batch { offsets, records, polls }) = batches.take().await {
+            while let Some(Batch { offsets, records, polls, .. }) = batches.take().await {
                 let ack = self.send(records).await.map(|positions| (offsets, positions));
                 if ack.is_ok() {
                     for (polled, count) in polls {

@@ -394,8 +394,9 @@ impl Worker {
 
     /// Validates a connector config (placeholders resolved) without creating anything:
     /// Kafka's `PUT /connector-plugins/{name}/config/validate` answer.
-    pub fn validate_config(&self, config: &ConfigMap) -> ConfigInfos {
-        match self.inner.launcher.resolve(config) {
+    pub fn validate_config(&self, config: &ConfigMap) -> Result<ConfigInfos, WorkerError> {
+        check_key_count(config)?;
+        Ok(match self.inner.launcher.resolve(config) {
             Ok((resolved, secrets)) => {
                 let mut infos = validate(self.inner.launcher.registry, &resolved);
                 // Values and messages show placeholders, never what they resolved to.
@@ -416,7 +417,7 @@ impl Worker {
                 }
                 infos
             }
-        }
+        })
     }
 }
 
@@ -445,6 +446,24 @@ fn too_deep(config: &Json) -> Option<String> {
     config.as_object()?.iter().find(|(_, value)| !depth(value, MAX_DEPTH)).map(|(key, _)| key.clone())
 }
 
+/// The most keys a connector config may have (Kafka connectors use dozens).
+const MAX_KEYS: usize = 1000;
+
+/// Refuses a config with more than [`MAX_KEYS`] keys.
+fn check_key_count(config: &ConfigMap) -> Result<(), WorkerError> {
+    match config.len() {
+        n if n > MAX_KEYS => Err(WorkerError::BadRequest(format!("the config has {n} keys: at most {MAX_KEYS}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Characters that show nothing or reorder what follows (bidirectional controls, zero-width
+/// characters): a name holding one reads as another name.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// The longest connector name.
 const MAX_NAME_CHARS: usize = 249;
 /// Names whose `/connectors/<name>` is another call.
@@ -456,8 +475,14 @@ fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
     if name.trim().is_empty() {
         return refused("it is empty");
     }
-    if name.contains('/') || name.chars().any(char::is_control) {
-        return refused("it contains '/' or a control character");
+    if name.contains('/') || name.chars().any(is_invisible) {
+        return refused("it contains '/', a control character or an invisible one");
+    }
+    if name.trim() != name {
+        return refused("it starts or ends with a space");
+    }
+    if name == "." || name == ".." {
+        return refused("it is a path segment of its own");
     }
     if name.chars().count() > MAX_NAME_CHARS {
         return refused(&format!("it is longer than {MAX_NAME_CHARS} characters"));
@@ -471,6 +496,7 @@ fn checked_config(name: &str, config: Json) -> Result<ConfigMap, WorkerError> {
     let Json::Object(mut config) = config else {
         return Err(WorkerError::BadRequest("a connector config must be a JSON object of keys to values".to_owned()));
     };
+    check_key_count(&config)?;
     match config.get("name") {
         Some(Json::String(n)) if n != name => {
             return Err(WorkerError::BadRequest(format!(

@@ -12,8 +12,6 @@ use super::herder::{Herder, HerderSettings};
 use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
 use crate::allowlist::AllowedPaths;
-use crate::secrets::ConfigProviders;
-use crate::topics::TopicRules;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
@@ -21,12 +19,14 @@ use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
 use crate::schema_registry::{SchemaRegistry, first_write_wins};
+use crate::secrets::ConfigProviders;
 use crate::state::configs::{self, Configs};
 use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
 use crate::state::statuses::{self, Statuses};
 use crate::state::topic::{self, SnapshotPolicy, TopicLogConfig};
 use crate::task::RunnerSettings;
+use crate::topics::TopicRules;
 
 /// How to reach RocketMQ.
 #[derive(Clone, Debug)]
@@ -341,9 +341,11 @@ impl WorkerBuilder {
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
                 .with_lease(lease.clone())
                 .with_allowed_paths(allowed_paths)
-                .with_topic_rules(TopicRules::new(self.cluster.iter().flat_map(|c| {
-                    [c.config_topic.clone(), c.offset_topic.clone(), c.status_topic.clone(), c.schema_topic.clone()]
-                })))
+                .with_topic_rules(TopicRules::new(
+                    self.cluster
+                        .iter()
+                        .flat_map(|c| [c.config_topic.clone(), c.offset_topic.clone(), c.status_topic.clone(), c.schema_topic.clone()]),
+                ))
                 .with_config_providers(self.config_providers)
                 .with_calls(calls.clone())
                 .with_memory(memory.clone())
@@ -394,7 +396,8 @@ impl WorkerBuilder {
             Some(allowed) => allowed.clone(),
             None => AllowedPaths::under(std::slice::from_ref(&self.data_dir)).map_err(unusable)?,
         };
-        let state = ["connectors.json", "connectors.json.tmp", "offsets.json", "offsets.json.tmp", "schemas.json", "schemas.json.tmp", "rocketmq"];
+        let state =
+            ["connectors.json", "connectors.json.tmp", "offsets.json", "offsets.json.tmp", "schemas.json", "schemas.json.tmp", "rocketmq"];
         Ok(allowed.except(&state.map(|name| self.data_dir.join(name))))
     }
 }

@@ -44,11 +44,16 @@ impl TestWorker {
         if let Ok(filter) = std::env::var("RUST_LOG") {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
+        // The test's directory holds its input and output files beside the data directory.
+        let files = data_dir.parent().unwrap_or(data_dir).to_path_buf();
+        std::fs::create_dir_all(&files).expect("create the test's directory");
         let worker = Worker::builder()
             .standalone(data_dir)
             .embedded(0, 0)
             .worker_id("test-worker:1")
             .settings(settings)
+            .allowed_paths(connect_runtime::AllowedPaths::under(&[files]).expect("the test's directory exists"))
+            .config_providers(connect_runtime::ConfigProviders::none().with_env().with_file())
             .build()
             .await
             .expect("worker starts");

@@ -136,7 +136,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let raw = raw::RawClient::new(&namesrv).await?;
-    let worker = Worker::builder().standalone(dir.join("worker")).namesrv(&namesrv).worker_id("bench:1").build().await?;
+    // The file pipeline's files are in the run's directory, beside the worker's.
+    let files = connect_runtime::AllowedPaths::under(std::slice::from_ref(&dir))?;
+    let worker =
+        Worker::builder().standalone(dir.join("worker")).namesrv(&namesrv).worker_id("bench:1").allowed_paths(files).build().await?;
     let mut report = Report::new(plan.full);
 
     if plan.wants("produce") || plan.wants("consume") || plan.wants("latency") {
