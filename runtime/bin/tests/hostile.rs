@@ -177,7 +177,7 @@ fn slow_clients_are_cut_off_and_hold_nothing() {
     silent.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(curl(None, &[], &format!("{base}/connectors")).status, 200, "others are served meanwhile");
     let (waited, read) = half.join().unwrap();
-    assert!(matches!(read, Ok(_)) && waited < Duration::from_secs(45), "half headers: {read:?} after {waited:?}");
+    assert!(read.is_ok() && waited < Duration::from_secs(45), "half headers: {read:?} after {waited:?}");
     assert_eq!((&silent).read(&mut [0; 16]).map_err(|e| e.kind()), Ok(0), "a silent connection is closed");
     let answer = stalled.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "a stalled body: {answer}");

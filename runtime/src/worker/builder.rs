@@ -98,11 +98,11 @@ impl ClusterSettings {
 /// ```no_run
 /// # async fn run() -> anyhow::Result<()> {
 /// use connect_runtime::Worker;
-/// // A standalone worker with an embedded RocketMQ, state in ./connect-data:
+/// // A standalone worker with an embedded RocketMQ, state in ./connect-data (where its file
+/// // connectors may read and write, unless `allowed_paths` says otherwise):
 /// let worker = Worker::builder().standalone("./connect-data").build().await?;
-/// worker
-///     .create_connector("lines", serde_json::json!({"connector.class": "file-source", "file": "in.txt", "topic": "lines"}))
-///     .await?;
+/// let lines = serde_json::json!({"connector.class": "file-source", "file": "connect-data/in.txt", "topic": "lines"});
+/// worker.create_connector("lines", lines).await?;
 /// // A member of cluster "prod" on an external RocketMQ:
 /// let member = Worker::builder().cluster("prod").namesrv("10.0.0.5:9876").worker_id("10.0.0.7:8083").build().await?;
 /// # Ok(()) }
