@@ -247,10 +247,16 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
     broker_config.broker_server_config.bind_address = "127.0.0.1".to_owned();
     broker_config.broker_server_config.listen_port = u32::from(port);
     // Every listener on loopback: the HA port serves the commit log to whoever connects.
+    // Files a fifth the size of a production broker's (a 1 GiB commit log segment and a 400 MiB
+    // index file, written out at start): an embedded broker is one per worker, per test, per
+    // quickstart, and each held 1.4 GiB of disk before it stored a message.
     let store_config = MessageStoreConfig {
         store_path_root_dir: root.into(),
         ha_listen_address: std::net::IpAddr::from([127, 0, 0, 1]),
         ha_listen_port: usize::from(ha_port),
+        mapped_file_size_commit_log: 256 * 1024 * 1024,
+        max_hash_slot_num: 500_000,
+        max_index_num: 2_000_000,
         ..MessageStoreConfig::default()
     };
     let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.into()))?;

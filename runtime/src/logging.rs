@@ -23,10 +23,31 @@ pub struct LoggerLevel {
     pub last_modified: Option<i64>,
 }
 
-/// A level the API refuses.
+/// A level or a logger the API refuses.
 #[derive(Debug, thiserror::Error)]
-#[error("level {0:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF")]
-pub struct UnknownLevel(String);
+pub enum LevelError {
+    /// Not a level name.
+    #[error("level {0:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF")]
+    UnknownLevel(String),
+    /// Not a logger name (its start, when long).
+    #[error("logger {0:?} is not root or a module path (letters, digits, '_' and '::', at most {MAX_LOGGER_CHARS} characters)")]
+    InvalidLogger(String),
+}
+
+/// The longest logger name.
+const MAX_LOGGER_CHARS: usize = 256;
+
+/// Checks a logger name: `root`, or a module path such as `connect_runtime::task` (the name
+/// goes into the log's filter, where `,` or `=` would add directives of their own).
+pub fn check_logger(name: &str) -> Result<(), LevelError> {
+    let segment = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if name.len() <= MAX_LOGGER_CHARS && name.split("::").all(segment) {
+        return Ok(());
+    }
+    Err(LevelError::InvalidLogger(name.chars().take(64).collect()))
+}
 
 /// The levels of this process's log (see the module documentation).
 pub struct LogLevels {
@@ -135,16 +156,16 @@ impl State {
 }
 
 /// Checks a level name (Kafka's, any case).
-pub fn check_level(level: &str) -> Result<String, UnknownLevel> {
+pub fn check_level(level: &str) -> Result<String, LevelError> {
     normalize(level)
 }
 
 /// Kafka's level names, upper case; `FATAL` is `ERROR` here.
-fn normalize(level: &str) -> Result<String, UnknownLevel> {
+fn normalize(level: &str) -> Result<String, LevelError> {
     match level.trim().to_ascii_uppercase().as_str() {
         "FATAL" | "ERROR" => Ok("ERROR".into()),
         level @ ("TRACE" | "DEBUG" | "INFO" | "WARN" | "OFF") => Ok(level.to_owned()),
-        _ => Err(UnknownLevel(level.to_owned())),
+        _ => Err(LevelError::UnknownLevel(level.chars().take(64).collect())),
     }
 }
 
@@ -162,7 +183,8 @@ impl LogLevels {
     }
 
     /// Sets logger `name` and every logger under it to `level`; returns the loggers set.
-    pub fn set(&self, name: &str, level: &str) -> Result<Vec<String>, UnknownLevel> {
+    pub fn set(&self, name: &str, level: &str) -> Result<Vec<String>, LevelError> {
+        check_logger(name)?;
         let level = LoggerLevel { level: normalize(level)?, last_modified: Some(chrono::Utc::now().timestamp_millis()) };
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let under = |logger: &str| name == "root" || logger == name || logger.starts_with(&format!("{name}::"));
@@ -188,6 +210,16 @@ impl LogLevels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logger_names_are_module_paths() {
+        for name in ["root", "connect_runtime", "connect_runtime::task::sink", "rocketmq_client_rust", "_x"] {
+            assert!(check_logger(name).is_ok(), "{name}");
+        }
+        for name in ["connect_runtime=trace,x", "a[span{f=1}]", "", "a::", "::a", "1abc", "a b", &"a".repeat(300)] {
+            assert!(check_logger(name).is_err(), "{name}");
+        }
+    }
 
     #[test]
     fn directives_give_each_logger_its_nearest_level() {

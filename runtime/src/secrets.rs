@@ -139,7 +139,7 @@ fn forms_of(secret: &str) -> Regex {
         let escaped = quoted.trim_matches('"');
         return Regex::new(&format!("{}|{}", regex::escape(secret), regex::escape(escaped))).expect("escaped patterns");
     }
-    let mut pattern = String::new();
+    let mut pattern = String::from("(?:");
     for c in secret.chars() {
         let mut forms = vec![regex::escape(c.encode_utf8(&mut [0; 4]))];
         let mut utf8 = [0; 4];
@@ -150,6 +150,10 @@ fn forms_of(secret: &str) -> Regex {
         let escaped_units: String = c.encode_utf16(&mut units).iter().map(|u| format!(r"\\+u{u:04x}")).collect();
         forms.push(format!("(?i:{escaped_units})"));
         forms.push(format!(r"(?i:\\+u\{{{:x}\}})", c as u32));
+        if !c.is_ascii() {
+            // Its UTF-8 bytes read as Latin-1 (`ü` shown as `Ã¼`).
+            forms.push(regex::escape(&bytes.iter().map(|&b| char::from(b)).collect::<String>()));
+        }
         match c {
             '"' | '\'' | '/' => forms.push(format!(r"\\+{}", regex::escape(&c.to_string()))),
             '\\' => forms.extend([r"\\+".to_owned(), "/".to_owned()]),
@@ -161,7 +165,34 @@ fn forms_of(secret: &str) -> Regex {
         }
         pattern.push_str(&format!("(?:{})", forms.join("|")));
     }
+    pattern.push(')');
+    for core in base64_cores(secret.as_bytes()) {
+        pattern.push('|');
+        pattern.push_str(&regex::escape(&core));
+    }
     Regex::new(&pattern).unwrap_or_else(|_| Regex::new(&regex::escape(secret)).expect("an escaped pattern"))
+}
+
+/// The parts of `secret`'s base64 encodings (standard and URL-safe) that depend on its bytes
+/// only, for each of the three ways it can align with base64's groups of three bytes: inside
+/// `Basic dXNlcjpzZWNyZXQ=` (`user:secret`), the secret's part is there whatever the user.
+fn base64_cores(secret: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    let mut cores = Vec::new();
+    for offset in 0..3 {
+        let mut aligned = vec![0u8; offset];
+        aligned.extend_from_slice(secret);
+        // The first group mixes in what comes before (when offset > 0), the last partial
+        // group what comes after.
+        let (start, end) = (if offset == 0 { 0 } else { 4 }, aligned.len() / 3 * 4);
+        if end < start + 8 {
+            continue;
+        }
+        for engine in [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD] {
+            cores.push(engine.encode(&aligned)[start..end].to_owned());
+        }
+    }
+    cores
 }
 
 impl Secrets {
@@ -199,6 +230,30 @@ impl Secrets {
         let mut redacted = ConfigErrors::new();
         for error in errors {
             redacted.push(error.key, self.redact(&error.message));
+        }
+        redacted
+    }
+
+    /// The message of an error found in the resolved value of `key`: withheld when `raw` (the
+    /// config as written) gives the key a placeholder, since a message may quote any part of
+    /// the value (one character of it, say) where no mask can recognise the secret; redacted
+    /// otherwise.
+    pub fn redact_error(&self, key: &str, message: &str, raw: &ConfigMap) -> String {
+        match raw.get(key).map(|value| value.to_string()) {
+            Some(text) if PLACEHOLDER.is_match(&text) => format!(
+                "the value {} resolved to is invalid; why is not shown, as it could show the secret (check the value the placeholder names)",
+                self.redact(raw.get(key).and_then(Json::as_str).unwrap_or("of this key"))
+            ),
+            _ => self.redact(message),
+        }
+    }
+
+    /// [`redact_error`](Self::redact_error) for every error of `errors`.
+    pub fn redact_errors_of(&self, errors: ConfigErrors, raw: &ConfigMap) -> ConfigErrors {
+        let mut redacted = ConfigErrors::new();
+        for error in errors {
+            let message = self.redact_error(&error.key, &error.message, raw);
+            redacted.push(error.key, message);
         }
         redacted
     }
@@ -350,8 +405,37 @@ fn lookup(provider: &str, reference: &str, from: &Placeholders) -> Result<String
 fn properties_value(text: &str, key: &str) -> Option<String> {
     text.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.starts_with('!')).find_map(|line| {
         let split = line.find(['=', ':'])?;
-        (line[..split].trim() == key).then(|| line[split + 1..].trim().to_owned())
+        (line[..split].trim() == key).then(|| unescape(line[split + 1..].trim()))
     })
+}
+
+/// A properties value with Java's escapes read (`\\`, `\t`, `\n`, `\r`, `\f`, `\uXXXX`; any
+/// other escaped character is itself).
+fn unescape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(decoded) if hex.len() == 4 => out.push(decoded),
+                    _ => out.push_str(&format!("\\u{hex}")),
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -397,6 +481,14 @@ mod tests {
     }
 
     #[test]
+    fn properties_values_read_java_escapes() {
+        let text = "a = x\\\\y\\tz\nb: \\u00fcber\\:c\n# c = no\n";
+        assert_eq!(properties_value(text, "a").as_deref(), Some("x\\y\tz"));
+        assert_eq!(properties_value(text, "b").as_deref(), Some("über:c"));
+        assert_eq!(properties_value(text, "c"), None);
+    }
+
+    #[test]
     fn providers_are_off_unless_enabled() {
         let config = serde_json::json!({"a": "${env:HOME}", "b": "${file:/etc/hostname:x}", "c": "plain"});
         let errors = resolve(config.as_object().unwrap(), &Placeholders::default()).unwrap_err();
@@ -429,12 +521,19 @@ mod tests {
             percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
             "Tr1cky\\u0022Sec\\\\ret\\/\\u00fc-Z9 +x".to_owned(),
             secret.escape_default().to_string(),
+            "Tr1cky\"Sec\\ret/Ã¼-Z9 +x".to_owned(),
         ];
         for form in forms {
             let text = format!("error near [{form}] here");
             assert_eq!(secrets.redact(&text), "error near [${env:TOKEN}] here", "form {form}");
         }
         assert_eq!(secrets.redact("nothing to see"), "nothing to see");
+        // Base64, after a prefix of any length: `Authorization: Basic base64(user:secret)`.
+        use base64::Engine;
+        for user in ["u", "us", "use"] {
+            let header = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+            assert!(secrets.redact(&header).contains("${env:TOKEN}"), "Basic {header} after {user:?}");
+        }
         let mut short = Secrets::default();
         short.add("ab".to_owned(), "${env:X}".to_owned());
         assert_eq!(short.redact("ab"), "${env:X}");

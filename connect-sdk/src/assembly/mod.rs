@@ -30,7 +30,7 @@ use std::sync::Arc;
 use schemars::Schema;
 use serde_json::Value as Json;
 
-pub use validate::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo, definition, plugin_keys, validate};
+pub use validate::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo, definition, describe_with, plugin_keys, validate};
 
 use crate::TaskPlan;
 use crate::config::schema_info::keys_of;

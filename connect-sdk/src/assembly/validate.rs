@@ -85,6 +85,14 @@ pub struct ConfigValueInfo {
 /// assert_eq!(infos.error_count, 1);
 /// ```
 pub fn validate(registry: &Registry, config: &ConfigMap) -> ConfigInfos {
+    let errors = ValidatedConfig::new(registry, config, &ConverterDefaults::default()).err().unwrap_or_default();
+    describe_with(registry, config, errors)
+}
+
+/// Kafka's `ConfigInfos` of `config` with `errors` attached, without checking anything (no
+/// connector code runs): what a worker answers when it refuses a config before validating it
+/// (a path outside the allowed ones, a placeholder it does not resolve).
+pub fn describe_with(registry: &Registry, config: &ConfigMap, errors: ConfigErrors) -> ConfigInfos {
     let mut infos = Infos::default();
     let class = class_of(config).unwrap_or_default();
     for (order, key) in common_keys().iter().enumerate() {
@@ -95,7 +103,6 @@ pub fn validate(registry: &Registry, config: &ConfigMap) -> ConfigInfos {
             infos.add(definition(key, plugin.name, order), key, config);
         }
     }
-    let errors = ValidatedConfig::new(registry, config, &ConverterDefaults::default()).err().unwrap_or_default();
     infos.attach(errors);
     ConfigInfos { name: class, error_count: infos.error_count(), groups: infos.groups(), configs: infos.configs }
 }

@@ -111,7 +111,7 @@ fn default_path_format() -> String {
 impl ObjectStoreSink {
     fn check(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::new();
-        if let Err(e) = Store::open(&self.store_url, &self.s3) {
+        if let Err(e) = Store::check(&self.store_url, &self.s3) {
             errors.push("store.url", e);
         }
         if self.partitioner == Partitioner::Field && self.partition_field_name.is_empty() {

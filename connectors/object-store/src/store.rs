@@ -36,10 +36,18 @@ pub struct Store {
     pub url: String,
 }
 
-impl Store {
-    /// The store of `file:///dir`, `/dir` or `s3://bucket[/prefix]`.
-    pub fn open(url: &str, s3: &S3Settings) -> Result<Store, String> {
-        let inner: Arc<dyn ObjectStore> = if let Some(rest) = url.strip_prefix("s3://") {
+/// Where a store URL points, checked.
+enum Target {
+    /// An S3-compatible bucket, its client built.
+    S3(Arc<dyn ObjectStore>),
+    /// A local directory.
+    Local(String),
+}
+
+impl Target {
+    /// The target of `file:///dir`, `/dir` or `s3://bucket[/prefix]`, touching nothing.
+    fn of(url: &str, s3: &S3Settings) -> Result<Target, String> {
+        if let Some(rest) = url.strip_prefix("s3://") {
             let bucket = rest.split('/').next().filter(|b| !b.is_empty()).ok_or("s3:// needs a bucket: s3://bucket/prefix")?;
             let mut builder =
                 AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(s3.s3_region.as_deref().unwrap_or("us-east-1"));
@@ -52,14 +60,32 @@ impl Store {
             if let Some(secret) = &s3.aws_secret_access_key {
                 builder = builder.with_secret_access_key(secret);
             }
-            Arc::new(builder.build().map_err(|e| e.to_string())?)
-        } else {
-            let dir = url.strip_prefix("file://").unwrap_or(url);
-            if !dir.starts_with('/') {
-                return Err("use file:///absolute/dir, /absolute/dir or s3://bucket/prefix".to_owned());
+            return Ok(Target::S3(Arc::new(builder.build().map_err(|e| e.to_string())?)));
+        }
+        let dir = url.strip_prefix("file://").unwrap_or(url);
+        if !dir.starts_with('/') {
+            return Err("use file:///absolute/dir, /absolute/dir or s3://bucket/prefix".to_owned());
+        }
+        Ok(Target::Local(dir.to_owned()))
+    }
+}
+
+impl Store {
+    /// Checks `url` and the S3 settings as [`open`](Self::open) would, creating and touching
+    /// nothing: validation has no side effects.
+    pub fn check(url: &str, s3: &S3Settings) -> Result<(), String> {
+        Target::of(url, s3).map(drop)
+    }
+
+    /// The store of `file:///dir`, `/dir` or `s3://bucket[/prefix]`; a local directory is
+    /// created when missing.
+    pub fn open(url: &str, s3: &S3Settings) -> Result<Store, String> {
+        let inner: Arc<dyn ObjectStore> = match Target::of(url, s3)? {
+            Target::S3(store) => store,
+            Target::Local(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| e.to_string())?)
             }
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-            Arc::new(LocalFileSystem::new_with_prefix(dir).map_err(|e| e.to_string())?)
         };
         Ok(Store { inner, url: url.to_owned() })
     }

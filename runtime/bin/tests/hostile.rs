@@ -61,6 +61,7 @@ fn writes_need_a_writing_method_in_any_encoding() {
         (&[], format!("/connectors/g2?%63onfig={config}")),
         (&[], format!("/connectors/g4?x=1&con%66ig={config}")),
         (&[], "/connectors/x/%70ause".to_owned()),
+        (&[], format!("/plugin/config/validate?config={config}")),
         (&[], "/connectors/x/pause".to_owned()),
         (&["-X", "OPTIONS"], "/connectors/x/pause".to_owned()),
     ] {
@@ -84,6 +85,16 @@ fn writes_need_a_writing_method_in_any_encoding() {
     assert_eq!(send("PUT", &base, "/connectors/x/pause", &json!({}), &cross).status, 403);
     let same = format!("Origin: {base}");
     assert_eq!(send("PUT", &base, "/connectors/x/pause", &json!({}), &["-H", &same]).status, 202);
+    // An HTTP/1.1 request without a Host, or with two.
+    let addr = base.trim_start_matches("http://");
+    for head in ["GET /connectors HTTP/1.1\r\n\r\n", "GET /connectors HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"] {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut answer = [0; 12];
+        stream.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"HTTP/1.1 400", "{head:?}");
+    }
     // A form body is refused whatever its length header says (HTTP/2 may send none).
     let form = curl(
         None,
@@ -91,6 +102,8 @@ fn writes_need_a_writing_method_in_any_encoding() {
         &format!("{base}/connectors"),
     );
     assert_eq!(form.status, 415, "{:?}", form.body);
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -105,7 +118,10 @@ fn get_writes_when_served_need_the_admin_role_and_never_come_by_head() {
     let viewer = ["-H", "Authorization: Bearer viewer-token"];
     assert_eq!(send("POST", &base, "/connectors", &json!({"name": "x", "config": datagen("probe")}), &admin).status, 201);
     let config = encoded(&datagen("probe").to_string());
-    for path in ["/connectors/x/pause".to_owned(), "/connectors/stop/all".to_owned(), format!("/connectors/g2?%63onfig={config}")] {
+    // Validation by GET resolves placeholders: a reader may not.
+    let validate = format!("/plugin/config/validate?config={config}");
+    for path in ["/connectors/x/pause".to_owned(), "/connectors/stop/all".to_owned(), format!("/connectors/g2?%63onfig={config}"), validate]
+    {
         let answer = curl(None, &viewer, &format!("{base}{path}"));
         assert_eq!(answer.status, 403, "a reader's GET write {path}: {:?}", answer.body);
         assert_eq!(curl(None, &[&admin[..], &["-I"]].concat(), &format!("{base}{path}")).status, 405, "HEAD never writes: {path}");
@@ -119,6 +135,8 @@ fn get_writes_when_served_need_the_admin_role_and_never_come_by_head() {
     assert_eq!(created.status, 201, "{:?}", created.body);
     let log = std::fs::read_to_string(dir.join("worker.log")).unwrap();
     assert!(log.lines().any(|l| l.contains("REST write") && l.contains("ops") && l.contains("/connectors/g2")), "{log}");
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -141,6 +159,8 @@ fn http2_requests_are_judged_by_their_authority() {
         let rebound = curl(None, &["-k", version, "--resolve", &resolve], &format!("https://evil.example:{port}/connectors"));
         assert_eq!(rebound.status, 403, "DNS rebinding over {version}: {:?}", rebound.body);
     }
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -181,6 +201,8 @@ fn slow_clients_are_cut_off_and_hold_nothing() {
     assert_eq!((&silent).read(&mut [0; 16]).map_err(|e| e.kind()), Ok(0), "a silent connection is closed");
     let answer = stalled.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "a stalled body: {answer}");
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -214,6 +236,22 @@ fn hostile_sizes_are_refused_and_a_stored_one_fails_only_its_connector() {
         let answer = send("PUT", &base, &format!("/connectors/{}/config", encoded(name)), &datagen("t"), &[]);
         assert_eq!(answer.status, 400, "name {name:?}: {:?}", answer.body);
     }
+    // Each value within its bound, the whole over the bound of one config.
+    let mut heavy = datagen("t");
+    heavy["transforms"] = json!("t0,t1,t2,t3,t4");
+    for i in 0..5 {
+        heavy[format!("transforms.t{i}.type")] = json!("InsertHeader");
+        heavy[format!("transforms.t{i}.header")] = json!(format!("h{i}"));
+        heavy[format!("transforms.t{i}.value.literal")] = json!("x".repeat(60_000));
+    }
+    let answer = create("heavy", heavy);
+    assert_eq!(answer.status, 400, "{:?}", answer.body);
+    assert!(answer.body["message"].as_str().unwrap_or_default().contains("bytes: at most 262144"), "{:?}", answer.body);
+    // A logger name goes into the log's filter: `x=trace,y` would add a directive of its own.
+    let injected = send("PUT", &base, "/admin/loggers/connect_runtime%3Dtrace%2Cx", &json!({"level": "INFO"}), &[]);
+    assert_eq!(injected.status, 400, "{:?}", injected.body);
+    let long = send("PUT", &base, &format!("/admin/loggers/{}", "a".repeat(20_000)), &json!({"level": "INFO"}), &[]);
+    assert_eq!(long.status, 400, "{:?}", long.body);
     // Many unknown keys: refused at once, not after minutes of suggestions.
     let many: serde_json::Map<String, Json> = (0..100_000).map(|i| (format!("k{i}"), json!("v"))).collect();
     let started = Instant::now();
@@ -260,6 +298,8 @@ fn hostile_sizes_are_refused_and_a_stored_one_fails_only_its_connector() {
         assert_eq!(curl(None, &[], &format!("{base}/health")).status, 200);
         restarted.stop();
     }
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -295,6 +335,13 @@ fn paths_are_resolved_once_and_stay_inside() {
     let store = |url: String| json!({"connector.class": "object-store-sink", "topics": "t", "store.url": url});
     refused(&create(&base, "store", store(format!("file://{}", dir.join("outside").display()))), "store.url");
     refused(&create(&base, "store", store(format!("file://{}/etclink/..", allowed.display()))), "store.url");
+    // Validation creates nothing, inside or outside: a directory named like a state file
+    // would keep the worker from starting again.
+    let validate = |config: Json| send("PUT", &base, "/connector-plugins/object-store-sink/config/validate", &config, &[]);
+    for url in [format!("file://{}", dir.join("data/schemas.json").display()), format!("file://{}/made/by/validation", allowed.display())] {
+        assert_eq!(validate(store(url.clone())).status, 200);
+        assert!(!Path::new(url.trim_start_matches("file://")).exists(), "validation created {url}");
+    }
     assert_eq!(create(&base, "store", store(format!("file://{}/objects", allowed.display()))).status, 201);
     // A path inside, spelled with `..`: the task opens the resolved path.
     let roundabout = format!("{}/sub/../in.txt", allowed.display());
@@ -302,6 +349,8 @@ fn paths_are_resolved_once_and_stay_inside() {
     let tasks = curl(None, &[], &format!("{base}/connectors/roundabout/tasks")).body;
     let opened = tasks[0]["config"]["files"][0].as_str().unwrap_or_default().to_owned();
     assert_eq!(opened, allowed.canonicalize().unwrap().join("in.txt").display().to_string(), "{tasks}");
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -371,6 +420,8 @@ fn secrets_are_masked_in_every_form_they_are_printed_in() {
     }
     shows("the log", &std::fs::read_to_string(dir.join("worker.log")).unwrap());
     drop(server);
+    // Each embedded broker preallocates over a gigabyte on disk.
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The end of a log, for failure messages.

@@ -6,7 +6,7 @@
 //! a write ([`require_judged_write`]), so no second reading of the request can disagree.
 
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -26,11 +26,14 @@ pub(super) struct Call {
 }
 
 impl Call {
-    /// Normalises a request; a path that is not UTF-8 once decoded, or a `Host` that contradicts
-    /// the request's authority, is a 400.
-    pub(super) fn of(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Call, ApiError> {
+    /// Normalises a request; a path that is not UTF-8 once decoded, a `Host` that contradicts
+    /// the request's authority, two `Host`s, or an HTTP/1.1 request naming no host is a 400.
+    pub(super) fn of(method: &Method, uri: &Uri, version: Version, headers: &HeaderMap) -> Result<Call, ApiError> {
         let segments = decoded_segments(uri.path())?;
         let authority = authority(uri, headers)?;
+        if authority.is_none() && version == Version::HTTP_11 {
+            return Err(ApiError::bad_request("an HTTP/1.1 request names its host (Host)"));
+        }
         let writes = match *method {
             Method::GET | Method::HEAD => is_get_write(&segments, uri.query()),
             // OPTIONS, TRACE and methods no route serves are judged as writes: credentials for
@@ -62,6 +65,9 @@ fn decoded_segments(path: &str) -> Result<Vec<String>, ApiError> {
 /// `:authority` (HTTP/2, or an absolute-form HTTP/1 target), else `Host`; both present and
 /// different is a 400.
 fn authority(uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    if headers.get_all(header::HOST).iter().nth(1).is_some() {
+        return Err(ApiError::bad_request("the request has two Host headers"));
+    }
     let host = match headers.get(header::HOST) {
         Some(value) => Some(value.to_str().map_err(|_| ApiError::bad_request("the Host header is not text"))?.to_owned()),
         None => None,
@@ -75,10 +81,13 @@ fn authority(uri: &Uri, headers: &HeaderMap) -> Result<Option<String>, ApiError>
     }
 }
 
-/// RocketMQ Connect's `GET` calls that change state, read from the decoded path and query.
+/// RocketMQ Connect's `GET` calls that change state, read from the decoded path and query, and
+/// its `GET` validation, which resolves the config's placeholders: whoever may resolve them
+/// may as well create a connector that sends them anywhere.
 fn is_get_write(segments: &[String], query: Option<&str>) -> bool {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
+        ["plugin", "config", "validate"] => true,
         ["connectors", "stop" | "pause" | "resume", "all"] => true,
         ["connectors", _, "pause" | "resume" | "stop"] => true,
         // `GET /connectors/{name}?config={...}` creates: `config` as the handler's `Query`
@@ -107,7 +116,7 @@ mod tests {
     fn call(method: Method, uri: &str) -> Call {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "127.0.0.1:8083".parse().unwrap());
-        Call::of(&method, &uri.parse().unwrap(), &headers).unwrap()
+        Call::of(&method, &uri.parse().unwrap(), Version::HTTP_11, &headers).unwrap()
     }
 
     #[test]
@@ -121,6 +130,7 @@ mod tests {
             "/connectors/a?%63onfig=%7B%7D",
             "/connectors/a?x=1&con%66ig=1",
             "/connectors/%61?config",
+            "/plugin/config/validate?config=%7B%7D",
         ] {
             assert!(call(Method::GET, uri).writes, "GET {uri}");
             assert!(call(Method::HEAD, uri).writes, "HEAD {uri}");
@@ -137,12 +147,19 @@ mod tests {
     #[test]
     fn the_authority_comes_from_the_target_or_host_and_they_must_agree() {
         let none = HeaderMap::new();
-        let h2 = Call::of(&Method::GET, &"https://127.0.0.1:8443/connectors".parse().unwrap(), &none).unwrap();
+        let of = |uri: &str, headers: &HeaderMap| Call::of(&Method::GET, &uri.parse().unwrap(), Version::HTTP_2, headers);
+        let h2 = of("https://127.0.0.1:8443/connectors", &none).unwrap();
         assert_eq!(h2.authority.as_deref(), Some("127.0.0.1:8443"), "HTTP/2 has :authority and no Host");
         let mut host = HeaderMap::new();
         host.insert(header::HOST, "evil.example".parse().unwrap());
-        assert!(Call::of(&Method::GET, &"http://127.0.0.1/connectors".parse().unwrap(), &host).is_err());
-        assert_eq!(Call::of(&Method::GET, &"/connectors".parse().unwrap(), &host).unwrap().authority.as_deref(), Some("evil.example"));
-        assert!(Call::of(&Method::GET, &"/connectors/%ff".parse().unwrap(), &none).is_err(), "not UTF-8");
+        assert!(of("http://127.0.0.1/connectors", &host).is_err());
+        assert_eq!(of("/connectors", &host).unwrap().authority.as_deref(), Some("evil.example"));
+        assert!(of("/connectors/%ff", &none).is_err(), "not UTF-8");
+        let mut twice = host.clone();
+        twice.append(header::HOST, "127.0.0.1".parse().unwrap());
+        assert!(of("/connectors", &twice).is_err(), "two Host headers");
+        let http11 = |headers: &HeaderMap| Call::of(&Method::GET, &"/connectors".parse().unwrap(), Version::HTTP_11, headers);
+        assert!(http11(&none).is_err(), "HTTP/1.1 without a host");
+        assert!(Call::of(&Method::GET, &"/connectors".parse().unwrap(), Version::HTTP_10, &none).is_ok(), "HTTP/1.0 may leave it out");
     }
 }

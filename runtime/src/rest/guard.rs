@@ -51,7 +51,7 @@ pub(super) struct Guard {
 /// Judges a request, checks it against the guard and reads its body before a handler sees it;
 /// the [`Call`] goes on in the request's extensions.
 pub(super) async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let call = match Call::of(request.method(), request.uri(), request.headers()) {
+    let call = match Call::of(request.method(), request.uri(), request.version(), request.headers()) {
         Ok(call) => call,
         Err(error) => return super::refuse(request, error).await,
     };
@@ -160,7 +160,7 @@ mod tests {
         for (name, value) in headers {
             map.insert(name.clone(), value.parse().unwrap());
         }
-        match Call::of(&method, &uri.parse().unwrap(), &map) {
+        match Call::of(&method, &uri.parse().unwrap(), axum::http::Version::HTTP_11, &map) {
             Ok(call) => refusal(guard, &call, &map).map(|e| e.status.as_u16()),
             Err(error) => Some(error.status.as_u16()),
         }

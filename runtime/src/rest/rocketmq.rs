@@ -57,10 +57,10 @@ pub(super) fn routes(api: Api) -> Api {
                 .query("plugin", json!({"type": "string"}), "the plugin's name")
                 .envelope::<JsonValue>("Its JSON Schema"),
         )
-        .get(
+        .get_write(
             "/plugin/config/validate",
             validate,
-            op("Validates a connector config given as ?config=")
+            op("Validates a connector config given as ?config= (it resolves placeholders: 405 unless the worker runs with --rest-get-writes, and admins only)")
                 .query("config", json!({"type": "string"}), "the config as JSON text")
                 .returns::<ConfigInfos>(200, "Each key with its errors"),
         )

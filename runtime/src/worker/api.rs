@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use connect_sdk::assembly::{ConfigInfos, ConnectorPlugin, definition, plugin_keys, validate};
+use connect_sdk::assembly::{ConfigInfos, ConnectorPlugin, definition, describe_with, plugin_keys, validate};
 use connect_sdk::config::{ConfigMap, TopicSelection};
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::plugin::{PluginDescriptor, PluginKind};
@@ -63,6 +63,7 @@ impl Worker {
         initial: TargetState,
     ) -> Result<bool, WorkerError> {
         let validated = self.inner.launcher.validate(&config).map_err(WorkerError::InvalidConfig)?;
+        self.check_config_bytes(name, &config)?;
         let Some(revision) = self.inner.configs.put_if(name, &config, current, initial).await? else {
             // Another worker wrote first: read what it wrote before trying again.
             self.inner.configs.log().catch_up().await?;
@@ -71,6 +72,33 @@ impl Worker {
         self.inner.launcher.remember(name, revision, validated);
         self.inner.herder.sync(revision).await;
         Ok(true)
+    }
+
+    /// Refuses a config over [`MAX_CONFIG_BYTES`], or one that would take the configs of all
+    /// connectors over [`MAX_TOTAL_CONFIG_BYTES`]: every worker of a cluster holds every config,
+    /// several times over once validated.
+    fn check_config_bytes(&self, name: &str, config: &ConfigMap) -> Result<(), WorkerError> {
+        let size = |config: &ConfigMap| serde_json::to_vec(config).map_or(0, |bytes| bytes.len());
+        let bytes = size(config);
+        if bytes > MAX_CONFIG_BYTES {
+            return Err(WorkerError::BadRequest(format!("the config takes {bytes} bytes: at most {MAX_CONFIG_BYTES}")));
+        }
+        let others: usize = self
+            .inner
+            .configs
+            .names()
+            .iter()
+            .filter(|n| *n != name)
+            .filter_map(|n| self.inner.configs.get(n))
+            .map(|s| size(&s.config))
+            .sum();
+        if others + bytes > MAX_TOTAL_CONFIG_BYTES {
+            return Err(WorkerError::BadRequest(format!(
+                "the connectors' configs would take {} bytes: at most {MAX_TOTAL_CONFIG_BYTES} in all (delete connectors first)",
+                others + bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Creates and starts a connector; `config` is the flat config (its `name`, if any, must match).
@@ -403,20 +431,13 @@ impl Worker {
                 for info in &mut infos.configs {
                     let value = &mut info.value;
                     value.value = value.value.as_deref().map(|v| secrets.redact(v));
-                    value.errors = value.errors.iter().map(|e| secrets.redact(e)).collect();
+                    value.errors = value.errors.iter().map(|e| secrets.redact_error(&value.name, e, config)).collect();
                 }
                 infos
             }
-            Err(errors) => {
-                let mut infos = validate(self.inner.launcher.registry, config);
-                for error in errors {
-                    if let Some(info) = infos.configs.iter_mut().find(|c| c.definition.name == error.key) {
-                        info.value.errors.push(error.message);
-                        infos.error_count += 1;
-                    }
-                }
-                infos
-            }
+            // Refused before validation (a path outside the allowed ones, a placeholder this
+            // worker does not resolve): described, and no connector code runs on it.
+            Err(errors) => describe_with(self.inner.launcher.registry, config, errors),
         })
     }
 }
@@ -448,6 +469,10 @@ fn too_deep(config: &Json) -> Option<String> {
 
 /// The most keys a connector config may have (Kafka connectors use dozens).
 const MAX_KEYS: usize = 1000;
+/// The most bytes of one connector config, as JSON.
+const MAX_CONFIG_BYTES: usize = 256 * 1024;
+/// The most bytes of all connector configs together, as JSON.
+const MAX_TOTAL_CONFIG_BYTES: usize = 32 * 1024 * 1024;
 
 /// Refuses a config with more than [`MAX_KEYS`] keys.
 fn check_key_count(config: &ConfigMap) -> Result<(), WorkerError> {

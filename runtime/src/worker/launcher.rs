@@ -175,7 +175,7 @@ impl Launcher {
             Err(errors) => return Err(self.secrets_of(raw).redact_errors(errors)),
         };
         let connector_config = resolved.clone();
-        self.resolve_paths(&mut resolved, &connector_config).map_err(|e| secrets.redact_errors(e))?;
+        self.resolve_paths(&mut resolved, &connector_config).map_err(|e| secrets.redact_errors_of(e, raw))?;
         Ok((resolved, secrets))
     }
 
@@ -212,8 +212,8 @@ impl Launcher {
     pub(super) fn validate(&self, raw: &ConfigMap) -> Result<(ValidatedConfig, Secrets), ConfigErrors> {
         let (resolved, secrets) = self.resolve(raw)?;
         let resolved = self.with_own_registry(resolved);
-        let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters).map_err(|e| secrets.redact_errors(e))?;
-        self.check_topics(&resolved, validated.plugin()).map_err(|e| secrets.redact_errors(e))?;
+        let validated = ValidatedConfig::new(self.registry, &resolved, &self.converters).map_err(|e| secrets.redact_errors_of(e, raw))?;
+        self.check_topics(&resolved, validated.plugin()).map_err(|e| secrets.redact_errors_of(e, raw))?;
         if let ConnectorFactory::Source(factory) = validated.plugin().factory
             && validated.common().exactly_once_support == ExactlyOnceSupport::Required
         {

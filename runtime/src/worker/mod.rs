@@ -97,6 +97,7 @@ impl Worker {
     /// the config log, and a worker that starts later applies it too); returns once this
     /// worker applied it.
     pub async fn set_cluster_log_level(&self, logger: &str, level: &str) -> Result<(), WorkerError> {
+        crate::logging::check_logger(logger).map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
         let level = crate::logging::check_level(level).map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
         let position = self.inner.configs.put_log_level(logger, &level).await?;
         self.inner.herder.sync(position).await;
