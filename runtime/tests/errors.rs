@@ -71,3 +71,28 @@ async fn bad_records_go_to_the_dead_letter_topic_or_fail_the_task() {
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_routed_to_a_topic_no_connector_may_use_are_bad_records() {
+    let dir = temp_dir("routed");
+    let worker = TestWorker::start(&dir.join("data")).await;
+    // RegexRouter makes topic names at run time: RocketMQ's own, and names RocketMQ refuses.
+    for (name, replacement) in [("system", "TBW102"), ("malformed", "a.b")] {
+        let config = json!({
+            "connector.class": "datagen-source", "topic": format!("routed-{name}"), "max.records": 5,
+            "transforms": "route", "transforms.route.type": "RegexRouter", "transforms.route.regex": ".*",
+            "transforms.route.replacement": replacement, "errors.tolerance": "all",
+        });
+        worker.worker.create_connector(name, config).await.unwrap();
+    }
+    let skipped = wait_until(Duration::from_secs(60), || {
+        ["system", "malformed"].iter().all(|name| worker.metric("connect_records_skipped_total", name, 0) >= 5.0)
+    })
+    .await;
+    assert!(skipped, "each record is refused, and skipped under errors.tolerance=all");
+    for name in ["system", "malformed"] {
+        assert_eq!(worker.metric("connect_source_records_written_total", name, 0), 0.0, "{name}: nothing was sent");
+    }
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

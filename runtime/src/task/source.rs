@@ -358,6 +358,7 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
     let mut partition_key = 0;
     let mut out = Vec::with_capacity(records.len());
     let mut bytes = 0;
+    let mut allowed_topic: Option<String> = None;
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
         let same_run = offsets.last().is_some_and(|(partition, _)| *partition == source_partition);
@@ -406,9 +407,13 @@ fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Op
                 continue;
             }
         };
-        if let Some(refusal) = pipeline.topics.refusal(&transformed.topic) {
-            pipeline.tolerate(Error::other(refusal), || description.unwrap_or_default())?;
-            continue;
+        // Checked once per run of records to one topic (a poll's records mostly share theirs).
+        if allowed_topic.as_deref() != Some(transformed.topic.as_str()) {
+            if let Some(refusal) = pipeline.topics.refusal(&transformed.topic) {
+                pipeline.tolerate(Error::other(refusal), || description.unwrap_or_default())?;
+                continue;
+            }
+            allowed_topic = Some(transformed.topic.clone());
         }
         let converters = &pipeline.converters;
         // The record is taken apart: its key and value move into the converters.
