@@ -173,25 +173,10 @@ fn plugin_name(name: LitStr) -> syn::Result<LitStr> {
 
 fn unknown_key(key: &str, kind: DeriveKind) -> String {
     let known = kind.keys();
-    let close = known.iter().find(|k| distance(k, key) <= 2);
+    let close = known.iter().find(|k| strsim::osa_distance(k, key) <= 2);
     let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     match close {
         Some(k) => format!("unknown key `{key}` in #[{}(...)]; did you mean `{k}`? (expected one of {list})", kind.attribute()),
         None => format!("unknown key `{key}` in #[{}(...)]; expected one of {list}", kind.attribute()),
     }
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }

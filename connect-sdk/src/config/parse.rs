@@ -102,30 +102,11 @@ pub fn did_you_mean<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> 
     let wanted = normalize_key(key);
     known
         .into_iter()
-        .map(|candidate| (edit_distance(&wanted, &normalize_key(candidate)), candidate))
+        // Optimal string alignment: a swap of two neighbours (`fiel` → `file`) costs one.
+        .map(|candidate| (strsim::osa_distance(&wanted, &normalize_key(candidate)), candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-/// Optimal string alignment distance: a swap of two neighbours (`fiel` → `file`) costs one.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    d[0] = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 /// Coerces a config value to what the key's schema wants: Kafka configs are often all strings.

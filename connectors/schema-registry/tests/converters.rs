@@ -26,7 +26,7 @@ async fn worker(name: &str) -> (Worker, String, std::path::PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     let worker = Worker::builder().standalone(&dir).embedded(0, 0).worker_id("avro-test:1").build().await.expect("worker starts");
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(connect_runtime::rest::serve(worker.clone(), "127.0.0.1:0".parse().unwrap(), bound_tx, std::future::pending()));
+    tokio::spawn(connect_rest::serve(worker.clone(), "127.0.0.1:0".parse().unwrap(), bound_tx, std::future::pending()));
     let rest = bound_rx.await.expect("REST binds");
     (worker, format!("http://{rest}/registry"), dir)
 }

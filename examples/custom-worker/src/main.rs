@@ -5,5 +5,5 @@ use connect_examples as _;
 use connect_file as _;
 
 fn main() -> std::process::ExitCode {
-    connect_runtime::main()
+    connect_worker::main()
 }

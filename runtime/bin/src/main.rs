@@ -32,5 +32,5 @@ use connect_schema_registry as _;
 static ALLOCATOR: connect_runtime::memory::Allocator = connect_runtime::memory::Allocator::system();
 
 fn main() -> std::process::ExitCode {
-    connect_runtime::main()
+    connect_worker::main()
 }

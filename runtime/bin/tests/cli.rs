@@ -2,8 +2,7 @@
 //! and `CONNECT_*` variables (the command line wins), and clear start-up errors.
 
 mod process;
-#[path = "../../tests/support/mod.rs"]
-mod support;
+use connect_testkit as support;
 
 use std::process::Command;
 

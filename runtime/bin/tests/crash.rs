@@ -4,8 +4,7 @@
 //! the broker process under a worker: the worker waits for it, says so, and carries on.
 
 mod process;
-#[path = "../../tests/support/mod.rs"]
-mod support;
+use connect_testkit as support;
 
 use std::time::{Duration, Instant};
 

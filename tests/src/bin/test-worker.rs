@@ -21,5 +21,5 @@ use connect_tests as _;
 static ALLOCATOR: connect_runtime::memory::Allocator = connect_runtime::memory::Allocator::system();
 
 fn main() -> std::process::ExitCode {
-    connect_runtime::main()
+    connect_worker::main()
 }

@@ -13,8 +13,7 @@ mod latency;
 mod processes;
 mod raw;
 mod report;
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+use connect_testkit as support;
 mod through_worker;
 mod window;
 

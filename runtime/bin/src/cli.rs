@@ -1,5 +1,5 @@
 //! The command line: `connect-worker standalone ...`, `cluster ...`, `broker ...`, `plugins`,
-//! `ctl ...` (the admin client, [`crate::ctl`]) and `completions SHELL`, with options from the
+//! `ctl ...` (the admin client, [`connect_ctl`]) and `completions SHELL`, with options from the
 //! command line, `CONNECT_*` environment variables and `--config worker.toml` (in that order of
 //! precedence).
 
@@ -13,8 +13,7 @@ use connect_sdk::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::logging::LogFormat;
-use crate::worker::{ClusterSettings, Worker, WorkerBuilder};
+use connect_runtime::{ClusterSettings, Worker, WorkerBuilder};
 
 /// Runs connectors between external systems and RocketMQ.
 #[derive(Debug, Parser)]
@@ -25,6 +24,24 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written to standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; ANSI colours only when standard error is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormat> for connect_runtime::logging::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => connect_runtime::logging::LogFormat::Text,
+            LogFormat::Json => connect_runtime::logging::LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +62,7 @@ enum Command {
     },
     /// Manages the connectors of a running worker or cluster through its REST API (any Kafka
     /// Connect-compatible one): list, describe, apply, pause, restart, offsets, watch...
-    Ctl(crate::ctl::CtlArgs),
+    Ctl(connect_ctl::CtlArgs),
     /// Prints shell completions: `connect-worker completions bash > /etc/bash_completion.d/connect-worker`.
     Completions {
         /// The shell.
@@ -110,7 +127,7 @@ struct WorkerArgs {
     plugins_deny: Vec<String>,
     /// Heap budget of the worker (`2GiB`, `512MiB`, bytes): near it, the task holding the most
     /// heap is failed, not the worker [default: none].
-    #[arg(long, env = "CONNECT_MEMORY_LIMIT", value_parser = crate::memory::parse_size)]
+    #[arg(long, env = "CONNECT_MEMORY_LIMIT", value_parser = connect_runtime::memory::parse_size)]
     memory_limit: Option<usize>,
     /// Also serve the schema registry (always at `/registry` on the REST listener) at the root
     /// of this address, for tools that take a registry URL without a path [default: none].
@@ -209,15 +226,15 @@ struct WorkerFile {
 
 /// The `connect-worker` command line: parse arguments, run, return the exit code.
 ///
-/// A custom worker binary is `fn main() -> ExitCode { connect_runtime::main() }` in a crate
+/// A custom worker binary is `fn main() -> ExitCode { connect_worker::main() }` in a crate
 /// that links its connector crates (`use my_connectors as _;`).
 pub fn main() -> ExitCode {
     // Counting starts before anything is allocated; a worker without --memory-limit stops it.
-    crate::memory::start_counting();
+    connect_runtime::memory::start_counting();
     let cli = Cli::parse();
-    crate::logging::init(cli.log_format);
+    connect_runtime::logging::init(cli.log_format.into());
     if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. }) {
-        crate::memory::stop_counting();
+        connect_runtime::memory::stop_counting();
     }
     match cli.command {
         Command::Plugins { json } => {
@@ -227,7 +244,7 @@ pub fn main() -> ExitCode {
         Command::Standalone(args) => block_on(standalone(args)),
         Command::Cluster(args) => block_on(cluster(args)),
         Command::Broker(args) => block_on(broker(args)),
-        Command::Ctl(args) => crate::ctl::run(args),
+        Command::Ctl(args) => connect_ctl::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "connect-worker", &mut std::io::stdout());
@@ -295,11 +312,11 @@ struct Common {
     data_dir: PathBuf,
     rest_addr: SocketAddr,
     worker_id: Option<String>,
-    settings: Option<crate::task::RunnerSettings>,
-    rest: crate::rest::RestOptions,
-    allowed_paths: Option<crate::AllowedPaths>,
-    config_providers: crate::ConfigProviders,
-    plugins: crate::PluginFilter,
+    settings: Option<connect_runtime::RunnerSettings>,
+    rest: connect_rest::RestOptions,
+    allowed_paths: Option<connect_runtime::AllowedPaths>,
+    config_providers: connect_runtime::ConfigProviders,
+    plugins: connect_runtime::PluginFilter,
     memory_limit: Option<usize>,
     schema_registry_addr: Option<SocketAddr>,
 }
@@ -313,8 +330,8 @@ impl Common {
         let flush = args.offset_flush_interval_ms.or(file.offset_flush_interval_ms);
         let support = args.exactly_once_source_support.or(file.exactly_once_source_support);
         let settings = (flush.is_some() || support.is_some()).then(|| {
-            let defaults = crate::task::RunnerSettings::default();
-            crate::task::RunnerSettings {
+            let defaults = connect_runtime::RunnerSettings::default();
+            connect_runtime::RunnerSettings {
                 offset_flush_interval: flush.map_or(defaults.offset_flush_interval, std::time::Duration::from_millis),
                 exactly_once_source: support.map_or(defaults.exactly_once_source, |s| s == Support::Enabled),
                 ..defaults
@@ -325,20 +342,20 @@ impl Common {
             |given: Vec<String>, filed: &Option<Vec<String>>| if given.is_empty() { filed.clone().unwrap_or_default() } else { given };
         let allowed =
             if args.allowed_paths.is_empty() { file.allowed_paths.clone().unwrap_or_default() } else { args.allowed_paths.clone() };
-        let allowed_paths = if allowed.is_empty() { None } else { Some(crate::AllowedPaths::under(&allowed)?) };
-        let config_providers =
-            crate::ConfigProviders::parse(&listed(args.config_providers.clone(), &file.config_providers)).map_err(anyhow::Error::from)?;
-        let plugins = crate::PluginFilter::new(
+        let allowed_paths = if allowed.is_empty() { None } else { Some(connect_runtime::AllowedPaths::under(&allowed)?) };
+        let config_providers = connect_runtime::ConfigProviders::parse(&listed(args.config_providers.clone(), &file.config_providers))
+            .map_err(anyhow::Error::from)?;
+        let plugins = connect_runtime::PluginFilter::new(
             &listed(args.plugins_allow.clone(), &file.plugins_allow),
             &listed(args.plugins_deny.clone(), &file.plugins_deny),
         );
         let memory_limit = match (args.memory_limit, &file.memory_limit) {
             (Some(limit), _) => Some(limit),
-            (None, Some(text)) => Some(crate::memory::parse_size(text).map_err(|e| anyhow::anyhow!("memory_limit: {e}"))?),
+            (None, Some(text)) => Some(connect_runtime::memory::parse_size(text).map_err(|e| anyhow::anyhow!("memory_limit: {e}"))?),
             (None, None) => None,
         };
         if memory_limit.is_none() {
-            crate::memory::stop_counting();
+            connect_runtime::memory::stop_counting();
         }
         Ok(Common {
             allowed_paths,
@@ -394,7 +411,7 @@ impl Common {
 }
 
 /// The REST listener's options: the command line's, else the worker file's.
-fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<crate::rest::RestOptions> {
+fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<connect_rest::RestOptions> {
     let credentials = match args.rest_auth_file.as_ref().or(file.rest_auth_file.as_ref()) {
         Some(path) => {
             #[cfg(unix)]
@@ -404,7 +421,7 @@ fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<crate::r
                     tracing::warn!(file = %path.display(), "the REST auth file can be read by other users of this machine: chmod 600 it");
                 }
             }
-            Some(crate::rest::Credentials::from_file(path)?)
+            Some(connect_rest::Credentials::from_file(path)?)
         }
         None => None,
     };
@@ -418,11 +435,16 @@ fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<crate::r
     }
     let tls = match (args.rest_tls_cert.as_ref().or(file.rest_tls_cert.as_ref()), args.rest_tls_key.as_ref().or(file.rest_tls_key.as_ref()))
     {
-        (Some(cert), Some(key)) => Some(crate::rest::RestTls::from_pem_files(cert, key)?),
+        (Some(cert), Some(key)) => Some(connect_rest::RestTls::from_pem_files(cert, key)?),
         (None, None) => None,
         _ => anyhow::bail!("rest_tls_cert and rest_tls_key go together"),
     };
-    Ok(crate::rest::RestOptions { get_writes: args.rest_get_writes || file.rest_get_writes.unwrap_or(false), credentials, open_paths, tls })
+    Ok(connect_rest::RestOptions {
+        get_writes: args.rest_get_writes || file.rest_get_writes.unwrap_or(false),
+        credentials,
+        open_paths,
+        tls,
+    })
 }
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
@@ -487,7 +509,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     if common.worker_id.is_none() {
         // As Kafka Connect: a worker is known by the address of its REST API.
         let bound = listener.local_addr()?;
-        let host = if bound.ip().is_unspecified() { crate::worker::hostname() } else { bound.ip().to_string() };
+        let host = if bound.ip().is_unspecified() { connect_runtime::hostname() } else { bound.ip().to_string() };
         builder = builder.worker_id(format!("{host}:{}", bound.port()));
     }
     let worker = builder.build().await?;
@@ -498,8 +520,8 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
 async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal();
     let data_dir = args.data_dir.unwrap_or_else(|| Path::new("connect-data").join("rocketmq"));
-    let config = crate::embedded::EmbeddedConfig { data_dir, namesrv_port: args.namesrv_port, broker_port: args.broker_port };
-    let mq = crate::embedded::EmbeddedRocketMq::start(&config).await?;
+    let config = connect_runtime::embedded::EmbeddedConfig { data_dir, namesrv_port: args.namesrv_port, broker_port: args.broker_port };
+    let mq = connect_runtime::embedded::EmbeddedRocketMq::start(&config).await?;
     tracing::info!(namesrv = mq.namesrv_addr(), broker_port = args.broker_port, data_dir = %config.data_dir.display(), "RocketMQ serving");
     signal.await;
     tracing::info!("stopping the broker");
@@ -510,7 +532,7 @@ async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
 /// This worker's registry as its converters reach it: `/registry` on its REST listener (by
 /// loopback when it listens on every address; by `localhost`, the name a certificate of a
 /// local listener carries, over HTTPS).
-fn own_registry_url(listener: &tokio::net::TcpListener, rest: &crate::rest::RestOptions) -> anyhow::Result<String> {
+fn own_registry_url(listener: &tokio::net::TcpListener, rest: &connect_rest::RestOptions) -> anyhow::Result<String> {
     let addr = listener.local_addr()?;
     let (scheme, host) = match (rest.tls.is_some(), addr.ip()) {
         (true, ip) if ip.is_loopback() || ip.is_unspecified() => ("https", "localhost".to_owned()),
@@ -538,7 +560,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 async fn serve_until_signal(
     worker: Worker,
     [listener, registry]: [Option<tokio::net::TcpListener>; 2],
-    options: crate::rest::RestOptions,
+    options: connect_rest::RestOptions,
     signal: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -563,9 +585,9 @@ async fn serve_until_signal(
                 let _ = stop.wait_for(|stop| *stop).await;
             };
             if registry_only {
-                crate::rest::serve_registry_on(listener, serving, options, stopped).await
+                connect_rest::serve_registry_on(listener, serving, options, stopped).await
             } else {
-                crate::rest::serve_on(listener, serving, options, stopped).await
+                connect_rest::serve_on(listener, serving, options, stopped).await
             }
         }));
     }

@@ -10,7 +10,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value as Json, json};
 
-use crate::worker::Worker;
+use connect_runtime::Worker;
 
 /// A schema made when the document is rendered.
 type MakeSchema = Box<dyn Fn(&mut SchemaGenerator) -> Json + Send>;

@@ -1,7 +1,19 @@
-//! `connect-worker ctl`: the command line of a connect cluster, for operators and scripts.
-//! It speaks Kafka Connect's REST API (so it drives any Kafka Connect-compatible worker, not
-//! only ours), prints tables for people and JSON or YAML for scripts (`-o`), and exits with a
-//! code per kind of failure ([`CtlError::exit_code`]).
+//! `connect-worker ctl`: the command line of a connect cluster, for operators and scripts,
+//! and the library under it. It speaks Kafka Connect's REST API only (so it drives any Kafka
+//! Connect-compatible worker, not only ours, and links nothing of the worker), prints tables
+//! for people and JSON or YAML for scripts (`-o`), and exits with a code per kind of failure
+//! ([`CtlError::exit_code`]).
+//!
+//! As a library: [`Client`] calls the API, [`specs`] reads connector files and diffs configs,
+//! and [`CtlArgs`] with [`run`] is the whole command, for a binary of one's own.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), connect_ctl::CtlError> {
+//! let client = connect_ctl::Client::new("http://127.0.0.1:8083", None, None, None)?;
+//! let connectors = client.get("/connectors?expand=status").await?;
+//! println!("{connectors:#}");
+//! # Ok(()) }
+//! ```
 
 mod client;
 mod cluster;
@@ -9,17 +21,18 @@ mod connectors;
 mod output;
 mod plugins;
 mod rates;
-mod specs;
+pub mod specs;
+
+pub use client::{Client, CtlError, segment};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use client::{Client, CtlError};
 use output::Format;
 
 /// `ctl`'s options and command.
 #[derive(Debug, clap::Args)]
-pub(crate) struct CtlArgs {
+pub struct CtlArgs {
     /// The worker's REST API.
     #[arg(long, env = "CONNECT_URL", default_value = "http://127.0.0.1:8083", global = true)]
     url: String,
@@ -168,7 +181,7 @@ impl Ctl {
 }
 
 /// Runs `ctl` and returns its exit code.
-pub(crate) fn run(args: CtlArgs) -> ExitCode {
+pub fn run(args: CtlArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

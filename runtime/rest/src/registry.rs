@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ApiError, JsonBody, flag};
-use crate::schema_registry::{CompatibilityLevel, RegistryError, SchemaRegistry, SchemaSubmission, SchemaType, VersionSelector};
-use crate::worker::Worker;
+use connect_runtime::Worker;
+use connect_runtime::schema_registry::{CompatibilityLevel, RegistryError, SchemaRegistry, SchemaSubmission, SchemaType, VersionSelector};
 
 /// The registry's content type.
 pub(super) const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -33,7 +33,7 @@ impl IntoResponse for Refused {
 
 impl From<RegistryError> for Refused {
     fn from(error: RegistryError) -> Refused {
-        Refused(Box::new(error.into_response()))
+        Refused(Box::new(registry_error(&error)))
     }
 }
 
@@ -66,12 +66,11 @@ pub(super) fn routes() -> Router<Worker> {
         .route("/compatibility/subjects/{subject}/versions/{version}", post(compatible_with_version))
 }
 
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let status = axum::http::StatusCode::from_u16(self.status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error_code": self.code(), "message": self.to_string()});
-        (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
-    }
+/// Confluent's answer to a registry error: its status, and its own code in the body.
+fn registry_error(error: &RegistryError) -> Response {
+    let status = axum::http::StatusCode::from_u16(error.status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"error_code": error.code(), "message": error.to_string()});
+    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
 }
 
 /// The worker's registry, its log opened at its first use.

@@ -10,11 +10,11 @@ use serde_json::{Value as JsonValue, json};
 
 use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody, flag};
-use crate::logging::LoggerLevel;
-use crate::state::configs::TargetState;
-use crate::worker::PluginInfo;
-use crate::worker::Worker;
-use crate::worker::views::{ConnectorInfo, ConnectorStatus, TaskInfo, TaskStateInfo, WorkerHealth};
+use connect_runtime::PluginInfo;
+use connect_runtime::TargetState;
+use connect_runtime::Worker;
+use connect_runtime::logging::LoggerLevel;
+use connect_runtime::{ConnectorInfo, ConnectorStatus, TaskInfo, TaskStateInfo, WorkerHealth};
 use connect_sdk::assembly::{ConfigInfos, ConfigKeyInfo};
 
 /// A connector config: keys to values (strings, numbers, booleans; placeholders kept).
@@ -95,7 +95,7 @@ fn message_doc() -> JsonValue {
     json!({"type": "object", "properties": {"message": {"type": "string"}}})
 }
 
-fn log_levels(worker: &Worker) -> ApiResult<&'static crate::logging::LogLevels> {
+fn log_levels(worker: &Worker) -> ApiResult<&'static connect_runtime::logging::LogLevels> {
     worker.log_levels().ok_or_else(|| ApiError::new(404, "log levels are managed by the application that embeds this worker"))
 }
 

@@ -14,10 +14,10 @@ use serde_json::{Value as JsonValue, json};
 use super::call::Call;
 use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody};
-use crate::state::configs::TargetState;
-use crate::worker::PluginInfo;
-use crate::worker::Worker;
-use crate::worker::views::{ConnectorInfo, ConnectorStatus, TaskInfo};
+use connect_runtime::PluginInfo;
+use connect_runtime::TargetState;
+use connect_runtime::Worker;
+use connect_runtime::{ConnectorInfo, ConnectorStatus, TaskInfo};
 
 /// RocketMQ Connect's routes, with their documentation (Kafka's paths that also take
 /// RocketMQ's methods are in [`super::kafka`], calling the handlers here).

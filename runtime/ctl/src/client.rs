@@ -1,4 +1,4 @@
-//! The REST client of `ctl`: one base URL, optional credentials and CA, JSON in and out, and
+//! The REST client of `ctl` ([`Client`]): one base URL, optional credentials and CA, JSON in and out, and
 //! every failure as a [`CtlError`] with the exit code a script can test.
 
 use std::path::Path;
@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 /// Why a `ctl` command failed; [`CtlError::exit_code`] tells scripts which way.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CtlError {
+pub enum CtlError {
     /// The API answered with an error.
     #[error("{method} {path}: {status} {message}")]
     Api {
@@ -41,7 +41,7 @@ pub(crate) enum CtlError {
 impl CtlError {
     /// 1 for an invalid config or another API error, 2 for bad input (as clap's usage errors),
     /// 3 not found, 4 conflict, 5 refused credentials, 6 worker unreachable, 7 server error.
-    pub(crate) fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> u8 {
         match self {
             CtlError::Api { status: 404, .. } => 3,
             CtlError::Api { status: 409, .. } => 4,
@@ -54,13 +54,14 @@ impl CtlError {
     }
 
     /// Whether the API said the thing asked for does not exist.
-    pub(crate) fn is_not_found(&self) -> bool {
+    pub fn is_not_found(&self) -> bool {
         matches!(self, CtlError::Api { status: 404, .. })
     }
 }
 
-/// How `ctl` reaches a worker.
-pub(crate) struct Client {
+/// A client of a Kafka Connect-compatible REST API: one base URL, optional credentials and
+/// CA, JSON in and out.
+pub struct Client {
     http: reqwest::Client,
     base: String,
     authorization: Option<String>,
@@ -69,7 +70,7 @@ pub(crate) struct Client {
 impl Client {
     /// A client of the API at `url` (`http[s]://host:port`), sending `token` as a bearer token or
     /// `user` (`name:password`) as basic auth, trusting `ca` (PEM) besides the system's roots.
-    pub(crate) fn new(url: &str, token: Option<&str>, user: Option<&str>, ca: Option<&Path>) -> Result<Client, CtlError> {
+    pub fn new(url: &str, token: Option<&str>, user: Option<&str>, ca: Option<&Path>) -> Result<Client, CtlError> {
         use base64::Engine;
         let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60));
         if let Some(ca) = ca {
@@ -90,12 +91,12 @@ impl Client {
     }
 
     /// `GET path`, its JSON.
-    pub(crate) async fn get(&self, path: &str) -> Result<Json, CtlError> {
+    pub async fn get(&self, path: &str) -> Result<Json, CtlError> {
         self.call(Method::GET, path, None).await
     }
 
     /// `method path` with a JSON `body`; the answer's JSON (`null` when empty).
-    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<&Json>) -> Result<Json, CtlError> {
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Json>) -> Result<Json, CtlError> {
         let text = self.text(method, path, body).await?;
         if text.trim().is_empty() {
             return Ok(Json::Null);
@@ -105,7 +106,7 @@ impl Client {
     }
 
     /// `method path` with a JSON `body`; the answer's text.
-    pub(crate) async fn text(&self, method: Method, path: &str, body: Option<&Json>) -> Result<String, CtlError> {
+    pub async fn text(&self, method: Method, path: &str, body: Option<&Json>) -> Result<String, CtlError> {
         let url = self.url(path);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(authorization) = &self.authorization {
@@ -135,7 +136,7 @@ impl Client {
 }
 
 /// `name` as one path segment: everything but unreserved characters percent-encoded.
-pub(crate) fn segment(name: &str) -> String {
+pub fn segment(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

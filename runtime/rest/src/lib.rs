@@ -1,7 +1,10 @@
-//! The REST API: Kafka Connect's paths, shapes, states and error body ([`kafka`]), plus
+//! The worker's REST API: Kafka Connect's paths, shapes, states and error body ([`kafka`]), plus
 //! RocketMQ Connect's calls in their `{"status": 200, "body": ...}` envelope ([`rocketmq`]),
 //! so existing clients and scripts work unchanged, and the dashboard at `/ui/` ([`ui`]). Handlers
 //! call the [`Worker`]'s API only.
+
+// The worker's futures hold RocketMQ client types whose `Send` proof is deep.
+#![recursion_limit = "256"]
 
 mod auth;
 mod call;
@@ -26,7 +29,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::worker::{Worker, WorkerError};
+use connect_runtime::{Worker, WorkerError};
 
 /// A failed call: Kafka Connect's `{"error_code": ..., "message": ...}`.
 #[derive(Debug)]

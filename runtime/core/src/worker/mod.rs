@@ -45,7 +45,8 @@ use launcher::Launcher;
 /// How long a health check waits for the reconcile loop (Kafka's default request timeout).
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub(crate) fn hostname() -> String {
+/// This machine's name as a worker id uses it by default: `$HOSTNAME`, else `localhost`.
+pub fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".to_owned())
 }
 

@@ -11,18 +11,18 @@ use super::output::plain;
 
 /// A connector as a file describes it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Spec {
+pub struct Spec {
     /// Its name.
-    pub(crate) name: String,
+    pub name: String,
     /// Its config, `name` included (as the worker stores it).
-    pub(crate) config: Map<String, Json>,
+    pub config: Map<String, Json>,
     /// The file it came from.
-    pub(crate) file: PathBuf,
+    pub file: PathBuf,
 }
 
 /// The specs in `path`: the file, or every `.json`, `.yaml` and `.yml` file of the directory
 /// in name order.
-pub(crate) fn read(path: &Path) -> Result<Vec<Spec>, CtlError> {
+pub fn read(path: &Path) -> Result<Vec<Spec>, CtlError> {
     if !path.is_dir() {
         return Ok(vec![read_file(path)?]);
     }
@@ -61,7 +61,7 @@ fn read_file(file: &Path) -> Result<Spec, CtlError> {
 
 /// One key's change from the running config to the file's.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Change {
+pub enum Change {
     /// Only in the file.
     Added(String, String),
     /// Only in the running config.
@@ -82,7 +82,7 @@ impl std::fmt::Display for Change {
 
 /// What changes from `running` to `wanted`, key by key in key order; values compare as text
 /// (Kafka Connect keeps every value as a string).
-pub(crate) fn diff(running: &Map<String, Json>, wanted: &Map<String, Json>) -> Vec<Change> {
+pub fn diff(running: &Map<String, Json>, wanted: &Map<String, Json>) -> Vec<Change> {
     let mut keys: Vec<&String> = running.keys().chain(wanted.keys()).collect();
     keys.sort();
     keys.dedup();

@@ -69,8 +69,8 @@ pub fn levels() -> Option<&'static LogLevels> {
 }
 
 /// How log lines are written to standard error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum LogFormat {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
     /// Human-readable lines; ANSI colours only when standard error is a terminal.
     Text,
     /// One JSON object per line.
@@ -80,8 +80,10 @@ pub(crate) enum LogFormat {
 /// Quiet by default: the RocketMQ crates log every connection.
 const DEFAULT_DIRECTIVES: &str = "info,rocketmq=warn,rocketmq_broker=warn,rocketmq_namesrv=warn,rocketmq_client_rust=warn,rocketmq_store=error,rocketmq_transport=warn,rocketmq_runtime=warn";
 
-/// Sets up the log from `RUST_LOG` (simple `target=level` directives) or the defaults.
-pub(crate) fn init(format: LogFormat) {
+/// Sets up the process's log from `RUST_LOG` (simple `target=level` directives) or the
+/// defaults, its levels changeable at run time ([`levels`]) and every line masked of secrets;
+/// does nothing when the process already has a log (an application embedding a worker).
+pub fn init(format: LogFormat) {
     use std::io::IsTerminal;
     let directives =
         std::env::var("RUST_LOG").ok().filter(|d| EnvFilter::try_new(d).is_ok()).unwrap_or_else(|| DEFAULT_DIRECTIVES.to_owned());

@@ -85,7 +85,7 @@ impl Credentials {
     /// Parses the lines of an auth file.
     ///
     /// ```
-    /// use connect_runtime::rest::{Credentials, Role};
+    /// use connect_rest::{Credentials, Role};
     ///
     /// let users = Credentials::parse("# operators\nalice:s3cret:admin\nscraper:token:with:colons:read\n").unwrap();
     /// assert_eq!(users.role_of("alice"), Some(Role::Admin));
