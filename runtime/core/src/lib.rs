@@ -15,6 +15,7 @@
 mod allowlist;
 mod cluster;
 mod dlq;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod logging;
 pub mod memory;

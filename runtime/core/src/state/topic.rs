@@ -407,9 +407,12 @@ mod tests {
         assert_eq!(split_snapshot(BTreeMap::new()).len(), 1);
     }
 
+    #[cfg(feature = "embedded")]
     use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+    #[cfg(feature = "embedded")]
     use crate::state::log::last_write_wins;
 
+    #[cfg(feature = "embedded")]
     async fn open(mq: &MqClient, topic: &str, instance: &str, policy: SnapshotPolicy) -> StateLog {
         let producer = Arc::new(mq.producer(&format!("producer-{instance}")).await.expect("a producer"));
         let config = TopicLogConfig { name: "test", topic, reader_group: &format!("readers-{instance}"), policy, merge: last_write_wins };
@@ -418,6 +421,7 @@ mod tests {
 
     /// What one worker writes, every worker reads, in one order; a reopened log replays from its
     /// latest snapshot, not from the beginning.
+    #[cfg(feature = "embedded")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn what_one_worker_writes_every_worker_reads_and_replay_starts_at_the_latest_snapshot() {
         let dir = std::env::temp_dir().join(format!("connect-state-log-{}", std::process::id()));

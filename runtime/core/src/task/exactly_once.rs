@@ -425,6 +425,7 @@ mod tests {
         assert_eq!(stored_batch(&found, &["k{4}"]), Some(15));
     }
 
+    #[cfg(feature = "embedded")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_stored_before_its_send_failed_is_found_in_the_broker() {
         use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
@@ -461,6 +462,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    #[cfg(feature = "embedded")]
     async fn mq_broker_name(client: &MqClient, topic: &str) -> String {
         client.write_queues(topic).await.unwrap()[0].broker_name().to_string()
     }

@@ -14,7 +14,10 @@ use super::{Worker, WorkerError, WorkerInner};
 use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
+#[cfg(feature = "embedded")]
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+#[cfg(not(feature = "embedded"))]
+use super::EmbeddedRocketMq;
 use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
@@ -34,6 +37,7 @@ enum Broker {
     /// An external cluster's name server (`host:port`).
     External(String),
     /// Start a name server and broker in-process on these ports (0 = free ports).
+    #[cfg(feature = "embedded")]
     Embedded { namesrv_port: u16, broker_port: u16 },
 }
 
@@ -126,7 +130,10 @@ impl Default for WorkerBuilder {
     fn default() -> WorkerBuilder {
         WorkerBuilder {
             data_dir: PathBuf::from("connect-data"),
+            #[cfg(feature = "embedded")]
             broker: Broker::Embedded { namesrv_port: 9876, broker_port: 10911 },
+            #[cfg(not(feature = "embedded"))]
+            broker: Broker::External("127.0.0.1:9876".to_owned()),
             cluster: None,
             worker_id: None,
             registry: Registry::global(),
@@ -172,6 +179,7 @@ impl WorkerBuilder {
     }
 
     /// Starts the embedded name server and broker on these ports (0 = free ports).
+    #[cfg(feature = "embedded")]
     pub fn embedded(mut self, namesrv_port: u16, broker_port: u16) -> WorkerBuilder {
         self.broker = Broker::Embedded { namesrv_port, broker_port };
         self
@@ -249,7 +257,8 @@ impl WorkerBuilder {
         let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(WorkerError::InvalidSetting)?;
         let allowed_paths = self.checked_allowed_paths()?;
         let (embedded, namesrv_addr) = match &self.broker {
-            Broker::External(addr) => (None, addr.clone()),
+            Broker::External(addr) => (None::<EmbeddedRocketMq>, addr.clone()),
+            #[cfg(feature = "embedded")]
             Broker::Embedded { namesrv_port, broker_port } => {
                 let config =
                     EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };

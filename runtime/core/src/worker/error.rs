@@ -4,6 +4,7 @@
 use connect_sdk::config::ConfigErrors;
 use connect_sdk::registry::{DuplicatePlugins, LookupError};
 
+#[cfg(feature = "embedded")]
 use crate::embedded::EmbeddedError;
 use crate::mq::MqError;
 use crate::state::log::LogError;
@@ -43,6 +44,7 @@ pub enum WorkerError {
     #[error(transparent)]
     RocketMq(#[from] MqError),
     /// The embedded RocketMQ did not start.
+    #[cfg(feature = "embedded")]
     #[error(transparent)]
     Embedded(#[from] EmbeddedError),
 }
@@ -56,7 +58,9 @@ impl WorkerError {
             WorkerError::BadRequest(_) | WorkerError::InvalidConfig(_) | WorkerError::InvalidSetting(_) => 400,
             WorkerError::StateLog(e) if e.is_retriable() => 503,
             WorkerError::RocketMq(e) if e.is_retriable() => 503,
-            WorkerError::DuplicatePlugins(_) | WorkerError::StateLog(_) | WorkerError::RocketMq(_) | WorkerError::Embedded(_) => 500,
+            WorkerError::DuplicatePlugins(_) | WorkerError::StateLog(_) | WorkerError::RocketMq(_) => 500,
+            #[cfg(feature = "embedded")]
+            WorkerError::Embedded(_) => 500,
         }
     }
 }

@@ -32,7 +32,19 @@ pub use builder::{ClusterSettings, WorkerBuilder};
 pub use error::WorkerError;
 
 use crate::cluster::membership::Membership;
+#[cfg(feature = "embedded")]
 use crate::embedded::EmbeddedRocketMq;
+
+/// Without the `embedded` feature no broker runs in the process: none is ever held.
+#[cfg(not(feature = "embedded"))]
+pub(crate) enum EmbeddedRocketMq {}
+
+#[cfg(not(feature = "embedded"))]
+impl EmbeddedRocketMq {
+    async fn shutdown(self) {
+        match self {}
+    }
+}
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
 use crate::state::configs::Configs;
