@@ -2,25 +2,22 @@
 
 extern crate self as connect_sdk;
 
-pub mod assembly;
 pub mod config;
 mod connector;
 pub mod context;
 pub mod converter;
 pub mod data;
 mod error;
+#[doc(hidden)]
+pub mod host;
 pub mod offsets;
-pub mod plugin;
 pub mod record;
-pub mod registry;
 pub mod testing;
 pub mod transform;
 
+pub use config::{ConfigDeserialize, ConfigSchema, ConfigSerialize, ConnectorConfig};
 pub use connect_macros::{Converter, Deserialize, JsonSchema, Predicate, Serialize, SinkConnector, SourceConnector, Transform};
-pub use connector::{
-    CommittedOffsets, ConfigDeserialize, ConfigSchema, ConfigSerialize, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask,
-    SourceConnector, SourceTask, TaskPlan, offsets_after,
-};
+pub use connector::{CommittedOffsets, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan, offsets_after};
 pub use context::{SinkContext, SourceContext};
 pub use error::{BoxError, Error, Result, error_chain};
 
@@ -52,13 +49,13 @@ pub mod __private {
     pub use schemars;
     pub use serde;
 
-    pub use crate::connector::ConfigSchema;
-    pub use crate::plugin::{PluginDescriptor, PluginFactory, PluginKind, sink_factory, source_factory};
+    pub use crate::config::ConfigSchema;
+    pub use crate::host::plugin::{PluginDescriptor, PluginFactory, PluginKind, sink_factory, source_factory};
 
     use std::marker::PhantomData;
 
+    use crate::config::ConfigDeserialize;
     use crate::config::{ConfigErrors, ConfigMap, parse_plugin_config};
-    use crate::connector::ConfigDeserialize;
     use crate::converter::Converter;
     use crate::transform::{KeyValueTransform, Predicate, Target, Targeted, Transform};
     use crate::{ConnectorConfig, QueueOffsets, Result, SinkContext, SinkTask, SourceContext, SourceTask};

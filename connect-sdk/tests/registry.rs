@@ -1,11 +1,11 @@
 //! The registry lists every plugin with its documentation, finds plugins by Kafka class
 //! names, reports duplicates, and validation answers in Kafka Connect's shape.
 
-use connect_sdk::assembly::{ValidatedConfig, validate};
 use connect_sdk::converter::ConverterDefaults;
-use connect_sdk::plugin::{PluginDescriptor, PluginFactory, PluginKind};
+use connect_sdk::host::assembly::{ValidatedConfig, validate};
+use connect_sdk::host::plugin::{PluginDescriptor, PluginFactory, PluginKind};
+use connect_sdk::host::registry::{LookupError, Registry};
 use connect_sdk::prelude::*;
-use connect_sdk::registry::{LookupError, Registry};
 use serde_json::json;
 
 /// Copies rows between two tables (a test connector).
@@ -218,6 +218,6 @@ fn public_types_are_send_and_sync() {
     send_sync::<connect_sdk::converter::RecordConverters>();
     send_sync::<Error>();
     fn send<T: Send>() {}
-    send::<Box<dyn connect_sdk::plugin::DynSourceTask>>();
-    send::<Box<dyn connect_sdk::plugin::DynSinkTask>>();
+    send::<Box<dyn connect_sdk::host::plugin::DynSourceTask>>();
+    send::<Box<dyn connect_sdk::host::plugin::DynSinkTask>>();
 }

@@ -5,7 +5,7 @@
 //! connector's own struct through serde: `batch.size` finds the field `batch_size`, strings
 //! are coerced to the numbers, booleans and lists the struct wants, unknown keys are errors
 //! with a "did you mean" suggestion, and every error names its key ([`ConfigErrors`]).
-//! `connect_sdk::assembly` checks a whole connector config against the registered plugins.
+//! `connect_sdk::host::assembly` checks a whole connector config against the registered plugins.
 //!
 //! ```
 //! use connect_sdk::config::parse_connector_config;
@@ -44,8 +44,7 @@ pub mod groups;
 mod names;
 mod parse;
 pub mod schema_info;
-
-use crate::connector::{ConfigDeserialize, ConfigSchema};
+mod traits;
 
 pub use common::{
     CommonConfig, ErrorHandling, ExactlyOnceSupport, PluginConfigs, PluginRef, Tolerance, TopicSelection, TransformRef, common_keys,
@@ -54,6 +53,7 @@ pub use common::{
 pub use error::{ConfigError, ConfigErrors};
 pub use names::{InvalidTopic, MAX_LIST_ITEMS, MAX_TOPIC_CHARS, MAX_VALUE_CHARS, check_topic, check_topic_part};
 pub use parse::{ConfigOrigin, did_you_mean, parse_plugin_config};
+pub use traits::{ConfigDeserialize, ConfigSchema, ConfigSerialize, ConnectorConfig};
 
 /// A flat configuration object, as it arrives over REST or from a file.
 pub type ConfigMap = serde_json::Map<String, serde_json::Value>;

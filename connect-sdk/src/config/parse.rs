@@ -7,8 +7,8 @@ use serde_json::{Map, Number, Value as Json};
 
 use super::names::{MAX_LIST_ITEMS, MAX_VALUE_CHARS, check_topic, check_topic_part};
 use super::schema_info::{KeyInfo, TopicKey, keys_of, normalize_key};
+use super::traits::{ConfigDeserialize, ConfigSchema};
 use super::{ConfigErrors, ConfigMap};
-use crate::connector::{ConfigDeserialize, ConfigSchema};
 
 /// Who wrote a config: its keys are read the same way, but only the connector itself, when it
 /// plans its tasks, may set task-only fields.

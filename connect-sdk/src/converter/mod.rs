@@ -107,7 +107,7 @@ pub fn json_value_of(json: &serde_json::Value, schema: &Schema) -> Result<Value,
 }
 
 /// The converters a connector's records go through, one for keys and one for values
-/// (`connect_sdk::assembly` builds them from a connector config).
+/// (`connect_sdk::host::assembly` builds them from a connector config).
 pub struct RecordConverters {
     /// Converts keys.
     pub key: Box<dyn Converter>,

@@ -48,7 +48,7 @@ use super::{InMemoryOffsetStore, SinkHarness, SourceHarness};
 use crate::config::ConfigOrigin;
 use crate::config::schema_info::keys_of;
 use crate::connector::{SinkConnector, SourceConnector};
-use crate::plugin::{ConnectorFactory, sink_factory, source_factory};
+use crate::host::plugin::{ConnectorFactory, sink_factory, source_factory};
 
 /// A check that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,11 +20,11 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use crate::assembly::{ConnectorPlugin, ValidatedConfig};
 use crate::config::ConfigMap;
 use crate::converter::{ConverterDefaults, RecordConverters};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
+use crate::host::assembly::{ConnectorPlugin, ValidatedConfig};
+use crate::host::registry::Registry;
 use crate::transform::TransformChain;
 
 /// A test config checked as the runtime checks it: its transforms and converters built from
@@ -63,7 +63,7 @@ impl Pipeline {
 }
 
 /// What the harness calls a connector it runs by type.
-fn harness_plugin(factory: crate::plugin::ConnectorFactory, config_schema: fn() -> schemars::Schema) -> ConnectorPlugin {
+fn harness_plugin(factory: crate::host::plugin::ConnectorFactory, config_schema: fn() -> schemars::Schema) -> ConnectorPlugin {
     ConnectorPlugin { name: "harness", factory, config_schema }
 }
 

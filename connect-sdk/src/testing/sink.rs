@@ -12,7 +12,7 @@ use crate::connector::{QueueOffsets, SinkConnector};
 use crate::context::{BoxFuture, ErrantRecordReporter, SinkContext};
 use crate::data::Value;
 use crate::error::{Error, Result};
-use crate::plugin::{ConnectorFactory, DynSinkTask, SinkFactory, sink_factory};
+use crate::host::plugin::{ConnectorFactory, DynSinkTask, SinkFactory, sink_factory};
 use crate::record::{Headers, QueueId, Record, SinkRecord};
 
 const BROKER: &str = "harness-broker";

@@ -12,8 +12,8 @@ use crate::config::ConfigMap;
 use crate::connector::SourceConnector;
 use crate::context::SourceContext;
 use crate::error::{Error, Result};
+use crate::host::plugin::{ConnectorFactory, DynSourceTask, SourceFactory, source_factory};
 use crate::offsets::{SourceOffset, SourcePartition};
-use crate::plugin::{ConnectorFactory, DynSourceTask, SourceFactory, source_factory};
 use crate::record::{Headers, SourceRecord};
 
 /// A record as the runtime would hand it to the producer: after transforms and converters.

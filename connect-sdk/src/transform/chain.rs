@@ -35,7 +35,7 @@ pub struct TransformError {
     pub source: Error,
 }
 
-/// The transforms of one connector, ready to apply. `connect_sdk::assembly` builds one from
+/// The transforms of one connector, ready to apply. `connect_sdk::host::assembly` builds one from
 /// a connector config; a test can push transforms by hand.
 ///
 /// ```

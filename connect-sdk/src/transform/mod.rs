@@ -4,9 +4,9 @@
 //! Configure them as in Kafka Connect:
 //!
 //! ```
-//! use connect_sdk::assembly::transform_chain;
+//! use connect_sdk::host::assembly::transform_chain;
 //! use connect_sdk::config::CommonConfig;
-//! use connect_sdk::registry::Registry;
+//! use connect_sdk::host::registry::Registry;
 //! use connect_sdk::record::Record;
 //!
 //! let config = serde_json::json!({
@@ -114,8 +114,8 @@ pub(crate) mod testing {
     use crate::config::{CommonConfig, ConfigErrors};
     use crate::data::Value;
     use crate::error::Result;
+    use crate::host::registry::Registry;
     use crate::record::Record;
-    use crate::registry::Registry;
 
     /// A chain of the single transform `t` configured by `config` (keys without prefix).
     pub fn build(config: &Json) -> Result<TransformChain, ConfigErrors> {
@@ -130,7 +130,7 @@ pub(crate) mod testing {
         let mut full = full.clone();
         full["name"] = json!("n");
         full["connector.class"] = json!("c");
-        crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(full.as_object().unwrap())?.plugins)
+        crate::host::assembly::transform_chain(Registry::global(), &CommonConfig::parse(full.as_object().unwrap())?.plugins)
     }
 
     /// Applies the transform `config` describes; a dropped record is an error here.

@@ -10,7 +10,7 @@ use connect_jdbc::{JdbcSink, JdbcSource};
 use connect_sdk::config::ConfigOrigin;
 use connect_sdk::data::logical::{self, Decimal};
 use connect_sdk::data::{Schema, Struct, Value};
-use connect_sdk::plugin::source_factory;
+use connect_sdk::host::plugin::source_factory;
 use connect_sdk::record::Record;
 use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};

@@ -5,14 +5,13 @@
 use std::time::Instant;
 
 use connect_rocketmq::RocketMqSource;
-use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq, PlainMessage};
 use connect_sdk::config::ConfigOrigin;
 use connect_sdk::data::Value;
-use connect_sdk::plugin::source_factory;
+use connect_sdk::host::plugin::source_factory;
 use connect_sdk::serde_json::json;
 use connect_sdk::testing::SourceHarness;
 use connect_sdk::testing::compliance::SourceCompliance;
-use rocketmq_model::common::message::message_single::Message;
 
 /// The build profile, for the measurements' labels.
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
@@ -24,18 +23,12 @@ async fn source_cluster(name: &str, topic: &str, per_queue: usize) -> (EmbeddedR
     let cluster = EmbeddedRocketMq::start(&EmbeddedConfig::free_ports(dir.join("mq"))).await.expect("the source cluster starts");
     cluster.create_topic(topic, 4).await.unwrap();
     for queue in 0..4 {
-        let messages: Vec<Message> = (0..per_queue)
-            .map(|i| {
-                let body = format!("q{queue}-m{i}");
-                Message::builder()
-                    .topic(topic)
-                    .body_slice(body.as_bytes())
-                    .key(format!("key-{i}"))
-                    .tags("eu")
-                    .raw_property("region", "west")
-                    .unwrap()
-                    .build()
-                    .unwrap()
+        let messages: Vec<PlainMessage> = (0..per_queue)
+            .map(|i| PlainMessage {
+                key: Some(format!("key-{i}")),
+                tags: Some("eu".to_owned()),
+                properties: vec![("region".to_owned(), "west".to_owned())],
+                ..PlainMessage::new(format!("q{queue}-m{i}"))
             })
             .collect();
         cluster.send(topic, queue, messages).await.unwrap();

@@ -17,7 +17,7 @@ use connect_sdk::config::ConfigMap;
 use connect_sdk::converter::Converter;
 use connect_sdk::data::logical::{self, Decimal};
 use connect_sdk::data::{Schema, Struct, Value};
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 use serde_json::json;
 
 /// A standalone worker on an embedded broker, its REST API on a free port; the registry's URL.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use connect_sdk::config::schema_info::user_schema;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
 

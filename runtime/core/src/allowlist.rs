@@ -14,8 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use connect_sdk::config::schema_info::KeyInfo;
 use connect_sdk::config::{ConfigErrors, ConfigMap};
-use connect_sdk::plugin::PluginDescriptor;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::plugin::PluginDescriptor;
+use connect_sdk::host::registry::Registry;
 use serde_json::Value as Json;
 
 /// The directories paths must lie under (unrestricted when none were given), less the
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn plugins_are_kept_by_name_alias_or_pattern() {
-        let registry = Registry::new(connect_sdk::registry::Registry::global().plugins());
+        let registry = Registry::new(connect_sdk::host::registry::Registry::global().plugins());
         let names = |filter: &PluginFilter| filter.apply(&registry).plugins().map(|p| p.name).collect::<Vec<_>>();
         let denied = PluginFilter::new(&[], &["file-*".into()]);
         assert!(!names(&denied).contains(&"file-source") && !names(&denied).contains(&"file-sink"));

@@ -19,7 +19,7 @@ use rocketmq_transport::api::ServerConfig;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::mq::{MqClient, MqError};
+use crate::mq::{MqCause, MqClient, MqError};
 
 /// How many times the broker is started before giving up.
 const BROKER_START_ATTEMPTS: u32 = 3;
@@ -44,6 +44,42 @@ impl EmbeddedConfig {
     /// Free loopback ports under `data_dir`, for tests that run side by side.
     pub fn free_ports(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
         EmbeddedConfig { data_dir: data_dir.into(), namesrv_port: 0, broker_port: 0 }
+    }
+}
+
+/// A message as a plain RocketMQ producer writes it: a body, and optionally RocketMQ's own
+/// key and tag and properties of its own.
+#[derive(Clone, Debug, Default)]
+pub struct PlainMessage {
+    /// The body.
+    pub body: Vec<u8>,
+    /// RocketMQ's `KEYS`.
+    pub key: Option<String>,
+    /// RocketMQ's `TAGS`.
+    pub tags: Option<String>,
+    /// User properties.
+    pub properties: Vec<(String, String)>,
+}
+
+impl PlainMessage {
+    /// A message of `body`.
+    pub fn new(body: impl Into<Vec<u8>>) -> PlainMessage {
+        PlainMessage { body: body.into(), ..PlainMessage::default() }
+    }
+
+    fn to_message(&self, topic: &str) -> Result<Message, MqError> {
+        let invalid = |e| MqError::new(format!("a message for {topic}"), MqCause::Message(e));
+        let mut builder = Message::builder().topic(topic).body_slice(&self.body);
+        if let Some(key) = &self.key {
+            builder = builder.key(key.as_str());
+        }
+        if let Some(tags) = &self.tags {
+            builder = builder.tags(tags.as_str());
+        }
+        for (name, value) in &self.properties {
+            builder = builder.raw_property(name.as_str(), value.as_str()).map_err(invalid)?;
+        }
+        builder.build().map_err(invalid)
     }
 }
 
@@ -167,9 +203,16 @@ impl EmbeddedRocketMq {
         created
     }
 
-    /// Sends `messages` to queue `queue_id` of `topic`, in batches, each acknowledged by the
-    /// broker (for tests that seed a topic); returns once all are stored.
-    pub async fn send(&self, topic: &str, queue_id: i32, messages: Vec<Message>) -> Result<(), MqError> {
+    /// Sends `messages` to queue `queue_id` of `topic` as a plain RocketMQ producer would, in
+    /// batches, each acknowledged by the broker (for tests that seed a topic); returns once all
+    /// are stored.
+    pub async fn send(&self, topic: &str, queue_id: i32, messages: Vec<PlainMessage>) -> Result<(), MqError> {
+        let messages = messages.into_iter().map(|m| m.to_message(topic)).collect::<Result<Vec<_>, _>>()?;
+        self.send_messages(topic, queue_id, messages).await
+    }
+
+    /// [`send`](Self::send) of client messages.
+    pub(crate) async fn send_messages(&self, topic: &str, queue_id: i32, messages: Vec<Message>) -> Result<(), MqError> {
         let client = MqClient::new(&self.namesrv_addr, "embedded-producer")?;
         let sent = async {
             let producer = client.producer("embedded-test-producer").await?;

@@ -29,14 +29,14 @@ static CONSUMER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 pub struct MqError {
     /// What was being done (`send to topic orders`).
     pub action: String,
-    /// Why it failed.
+    /// Why it failed (the client's error as the error's source; no client type is public).
     #[source]
-    pub cause: MqCause,
+    cause: MqCause,
 }
 
 /// Why a RocketMQ operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum MqCause {
+pub(crate) enum MqCause {
     /// The client's error.
     #[error(transparent)]
     Client(#[from] rocketmq_client_rust::ClientError),
@@ -46,10 +46,13 @@ pub enum MqCause {
     /// Something the operation needs is not there (yet): a route, a broker, a store.
     #[error("{0}")]
     Missing(&'static str),
+    /// A message could not be built (a property RocketMQ refuses).
+    #[error(transparent)]
+    Message(rocketmq_error::Error),
 }
 
 impl MqError {
-    fn new(action: impl Into<String>, cause: impl Into<MqCause>) -> MqError {
+    pub(crate) fn new(action: impl Into<String>, cause: impl Into<MqCause>) -> MqError {
         MqError { action: action.into(), cause: cause.into() }
     }
 
@@ -64,6 +67,7 @@ impl MqError {
                     || matches!(descriptor.condition(), C::Unavailable | C::DeadlineExceeded | C::Aborted | C::ResourceExhausted)
             }
             MqCause::Status(_) | MqCause::Missing(_) => true,
+            MqCause::Message(_) => false,
         }
     }
 }

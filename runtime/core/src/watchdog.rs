@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::task::StatusCell;
+use crate::task::status::StatusCell;
 
 /// How long a call may run before it is reported.
 pub const SLOW_CALL: Duration = Duration::from_secs(10);

@@ -1,4 +1,6 @@
-//! How a converted record is laid out in a RocketMQ message, and read back.
+//! How a converted record is laid out in a RocketMQ message, and read back. What is public
+//! are the property names, for plain RocketMQ clients reading or writing what connectors do;
+//! the layout itself is the runtime's (no RocketMQ client type is in its public API).
 //!
 //! The value's bytes are the body; the key, the timestamp, a null marker and every header are
 //! message properties (RocketMQ properties are text, so a key that is not UTF-8 is base64).
@@ -43,7 +45,7 @@ pub const SOURCE_POSITION: &str = "__connect.src";
 /// [`Bytes`], so building a message from one (again, on a retry) and reading one from a
 /// consumed message share the buffers instead of copying them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct RawRecord {
+pub(crate) struct RawRecord {
     /// Topic.
     pub topic: String,
     /// Serialized key.
@@ -84,7 +86,7 @@ impl RawRecord {
 
 /// `records` cut into runs of at most `max_records` records and, unless one record alone is
 /// larger, `max_bytes` bytes of messages.
-pub fn batches(records: &[RawRecord], max_records: usize, max_bytes: usize) -> Vec<&[RawRecord]> {
+pub(crate) fn batches(records: &[RawRecord], max_records: usize, max_bytes: usize) -> Vec<&[RawRecord]> {
     let mut runs = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, record) in records.iter().enumerate() {
@@ -102,7 +104,7 @@ pub fn batches(records: &[RawRecord], max_records: usize, max_bytes: usize) -> V
 }
 
 /// Header values travel as text.
-pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|h| {
@@ -118,7 +120,7 @@ pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
 /// A record could not be laid out as a message.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot lay out a record of topic {topic} as a RocketMQ message: {reason}")]
-pub struct WireError {
+pub(crate) struct WireError {
     /// The record's topic.
     pub topic: String,
     /// What is wrong with it.
@@ -135,7 +137,7 @@ const WAIT_STORE_MSG_OK: &str = "WAIT";
 const UNIQ_KEY: &str = "UNIQ_KEY";
 
 /// The RocketMQ message for `record` (sent on its own, as the dead-letter queue does).
-pub fn to_message(record: &RawRecord) -> Result<Message, WireError> {
+pub(crate) fn to_message(record: &RawRecord) -> Result<Message, WireError> {
     let refused = |reason: String| WireError { topic: record.topic.clone(), reason };
     let mut text = BytesMut::new();
     write_properties(record, &mut text).map_err(refused)?;
@@ -157,7 +159,7 @@ pub fn to_message(record: &RawRecord) -> Result<Message, WireError> {
 /// each record is written straight into the batch body in RocketMQ's wire format, with no
 /// `Message` built per record, no property map, no per-record text copied in between. Each
 /// entry gets what the client's own batch would give it (`WAIT`, a `UNIQ_KEY` message id).
-pub fn encode_batch(topic: CheetahString, records: &[RawRecord]) -> Result<MessageBatch, WireError> {
+pub(crate) fn encode_batch(topic: CheetahString, records: &[RawRecord]) -> Result<MessageBatch, WireError> {
     let mut body = BytesMut::with_capacity(records.iter().map(RawRecord::wire_size).sum());
     for record in records {
         encode_entry(record, &mut body).map_err(|reason| WireError { topic: topic.to_string(), reason })?;
@@ -265,7 +267,7 @@ fn put_property(out: &mut BytesMut, name: &[&str], value: &str) -> Result<(), St
 }
 
 /// The raw record a consumed message holds.
-pub fn from_message(message: &MessageExt) -> RawRecord {
+pub(crate) fn from_message(message: &MessageExt) -> RawRecord {
     // One pass over the properties: a lookup per name would hash every name (five of them)
     // and a second pass would still be needed for the headers.
     let (mut key, mut rocketmq_keys, mut key_base64, mut timestamp) = (None, None, None, None);

@@ -15,7 +15,7 @@ use connect_runtime::TargetState;
 use connect_runtime::Worker;
 use connect_runtime::logging::LoggerLevel;
 use connect_runtime::{ConnectorInfo, ConnectorStatus, TaskInfo, TaskStateInfo, WorkerHealth};
-use connect_sdk::assembly::{ConfigInfos, ConfigKeyInfo};
+use connect_sdk::host::assembly::{ConfigInfos, ConfigKeyInfo};
 
 /// A connector config: keys to values (strings, numbers, booleans; placeholders kept).
 fn config_schema() -> JsonValue {
@@ -46,9 +46,6 @@ pub(super) fn routes(api: Api) -> Api {
                 "name": {"type": "string"}, "config": config_schema(),
                 "initial_state": {"type": "string", "enum": ["RUNNING", "PAUSED", "STOPPED"]}}}))
             .returns::<ConnectorInfo>(201, "Created"))
-        .get("/connectors/{name}", super::rocketmq::get_connector, op("A connector's config and tasks (RocketMQ Connect: ?config= creates it)")
-            .query("config", json!({"type": "string"}), "RocketMQ Connect: the config as JSON text, to create the connector (needs --rest-get-writes)")
-            .returns::<ConnectorInfo>(200, "The connector").returns::<ConnectorInfo>(201, "Created (RocketMQ Connect)"))
         .delete("/connectors/{name}", delete_connector, op("Deletes a connector").empty(204, "Deleted"))
         .get("/connectors/{name}/config", get_config, op("A connector's config").returns::<ConfigMap>(200, "The config, placeholders kept"))
         .put("/connectors/{name}/config", put_config, op("Creates or replaces a connector's config").body_schema(config_schema())

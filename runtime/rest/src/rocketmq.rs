@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 
 use axum::Json;
-use connect_sdk::assembly::ConfigInfos;
 use connect_sdk::config::ConfigMap;
+use connect_sdk::host::assembly::ConfigInfos;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as JsonValue, json};
 
@@ -19,12 +19,17 @@ use connect_runtime::TargetState;
 use connect_runtime::Worker;
 use connect_runtime::{ConnectorInfo, ConnectorStatus, TaskInfo};
 
-/// RocketMQ Connect's routes, with their documentation (Kafka's paths that also take
-/// RocketMQ's methods are in [`super::kafka`], calling the handlers here).
+/// RocketMQ Connect's routes, with their documentation, over Kafka's (`super::kafka`): its
+/// calls reuse Kafka's handlers, and Kafka's `GET /connectors/{name}`, which RocketMQ Connect
+/// also uses to create, is registered here.
 pub(super) fn routes(api: Api) -> Api {
     let config = || json!({"type": "object", "additionalProperties": true});
     let gated = "RocketMQ Connect's GET write (405 unless the worker runs with --rest-get-writes)";
-    api.tag("RocketMQ Connect")
+    api.tag("Kafka Connect")
+        .get("/connectors/{name}", get_connector, op("A connector's config and tasks (RocketMQ Connect: ?config= creates it)")
+            .query("config", json!({"type": "string"}), "RocketMQ Connect: the config as JSON text, to create the connector (needs --rest-get-writes)")
+            .returns::<ConnectorInfo>(200, "The connector").returns::<ConnectorInfo>(201, "Created (RocketMQ Connect)"))
+        .tag("RocketMQ Connect")
         .get("/connectors/list", list, op("Every connector's status").envelope::<BTreeMap<String, ConnectorStatus>>("By name"))
         .get_write("/connectors/stop/all", stop_all, op(gated).envelope::<String>("Stopped"))
         .post("/connectors/stop/all", stop_all, op("Stops every connector").envelope::<String>("Stopped"))
@@ -94,7 +99,7 @@ pub(super) struct ConfigQuery {
 
 /// `GET /connectors/{name}`: Kafka's connector info, or with `?config={...}` RocketMQ
 /// Connect's create.
-pub(super) async fn get_connector(
+async fn get_connector(
     State(worker): State<Worker>,
     Path(name): Path<String>,
     Query(query): Query<ConfigQuery>,

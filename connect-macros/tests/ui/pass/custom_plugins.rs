@@ -1,7 +1,7 @@
 use connect_sdk::converter::Converter;
 use connect_sdk::data::{DataError, Schema, SchemaAndValue};
 use connect_sdk::prelude::*;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 use connect_sdk::transform::{KeyValueTransform, Predicate, Target, Transform};
 
 /// Upper-cases string keys or values.

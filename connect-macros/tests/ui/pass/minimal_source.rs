@@ -1,6 +1,6 @@
-use connect_sdk::plugin::PluginKind;
+use connect_sdk::host::plugin::PluginKind;
 use connect_sdk::prelude::*;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 
 /// Reads nothing, politely.
 #[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]

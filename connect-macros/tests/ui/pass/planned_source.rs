@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use connect_sdk::config::ConfigOrigin;
-use connect_sdk::plugin::PluginFactory;
+use connect_sdk::host::plugin::PluginFactory;
 use connect_sdk::prelude::*;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 
 /// One task per shard it finds when it plans.
 #[derive(Clone, Serialize, Deserialize, JsonSchema, SourceConnector)]

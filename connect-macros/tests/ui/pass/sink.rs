@@ -1,5 +1,5 @@
 use connect_sdk::prelude::*;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 
 /// Counts what it is given.
 #[derive(Clone, Serialize, Deserialize, JsonSchema, SinkConnector)]

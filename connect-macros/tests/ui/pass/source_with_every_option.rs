@@ -1,6 +1,6 @@
 use connect_sdk::config::{ConfigError, ConfigErrors, ConfigOrigin};
 use connect_sdk::prelude::*;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 use connect_sdk::serde_json::json;
 
 /// Numbers in a range, split over tasks.

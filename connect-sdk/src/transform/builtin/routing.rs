@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn filter_drops_records_its_predicate_selects() {
         use crate::config::CommonConfig;
-        use crate::registry::Registry;
+        use crate::host::registry::Registry;
         let config = json!({
             "name": "n", "connector.class": "c",
             "transforms": "dropTombstones", "transforms.dropTombstones.type": "Filter",
@@ -103,7 +103,7 @@ mod tests {
             "predicates": "isTombstone", "predicates.isTombstone.type": "RecordIsTombstone",
         });
         let chain =
-            crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(config.as_object().unwrap()).unwrap().plugins)
+            crate::host::assembly::transform_chain(Registry::global(), &CommonConfig::parse(config.as_object().unwrap()).unwrap().plugins)
                 .unwrap();
         assert!(chain.apply(Record::new("t", crate::data::Value::Null)).unwrap().is_none());
         assert!(chain.apply(Record::new("t", "kept")).unwrap().is_some());
@@ -111,7 +111,7 @@ mod tests {
         let mut negated = config.clone();
         negated["transforms.dropTombstones.negate"] = json!("true");
         let chain =
-            crate::assembly::transform_chain(Registry::global(), &CommonConfig::parse(negated.as_object().unwrap()).unwrap().plugins)
+            crate::host::assembly::transform_chain(Registry::global(), &CommonConfig::parse(negated.as_object().unwrap()).unwrap().plugins)
                 .unwrap();
         assert!(chain.apply(Record::new("t", crate::data::Value::Null)).unwrap().is_some());
         assert!(chain.apply(Record::new("t", "dropped")).unwrap().is_none());

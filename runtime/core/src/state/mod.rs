@@ -6,3 +6,4 @@ pub mod log;
 pub mod offsets;
 pub mod statuses;
 pub mod topic;
+pub mod view;

@@ -1,4 +1,4 @@
-//! The RocketMQ backend of a [`StateLog`](super::log::StateLog): one queue of a topic (a
+//! The RocketMQ backend of a state log (`StateLog::open_topic`): one queue of a topic (a
 //! total order every worker reads alike), replayed at start-up and followed afterwards.
 //!
 //! RocketMQ does not compact topics by key the way Kafka does, so a state topic only grows
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
-use super::log::{Change, Entries, Entry, LogCause, LogError, Merge, StateLog, View};
+use super::view::{Change, Entries, Entry, LogCause, LogError, Merge, View};
 use crate::mq::{Consumer, MqClient, Producer};
 
 /// When a topic log writes snapshots.
@@ -98,13 +98,13 @@ pub struct TopicLogConfig<'a> {
     pub reader_group: &'a str,
     /// When to write snapshots.
     pub policy: SnapshotPolicy,
-    /// How records apply ([`last_write_wins`](super::log::last_write_wins) for most logs).
+    /// How records apply ([`last_write_wins`](super::view::last_write_wins) for most logs).
     pub merge: Merge,
 }
 
 /// Opens a log kept in a topic: creates the topic if missing, replays it from its latest
-/// snapshot, and follows it from then on.
-pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<StateLog, LogError> {
+/// snapshot, and follows it from then on; the view it keeps up to date, and the backend.
+pub(crate) async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<(Arc<View>, TopicLog), LogError> {
     let error = |cause: LogCause| LogError::new(config.name, cause);
     mq.ensure_topic(config.topic, 1).await.map_err(|e| error(e.into()))?;
     let consumer = mq.consumer(config.reader_group, config.name, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.into()))?;
@@ -139,7 +139,7 @@ pub async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig
         stop,
         follower: tokio::sync::Mutex::new(Some(follower)),
     };
-    Ok(StateLog::topic(view, topic))
+    Ok((view, topic))
 }
 
 /// Reads the tail of the topic until a complete snapshot is found (or the start is reached);
@@ -410,13 +410,13 @@ mod tests {
     #[cfg(feature = "embedded")]
     use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
     #[cfg(feature = "embedded")]
-    use crate::state::log::last_write_wins;
+    use crate::state::log::{StateLog, last_write_wins};
 
     #[cfg(feature = "embedded")]
     async fn open(mq: &MqClient, topic: &str, instance: &str, policy: SnapshotPolicy) -> StateLog {
         let producer = Arc::new(mq.producer(&format!("producer-{instance}")).await.expect("a producer"));
         let config = TopicLogConfig { name: "test", topic, reader_group: &format!("readers-{instance}"), policy, merge: last_write_wins };
-        super::open(mq, producer, config).await.expect("the log opens")
+        StateLog::open_topic(mq, producer, config).await.expect("the log opens")
     }
 
     /// What one worker writes, every worker reads, in one order; a reopened log replays from its

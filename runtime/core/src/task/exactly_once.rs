@@ -448,9 +448,9 @@ mod tests {
             message
         };
         // Another writer's record, then this task's batches 0-1 and 2-3; 4-5 were never sent.
-        mq.send(topic, queue_id, vec![message(None)]).await.unwrap();
-        mq.send(topic, queue_id, markers[..2].iter().map(|m| message(Some(m))).collect()).await.unwrap();
-        mq.send(topic, queue_id, markers[2..4].iter().map(|m| message(Some(m))).collect()).await.unwrap();
+        mq.send_messages(topic, queue_id, vec![message(None)]).await.unwrap();
+        mq.send_messages(topic, queue_id, markers[..2].iter().map(|m| message(Some(m))).collect()).await.unwrap();
+        mq.send_messages(topic, queue_id, markers[2..4].iter().map(|m| message(Some(m))).collect()).await.unwrap();
         let queue = crate::mq::message_queue(topic, &mq_broker_name(&client, topic).await, queue_id);
         let refs = |range: std::ops::Range<usize>| markers[range].iter().map(String::as_str).collect::<Vec<_>>();
         assert_eq!(eos.find_batch(&queue, 0, &refs(2..4)).await.unwrap(), Some(3));

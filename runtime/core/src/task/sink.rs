@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
 use connect_sdk::config::{Tolerance, TopicSelection};
-use connect_sdk::plugin::DynSinkTask;
+use connect_sdk::host::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
 use connect_sdk::{Error, SinkContext};
 use rocketmq_model::common::message::message_ext::MessageExt;

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use connect_sdk::host::plugin::DynSourceTask;
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
-use connect_sdk::plugin::DynSourceTask;
 use connect_sdk::record::{QueueId, SourceRecord};
 use connect_sdk::{Error, SourceContext};
 use futures_util::stream::{self, StreamExt, TryStreamExt};

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use connect_sdk::assembly::{ConfigInfos, ConnectorPlugin, definition, describe_with, plugin_keys, validate};
 use connect_sdk::config::{ConfigMap, TopicSelection};
+use connect_sdk::host::assembly::{ConfigInfos, ConnectorPlugin, definition, describe_with, plugin_keys, validate};
+use connect_sdk::host::plugin::{PluginDescriptor, PluginKind};
 use connect_sdk::offsets::{SourceOffset, SourcePartition};
-use connect_sdk::plugin::{PluginDescriptor, PluginKind};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -415,7 +415,7 @@ impl Worker {
     }
 
     /// The keys of connector plugin `name`, as Kafka's `GET /connector-plugins/{name}/config` lists them.
-    pub fn connector_keys(&self, name: &str) -> Result<Vec<connect_sdk::assembly::ConfigKeyInfo>, WorkerError> {
+    pub fn connector_keys(&self, name: &str) -> Result<Vec<connect_sdk::host::assembly::ConfigKeyInfo>, WorkerError> {
         let plugin = ConnectorPlugin::lookup(self.inner.launcher.registry, name)?;
         Ok(plugin_keys(&plugin).iter().enumerate().map(|(order, key)| definition(key, plugin.name, order)).collect())
     }

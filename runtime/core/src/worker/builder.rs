@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connect_sdk::converter::ConverterDefaults;
-use connect_sdk::registry::Registry;
+use connect_sdk::host::registry::Registry;
 use tokio::sync::{Mutex, watch};
 
+#[cfg(not(feature = "embedded"))]
+use super::EmbeddedRocketMq;
 use super::herder::{Herder, HerderSettings};
 use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
@@ -16,8 +18,6 @@ use crate::cluster::lease::Lease;
 use crate::cluster::membership::Membership;
 #[cfg(feature = "embedded")]
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
-#[cfg(not(feature = "embedded"))]
-use super::EmbeddedRocketMq;
 use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::MqClient;
@@ -27,7 +27,7 @@ use crate::state::configs::{self, Configs};
 use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
 use crate::state::statuses::{self, Statuses};
-use crate::state::topic::{self, SnapshotPolicy, TopicLogConfig};
+use crate::state::topic::{SnapshotPolicy, TopicLogConfig};
 use crate::task::RunnerSettings;
 use crate::topics::TopicRules;
 
@@ -291,7 +291,7 @@ impl WorkerBuilder {
                     ("statuses", &cluster.status_topic, statuses::fenced),
                 ] {
                     let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
-                    logs.push(topic::open(&mq, producer.clone(), config).await?);
+                    logs.push(StateLog::open_topic(&mq, producer.clone(), config).await?);
                 }
                 let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
                 let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
@@ -306,7 +306,7 @@ impl WorkerBuilder {
                     Box::pin(async move {
                         let config =
                             TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
-                        topic::open(&mq, producer, config).await
+                        StateLog::open_topic(&mq, producer, config).await
                     })
                 }));
                 let group = format!("{}-members", cluster.name);

@@ -2,7 +2,7 @@
 //! HTTP code Kafka Connect answers it with.
 
 use connect_sdk::config::ConfigErrors;
-use connect_sdk::registry::{DuplicatePlugins, LookupError};
+use connect_sdk::host::registry::{DuplicatePlugins, LookupError};
 
 #[cfg(feature = "embedded")]
 use crate::embedded::EmbeddedError;

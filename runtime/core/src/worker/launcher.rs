@@ -7,15 +7,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use connect_sdk::assembly::{ConnectorPlugin, ValidatedConfig, class_of};
 use connect_sdk::config::common_keys;
 use connect_sdk::config::schema_info::{TopicKey, keys_of};
+use connect_sdk::host::assembly::{ConnectorPlugin, ValidatedConfig, class_of};
 
 use connect_sdk::config::{ConfigErrors, ConfigMap, ErrorHandling, ExactlyOnceSupport, Tolerance};
 use connect_sdk::context::ErrantRecordReporter;
 use connect_sdk::converter::ConverterDefaults;
-use connect_sdk::plugin::{ConnectorFactory, PluginKind};
-use connect_sdk::registry::Registry;
+use connect_sdk::host::plugin::{ConnectorFactory, PluginKind};
+use connect_sdk::host::registry::Registry;
 use connect_sdk::{Error, SinkContext, SourceContext, TaskPlan};
 use serde_json::Value as Json;
 

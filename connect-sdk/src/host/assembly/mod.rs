@@ -10,9 +10,9 @@
 //! nothing of connector configs.
 //!
 //! ```
-//! use connect_sdk::assembly::ValidatedConfig;
+//! use connect_sdk::host::assembly::ValidatedConfig;
 //! use connect_sdk::converter::ConverterDefaults;
-//! use connect_sdk::registry::Registry;
+//! use connect_sdk::host::registry::Registry;
 //!
 //! let config = serde_json::json!({
 //!     "name": "n", "connector.class": "no-such-connector",
@@ -37,8 +37,8 @@ use crate::config::schema_info::keys_of;
 use crate::config::{CommonConfig, ConfigErrors, ConfigMap, ConfigOrigin, PluginConfigs, PluginRef, common_keys};
 use crate::converter::{Converter, ConverterDefaults, RecordConverters};
 use crate::error::Result;
-use crate::plugin::{ConnectorFactory, ErasedConnector, PluginKind};
-use crate::registry::Registry;
+use crate::host::plugin::{ConnectorFactory, ErasedConnector, PluginKind};
+use crate::host::registry::Registry;
 use crate::transform::{Gate, TransformChain};
 
 /// The connector a config is checked against.
@@ -54,9 +54,9 @@ pub struct ConnectorPlugin {
 
 impl ConnectorPlugin {
     /// The connector `class` names in `registry`.
-    pub fn lookup(registry: &Registry, class: &str) -> Result<ConnectorPlugin, crate::registry::LookupError> {
+    pub fn lookup(registry: &Registry, class: &str) -> Result<ConnectorPlugin, crate::host::registry::LookupError> {
         let plugin = registry.connector(class)?;
-        let factory = ConnectorFactory::of(plugin).ok_or_else(|| crate::registry::LookupError::NotFound {
+        let factory = ConnectorFactory::of(plugin).ok_or_else(|| crate::host::registry::LookupError::NotFound {
             name: class.to_owned(),
             kind: "connector".to_owned(),
             suggestion: None,

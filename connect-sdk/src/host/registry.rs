@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use crate::config::{ConfigError, ConfigErrors, ConfigMap, did_you_mean};
 use crate::converter::Converter;
-use crate::plugin::{PluginDescriptor, PluginFactory, PluginKind, SinkFactory, SourceFactory};
+use crate::host::plugin::{PluginDescriptor, PluginFactory, PluginKind, SinkFactory, SourceFactory};
 use crate::transform::{Predicate, Transform};
 
 /// A plugin name lookup that failed.
@@ -41,8 +41,8 @@ pub struct DuplicatePlugins(pub Vec<(String, Vec<String>)>);
 /// All plugins, by name and alias.
 ///
 /// ```
-/// use connect_sdk::plugin::PluginKind;
-/// use connect_sdk::registry::Registry;
+/// use connect_sdk::host::plugin::PluginKind;
+/// use connect_sdk::host::registry::Registry;
 /// let registry = Registry::global();
 /// registry.check().expect("no duplicate names");
 /// let json = registry.get("org.apache.kafka.connect.json.JsonConverter").unwrap();

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use schemars::Schema;
 use serde_json::Value as Json;
 
+use crate::config::ConnectorConfig;
 use crate::config::schema_info::external_key;
 use crate::config::{ConfigErrors, ConfigMap, ConfigOrigin, parse_connector_config, parse_task_config};
-use crate::connector::{CommittedOffsets, ConnectorConfig, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
+use crate::connector::{CommittedOffsets, QueueOffsets, SinkConnector, SinkTask, SourceConnector, SourceTask, TaskPlan};
 use crate::context::{BoxFuture, SinkContext, SourceContext};
 use crate::converter::Converter;
 use crate::error::{Error, Result};

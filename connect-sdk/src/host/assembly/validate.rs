@@ -7,7 +7,7 @@ use super::{ConnectorPlugin, ValidatedConfig, class_of};
 use crate::config::schema_info::{KeyInfo, keys_of};
 use crate::config::{ConfigErrors, ConfigMap, common_keys};
 use crate::converter::ConverterDefaults;
-use crate::registry::Registry;
+use crate::host::registry::Registry;
 
 /// The validation result (`ConfigInfos`).
 #[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
@@ -78,8 +78,8 @@ pub struct ConfigValueInfo {
 /// key a user may set is listed with its definition, and each problem is attached to its key.
 ///
 /// ```
-/// use connect_sdk::assembly::validate;
-/// use connect_sdk::registry::Registry;
+/// use connect_sdk::host::assembly::validate;
+/// use connect_sdk::host::registry::Registry;
 /// let config = serde_json::json!({"name": "x", "connector.class": "no-such-connector"});
 /// let infos = validate(Registry::global(), config.as_object().unwrap());
 /// assert_eq!(infos.error_count, 1);

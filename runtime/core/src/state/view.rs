@@ -1,0 +1,195 @@
+//! What every state log is read as, whatever its backend: the live keys ([`Entries`], each an
+//! [`Entry`] with the position that wrote it), the rule that decides whether a record applies
+//! ([`Merge`]), the [`View`] readers share, and the errors ([`LogError`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use tokio::sync::watch;
+
+use crate::mq::MqError;
+
+/// One live key: its value and the position of the record that wrote it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The value.
+    pub value: Json,
+    /// Position of the record in its log; later writes have larger positions.
+    pub offset: u64,
+}
+
+/// A record to append: the key, and its new value or `None` to delete it.
+pub type Change = (String, Option<Json>);
+
+/// Whether the record at `offset` (a new value, or `None` to delete) replaces the current
+/// entry of its key. Every reader applies the same rule in the same order, so all agree.
+pub type Merge = fn(current: Option<&Entry>, offset: u64, value: Option<&Json>) -> bool;
+
+/// The default rule: the last write wins.
+pub fn last_write_wins(_current: Option<&Entry>, _offset: u64, _value: Option<&Json>) -> bool {
+    true
+}
+
+/// Reading or writing a state log failed.
+#[derive(Debug, thiserror::Error)]
+#[error("state log {log}: {cause}")]
+pub struct LogError {
+    /// Which log (`configs`, `offsets`, `statuses`).
+    pub log: String,
+    /// What went wrong.
+    #[source]
+    pub cause: LogCause,
+}
+
+/// What went wrong with a state log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogCause {
+    /// Its file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Its file holds something else than a log.
+    #[error("{path}: corrupt: {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record could not be encoded.
+    #[error("a record cannot be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A record could not be laid out as a message.
+    #[error("a record cannot be laid out as a message: {0}")]
+    Message(#[source] rocketmq_error::Error),
+    /// The broker could not be reached or refused.
+    #[error(transparent)]
+    Mq(#[from] MqError),
+    /// A record was stored but did not come back to this reader in time.
+    #[error("record {offset} was written but not read back within {timeout:?}")]
+    NotReadBack {
+        /// Its position.
+        offset: u64,
+        /// How long was waited.
+        timeout: Duration,
+    },
+    /// Replaying the topic at start-up made no progress.
+    #[error("replay stalled at position {at} of {end}")]
+    ReplayStalled {
+        /// Position reached.
+        at: u64,
+        /// Position wanted.
+        end: u64,
+    },
+    /// The topic has no queue to keep the log in.
+    #[error("topic {0} has no queue")]
+    NoQueue(String),
+    /// The log was closed (the worker is stopping).
+    #[error("the log is closed")]
+    Closed,
+}
+
+impl LogError {
+    pub(crate) fn new(log: &str, cause: impl Into<LogCause>) -> LogError {
+        LogError { log: log.to_owned(), cause: cause.into() }
+    }
+
+    /// Whether trying again later may succeed (the broker was away, a read-back was late).
+    pub fn is_retriable(&self) -> bool {
+        match &self.cause {
+            LogCause::Mq(error) => error.is_retriable(),
+            LogCause::NotReadBack { .. } | LogCause::ReplayStalled { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The live keys, and the position after the last applied record.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Entries {
+    /// Live keys.
+    pub map: BTreeMap<String, Entry>,
+    /// The position the next record gets.
+    pub next: u64,
+}
+
+impl Entries {
+    /// Applies the record at `offset`, if `merge` accepts it.
+    pub fn apply(&mut self, offset: u64, key: String, value: Option<Json>, merge: Merge) {
+        self.next = self.next.max(offset + 1);
+        if !merge(self.map.get(&key), offset, value.as_ref()) {
+            return;
+        }
+        match value {
+            Some(value) => {
+                self.map.insert(key, Entry { value, offset });
+            }
+            None => {
+                self.map.remove(&key);
+            }
+        }
+    }
+}
+
+/// What a log's readers share: the applied entries and a watch of the next position.
+pub(crate) struct View {
+    pub(crate) name: String,
+    pub(crate) merge: Merge,
+    entries: RwLock<Entries>,
+    applied: watch::Sender<u64>,
+}
+
+impl View {
+    pub(crate) fn new(name: &str, entries: Entries, merge: Merge) -> Arc<View> {
+        let (applied, _) = watch::channel(entries.next);
+        Arc::new(View { name: name.to_owned(), merge, entries: RwLock::new(entries), applied })
+    }
+
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&Entries) -> T) -> T {
+        read(&self.entries.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Applies records read up to position `next` (exclusive), then tells the watchers.
+    pub(crate) fn apply(&self, records: impl IntoIterator<Item = (u64, String, Option<Json>)>, next: u64) {
+        let next = {
+            let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+            for (offset, key, value) in records {
+                entries.apply(offset, key, value, self.merge);
+            }
+            entries.next = entries.next.max(next);
+            entries.next
+        };
+        self.applied.send_if_modified(|current| std::mem::replace(current, next) != next);
+    }
+
+    /// Replaces everything (a snapshot loaded at start-up).
+    pub(crate) fn replace(&self, entries: Entries) {
+        let next = entries.next;
+        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = entries;
+        self.applied.send_replace(next);
+    }
+
+    /// A watch of the position applied so far.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Waits until the record at `offset` is applied.
+    pub(crate) async fn wait_applied(&self, offset: u64, timeout: Duration) -> Result<(), LogError> {
+        let mut applied = self.applied.subscribe();
+        match tokio::time::timeout(timeout, applied.wait_for(|next| *next > offset)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(LogError::new(&self.name, LogCause::NotReadBack { offset, timeout })),
+        }
+    }
+}

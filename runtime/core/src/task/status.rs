@@ -1,0 +1,119 @@
+//! A task's status as it runs: its [`State`] and trace, in a [`StatusCell`] the runner
+//! updates and the worker reports.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+/// Kafka Connect's states of a connector or task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    /// Not running anywhere yet.
+    Unassigned,
+    /// Running.
+    Running,
+    /// Open, not processing.
+    Paused,
+    /// Closed on request.
+    Stopped,
+    /// Stopped by an error; see the trace.
+    Failed,
+    /// Being restarted.
+    Restarting,
+}
+
+/// A task's reported state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TaskStatus {
+    /// State.
+    pub state: State,
+    /// Error trace when failed; why it waits when running but waiting for RocketMQ.
+    pub trace: Option<String>,
+}
+
+/// Called with every new status of a task (the worker writes it to the status log).
+pub type StatusReport = Arc<dyn Fn(&TaskStatus) + Send + Sync>;
+
+/// Shared, updatable status of a running task; every change is reported when a reporter is set.
+#[derive(Clone)]
+pub struct StatusCell {
+    status: Arc<Mutex<TaskStatus>>,
+    report: Option<StatusReport>,
+}
+
+impl StatusCell {
+    /// A cell starting in `state`.
+    pub fn new(state: State) -> StatusCell {
+        StatusCell { status: Arc::new(Mutex::new(TaskStatus { state, trace: None })), report: None }
+    }
+
+    /// A cell starting in `state` (not reported) that reports every change to `report`.
+    pub fn reporting(state: State, report: impl Fn(&TaskStatus) + Send + Sync + 'static) -> StatusCell {
+        StatusCell { report: Some(Arc::new(report)), ..StatusCell::new(state) }
+    }
+
+    /// The current status.
+    pub fn get(&self) -> TaskStatus {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Sets the state (clearing the trace).
+    pub fn set(&self, state: State) {
+        self.replace(TaskStatus { state, trace: None });
+    }
+
+    /// Marks the task failed with this trace (an error's, with its secrets masked).
+    pub fn fail_with(&self, trace: String) {
+        self.replace(TaskStatus { state: State::Failed, trace: Some(trace) });
+    }
+
+    /// Adds a line to a failed task's trace (what happens next about the failure).
+    pub fn note(&self, line: &str) {
+        self.update(|status| {
+            if status.state != State::Failed {
+                return false;
+            }
+            let trace = status.trace.get_or_insert_with(String::new);
+            if !trace.is_empty() {
+                trace.push('\n');
+            }
+            trace.push_str(line);
+            true
+        });
+    }
+
+    /// Says why a running task waits (kept while paused or failed: those say more).
+    pub fn waiting(&self, why: String) {
+        self.update(|status| {
+            let changed = status.state == State::Running && status.trace.as_ref() != Some(&why);
+            if changed {
+                status.trace = Some(why);
+            }
+            changed
+        });
+    }
+
+    /// Clears what [`StatusCell::waiting`] said.
+    pub fn done_waiting(&self) {
+        self.update(|status| status.state == State::Running && status.trace.take().is_some());
+    }
+
+    /// Applies `change`, and reports the result when it says it changed something.
+    fn update(&self, change: impl FnOnce(&mut TaskStatus) -> bool) {
+        let mut current = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        // Reported under the lock, so reports leave in the order the changes were made.
+        if change(&mut current)
+            && let Some(report) = &self.report
+        {
+            report(&current);
+        }
+    }
+
+    fn replace(&self, status: TaskStatus) {
+        self.update(|current| {
+            *current = status;
+            true
+        });
+    }
+}
