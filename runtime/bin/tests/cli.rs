@@ -215,11 +215,11 @@ fn log_levels_change_while_the_worker_runs() {
     assert_eq!(code, 200);
     assert_eq!(all["root"]["level"], "INFO", "{all}");
     assert_eq!(all["rocketmq_client_rust"]["level"], "WARN", "{all}");
-    assert_eq!(support::http(rest, "GET", "/admin/loggers/connect_runtime::rest", None).1["level"], "INFO", "root's level");
+    assert_eq!(support::http(rest, "GET", "/admin/loggers/connect_runtime::worker", None).1["level"], "INFO", "root's level");
 
     let (code, changed) = support::http(rest, "PUT", "/admin/loggers/connect_runtime", Some(r#"{"level": "debug"}"#));
     assert_eq!((code, changed), (200, serde_json::json!(["connect_runtime"])));
-    let (_, level) = support::http(rest, "GET", "/admin/loggers/connect_runtime::rest", None);
+    let (_, level) = support::http(rest, "GET", "/admin/loggers/connect_runtime::worker", None);
     assert_eq!(level["level"], "DEBUG", "a logger under it: {level}");
     assert!(level["last_modified"].as_i64().is_some_and(|t| t > 0), "{level}");
     let (code, refused) = support::http(rest, "PUT", "/admin/loggers/connect_runtime", Some(r#"{"level": "loud"}"#));
@@ -229,6 +229,9 @@ fn log_levels_change_while_the_worker_runs() {
     // The new level applies at once: the stop's debug lines are written.
     worker.stop();
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.lines().any(|l| l.contains("DEBUG") && l.contains("REST API stopped")), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("DEBUG") && l.contains("connect_runtime::worker") && l.contains("RocketMQ client stopped")),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -138,13 +138,11 @@ impl std::fmt::Debug for MemoryBudget {
 }
 
 impl MemoryBudget {
-    /// A budget of `limit` bytes of heap; `Err` says why it cannot be kept (allocations are
-    /// not counted in this process).
-    pub fn new(limit: usize) -> Result<MemoryBudget, String> {
+    /// A budget of `limit` bytes of heap; refused when allocations are not counted in this
+    /// process.
+    pub fn new(limit: usize) -> Result<MemoryBudget, BudgetError> {
         if !counting() {
-            return Err("--memory-limit needs the binary's global allocator to be connect_runtime::memory::Allocator, \
-                        and connect_runtime::memory::start_counting() called at the start of main"
-                .to_owned());
+            return Err(BudgetError::NotCounting);
         }
         let inner = Arc::new(Inner { limit, slots: Mutex::default(), free_groups: Mutex::default(), failed: AtomicU64::new(0) });
         let watched = Arc::downgrade(&inner);
@@ -157,7 +155,7 @@ impl MemoryBudget {
                 inner.look(&mut waiting_for, &mut warned);
             }
         });
-        spawned.map_err(|e| format!("the memory budget's thread could not start: {e}"))?;
+        spawned.map_err(BudgetError::Thread)?;
         Ok(MemoryBudget { inner })
     }
 
@@ -310,22 +308,50 @@ pub(crate) fn human(bytes: usize) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// Why a memory budget cannot be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    /// Allocations are not counted in this process.
+    #[error(
+        "--memory-limit needs the binary's global allocator to be connect_runtime::memory::Allocator, \
+         and connect_runtime::memory::start_counting() called at the start of main"
+    )]
+    NotCounting,
+    /// The thread that watches the budget did not start.
+    #[error("the memory budget's thread could not start: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Text that is not a size.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// No number of bytes.
+    #[error("{0:?} is not a size: write bytes, or a number with KiB, MiB or GiB")]
+    NotANumber(String),
+    /// A unit other than B, KiB, MiB, GiB, TiB (or their short forms).
+    #[error("{0:?} is not a size: unknown unit {1:?} (use KiB, MiB, GiB or TiB)")]
+    UnknownUnit(String, String),
+    /// More bytes than this machine counts.
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+}
+
 /// A size as operators write it: `1073741824`, `512MiB`, `512M`, `2GiB`, `2g`, `64KiB` (units
 /// are powers of 1024; `MB` and `GB` are read as `MiB` and `GiB`).
-pub fn parse_size(text: &str) -> Result<usize, String> {
+pub fn parse_size(text: &str) -> Result<usize, SizeError> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let number: usize = digits.parse().map_err(|_| format!("{text:?} is not a size: write bytes, or a number with KiB, MiB or GiB"))?;
+    let number: usize = digits.parse().map_err(|_| SizeError::NotANumber(text.to_owned()))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
         "t" | "tb" | "tib" => 40,
-        other => return Err(format!("{text:?} is not a size: unknown unit {other:?} (use KiB, MiB, GiB or TiB)")),
+        other => return Err(SizeError::UnknownUnit(text.to_owned(), other.to_owned())),
     };
-    number.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))
+    number.checked_mul(1 << shift).ok_or_else(|| SizeError::TooLarge(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -338,7 +364,7 @@ mod tests {
         start_counting();
         assert!(!counting());
         let refused = MemoryBudget::new(1 << 30).unwrap_err();
-        assert!(refused.contains("global allocator to be connect_runtime::memory::Allocator"), "{refused}");
+        assert!(refused.to_string().contains("global allocator to be connect_runtime::memory::Allocator"), "{refused}");
     }
 
     #[test]
@@ -347,8 +373,8 @@ mod tests {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert_eq!(parse_size("2g"), Ok(2 << 30));
         assert_eq!(parse_size(" 64 KB "), Ok(64 << 10));
-        assert!(parse_size("lots").unwrap_err().contains("not a size"));
-        assert!(parse_size("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("lots").unwrap_err().to_string().contains("not a size"));
+        assert!(parse_size("5 parsecs").unwrap_err().to_string().contains("unknown unit"));
         assert_eq!(human(512), "512 B");
         assert_eq!(human(3 << 29), "1.5 GiB");
     }

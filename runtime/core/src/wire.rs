@@ -124,7 +124,22 @@ pub(crate) struct WireError {
     /// The record's topic.
     pub topic: String,
     /// What is wrong with it.
-    pub reason: String,
+    #[source]
+    pub reason: Unwritable,
+}
+
+/// Why a record cannot be a RocketMQ message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unwritable {
+    /// A property holds a character RocketMQ separates properties with.
+    #[error("the property {0} holds a control character RocketMQ separates properties with (U+0001 or U+0002)")]
+    Separator(String),
+    /// The properties are longer than a message carries.
+    #[error("its properties take {0} bytes, more than RocketMQ's limit of 32767")]
+    PropertiesTooLong(usize),
+    /// The client refused the message.
+    #[error(transparent)]
+    Message(rocketmq_error::Error),
 }
 
 /// Separates a property's name from its value in RocketMQ's property text.
@@ -138,14 +153,14 @@ const UNIQ_KEY: &str = "UNIQ_KEY";
 
 /// The RocketMQ message for `record` (sent on its own, as the dead-letter queue does).
 pub(crate) fn to_message(record: &RawRecord) -> Result<Message, WireError> {
-    let refused = |reason: String| WireError { topic: record.topic.clone(), reason };
+    let refused = |reason: Unwritable| WireError { topic: record.topic.clone(), reason };
     let mut text = BytesMut::new();
     write_properties(record, &mut text).map_err(refused)?;
     let mut message = Message::builder()
         .topic(record.topic.as_str())
         .body(record.value.clone().filter(|value| !value.is_empty()).unwrap_or_else(|| Bytes::from_static(PLACEHOLDER_BODY)))
         .build()
-        .map_err(|e| refused(e.to_string()))?;
+        .map_err(|e| refused(Unwritable::Message(e)))?;
     for property in text[..].split(|b| *b == PROPERTY_SEPARATOR).filter(|p| !p.is_empty()) {
         let at = property.iter().position(|b| *b == NAME_VALUE_SEPARATOR).unwrap_or(property.len());
         let (name, value) = (&property[..at], property.get(at + 1..).unwrap_or_default());
@@ -174,7 +189,7 @@ pub(crate) fn encode_batch(topic: CheetahString, records: &[RawRecord]) -> Resul
 
 /// Appends one batch entry for `record` to `out` (RocketMQ's layout: total size, magic code,
 /// body CRC, flag, body with its length, properties with their length).
-fn encode_entry(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
+fn encode_entry(record: &RawRecord, out: &mut BytesMut) -> Result<(), Unwritable> {
     let body = body(record);
     let start = out.len();
     // No reserve here: the batch's buffer was sized from every record's `wire_size`, an estimate from above.
@@ -192,9 +207,7 @@ fn encode_entry(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
     let properties = out.len() - properties_at - 2;
     let refused = match written {
         Err(reason) => Some(reason),
-        Ok(()) if properties > i16::MAX as usize => {
-            Some(format!("its properties take {properties} bytes, more than RocketMQ's limit of {}", i16::MAX))
-        }
+        Ok(()) if properties > i16::MAX as usize => Some(Unwritable::PropertiesTooLong(properties)),
         Ok(()) => None,
     };
     if let Some(reason) = refused {
@@ -217,7 +230,7 @@ fn body(record: &RawRecord) -> &[u8] {
 
 /// Writes the properties that carry `record` beside its body, as RocketMQ's property text:
 /// the null or empty marker, the key, the timestamp, the headers and the source position.
-fn write_properties(record: &RawRecord, out: &mut BytesMut) -> Result<(), String> {
+fn write_properties(record: &RawRecord, out: &mut BytesMut) -> Result<(), Unwritable> {
     match &record.value {
         None => put_property(out, &[NULL_VALUE], "1")?,
         Some(value) if value.is_empty() => put_property(out, &[EMPTY_VALUE], "1")?,
@@ -250,12 +263,9 @@ fn has_separator(text: &str) -> bool {
 }
 
 /// Appends the property `name` (the concatenation of its parts) with `value`.
-fn put_property(out: &mut BytesMut, name: &[&str], value: &str) -> Result<(), String> {
+fn put_property(out: &mut BytesMut, name: &[&str], value: &str) -> Result<(), Unwritable> {
     if name.iter().any(|part| has_separator(part)) || has_separator(value) {
-        return Err(format!(
-            "the property {} holds a control character RocketMQ separates properties with (U+0001 or U+0002)",
-            name.concat()
-        ));
+        return Err(Unwritable::Separator(name.concat()));
     }
     for part in name {
         out.put_slice(part.as_bytes());

@@ -25,26 +25,43 @@ use crate::wire::{self, RawRecord};
 /// Everything a sink task needs to run.
 pub struct SinkRunner {
     /// Pipeline, policy and metrics.
-    pub pipeline: TaskPipeline,
+    pipeline: TaskPipeline,
     /// The opened task.
-    pub task: Box<dyn DynSinkTask>,
+    task: Box<dyn DynSinkTask>,
     /// Its context (pause/resume and commit requests come through it).
-    pub context: SinkContext,
+    context: SinkContext,
     /// The consumer of the connector's group.
-    pub consumer: Consumer,
+    consumer: Consumer,
     /// Where failed records go, when configured.
-    pub dlq: Option<Arc<DeadLetterQueue>>,
+    dlq: Option<Arc<DeadLetterQueue>>,
     /// Topics to read: a list, or a regular expression matched against every topic.
-    pub topics: TopicSelection,
+    topics: TopicSelection,
     /// The client, to list topics for `topics.regex`.
-    pub mq: MqClient,
+    mq: MqClient,
     /// How many tasks share the topics' queues (this task reads every `task_count`-th queue).
-    pub task_count: u32,
+    task_count: u32,
     /// Last known lag per queue.
-    pub lags: HashMap<QueueId, i64>,
-    /// The commit of consumer offsets in progress (none to start with; one at a time, so
-    /// they land in order).
-    pub committing: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+    lags: HashMap<QueueId, i64>,
+    /// The commit of consumer offsets in progress (one at a time, so they land in order).
+    committing: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+}
+
+impl SinkRunner {
+    /// The runner of an opened sink task, reading with `consumer` its share of `topics` (one
+    /// of `task_count` tasks), failed records to `dlq` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pipeline: TaskPipeline,
+        task: Box<dyn DynSinkTask>,
+        context: SinkContext,
+        consumer: Consumer,
+        dlq: Option<Arc<DeadLetterQueue>>,
+        topics: TopicSelection,
+        mq: MqClient,
+        task_count: u32,
+    ) -> SinkRunner {
+        SinkRunner { pipeline, task, context, consumer, dlq, topics, mq, task_count, lags: HashMap::new(), committing: None }
+    }
 }
 
 /// The property the broker sets on pulled messages: the queue's max offset at pull time.

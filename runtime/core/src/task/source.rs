@@ -28,22 +28,37 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 /// Everything a source task needs to run.
 pub struct SourceRunner {
     /// Pipeline, policy and metrics.
-    pub pipeline: TaskPipeline,
+    pipeline: TaskPipeline,
     /// The opened task.
-    pub task: Box<dyn DynSourceTask>,
+    task: Box<dyn DynSourceTask>,
     /// The worker's producer.
-    pub producer: Arc<Producer>,
+    producer: Arc<Producer>,
     /// Where offsets are committed.
-    pub offsets: SourceOffsets,
+    offsets: SourceOffsets,
     /// Queues of the topics written to.
-    pub routes: Routes,
+    routes: Routes,
     /// The task's context (its early-commit requests).
-    pub context: SourceContext,
+    context: SourceContext,
     /// Exactly-once delivery, when the worker provides it: the scan made before the task opened.
-    pub exactly_once: Option<Resume>,
+    exactly_once: Option<Resume>,
 }
 
 impl SourceRunner {
+    /// The runner of an opened source task: it sends with `producer` (to queues it looks up
+    /// through `mq`), commits to `offsets`, and when `exactly_once` is given drops what that
+    /// scan found already stored.
+    pub fn new(
+        pipeline: TaskPipeline,
+        task: Box<dyn DynSourceTask>,
+        producer: Arc<Producer>,
+        offsets: SourceOffsets,
+        mq: MqClient,
+        context: SourceContext,
+        exactly_once: Option<Resume>,
+    ) -> SourceRunner {
+        SourceRunner { pipeline, task, producer, offsets, routes: Routes::new(mq), context, exactly_once }
+    }
+
     /// Runs until stopped (`Ok`) or failed (`Err`); closes the task either way.
     pub async fn run(self, mut control: Control, status: StatusCell) -> Result<(), Error> {
         let SourceRunner { pipeline, mut task, producer, offsets, routes, context, exactly_once } = self;

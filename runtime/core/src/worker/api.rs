@@ -49,7 +49,7 @@ impl Worker {
     }
 
     fn kind_of(&self, config: &ConfigMap) -> PluginKind {
-        self.inner.launcher.kind_of(config)
+        self.inner.launcher.check.kind_of(config)
     }
 
     /// Checks `config` and writes it over `current` (`None`: a new connector, starting in
@@ -62,7 +62,7 @@ impl Worker {
         current: Option<&ConnectorSpec>,
         initial: TargetState,
     ) -> Result<bool, WorkerError> {
-        let validated = self.inner.launcher.validate(&config).map_err(WorkerError::InvalidConfig)?;
+        let validated = self.inner.launcher.check.revision(&config).map_err(WorkerError::InvalidConfig)?;
         self.check_config_bytes(name, &config)?;
         let Some(revision) = self.inner.configs.put_if(name, &config, current, initial).await? else {
             // Another worker wrote first: read what it wrote before trying again.
@@ -371,8 +371,8 @@ impl Worker {
         if let Some(topic) = config.get("topic").or_else(|| config.get("connect.topicname")).and_then(Json::as_str) {
             topics.insert(topic.to_owned());
         }
-        if let Ok((validated, _)) = self.inner.launcher.validate(&config) {
-            match validated.common().topic_selection() {
+        if let Ok(revision) = self.inner.launcher.check.revision(&config) {
+            match revision.validated.common().topic_selection() {
                 Some(TopicSelection::List(list)) => topics.extend(list.iter().cloned()),
                 Some(TopicSelection::Regex(regex)) => {
                     let all = self.inner.mq.topics().await?;
@@ -402,7 +402,7 @@ impl Worker {
     pub fn plugins(&self, connectors_only: bool) -> Vec<PluginInfo> {
         self.inner
             .launcher
-            .registry
+            .registry()
             .plugins()
             .filter(|p| !connectors_only || p.kind.is_connector())
             .map(|p| PluginInfo { class: p.name.to_owned(), kind: kind_name(p.kind), version: p.version.to_owned() })
@@ -411,12 +411,12 @@ impl Worker {
 
     /// A plugin by name (its name, an alias or a Kafka class name).
     pub fn plugin(&self, name: &str) -> Result<&'static PluginDescriptor, WorkerError> {
-        Ok(self.inner.launcher.registry.get(name)?)
+        Ok(self.inner.launcher.registry().get(name)?)
     }
 
     /// The keys of connector plugin `name`, as Kafka's `GET /connector-plugins/{name}/config` lists them.
     pub fn connector_keys(&self, name: &str) -> Result<Vec<connect_sdk::host::assembly::ConfigKeyInfo>, WorkerError> {
-        let plugin = ConnectorPlugin::lookup(self.inner.launcher.registry, name)?;
+        let plugin = ConnectorPlugin::lookup(self.inner.launcher.registry(), name)?;
         Ok(plugin_keys(&plugin).iter().enumerate().map(|(order, key)| definition(key, plugin.name, order)).collect())
     }
 
@@ -424,9 +424,9 @@ impl Worker {
     /// Kafka's `PUT /connector-plugins/{name}/config/validate` answer.
     pub fn validate_config(&self, config: &ConfigMap) -> Result<ConfigInfos, WorkerError> {
         check_key_count(config)?;
-        Ok(match self.inner.launcher.resolve(config) {
+        Ok(match self.inner.launcher.check.resolve(config) {
             Ok((resolved, secrets)) => {
-                let mut infos = validate(self.inner.launcher.registry, &resolved);
+                let mut infos = validate(self.inner.launcher.registry(), &resolved);
                 // Values and messages show placeholders, never what they resolved to.
                 for info in &mut infos.configs {
                     let value = &mut info.value;
@@ -437,7 +437,7 @@ impl Worker {
             }
             // Refused before validation (a path outside the allowed ones, a placeholder this
             // worker does not resolve): described, and no connector code runs on it.
-            Err(errors) => describe_with(self.inner.launcher.registry, config, errors),
+            Err(errors) => describe_with(self.inner.launcher.registry(), config, errors),
         })
     }
 }

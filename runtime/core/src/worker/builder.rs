@@ -254,7 +254,7 @@ impl WorkerBuilder {
                 "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
             )));
         }
-        let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(WorkerError::InvalidSetting)?;
+        let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
         let allowed_paths = self.checked_allowed_paths()?;
         let (embedded, namesrv_addr) = match &self.broker {
             Broker::External(addr) => (None::<EmbeddedRocketMq>, addr.clone()),

@@ -7,9 +7,9 @@
 //! - the **herder** (`herder/`): the reconcile loop. It reacts to what the logs and the
 //!   cluster's membership say: computes the assignment, stops what this worker lost, claims
 //!   and starts what it won;
-//! - the **launcher** (`launcher.rs`): what starting a unit needs (the plugin registry, the
-//!   producer, the default converters, the loop settings). It checks each connector config
-//!   once per revision and opens the task runners.
+//! - the **launcher** (`launcher/`): what starting a unit needs, by job: `check.rs` checks
+//!   each connector config once per revision (placeholders, paths, keys, topics) into a
+//!   revision that carries its secrets, `assemble.rs` opens tasks and makes their runners.
 //!
 //! A standalone worker is a cluster of one whose logs live in its data directory (configs,
 //! offsets) and in memory (statuses); a cluster worker's logs are RocketMQ topics shared by
