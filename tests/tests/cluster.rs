@@ -173,7 +173,8 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     let complete = || sequence_gaps(&output, TASKS, PER_TASK).0 == 0;
     let arrived = wait_until(Duration::from_secs(240), complete).await;
     assert!(arrived, "seed {seed}: {}", verdict(&workers[0], &output, TASKS, PER_TASK));
-    tokio::time::sleep(Duration::from_secs(2)).await; // anything still in flight lands
+    // Anything still in flight lands: the output stops growing.
+    fixture::settled(Duration::from_secs(60), Duration::from_secs(2), async || fixture::lines(&output).len()).await;
     let (missing, duplicates) = sequence_gaps(&output, TASKS, PER_TASK);
     println!("MEASURED five kills: {} records: {missing} lost, {duplicates} duplicated", TASKS * PER_TASK);
     assert_eq!((missing, duplicates), (0, 0), "seed {seed}");
@@ -371,13 +372,13 @@ async fn a_restarted_cluster_gets_its_connectors_and_offsets_back_from_the_topic
     })
     .await;
     assert!(running.is_some(), "{:?}\n{}", task_owners(&workers[0], "numbers"), workers[0].log_tail());
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let unchanged = fixture::holds_for(Duration::from_secs(3), || fixture::lines(&output).len() == lines_before).await;
     let lines_after = fixture::lines(&output).len();
     println!(
         "MEASURED restart: 2 new workers running every task {:?} after the first started; sink file {lines_before} lines before, {lines_after} after",
         running.unwrap() + started.elapsed().saturating_sub(running.unwrap())
     );
-    assert_eq!(lines_after, lines_before, "nothing is produced or delivered again after a clean restart");
+    assert!(unchanged, "nothing is produced or delivered again after a clean restart: {lines_before} lines before, {lines_after} after");
     drop(workers);
     broker.shutdown().await;
 }

@@ -336,8 +336,8 @@ async fn changes_are_applied_exactly_once_across_worker_kills(capture: &Capture)
     while applied.counts().await.len() < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await; // anything still in flight lands
-    let counts = applied.counts().await;
+    // Anything still in flight lands: the counts stop changing.
+    let counts = fixture::settled(Duration::from_secs(60), Duration::from_secs(2), async || applied.counts().await).await;
     let twice: Vec<(&(i64, i64), &usize)> = counts.iter().filter(|(_, count)| **count != 1).collect();
     let distinct = counts.len();
     println!("MEASURED {name} cdc across {KILLS} kills: {expected} changes, {distinct} applied, {} applied more than once", twice.len());
@@ -529,7 +529,7 @@ async fn a_sink_whose_redis_goes_away_and_comes_back_recovers_by_itself_losing_n
     assert!(restarted, "no automatic restarts while Redis was away: {}\n{}", task_status(), worker.log_tail());
     let redis = PrivateRedis::start(port, &dir);
     let arrived = fixture::wait_until(Duration::from_secs(120), || stream_len(&redis) >= LINES).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    fixture::settled(Duration::from_secs(60), Duration::from_secs(2), async || stream_len(&redis)).await;
     let entries = redis.cli(&["XRANGE", "copied", "-", "+"]);
     let mut seen = vec![0u32; LINES];
     for i in entries.lines().filter_map(|l| l.trim().strip_prefix("line-")).filter_map(|n| n.parse::<usize>().ok()) {

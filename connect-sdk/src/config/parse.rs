@@ -60,7 +60,7 @@ pub(crate) fn parse_keys<T: ConfigDeserialize + ConfigSchema>(config: &ConfigMap
                     Ok(v) => {
                         object.insert(info.property.clone(), v);
                     }
-                    Err(message) => errors.push(format!("{prefix}{key}"), message),
+                    Err(refusal) => errors.push(format!("{prefix}{key}"), refusal.to_string()),
                 }
             }
             None if (scope.foreign)(key) => {}
@@ -109,8 +109,31 @@ pub fn did_you_mean<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> 
         .map(|(_, candidate)| candidate)
 }
 
+/// Why a key's value was refused: the message of its [`ConfigError`](super::ConfigError).
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("the value has {chars} characters: at most {max}")]
+    TooLong { chars: usize, max: usize },
+    #[error("the list has {items} items: at most {max}")]
+    TooManyItems { items: usize, max: usize },
+    #[error("invalid topic: {0}")]
+    Topic(super::InvalidTopic),
+    #[error("invalid value {value}: must be at least {bound}")]
+    BelowMinimum { value: Json, bound: String },
+    #[error("invalid value {value}: must be at most {bound}")]
+    AboveMaximum { value: Json, bound: String },
+    #[error("invalid value {value}: expected one of {allowed}")]
+    NotAllowed { value: Json, allowed: String },
+    #[error("invalid value {0:?}: remove the spaces around it")]
+    Spaces(String),
+    #[error("invalid value \"{text}\": expected {expected}")]
+    Expected { text: String, expected: &'static str },
+    #[error("invalid value \"{text}\": expected a JSON object ({error})")]
+    NotAnObject { text: String, error: serde_json::Error },
+}
+
 /// Coerces a config value to what the key's schema wants: Kafka configs are often all strings.
-fn coerce(info: &KeyInfo, value: Json) -> Result<Json, String> {
+fn coerce(info: &KeyInfo, value: Json) -> Result<Json, Refusal> {
     check_size(info, &value)?;
     coerce_to(&info.types, &info.item_types, value)
         .and_then(|v| check_allowed(info, v))
@@ -119,25 +142,25 @@ fn coerce(info: &KeyInfo, value: Json) -> Result<Json, String> {
 }
 
 /// Every value is bounded: strings (and list items) in characters, lists in items.
-fn check_size(info: &KeyInfo, value: &Json) -> Result<(), String> {
+fn check_size(info: &KeyInfo, value: &Json) -> Result<(), Refusal> {
     let max_chars = info.max_length.map_or(MAX_VALUE_CHARS, |m| m as usize);
     let max_items = info.max_items.map_or(MAX_LIST_ITEMS, |m| m as usize);
     let too_long = |text: &str| {
         let chars = text.chars().count();
-        (chars > max_chars).then(|| format!("the value has {chars} characters: at most {max_chars}"))
+        (chars > max_chars).then_some(Refusal::TooLong { chars, max: max_chars })
     };
     match value {
         Json::String(text) => {
-            if let Some(message) = too_long(text) {
-                return Err(message);
+            if let Some(refusal) = too_long(text) {
+                return Err(refusal);
             }
             let items = text.split(',').count();
             if info.types.iter().any(|t| t == "array") && items > max_items {
-                return Err(format!("the list has {items} items: at most {max_items}"));
+                return Err(Refusal::TooManyItems { items, max: max_items });
             }
             Ok(())
         }
-        Json::Array(items) if items.len() > max_items => Err(format!("the list has {} items: at most {max_items}", items.len())),
+        Json::Array(items) if items.len() > max_items => Err(Refusal::TooManyItems { items: items.len(), max: max_items }),
         Json::Array(items) => items.iter().filter_map(Json::as_str).find_map(too_long).map_or(Ok(()), Err),
         _ => Ok(()),
     }
@@ -145,7 +168,7 @@ fn check_size(info: &KeyInfo, value: &Json) -> Result<(), String> {
 
 /// Topic names (and parts of them) follow RocketMQ's rules; an empty name only where the
 /// key's default is empty (none).
-fn check_topics(info: &KeyInfo, value: Json) -> Result<Json, String> {
+fn check_topics(info: &KeyInfo, value: Json) -> Result<Json, Refusal> {
     let check = |name: &str| match info.topic {
         TopicKey::No => Ok(()),
         TopicKey::Part => check_topic_part(name),
@@ -158,32 +181,32 @@ fn check_topics(info: &KeyInfo, value: Json) -> Result<Json, String> {
         _ => Vec::new(),
     };
     match names.into_iter().find_map(|name| check(name).err()) {
-        Some(invalid) => Err(format!("invalid topic: {invalid}")),
+        Some(invalid) => Err(Refusal::Topic(invalid)),
         None => Ok(value),
     }
 }
 
-fn check_range(info: &KeyInfo, value: Json) -> Result<Json, String> {
+fn check_range(info: &KeyInfo, value: Json) -> Result<Json, Refusal> {
     let Some(number) = value.as_f64() else { return Ok(value) };
     let bound = |b: f64| if b.fract() == 0.0 && b.abs() < 1e15 { format!("{}", b as i64) } else { b.to_string() };
     if let Some(min) = info.minimum.filter(|min| number < *min) {
-        return Err(format!("invalid value {value}: must be at least {}", bound(min)));
+        return Err(Refusal::BelowMinimum { bound: bound(min), value });
     }
     if let Some(max) = info.maximum.filter(|max| number > *max) {
-        return Err(format!("invalid value {value}: must be at most {}", bound(max)));
+        return Err(Refusal::AboveMaximum { bound: bound(max), value });
     }
     Ok(value)
 }
 
-fn check_allowed(info: &KeyInfo, value: Json) -> Result<Json, String> {
+fn check_allowed(info: &KeyInfo, value: Json) -> Result<Json, Refusal> {
     if info.allowed.is_empty() || value.is_null() || info.allowed.contains(&value) {
         return Ok(value);
     }
     let allowed: Vec<String> = info.allowed.iter().map(|v| v.to_string()).collect();
-    Err(format!("invalid value {value}: expected one of {}", allowed.join(", ")))
+    Err(Refusal::NotAllowed { value, allowed: allowed.join(", ") })
 }
 
-fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Json, String> {
+fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Json, Refusal> {
     let wants = |t: &str| types.iter().any(|x| x == t);
     match value {
         Json::String(text) if !wants("string") => {
@@ -192,25 +215,25 @@ fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Jso
                 Ok(Json::Null)
             } else if trimmed.len() != text.len() && (wants("integer") || wants("number") || wants("boolean")) {
                 // " 1" read as 1 would show one value and use another.
-                Err(format!("invalid value {text:?}: remove the spaces around it"))
+                Err(Refusal::Spaces(text))
             } else if wants("integer") {
                 trimmed
                     .parse::<i64>()
                     .map(Json::from)
                     .or_else(|_| trimmed.parse::<u64>().map(Json::from))
-                    .map_err(|_| format!("invalid value \"{text}\": expected an integer"))
+                    .map_err(|_| Refusal::Expected { text, expected: "an integer" })
             } else if wants("number") {
                 trimmed
                     .parse::<f64>()
                     .ok()
                     .and_then(Number::from_f64)
                     .map(Json::Number)
-                    .ok_or_else(|| format!("invalid value \"{text}\": expected a number"))
+                    .ok_or(Refusal::Expected { text, expected: "a number" })
             } else if wants("boolean") {
                 match trimmed.to_ascii_lowercase().as_str() {
                     "true" => Ok(Json::Bool(true)),
                     "false" => Ok(Json::Bool(false)),
-                    _ => Err(format!("invalid value \"{text}\": expected true or false")),
+                    _ => Err(Refusal::Expected { text, expected: "true or false" }),
                 }
             } else if wants("array") {
                 trimmed
@@ -221,7 +244,7 @@ fn coerce_to(types: &[String], item_types: &[String], value: Json) -> Result<Jso
                     .collect::<Result<Vec<_>, _>>()
                     .map(Json::Array)
             } else if wants("object") {
-                serde_json::from_str(trimmed).map_err(|e| format!("invalid value \"{text}\": expected a JSON object ({e})"))
+                serde_json::from_str(trimmed).map_err(|error| Refusal::NotAnObject { text, error })
             } else {
                 Ok(Json::String(text))
             }

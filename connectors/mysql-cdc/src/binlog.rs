@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use connect_cdc::Op;
 use connect_jdbc::db::ConnectionSettings;
 use connect_sdk::prelude::*;
 use futures_util::StreamExt;
@@ -25,28 +26,6 @@ pub struct Position {
     pub pos: u64,
     /// Row images of that transaction already emitted.
     pub rows: u64,
-}
-
-/// What a row change did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// `c`: an insert.
-    Create,
-    /// `u`: an update.
-    Update,
-    /// `d`: a delete.
-    Delete,
-}
-
-impl Op {
-    /// Debezium's letter.
-    pub fn letter(self) -> &'static str {
-        match self {
-            Op::Create => "c",
-            Op::Update => "u",
-            Op::Delete => "d",
-        }
-    }
 }
 
 /// One row image change read from the binlog.

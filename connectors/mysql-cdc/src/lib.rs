@@ -28,5 +28,6 @@ mod snapshot;
 mod source;
 mod values;
 
+pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode};
 pub use schema::TimePrecision;
-pub use source::{Envelope, MySqlCdcSource, MySqlCdcTask, SnapshotMode};
+pub use source::{MySqlCdcSource, MySqlCdcTask};

@@ -2,8 +2,7 @@
 //! carries types, not names), their Kafka Connect kinds, and the key, row and envelope
 //! schemas of its change records.
 
-use std::sync::Arc;
-
+use connect_cdc::ChangeSchemas;
 use connect_jdbc::db::{ColumnKind, Connection, SqlValue};
 use connect_sdk::data::Schema;
 use connect_sdk::prelude::*;
@@ -47,12 +46,8 @@ pub struct TableSchema {
     pub table: String,
     /// Columns in table order.
     pub columns: Vec<CdcColumn>,
-    /// Schema of a row image.
-    pub row: Arc<Schema>,
-    /// Schema of the key (the primary key columns), if the table has one.
-    pub key: Option<Arc<Schema>>,
-    /// Schema of the change envelope.
-    pub envelope: Arc<Schema>,
+    /// The row, key and envelope schemas of its records.
+    pub schemas: ChangeSchemas,
     /// The declarations the columns were made from (empty when made from columns directly).
     pub specs: Vec<ColumnSpec>,
 }
@@ -163,36 +158,9 @@ impl TableSchema {
 
     /// The schemas of a table with these columns.
     pub fn new(prefix: &str, database: &str, table: &str, columns: Vec<CdcColumn>) -> TableSchema {
-        let name = format!("{prefix}.{database}.{table}");
-        let mut row = Schema::structure().named(format!("{name}.Value"));
-        for column in &columns {
-            row = row.field(column.name.clone(), column.kind.schema());
-        }
-        let key = columns.iter().any(|c| c.key).then(|| {
-            let mut key = Schema::structure().named(format!("{name}.Key"));
-            for column in columns.iter().filter(|c| c.key) {
-                let mut schema = column.kind.schema();
-                schema.optional = false;
-                key = key.field(column.name.clone(), schema);
-            }
-            Arc::new(key)
-        });
-        let envelope = Schema::structure()
-            .named(format!("{name}.Envelope"))
-            .field("before", row.clone().optional())
-            .field("after", row.clone().optional())
-            .field("source", source_schema())
-            .field("op", Schema::string())
-            .field("ts_ms", Schema::int64().optional());
-        TableSchema {
-            database: database.to_owned(),
-            table: table.to_owned(),
-            columns,
-            row: Arc::new(row),
-            key,
-            envelope: Arc::new(envelope),
-            specs: Vec::new(),
-        }
+        let named = columns.iter().map(|c| (c.name.clone(), c.kind.schema(), c.key));
+        let schemas = ChangeSchemas::new(&format!("{prefix}.{database}.{table}"), named, source_schema());
+        TableSchema { database: database.to_owned(), table: table.to_owned(), columns, schemas, specs: Vec::new() }
     }
 }
 
@@ -273,8 +241,10 @@ mod tests {
     fn envelopes_name_their_table() {
         let id = CdcColumn { name: "id".into(), kind: ColumnKind::Int64, unsigned_bits: 0, labels: vec![], is_enum: false, key: true };
         let schema = TableSchema::new("shop", "db", "orders", vec![id]);
-        assert_eq!(schema.envelope.name.as_deref(), Some("shop.db.orders.Envelope"));
-        assert!(!schema.key.as_ref().unwrap().fields[0].schema.optional);
-        assert!(schema.envelope.field_named("after").unwrap().schema.optional);
+        assert_eq!(schema.schemas.envelope.name.as_deref(), Some("shop.db.orders.Envelope"));
+        assert_eq!(
+            schema.schemas.envelope.field_named("source").unwrap().schema.name.as_deref(),
+            Some("io.debezium.connector.mysql.Source")
+        );
     }
 }

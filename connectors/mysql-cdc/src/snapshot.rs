@@ -147,9 +147,15 @@ impl Snapshot {
         }
         Ok(None)
     }
+}
+
+impl connect_cdc::SnapshotRead for Snapshot {
+    /// The binlog reader opens at the snapshot's position when streaming starts.
+    type Reader = Box<crate::binlog::BinlogReader>;
 
     /// Ends the snapshot transaction.
-    pub async fn finish(mut self) -> Result<()> {
-        self.connection.batch("COMMIT").await
+    async fn finish(mut self) -> Result<Option<Self::Reader>> {
+        self.connection.batch("COMMIT").await?;
+        Ok(None)
     }
 }

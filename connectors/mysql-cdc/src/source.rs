@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode};
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
@@ -20,29 +21,6 @@ use crate::schema_change::{ChangeType, SchemaChangeSchemas};
 use crate::snapshot::{Snapshot, check_binlog, current_position};
 use crate::values::from_binlog;
 
-/// What record values look like.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Envelope {
-    /// Debezium's change event: `before`, `after`, `source`, `op`, `ts_ms` (and a tombstone
-    /// after each delete when `tombstones.on.delete`).
-    #[default]
-    Debezium,
-    /// The row after the change (a delete is a tombstone); the operation is in the `__op` header.
-    Row,
-}
-
-/// When the initial snapshot is taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotMode {
-    /// Snapshot the captured tables when there is no committed offset, then stream.
-    #[default]
-    Initial,
-    /// Never snapshot: stream from the current binlog position when there is no offset.
-    Never,
-}
-
 /// Captures row changes of MySQL/MariaDB tables from the binlog (row format): first a
 /// consistent snapshot of the captured tables (`op` `r`), then every insert (`c`), update (`u`)
 /// and delete (`d`) with the row before and after, into one topic per table,
@@ -51,7 +29,7 @@ pub enum SnapshotMode {
 /// record. One task reads the whole server's binlog, in order.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
 #[connector(name = "mysql-cdc-source", aliases = ["io.debezium.connector.mysql.MySqlConnector", "MySqlConnector"],
-            task = MySqlCdcTask, split = MySqlCdcSource::one_reader, validate = MySqlCdcSource::check)]
+            task = MySqlCdcTask, split = connect_cdc::one_reader, validate = MySqlCdcSource::check)]
 pub struct MySqlCdcSource {
     /// `mysql://host:3306/db` (the database is the default `database.include.list`).
     pub connection_url: String,
@@ -77,9 +55,9 @@ pub struct MySqlCdcSource {
     /// Tables not to capture, regular expressions on `database.table`.
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
-    /// `initial` (snapshot, then stream) or `never` (stream from now).
-    #[serde(default)]
-    pub snapshot_mode: SnapshotMode,
+    /// `snapshot.mode`, `envelope`, `tombstones.on.delete`, `max.batch.size` and `poll.interval.ms`.
+    #[serde(flatten)]
+    pub changes: ChangeOptions,
     /// With no committed offset, start streaming at this binlog file (with `binlog.position`)
     /// instead of snapshotting or starting now: to replay from a known point, after a restore.
     #[serde(default)]
@@ -91,20 +69,6 @@ pub struct MySqlCdcSource {
     /// (Kafka's millisecond types everywhere).
     #[serde(default)]
     pub time_precision_mode: TimePrecision,
-    /// `debezium` (before/after/source/op envelope) or `row` (the new row, deletes as tombstones).
-    #[serde(default)]
-    pub envelope: Envelope,
-    /// With the Debezium envelope, follow each delete with a tombstone of its key (for compacted consumers).
-    #[serde(default = "yes")]
-    pub tombstones_on_delete: bool,
-    /// Records per poll at most.
-    #[serde(default = "default_batch")]
-    #[schemars(range(min = 1, max = 100_000))]
-    pub max_batch_size: usize,
-    /// Milliseconds a poll waits for changes.
-    #[serde(default = "default_poll_ms")]
-    #[schemars(range(max = 3_600_000))]
-    pub poll_interval_ms: u64,
     /// Every this many milliseconds without a captured change while the binlog moves on
     /// (changes of other tables), a heartbeat record carries the current position, so the
     /// committed offset keeps up and a restart does not re-read (or miss, once purged) the
@@ -124,25 +88,11 @@ pub struct MySqlCdcSource {
 fn default_delimiter() -> String {
     "-".to_owned()
 }
-fn yes() -> bool {
-    true
-}
-fn default_batch() -> usize {
-    2048
-}
-fn default_poll_ms() -> u64 {
-    500
-}
 fn default_heartbeat_prefix() -> String {
     "__debezium-heartbeat".to_owned()
 }
 
 impl MySqlCdcSource {
-    /// The binlog is one ordered stream: one reader.
-    fn one_reader(&self, _max_tasks: usize) -> Vec<Self> {
-        vec![self.clone()]
-    }
-
     fn check(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::new();
         if Dialect::of_url(&self.connection_url) != Some(Dialect::MySql) {
@@ -150,9 +100,6 @@ impl MySqlCdcSource {
         }
         if self.topic_prefix.trim().is_empty() {
             errors.push("topic.prefix", "cannot be empty");
-        }
-        if self.max_batch_size == 0 {
-            errors.push("max.batch.size", "must be at least 1");
         }
         if self.binlog_position.is_some() != self.binlog_filename.is_some() {
             errors.push("binlog.position", "set binlog.filename and binlog.position together");
@@ -186,19 +133,14 @@ fn url_database(url: &str) -> Option<String> {
     (!db.is_empty()).then(|| db.to_owned())
 }
 
-/// Where the task is.
-enum Phase {
-    Snapshot(Box<Snapshot>),
-    Streaming(Option<Box<BinlogReader>>),
-}
-
 /// Snapshots (when needed), then follows the binlog.
 pub struct MySqlCdcTask {
     config: MySqlCdcSource,
     settings: ConnectionSettings,
     filter: TableFilter,
     server_id: u32,
-    partition: SourcePartition,
+    /// The records of row changes, in the partition of the server.
+    changes: ChangeRecords,
     /// For `information_schema` lookups while streaming.
     metadata: Option<Connection>,
     /// The schemas of the tables' definitions now (`None`: the table is gone).
@@ -209,13 +151,12 @@ pub struct MySqlCdcTask {
     schema_changes: SchemaChangeSchemas,
     /// Whether the snapshot's tables were announced (as schema change records).
     snapshot_announced: bool,
-    phase: Phase,
+    phase: Phase<Snapshot>,
     /// Where to resume streaming (the last emitted change, or the snapshot's position).
     position: Position,
-    failures: u32,
+    reconnects: Reconnects,
     source_schema: Arc<Schema>,
-    /// When the last record (change or heartbeat) was emitted.
-    last_emitted: Instant,
+    heartbeats: Heartbeats,
 }
 
 /// A replica id from the connector name, away from the small ids servers are given.
@@ -244,7 +185,7 @@ impl SourceTask for MySqlCdcTask {
         check_binlog(&mut metadata).await?;
         let resume = committed.as_ref().filter(|o| o.get("snapshot").and_then(|s| s.as_bool()) != Some(true)).and_then(read_position);
         let start = config.binlog_filename.clone().zip(config.binlog_position).map(|(file, pos)| Position { file, pos, rows: 0 });
-        let (phase, position) = match (resume.or(start), config.snapshot_mode) {
+        let (phase, position) = match (resume.or(start), config.changes.snapshot_mode) {
             (Some(position), _) => (Phase::Streaming(None), position),
             (None, SnapshotMode::Never) => (Phase::Streaming(None), current_position(&mut metadata).await?),
             (None, SnapshotMode::Initial) => {
@@ -264,16 +205,20 @@ impl SourceTask for MySqlCdcTask {
             }
             Phase::Streaming(_) => SchemaHistory::committed(ctx.offset(&history_partition).as_ref(), &position),
         };
-        let what = if matches!(phase, Phase::Snapshot(_)) { "snapshot, then stream" } else { "stream" };
+        let what = if phase.is_snapshot() { "snapshot, then stream" } else { "stream" };
         connect_sdk::tracing::info!(connector = ctx.connector_name(), file = %position.file, pos = position.pos, rows = position.rows,
             committed = committed.is_some(), "mysql-cdc-source starts: {what} from this binlog position");
         let server_id = config.database_server_id.unwrap_or_else(|| server_id_of(ctx.connector_name()));
+        let changes = ChangeRecords::new(partition, &config.topic_prefix, &config.topic_delimiter, &config.changes);
+        let heartbeat_topic = format!("{}{}{}", config.heartbeat_topics_prefix, config.topic_delimiter, config.topic_prefix);
+        let heartbeats = Heartbeats::new(config.heartbeat_interval_ms, heartbeat_topic, &config.topic_prefix);
         Ok(MySqlCdcTask {
+            changes,
+            heartbeats,
             config,
             settings,
             filter,
             server_id,
-            partition,
             metadata: Some(metadata),
             schemas: HashMap::new(),
             history,
@@ -282,9 +227,8 @@ impl SourceTask for MySqlCdcTask {
             snapshot_announced: false,
             phase,
             position,
-            failures: 0,
+            reconnects: Reconnects::default(),
             source_schema: Arc::new(source_schema()),
-            last_emitted: Instant::now(),
         })
     }
 
@@ -295,15 +239,12 @@ impl SourceTask for MySqlCdcTask {
         };
         match result {
             Ok(records) => {
-                self.failures = 0;
+                self.reconnects.succeeded();
                 Ok(records)
             }
-            Err(error) if error.is_retriable() && self.failures + 1 < self.config.reconnect.connection_attempts => {
-                self.failures += 1;
+            Err(error) if self.reconnects.after(&error, self.config.reconnect.connection_attempts) => {
                 connect_sdk::tracing::warn!(error = %error.trace(), "mysql-cdc-source lost its connection; reconnecting");
-                if let Phase::Streaming(reader) = &mut self.phase
-                    && let Some(reader) = reader.take()
-                {
+                if let Some(reader) = self.phase.take_reader() {
                     reader.close().await;
                 }
                 // The reader starts again at the position: what it defined since comes again.
@@ -318,9 +259,7 @@ impl SourceTask for MySqlCdcTask {
     }
 
     async fn close(&mut self) -> Result<()> {
-        if let Phase::Streaming(reader) = &mut self.phase
-            && let Some(reader) = reader.take()
-        {
+        if let Some(reader) = self.phase.take_reader() {
             reader.close().await;
         }
         Ok(())
@@ -333,8 +272,8 @@ impl MySqlCdcTask {
             return self.announce_snapshot();
         }
         let Phase::Snapshot(snapshot) = &mut self.phase else { return Ok(Vec::new()) };
-        let Some(batch) = snapshot.next_rows(self.config.max_batch_size).await? else {
-            return self.end_snapshot().await.map(|()| Vec::new());
+        let Some(batch) = snapshot.next_rows(self.config.changes.max_batch_size).await? else {
+            return self.phase.end_snapshot().await.map(|()| Vec::new());
         };
         let position = snapshot.position.clone();
         let now = now_millis();
@@ -343,7 +282,7 @@ impl MySqlCdcTask {
         for (i, row) in batch.rows.into_iter().enumerate() {
             let last = batch.last && i + 1 == count;
             let values = row.into_iter().zip(&batch.schema.columns).map(|(v, c)| c.kind.value(v)).collect::<Result<Vec<_>, _>>()?;
-            let after = Struct::from_values(batch.schema.row.clone(), values)?;
+            let after = batch.schema.schemas.row(values)?;
             let mut offset = self.offset(&position, None);
             offset.insert("snapshot", !last);
             let source = self.source_info(
@@ -356,10 +295,11 @@ impl MySqlCdcTask {
                 if last { "last" } else { "true" },
                 0,
             )?;
-            records.extend(self.change_records(&batch.schema, "r", None, Some(after), source, offset, now)?);
+            let change = cdc::Change { op: Op::Read, before: None, after: Some(after), source, offset, ts_ms: now };
+            records.extend(self.changes.records(&batch.schema.database, &batch.schema.table, &batch.schema.schemas, change)?);
         }
         if batch.last {
-            self.end_snapshot().await?;
+            self.phase.end_snapshot().await?;
         }
         Ok(records)
     }
@@ -375,22 +315,15 @@ impl MySqlCdcTask {
             .collect()
     }
 
-    async fn end_snapshot(&mut self) -> Result<()> {
-        if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
-            snapshot.finish().await?;
-        }
-        Ok(())
-    }
-
     async fn poll_binlog(&mut self) -> Result<Vec<SourceRecord>> {
         let Phase::Streaming(reader) = &mut self.phase else { return Ok(Vec::new()) };
         let reader = match reader {
             Some(reader) => reader,
             None => reader.insert(Box::new(BinlogReader::open(&self.settings, self.server_id, &self.position).await?)),
         };
-        let deadline = Instant::now() + Duration::from_millis(self.config.poll_interval_ms);
+        let deadline = Instant::now() + Duration::from_millis(self.config.changes.poll_interval_ms);
         let (mut changes, mut rows) = (Vec::new(), 0);
-        while rows < self.config.max_batch_size {
+        while rows < self.config.changes.max_batch_size {
             // Once something arrived, only what is already there joins the batch.
             let wait = if changes.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(5) };
             if wait.is_zero() {
@@ -419,34 +352,22 @@ impl MySqlCdcTask {
             }
         }
         if !records.is_empty() {
-            self.last_emitted = Instant::now();
-        } else if let Some(heartbeat) = self.heartbeat() {
+            self.heartbeats.emitted();
+        } else if let Some(heartbeat) = self.heartbeat()? {
             records.push(heartbeat);
         }
         Ok(records)
     }
 
     /// A heartbeat record at the reader's position, when one is due and the binlog moved on.
-    fn heartbeat(&mut self) -> Option<SourceRecord> {
-        let interval = self.config.heartbeat_interval_ms;
-        if interval == 0 || self.last_emitted.elapsed() < Duration::from_millis(interval) {
-            return None;
+    fn heartbeat(&mut self) -> Result<Option<SourceRecord>> {
+        if !self.heartbeats.due() {
+            return Ok(None);
         }
-        let Phase::Streaming(Some(reader)) = &self.phase else { return None };
-        let position = reader.between_transactions().filter(|p| *p != self.position)?;
+        let Phase::Streaming(Some(reader)) = &self.phase else { return Ok(None) };
+        let Some(position) = reader.between_transactions().filter(|p| *p != self.position) else { return Ok(None) };
         self.position = position.clone();
-        self.last_emitted = Instant::now();
-        let topic = format!("{}{}{}", self.config.heartbeat_topics_prefix, self.config.topic_delimiter, self.config.topic_prefix);
-        let key_schema = Schema::structure().named("io.debezium.connector.common.ServerNameKey").field("serverName", Schema::string());
-        let value_schema = Schema::structure().named("io.debezium.connector.common.Heartbeat").field("ts_ms", Schema::int64());
-        let key = Struct::from_values(Arc::new(key_schema.clone()), vec![Value::from(self.config.topic_prefix.as_str())]).ok()?;
-        let value = Struct::from_values(Arc::new(value_schema.clone()), vec![Value::Int64(now_millis())]).ok()?;
-        Some(
-            SourceRecord::new(self.partition.clone(), self.offset(&position, None), &topic, Value::Struct(value))
-                .with_value_schema(value_schema)
-                .with_key(Value::Struct(key))
-                .with_key_schema(key_schema),
-        )
+        self.heartbeats.record(self.changes.partition(), self.offset(&position, None)).map(Some)
     }
 
     /// The schema of a table's rows now: from the history, or `information_schema` when the
@@ -618,7 +539,7 @@ impl MySqlCdcTask {
                 .zip(&schema.columns)
                 .map(|(v, c)| from_binlog(c, v).and_then(|sql| c.kind.value(sql).map_err(Error::from)))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(Some(Struct::from_values(schema.row.clone(), values)?))
+            Ok(Some(schema.schemas.row(values)?))
         };
         if first_sight {
             // The definition it starts the history with is committed with this record.
@@ -637,7 +558,8 @@ impl MySqlCdcTask {
             "false",
             change.row_in_event,
         )?;
-        records.extend(self.change_records(&schema, change.op.letter(), before, after, source, offset, change.ts_ms)?);
+        let change = cdc::Change { op: change.op, before, after, source, offset, ts_ms: change.ts_ms };
+        records.extend(self.changes.records(&schema.database, &schema.table, &schema.schemas, change)?);
         Ok(records)
     }
 
@@ -676,65 +598,6 @@ impl MySqlCdcTask {
             Value::Int32(row),
         ];
         Ok(Struct::from_values(self.source_schema.clone(), values)?)
-    }
-
-    /// The record(s) of one change: keyed by the primary key, shaped by the envelope.
-    #[allow(clippy::too_many_arguments)]
-    fn change_records(
-        &self,
-        schema: &TableSchema,
-        op: &str,
-        before: Option<Struct>,
-        after: Option<Struct>,
-        source: Struct,
-        offset: SourceOffset,
-        ts_ms: i64,
-    ) -> Result<Vec<SourceRecord>> {
-        let d = &self.config.topic_delimiter;
-        let topic = format!("{}{d}{}{d}{}", self.config.topic_prefix, schema.database, schema.table);
-        let image = after.as_ref().or(before.as_ref());
-        let key = match (&schema.key, image) {
-            (Some(key_schema), Some(row)) => {
-                let values = key_schema.fields.iter().map(|f| row.get(&f.name).cloned().unwrap_or(Value::Null)).collect();
-                Some((Value::Struct(Struct::from_values(key_schema.clone(), values)?), Schema::clone(key_schema)))
-            }
-            _ => None,
-        };
-        let keyed = |mut record: SourceRecord| {
-            if let Some((key, key_schema)) = &key {
-                record = record.with_key(key.clone()).with_key_schema(key_schema.clone());
-            }
-            record.with_timestamp(ts_ms)
-        };
-        let mut records = Vec::with_capacity(2);
-        match self.config.envelope {
-            Envelope::Debezium => {
-                let deleted = op == "d";
-                let values = vec![
-                    before.map_or(Value::Null, Value::Struct),
-                    after.map_or(Value::Null, Value::Struct),
-                    Value::Struct(source),
-                    Value::from(op),
-                    Value::Int64(now_millis()),
-                ];
-                let envelope = Struct::from_values(schema.envelope.clone(), values)?;
-                let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))
-                    .with_value_schema(Schema::clone(&schema.envelope));
-                records.push(keyed(record));
-                if deleted && self.config.tombstones_on_delete && key.is_some() {
-                    records.push(keyed(SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null)));
-                }
-            }
-            Envelope::Row => {
-                let record = match after {
-                    Some(after) => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Struct(after))
-                        .with_value_schema(Schema::clone(&schema.row)),
-                    None => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null),
-                };
-                records.push(keyed(record.with_header("__op", op)));
-            }
-        }
-        Ok(records)
     }
 }
 

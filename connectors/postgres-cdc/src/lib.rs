@@ -26,4 +26,5 @@ mod source;
 mod tables;
 mod types;
 
-pub use source::{Envelope, PostgresCdcSource, PostgresCdcTask, PublicationMode, SnapshotMode};
+pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode};
+pub use source::{PostgresCdcSource, PostgresCdcTask, PublicationMode};

@@ -91,11 +91,16 @@ impl Snapshot {
     fn cursor(&self) -> String {
         format!("connect_snapshot_{}", self.cursors)
     }
+}
+
+impl connect_cdc::SnapshotRead for Snapshot {
+    /// The replication stream the slot was created on.
+    type Reader = Stream;
 
     /// Ends the snapshot's transaction and starts streaming; returns the stream.
-    pub async fn finish(mut self) -> Result<Stream> {
+    async fn finish(mut self) -> Result<Option<Stream>> {
         self.database.execute("COMMIT").await?;
         self.stream.start().await?;
-        Ok(self.stream)
+        Ok(Some(self.stream))
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
 use connect_sdk::config::groups::{Credentials, Reconnect};
@@ -18,31 +19,6 @@ use crate::replication::Stream;
 use crate::snapshot::Snapshot;
 use crate::tables::{Column, TableSchema, source_schema};
 use crate::types::PgKind;
-
-/// What record values look like.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Envelope {
-    /// Debezium's change event: `before`, `after`, `source`, `op`, `ts_ms` (and a tombstone
-    /// after each delete when `tombstones.on.delete`); a `TRUNCATE` is an event with `op` `t`.
-    #[default]
-    Debezium,
-    /// The row after the change (a delete is a tombstone); the operation is in the `__op`
-    /// header. Truncates are not emitted.
-    Row,
-}
-
-/// When the initial snapshot is taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotMode {
-    /// With no committed offset: (re)create the slot, read the captured tables in its
-    /// exported snapshot, then stream from it.
-    #[default]
-    Initial,
-    /// Never snapshot: stream from the slot (created now when missing).
-    Never,
-}
 
 /// How the publication is made when it does not exist (Debezium's `publication.autocreate.mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -67,7 +43,7 @@ pub enum PublicationMode {
 /// WAL before it.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
 #[connector(name = "postgres-cdc-source", aliases = ["io.debezium.connector.postgresql.PostgresConnector", "PostgresConnector"],
-            task = PostgresCdcTask, split = PostgresCdcSource::one_reader, validate = PostgresCdcSource::check)]
+            task = PostgresCdcTask, split = connect_cdc::one_reader, validate = PostgresCdcSource::check)]
 pub struct PostgresCdcSource {
     /// `postgres://host:5432/db`. The user needs the REPLICATION attribute and SELECT on the
     /// captured tables (and CREATE on the database to create the publication).
@@ -104,23 +80,10 @@ pub struct PostgresCdcSource {
     /// Tables not to capture, regular expressions on `schema.table`.
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
-    /// `initial` (snapshot, then stream) or `never` (stream from the slot).
-    #[serde(default)]
-    pub snapshot_mode: SnapshotMode,
-    /// `debezium` (before/after/source/op envelope) or `row` (the new row, deletes as tombstones).
-    #[serde(default)]
-    pub envelope: Envelope,
-    /// With the Debezium envelope, follow each delete with a tombstone of its key (for compacted consumers).
-    #[serde(default = "yes")]
-    pub tombstones_on_delete: bool,
-    /// Records per poll at most.
-    #[serde(default = "default_batch")]
-    #[schemars(range(min = 1, max = 100_000))]
-    pub max_batch_size: usize,
-    /// Milliseconds a poll waits for changes.
-    #[serde(default = "default_poll_ms")]
-    #[schemars(range(max = 3_600_000))]
-    pub poll_interval_ms: u64,
+    /// `snapshot.mode` (`never`: stream from the slot, created now when missing), `envelope`,
+    /// `tombstones.on.delete`, `max.batch.size` and `poll.interval.ms`.
+    #[serde(flatten)]
+    pub changes: ChangeOptions,
     /// `connection.attempts` and `connection.backoff.ms`.
     #[serde(flatten)]
     pub reconnect: Reconnect<5, 2_000>,
@@ -128,15 +91,6 @@ pub struct PostgresCdcSource {
 
 fn default_delimiter() -> String {
     "-".to_owned()
-}
-fn yes() -> bool {
-    true
-}
-fn default_batch() -> usize {
-    2048
-}
-fn default_poll_ms() -> u64 {
-    500
 }
 
 /// A slot or publication name PostgreSQL accepts unquoted: lower-case letters, digits and `_`, at most 63.
@@ -151,11 +105,6 @@ fn default_slot(connector: &str) -> String {
 }
 
 impl PostgresCdcSource {
-    /// The WAL is one ordered stream: one reader.
-    fn one_reader(&self, _max_tasks: usize) -> Vec<Self> {
-        vec![self.clone()]
-    }
-
     fn check(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::new();
         if !self.connection_url.starts_with("postgres") && !self.connection_url.starts_with("jdbc:postgres") {
@@ -165,9 +114,6 @@ impl PostgresCdcSource {
         }
         if self.topic_prefix.trim().is_empty() {
             errors.push("topic.prefix", "cannot be empty");
-        }
-        if self.max_batch_size == 0 {
-            errors.push("max.batch.size", "must be at least 1");
         }
         for (key, name) in [("slot.name", &self.slot_name), ("publication.name", &self.publication_name)] {
             if let Some(name) = name
@@ -191,12 +137,6 @@ impl PostgresCdcSource {
     }
 }
 
-/// Where the task is.
-enum Phase {
-    Snapshot(Box<Snapshot>),
-    Streaming(Option<Stream>),
-}
-
 /// A record's place in the stream: its transaction's commit LSN and its index among the
 /// transaction's changes (-1: before the transaction's first, the end of a snapshot).
 type Position = (u64, i64);
@@ -217,12 +157,13 @@ pub struct PostgresCdcTask {
     filter: TableFilter,
     slot: String,
     publication: String,
-    partition: SourcePartition,
+    /// The records of row changes, in the partition of the server.
+    changes: ChangeRecords,
     /// For primary keys of relations the stream describes.
     catalog: Option<Database>,
     /// Per relation OID: its schema, `None` when not captured.
     relations: HashMap<u32, Option<Arc<TableSchema>>>,
-    phase: Phase,
+    phase: Phase<Snapshot>,
     transaction: Option<Transaction>,
     /// The last record emitted (or the committed one the task resumed from): changes up to
     /// it are skipped when the server sends them again.
@@ -233,7 +174,7 @@ pub struct PostgresCdcTask {
     idle_lsn: u64,
     /// The position acknowledged to the server.
     acknowledged: u64,
-    failures: u32,
+    reconnects: Reconnects,
     source_schema: Arc<Schema>,
 }
 
@@ -269,7 +210,7 @@ impl SourceTask for PostgresCdcTask {
             catalog.ensure_publication(&publication, tables.as_deref()).await?;
         }
         let resume = committed.as_ref().filter(|o| !in_snapshot(o)).and_then(read_position);
-        let (phase, position) = match (resume, config.snapshot_mode) {
+        let (phase, position) = match (resume, config.changes.snapshot_mode) {
             (Some(position), _) => (Phase::Streaming(None), position),
             (None, SnapshotMode::Never) => {
                 if !catalog.slot_exists(&slot).await? {
@@ -288,16 +229,17 @@ impl SourceTask for PostgresCdcTask {
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
         };
-        let what = if matches!(phase, Phase::Snapshot(_)) { "snapshot, then stream" } else { "stream" };
+        let what = if phase.is_snapshot() { "snapshot, then stream" } else { "stream" };
         connect_sdk::tracing::info!(connector = ctx.connector_name(), slot, publication, lsn = %lsn_text(position.0), index = position.1,
             committed = committed.is_some(), "postgres-cdc-source starts: {what} from this position");
+        let changes = ChangeRecords::new(partition, &config.topic_prefix, &config.topic_delimiter, &config.changes);
         Ok(PostgresCdcTask {
+            changes,
             config,
             endpoint,
             filter,
             slot,
             publication,
-            partition,
             catalog: Some(catalog),
             relations: HashMap::new(),
             phase,
@@ -306,7 +248,7 @@ impl SourceTask for PostgresCdcTask {
             committed: position,
             idle_lsn: position.0,
             acknowledged: position.0,
-            failures: 0,
+            reconnects: Reconnects::default(),
             source_schema: Arc::new(source_schema()),
         })
     }
@@ -318,15 +260,12 @@ impl SourceTask for PostgresCdcTask {
         };
         match result {
             Ok(records) => {
-                self.failures = 0;
+                self.reconnects.succeeded();
                 Ok(records)
             }
-            Err(error) if error.is_retriable() && self.failures + 1 < self.config.reconnect.connection_attempts => {
-                self.failures += 1;
+            Err(error) if self.reconnects.after(&error, self.config.reconnect.connection_attempts) => {
                 connect_sdk::tracing::warn!(error = %error.trace(), "postgres-cdc-source lost its connection; reconnecting");
-                if let Phase::Streaming(stream) = &mut self.phase
-                    && let Some(stream) = stream.take()
-                {
+                if let Some(stream) = self.phase.take_reader() {
                     stream.close().await;
                 }
                 self.transaction = None;
@@ -339,7 +278,7 @@ impl SourceTask for PostgresCdcTask {
     }
 
     async fn commit(&mut self, committed: &CommittedOffsets) -> Result<()> {
-        let Some(offset) = committed.get(&self.partition) else { return Ok(()) };
+        let Some(offset) = committed.get(self.changes.partition()) else { return Ok(()) };
         if in_snapshot(offset) {
             return Ok(());
         }
@@ -353,9 +292,7 @@ impl SourceTask for PostgresCdcTask {
     }
 
     async fn close(&mut self) -> Result<()> {
-        if let Phase::Streaming(stream) = &mut self.phase
-            && let Some(stream) = stream.take()
-        {
+        if let Some(stream) = self.phase.take_reader() {
             stream.close().await;
         }
         if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
@@ -391,8 +328,8 @@ impl PostgresCdcTask {
 
     async fn poll_snapshot(&mut self) -> Result<Vec<SourceRecord>> {
         let Phase::Snapshot(snapshot) = &mut self.phase else { return Ok(Vec::new()) };
-        let Some(batch) = snapshot.next_rows(self.config.max_batch_size).await? else {
-            return self.end_snapshot().await.map(|()| Vec::new());
+        let Some(batch) = snapshot.next_rows(self.config.changes.max_batch_size).await? else {
+            return self.phase.end_snapshot().await.map(|()| Vec::new());
         };
         let lsn = snapshot.consistent_point;
         let now = now_millis();
@@ -404,20 +341,13 @@ impl PostgresCdcTask {
             let after = batch.table.image(cells, None)?;
             let offset = SourceOffset::new().with("lsn", lsn).with("snapshot", !last);
             let source = self.source_info(&batch.table, None, Some(lsn), now, if last { "last" } else { "true" })?;
-            records.extend(self.change_records(&batch.table, "r", None, Some(after), source, offset, now)?);
+            let change = Change { op: Op::Read, before: None, after: Some(after), source, offset, ts_ms: now };
+            records.extend(self.changes.records(&batch.table.namespace, &batch.table.table, &batch.table.schemas, change)?);
         }
         if batch.last {
-            self.end_snapshot().await?;
+            self.phase.end_snapshot().await?;
         }
         Ok(records)
-    }
-
-    async fn end_snapshot(&mut self) -> Result<()> {
-        if let Phase::Snapshot(snapshot) = std::mem::replace(&mut self.phase, Phase::Streaming(None)) {
-            let stream = snapshot.finish().await?;
-            self.phase = Phase::Streaming(Some(stream));
-        }
-        Ok(())
     }
 
     async fn poll_stream(&mut self) -> Result<Vec<SourceRecord>> {
@@ -429,9 +359,9 @@ impl PostgresCdcTask {
             *stream = Some(opened);
             self.acknowledged = self.committed.0;
         }
-        let deadline = Instant::now() + Duration::from_millis(self.config.poll_interval_ms);
+        let deadline = Instant::now() + Duration::from_millis(self.config.changes.poll_interval_ms);
         let mut records = Vec::new();
-        while records.len() < self.config.max_batch_size {
+        while records.len() < self.config.changes.max_batch_size {
             // Once something arrived, only what is already there joins the batch.
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(2) };
             if wait.is_zero() {
@@ -479,10 +409,10 @@ impl PostgresCdcTask {
                 self.relations.insert(relation.id, schema);
                 return Ok(());
             }
-            Message::Insert { relation, .. } => (vec![*relation], "c"),
-            Message::Update { relation, .. } => (vec![*relation], "u"),
-            Message::Delete { relation, .. } => (vec![*relation], "d"),
-            Message::Truncate { relations } => (relations.clone(), "t"),
+            Message::Insert { relation, .. } => (vec![*relation], Op::Create),
+            Message::Update { relation, .. } => (vec![*relation], Op::Update),
+            Message::Delete { relation, .. } => (vec![*relation], Op::Delete),
+            Message::Truncate { relations } => (relations.clone(), Op::Truncate),
             Message::Other => return Ok(()),
         };
         let Some(transaction) = &self.transaction else {
@@ -520,10 +450,8 @@ impl PostgresCdcTask {
                 Message::Delete { old, .. } => (Some(table.image(old.clone(), None)?), None),
                 _ => (None, None),
             };
-            if op == "t" && self.config.envelope == Envelope::Row {
-                continue;
-            }
-            records.extend(self.change_records(&table, op, before, after, source, offset, ts_ms)?);
+            let change = Change { op, before, after, source, offset, ts_ms };
+            records.extend(self.changes.records(&table.namespace, &table.table, &table.schemas, change)?);
         }
         Ok(())
     }
@@ -568,60 +496,6 @@ impl PostgresCdcTask {
             lsn.map_or(Value::Null, |l| Value::Int64(l as i64)),
         ];
         Ok(Struct::from_values(self.source_schema.clone(), values)?)
-    }
-
-    /// The record(s) of one change: keyed by the primary key, shaped by the envelope.
-    #[allow(clippy::too_many_arguments)]
-    fn change_records(
-        &self,
-        table: &TableSchema,
-        op: &str,
-        before: Option<Struct>,
-        after: Option<Struct>,
-        source: Struct,
-        offset: SourceOffset,
-        ts_ms: i64,
-    ) -> Result<Vec<SourceRecord>> {
-        let d = &self.config.topic_delimiter;
-        let topic = format!("{}{d}{}{d}{}", self.config.topic_prefix, table.namespace, table.table);
-        let key = match after.as_ref().or(before.as_ref()) {
-            Some(row) => table.key_of(row)?.zip(table.key.as_deref()),
-            None => None,
-        };
-        let keyed = |mut record: SourceRecord| {
-            if let Some((key, key_schema)) = &key {
-                record = record.with_key(Value::Struct(key.clone())).with_key_schema(Schema::clone(key_schema));
-            }
-            record.with_timestamp(ts_ms)
-        };
-        let mut records = Vec::with_capacity(2);
-        match self.config.envelope {
-            Envelope::Debezium => {
-                let values = vec![
-                    before.map_or(Value::Null, Value::Struct),
-                    after.map_or(Value::Null, Value::Struct),
-                    Value::Struct(source),
-                    Value::from(op),
-                    Value::Int64(now_millis()),
-                ];
-                let envelope = Struct::from_values(table.envelope.clone(), values)?;
-                let record = SourceRecord::new(self.partition.clone(), offset.clone(), &topic, Value::Struct(envelope))
-                    .with_value_schema(Schema::clone(&table.envelope));
-                records.push(keyed(record));
-                if op == "d" && self.config.tombstones_on_delete && key.is_some() {
-                    records.push(keyed(SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null)));
-                }
-            }
-            Envelope::Row => {
-                let record = match after {
-                    Some(after) => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Struct(after))
-                        .with_value_schema(Schema::clone(&table.row)),
-                    None => SourceRecord::new(self.partition.clone(), offset, &topic, Value::Null),
-                };
-                records.push(keyed(record.with_header("__op", op)));
-            }
-        }
-        Ok(records)
     }
 }
 

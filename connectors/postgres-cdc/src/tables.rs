@@ -1,8 +1,7 @@
 //! What a captured table looks like: its columns, their kinds, and the key, row and envelope
 //! schemas of its change records.
 
-use std::sync::Arc;
-
+use connect_cdc::ChangeSchemas;
 use connect_sdk::data::{Schema, Struct, Value};
 use connect_sdk::{Error, Result};
 
@@ -29,12 +28,8 @@ pub struct TableSchema {
     pub table: String,
     /// Columns in table order.
     pub columns: Vec<Column>,
-    /// Schema of a row image.
-    pub row: Arc<Schema>,
-    /// Schema of the key (the primary key columns), if the table has one.
-    pub key: Option<Arc<Schema>>,
-    /// Schema of the change envelope.
-    pub envelope: Arc<Schema>,
+    /// The row, key and envelope schemas of its records.
+    pub schemas: ChangeSchemas,
     /// `REPLICA IDENTITY FULL`: an update's old image is the whole row (else at most its key).
     pub full_identity: bool,
 }
@@ -58,36 +53,9 @@ pub fn source_schema() -> Schema {
 impl TableSchema {
     /// The schemas of `namespace.table` with these columns; records are named after `prefix`.
     pub fn new(prefix: &str, namespace: &str, table: &str, columns: Vec<Column>) -> TableSchema {
-        let name = format!("{prefix}.{namespace}.{table}");
-        let mut row = Schema::structure().named(format!("{name}.Value"));
-        for column in &columns {
-            row = row.field(column.name.clone(), column.kind.schema());
-        }
-        let key = columns.iter().any(|c| c.key).then(|| {
-            let mut key = Schema::structure().named(format!("{name}.Key"));
-            for column in columns.iter().filter(|c| c.key) {
-                let mut schema = column.kind.schema();
-                schema.optional = false;
-                key = key.field(column.name.clone(), schema);
-            }
-            Arc::new(key)
-        });
-        let envelope = Schema::structure()
-            .named(format!("{name}.Envelope"))
-            .field("before", row.clone().optional())
-            .field("after", row.clone().optional())
-            .field("source", source_schema())
-            .field("op", Schema::string())
-            .field("ts_ms", Schema::int64().optional());
-        TableSchema {
-            namespace: namespace.to_owned(),
-            table: table.to_owned(),
-            columns,
-            row: Arc::new(row),
-            key,
-            envelope: Arc::new(envelope),
-            full_identity: false,
-        }
+        let named = columns.iter().map(|c| (c.name.clone(), c.kind.schema(), c.key));
+        let schemas = ChangeSchemas::new(&format!("{prefix}.{namespace}.{table}"), named, source_schema());
+        TableSchema { namespace: namespace.to_owned(), table: table.to_owned(), columns, schemas, full_identity: false }
     }
 
     /// `schema.table`.
@@ -118,14 +86,7 @@ impl TableSchema {
                 Cell::Unchanged => Ok(previous.and_then(|row| row.get(&column.name)).cloned().unwrap_or_else(|| unavailable(column.kind))),
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Struct::from_values(self.row.clone(), values)?)
-    }
-
-    /// The key of a row image, when the table has a primary key.
-    pub fn key_of(&self, row: &Struct) -> Result<Option<Struct>> {
-        let Some(key) = &self.key else { return Ok(None) };
-        let values = key.fields.iter().map(|f| row.get(&f.name).cloned().unwrap_or(Value::Null)).collect();
-        Ok(Some(Struct::from_values(key.clone(), values)?))
+        self.schemas.row(values)
     }
 }
 

@@ -45,15 +45,10 @@ struct Delivered {
 /// come (the output stops growing), then counts what is missing and duplicated.
 async fn delivered(output: &std::path::Path, total: usize) -> Delivered {
     let done = wait_until(Duration::from_secs(180), || missing_and_duplicates(&lines(output), total).0 == 0).await;
-    let settled = wait_until(Duration::from_secs(30), || {
-        let before = lines(output).len();
-        std::thread::sleep(Duration::from_secs(2));
-        lines(output).len() == before
-    })
-    .await;
+    support::settled(Duration::from_secs(30), Duration::from_secs(2), async || lines(output).len()).await;
     let got = lines(output);
     let (missing, duplicates) = missing_and_duplicates(&got, total);
-    Delivered { complete: done && settled, got, missing, duplicates }
+    Delivered { complete: done, got, missing, duplicates }
 }
 
 fn append_numbered(path: &std::path::Path, from: usize, count: usize) {

@@ -293,8 +293,8 @@ fn hostile_sizes_are_refused_and_a_stored_one_fails_only_its_connector() {
         }
         let status = curl(None, &[], &format!("{base}/connectors/stored/status")).body;
         assert!(status.to_string().contains("payload.bytes"), "the trace names the key: {status}");
-        std::thread::sleep(Duration::from_secs(5));
-        assert!(restarted.0.try_wait().unwrap().is_none(), "the worker died: {}", tail(&dir.join("worker.log")));
+        let stays_up = connect_testkit::holds_for_blocking(Duration::from_secs(5), || restarted.0.try_wait().unwrap().is_none());
+        assert!(stays_up, "the worker died: {}", tail(&dir.join("worker.log")));
         assert_eq!(curl(None, &[], &format!("{base}/health")).status, 200);
         restarted.stop();
     }
@@ -414,7 +414,12 @@ fn secrets_are_masked_in_every_form_they_are_printed_in() {
     assert!(offsets.to_string().contains("${file:"), "{offsets}");
     // In a topic name, which the RocketMQ client logs.
     assert_eq!(create("topic", datagen(&format!("tp-{plain_placeholder}"))).status, 201);
-    std::thread::sleep(Duration::from_secs(3));
+    // Records reached the topic: the client has looked its route up (and logged what it logs).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while curl(None, &[], &format!("{base}/connectors/topic/topics")).body["topic"]["topics"].as_array().is_none_or(Vec::is_empty) {
+        assert!(Instant::now() < deadline, "no records reached the topic");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     for path in ["/connectors?expand=status&expand=info", "/connectors/topic/topics", "/connectors/topic/tasks", "/metrics"] {
         shows(path, &curl(None, &[], &format!("{base}{path}")).body.to_string());
     }

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{TestWorker, lines, missing_and_duplicates, temp_dir, wait_until, write_numbered};
+use support::{TestWorker, holds_for, lines, missing_and_duplicates, temp_dir, wait_until, write_numbered};
 
 const LINES: usize = 100_000;
 
@@ -52,8 +52,8 @@ async fn file_pipeline_delivers_every_line() {
         text.lines().find_map(|l| l.strip_prefix("connect_worker_reconcile_passes ")).and_then(|v| v.trim().parse::<f64>().ok()).unwrap()
     };
     let before = passes();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(passes() - before <= 3.0, "the herder made {} passes in 2 s of nothing", passes() - before);
+    let idle = holds_for(Duration::from_secs(2), || passes() - before <= 3.0).await;
+    assert!(idle, "the herder made {} passes in 2 s of nothing", passes() - before);
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

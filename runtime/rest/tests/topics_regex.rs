@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{TestWorker, lines, temp_dir, wait_until};
+use support::{TestWorker, holds_for, lines, temp_dir, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn regex_sink_reads_every_matching_topic() {
@@ -31,8 +31,11 @@ async fn regex_sink_reads_every_matching_topic() {
     .unwrap();
     let arrived = wait_until(Duration::from_secs(90), || lines(&output).len() >= 50).await;
     assert!(arrived, "{} of 50 records", lines(&output).len());
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(lines(&output).len(), 50, "payments does not match");
+    assert!(
+        holds_for(Duration::from_secs(1), || lines(&output).len() == 50).await,
+        "payments does not match: {} lines",
+        lines(&output).len()
+    );
     assert_eq!(worker.call("GET", "/connectors/all-orders/topics", None).1, json!({"all-orders": {"topics": ["orders-eu", "orders-us"]}}));
     worker.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);

@@ -79,6 +79,47 @@ pub async fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> b
     check()
 }
 
+/// Waits until `measure` gives the same value for `quiet` (or `timeout` passes) and returns
+/// that value: "whatever was still on its way has landed", before a test counts duplicates.
+pub async fn settled<T: PartialEq>(timeout: Duration, quiet: Duration, mut measure: impl AsyncFnMut() -> T) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut last = measure().await;
+    let mut since = Instant::now();
+    while Instant::now() < deadline && since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = measure().await;
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+/// Whether `check` holds at every look for the whole `window` (false at the first look it
+/// fails): a property over time, such as "nothing more arrives" or "the worker stays up".
+pub async fn holds_for(window: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + window;
+    while Instant::now() < end {
+        if !check() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check()
+}
+
+/// [`holds_for`] for tests without a runtime: looks every 100 ms from this thread.
+pub fn holds_for_blocking(window: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + window;
+    while Instant::now() < end {
+        if !check() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
 /// Lines of a file (empty when it does not exist yet).
 pub fn lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()

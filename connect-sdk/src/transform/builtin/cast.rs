@@ -41,17 +41,19 @@ fn cast_type(name: &str) -> Option<SchemaType> {
 }
 
 impl Cast {
-    fn parsed(&self) -> std::result::Result<Spec, String> {
+    /// The `spec` key, read; a part it cannot read is an error naming the key.
+    fn parsed(&self) -> std::result::Result<Spec, ConfigError> {
+        let refused = |what: String| ConfigError::new("spec", what);
         if let [single] = self.spec.as_slice()
             && !single.contains(':')
         {
-            return cast_type(single).map(Spec::Whole).ok_or_else(|| format!("\"{single}\" is not a type Cast supports"));
+            return cast_type(single).map(Spec::Whole).ok_or_else(|| refused(format!("\"{single}\" is not a type Cast supports")));
         }
         self.spec
             .iter()
             .map(|entry| {
-                let (field, kind) = entry.split_once(':').ok_or_else(|| format!("\"{entry}\" is not field:type"))?;
-                let kind = cast_type(kind).ok_or_else(|| format!("\"{kind}\" is not a type Cast supports"))?;
+                let (field, kind) = entry.split_once(':').ok_or_else(|| refused(format!("\"{entry}\" is not field:type")))?;
+                let kind = cast_type(kind).ok_or_else(|| refused(format!("\"{kind}\" is not a type Cast supports")))?;
                 Ok((field.trim().to_owned(), kind))
             })
             .collect::<std::result::Result<_, _>>()
@@ -110,7 +112,7 @@ fn retyped(schema: &Schema, to: SchemaType) -> Schema {
 
 impl KeyValueTransform for Cast {
     fn apply_to(&self, target: Target, mut record: Record) -> Result<Option<Record>> {
-        let spec = self.parsed().map_err(data)?;
+        let spec = self.parsed().map_err(|e| data(e.message))?;
         let (value, schema) = operating(&mut record, target);
         match spec {
             Spec::Whole(to) => {
@@ -154,7 +156,7 @@ impl KeyValueTransform for Cast {
         if self.spec.is_empty() {
             return Err(ConfigError::new("spec", "give field:type pairs or a single type").into());
         }
-        self.parsed().map(drop).map_err(|e| ConfigError::new("spec", e).into())
+        self.parsed().map(drop).map_err(Into::into)
     }
 }
 

@@ -3,6 +3,33 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
+/// Why a pattern or a text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateFormatError {
+    /// A `'` opens a literal that no `'` closes.
+    #[error("unterminated quote in date format \"{pattern}\"")]
+    UnterminatedQuote {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A pattern letter (run) with no translation.
+    #[error("unsupported letter '{letters}' in date format \"{pattern}\"")]
+    UnsupportedLetter {
+        /// The run of letters, as written.
+        letters: String,
+        /// The pattern.
+        pattern: String,
+    },
+    /// The text is not a date in the pattern.
+    #[error("\"{text}\" does not match the date format \"{pattern}\"")]
+    NoMatch {
+        /// The text.
+        text: String,
+        /// The pattern.
+        pattern: String,
+    },
+}
+
 /// A `SimpleDateFormat` pattern, translated once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JavaDateFormat {
@@ -12,7 +39,7 @@ pub struct JavaDateFormat {
 
 impl JavaDateFormat {
     /// Translates `pattern` (`yyyy-MM-dd'T'HH:mm:ss.SSSXXX`); unsupported letters are errors.
-    pub fn new(pattern: &str) -> Result<JavaDateFormat, String> {
+    pub fn new(pattern: &str) -> Result<JavaDateFormat, DateFormatError> {
         let mut out = String::new();
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
@@ -23,7 +50,7 @@ impl JavaDateFormat {
                 match end {
                     Some(e) if e == i + 1 => out.push('\''),
                     Some(e) => out.extend(chars[i + 1..e].iter().copied().flat_map(escape)),
-                    None => return Err(format!("unterminated quote in date format \"{pattern}\"")),
+                    None => return Err(DateFormatError::UnterminatedQuote { pattern: pattern.to_owned() }),
                 }
                 i = end.unwrap_or(chars.len()) + 1;
                 continue;
@@ -64,7 +91,7 @@ impl JavaDateFormat {
                 ('X', 1 | 2) => "%z",
                 ('X', _) => "%:z",
                 ('z', _) => "%Z",
-                _ => return Err(format!("unsupported letter '{}' in date format \"{pattern}\"", c.to_string().repeat(run))),
+                _ => return Err(DateFormatError::UnsupportedLetter { letters: c.to_string().repeat(run), pattern: pattern.to_owned() }),
             };
             out.push_str(item);
             i += run;
@@ -81,7 +108,7 @@ impl JavaDateFormat {
     }
 
     /// Parses text into milliseconds since the epoch.
-    pub fn parse(&self, text: &str) -> Result<i64, String> {
+    pub fn parse(&self, text: &str) -> Result<i64, DateFormatError> {
         let f = self.chrono.replace("%3f", "%.3f").replace(".%.3f", "%.3f");
         let formats = [self.chrono.as_str(), f.as_str()];
         for format in formats {
@@ -99,7 +126,7 @@ impl JavaDateFormat {
                     - NaiveDate::default().and_time(NaiveTime::MIN).and_utc().timestamp_millis());
             }
         }
-        Err(format!("\"{text}\" does not match the date format \"{}\"", self.pattern))
+        Err(DateFormatError::NoMatch { text: text.to_owned(), pattern: self.pattern.clone() })
     }
 }
 

@@ -85,7 +85,7 @@ pub struct TimestampConverter {
 
 impl TimestampConverter {
     fn date_format(&self) -> Result<Option<JavaDateFormat>> {
-        if self.format.is_empty() { Ok(None) } else { JavaDateFormat::new(&self.format).map(Some).map_err(data) }
+        if self.format.is_empty() { Ok(None) } else { JavaDateFormat::new(&self.format).map(Some).map_err(|e| data(e.to_string())) }
     }
 
     fn to_millis(&self, schema: Option<&Schema>, value: &Value) -> Result<i64> {
@@ -96,7 +96,7 @@ impl TimestampConverter {
             (Some(logical::TIMESTAMP), Value::Int64(ms)) => Ok(*ms),
             (_, Value::String(text)) => {
                 let format = self.date_format()?.ok_or_else(|| data("TimestampConverter needs \"format\" to read text"))?;
-                format.parse(text).map_err(data)
+                format.parse(text).map_err(|e| data(e.to_string()))
             }
             (_, v) => v
                 .as_i64()
@@ -210,13 +210,13 @@ impl Transform for TimestampRouter {
     fn apply(&self, mut record: Record) -> Result<Option<Record>> {
         let millis =
             record.timestamp.ok_or_else(|| data(format!("TimestampRouter: the record on topic {} has no timestamp", record.topic)))?;
-        let format = JavaDateFormat::new(&self.timestamp_format).map_err(data)?;
+        let format = JavaDateFormat::new(&self.timestamp_format).map_err(|e| data(e.to_string()))?;
         record.topic = self.topic_format.replace("${topic}", &record.topic).replace("${timestamp}", &format.format(millis));
         Ok(Some(record))
     }
 
     fn validate(&self) -> Result<(), ConfigErrors> {
-        JavaDateFormat::new(&self.timestamp_format).map(drop).map_err(|e| ConfigError::new("timestamp.format", e).into())
+        JavaDateFormat::new(&self.timestamp_format).map(drop).map_err(|e| ConfigError::new("timestamp.format", e.to_string()).into())
     }
 }
 
