@@ -112,7 +112,7 @@ impl ObjectStoreSink {
     fn check(&self) -> Result<(), ConfigErrors> {
         let mut errors = ConfigErrors::new();
         if let Err(e) = Store::check(&self.store_url, &self.s3) {
-            errors.push("store.url", e);
+            errors.push("store.url", e.to_string());
         }
         if self.partitioner == Partitioner::Field && self.partition_field_name.is_empty() {
             errors.push("partition.field.name", "name the fields the field partitioner uses");

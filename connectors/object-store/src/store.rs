@@ -37,6 +37,28 @@ pub struct Store {
 }
 
 /// Where a store URL points, checked.
+/// Why a store URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `s3://` without a bucket.
+    #[error("s3:// needs a bucket: s3://bucket/prefix")]
+    NoBucket,
+    /// Neither an absolute local directory nor an S3 URL.
+    #[error("use file:///absolute/dir, /absolute/dir or s3://bucket/prefix")]
+    NotAbsolute,
+    /// The object store client refused the settings or the directory.
+    #[error(transparent)]
+    Client(#[from] object_store::Error),
+    /// The local directory could not be created.
+    #[error("cannot create {dir}: {source}")]
+    CreateDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 enum Target {
     /// An S3-compatible bucket, its client built.
     S3(Arc<dyn ObjectStore>),
@@ -46,9 +68,9 @@ enum Target {
 
 impl Target {
     /// The target of `file:///dir`, `/dir` or `s3://bucket[/prefix]`, touching nothing.
-    fn of(url: &str, s3: &S3Settings) -> Result<Target, String> {
+    fn of(url: &str, s3: &S3Settings) -> Result<Target, StoreError> {
         if let Some(rest) = url.strip_prefix("s3://") {
-            let bucket = rest.split('/').next().filter(|b| !b.is_empty()).ok_or("s3:// needs a bucket: s3://bucket/prefix")?;
+            let bucket = rest.split('/').next().filter(|b| !b.is_empty()).ok_or(StoreError::NoBucket)?;
             let mut builder =
                 AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(s3.s3_region.as_deref().unwrap_or("us-east-1"));
             if let Some(endpoint) = &s3.s3_endpoint {
@@ -60,11 +82,11 @@ impl Target {
             if let Some(secret) = &s3.aws_secret_access_key {
                 builder = builder.with_secret_access_key(secret);
             }
-            return Ok(Target::S3(Arc::new(builder.build().map_err(|e| e.to_string())?)));
+            return Ok(Target::S3(Arc::new(builder.build()?)));
         }
         let dir = url.strip_prefix("file://").unwrap_or(url);
         if !dir.starts_with('/') {
-            return Err("use file:///absolute/dir, /absolute/dir or s3://bucket/prefix".to_owned());
+            return Err(StoreError::NotAbsolute);
         }
         Ok(Target::Local(dir.to_owned()))
     }
@@ -73,18 +95,18 @@ impl Target {
 impl Store {
     /// Checks `url` and the S3 settings as [`open`](Self::open) would, creating and touching
     /// nothing: validation has no side effects.
-    pub fn check(url: &str, s3: &S3Settings) -> Result<(), String> {
+    pub fn check(url: &str, s3: &S3Settings) -> Result<(), StoreError> {
         Target::of(url, s3).map(drop)
     }
 
     /// The store of `file:///dir`, `/dir` or `s3://bucket[/prefix]`; a local directory is
     /// created when missing.
-    pub fn open(url: &str, s3: &S3Settings) -> Result<Store, String> {
+    pub fn open(url: &str, s3: &S3Settings) -> Result<Store, StoreError> {
         let inner: Arc<dyn ObjectStore> = match Target::of(url, s3)? {
             Target::S3(store) => store,
             Target::Local(dir) => {
-                std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
-                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| e.to_string())?)
+                std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir { dir: dir.clone(), source })?;
+                Arc::new(LocalFileSystem::new_with_prefix(&dir)?)
             }
         };
         Ok(Store { inner, url: url.to_owned() })

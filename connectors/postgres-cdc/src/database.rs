@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 
+use connect_sdk::config::ConfigError;
 use connect_sdk::{Error, Result};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -28,16 +29,17 @@ pub struct Endpoint {
 impl Endpoint {
     /// The endpoint of `postgres://user:password@host:port/db`, with the credentials given
     /// separately taking precedence.
-    pub fn parse(url: &str, user: Option<&str>, password: Option<&str>) -> Result<Endpoint, String> {
+    pub fn parse(url: &str, user: Option<&str>, password: Option<&str>) -> Result<Endpoint, ConfigError> {
+        let refused = |problem: String| ConfigError::new("connection.url", problem);
         let url = url.strip_prefix("jdbc:").unwrap_or(url);
-        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{url:?} is not a PostgreSQL URL: {e}"))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| refused(format!("{url:?} is not a PostgreSQL URL: {e}")))?;
         let host = match config.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
             #[cfg(unix)]
             Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-            None => return Err(format!("{url:?} names no host")),
+            None => return Err(refused(format!("{url:?} names no host"))),
         };
-        let database = config.get_dbname().ok_or_else(|| format!("{url:?} names no database"))?.to_owned();
+        let database = config.get_dbname().ok_or_else(|| refused(format!("{url:?} names no database")))?.to_owned();
         let user = user.or(config.get_user()).unwrap_or("postgres").to_owned();
         let password = password.map(str::to_owned).or_else(|| config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()));
         Ok(Endpoint {

@@ -60,41 +60,66 @@ pub enum Message {
     Other,
 }
 
+/// Why a message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The message is shorter than its fields say.
+    #[error("a pgoutput message ended {0} bytes early")]
+    Truncated(usize),
+    /// A string field without its terminating zero.
+    #[error("a pgoutput string without its terminating zero")]
+    Unterminated,
+    /// A binary value: the stream is opened in text mode, so the server never sends one.
+    #[error("a binary tuple value: the stream is opened in text mode")]
+    BinaryValue,
+    /// A tuple value of a kind pgoutput does not define.
+    #[error("unknown tuple value kind {0:?}")]
+    UnknownValueKind(char),
+    /// A tuple of a kind the message cannot hold (`what`: "an update", "a delete").
+    #[error("{what} with tuple kind {kind:?}")]
+    UnexpectedTuple {
+        /// The message.
+        what: &'static str,
+        /// The tuple's kind.
+        kind: char,
+    },
+}
+
 /// Reads big-endian fields off a message.
 struct Reader<'a> {
     bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.bytes.len() < n {
-            return Err(format!("a pgoutput message ended {} bytes early", n - self.bytes.len()));
+            return Err(DecodeError::Truncated(n - self.bytes.len()));
         }
         let (head, rest) = self.bytes.split_at(n);
         self.bytes = rest;
         Ok(head)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, String> {
+    fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")))
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
 
-    fn cstring(&mut self) -> Result<String, String> {
-        let end = self.bytes.iter().position(|&b| b == 0).ok_or("a pgoutput string without its terminating zero")?;
+    fn cstring(&mut self) -> Result<String, DecodeError> {
+        let end = self.bytes.iter().position(|&b| b == 0).ok_or(DecodeError::Unterminated)?;
         let text = String::from_utf8_lossy(&self.bytes[..end]).into_owned();
         self.bytes = &self.bytes[end + 1..];
         Ok(text)
     }
 
-    fn tuple(&mut self) -> Result<Vec<Cell>, String> {
+    fn tuple(&mut self) -> Result<Vec<Cell>, DecodeError> {
         let count = self.u16()?;
         (0..count)
             .map(|_| match self.u8()? {
@@ -104,15 +129,15 @@ impl<'a> Reader<'a> {
                     let len = self.u32()? as usize;
                     Ok(Cell::Text(String::from_utf8_lossy(self.take(len)?).into_owned()))
                 }
-                b'b' => Err("a binary tuple value: the stream is opened in text mode".to_owned()),
-                other => Err(format!("unknown tuple value kind {:?}", other as char)),
+                b'b' => Err(DecodeError::BinaryValue),
+                other => Err(DecodeError::UnknownValueKind(other as char)),
             })
             .collect()
     }
 }
 
 /// Decodes one `pgoutput` message.
-pub fn decode(bytes: &[u8]) -> Result<Message, String> {
+pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     let mut r = Reader { bytes };
     Ok(match r.u8()? {
         b'R' => {
@@ -129,12 +154,12 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
                     let modifier = r.u32()? as i32;
                     Ok(RelationColumn { name, identity, type_oid, modifier })
                 })
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, DecodeError>>()?;
             Message::Relation(Relation { id, namespace, name, replica_identity, columns })
         }
         b'I' => {
             let relation = r.u32()?;
-            expect(&mut r, b'N')?;
+            expect_new(&mut r, "an insert")?;
             Message::Insert { relation, new: r.tuple()? }
         }
         b'U' => {
@@ -142,11 +167,11 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
             let (old, new) = match r.u8()? {
                 b'K' | b'O' => {
                     let old = r.tuple()?;
-                    expect(&mut r, b'N')?;
+                    expect_new(&mut r, "an update")?;
                     (Some(old), r.tuple()?)
                 }
                 b'N' => (None, r.tuple()?),
-                other => return Err(format!("an update with tuple kind {:?}", other as char)),
+                other => return Err(DecodeError::UnexpectedTuple { what: "an update", kind: other as char }),
             };
             Message::Update { relation, old, new }
         }
@@ -154,7 +179,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
             let relation = r.u32()?;
             match r.u8()? {
                 b'K' | b'O' => Message::Delete { relation, old: r.tuple()? },
-                other => return Err(format!("a delete with tuple kind {:?}", other as char)),
+                other => return Err(DecodeError::UnexpectedTuple { what: "a delete", kind: other as char }),
             }
         }
         b'T' => {
@@ -166,10 +191,11 @@ pub fn decode(bytes: &[u8]) -> Result<Message, String> {
     })
 }
 
-fn expect(r: &mut Reader<'_>, tag: u8) -> Result<(), String> {
+/// The new tuple's tag (`N`): what follows an insert, or an update's old tuple.
+fn expect_new(r: &mut Reader<'_>, what: &'static str) -> Result<(), DecodeError> {
     match r.u8()? {
-        t if t == tag => Ok(()),
-        other => Err(format!("expected tuple kind {:?}, got {:?}", tag as char, other as char)),
+        b'N' => Ok(()),
+        other => Err(DecodeError::UnexpectedTuple { what, kind: other as char }),
     }
 }
 
@@ -231,7 +257,7 @@ mod tests {
         truncate.extend(7u32.to_be_bytes());
         truncate.extend(9u32.to_be_bytes());
         assert_eq!(decode(&truncate).unwrap(), Message::Truncate { relations: vec![7, 9] });
-        assert!(decode(&update[..update.len() - 2]).unwrap_err().contains("early"));
+        assert_eq!(decode(&update[..update.len() - 2]).unwrap_err(), DecodeError::Truncated(2));
         assert_eq!(decode(b"Yxyz").unwrap(), Message::Other);
     }
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode};
 use connect_jdbc::filter::TableFilter;
-use connect_sdk::config::ConfigErrors;
 use connect_sdk::config::groups::{Credentials, Reconnect};
+use connect_sdk::config::{ConfigError, ConfigErrors};
 use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 use connect_sdk::record::now_millis;
@@ -110,7 +110,7 @@ impl PostgresCdcSource {
         if !self.connection_url.starts_with("postgres") && !self.connection_url.starts_with("jdbc:postgres") {
             errors.push("connection.url", "use postgres://host:port/db");
         } else if let Err(e) = self.endpoint() {
-            errors.push("connection.url", e);
+            errors.push(e.key, e.message);
         }
         if self.topic_prefix.trim().is_empty() {
             errors.push("topic.prefix", "cannot be empty");
@@ -128,7 +128,7 @@ impl PostgresCdcSource {
         errors.into_result(())
     }
 
-    fn endpoint(&self) -> Result<Endpoint, String> {
+    fn endpoint(&self) -> Result<Endpoint, ConfigError> {
         Endpoint::parse(&self.connection_url, self.credentials.connection_user.as_deref(), self.credentials.connection_password.as_deref())
     }
 
@@ -190,7 +190,7 @@ impl SourceTask for PostgresCdcTask {
     type Config = PostgresCdcSource;
 
     async fn open(config: PostgresCdcSource, ctx: SourceContext) -> Result<Self> {
-        let endpoint = config.endpoint().map_err(|e| Error::other(format!("connection.url: {e}")))?;
+        let endpoint = config.endpoint().map_err(|e| Error::Config(e.into()))?;
         let filter = config.filter().map_err(Error::Config)?;
         let slot = config.slot_name.clone().unwrap_or_else(|| default_slot(ctx.connector_name()));
         let publication = config.publication_name.clone().unwrap_or_else(|| slot.clone());

@@ -133,7 +133,7 @@ impl PgKind {
     }
 
     /// The value of the column's text form.
-    pub fn parse(self, text: &str) -> Result<Value, String> {
+    pub fn parse(self, text: &str) -> Result<Value, UnreadableValue> {
         match self {
             PgKind::Scalar(scalar) => scalar.parse(text),
             PgKind::Array(scalar) => {
@@ -165,8 +165,8 @@ impl Scalar {
         }
     }
 
-    fn parse(self, text: &str) -> Result<Value, String> {
-        let bad = |what: &str| format!("`{text}` is not {what}");
+    fn parse(self, text: &str) -> Result<Value, UnreadableValue> {
+        let bad = |what: &str| UnreadableValue::new(text, format!("is not {what}"));
         Ok(match self {
             Scalar::Bool => match text {
                 "t" | "true" => Value::Bool(true),
@@ -178,7 +178,9 @@ impl Scalar {
             Scalar::Int64 => Value::Int64(text.parse().map_err(|_| bad("a bigint"))?),
             Scalar::Float32 => Value::Float32(text.parse().map_err(|_| bad("a real"))?),
             Scalar::Float64 => Value::Float64(text.parse().map_err(|_| bad("a double"))?),
-            Scalar::Decimal(scale) => Decimal::parse(text, scale).map_err(|e| e.to_string())?.to_value(),
+            Scalar::Decimal(scale) => {
+                Decimal::parse(text, scale).map_err(|e| UnreadableValue::new(text, format!("is not a decimal: {e}")))?.to_value()
+            }
             Scalar::Text | Scalar::Named(_) => Value::String(text.to_owned()),
             Scalar::Bytes => Value::Bytes(hex_bytes(text).ok_or_else(|| bad("bytea in hex output"))?),
             Scalar::Date => {
@@ -204,6 +206,22 @@ impl Scalar {
     }
 }
 
+/// A column's text form that is not a value of its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` {problem}")]
+pub struct UnreadableValue {
+    /// The text as the server sent it.
+    pub text: String,
+    /// What is wrong with it (`is not a boolean`).
+    pub problem: String,
+}
+
+impl UnreadableValue {
+    fn new(text: &str, problem: String) -> UnreadableValue {
+        UnreadableValue { text: text.to_owned(), problem }
+    }
+}
+
 /// `\x00ff` → `[0, 255]`.
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     let hex = text.strip_prefix("\\x")?.as_bytes();
@@ -215,10 +233,11 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The elements of a one-dimensional array literal (`{1,NULL,"a b","q\"uote"}`); `None` for SQL NULL.
-fn split_array(text: &str) -> Result<Vec<Option<String>>, String> {
+fn split_array(text: &str) -> Result<Vec<Option<String>>, UnreadableValue> {
+    let bad = |problem: String| UnreadableValue::new(text, problem);
     // A literal with explicit bounds (`[0:1]={a,b}`) starts with them.
     let body = text.split_once('=').filter(|(bounds, _)| bounds.starts_with('[')).map_or(text, |(_, body)| body);
-    let inner = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')).ok_or_else(|| format!("`{text}` is not an array literal"))?;
+    let inner = body.strip_prefix('{').and_then(|b| b.strip_suffix('}')).ok_or_else(|| bad("is not an array literal".to_owned()))?;
     let mut elements = Vec::new();
     if inner.is_empty() {
         return Ok(elements);
@@ -226,7 +245,7 @@ fn split_array(text: &str) -> Result<Vec<Option<String>>, String> {
     let mut chars = inner.chars().peekable();
     loop {
         let element = match chars.peek() {
-            Some('{') => return Err(format!("`{text}`: multi-dimensional arrays are not supported")),
+            Some('{') => return Err(bad("is a multi-dimensional array: not supported".to_owned())),
             Some('"') => {
                 chars.next();
                 let mut out = String::new();
@@ -235,7 +254,7 @@ fn split_array(text: &str) -> Result<Vec<Option<String>>, String> {
                         Some('\\') => out.extend(chars.next()),
                         Some('"') => break,
                         Some(c) => out.push(c),
-                        None => return Err(format!("`{text}`: an unterminated quoted element")),
+                        None => return Err(bad("has an unterminated quoted element".to_owned())),
                     }
                 }
                 Some(out)
@@ -257,7 +276,7 @@ fn split_array(text: &str) -> Result<Vec<Option<String>>, String> {
         match chars.next() {
             Some(',') => continue,
             None => return Ok(elements),
-            Some(c) => return Err(format!("`{text}`: unexpected `{c}` after an element")),
+            Some(c) => return Err(bad(format!("has an unexpected `{c}` after an element"))),
         }
     }
 }
@@ -286,7 +305,7 @@ mod tests {
         assert_eq!(parse(3802, -1, "{\"k\": 1}"), Value::from("{\"k\": 1}"));
         assert_eq!(PgKind::of(2950, -1).schema().name.as_deref(), Some(UUID));
         assert_eq!(parse(1186, -1, "1 day 02:00:00"), Value::from("1 day 02:00:00"), "other types as text");
-        assert!(PgKind::of(23, -1).parse("x").unwrap_err().contains("`x`"));
+        assert!(PgKind::of(23, -1).parse("x").unwrap_err().to_string().contains("`x`"));
         assert!(PgKind::of(1082, -1).parse("infinity").is_err());
     }
 
@@ -299,7 +318,7 @@ mod tests {
         );
         assert_eq!(PgKind::of(1009, -1).parse("{}").unwrap(), Value::Array(vec![]));
         assert_eq!(PgKind::of(1007, -1).parse("[0:1]={5,6}").unwrap(), Value::Array(vec![Value::Int32(5), Value::Int32(6)]));
-        assert!(PgKind::of(1007, -1).parse("{{1,2},{3,4}}").unwrap_err().contains("multi-dimensional"));
+        assert!(PgKind::of(1007, -1).parse("{{1,2},{3,4}}").unwrap_err().to_string().contains("multi-dimensional"));
         let schema = PgKind::of(1016, -1).schema();
         assert_eq!(schema.value_schema().map(|s| s.kind), Some(connect_sdk::data::SchemaType::Int64));
     }
