@@ -4,6 +4,7 @@
 //! and then follows the database's change log; both phases produce the same records. This
 //! crate holds what does not depend on the database:
 //!
+//! - [`TopicNaming`]: `topic.prefix` and `topic.delimiter`;
 //! - [`ChangeOptions`]: the keys every CDC connector has (`snapshot.mode`, `envelope`,
 //!   `tombstones.on.delete`, `max.batch.size`, `poll.interval.ms`), flattened into its config;
 //! - [`ChangeSchemas`]: a table's row, key and Debezium envelope schemas;
@@ -22,7 +23,7 @@ mod records;
 mod schemas;
 
 pub use heartbeat::Heartbeats;
-pub use options::{ChangeOptions, Envelope, SnapshotMode, one_reader};
+pub use options::{ChangeOptions, Envelope, SnapshotMode, TopicNaming, one_reader};
 pub use phase::{Phase, Reconnects, SnapshotRead};
 pub use records::{Change, ChangeRecords, Op};
 pub use schemas::ChangeSchemas;

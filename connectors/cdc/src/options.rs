@@ -28,6 +28,51 @@ pub enum SnapshotMode {
     Never,
 }
 
+/// `topic.prefix` and `topic.delimiter`: how a CDC connector names its topics, flattened into
+/// its config (`#[serde(flatten)]`). Both are parts of RocketMQ topic names, checked as such.
+///
+/// ```
+/// use connect_cdc::TopicNaming;
+/// use connect_sdk::config::parse_connector_config;
+///
+/// let config = serde_json::json!({"topic.prefix": "shop"});
+/// let naming: TopicNaming = parse_connector_config(config.as_object().unwrap()).unwrap();
+/// assert_eq!(naming.table_topic("public", "users"), "shop-public-users");
+/// let spaced = serde_json::json!({"topic.prefix": "a b"});
+/// let errors = parse_connector_config::<TopicNaming>(spaced.as_object().unwrap()).err().unwrap();
+/// assert!(errors.iter().next().unwrap().to_string().starts_with("topic.prefix: invalid topic"), "{errors:?}");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TopicNaming {
+    /// Prefix of the topics and the `source.name` of every record.
+    #[schemars(extend("x-topic" = "part"))]
+    pub topic_prefix: String,
+    /// What joins the prefix, the database (PostgreSQL: the schema) and the table in a topic
+    /// name (RocketMQ topics cannot hold `.`).
+    #[serde(default = "default_delimiter")]
+    #[schemars(extend("x-topic" = "part"))]
+    pub topic_delimiter: String,
+}
+
+fn default_delimiter() -> String {
+    "-".to_owned()
+}
+
+impl TopicNaming {
+    /// Adds what is wrong with the names to `errors`.
+    pub fn check(&self, errors: &mut connect_sdk::config::ConfigErrors) {
+        if self.topic_prefix.trim().is_empty() {
+            errors.push("topic.prefix", "cannot be empty");
+        }
+    }
+
+    /// The topic of a table's change records: `<prefix><delimiter><namespace><delimiter><table>`.
+    pub fn table_topic(&self, namespace: &str, table: &str) -> String {
+        let d = &self.topic_delimiter;
+        format!("{}{d}{namespace}{d}{table}", self.topic_prefix)
+    }
+}
+
 /// `snapshot.mode`, `envelope`, `tombstones.on.delete`, `max.batch.size` and
 /// `poll.interval.ms`: flattened into a CDC connector's config (`#[serde(flatten)]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -5,7 +5,7 @@ use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 use connect_sdk::record::now_millis;
 
-use crate::options::{ChangeOptions, Envelope};
+use crate::options::{ChangeOptions, Envelope, TopicNaming};
 use crate::schemas::ChangeSchemas;
 
 /// What a change did: Debezium's `op`.
@@ -59,33 +59,20 @@ pub struct Change {
 #[derive(Clone, Debug)]
 pub struct ChangeRecords {
     partition: SourcePartition,
-    prefix: String,
-    delimiter: String,
+    naming: TopicNaming,
     envelope: Envelope,
     tombstones_on_delete: bool,
 }
 
 impl ChangeRecords {
-    /// Records of the source partition `partition`, to topics named after `topic_prefix`.
-    pub fn new(partition: SourcePartition, topic_prefix: &str, topic_delimiter: &str, options: &ChangeOptions) -> ChangeRecords {
-        ChangeRecords {
-            partition,
-            prefix: topic_prefix.to_owned(),
-            delimiter: topic_delimiter.to_owned(),
-            envelope: options.envelope,
-            tombstones_on_delete: options.tombstones_on_delete,
-        }
+    /// Records of the source partition `partition`, to topics named so.
+    pub fn new(partition: SourcePartition, naming: &TopicNaming, options: &ChangeOptions) -> ChangeRecords {
+        ChangeRecords { partition, naming: naming.clone(), envelope: options.envelope, tombstones_on_delete: options.tombstones_on_delete }
     }
 
     /// The source partition of every change record.
     pub fn partition(&self) -> &SourcePartition {
         &self.partition
-    }
-
-    /// The topic of a table's change records.
-    pub fn topic(&self, namespace: &str, table: &str) -> String {
-        let d = &self.delimiter;
-        format!("{}{d}{namespace}{d}{table}", self.prefix)
     }
 
     /// The record(s) of one change of `namespace.table`: none for a truncate in the row
@@ -95,7 +82,7 @@ impl ChangeRecords {
         if op == Op::Truncate && self.envelope == Envelope::Row {
             return Ok(Vec::new());
         }
-        let topic = self.topic(namespace, table);
+        let topic = self.naming.table_topic(namespace, table);
         let key = match after.as_ref().or(before.as_ref()) {
             Some(row) => schemas.key_of(row)?.zip(schemas.key.as_deref()),
             None => None,
@@ -148,7 +135,8 @@ mod tests {
 
     fn change(schemas: &ChangeSchemas, op: Op, envelope: Envelope, tombstones_on_delete: bool) -> Vec<SourceRecord> {
         let options = ChangeOptions { envelope, tombstones_on_delete, ..ChangeOptions::default() };
-        let records = ChangeRecords::new(SourcePartition::new().with("server", "shop"), "shop", "-", &options);
+        let naming = TopicNaming { topic_prefix: "shop".into(), topic_delimiter: "-".into() };
+        let records = ChangeRecords::new(SourcePartition::new().with("server", "shop"), &naming, &options);
         let row = schemas.row(vec![Value::Int64(7), Value::from("ann")]).unwrap();
         let source_schema = schemas.envelope.field_named("source").unwrap().schema.clone();
         let source = Struct::from_values(std::sync::Arc::new(source_schema), vec![Value::from("shop")]).unwrap();

@@ -28,6 +28,6 @@ mod snapshot;
 mod source;
 mod values;
 
-pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode};
+pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode, TopicNaming};
 pub use schema::TimePrecision;
 pub use source::{MySqlCdcSource, MySqlCdcTask};

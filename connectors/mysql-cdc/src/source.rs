@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode};
+use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode, TopicNaming};
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
@@ -36,13 +36,9 @@ pub struct MySqlCdcSource {
     /// `connection.user` needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT.
     #[serde(flatten)]
     pub credentials: Credentials,
-    /// Prefix of the topics and the `source.name` of every record.
-    #[config(topic_part)]
-    pub topic_prefix: String,
-    /// What joins the prefix, database and table in a topic name (RocketMQ topics cannot hold `.`).
-    #[serde(default = "default_delimiter")]
-    #[config(topic_part)]
-    pub topic_delimiter: String,
+    /// `topic.prefix` (also the `source.name` of every record) and `topic.delimiter`.
+    #[serde(flatten)]
+    pub topics: TopicNaming,
     /// Replica id this connector uses on the server (default: derived from the connector's name).
     #[serde(default)]
     pub database_server_id: Option<u32>,
@@ -85,9 +81,6 @@ pub struct MySqlCdcSource {
     pub reconnect: Reconnect<5, 2_000>,
 }
 
-fn default_delimiter() -> String {
-    "-".to_owned()
-}
 fn default_heartbeat_prefix() -> String {
     "__debezium-heartbeat".to_owned()
 }
@@ -98,9 +91,7 @@ impl MySqlCdcSource {
         if Dialect::of_url(&self.connection_url) != Some(Dialect::MySql) {
             errors.push("connection.url", "use mysql://host:port/db (or mariadb://)");
         }
-        if self.topic_prefix.trim().is_empty() {
-            errors.push("topic.prefix", "cannot be empty");
-        }
+        self.topics.check(&mut errors);
         if self.binlog_position.is_some() != self.binlog_filename.is_some() {
             errors.push("binlog.position", "set binlog.filename and binlog.position together");
         }
@@ -179,7 +170,7 @@ impl SourceTask for MySqlCdcTask {
     async fn open(config: MySqlCdcSource, ctx: SourceContext) -> Result<Self> {
         let settings = config.settings();
         let filter = config.filter().map_err(Error::Config)?;
-        let partition = SourcePartition::new().with("server", config.topic_prefix.as_str());
+        let partition = SourcePartition::new().with("server", config.topics.topic_prefix.as_str());
         let committed = ctx.offset(&partition);
         let mut metadata = settings.connect().await?;
         check_binlog(&mut metadata).await?;
@@ -189,12 +180,12 @@ impl SourceTask for MySqlCdcTask {
             (Some(position), _) => (Phase::Streaming(None), position),
             (None, SnapshotMode::Never) => (Phase::Streaming(None), current_position(&mut metadata).await?),
             (None, SnapshotMode::Initial) => {
-                let snapshot = Snapshot::begin(&settings, &config.topic_prefix, &filter, config.time_precision_mode).await?;
+                let snapshot = Snapshot::begin(&settings, &config.topics.topic_prefix, &filter, config.time_precision_mode).await?;
                 let position = snapshot.position.clone();
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
         };
-        let history_partition = SchemaHistory::partition(&config.topic_prefix);
+        let history_partition = SchemaHistory::partition(&config.topics.topic_prefix);
         let history = match &phase {
             Phase::Snapshot(snapshot) => {
                 let mut history = SchemaHistory::default();
@@ -209,9 +200,9 @@ impl SourceTask for MySqlCdcTask {
         connect_sdk::tracing::info!(connector = ctx.connector_name(), file = %position.file, pos = position.pos, rows = position.rows,
             committed = committed.is_some(), "mysql-cdc-source starts: {what} from this binlog position");
         let server_id = config.database_server_id.unwrap_or_else(|| server_id_of(ctx.connector_name()));
-        let changes = ChangeRecords::new(partition, &config.topic_prefix, &config.topic_delimiter, &config.changes);
-        let heartbeat_topic = format!("{}{}{}", config.heartbeat_topics_prefix, config.topic_delimiter, config.topic_prefix);
-        let heartbeats = Heartbeats::new(config.heartbeat_interval_ms, heartbeat_topic, &config.topic_prefix);
+        let changes = ChangeRecords::new(partition, &config.topics, &config.changes);
+        let heartbeat_topic = format!("{}{}{}", config.heartbeat_topics_prefix, config.topics.topic_delimiter, config.topics.topic_prefix);
+        let heartbeats = Heartbeats::new(config.heartbeat_interval_ms, heartbeat_topic, &config.topics.topic_prefix);
         Ok(MySqlCdcTask {
             changes,
             heartbeats,
@@ -387,7 +378,7 @@ impl MySqlCdcTask {
                 specs
             }
         };
-        let (prefix, precision) = (&self.config.topic_prefix, self.config.time_precision_mode);
+        let (prefix, precision) = (&self.config.topics.topic_prefix, self.config.time_precision_mode);
         let schema = specs.map(|specs| Arc::new(TableSchema::declared(prefix, database, table, specs, precision)));
         self.schemas.insert(id, schema.clone());
         Ok(schema)
@@ -496,7 +487,7 @@ impl MySqlCdcTask {
         let source = self.source_info(database, None, at, None, server_id, ts_ms, snapshot, 0)?;
         let value = self.schema_changes.value(source, ts_ms, database, ddl, &tables)?;
         let (key_schema, value_schema) = self.schema_changes.key_and_value();
-        Ok(SourceRecord::new(self.history_partition.clone(), self.history.offset(), &self.config.topic_prefix, value)
+        Ok(SourceRecord::new(self.history_partition.clone(), self.history.offset(), &self.config.topics.topic_prefix, value)
             .with_value_schema(value_schema)
             .with_key(self.schema_changes.key(database)?)
             .with_key_schema(key_schema)
@@ -586,7 +577,7 @@ impl MySqlCdcTask {
         let values = vec![
             Value::from(env!("CARGO_PKG_VERSION")),
             Value::from("mysql"),
-            Value::from(self.config.topic_prefix.as_str()),
+            Value::from(self.config.topics.topic_prefix.as_str()),
             Value::Int64(ts_ms),
             Value::from(snapshot),
             Value::from(database),

@@ -26,5 +26,5 @@ mod source;
 mod tables;
 mod types;
 
-pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode};
+pub use connect_cdc::{ChangeOptions, Envelope, SnapshotMode, TopicNaming};
 pub use source::{PostgresCdcSource, PostgresCdcTask, PublicationMode};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode};
+use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode, TopicNaming};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::config::{ConfigError, ConfigErrors};
@@ -51,13 +51,9 @@ pub struct PostgresCdcSource {
     /// `connection.user` and `connection.password`, when the URL holds none.
     #[serde(flatten)]
     pub credentials: Credentials,
-    /// Prefix of the topics and the `source.name` of every record.
-    #[config(topic_part)]
-    pub topic_prefix: String,
-    /// What joins the prefix, schema and table in a topic name (RocketMQ topics cannot hold `.`).
-    #[serde(default = "default_delimiter")]
-    #[config(topic_part)]
-    pub topic_delimiter: String,
+    /// `topic.prefix` (also the `source.name` of every record) and `topic.delimiter`.
+    #[serde(flatten)]
+    pub topics: TopicNaming,
     /// The logical replication slot (default: `connect_` and the connector's name).
     #[serde(default)]
     pub slot_name: Option<String>,
@@ -89,10 +85,6 @@ pub struct PostgresCdcSource {
     pub reconnect: Reconnect<5, 2_000>,
 }
 
-fn default_delimiter() -> String {
-    "-".to_owned()
-}
-
 /// A slot or publication name PostgreSQL accepts unquoted: lower-case letters, digits and `_`, at most 63.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 63 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -112,9 +104,7 @@ impl PostgresCdcSource {
         } else if let Err(e) = self.endpoint() {
             errors.push(e.key, e.message);
         }
-        if self.topic_prefix.trim().is_empty() {
-            errors.push("topic.prefix", "cannot be empty");
-        }
+        self.topics.check(&mut errors);
         for (key, name) in [("slot.name", &self.slot_name), ("publication.name", &self.publication_name)] {
             if let Some(name) = name
                 && !valid_name(name)
@@ -194,7 +184,7 @@ impl SourceTask for PostgresCdcTask {
         let filter = config.filter().map_err(Error::Config)?;
         let slot = config.slot_name.clone().unwrap_or_else(|| default_slot(ctx.connector_name()));
         let publication = config.publication_name.clone().unwrap_or_else(|| slot.clone());
-        let partition = SourcePartition::new().with("server", config.topic_prefix.as_str());
+        let partition = SourcePartition::new().with("server", config.topics.topic_prefix.as_str());
         let committed = ctx.offset(&partition);
         let catalog = Database::connect(&endpoint).await?;
         catalog.check_logical_wal().await?;
@@ -224,7 +214,7 @@ impl SourceTask for PostgresCdcTask {
                     // delivered, and a snapshot needs a slot created with it.
                     catalog.drop_slot(&slot).await?;
                 }
-                let snapshot = Snapshot::begin(&endpoint, &slot, &publication, &config.topic_prefix, &filter).await?;
+                let snapshot = Snapshot::begin(&endpoint, &slot, &publication, &config.topics.topic_prefix, &filter).await?;
                 let position = (snapshot.consistent_point, -1);
                 (Phase::Snapshot(Box::new(snapshot)), position)
             }
@@ -232,7 +222,7 @@ impl SourceTask for PostgresCdcTask {
         let what = if phase.is_snapshot() { "snapshot, then stream" } else { "stream" };
         connect_sdk::tracing::info!(connector = ctx.connector_name(), slot, publication, lsn = %lsn_text(position.0), index = position.1,
             committed = committed.is_some(), "postgres-cdc-source starts: {what} from this position");
-        let changes = ChangeRecords::new(partition, &config.topic_prefix, &config.topic_delimiter, &config.changes);
+        let changes = ChangeRecords::new(partition, &config.topics, &config.changes);
         Ok(PostgresCdcTask {
             changes,
             config,
@@ -477,7 +467,7 @@ impl PostgresCdcTask {
                 key: if primary_key.is_empty() { c.identity && relation.replica_identity != b'f' } else { primary_key.contains(&c.name) },
             })
             .collect();
-        let mut schema = TableSchema::new(&self.config.topic_prefix, &relation.namespace, &relation.name, columns);
+        let mut schema = TableSchema::new(&self.config.topics.topic_prefix, &relation.namespace, &relation.name, columns);
         schema.full_identity = relation.replica_identity == b'f';
         Ok(Some(Arc::new(schema)))
     }
@@ -486,7 +476,7 @@ impl PostgresCdcTask {
         let values = vec![
             Value::from(env!("CARGO_PKG_VERSION")),
             Value::from("postgresql"),
-            Value::from(self.config.topic_prefix.as_str()),
+            Value::from(self.config.topics.topic_prefix.as_str()),
             Value::Int64(ts_ms),
             Value::from(snapshot),
             Value::from(self.endpoint.database.as_str()),
