@@ -13,7 +13,6 @@ use connect_sdk::data::{Schema, Struct};
 use connect_sdk::prelude::*;
 
 use crate::db::{Connection, Dialect, ResultSet, SqlColumn, SqlValue};
-use crate::source::JdbcSource;
 
 /// How new rows are found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -110,9 +109,28 @@ pub struct TableQuery {
     pub next_poll: Instant,
 }
 
+/// What of a `jdbc-source` config shapes its queries.
+#[derive(Clone, Debug)]
+pub struct QuerySettings {
+    /// `topic.prefix`: a table's topic is the prefix and the table's name; a query's, the prefix.
+    pub topic_prefix: String,
+    /// `mode`.
+    pub mode: Mode,
+    /// `incrementing.column.name`.
+    pub incrementing_column_name: Option<String>,
+    /// `timestamp.column.name`: the first non-null of these columns.
+    pub timestamp_column_name: Vec<String>,
+    /// `timestamp.delay.interval.ms`.
+    pub timestamp_delay: Duration,
+    /// `batch.max.rows`.
+    pub batch_max_rows: usize,
+    /// `poll.interval.ms`.
+    pub poll_interval: Duration,
+}
+
 impl TableQuery {
     /// Copies `table` into `topic.prefix` + `table`.
-    pub fn for_table(config: &JdbcSource, dialect: Dialect, table: &str, ctx: &SourceContext) -> TableQuery {
+    pub fn for_table(config: &QuerySettings, dialect: Dialect, table: &str, ctx: &SourceContext) -> TableQuery {
         let partition = SourcePartition::new().with("table", table);
         let mut query = TableQuery::new(config, dialect, partition, ctx);
         query.table = Some(table.to_owned());
@@ -122,7 +140,7 @@ impl TableQuery {
     }
 
     /// Copies the rows of `sql` into `topic.prefix`.
-    pub fn for_query(config: &JdbcSource, dialect: Dialect, sql: &str, ctx: &SourceContext) -> TableQuery {
+    pub fn for_query(config: &QuerySettings, dialect: Dialect, sql: &str, ctx: &SourceContext) -> TableQuery {
         let partition = SourcePartition::new().with("query", "query");
         let mut query = TableQuery::new(config, dialect, partition, ctx);
         query.from = format!("({sql}) AS connect_query");
@@ -130,7 +148,7 @@ impl TableQuery {
         query
     }
 
-    fn new(config: &JdbcSource, dialect: Dialect, partition: SourcePartition, ctx: &SourceContext) -> TableQuery {
+    fn new(config: &QuerySettings, dialect: Dialect, partition: SourcePartition, ctx: &SourceContext) -> TableQuery {
         let position = Position::read(ctx.offset(&partition));
         TableQuery {
             table: None,
@@ -141,9 +159,9 @@ impl TableQuery {
             dialect,
             incrementing: config.incrementing_column_name.clone().filter(|_| config.mode.uses_incrementing()),
             timestamps: if config.mode.uses_timestamp() { config.timestamp_column_name.clone() } else { Vec::new() },
-            delay: Duration::from_millis(config.timestamp_delay_interval_ms),
+            delay: config.timestamp_delay,
             batch: config.batch_max_rows.max(1),
-            interval: Duration::from_millis(config.poll_interval_ms),
+            interval: config.poll_interval,
             position,
             pending: Vec::new(),
             schema: None,

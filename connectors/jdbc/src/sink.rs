@@ -8,7 +8,7 @@ use connect_sdk::prelude::*;
 
 use crate::db::{Connection, ConnectionSettings, Dialect};
 use crate::positions::PositionTable;
-use crate::write::{InsertMode, PkMode, RowBatch, TableWriter};
+use crate::write::{InsertMode, PkMode, RowBatch, TableWriter, WriteRules};
 
 /// Writes records with a struct value (and schema) into PostgreSQL or MySQL/MariaDB tables
 /// (Kafka's JDBC sink connector, same keys). Each `put` is one transaction: rows are inserted,
@@ -81,6 +81,21 @@ fn default_offsets_table() -> String {
 }
 
 impl JdbcSink {
+    /// What of this config shapes rows and statements.
+    fn write_rules(&self) -> WriteRules {
+        WriteRules {
+            table_name_format: self.table_name_format.clone(),
+            delete_enabled: self.delete_enabled,
+            insert_mode: self.insert_mode,
+            pk_mode: self.pk_mode,
+            pk_fields: self.pk_fields.clone(),
+            fields_whitelist: self.fields_whitelist.clone(),
+            batch_size: self.batch.batch_size,
+            auto_create: self.auto_create,
+            auto_evolve: self.auto_evolve,
+        }
+    }
+
     fn settings(&self) -> ConnectionSettings {
         ConnectionSettings::new(&self.connection_url, &self.credentials, &self.reconnect)
     }
@@ -112,6 +127,8 @@ impl JdbcSink {
 /// Writes each `put` in one transaction, with the positions of its records.
 pub struct JdbcSinkTask {
     config: JdbcSink,
+    /// What of the config shapes rows and statements.
+    rules: WriteRules,
     ctx: SinkContext,
     connection: Option<Connection>,
     /// What it learnt of each table (columns, whether it exists).
@@ -129,18 +146,18 @@ impl SinkTask for JdbcSinkTask {
             true => Some(PositionTable::open(&mut connection, &config.offsets_table, ctx.connector_name()).await?),
             false => None,
         };
-        Ok(JdbcSinkTask { config, ctx, connection: Some(connection), tables: BTreeMap::new(), positions })
+        Ok(JdbcSinkTask { rules: config.write_rules(), config, ctx, connection: Some(connection), tables: BTreeMap::new(), positions })
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        let batch = RowBatch::of(&self.config, &records);
+        let batch = RowBatch::of(&self.rules, &records);
         let connection = connected(&mut self.connection, &self.config).await?;
         let after = offsets_after(&records);
         let result = match batch {
-            Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
+            Ok(batch) => write_all(connection, &self.rules, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
             Err(error) => Err(error),
         };
         match result {
@@ -181,7 +198,7 @@ async fn connected<'a>(slot: &'a mut Option<Connection>, config: &JdbcSink) -> R
 
 async fn write_all(
     connection: &mut Connection,
-    config: &JdbcSink,
+    rules: &WriteRules,
     tables: &mut BTreeMap<String, TableWriter>,
     batch: &RowBatch,
     positions: Option<&mut PositionTable>,
@@ -194,7 +211,7 @@ async fn write_all(
                 Some(writer) => writer,
                 None => tables.entry(table.to_owned()).or_insert(TableWriter::new(table)),
             };
-            writer.write(connection, config, rows).await?;
+            writer.write(connection, rules, rows).await?;
         }
         if let Some(positions) = &positions {
             positions.write(connection, after).await?;
@@ -228,8 +245,8 @@ impl JdbcSinkTask {
             let one = std::slice::from_ref(&record);
             let connection = connected(&mut self.connection, &self.config).await?;
             let after = offsets_after(one);
-            let result = match RowBatch::of(&self.config, one) {
-                Ok(batch) => write_all(connection, &self.config, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
+            let result = match RowBatch::of(&self.rules, one) {
+                Ok(batch) => write_all(connection, &self.rules, &mut self.tables, &batch, self.positions.as_mut(), &after).await,
                 Err(error) => Err(error),
             };
             match (result, self.ctx.errant_record_reporter()) {

@@ -7,7 +7,7 @@ use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::prelude::*;
 
 use crate::db::{Connection, ConnectionSettings, Dialect};
-use crate::query::{Mode, TableQuery};
+use crate::query::{Mode, QuerySettings, TableQuery};
 
 /// Copies rows of PostgreSQL or MySQL/MariaDB tables into topics named `topic.prefix` +
 /// table (Kafka's JDBC source connector, same keys). `mode` says how new rows are found:
@@ -90,6 +90,19 @@ fn default_table_poll_interval_ms() -> u64 {
 }
 
 impl JdbcSource {
+    /// What of this config shapes the task's queries.
+    fn query_settings(&self) -> QuerySettings {
+        QuerySettings {
+            topic_prefix: self.topic_prefix.clone(),
+            mode: self.mode,
+            incrementing_column_name: self.incrementing_column_name.clone(),
+            timestamp_column_name: self.timestamp_column_name.clone(),
+            timestamp_delay: std::time::Duration::from_millis(self.timestamp_delay_interval_ms),
+            batch_max_rows: self.batch_max_rows,
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+        }
+    }
+
     pub(crate) fn settings(&self) -> ConnectionSettings {
         ConnectionSettings::new(&self.connection_url, &self.credentials, &self.reconnect)
     }
@@ -168,8 +181,11 @@ impl SourceTask for JdbcSourceTask {
         let connection = config.settings().connect().await?;
         let dialect = connection.dialect();
         let queries = match &config.query {
-            Some(query) => vec![TableQuery::for_query(&config, dialect, query, &ctx)],
-            None => config.tables.iter().map(|table| TableQuery::for_table(&config, dialect, table, &ctx)).collect(),
+            Some(query) => vec![TableQuery::for_query(&config.query_settings(), dialect, query, &ctx)],
+            None => {
+                let settings = config.query_settings();
+                config.tables.iter().map(|table| TableQuery::for_table(&settings, dialect, table, &ctx)).collect()
+            }
         };
         Ok(JdbcSourceTask { config, connection: Some(connection), queries, failures: 0 })
     }

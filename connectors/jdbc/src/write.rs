@@ -9,7 +9,29 @@ use connect_sdk::data::{DataError, Struct};
 use connect_sdk::prelude::*;
 
 use crate::db::{ColumnKind, Connection, Dialect, SqlValue};
-use crate::sink::JdbcSink;
+
+/// What of a `jdbc-sink` config shapes its rows and statements.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WriteRules {
+    /// `table.name.format`: the table of a record, `${topic}` replaced by its topic.
+    pub table_name_format: String,
+    /// `delete.enabled`: a tombstone deletes its key's row.
+    pub delete_enabled: bool,
+    /// `insert.mode`.
+    pub insert_mode: InsertMode,
+    /// `pk.mode`.
+    pub pk_mode: PkMode,
+    /// `pk.fields`.
+    pub pk_fields: Vec<String>,
+    /// `fields.whitelist` (empty: every field).
+    pub fields_whitelist: Vec<String>,
+    /// `batch.size`: rows per statement at most.
+    pub batch_size: usize,
+    /// `auto.create`.
+    pub auto_create: bool,
+    /// `auto.evolve`.
+    pub auto_evolve: bool,
+}
 
 /// How rows are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -130,19 +152,19 @@ fn struct_of<'a>(value: &'a Value, what: &str) -> Result<&'a Struct, DataError> 
 
 impl RowBatch {
     /// The rows of `records`; a record that cannot be a row is a data error naming it.
-    pub(crate) fn of(config: &JdbcSink, records: &[SinkRecord]) -> Result<RowBatch> {
-        let rows = records.iter().map(|r| Self::row(config, r).map_err(|e| describe(r, e))).collect::<Result<Vec<_>>>()?;
+    pub(crate) fn of(rules: &WriteRules, records: &[SinkRecord]) -> Result<RowBatch> {
+        let rows = records.iter().map(|r| Self::row(rules, r).map_err(|e| describe(r, e))).collect::<Result<Vec<_>>>()?;
         Ok(RowBatch { rows })
     }
 
-    fn row(config: &JdbcSink, record: &SinkRecord) -> Result<Row, DataError> {
-        let table = config.table_name_format.replace("${topic}", &record.topic);
-        let op = match (&record.value, config.delete_enabled) {
+    fn row(rules: &WriteRules, record: &SinkRecord) -> Result<Row, DataError> {
+        let table = rules.table_name_format.replace("${topic}", &record.topic);
+        let op = match (&record.value, rules.delete_enabled) {
             (Value::Null, true) => Op::Delete,
             (Value::Null, false) => return Err(DataError::new("a tombstone (null value) needs delete.enabled=true")),
-            _ => Op::Write(config.insert_mode),
+            _ => Op::Write(rules.insert_mode),
         };
-        let key = match config.pk_mode {
+        let key = match rules.pk_mode {
             PkMode::None => Vec::new(),
             PkMode::Kafka => vec![
                 (
@@ -160,9 +182,9 @@ impl RowBatch {
             ],
             PkMode::RecordKey => match &record.key {
                 Value::Null => return Err(DataError::new("pk.mode=record_key needs a record key")),
-                Value::Struct(key) => columns_of(key, &config.pk_fields)?,
+                Value::Struct(key) => columns_of(key, &rules.pk_fields)?,
                 primitive => {
-                    let [name] = config.pk_fields.as_slice() else {
+                    let [name] = rules.pk_fields.as_slice() else {
                         return Err(DataError::new("a primitive record key needs pk.fields to name its one column"));
                     };
                     let kind = match &record.key_schema {
@@ -177,8 +199,8 @@ impl RowBatch {
             },
             PkMode::RecordValue => {
                 let value = struct_of(&record.value, "value")?;
-                let key = columns_of(value, &config.pk_fields)?;
-                if let Some(missing) = config.pk_fields.iter().find(|f| !key.iter().any(|(c, _)| &c.name == *f)) {
+                let key = columns_of(value, &rules.pk_fields)?;
+                if let Some(missing) = rules.pk_fields.iter().find(|f| !key.iter().any(|(c, _)| &c.name == *f)) {
                     return Err(DataError::new(format!("the value has no key field {missing:?} (pk.fields)")));
                 }
                 key
@@ -188,7 +210,7 @@ impl RowBatch {
             Op::Delete => Vec::new(),
             Op::Write(_) => {
                 let value = struct_of(&record.value, "value")?;
-                let mut values = columns_of(value, &config.fields_whitelist)?;
+                let mut values = columns_of(value, &rules.fields_whitelist)?;
                 values.retain(|(c, _)| !key.iter().any(|(k, _)| k.name == c.name));
                 values
             }
@@ -227,9 +249,9 @@ impl TableWriter {
     }
 
     /// Writes a run of rows of this table (see [`RowBatch::runs`]).
-    pub(crate) async fn write(&mut self, connection: &mut Connection, config: &JdbcSink, rows: &[Row]) -> Result<()> {
+    pub(crate) async fn write(&mut self, connection: &mut Connection, rules: &WriteRules, rows: &[Row]) -> Result<()> {
         let Some(first) = rows.first() else { return Ok(()) };
-        self.ensure_columns(connection, config, first).await?;
+        self.ensure_columns(connection, rules, first).await?;
         let d = connection.dialect();
         match first.op {
             Op::Write(InsertMode::Update) => {
@@ -245,7 +267,7 @@ impl TableWriter {
             Op::Write(mode) => {
                 let rows: Vec<&Row> = if mode == InsertMode::Upsert { last_per_key(rows) } else { rows.iter().collect() };
                 let width = (first.key.len() + first.values.len()).max(1);
-                for chunk in rows.chunks(config.batch.batch_size.min(MAX_PARAMS / width)) {
+                for chunk in rows.chunks(rules.batch_size.min(MAX_PARAMS / width)) {
                     self.insert(connection, d, mode, chunk).await?;
                 }
             }
@@ -254,12 +276,12 @@ impl TableWriter {
     }
 
     /// Creates the table or adds columns, as configured; errors name what is missing.
-    async fn ensure_columns(&mut self, connection: &mut Connection, config: &JdbcSink, row: &Row) -> Result<()> {
+    async fn ensure_columns(&mut self, connection: &mut Connection, rules: &WriteRules, row: &Row) -> Result<()> {
         let d = connection.dialect();
         if self.columns.is_none() {
             let found: BTreeSet<String> = connection.columns(&self.table).await?.into_iter().collect();
             if found.is_empty() {
-                if !config.auto_create {
+                if !rules.auto_create {
                     return Err(Error::other(format!("table {} does not exist; create it or set auto.create=true", self.table)));
                 }
                 if row.op == Op::Delete {
@@ -277,7 +299,7 @@ impl TableWriter {
         if missing.is_empty() {
             return Ok(());
         }
-        if !config.auto_evolve {
+        if !rules.auto_evolve {
             let names: Vec<&str> = missing.iter().map(|c| c.name.as_str()).collect();
             return Err(Error::Data(DataError::new(format!(
                 "table {} has no column {}; add it or set auto.evolve=true",
@@ -433,10 +455,14 @@ mod tests {
         let schema = Schema::structure().field("id", Schema::int64()).field("name", Schema::string().optional());
         let value = Struct::from_values(schema, vec![Value::Int64(7), Value::from("seven")]).unwrap();
         let record = SinkRecord::new("orders", 1, 9, Value::Struct(value)).with_key(7i64);
-        let config: JdbcSink = connect_sdk::serde_json::from_value(connect_sdk::serde_json::json!({
-            "connection_url": "postgres://x/y", "insert_mode": "upsert", "pk_mode": "record_key", "pk_fields": ["id"]
-        }))
-        .unwrap();
+        let config = WriteRules {
+            table_name_format: "${topic}".into(),
+            insert_mode: InsertMode::Upsert,
+            pk_mode: PkMode::RecordKey,
+            pk_fields: vec!["id".into()],
+            batch_size: 3_000,
+            ..WriteRules::default()
+        };
         let batch = RowBatch::of(&config, std::slice::from_ref(&record)).unwrap();
         let row = &batch.rows[0];
         assert_eq!((row.key.len(), row.values.len()), (1, 1), "the key column is not written twice");
