@@ -248,10 +248,25 @@ impl WorkerBuilder {
         if let Some(cluster) = &self.cluster {
             cluster.check()?;
         }
-        let id = self.checked_worker_id()?;
+        let id = self.worker_id.clone().unwrap_or_else(|| format!("{}:{}", super::hostname(), std::process::id()));
+        if id.is_empty() || id.contains(['@', ' ', '/']) {
+            return Err(WorkerError::InvalidSetting(format!(
+                "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
+            )));
+        }
         let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
         let allowed_paths = self.checked_allowed_paths()?;
-        let (embedded, namesrv_addr) = self.start_broker().await?;
+        let (embedded, namesrv_addr) = match &self.broker {
+            Broker::External(addr) => (None::<EmbeddedRocketMq>, addr.clone()),
+            #[cfg(feature = "embedded")]
+            Broker::Embedded { namesrv_port, broker_port } => {
+                let config =
+                    EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
+                let mq = EmbeddedRocketMq::start(&config).await?;
+                let addr = mq.namesrv_addr().to_owned();
+                (Some(mq), addr)
+            }
+        };
         // RocketMQ group and instance names take letters, digits, '-' and '_' only.
         let instance: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
         let mq = MqClient::new(&namesrv_addr, &instance)?;
@@ -260,7 +275,47 @@ impl WorkerBuilder {
 
         let calls = crate::watchdog::Calls::default();
         calls.watch();
-        let (configs, offsets, statuses, schemas, membership) = self.open_state(&mq, &producer, &id).await?;
+        let (configs, offsets, statuses, schemas, membership) = match &self.cluster {
+            None => {
+                let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
+                let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
+                let schemas = SchemaRegistry::new(StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?);
+                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), schemas, None)
+            }
+            Some(cluster) => {
+                let reader_group = format!("{}-readers", cluster.name);
+                let mut logs = Vec::new();
+                for (name, topic, merge) in [
+                    ("configs", &cluster.config_topic, configs::expected_revision as Merge),
+                    ("offsets", &cluster.offset_topic, last_write_wins),
+                    ("statuses", &cluster.status_topic, statuses::fenced),
+                ] {
+                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
+                    logs.push(StateLog::open_topic(&mq, producer.clone(), config).await?);
+                }
+                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
+                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
+                    unreachable!("three logs were opened above")
+                };
+                // The registry's topic is read from its first use on: its reader is a RocketMQ
+                // consumer, some 50 MB of client buffers a worker without schemas need not hold.
+                let (log_mq, log_producer, topic, group, policy) =
+                    (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.clone(), cluster.snapshots);
+                let schemas = SchemaRegistry::opened_on_first_use(Arc::new(move || {
+                    let (mq, producer, topic, group) = (log_mq.clone(), log_producer.clone(), topic.clone(), group.clone());
+                    Box::pin(async move {
+                        let config =
+                            TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
+                        StateLog::open_topic(&mq, producer, config).await
+                    })
+                }));
+                let group = format!("{}-members", cluster.name);
+                let lease = Lease::new(cluster.takeover_delay);
+                let membership =
+                    Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
+                (configs, offsets, statuses, schemas, Some((membership, lease)))
+            }
+        };
         let (membership, lease) = match membership {
             Some((membership, lease)) => (Some(membership), Some(lease)),
             None => (None, None),
@@ -270,7 +325,24 @@ impl WorkerBuilder {
             None => watch::channel(vec![id.clone()]).1,
         };
         let metrics = Arc::new(Metrics::default());
-        register_worker_gauges(&metrics, &calls, memory.as_ref());
+        let watched = calls.clone();
+        metrics.gauge(
+            "connect_worker_stuck_calls_total",
+            "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
+            move || watched.stuck_total() as f64,
+        );
+        if let Some(budget) = &memory {
+            let (counted, limit) = (budget.clone(), budget.limit());
+            metrics.gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || {
+                crate::memory::heap_bytes() as f64
+            });
+            metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
+            metrics.gauge(
+                "connect_worker_memory_budget_failed_tasks_total",
+                "Tasks failed because they held the most heap when the worker neared its --memory-limit.",
+                move || counted.failed_total() as f64,
+            );
+        }
         let configs = Configs::new(configs);
         let offsets = SourceOffsets::new(offsets);
         let statuses = Statuses::new(statuses);
@@ -322,78 +394,6 @@ impl WorkerBuilder {
         worker.inner.herder.start().await;
         Ok(worker)
     }
-
-    /// The worker's id (the host and process id by default), checked.
-    fn checked_worker_id(&self) -> Result<String, WorkerError> {
-        let id = self.worker_id.clone().unwrap_or_else(|| format!("{}:{}", super::hostname(), std::process::id()));
-        if id.is_empty() || id.contains(['@', ' ', '/']) {
-            return Err(WorkerError::InvalidSetting(format!(
-                "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
-            )));
-        }
-        Ok(id)
-    }
-
-    /// The embedded broker, when the worker runs one, and the name server's address.
-    async fn start_broker(&self) -> Result<(Option<EmbeddedRocketMq>, String), WorkerError> {
-        Ok(match &self.broker {
-            Broker::External(addr) => (None::<EmbeddedRocketMq>, addr.clone()),
-            #[cfg(feature = "embedded")]
-            Broker::Embedded { namesrv_port, broker_port } => {
-                let config =
-                    EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
-                let mq = EmbeddedRocketMq::start(&config).await?;
-                let addr = mq.namesrv_addr().to_owned();
-                (Some(mq), addr)
-            }
-        })
-    }
-
-    /// The configs, offsets, statuses and schemas logs (files standalone, topics in a
-    /// cluster, replayed) and, in a cluster, the membership and its lease.
-    async fn open_state(&self, mq: &MqClient, producer: &Arc<crate::mq::Producer>, id: &str) -> Result<StateLogs, WorkerError> {
-        Ok(match &self.cluster {
-            None => {
-                let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
-                let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
-                let schemas = SchemaRegistry::new(StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?);
-                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), schemas, None)
-            }
-            Some(cluster) => {
-                let reader_group = format!("{}-readers", cluster.name);
-                let mut logs = Vec::new();
-                for (name, topic, merge) in [
-                    ("configs", &cluster.config_topic, configs::expected_revision as Merge),
-                    ("offsets", &cluster.offset_topic, last_write_wins),
-                    ("statuses", &cluster.status_topic, statuses::fenced),
-                ] {
-                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
-                    logs.push(StateLog::open_topic(mq, producer.clone(), config).await?);
-                }
-                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
-                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
-                    unreachable!("three logs were opened above")
-                };
-                // The registry's topic is read from its first use on: its reader is a RocketMQ
-                // consumer, some 50 MB of client buffers a worker without schemas need not hold.
-                let (log_mq, log_producer, topic, group, policy) =
-                    (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.clone(), cluster.snapshots);
-                let schemas = SchemaRegistry::opened_on_first_use(Arc::new(move || {
-                    let (mq, producer, topic, group) = (log_mq.clone(), log_producer.clone(), topic.clone(), group.clone());
-                    Box::pin(async move {
-                        let config =
-                            TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
-                        StateLog::open_topic(&mq, producer, config).await
-                    })
-                }));
-                let group = format!("{}-members", cluster.name);
-                let lease = Lease::new(cluster.takeover_delay);
-                let membership =
-                    Membership::join(mq, &group, &cluster.status_topic, id, cluster.member_poll_interval, Some(lease.clone())).await?;
-                (configs, offsets, statuses, schemas, Some((membership, lease)))
-            }
-        })
-    }
 }
 
 impl WorkerBuilder {
@@ -411,31 +411,7 @@ impl WorkerBuilder {
     }
 }
 
-/// The state logs a worker opens, and its cluster membership with its lease (none standalone).
-type StateLogs = (StateLog, StateLog, StateLog, SchemaRegistry, Option<(Membership, Arc<Lease>)>);
-
 /// The worker's own gauges, read when metrics are scraped.
-/// The worker's own gauges: stuck calls into connector code, and the heap against `--memory-limit`.
-fn register_worker_gauges(metrics: &Metrics, calls: &crate::watchdog::Calls, memory: Option<&MemoryBudget>) {
-    let watched = calls.clone();
-    metrics.gauge(
-        "connect_worker_stuck_calls_total",
-        "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
-        move || watched.stuck_total() as f64,
-    );
-    if let Some(budget) = memory {
-        let (counted, limit) = (budget.clone(), budget.limit());
-        metrics
-            .gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || crate::memory::heap_bytes() as f64);
-        metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
-        metrics.gauge(
-            "connect_worker_memory_budget_failed_tasks_total",
-            "Tasks failed because they held the most heap when the worker neared its --memory-limit.",
-            move || counted.failed_total() as f64,
-        );
-    }
-}
-
 fn register_gauges(metrics: &Metrics, herder: &Arc<Herder<Launcher>>, members: &watch::Receiver<Vec<String>>, logs: [StateLog; 3]) {
     let h = herder.clone();
     metrics.gauge("connect_worker_connector_count", "Connectors on this worker.", move || h.unit_counts().0 as f64);
