@@ -20,6 +20,9 @@ mod window;
 use std::path::PathBuf;
 use std::time::Duration;
 
+// The plugins the in-process worker runs (linked, so that their registrations are kept).
+use connect_datagen as _;
+use connect_file as _;
 use connect_runtime::Worker;
 use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use report::{Report, Throughput};
