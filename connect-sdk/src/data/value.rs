@@ -137,6 +137,22 @@ impl Value {
         }
     }
 
+    /// Looks a nested field up by its path of names (see [`field`](Value::field)).
+    ///
+    /// ```
+    /// use connect_sdk::data::{Schema, Struct, Value};
+    /// # fn main() -> Result<(), connect_sdk::data::DataError> {
+    /// let source = Struct::new(Schema::structure().field("db", Schema::string())).with("db", "test")?;
+    /// let envelope = Struct::new(Schema::structure().field("source", source.schema().clone())).with("source", source)?;
+    /// let envelope = Value::Struct(envelope);
+    /// assert_eq!(envelope.at(&["source", "db"]), Some(&Value::from("test")));
+    /// assert_eq!(envelope.at(&["source", "table"]), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn at(&self, path: &[&str]) -> Option<&Value> {
+        path.iter().try_fold(self, |value, name| value.field(name))
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Value::Null => 0,

@@ -100,13 +100,41 @@ pub fn service_available(name: &str, addr: &str) -> bool {
         .ok()
         .and_then(|mut addrs| addrs.next())
         .is_some_and(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok());
-    if reachable {
+    skip_unless(reachable, || format!("{name} is not reachable at {addr}"))
+}
+
+/// Whether a test may go on: `ready`, or else it should return early, and this prints why (a
+/// skipped test is never silent). In CI (`CI=true`) a test that cannot run is a failure
+/// instead, and this panics with the reason.
+///
+/// ```no_run
+/// # fn main() {
+/// let wal_level = "replica"; // as the test's database reports it
+/// if !connect_sdk::testing::skip_unless(wal_level == "logical", || format!("wal_level is {wal_level}")) {
+///     return; // printed: "skipped: wal_level is replica ..."
+/// }
+/// # }
+/// ```
+pub fn skip_unless(ready: bool, reason: impl FnOnce() -> String) -> bool {
+    if ready {
         return true;
     }
-    let reason = format!("{name} is not reachable at {addr}");
+    let reason = reason();
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("{reason}, and CI=true requires it");
     }
-    eprintln!("skipped: {reason} (outside CI a missing service skips the test)");
+    eprintln!("skipped: {reason} (outside CI a test that cannot run is skipped)");
     false
+}
+
+/// A name no other test of this run, nor a concurrent run, uses: `<purpose>_<pid>_<n>`, for the
+/// tables, queues, topics and keys a test makes in a shared service.
+///
+/// ```
+/// let (a, b) = (connect_sdk::testing::unique_name("orders"), connect_sdk::testing::unique_name("orders"));
+/// assert!(a.starts_with("orders_") && a != b);
+/// ```
+pub fn unique_name(purpose: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("{purpose}_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }

@@ -7,7 +7,8 @@
 //! - [`TopicNaming`]: `topic.prefix` and `topic.delimiter`;
 //! - [`ChangeOptions`]: the keys every CDC connector has (`snapshot.mode`, `envelope`,
 //!   `tombstones.on.delete`, `max.batch.size`, `poll.interval.ms`), flattened into its config;
-//! - [`ChangeSchemas`]: a table's row, key and Debezium envelope schemas;
+//! - [`ChangeSchemas`]: a table's row, key and Debezium envelope schemas, [`SourceHead`] the
+//!   head of the envelope's `source` block;
 //! - [`ChangeRecords`]: one change as its record(s), keyed by the primary key and shaped by
 //!   the envelope (a delete followed by a tombstone when asked);
 //! - [`Heartbeats`]: records that carry the log position while no captured table changes;
@@ -26,4 +27,4 @@ pub use heartbeat::Heartbeats;
 pub use options::{ChangeOptions, Envelope, SnapshotMode, TopicNaming, one_reader};
 pub use phase::{Phase, Reconnects, SnapshotRead};
 pub use records::{Change, ChangeRecords, Op};
-pub use schemas::ChangeSchemas;
+pub use schemas::{ChangeSchemas, SourceHead};

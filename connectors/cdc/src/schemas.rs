@@ -65,3 +65,58 @@ impl ChangeSchemas {
         Ok(Some(Struct::from_values(key.clone(), values)?))
     }
 }
+
+/// The fields every Debezium `source` block starts with (`version`, `connector`, `name`,
+/// `ts_ms`, `snapshot`, `db`); a database's own fields follow them.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceHead<'a> {
+    /// The connector, as Debezium names it (`mysql`, `postgresql`).
+    pub connector: &'static str,
+    /// The logical server name: `topic.prefix`.
+    pub name: &'a str,
+    /// When the change happened in the database (the snapshot's read time in a snapshot).
+    pub ts_ms: i64,
+    /// `true`, `last` or `false`: whether (and as what) the record came from a snapshot.
+    pub snapshot: &'a str,
+    /// The database.
+    pub db: &'a str,
+}
+
+impl SourceHead<'_> {
+    /// A `source` block's schema named `name`: the head's fields, then `own`.
+    ///
+    /// ```
+    /// use connect_cdc::SourceHead;
+    /// use connect_sdk::data::Schema;
+    ///
+    /// let schema = SourceHead::schema("io.debezium.connector.postgresql.Source", [("lsn", Schema::int64().optional())]);
+    /// let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+    /// assert_eq!(names, ["version", "connector", "name", "ts_ms", "snapshot", "db", "lsn"]);
+    /// ```
+    pub fn schema(name: &str, own: impl IntoIterator<Item = (&'static str, Schema)>) -> Schema {
+        let head = Schema::structure()
+            .named(name)
+            .field("version", Schema::string())
+            .field("connector", Schema::string())
+            .field("name", Schema::string())
+            .field("ts_ms", Schema::int64())
+            .field("snapshot", Schema::string().optional())
+            .field("db", Schema::string());
+        own.into_iter().fold(head, |schema, (field, field_schema)| schema.field(field, field_schema))
+    }
+
+    /// The `source` block of one record: the head's values, then `own` (in the order of the
+    /// fields given to [`schema`](SourceHead::schema)).
+    pub fn block(self, schema: &Arc<Schema>, own: impl IntoIterator<Item = Value>) -> Result<Struct> {
+        let mut values = vec![
+            Value::from(env!("CARGO_PKG_VERSION")),
+            Value::from(self.connector),
+            Value::from(self.name),
+            Value::Int64(self.ts_ms),
+            Value::from(self.snapshot),
+            Value::from(self.db),
+        ];
+        values.extend(own);
+        Ok(Struct::from_values(schema.clone(), values)?)
+    }
+}

@@ -2,7 +2,6 @@
 //! test runs on both; a database that is not reachable skips, except in CI). Every test makes
 //! its own tables and drops them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect, SqlValue};
@@ -14,7 +13,7 @@ use connect_sdk::host::plugin::source_factory;
 use connect_sdk::record::Record;
 use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
-use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available, unique_name};
 
 /// The build profile, for the measurements' labels.
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
@@ -46,8 +45,7 @@ impl Db {
 
     /// A table name no other test (or run) uses.
     fn table(&self, purpose: &str) -> String {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        format!("jdbc_{purpose}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+        unique_name(&format!("jdbc_{purpose}"))
     }
 
     /// The column types a test table needs, in this dialect.

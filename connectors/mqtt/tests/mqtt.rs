@@ -9,16 +9,11 @@ use connect_mqtt::{MqttSink, MqttSource};
 use connect_sdk::data::Value;
 use connect_sdk::serde_json::json;
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
-use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available, unique_name};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 /// The build profile, for the measurements' labels.
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
-
-fn unique(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("connect-{purpose}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A test client: connects, optionally subscribes, and collects what it receives.
 struct TestClient {
@@ -93,7 +88,7 @@ impl TestClient {
 async fn fresh_session_with_messages(client_id: &str, topic: &str, count: usize) {
     TestClient::connect(client_id, true, None).await.close().await;
     TestClient::connect(client_id, false, Some(topic)).await.close().await;
-    let publisher = TestClient::connect(&unique("publisher"), true, None).await;
+    let publisher = TestClient::connect(&unique_name("connect_publisher"), true, None).await;
     publisher.publish(topic, (0..count).map(|i| format!("m-{i}"))).await;
     publisher.close().await;
 }
@@ -111,7 +106,7 @@ fn source_keeps_the_source_guarantees() {
         if !service_available("Mosquitto", "127.0.0.1:1883") {
             return;
         }
-        let (topic, client_id) = (unique("compliance"), unique("source"));
+        let (topic, client_id) = (unique_name("connect_compliance"), unique_name("connect_source"));
         let config = json!({"mqtt.topics": topic, "mqtt.client.id": client_id, "topic": "devices", "batch.size": 7, "poll.wait.ms": 100});
         // Mosquitto keeps 20 messages in flight to a client until it acknowledges some, and
         // the checks' reference run reads without committing.
@@ -129,7 +124,7 @@ fn source_keeps_unacknowledged_messages_with_the_broker_across_a_restart() {
         if !service_available("Mosquitto", "127.0.0.1:1883") {
             return;
         }
-        let (topic, client_id) = (unique("acks"), unique("source"));
+        let (topic, client_id) = (unique_name("connect_acks"), unique_name("connect_source"));
         fresh_session_with_messages(&client_id, &topic, 10).await;
         let config = json!({"mqtt.topics": topic, "mqtt.client.id": client_id, "topic": "devices", "poll.wait.ms": 100});
         let mut harness = SourceHarness::<MqttSource>::new(config).await.unwrap();
@@ -137,7 +132,7 @@ fn source_keeps_unacknowledged_messages_with_the_broker_across_a_restart() {
         assert_eq!(first[0].key, Value::from(topic.as_str()));
         // Not committed: the broker delivers them again to the same session.
         harness.crash_and_restart().await.unwrap();
-        let publisher = TestClient::connect(&unique("publisher"), true, None).await;
+        let publisher = TestClient::connect(&unique_name("connect_publisher"), true, None).await;
         publisher.publish(&topic, (10..20).map(|i| format!("m-{i}"))).await;
         let again = harness.poll_at_least(20).await.unwrap();
         let mut seen: Vec<String> = again.iter().map(|r| text(&r.value)).collect();
@@ -163,8 +158,8 @@ fn sink_keeps_the_sink_guarantees() {
         if !service_available("Mosquitto", "127.0.0.1:1883") {
             return;
         }
-        let topic = unique("sink");
-        let subscriber = TestClient::connect(&unique("subscriber"), true, Some(&topic)).await;
+        let topic = unique_name("connect_sink");
+        let subscriber = TestClient::connect(&unique_name("connect_subscriber"), true, Some(&topic)).await;
         let config = json!({"mqtt.topic": topic});
         let report = SinkCompliance::new(config)
             .run::<MqttSink>(async || {
@@ -185,13 +180,13 @@ fn source_and_sink_throughput() {
             return;
         }
         const MESSAGES: usize = 10_000;
-        let (topic, client_id) = (unique("throughput"), unique("source"));
+        let (topic, client_id) = (unique_name("connect_throughput"), unique_name("connect_source"));
         TestClient::connect(&client_id, true, None).await.close().await;
         let config =
             json!({"mqtt.topics": topic, "mqtt.client.id": client_id, "topic": "t", "poll.wait.ms": 100, "value.converter": "bytes"});
         let mut source = SourceHarness::<MqttSource>::new(config).await.unwrap();
         source.poll().await.unwrap(); // subscribed
-        let publisher = TestClient::connect(&unique("publisher"), true, None).await;
+        let publisher = TestClient::connect(&unique_name("connect_publisher"), true, None).await;
         let read = AtomicUsize::new(0);
         let started = Instant::now();
         // Mosquitto drops QoS 1 messages beyond `max_queued_messages` (1000) per client: the
@@ -216,8 +211,8 @@ fn source_and_sink_throughput() {
         let source_rate = read as f64 / started.elapsed().as_secs_f64();
         source.close().await.unwrap();
 
-        let target = unique("throughput-out");
-        let subscriber = TestClient::connect(&unique("subscriber"), true, Some(&target)).await;
+        let target = unique_name("connect_throughput_out");
+        let subscriber = TestClient::connect(&unique_name("connect_subscriber"), true, Some(&target)).await;
         let mut sink = SinkHarness::<MqttSink>::new(json!({"mqtt.topic": target, "topics": "t"})).await.unwrap();
         for i in 0..MESSAGES {
             sink.send("t", Value::Null, format!("{i:0>512}")).unwrap();

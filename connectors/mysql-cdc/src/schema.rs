@@ -2,7 +2,7 @@
 //! carries types, not names), their Kafka Connect kinds, and the key, row and envelope
 //! schemas of its change records.
 
-use connect_cdc::ChangeSchemas;
+use connect_cdc::{ChangeSchemas, SourceHead};
 use connect_jdbc::db::{ColumnKind, Connection, SqlValue};
 use connect_sdk::data::Schema;
 use connect_sdk::prelude::*;
@@ -54,20 +54,17 @@ pub struct TableSchema {
 
 /// The schema of the envelope's `source` block (Debezium's MySQL source info).
 pub fn source_schema() -> Schema {
-    Schema::structure()
-        .named("io.debezium.connector.mysql.Source")
-        .field("version", Schema::string())
-        .field("connector", Schema::string())
-        .field("name", Schema::string())
-        .field("ts_ms", Schema::int64())
-        .field("snapshot", Schema::string().optional())
-        .field("db", Schema::string())
-        .field("table", Schema::string().optional())
-        .field("server_id", Schema::int64())
-        .field("gtid", Schema::string().optional())
-        .field("file", Schema::string())
-        .field("pos", Schema::int64())
-        .field("row", Schema::int32())
+    SourceHead::schema(
+        "io.debezium.connector.mysql.Source",
+        [
+            ("table", Schema::string().optional()),
+            ("server_id", Schema::int64()),
+            ("gtid", Schema::string().optional()),
+            ("file", Schema::string()),
+            ("pos", Schema::int64()),
+            ("row", Schema::int32()),
+        ],
+    )
 }
 
 /// How a column is declared, as `information_schema` or a DDL statement says: what the

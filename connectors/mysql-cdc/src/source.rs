@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode, TopicNaming};
+use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming};
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
@@ -574,21 +574,18 @@ impl MySqlCdcTask {
         snapshot: &str,
         row: i32,
     ) -> Result<Struct> {
-        let values = vec![
-            Value::from(env!("CARGO_PKG_VERSION")),
-            Value::from("mysql"),
-            Value::from(self.config.topics.topic_prefix.as_str()),
-            Value::Int64(ts_ms),
-            Value::from(snapshot),
-            Value::from(database),
-            table.map_or(Value::Null, Value::from),
-            Value::Int64(i64::from(server_id)),
-            gtid.map_or(Value::Null, Value::from),
-            Value::from(position.file.as_str()),
-            Value::Int64(position.pos as i64),
-            Value::Int32(row),
-        ];
-        Ok(Struct::from_values(self.source_schema.clone(), values)?)
+        let head = SourceHead { connector: "mysql", name: &self.config.topics.topic_prefix, ts_ms, snapshot, db: database };
+        head.block(
+            &self.source_schema,
+            [
+                table.map_or(Value::Null, Value::from),
+                Value::Int64(i64::from(server_id)),
+                gtid.map_or(Value::Null, Value::from),
+                Value::from(position.file.as_str()),
+                Value::Int64(position.pos as i64),
+                Value::Int32(row),
+            ],
+        )
     }
 }
 

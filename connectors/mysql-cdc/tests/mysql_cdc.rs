@@ -1,7 +1,6 @@
 //! mysql-cdc-source against the machine's MariaDB with its row-based binlog (`.ci/services`
 //! turns it on). Each test makes its own tables in the `test` database and drops them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, SqlValue};
@@ -11,7 +10,7 @@ use connect_sdk::data::logical::Decimal;
 use connect_sdk::record::SourceRecord;
 use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::SourceCompliance;
-use connect_sdk::testing::{SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SourceHarness, block_on, service_available, skip_unless, unique_name};
 
 /// The build profile, for the measurements' labels.
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
@@ -35,20 +34,8 @@ async fn binlog_available() -> bool {
     let mut connection = connect().await;
     let result = connection.query("SELECT CAST(@@log_bin AS CHAR), CAST(@@binlog_format AS CHAR)", &[]).await.unwrap();
     let row: Vec<Option<String>> = result.rows[0].clone().into_iter().map(SqlValue::into_text).collect();
-    if matches!(row.as_slice(), [Some(on), Some(format)] if (on == "1" || on == "ON") && format == "ROW") {
-        return true;
-    }
-    let reason = format!("MariaDB runs without a row-based binlog ({row:?}); run .ci/services");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{reason}");
-    }
-    eprintln!("skipped: {reason}");
-    false
-}
-
-fn table(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("cdc_{purpose}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    let binlog = matches!(row.as_slice(), [Some(on), Some(format)] if (on == "1" || on == "ON") && format == "ROW");
+    skip_unless(binlog, || format!("MariaDB runs without a row-based binlog ({row:?}); run .ci/services"))
 }
 
 async fn exec(connection: &mut Connection, sql: &str) {
@@ -73,15 +60,9 @@ fn config(table: &str, extra: Json) -> Json {
     config
 }
 
+/// The value at `path` in a record's value, null where there is none.
 fn field<'a>(record: &'a SourceRecord, path: &[&str]) -> &'a Value {
-    let mut value = &record.value;
-    for part in path {
-        value = match value {
-            Value::Struct(s) => s.get(part).unwrap_or(&Value::Null),
-            _ => &Value::Null,
-        };
-    }
-    value
+    record.value.at(path).unwrap_or(&Value::Null)
 }
 
 async fn poll_until(harness: &mut SourceHarness<MySqlCdcSource>, count: usize) -> Vec<SourceRecord> {
@@ -109,7 +90,7 @@ fn snapshot_then_every_insert_update_and_delete_with_before_and_after() {
         if !binlog_available().await {
             return;
         }
-        let t = table("changes");
+        let t = unique_name("cdc_changes");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(32), qty INT UNSIGNED)")).await;
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, 'one', 1), (2, 'two', 2)")).await;
@@ -149,7 +130,7 @@ fn streaming_keeps_the_source_guarantees_across_restarts_inside_transactions() {
         if !binlog_available().await {
             return;
         }
-        let t = table("compliance");
+        let t = unique_name("cdc_compliance");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(32))")).await;
         let (file, pos) = binlog_position(&mut connection).await;
@@ -172,7 +153,7 @@ fn snapshot_and_stream_read_every_type_the_same_way() {
         if !binlog_available().await {
             return;
         }
-        let t = table("types");
+        let t = unique_name("cdc_types");
         let mut connection = connect().await;
         exec(
             &mut connection,
@@ -217,7 +198,7 @@ fn heartbeats_carry_the_position_past_changes_of_tables_not_captured() {
         if !binlog_available().await {
             return;
         }
-        let (t, other) = (table("watched"), table("busy"));
+        let (t, other) = (unique_name("cdc_watched"), unique_name("cdc_busy"));
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY); CREATE TABLE {other} (id INT PRIMARY KEY)")).await;
         let (file, pos) = binlog_position(&mut connection).await;
@@ -272,7 +253,7 @@ fn rows_are_read_with_the_columns_they_were_written_with_however_far_behind_the_
         if !binlog_available().await {
             return;
         }
-        let t = table("history");
+        let t = unique_name("cdc_history");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, a VARCHAR(10))")).await;
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, 'one')")).await;
@@ -355,7 +336,7 @@ fn streaming_throughput() {
             return;
         }
         const ROWS: usize = 20_000;
-        let t = table("throughput");
+        let t = unique_name("cdc_throughput");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(64), price DECIMAL(10,2))")).await;
         let (file, pos) = binlog_position(&mut connection).await;

@@ -1,7 +1,6 @@
 //! nats-source and nats-sink against the machine's NATS server with JetStream (4222). Each
 //! test makes its own streams and deletes them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
@@ -9,19 +8,13 @@ use connect_nats::{NatsSink, NatsSource};
 use connect_sdk::data::Value;
 use connect_sdk::serde_json::json;
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
-use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available, unique_name};
 use futures_util::StreamExt;
 
 const ADDRESS: &str = "127.0.0.1:4222";
 
 fn available() -> bool {
     service_available("NATS", ADDRESS)
-}
-
-/// A name unique to this test run.
-fn unique(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("ct_{purpose}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 async fn jetstream() -> jetstream::Context {
@@ -54,7 +47,7 @@ fn the_sink_publishes_to_jetstream_exactly_once() {
             return;
         }
         let js = jetstream().await;
-        let name = unique("sink");
+        let name = unique_name("ct_sink");
         fresh_stream(&js, &name).await;
         let config = json!({"nats.subject": format!("{name}.${{topic}}")});
         let report = SinkCompliance::new(config).exactly_once().records(40).run::<NatsSink>(async || payloads(&js, &name).await).await;
@@ -70,7 +63,7 @@ fn the_sink_publishes_to_plain_subjects_with_key_and_headers() {
             return;
         }
         let client = async_nats::connect(ADDRESS).await.unwrap();
-        let subject = unique("plain");
+        let subject = unique_name("ct_plain");
         let mut subscription = client.subscribe(format!("{subject}.orders")).await.unwrap();
         client.flush().await.unwrap();
         let config = json!({"topics": "orders", "nats.subject": format!("{subject}.${{topic}}"), "nats.jetstream": false});
@@ -96,7 +89,7 @@ fn a_stream_missing_for_the_sink_names_the_cause() {
         if !available() {
             return;
         }
-        let config = json!({"topics": "t", "nats.subject": format!("{}.nowhere", unique("missing"))});
+        let config = json!({"topics": "t", "nats.subject": format!("{}.nowhere", unique_name("ct_missing"))});
         let mut harness = SinkHarness::<NatsSink>::new(config).await.unwrap();
         harness.send("t", Value::Null, "x").unwrap();
         let err = harness.deliver().await.unwrap_err().to_string();
@@ -111,7 +104,7 @@ fn the_source_keeps_the_source_guarantees() {
             return;
         }
         let js = jetstream().await;
-        let name = unique("source");
+        let name = unique_name("ct_source");
         // Every fresh run reads the same 50 messages from a new stream.
         let reset = async || {
             fresh_stream(&js, &name).await;
@@ -133,7 +126,7 @@ fn the_source_acknowledges_only_what_was_committed() {
             return;
         }
         let js = jetstream().await;
-        let name = unique("acks");
+        let name = unique_name("ct_acks");
         let stream = fresh_stream(&js, &name).await;
         for i in 0..10 {
             let mut headers = async_nats::HeaderMap::new();
@@ -188,7 +181,7 @@ fn throughput() {
         const RECORDS: usize = 50_000;
         let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
         let js = jetstream().await;
-        let name = unique("throughput");
+        let name = unique_name("ct_throughput");
         fresh_stream(&js, &name).await;
         let config = json!({"topics": "t", "nats.subject": format!("{name}.t")});
         let mut sink = SinkHarness::<NatsSink>::new(config).await.unwrap();

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode, TopicNaming};
+use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::config::{ConfigError, ConfigErrors};
@@ -473,19 +473,17 @@ impl PostgresCdcTask {
     }
 
     fn source_info(&self, table: &TableSchema, xid: Option<u32>, lsn: Option<u64>, ts_ms: i64, snapshot: &str) -> Result<Struct> {
-        let values = vec![
-            Value::from(env!("CARGO_PKG_VERSION")),
-            Value::from("postgresql"),
-            Value::from(self.config.topics.topic_prefix.as_str()),
-            Value::Int64(ts_ms),
-            Value::from(snapshot),
-            Value::from(self.endpoint.database.as_str()),
-            Value::from(table.namespace.as_str()),
-            Value::from(table.table.as_str()),
-            xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
-            lsn.map_or(Value::Null, |l| Value::Int64(l as i64)),
-        ];
-        Ok(Struct::from_values(self.source_schema.clone(), values)?)
+        let head =
+            SourceHead { connector: "postgresql", name: &self.config.topics.topic_prefix, ts_ms, snapshot, db: &self.endpoint.database };
+        head.block(
+            &self.source_schema,
+            [
+                Value::from(table.namespace.as_str()),
+                Value::from(table.table.as_str()),
+                xid.map_or(Value::Null, |x| Value::Int64(i64::from(x))),
+                lsn.map_or(Value::Null, |l| Value::Int64(l as i64)),
+            ],
+        )
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a captured table looks like: its columns, their kinds, and the key, row and envelope
 //! schemas of its change records.
 
-use connect_cdc::ChangeSchemas;
+use connect_cdc::{ChangeSchemas, SourceHead};
 use connect_sdk::data::{Schema, Struct, Value};
 use connect_sdk::{Error, Result};
 
@@ -36,18 +36,15 @@ pub struct TableSchema {
 
 /// The schema of the envelope's `source` block (Debezium's PostgreSQL source info).
 pub fn source_schema() -> Schema {
-    Schema::structure()
-        .named("io.debezium.connector.postgresql.Source")
-        .field("version", Schema::string())
-        .field("connector", Schema::string())
-        .field("name", Schema::string())
-        .field("ts_ms", Schema::int64())
-        .field("snapshot", Schema::string().optional())
-        .field("db", Schema::string())
-        .field("schema", Schema::string())
-        .field("table", Schema::string())
-        .field("txId", Schema::int64().optional())
-        .field("lsn", Schema::int64().optional())
+    SourceHead::schema(
+        "io.debezium.connector.postgresql.Source",
+        [
+            ("schema", Schema::string()),
+            ("table", Schema::string()),
+            ("txId", Schema::int64().optional()),
+            ("lsn", Schema::int64().optional()),
+        ],
+    )
 }
 
 impl TableSchema {

@@ -2,7 +2,6 @@
 //! (`.ci/services` turns it on). Each test makes its own tables, slot and publication in the
 //! `test` database and drops them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, SqlValue};
@@ -12,7 +11,7 @@ use connect_sdk::data::logical::Decimal;
 use connect_sdk::record::SourceRecord;
 use connect_sdk::serde_json::{Value as Json, json};
 use connect_sdk::testing::compliance::SourceCompliance;
-use connect_sdk::testing::{SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SourceHarness, block_on, service_available, skip_unless, unique_name};
 
 /// The build profile, for the measurements' labels.
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
@@ -37,21 +36,7 @@ async fn logical_wal_available() -> bool {
         return false;
     }
     let level = text(&mut connect().await, "SELECT current_setting('wal_level')").await;
-    if level.as_deref() == Some("logical") {
-        return true;
-    }
-    let reason = format!("PostgreSQL runs with wal_level={level:?}; run .ci/services");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{reason}");
-    }
-    eprintln!("skipped: {reason}");
-    false
-}
-
-/// A name unique to this test run: a table, and the connector's slot and publication.
-fn unique(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("pgcdc_{purpose}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    skip_unless(level.as_deref() == Some("logical"), || format!("PostgreSQL runs with wal_level={level:?}; run .ci/services"))
 }
 
 async fn exec(connection: &mut Connection, sql: &str) {
@@ -77,15 +62,9 @@ fn config(name: &str, extra: Json) -> Json {
     config
 }
 
+/// The value at `path` in a record's value, null where there is none.
 fn field<'a>(record: &'a SourceRecord, path: &[&str]) -> &'a Value {
-    let mut value = &record.value;
-    for part in path {
-        value = match value {
-            Value::Struct(s) => s.get(part).unwrap_or(&Value::Null),
-            _ => &Value::Null,
-        };
-    }
-    value
+    record.value.at(path).unwrap_or(&Value::Null)
 }
 
 async fn poll_until(harness: &mut SourceHarness<PostgresCdcSource>, count: usize) -> Vec<SourceRecord> {
@@ -103,7 +82,7 @@ fn snapshot_then_every_insert_update_delete_and_truncate_with_before_and_after()
         if !logical_wal_available().await {
             return;
         }
-        let t = unique("changes");
+        let t = unique_name("pgcdc_changes");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name TEXT, qty BIGINT)")).await;
         exec(&mut connection, &format!("INSERT INTO {t} VALUES (1, 'one', 1), (2, 'two', 2)")).await;
@@ -153,7 +132,7 @@ fn streaming_keeps_the_source_guarantees_across_restarts_inside_transactions() {
         if !logical_wal_available().await {
             return;
         }
-        let t = unique("compliance");
+        let t = unique_name("pgcdc_compliance");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name TEXT); CREATE PUBLICATION {t} FOR TABLE {t}")).await;
         // Every fresh run streams the same transactions from a new slot: several rows each, so
@@ -186,7 +165,7 @@ fn snapshot_and_stream_read_every_type_the_same_way() {
         if !logical_wal_available().await {
             return;
         }
-        let t = unique("types");
+        let t = unique_name("pgcdc_types");
         let mut connection = connect().await;
         exec(
             &mut connection,
@@ -260,7 +239,7 @@ fn the_slot_advances_only_to_what_was_committed_and_over_changes_not_captured() 
         if !logical_wal_available().await {
             return;
         }
-        let t = unique("slot");
+        let t = unique_name("pgcdc_slot");
         let other = format!("{t}_other");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY); CREATE TABLE {other} (id INT PRIMARY KEY)")).await;
@@ -304,7 +283,7 @@ fn rows_before_and_after_an_alter_table_keep_their_own_columns() {
         if !logical_wal_available().await {
             return;
         }
-        let t = unique("alter");
+        let t = unique_name("pgcdc_alter");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name TEXT)")).await;
         let mut harness = SourceHarness::<PostgresCdcSource>::new(config(
@@ -353,7 +332,7 @@ fn streaming_throughput() {
             return;
         }
         const ROWS: usize = 20_000;
-        let t = unique("throughput");
+        let t = unique_name("pgcdc_throughput");
         let mut connection = connect().await;
         exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, name TEXT, price NUMERIC(10,2))")).await;
         let config = config(&t, json!({"snapshot.mode": "never", "slot.drop.on.stop": true}));

@@ -1,14 +1,13 @@
 //! rabbitmq-source and rabbitmq-sink against the machine's RabbitMQ (127.0.0.1:5672,
 //! guest/guest). Each test uses its own queues and deletes them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use connect_rabbitmq::{RabbitMqSink, RabbitMqSource};
 use connect_sdk::data::Value;
 use connect_sdk::serde_json::json;
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
-use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available, unique_name};
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
 };
@@ -19,11 +18,6 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 
 const URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-
-fn queue(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("connect-{purpose}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A channel of the test's own, with the queue declared (durable).
 async fn open_channel(queue: &str) -> (Connection, Channel) {
@@ -79,7 +73,7 @@ fn source_keeps_the_source_guarantees() {
         if !service_available("RabbitMQ", "127.0.0.1:5672") {
             return;
         }
-        let q = queue("source-compliance");
+        let q = unique_name("connect_source_compliance");
         let (_connection, channel) = open_channel(&q).await;
         let config = json!({"rabbitmq.uri": URI, "rabbitmq.queue": q, "topic": "migrated", "batch.size": 7, "poll.wait.ms": 50});
         let report = SourceCompliance::new(config)
@@ -100,7 +94,7 @@ fn source_acknowledges_only_what_was_committed() {
         if !service_available("RabbitMQ", "127.0.0.1:5672") {
             return;
         }
-        let q = queue("source-acks");
+        let q = unique_name("connect_source_acks");
         let (_connection, channel) = open_channel(&q).await;
         publish(&channel, &q, (0..20).map(|i| format!("m-{i}"))).await;
         let config =
@@ -130,7 +124,7 @@ fn sink_keeps_the_sink_guarantees() {
         if !service_available("RabbitMQ", "127.0.0.1:5672") {
             return;
         }
-        let q = queue("sink-compliance");
+        let q = unique_name("connect_sink_compliance");
         let (_connection, channel) = open_channel(&q).await;
         let config = json!({"rabbitmq.uri": URI, "rabbitmq.routing.key": q});
         let report = SinkCompliance::new(config).run::<RabbitMqSink>(async || drain(&channel, &q).await).await;
@@ -145,7 +139,7 @@ fn a_missing_queue_is_named_unless_declared() {
         if !service_available("RabbitMQ", "127.0.0.1:5672") {
             return;
         }
-        let q = queue("missing");
+        let q = unique_name("connect_missing");
         let config = json!({"rabbitmq.uri": URI, "rabbitmq.queue": q, "topic": "t"});
         let error = SourceHarness::<RabbitMqSource>::new(config.clone()).await.err().expect("no such queue").to_string();
         assert!(error.contains(&q) && error.contains("rabbitmq.queue.declare"), "{error}");
@@ -166,7 +160,7 @@ fn source_and_sink_throughput() {
             return;
         }
         const MESSAGES: usize = 20_000;
-        let q = queue("throughput");
+        let q = unique_name("connect_throughput");
         let (_connection, channel) = open_channel(&q).await;
         publish(&channel, &q, (0..MESSAGES).map(|i| format!("{i:0>512}"))).await;
         let config = json!({"rabbitmq.uri": URI, "rabbitmq.queue": q, "topic": "t", "batch.size": 1000, "value.converter": "bytes"});
@@ -180,7 +174,7 @@ fn source_and_sink_throughput() {
         let source_rate = read as f64 / started.elapsed().as_secs_f64();
         source.close().await.unwrap();
 
-        let out = queue("throughput-out");
+        let out = unique_name("connect_throughput_out");
         let (_c, out_channel) = open_channel(&out).await;
         let mut sink =
             SinkHarness::<RabbitMqSink>::new(json!({"rabbitmq.uri": URI, "rabbitmq.routing.key": out, "topics": "t"})).await.unwrap();

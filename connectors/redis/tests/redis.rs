@@ -1,7 +1,6 @@
 //! redis-sink and redis-source against the machine's Redis (127.0.0.1:6379). Each test uses
 //! its own keys and streams and deletes them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use connect_redis::{RedisSink, RedisSource};
@@ -9,7 +8,7 @@ use connect_sdk::data::{Schema, Struct, Value};
 use connect_sdk::record::Record;
 use connect_sdk::serde_json::json;
 use connect_sdk::testing::compliance::{SinkCompliance, SourceCompliance};
-use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available};
+use connect_sdk::testing::{SinkHarness, SourceHarness, block_on, service_available, unique_name};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 
@@ -17,11 +16,6 @@ use redis::aio::MultiplexedConnection;
 const PROFILE: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 
 const URI: &str = "redis://127.0.0.1:6379";
-
-fn unique(purpose: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!("connect-{purpose}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 async fn redis() -> MultiplexedConnection {
     redis::Client::open(URI).unwrap().get_multiplexed_async_connection().await.expect("Redis answers")
@@ -54,7 +48,7 @@ fn sink_in_each_mode_keeps_the_sink_guarantees() {
         }
         let mut connection = redis().await;
         // set: the value under the key; read back by key.
-        let prefix = unique("set");
+        let prefix = unique_name("connect_set");
         let config = json!({"redis.uri": URI, "redis.mode": "set", "redis.key.prefix": format!("{prefix}:")});
         let report = SinkCompliance::new(config)
             .record_with(|marker| Record { key: Value::from(marker), ..Record::new("t", marker) })
@@ -72,7 +66,7 @@ fn sink_in_each_mode_keeps_the_sink_guarantees() {
         // Stream entries are not idempotent: exactly once through the stored positions, and
         // not without them.
         for exactly_once in [true, false] {
-            let stream = unique("xadd");
+            let stream = unique_name("connect_xadd");
             let config = json!({"redis.uri": URI, "redis.mode": "xadd", "redis.stream": stream, "exactly.once": exactly_once});
             let entries = async || -> Vec<String> {
                 let entries: redis::Value =
@@ -103,7 +97,7 @@ fn sink_writes_hashes_and_deletes_on_tombstones() {
         if !service_available("Redis", "127.0.0.1:6379") {
             return;
         }
-        let prefix = unique("hset");
+        let prefix = unique_name("connect_hset");
         let config = json!({"redis.uri": URI, "redis.mode": "hset", "redis.key.prefix": format!("{prefix}:"), "topics": "orders",
             "key.converter": "string"});
         let mut harness = SinkHarness::<RedisSink>::new(config).await.unwrap();
@@ -132,7 +126,7 @@ fn source_keeps_the_source_guarantees() {
         if !service_available("Redis", "127.0.0.1:6379") {
             return;
         }
-        let stream = unique("source");
+        let stream = unique_name("connect_source");
         let config = json!({"redis.uri": URI, "redis.stream": stream, "topic": "events", "batch.size": 7, "redis.block.ms": 50});
         let report = SourceCompliance::new(config)
             .records(30)
@@ -153,7 +147,7 @@ fn source_acknowledges_only_what_was_committed_and_rereads_its_pending_entries()
         if !service_available("Redis", "127.0.0.1:6379") {
             return;
         }
-        let stream = unique("acks");
+        let stream = unique_name("connect_acks");
         let mut connection = redis().await;
         add_entries(&mut connection, &stream, 20).await;
         let config = json!({"redis.uri": URI, "redis.stream": stream, "topic": "events", "batch.size": 10, "name": "acks"});
@@ -184,7 +178,7 @@ fn source_and_sink_throughput() {
             return;
         }
         const ENTRIES: usize = 20_000;
-        let stream = unique("throughput");
+        let stream = unique_name("connect_throughput");
         let mut connection = redis().await;
         add_entries(&mut connection, &stream, ENTRIES).await;
         let config = json!({"redis.uri": URI, "redis.stream": stream, "topic": "events", "batch.size": 1000});
@@ -198,7 +192,7 @@ fn source_and_sink_throughput() {
         let source_rate = read as f64 / started.elapsed().as_secs_f64();
         source.close().await.unwrap();
 
-        let prefix = unique("throughput-set");
+        let prefix = unique_name("connect_throughput_set");
         let config = json!({"redis.uri": URI, "redis.mode": "hset", "redis.key.prefix": format!("{prefix}:"), "topics": "orders",
             "key.converter": "string"});
         let mut sink = SinkHarness::<RedisSink>::new(config).await.unwrap();

@@ -119,7 +119,7 @@ impl MqClient {
             .retry_times_when_send_failed(2)
             .build();
         producer.start().await.map_err(mq_error(format!("start producer {group}")))?;
-        Ok(Producer { inner: producer })
+        Ok(Producer { inner: Erased::new(producer) })
     }
 
     /// Starts a consumer in `group` in assign mode: the caller decides which queues it reads
@@ -143,7 +143,7 @@ impl MqClient {
             consumer.set_sub_expression_for_assign(topic, "*").await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
         }
         consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
-        Ok(Consumer { inner: consumer })
+        Ok(Consumer { inner: std::sync::Arc::new(Erased::new(consumer)) })
     }
 
     /// Starts a consumer of `group` subscribed to `topic` whose queues `strategy` allocates
@@ -165,7 +165,7 @@ impl MqClient {
             .map_err(mq_error(format!("build consumer {group}")))?;
         consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
         consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
-        Ok(Consumer { inner: consumer })
+        Ok(Consumer { inner: std::sync::Arc::new(Erased::new(consumer)) })
     }
 
     /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
@@ -309,7 +309,7 @@ async fn master_of(admin: &mut DefaultMQAdminExt, topic: &str, broker_name: Opti
 
 /// Sends batches to one topic at a time.
 pub struct Producer {
-    inner: DefaultMQProducer,
+    inner: Erased<DefaultMQProducer>,
 }
 
 impl Producer {
@@ -391,7 +391,7 @@ impl Producer {
 /// Pulls records and commits offsets explicitly (a clone is the same consumer).
 #[derive(Clone)]
 pub struct Consumer {
-    inner: DefaultLitePullConsumer,
+    inner: std::sync::Arc<Erased<DefaultLitePullConsumer>>,
 }
 
 impl Consumer {
@@ -463,6 +463,35 @@ impl Consumer {
     /// Stops the consumer.
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
+    }
+}
+
+/// A client object behind `dyn Any + Send + Sync`: rustc proves it `Send` and `Sync` once,
+/// in [`Erased::new`], instead of through its hundred nested types (the client instance, its
+/// consumer tables, their locks) in every future of every crate that holds one; in an
+/// embedding application that proof overflowed the recursion limit (E0275).
+struct Erased<T> {
+    value: Box<dyn std::any::Any + Send + Sync>,
+    of: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Send + Sync + 'static> Erased<T> {
+    fn new(value: T) -> Erased<T> {
+        Erased { value: Box::new(value), of: std::marker::PhantomData }
+    }
+}
+
+impl<T: 'static> std::ops::Deref for Erased<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.value.downcast_ref().expect("Erased::new stores a T")
+    }
+}
+
+impl<T: 'static> std::ops::DerefMut for Erased<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.value.downcast_mut().expect("Erased::new stores a T")
     }
 }
 

@@ -20,7 +20,7 @@ use crate::cluster::membership::Membership;
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
-use crate::mq::MqClient;
+use crate::mq::{MqClient, Producer};
 use crate::schema_registry::{SchemaRegistry, first_write_wins};
 use crate::secrets::ConfigProviders;
 use crate::state::configs::{self, Configs};
@@ -244,16 +244,7 @@ impl WorkerBuilder {
     /// Starts the worker: the embedded broker if asked for, the RocketMQ client, the state
     /// logs (replayed), the cluster membership, and the herder, which starts the connectors.
     pub async fn build(self) -> Result<Worker, WorkerError> {
-        self.registry.check()?;
-        if let Some(cluster) = &self.cluster {
-            cluster.check()?;
-        }
-        let id = self.worker_id.clone().unwrap_or_else(|| format!("{}:{}", super::hostname(), std::process::id()));
-        if id.is_empty() || id.contains(['@', ' ', '/']) {
-            return Err(WorkerError::InvalidSetting(format!(
-                "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
-            )));
-        }
+        let id = self.checked()?;
         let memory = self.memory_limit.map(MemoryBudget::new).transpose().map_err(|e| WorkerError::InvalidSetting(e.to_string()))?;
         let allowed_paths = self.checked_allowed_paths()?;
         let (embedded, namesrv_addr) = match &self.broker {
@@ -273,79 +264,17 @@ impl WorkerBuilder {
         let producer = Arc::new(mq.producer(&format!("connect-worker-{instance}")).await?);
         tracing::info!(namesrv = %namesrv_addr, worker = %id, cluster = ?self.cluster.as_ref().map(|c| &c.name), "worker connected to RocketMQ");
 
+        let state = match &self.cluster {
+            None => self.standalone_state()?,
+            Some(cluster) => open_cluster_state(mq.clone(), producer.clone(), cluster.clone(), id.clone()).await?,
+        };
+        let (membership, lease) = state.membership.map_or((None, None), |(membership, lease)| (Some(membership), Some(lease)));
+        let members = membership.as_ref().map_or_else(|| watch::channel(vec![id.clone()]).1, Membership::members);
         let calls = crate::watchdog::Calls::default();
         calls.watch();
-        let (configs, offsets, statuses, schemas, membership) = match &self.cluster {
-            None => {
-                let configs = StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?;
-                let offsets = StateLog::file("offsets", &self.data_dir.join("offsets.json"))?;
-                let schemas = SchemaRegistry::new(StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?);
-                (configs, offsets, StateLog::memory_with("statuses", statuses::fenced), schemas, None)
-            }
-            Some(cluster) => {
-                let reader_group = format!("{}-readers", cluster.name);
-                let mut logs = Vec::new();
-                for (name, topic, merge) in [
-                    ("configs", &cluster.config_topic, configs::expected_revision as Merge),
-                    ("offsets", &cluster.offset_topic, last_write_wins),
-                    ("statuses", &cluster.status_topic, statuses::fenced),
-                ] {
-                    let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
-                    logs.push(StateLog::open_topic(&mq, producer.clone(), config).await?);
-                }
-                let (statuses, offsets, configs) = (logs.pop(), logs.pop(), logs.pop());
-                let (Some(configs), Some(offsets), Some(statuses)) = (configs, offsets, statuses) else {
-                    unreachable!("three logs were opened above")
-                };
-                // The registry's topic is read from its first use on: its reader is a RocketMQ
-                // consumer, some 50 MB of client buffers a worker without schemas need not hold.
-                let (log_mq, log_producer, topic, group, policy) =
-                    (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.clone(), cluster.snapshots);
-                let schemas = SchemaRegistry::opened_on_first_use(Arc::new(move || {
-                    let (mq, producer, topic, group) = (log_mq.clone(), log_producer.clone(), topic.clone(), group.clone());
-                    Box::pin(async move {
-                        let config =
-                            TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
-                        StateLog::open_topic(&mq, producer, config).await
-                    })
-                }));
-                let group = format!("{}-members", cluster.name);
-                let lease = Lease::new(cluster.takeover_delay);
-                let membership =
-                    Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
-                (configs, offsets, statuses, schemas, Some((membership, lease)))
-            }
-        };
-        let (membership, lease) = match membership {
-            Some((membership, lease)) => (Some(membership), Some(lease)),
-            None => (None, None),
-        };
-        let members = match &membership {
-            Some(membership) => membership.members(),
-            None => watch::channel(vec![id.clone()]).1,
-        };
-        let metrics = Arc::new(Metrics::default());
-        let watched = calls.clone();
-        metrics.gauge(
-            "connect_worker_stuck_calls_total",
-            "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
-            move || watched.stuck_total() as f64,
-        );
-        if let Some(budget) = &memory {
-            let (counted, limit) = (budget.clone(), budget.limit());
-            metrics.gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || {
-                crate::memory::heap_bytes() as f64
-            });
-            metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
-            metrics.gauge(
-                "connect_worker_memory_budget_failed_tasks_total",
-                "Tasks failed because they held the most heap when the worker neared its --memory-limit.",
-                move || counted.failed_total() as f64,
-            );
-        }
-        let configs = Configs::new(configs);
-        let offsets = SourceOffsets::new(offsets);
-        let statuses = Statuses::new(statuses);
+        let metrics = worker_metrics(&calls, memory.as_ref());
+        let (configs, offsets, statuses, schemas) =
+            (Configs::new(state.configs), SourceOffsets::new(state.offsets), Statuses::new(state.statuses), state.schemas);
         let launcher = Arc::new(
             Launcher::new(self.registry, self.converters, self.settings, mq.clone(), producer, offsets.clone(), metrics.clone())
                 .with_lease(lease.clone())
@@ -356,9 +285,9 @@ impl WorkerBuilder {
                         .flat_map(|c| [c.config_topic.clone(), c.offset_topic.clone(), c.status_topic.clone(), c.schema_topic.clone()]),
                 ))
                 .with_config_providers(self.config_providers)
-                .with_calls(calls.clone())
-                .with_memory(memory.clone())
-                .with_schema_registry_url(self.schema_registry_url.clone()),
+                .with_calls(calls)
+                .with_memory(memory)
+                .with_schema_registry_url(self.schema_registry_url),
         );
         let settings = HerderSettings {
             id: id.clone(),
@@ -372,27 +301,144 @@ impl WorkerBuilder {
         };
         let herder = Herder::new(settings, configs.clone(), statuses.clone(), offsets.log().clone(), members.clone(), launcher.clone());
         register_gauges(&metrics, &herder, &members, [configs.log().clone(), offsets.log().clone(), statuses.log().clone()]);
-        let worker = Worker {
-            inner: Arc::new(WorkerInner {
-                id,
-                namesrv_addr,
-                cluster: self.cluster,
-                configs,
-                offsets,
-                statuses,
-                herder,
-                launcher,
-                membership,
-                members,
-                schemas,
-                mq,
-                metrics,
-                embedded: Mutex::new(embedded),
-                config_writes: tokio::sync::Mutex::new(()),
-            }),
+        let inner = WorkerInner {
+            id,
+            namesrv_addr,
+            cluster: self.cluster,
+            configs,
+            offsets,
+            statuses,
+            herder,
+            launcher,
+            membership,
+            members,
+            schemas,
+            mq,
+            metrics,
+            embedded: Mutex::new(embedded),
+            config_writes: tokio::sync::Mutex::new(()),
         };
+        let worker = Worker { inner: Arc::new(inner) };
         worker.inner.herder.start().await;
         Ok(worker)
+    }
+}
+
+/// The logs a worker keeps its state in, replayed, and in a cluster its membership.
+struct StateLogs {
+    configs: StateLog,
+    offsets: StateLog,
+    statuses: StateLog,
+    schemas: SchemaRegistry,
+    membership: Option<(Membership, Arc<Lease>)>,
+}
+
+/// A cluster's state topics replayed and its membership joined, on a task of its own: the
+/// future of [`WorkerBuilder::build`] then holds the task's handle only. Awaited inline, the
+/// RocketMQ push consumer's types nest so deep that proving an embedding application's future
+/// `Send` overflows rustc's recursion limit (E0275).
+async fn open_cluster_state(mq: MqClient, producer: Arc<Producer>, cluster: ClusterSettings, id: String) -> Result<StateLogs, WorkerError> {
+    let mut opening = AbortOnDrop(tokio::spawn(async move {
+        let reader_group = format!("{}-readers", cluster.name);
+        let mut logs = Vec::new();
+        for (name, topic, merge) in [
+            ("configs", &cluster.config_topic, configs::expected_revision as Merge),
+            ("offsets", &cluster.offset_topic, last_write_wins),
+            ("statuses", &cluster.status_topic, statuses::fenced),
+        ] {
+            let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
+            logs.push(StateLog::open_topic(&mq, producer.clone(), config).await?);
+        }
+        let (Some(statuses), Some(offsets), Some(configs)) = (logs.pop(), logs.pop(), logs.pop()) else {
+            unreachable!("three logs were opened above")
+        };
+        let schemas = schemas_on_first_use(&mq, &producer, &cluster, &reader_group);
+        let lease = Lease::new(cluster.takeover_delay);
+        let group = format!("{}-members", cluster.name);
+        let membership =
+            Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
+        Ok(StateLogs { configs, offsets, statuses, schemas, membership: Some((membership, lease)) })
+    }));
+    match (&mut opening.0).await {
+        Ok(state) => state,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(WorkerError::InvalidSetting(format!("the worker stopped while it opened the cluster's state: {e}"))),
+    }
+}
+
+/// The schema registry of a cluster, its topic read from its first use on: its reader is a
+/// RocketMQ consumer, some 50 MB of client buffers a worker without schemas need not hold.
+fn schemas_on_first_use(mq: &MqClient, producer: &Arc<Producer>, cluster: &ClusterSettings, reader_group: &str) -> SchemaRegistry {
+    let (mq, producer, topic, group, policy) =
+        (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.to_owned(), cluster.snapshots);
+    SchemaRegistry::opened_on_first_use(Arc::new(move || {
+        let (mq, producer, topic, group) = (mq.clone(), producer.clone(), topic.clone(), group.clone());
+        Box::pin(async move {
+            let config = TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
+            StateLog::open_topic(&mq, producer, config).await
+        })
+    }))
+}
+
+/// A task aborted when its handle is dropped (a dropped [`WorkerBuilder::build`] leaves no
+/// half-opened state behind).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The worker's gauges of stuck calls and of its memory budget.
+fn worker_metrics(calls: &crate::watchdog::Calls, memory: Option<&MemoryBudget>) -> Arc<Metrics> {
+    let metrics = Arc::new(Metrics::default());
+    let watched = calls.clone();
+    metrics.gauge(
+        "connect_worker_stuck_calls_total",
+        "Calls into connector code found running longer than 10 s (named in their task's status while they run).",
+        move || watched.stuck_total() as f64,
+    );
+    if let Some(budget) = memory {
+        let (counted, limit) = (budget.clone(), budget.limit());
+        metrics
+            .gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || crate::memory::heap_bytes() as f64);
+        metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
+        metrics.gauge(
+            "connect_worker_memory_budget_failed_tasks_total",
+            "Tasks failed because they held the most heap when the worker neared its --memory-limit.",
+            move || counted.failed_total() as f64,
+        );
+    }
+    metrics
+}
+
+impl WorkerBuilder {
+    /// The plugins and the cluster's settings checked, and the worker's id (the host and
+    /// process id by default).
+    fn checked(&self) -> Result<String, WorkerError> {
+        self.registry.check()?;
+        if let Some(cluster) = &self.cluster {
+            cluster.check()?;
+        }
+        let id = self.worker_id.clone().unwrap_or_else(|| format!("{}:{}", super::hostname(), std::process::id()));
+        if id.is_empty() || id.contains(['@', ' ', '/']) {
+            return Err(WorkerError::InvalidSetting(format!(
+                "worker id \"{id}\" is invalid: it must be non-empty, without '@', '/' or spaces"
+            )));
+        }
+        Ok(id)
+    }
+
+    /// A standalone worker's state: files in the data directory (statuses in memory).
+    fn standalone_state(&self) -> Result<StateLogs, WorkerError> {
+        Ok(StateLogs {
+            configs: StateLog::file_with("configs", &self.data_dir.join("connectors.json"), configs::expected_revision)?,
+            offsets: StateLog::file("offsets", &self.data_dir.join("offsets.json"))?,
+            statuses: StateLog::memory_with("statuses", statuses::fenced),
+            schemas: SchemaRegistry::new(StateLog::file_with("schemas", &self.data_dir.join("schemas.json"), first_write_wins)?),
+            membership: None,
+        })
     }
 }
 
