@@ -91,6 +91,30 @@ impl<const DEFAULT: usize> Default for BatchSize<DEFAULT> {
     }
 }
 
+/// `poll.wait.ms`: how long a source's poll waits for messages before it returns what it has
+/// (the runtime polls again at once after a non-empty poll, and after a short pause after an
+/// empty one); `DEFAULT_MS` is the connector's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PollWait<const DEFAULT_MS: u64> {
+    /// Milliseconds a poll waits for messages.
+    #[serde(default = "u64_default::<DEFAULT_MS>")]
+    #[schemars(range(max = 3_600_000))]
+    pub poll_wait_ms: u64,
+}
+
+impl<const DEFAULT_MS: u64> PollWait<DEFAULT_MS> {
+    /// The wait.
+    pub fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.poll_wait_ms)
+    }
+}
+
+impl<const DEFAULT_MS: u64> Default for PollWait<DEFAULT_MS> {
+    fn default() -> Self {
+        PollWait { poll_wait_ms: DEFAULT_MS }
+    }
+}
+
 /// `max.retries` and `retry.backoff.ms`: how often a failed request is tried again, waiting
 /// twice as long each time; `RETRIES` and `BACKOFF_MS` are the connector's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

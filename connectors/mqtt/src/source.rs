@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::ConfigErrors;
-use connect_sdk::config::groups::BatchSize;
+use connect_sdk::config::groups::{BatchSize, PollWait};
 use connect_sdk::prelude::*;
 use connect_sdk::tokio::sync::mpsc;
 use connect_sdk::tokio::task::JoinHandle;
@@ -54,10 +54,9 @@ pub struct MqttSource {
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
-    /// Milliseconds a poll waits for messages.
-    #[serde(default = "default_wait_ms")]
-    #[schemars(range(max = 3_600_000))]
-    pub poll_wait_ms: u64,
+    /// `poll.wait.ms`.
+    #[serde(flatten)]
+    pub poll_wait: PollWait<200>,
 }
 
 /// The local broker.
@@ -69,9 +68,6 @@ pub(crate) fn default_qos() -> u8 {
 }
 pub(crate) fn default_keep_alive() -> u64 {
     30
-}
-fn default_wait_ms() -> u64 {
-    200
 }
 
 /// The QoS of `n` (checked by validation).
@@ -143,7 +139,7 @@ impl SourceTask for MqttSourceTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
-        let deadline = Instant::now() + Duration::from_millis(self.config.poll_wait_ms);
+        let deadline = Instant::now() + self.config.poll_wait.duration();
         let mut records = Vec::new();
         while records.len() < self.config.batch.batch_size {
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };

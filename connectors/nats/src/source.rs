@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer};
 use connect_sdk::config::ConfigErrors;
-use connect_sdk::config::groups::BatchSize;
+use connect_sdk::config::groups::{BatchSize, PollWait};
 use connect_sdk::prelude::*;
 use futures_util::StreamExt;
 
@@ -40,19 +40,15 @@ pub struct NatsSource {
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
-    /// Milliseconds a poll waits for messages.
-    #[serde(default = "default_wait_ms")]
-    #[schemars(range(max = 3_600_000))]
-    pub poll_wait_ms: u64,
+    /// `poll.wait.ms`.
+    #[serde(flatten)]
+    pub poll_wait: PollWait<500>,
     /// Messages delivered and not yet acknowledged at most (the consumer's `max_ack_pending`).
     #[serde(default = "default_ack_pending")]
     #[schemars(range(min = 2, max = 1_000_000))]
     pub nats_max_ack_pending: i64,
 }
 
-fn default_wait_ms() -> u64 {
-    500
-}
 fn default_ack_pending() -> i64 {
     20_000
 }
@@ -140,7 +136,7 @@ impl SourceTask for NatsSourceTask {
             .consumer
             .fetch()
             .max_messages(self.config.batch.batch_size)
-            .expires(Duration::from_millis(self.config.poll_wait_ms.max(10)))
+            .expires(self.config.poll_wait.duration().max(Duration::from_millis(10)))
             .messages()
             .await
             .map_err(|e| Error::retriable(format!("cannot fetch from stream {}: {e}", self.config.nats_stream)))?;

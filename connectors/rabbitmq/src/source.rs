@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use connect_sdk::config::ConfigErrors;
-use connect_sdk::config::groups::BatchSize;
+use connect_sdk::config::groups::{BatchSize, PollWait};
 use connect_sdk::prelude::*;
 use futures_util::StreamExt;
 use futures_util::stream::SelectAll;
@@ -41,10 +41,9 @@ pub struct RabbitMqSource {
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
-    /// Milliseconds a poll waits for messages.
-    #[serde(default = "default_wait_ms")]
-    #[schemars(range(max = 3_600_000))]
-    pub poll_wait_ms: u64,
+    /// `poll.wait.ms`.
+    #[serde(flatten)]
+    pub poll_wait: PollWait<200>,
 }
 
 /// The default broker URI (the local broker, default vhost, guest user).
@@ -53,9 +52,6 @@ pub(crate) fn default_uri() -> String {
 }
 fn default_prefetch() -> u16 {
     1_000
-}
-fn default_wait_ms() -> u64 {
-    200
 }
 
 impl RabbitMqSource {
@@ -149,7 +145,7 @@ impl SourceTask for RabbitMqSourceTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
-        let deadline = Instant::now() + Duration::from_millis(self.config.poll_wait_ms);
+        let deadline = Instant::now() + self.config.poll_wait.duration();
         let mut records = Vec::new();
         while records.len() < self.config.batch.batch_size {
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };

@@ -316,3 +316,5 @@ async fn a_failed_task_restarts_by_itself_with_backoff_until_its_attempts_are_us
     // Its other tasks never failed.
     assert_eq!(cluster.statuses.get(&Unit::task("always-fails", 1)).map(|(s, _)| s.state), Some(State::Running));
 }
+
+mod scale;
