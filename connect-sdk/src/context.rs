@@ -90,6 +90,7 @@ struct SinkTaskState {
 pub struct SinkContext {
     connector: Arc<str>,
     task_id: u32,
+    fencing_token: Option<u64>,
     state: Arc<SinkTaskState>,
     reporter: Option<Arc<dyn ErrantRecordReporter>>,
 }
@@ -98,7 +99,24 @@ impl SinkContext {
     /// A context for task `task_id` of `connector`; `reporter` is `None` when no dead-letter
     /// topic or error tolerance is configured.
     pub fn new(connector: &str, task_id: u32, reporter: Option<Arc<dyn ErrantRecordReporter>>) -> SinkContext {
-        SinkContext { connector: connector.into(), task_id, state: Arc::default(), reporter }
+        SinkContext { connector: connector.into(), task_id, fencing_token: None, state: Arc::default(), reporter }
+    }
+
+    /// Runtime side: this run of the task holds `token` (see [`fencing_token`](Self::fencing_token)).
+    pub fn with_fencing_token(mut self, token: u64) -> SinkContext {
+        self.fencing_token = Some(token);
+        self
+    }
+
+    /// In a cluster, a number that grows each time any worker starts this task (`None` on a
+    /// standalone worker and in tests, where no other worker can). A sink that keeps state
+    /// outside RocketMQ (a positions file, a table of offsets) stores its token with that
+    /// state and refuses to replace state stored under a larger one: a task whose worker hung
+    /// and was replaced then cannot undo its successor's work when it wakes up. (The runtime
+    /// fences its own writes, and every call into the task, itself; this covers what a task
+    /// does on threads of its own.)
+    pub fn fencing_token(&self) -> Option<u64> {
+        self.fencing_token
     }
 
     /// The connector's name.

@@ -146,6 +146,66 @@ async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost()
     broker.shutdown().await;
 }
 
+/// A worker that hangs (SIGSTOP) keeps its connections, so the broker keeps listing it; its
+/// heartbeats stop, and the others take its units over while it is still stopped. Resumed a
+/// minute later, it finds its lease lapsed and writes nothing for the units it lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_worker_is_replaced_while_it_hangs_and_writes_nothing_once_it_resumes() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-hung").await;
+    let dir = broker.dir.clone();
+    let workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("hung", &broker.namesrv(), &dir)).collect();
+    const TASKS: u64 = 6;
+    const PER_TASK: u64 = 20_000;
+    let output = dir.join("sequence.txt");
+    create_sequence(&workers, &output, TASKS, PER_TASK);
+    let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert!(wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), 6, &all_refs)).await, "{}", workers[0].log_tail());
+    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
+
+    // Hang the worker that runs the sink.
+    let sink_owner = task_owners(&workers[0], "sequence-sink")[&0].1.clone();
+    let victim = workers.iter().position(|w| w.id == sink_owner).expect("the sink runs on a worker");
+    let held = task_owners(&workers[0], "sequence").values().filter(|(_, w)| *w == sink_owner).count();
+    workers[victim].pause();
+    let paused = Instant::now();
+    let survivors: Vec<&WorkerProcess> = workers.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, w)| w).collect();
+    let survivor_ids = ids(&survivors);
+    let survivor_refs: Vec<&str> = survivor_ids.iter().map(String::as_str).collect();
+    let taken_over = time_until(Duration::from_secs(55), Duration::from_millis(20), || {
+        all_running_on(&task_owners(survivors[0], "sequence"), 6, &survivor_refs)
+            && all_running_on(&task_owners(survivors[0], "sequence-sink"), 1, &survivor_refs)
+    })
+    .await;
+    assert!(
+        taken_over.is_some(),
+        "the hung worker's units did not move while it hung: {:?} {:?}\n{}",
+        task_owners(survivors[0], "sequence"),
+        task_owners(survivors[0], "sequence-sink"),
+        survivors[0].log_tail()
+    );
+    tokio::time::sleep(Duration::from_secs(60).saturating_sub(paused.elapsed())).await;
+    workers[victim].resume();
+
+    let complete = || sequence_gaps(&output, TASKS, PER_TASK).0 == 0;
+    let arrived = wait_until(Duration::from_secs(240), complete).await;
+    assert!(arrived, "{}", verdict(survivors[0], &output, TASKS, PER_TASK));
+    fixture::settled(Duration::from_secs(60), Duration::from_secs(2), async || fixture::lines(&output).len()).await;
+    let (missing, duplicates) = sequence_gaps(&output, TASKS, PER_TASK);
+    let fenced = metric(&workers[victim], "connect_worker_fenced_units_total ");
+    println!(
+        "MEASURED hung worker: its {held} source tasks and the sink ran on the survivors {:?} after SIGSTOP (it stayed stopped 60 s); \
+         {fenced} of its units fenced after SIGCONT; {} records: {missing} lost, {duplicates} duplicated",
+        taken_over.unwrap(),
+        TASKS * PER_TASK
+    );
+    assert_eq!((missing, duplicates), (0, 0), "a hung worker neither loses nor repeats a record");
+    assert!(fenced >= 1.0, "the resumed worker counts the units it lost as fenced ({fenced})");
+    drop(workers);
+    broker.shutdown().await;
+}
+
 /// Five `kill -9`s of a random worker at seeded random moments, each replaced by a new one:
 /// the datagen → file-sink pipeline neither loses nor repeats a record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

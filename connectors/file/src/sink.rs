@@ -12,7 +12,9 @@ use connect_sdk::serde_json;
 /// the file's length and the queue positions it holds beside it (`<file>.positions`, replaced
 /// atomically); a task opened after a crash cuts the file back to that length and resumes
 /// from those positions, so lines written after the last sync are written again once, never
-/// twice. A reader tailing the file may see such lines before they are cut. The syncs run on
+/// twice. In a cluster the positions carry the task's fencing token: a task whose worker hung
+/// and was replaced cannot store positions over its successor's when it wakes up. A reader
+/// tailing the file may see such lines before they are cut. The syncs run on
 /// a thread of the task's own, one at a time, while the task writes on: `flush` starts one
 /// (or leaves its offsets to the next while one runs), and the offsets committed to the
 /// broker are those of the last completed sync (`committable_offsets`).
@@ -55,18 +57,24 @@ struct Stored {
     length: u64,
     /// Per queue, the next record to write.
     offsets: Vec<(QueueId, i64)>,
+    /// The fencing token of the task run that stored them (cluster workers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<u64>,
 }
 
 /// `<file>.positions`: written to a temporary file, synced and renamed over the old one, so a
 /// crash leaves either the old or the new positions, both consistent with the synced file.
+/// Replaced under a lock (`<file>.positions.lock`), and never over positions a later run of
+/// the task stored (a larger fencing token).
 struct PositionsFile {
     path: PathBuf,
     stored: Stored,
+    token: Option<u64>,
 }
 
 impl PositionsFile {
-    fn beside(file: &str) -> PositionsFile {
-        PositionsFile { path: PathBuf::from(format!("{file}.positions")), stored: Stored::default() }
+    fn beside(file: &str, token: Option<u64>) -> PositionsFile {
+        PositionsFile { path: PathBuf::from(format!("{file}.positions")), stored: Stored::default(), token }
     }
 
     /// Reads the stored positions, if any.
@@ -89,13 +97,41 @@ impl PositionsFile {
     }
 
     fn store(&mut self, length: u64, offsets: &QueueOffsets) -> Result<()> {
+        let lock_path = self.path.with_extension("positions.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|lock| lock.lock().map(|()| lock))
+            .map_err(|e| Error::with_source(format!("cannot lock {}", lock_path.display()), e))?;
+        self.check_not_replaced()?;
         let mut merged: QueueOffsets = self.stored.offsets.drain(..).collect();
         merged.extend(offsets.iter().map(|(queue, offset)| (queue.clone(), *offset)));
-        self.stored = Stored { length, offsets: merged.into_iter().collect() };
+        self.stored = Stored { length, offsets: merged.into_iter().collect(), token: self.token };
         let text = serde_json::to_vec(&self.stored).map_err(Error::other)?;
         let temporary = self.path.with_extension("positions.tmp");
         write_synced(&temporary, &text).map_err(|e| Error::with_source(format!("cannot write {}", temporary.display()), e))?;
-        std::fs::rename(&temporary, &self.path).map_err(|e| Error::with_source(format!("cannot replace {}", self.path.display()), e))
+        let replaced =
+            std::fs::rename(&temporary, &self.path).map_err(|e| Error::with_source(format!("cannot replace {}", self.path.display()), e));
+        drop(lock);
+        replaced
+    }
+
+    /// Fails when a later run of the task (a larger fencing token) stored the positions on disk.
+    fn check_not_replaced(&self) -> Result<()> {
+        let Some(mine) = self.token else { return Ok(()) };
+        let on_disk = match std::fs::read(&self.path) {
+            Ok(text) => serde_json::from_slice::<Stored>(&text).ok().and_then(|stored| stored.token),
+            Err(_) => None,
+        };
+        match on_disk {
+            Some(theirs) if theirs > mine => Err(Error::other(format!(
+                "fenced: {} was stored by a later run of this task (fencing token {theirs} > {mine}): this task was replaced while it could not run, and stores nothing (if the cluster's status topic was recreated, delete the file)",
+                self.path.display()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn offsets(&self) -> QueueOffsets {
@@ -227,7 +263,7 @@ impl SinkTask for FileSinkTask {
             .await;
         let metadata = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {}", config.file), e))?;
         let syncer = if metadata.is_file() {
-            let positions = resume(&config.file, &file, metadata.len())?;
+            let positions = resume(&config.file, &file, metadata.len(), ctx.fencing_token())?;
             let handle = file.try_clone().map_err(|e| Error::with_source(format!("cannot sync {}", config.file), e))?;
             Some(Syncer::start(&config.file, handle, positions)?)
         } else {
@@ -287,8 +323,8 @@ impl SinkTask for FileSinkTask {
 
 /// Reads the positions stored beside `path` and cuts the file back to the length they were
 /// stored with: what lies beyond was written after the last flush and is delivered again.
-fn resume(path: &str, file: &std::fs::File, length: u64) -> Result<PositionsFile> {
-    let mut positions = PositionsFile::beside(path);
+fn resume(path: &str, file: &std::fs::File, length: u64, token: Option<u64>) -> Result<PositionsFile> {
+    let mut positions = PositionsFile::beside(path, token);
     let Some(stored) = positions.load()? else { return Ok(positions) };
     if length < stored.length {
         // The file was cut or replaced by someone else: its positions no longer describe it.
@@ -308,4 +344,29 @@ fn resume(path: &str, file: &std::fs::File, length: u64) -> Result<PositionsFile
         file.set_len(stored.length).map_err(|e| Error::with_source(format!("cannot cut {} back to {} bytes", path, stored.length), e))?;
     }
     Ok(positions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_run_cannot_store_positions_over_its_successors() {
+        let dir = std::env::temp_dir().join(format!("connect-file-sink-fencing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out.txt").display().to_string();
+        let queue = QueueId { topic: "t".into(), broker_name: "b".into(), queue_id: 0 };
+        let offsets = |offset: i64| QueueOffsets::from([(queue.clone(), offset)]);
+
+        let mut old = PositionsFile::beside(&file, Some(3));
+        old.store(10, &offsets(1)).unwrap();
+        let mut new = PositionsFile::beside(&file, Some(7));
+        new.store(20, &offsets(2)).unwrap();
+        let error = old.store(15, &offsets(9)).unwrap_err().to_string();
+        assert!(error.contains("fenced") && error.contains("token 7 > 3"), "{error}");
+        let mut reread = PositionsFile::beside(&file, Some(7));
+        assert_eq!(reread.load().unwrap().map(|s| (s.length, s.token)), Some((20, Some(7))), "the successor's positions stand");
+        assert!(PositionsFile::beside(&file, None).store(30, &offsets(3)).is_ok(), "a standalone worker has no token to compare");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -181,6 +181,13 @@ struct ClusterArgs {
     /// Topic of statuses [default: <cluster-name>-statuses].
     #[arg(long, env = "CONNECT_STATUS_TOPIC")]
     status_topic: Option<String>,
+    /// How often this worker writes its heartbeat to the status topic [default: 1000].
+    #[arg(long, env = "CONNECT_HEARTBEAT_INTERVAL_MS")]
+    heartbeat_interval_ms: Option<u64>,
+    /// How long a worker's heartbeat may stand still (it hangs, or lost the broker) before the
+    /// others count it gone and take its work over 2 s later [default: 8000].
+    #[arg(long, env = "CONNECT_MEMBER_TIMEOUT_MS")]
+    member_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -222,6 +229,8 @@ struct WorkerFile {
     config_topic: Option<String>,
     offset_topic: Option<String>,
     status_topic: Option<String>,
+    heartbeat_interval_ms: Option<u64>,
+    member_timeout_ms: Option<u64>,
 }
 
 /// The `connect-worker` command line: parse arguments, run, return the exit code.
@@ -499,6 +508,14 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     ] {
         if let Some(value) = value {
             *slot = value;
+        }
+    }
+    for (slot, value) in [
+        (&mut settings.heartbeat_interval, args.heartbeat_interval_ms.or(file.heartbeat_interval_ms)),
+        (&mut settings.member_timeout, args.member_timeout_ms.or(file.member_timeout_ms)),
+    ] {
+        if let Some(ms) = value {
+            *slot = std::time::Duration::from_millis(ms);
         }
     }
     let listener = bind(common.rest_addr).await?;

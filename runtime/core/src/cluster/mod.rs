@@ -2,4 +2,5 @@
 
 pub mod assign;
 pub mod lease;
+pub mod liveness;
 pub mod membership;

@@ -152,6 +152,19 @@ impl Statuses {
         out
     }
 
+    /// Changes with every unit's status (a status written or deleted), not with other keys
+    /// of the log (the members' heartbeats): how many units have a status, and the position of
+    /// the latest.
+    pub fn revision(&self) -> (usize, u64) {
+        let mut revision = (0, 0);
+        for prefix in ["connector/", "task/"] {
+            for (_, entry) in self.log.with_prefix(prefix) {
+                revision = (revision.0 + 1, revision.1.max(entry.offset));
+            }
+        }
+        revision
+    }
+
     /// Who owns each unit (released units have no owner).
     pub fn owners(&self) -> BTreeMap<Unit, String> {
         self.all().into_iter().filter(|(_, (s, _))| !s.worker_id.is_empty()).map(|(unit, (s, _))| (unit, s.worker_id)).collect()

@@ -15,7 +15,7 @@ use super::launcher::Launcher;
 use super::{Worker, WorkerError, WorkerInner};
 use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::Lease;
-use crate::cluster::membership::Membership;
+use crate::cluster::membership::{MemberSettings, Membership};
 #[cfg(feature = "embedded")]
 use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
 use crate::memory::MemoryBudget;
@@ -59,6 +59,11 @@ pub struct ClusterSettings {
     /// How long a worker must be missing from the member list before others take its units
     /// over (a worker that just joined is missing from the others' lists for a moment).
     pub takeover_delay: Duration,
+    /// How often each worker writes its heartbeat to the status topic.
+    pub heartbeat_interval: Duration,
+    /// How long a worker's heartbeat may stand still (it hangs, or cannot reach the broker)
+    /// before it is no longer a member; its units move `takeover_delay` later.
+    pub member_timeout: Duration,
     /// When the internal topics get snapshots.
     pub snapshots: SnapshotPolicy,
 }
@@ -74,6 +79,8 @@ impl ClusterSettings {
             schema_topic: format!("{name}-schemas"),
             member_poll_interval: Duration::from_millis(500),
             takeover_delay: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_secs(1),
+            member_timeout: Duration::from_secs(8),
             snapshots: SnapshotPolicy::default(),
         }
     }
@@ -92,6 +99,12 @@ impl ClusterSettings {
                     "{what} \"{value}\" is invalid: use 1 to 120 ASCII letters, digits, '-' or '_'"
                 )));
             }
+        }
+        if self.heartbeat_interval.is_zero() || self.member_timeout < self.heartbeat_interval * 3 {
+            return Err(WorkerError::InvalidSetting(format!(
+                "member timeout {:?} is invalid: it must be at least three heartbeat intervals ({:?}, not zero)",
+                self.member_timeout, self.heartbeat_interval
+            )));
         }
         Ok(())
     }
@@ -354,9 +367,16 @@ async fn open_cluster_state(mq: MqClient, producer: Arc<Producer>, cluster: Clus
         };
         let schemas = schemas_on_first_use(&mq, &producer, &cluster, &reader_group);
         let lease = Lease::new(cluster.takeover_delay);
-        let group = format!("{}-members", cluster.name);
-        let membership =
-            Membership::join(&mq, &group, &cluster.status_topic, &id, cluster.member_poll_interval, Some(lease.clone())).await?;
+        let settings = MemberSettings {
+            group: format!("{}-members", cluster.name),
+            topic: cluster.status_topic.clone(),
+            worker_id: id,
+            poll_interval: cluster.member_poll_interval,
+            heartbeat_interval: cluster.heartbeat_interval,
+            member_timeout: cluster.member_timeout,
+            takeover_delay: cluster.takeover_delay,
+        };
+        let membership = Membership::join(&mq, settings, statuses.clone(), Some(lease.clone())).await?;
         Ok(StateLogs { configs, offsets, statuses, schemas, membership: Some((membership, lease)) })
     }));
     match (&mut opening.0).await {
@@ -465,6 +485,12 @@ fn register_gauges(metrics: &Metrics, herder: &Arc<Herder<Launcher>>, members: &
     metrics.gauge("connect_worker_task_count", "Tasks on this worker.", move || h.unit_counts().1 as f64);
     let m = members.clone();
     metrics.gauge("connect_worker_members", "Workers in this worker's cluster, as it sees them.", move || m.borrow().len() as f64);
+    let h = herder.clone();
+    metrics.gauge(
+        "connect_worker_fenced_units_total",
+        "Units this worker stopped because it was cut off from its cluster (hung, paused or partitioned: its own heartbeat unseen, or its lease lapsed); those another worker took over meanwhile never run here again.",
+        move || h.fenced_count() as f64,
+    );
     let h = herder.clone();
     metrics.gauge(
         "connect_worker_reconcile_passes",

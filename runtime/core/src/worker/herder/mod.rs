@@ -54,8 +54,9 @@ const MAX_PASSES: usize = 4;
 pub(crate) trait Launch: Send + Sync + 'static {
     /// Plans the tasks of `spec`'s connector.
     fn plan(&self, spec: &ConnectorSpec) -> impl Future<Output = Result<TaskPlan<ConfigMap>, Error>> + Send;
-    /// Opens task `id` of `spec` (its task configs exist), ready to run.
-    fn open_task(&self, spec: &ConnectorSpec, id: u32) -> impl Future<Output = Result<Box<dyn TaskRunner>, Error>> + Send;
+    /// Opens task `id` of `spec` (its task configs exist) for its run under claim
+    /// `generation`, ready to run.
+    fn open_task(&self, spec: &ConnectorSpec, id: u32, generation: u64) -> impl Future<Output = Result<Box<dyn TaskRunner>, Error>> + Send;
     /// The connector's `errors.*` keys (automatic restarts of its failed tasks).
     fn errors(&self, _spec: &ConnectorSpec) -> ErrorHandling {
         ErrorHandling::default()
@@ -111,6 +112,9 @@ pub(crate) struct Herder<L> {
     passes: watch::Sender<Option<u64>>,
     /// Reconcile passes made so far (a metric: it grows only when something changes).
     pass_count: AtomicU64,
+    /// Units stopped because this worker was cut off from its cluster (it left its own member
+    /// list, or its lease lapsed).
+    fenced_count: AtomicU64,
     /// Connectors and tasks running here after the last pass.
     counts: [AtomicU64; 2],
     stop: watch::Sender<bool>,
@@ -174,6 +178,7 @@ impl<L: Launch> Herder<L> {
             running: Mutex::default(),
             passes: watch::channel(None).0,
             pass_count: AtomicU64::new(0),
+            fenced_count: AtomicU64::new(0),
             counts: Default::default(),
             stop: watch::channel(false).0,
             task: Mutex::default(),
@@ -229,6 +234,11 @@ impl<L: Launch> Herder<L> {
     /// Reconcile passes made so far.
     pub(crate) fn pass_count(&self) -> u64 {
         self.pass_count.load(Ordering::Relaxed)
+    }
+
+    /// Units stopped so far because this worker was cut off from its cluster.
+    pub(crate) fn fenced_count(&self) -> u64 {
+        self.fenced_count.load(Ordering::Relaxed)
     }
 
     /// (connectors, tasks) running here, as of the last pass.
@@ -291,6 +301,7 @@ impl<L: Launch> Herder<L> {
                 seen = now;
             }
             self.passes.send_replace(Some(seen));
+            let statuses_seen = self.statuses.revision();
             // A channel whose sender is gone (a standalone worker's fixed member list) would
             // answer `changed` at once, forever: it is no longer listened to.
             // A health check is answered without a pass: nothing changed.
@@ -298,7 +309,9 @@ impl<L: Launch> Herder<L> {
                 tokio::select! {
                     _ = stop.changed() => {}
                     _ = configs.changed() => {}
-                    _ = statuses.changed() => {}
+                    // The members' heartbeats change the status log every second or so,
+                    // and change nothing a pass looks at.
+                    _ = statuses.changed() => if self.statuses.revision() == statuses_seen { continue },
                     changed = members.changed(), if members_open => members_open = changed.is_ok(),
                     _ = lapsed(&mut lapses) => {}
                     _ = tokio::time::sleep_until(look_again.unwrap_or_else(Instant::now)), if look_again.is_some() => {}
@@ -324,6 +337,7 @@ impl<L: Launch> Herder<L> {
             return;
         }
         running.lease_epoch = epoch;
+        self.fenced_count.fetch_add(running.units.len() as u64, Ordering::Relaxed);
         tracing::warn!(units = running.units.len(), "the lease lapsed: stopping every unit; those still this worker's start again");
         let stopping: Vec<_> =
             std::mem::take(&mut running.units).into_iter().map(|(unit, stopped)| async move { stopped.stop(&unit).await }).collect();
@@ -346,6 +360,10 @@ impl<L: Launch> Herder<L> {
         self.follow_log_levels(&mut running);
         self.restart_after_lapse(&mut running).await;
         let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
+        if self.settings.cluster && !members.iter().any(|m| m == me) {
+            // Cut off: this worker does not see its own heartbeat, so the others will take over.
+            self.fenced_count.fetch_add(lost.len() as u64, Ordering::Relaxed);
+        }
         let stopping = lost.into_iter().map(|unit| {
             let stopped = running.units.remove(&unit).expect("listed above");
             async move {

@@ -35,7 +35,7 @@ impl Launch for FakeLauncher {
         Ok(TaskPlan::new((0..TASKS).map(|i| json!({"task": i}).as_object().cloned().unwrap_or_default()).collect()))
     }
 
-    async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
+    async fn open_task(&self, spec: &ConnectorSpec, id: u32, _generation: u64) -> Result<Box<dyn TaskRunner>, Error> {
         assert!(!(spec.name == "panics-opening" && id == 1), "a bug in opening task {id}");
         let opened = {
             let mut opens = self.opens.lock().unwrap_or_else(PoisonError::into_inner);

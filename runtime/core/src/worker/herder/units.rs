@@ -286,7 +286,7 @@ impl<L: Launch> Herder<L> {
         });
         let tasks_revision = spec.tasks.as_ref().map_or(0, |t| t.revision);
         let (control, receiver) = watch::channel(spec.target);
-        let join = match isolated(self.launcher.open_task(spec, id)).await {
+        let join = match isolated(self.launcher.open_task(spec, id, generation)).await {
             Ok(runner) => {
                 status.set(if spec.target == TargetState::Paused { State::Paused } else { State::Running });
                 let status = status.clone();

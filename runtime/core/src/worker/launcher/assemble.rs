@@ -51,6 +51,8 @@ pub(crate) struct TaskToOpen<'a> {
     pub(crate) connector: &'a str,
     pub(crate) id: u32,
     pub(crate) count: u32,
+    /// The claim this run of the task holds (its fencing token in a cluster).
+    pub(crate) generation: u64,
     pub(crate) validated: &'a ValidatedConfig,
     pub(crate) config: ConfigMap,
 }
@@ -58,7 +60,7 @@ pub(crate) struct TaskToOpen<'a> {
 impl RunnerAssembly {
     /// Opens the task and assembles the runner its loop is.
     pub(crate) async fn open(&self, task: TaskToOpen<'_>) -> Result<Box<dyn TaskRunner>, Error> {
-        let TaskToOpen { connector, id, count, validated, config } = task;
+        let TaskToOpen { connector, id, count, generation, validated, config } = task;
         let pipeline = self.pipeline(validated, connector, id);
         let producer = self.producer()?;
         let runner: Box<dyn TaskRunner> = match validated.plugin().factory {
@@ -88,7 +90,11 @@ impl RunnerAssembly {
                     (None, Tolerance::All) => Some(Arc::new(LoggingReporter) as Arc<dyn ErrantRecordReporter>),
                     (None, Tolerance::None) => None,
                 };
-                let context = SinkContext::new(connector, id, reporter);
+                let mut context = SinkContext::new(connector, id, reporter);
+                if self.lease.is_some() {
+                    // A cluster's claims are positions in its status topic: they only grow.
+                    context = context.with_fencing_token(generation);
+                }
                 let topics = validated
                     .common()
                     .topic_selection()

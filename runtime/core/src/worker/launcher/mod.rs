@@ -191,13 +191,13 @@ impl Launch for Launcher {
         Ok(TaskPlan { tasks, replan_after: plan.replan_after })
     }
 
-    async fn open_task(&self, spec: &ConnectorSpec, id: u32) -> Result<Box<dyn TaskRunner>, Error> {
+    async fn open_task(&self, spec: &ConnectorSpec, id: u32, generation: u64) -> Result<Box<dyn TaskRunner>, Error> {
         let name = spec.name.as_str();
         let tasks = spec.tasks.as_ref().map(|t| t.configs.as_slice()).unwrap_or_default();
         let raw = tasks.get(id as usize).ok_or_else(|| Error::other(format!("{name} has no task {id}")))?;
         let revision = self.revision(spec)?;
         let config = self.check.task_config(raw, &spec.config)?;
-        let task = TaskToOpen { connector: name, id, count: tasks.len() as u32, validated: &revision.validated, config };
+        let task = TaskToOpen { connector: name, id, count: tasks.len() as u32, generation, validated: &revision.validated, config };
         self.assembly.open(task).await
     }
 }
