@@ -10,44 +10,8 @@
 //! `a_join_moves_only_what_the_newcomer_must_take` shows it).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-/// A unit of work a worker runs: a connector (it computes its task configs and reports the
-/// connector's state) or one of its tasks.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Unit {
-    /// The connector itself.
-    Connector(String),
-    /// Task `id` of a connector.
-    Task(String, u32),
-}
-
-impl Unit {
-    /// Task `id` of `connector`.
-    pub fn task(connector: &str, id: u32) -> Unit {
-        Unit::Task(connector.to_owned(), id)
-    }
-
-    /// The connector this unit belongs to.
-    pub fn connector(&self) -> &str {
-        match self {
-            Unit::Connector(name) | Unit::Task(name, _) => name,
-        }
-    }
-
-    fn is_connector(&self) -> bool {
-        matches!(self, Unit::Connector(_))
-    }
-}
-
-impl fmt::Display for Unit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unit::Connector(name) => write!(f, "{name}"),
-            Unit::Task(name, id) => write!(f, "{name}-{id}"),
-        }
-    }
-}
+use crate::state::unit::Unit;
 
 /// Assigns every unit to one of `members` (none when there are no members).
 ///

@@ -6,4 +6,5 @@ pub mod log;
 pub mod offsets;
 pub mod statuses;
 pub mod topic;
+pub mod unit;
 pub mod view;

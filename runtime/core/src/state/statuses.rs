@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::log::{Change, Entry, LogError, StateLog};
-use crate::cluster::assign::Unit;
+use crate::state::unit::Unit;
 use crate::task::State;
 
 /// A unit's reported status.

@@ -15,8 +15,8 @@ use serde_json::{Value as Json, json};
 use super::launcher::sink_group;
 use super::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo};
 use super::{Worker, WorkerError};
-use crate::cluster::assign::Unit;
 use crate::state::configs::{ConnectorSpec, RestartRequest, TargetState};
+use crate::state::unit::Unit;
 use crate::task::State;
 
 /// A change to one offset (`None` removes it).

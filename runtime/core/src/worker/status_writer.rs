@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cluster::assign::Unit;
 use crate::state::log::LogError;
 use crate::state::statuses::{Statuses, UnitStatus};
+use crate::state::unit::Unit;
 
 type Batch = Vec<(Unit, Option<UnitStatus>)>;
 

@@ -36,10 +36,11 @@ pub(crate) use units::Running;
 use units::{RunningTask, RunningUnit, Schedule};
 
 use super::status_writer::{StatusWriteError, StatusWriter};
-use crate::cluster::assign::{Unit, assign};
+use crate::cluster::assign::assign;
 use crate::state::configs::{Configs, ConnectorSpec, RestartRequest, TargetState};
 use crate::state::log::{LogError, StateLog};
 use crate::state::statuses::{Statuses, UnitStatus};
+use crate::state::unit::Unit;
 use crate::task::{State, TaskRunner};
 
 /// How often the herder looks again without being woken (snapshots, leftover statuses).

@@ -12,9 +12,9 @@ use connect_sdk::Error;
 use connect_sdk::config::ErrorHandling;
 
 use super::{Herder, Launch};
-use crate::cluster::assign::Unit;
 use crate::state::configs::{ConnectorSpec, TargetState, TaskConfigs};
 use crate::state::statuses::UnitStatus;
+use crate::state::unit::Unit;
 use crate::task::{State, StatusCell, TaskStatus};
 
 /// Runs connector code (planning, opening, a task's loop) so that its panic becomes its

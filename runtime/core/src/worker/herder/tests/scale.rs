@@ -111,7 +111,7 @@ impl Simulation {
     /// Units running, counted once however many workers run them.
     fn running(&self) -> usize {
         self.cluster.launcher.running.lock().unwrap_or_else(PoisonError::into_inner).len()
-            + self.cluster.statuses.owners().keys().filter(|u| matches!(u, Unit::Connector(_))).count()
+            + self.cluster.statuses.owners().keys().filter(|u| u.is_connector()).count()
     }
 
     fn passes(&self) -> u64 {
