@@ -90,17 +90,9 @@ async fn tasks_spread_evenly_and_a_joining_worker_takes_at_most_its_share() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost() {
     let _serial = SERIAL.lock().await;
-    let broker = Broker::start("cluster-failover").await;
-    let dir = broker.dir.clone();
-    let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("failover", &broker.namesrv(), &dir)).collect();
     const TASKS: u64 = 6;
     const PER_TASK: u64 = 3_000;
-    let output = dir.join("sequence.txt");
-    create_sequence(&workers, &output, TASKS, PER_TASK);
-    let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
-    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    assert!(wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), 6, &all_refs)).await, "{}", workers[0].log_tail());
-    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
+    let (broker, mut workers, output) = flowing_sequence("failover", TASKS, PER_TASK).await;
 
     // Kill the worker running the most source tasks.
     let owners = task_owners(&workers[0], "sequence");
@@ -152,17 +144,9 @@ async fn a_killed_worker_s_tasks_resume_on_the_survivors_and_no_record_is_lost()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_worker_is_replaced_while_it_hangs_and_writes_nothing_once_it_resumes() {
     let _serial = SERIAL.lock().await;
-    let broker = Broker::start("cluster-hung").await;
-    let dir = broker.dir.clone();
-    let workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start("hung", &broker.namesrv(), &dir)).collect();
     const TASKS: u64 = 6;
     const PER_TASK: u64 = 20_000;
-    let output = dir.join("sequence.txt");
-    create_sequence(&workers, &output, TASKS, PER_TASK);
-    let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
-    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    assert!(wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), 6, &all_refs)).await, "{}", workers[0].log_tail());
-    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
+    let (broker, workers, output) = flowing_sequence("hung", TASKS, PER_TASK).await;
 
     // Hang the worker that runs the sink.
     let sink_owner = task_owners(&workers[0], "sequence-sink")[&0].1.clone();
@@ -244,6 +228,26 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
 
 /// `sequence`: datagen-source, `tasks` tasks of `per_task` records at 300/s each, and
 /// `sequence-sink`: a file-sink writing them to `output`, created on two of `workers`.
+/// A broker and three workers of cluster `name` running the sequence pipeline (`tasks`
+/// sources of `per_task` records into a file sink), every source task running and records
+/// arriving in the file.
+async fn flowing_sequence(name: &str, tasks: u64, per_task: u64) -> (Broker, Vec<WorkerProcess>, std::path::PathBuf) {
+    let broker = Broker::start(&format!("cluster-{name}")).await;
+    let dir = broker.dir.clone();
+    let workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start(name, &broker.namesrv(), &dir)).collect();
+    let output = dir.join("sequence.txt");
+    create_sequence(&workers, &output, tasks, per_task);
+    let all: Vec<String> = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert!(
+        wait_until(SETTLE, || all_running_on(&task_owners(&workers[0], "sequence"), tasks as usize, &all_refs)).await,
+        "{}",
+        workers[0].log_tail()
+    );
+    assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
+    (broker, workers, output)
+}
+
 fn create_sequence(workers: &[WorkerProcess], output: &std::path::Path, tasks: u64, per_task: u64) {
     let strings = json!({"key.converter": "string", "value.converter": "string"});
     let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": tasks, "max.records": per_task,
