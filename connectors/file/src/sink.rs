@@ -79,12 +79,19 @@ impl PositionsFile {
 
     /// Reads the stored positions, if any.
     fn load(&mut self) -> Result<Option<&Stored>> {
+        let Some(stored) = self.read()? else { return Ok(None) };
+        self.stored = stored;
+        Ok(Some(&self.stored))
+    }
+
+    /// The positions on disk, if any.
+    fn read(&self) -> Result<Option<Stored>> {
         let text = match std::fs::read(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::with_source(format!("cannot read {}", self.path.display()), e)),
         };
-        self.stored = serde_json::from_slice(&text).map_err(|e| {
+        serde_json::from_slice(&text).map(Some).map_err(|e| {
             Error::with_source(
                 format!(
                     "{} is corrupt; delete it to resume from the committed offsets (the lines since may then be written twice)",
@@ -92,8 +99,7 @@ impl PositionsFile {
                 ),
                 e,
             )
-        })?;
-        Ok(Some(&self.stored))
+        })
     }
 
     fn store(&mut self, length: u64, offsets: &QueueOffsets) -> Result<()> {
@@ -121,11 +127,7 @@ impl PositionsFile {
     /// Fails when a later run of the task (a larger fencing token) stored the positions on disk.
     fn check_not_replaced(&self) -> Result<()> {
         let Some(mine) = self.token else { return Ok(()) };
-        let on_disk = match std::fs::read(&self.path) {
-            Ok(text) => serde_json::from_slice::<Stored>(&text).ok().and_then(|stored| stored.token),
-            Err(_) => None,
-        };
-        match on_disk {
+        match self.read()?.and_then(|stored| stored.token) {
             Some(theirs) if theirs > mine => Err(Error::other(format!(
                 "fenced: {} was stored by a later run of this task (fencing token {theirs} > {mine}): this task was replaced while it could not run, and stores nothing (if the cluster's status topic was recreated, delete the file)",
                 self.path.display()

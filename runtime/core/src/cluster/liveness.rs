@@ -45,9 +45,12 @@ impl Liveness {
         Liveness { me: me.to_owned(), timeout, own_timeout, beats: HashMap::new(), listed_since: HashMap::new() }
     }
 
-    /// The heartbeats the status log holds now: each member's and the position of its record.
+    /// The heartbeats the status log holds now, all of them: each member's and the position of
+    /// its record (a member whose heartbeat was deleted is forgotten).
     pub fn saw_beats(&mut self, beats: impl IntoIterator<Item = (String, u64)>) {
         let now = Instant::now();
+        let beats: HashMap<String, u64> = beats.into_iter().collect();
+        self.beats.retain(|worker, _| beats.contains_key(worker));
         for (worker, position) in beats {
             match self.beats.get_mut(&worker) {
                 Some((seen, _)) if *seen == position => {}
@@ -111,7 +114,7 @@ mod tests {
             assert_eq!(alive.contains(&"b".to_owned()), second < 15, "second {second}: {alive:?}");
             assert!(alive.contains(&"a".to_owned()));
         }
-        liveness.saw_beats([("b".to_owned(), 99)]);
+        liveness.saw_beats([("a".to_owned(), 60), ("b".to_owned(), 99)]);
         assert_eq!(liveness.alive(&listed), listed, "a new beat brings it back");
     }
 
@@ -126,5 +129,7 @@ mod tests {
         assert!(liveness.long_gone(&listed).is_empty());
         tokio::time::sleep(Duration::from_secs(100)).await;
         assert_eq!(liveness.long_gone(&ids(&["a"])), ids(&["b"]), "unlisted and silent for ten timeouts");
+        liveness.saw_beats([("a".to_owned(), 1)]);
+        assert!(liveness.long_gone(&ids(&["a"])).is_empty(), "once its heartbeat is deleted, it is not deleted again");
     }
 }

@@ -100,6 +100,9 @@ pub struct Statuses {
     log: StateLog,
 }
 
+/// What the keys of unit statuses start with (the log holds other keys too: heartbeats).
+const UNIT_PREFIXES: [&str; 2] = ["connector/", "task/"];
+
 fn key(unit: &Unit) -> String {
     match unit {
         Unit::Connector(name) => format!("connector/{name}"),
@@ -142,7 +145,7 @@ impl Statuses {
     /// Every unit with a status.
     pub fn all(&self) -> BTreeMap<Unit, (UnitStatus, u64)> {
         let mut out = BTreeMap::new();
-        for prefix in ["connector/", "task/"] {
+        for prefix in UNIT_PREFIXES {
             for (key, entry) in self.log.with_prefix(prefix) {
                 if let (Some(unit), Some(status)) = (unit_of(&key), parse(entry)) {
                     out.insert(unit, status);
@@ -157,7 +160,7 @@ impl Statuses {
     /// the latest.
     pub fn revision(&self) -> (usize, u64) {
         let mut revision = (0, 0);
-        for prefix in ["connector/", "task/"] {
+        for prefix in UNIT_PREFIXES {
             for (_, entry) in self.log.with_prefix(prefix) {
                 revision = (revision.0 + 1, revision.1.max(entry.offset));
             }
