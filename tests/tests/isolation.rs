@@ -1,7 +1,8 @@
 //! One connector cannot sink the worker: connector code that blocks every thread of the
 //! worker's runtime does not take the REST API with it (the API answers, and says the worker is
 //! unhealthy, while the tasks block; the watchdog names the calls in the log), and a task that
-//! allocates without bound is failed at the worker's `--memory-limit` while the others run on.
+//! allocates without bound is failed at the worker's `--memory-limit` while the others run on,
+//! a limit judged on the heap the worker holds (not on reservations of its RocketMQ client).
 
 mod fixture;
 
@@ -88,6 +89,36 @@ async fn a_task_allocating_without_bound_fails_at_the_memory_limit_and_the_worke
     let before = written();
     assert!(fixture::wait_until(Duration::from_secs(30), || written() > before).await, "the other connector stopped writing");
     assert_eq!(worker.call("GET", "/health", None).0, 200);
+    drop(worker);
+    broker.shutdown().await;
+}
+
+/// Each RocketMQ client instance allocates a 32 MiB request table: an idle worker runs one,
+/// and tasks of different connectors share them, so the budget counts what tasks hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_counts_under_40_mib_and_tasks_of_another_connector_share_its_client_instances() {
+    let broker = Broker::start("heap").await;
+    let worker = WorkerProcess::start_with("heap", &broker.namesrv(), &broker.dir, &["--memory-limit", "1GiB"], None);
+    let heap = || metric(&worker, "connect_worker_heap_bytes").unwrap_or(f64::MAX) / 1048576.0;
+    let idle = heap();
+    assert!(idle < 40.0, "an idle cluster worker counts {idle:.1} MiB\n{}", worker.log_tail());
+    let mut counted = Vec::new();
+    for name in ["heap-a", "heap-b"] {
+        let config = json!({"connector.class": "log-sink", "topics": "heap-topic", "tasks.max": 3, "quiet": true});
+        let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": name, "config": config})));
+        assert_eq!(code, 201, "{body}");
+        let running = fixture::wait_until(Duration::from_secs(60), || {
+            let (_, status) = worker.call("GET", &format!("/connectors/{name}/status"), None);
+            status["tasks"].as_array().is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["state"] == "RUNNING"))
+        })
+        .await;
+        assert!(running, "{}", worker.log_tail());
+        counted.push(heap());
+    }
+    // The first connector's tasks open the instances (one per task of the largest connector:
+    // one instance holds one consumer of a group); the second's run on them.
+    let added = counted[1] - counted[0];
+    assert!(added < 3.0, "3 more sink tasks added {added:.1} MiB (idle {idle:.1}, then {counted:?})");
     drop(worker);
     broker.shutdown().await;
 }

@@ -378,7 +378,7 @@ mod tests {
                 (0..64).map(|i| Message::builder().topic(topic).body_slice(format!("{batch}-{i}").as_bytes()).build_unchecked()).collect();
             producer.send_batch(topic, messages).await.unwrap();
         }
-        let consumer = client.consumer("smoke-consumer", "smoke", &[topic.to_owned()], 32).await.unwrap();
+        let consumer = client.consumer("smoke-consumer", &[topic.to_owned()], 32).await.unwrap();
         consumer.assign(consumer.queues(topic).await.unwrap()).await.unwrap();
         let mut seen = 0;
         let mut offsets = HashMap::new();

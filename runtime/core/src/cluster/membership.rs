@@ -25,14 +25,15 @@ use tokio::task::JoinHandle;
 
 use super::lease::Lease;
 use super::liveness::{HEARTBEAT_PREFIX, Liveness, heartbeat_key};
-use crate::mq::{Consumer, MqClient, MqError};
+use crate::mq::{Consumer, MqCause, MqClient, MqError};
 use crate::state::log::StateLog;
 
 /// What a member's consumer instance name starts with; the worker id follows.
 const INSTANCE_PREFIX: &str = "connect-member-";
 
-/// The instance name of `worker_id`'s member consumer.
-fn instance_name(worker_id: &str) -> String {
+/// The client instance name of `worker_id` in a cluster: the [`MqClient`] a member joins with
+/// must be opened with it, as members are told apart by their consumers' client ids.
+pub fn instance_name(worker_id: &str) -> String {
     format!("{INSTANCE_PREFIX}{worker_id}")
 }
 
@@ -185,7 +186,11 @@ impl Membership {
         let me = Me { id: settings.worker_id.clone(), lease };
         let roster = Arc::new(Roster { state: std::sync::Mutex::new((Vec::new(), liveness)), members: sender, me });
         let listener = Arc::new(Listener { roster: roster.clone() });
-        let consumer = mq.group_member(&settings.group, &instance_name(&settings.worker_id), &settings.topic, listener).await?;
+        if mq.instance() != instance_name(&settings.worker_id) {
+            let wrong = MqCause::Missing("the client was not opened with membership::member_instance(worker id)");
+            return Err(MqError::new(format!("join {}", settings.group), wrong));
+        }
+        let consumer = mq.group_member(&settings.group, &settings.topic, listener).await?;
         let tasks = vec![
             tokio::spawn(beat(statuses.clone(), settings.worker_id.clone(), settings.heartbeat_interval)),
             tokio::spawn(read_beats(statuses.clone(), roster.clone())),

@@ -94,7 +94,8 @@ pub struct TopicLogConfig<'a> {
     pub name: &'a str,
     /// The topic (created with one queue when missing).
     pub topic: &'a str,
-    /// The consumer group the reader uses (assign mode: it never commits).
+    /// The consumer group the reader uses (assign mode: it never commits); one per log of a
+    /// worker, as the readers share the worker's client instance.
     pub reader_group: &'a str,
     /// When to write snapshots.
     pub policy: SnapshotPolicy,
@@ -107,7 +108,7 @@ pub struct TopicLogConfig<'a> {
 pub(crate) async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<(Arc<View>, TopicLog), LogError> {
     let error = |cause: LogCause| LogError::new(config.name, cause);
     mq.ensure_topic(config.topic, 1).await.map_err(|e| error(e.into()))?;
-    let consumer = mq.consumer(config.reader_group, config.name, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.into()))?;
+    let consumer = mq.shared_consumer(config.reader_group, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.into()))?;
     let mut queues = consumer.queues(config.topic).await.map_err(|e| error(e.into()))?;
     queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
     let queue = queues.into_iter().next().ok_or_else(|| error(LogCause::NoQueue(config.topic.to_owned())))?;

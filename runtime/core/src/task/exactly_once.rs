@@ -163,7 +163,7 @@ impl ExactlyOnce {
     ) -> Result<(), Error> {
         let group = crate::mq::connector_group(&self.connector, purpose);
         let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let consumer = self.mq.consumer(&group, &format!("{}-{}-{purpose}", self.connector, self.task), &topics, 1_024).await?;
+        let consumer = self.mq.consumer(&group, &topics, 1_024).await?;
         let result = async {
             for topic in &topics {
                 consumer.queues(topic).await?; // the client learns where the queues are

@@ -273,7 +273,9 @@ impl WorkerBuilder {
         };
         // RocketMQ group and instance names take letters, digits, '-' and '_' only.
         let instance: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect();
-        let mq = MqClient::new(&namesrv_addr, &instance)?;
+        // A cluster member's clients share the instance its membership is told by.
+        let client_instance = if self.cluster.is_some() { crate::cluster::membership::instance_name(&id) } else { instance.clone() };
+        let mq = MqClient::new(&namesrv_addr, &client_instance)?;
         let producer = Arc::new(mq.producer(&format!("connect-worker-{instance}")).await?);
         tracing::info!(namesrv = %namesrv_addr, worker = %id, cluster = ?self.cluster.as_ref().map(|c| &c.name), "worker connected to RocketMQ");
 
@@ -352,20 +354,20 @@ struct StateLogs {
 /// `Send` overflows rustc's recursion limit (E0275).
 async fn open_cluster_state(mq: MqClient, producer: Arc<Producer>, cluster: ClusterSettings, id: String) -> Result<StateLogs, WorkerError> {
     let mut opening = AbortOnDrop(tokio::spawn(async move {
-        let reader_group = format!("{}-readers", cluster.name);
         let mut logs = Vec::new();
         for (name, topic, merge) in [
             ("configs", &cluster.config_topic, configs::expected_revision as Merge),
             ("offsets", &cluster.offset_topic, last_write_wins),
             ("statuses", &cluster.status_topic, statuses::fenced),
         ] {
+            let reader_group = reader_group(&cluster, name);
             let config = TopicLogConfig { name, topic, reader_group: &reader_group, policy: cluster.snapshots, merge };
             logs.push(StateLog::open_topic(&mq, producer.clone(), config).await?);
         }
         let (Some(statuses), Some(offsets), Some(configs)) = (logs.pop(), logs.pop(), logs.pop()) else {
             unreachable!("three logs were opened above")
         };
-        let schemas = schemas_on_first_use(&mq, &producer, &cluster, &reader_group);
+        let schemas = schemas_on_first_use(&mq, &producer, &cluster);
         let lease = Lease::new(cluster.takeover_delay);
         let settings = MemberSettings {
             group: format!("{}-members", cluster.name),
@@ -386,11 +388,17 @@ async fn open_cluster_state(mq: MqClient, producer: Arc<Producer>, cluster: Clus
     }
 }
 
+/// The consumer group of the reader of the cluster's state log `name` (one group per log: the
+/// readers share the worker's client instance, which holds one consumer per group).
+fn reader_group(cluster: &ClusterSettings, name: &str) -> String {
+    format!("{}-{name}-reader", cluster.name)
+}
+
 /// The schema registry of a cluster, its topic read from its first use on: its reader is a
-/// RocketMQ consumer, some 50 MB of client buffers a worker without schemas need not hold.
-fn schemas_on_first_use(mq: &MqClient, producer: &Arc<Producer>, cluster: &ClusterSettings, reader_group: &str) -> SchemaRegistry {
+/// RocketMQ consumer (and a replay) a worker without schemas need not run.
+fn schemas_on_first_use(mq: &MqClient, producer: &Arc<Producer>, cluster: &ClusterSettings) -> SchemaRegistry {
     let (mq, producer, topic, group, policy) =
-        (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group.to_owned(), cluster.snapshots);
+        (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group(cluster, "schemas"), cluster.snapshots);
     SchemaRegistry::opened_on_first_use(Arc::new(move || {
         let (mq, producer, topic, group) = (mq.clone(), producer.clone(), topic.clone(), group.clone());
         Box::pin(async move {

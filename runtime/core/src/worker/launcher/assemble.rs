@@ -102,7 +102,7 @@ impl RunnerAssembly {
                     .ok_or_else(|| Error::other("a sink needs \"topics\" or \"topics.regex\""))?;
                 let task = (factory.open_task)(config, context.clone()).await?;
                 let group = sink_group(connector);
-                let consumer = self.mq.consumer(&group, &format!("{connector}-{id}"), &[], self.settings.max_batch_records as i32).await?;
+                let consumer = self.mq.consumer(&group, &[], self.settings.max_batch_records as i32).await?;
                 Box::new(SinkRunner::new(pipeline, task, context, consumer, dlq, topics, self.mq.clone(), count))
             }
         };

@@ -1,15 +1,17 @@
 //! Thin wrappers over the RocketMQ client: one client runtime per worker, producers that
 //! send batches, and lite-pull consumers that commit explicitly.
 
+mod instances;
+
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use cheetah_string::CheetahString;
 use connect_sdk::record::QueueId;
 use rocketmq_client_rust::{AllocateMessageQueueStrategy, SendResult};
 use rocketmq_client_rust::{
-    ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle, TopicAdmin,
+    ClientConfig, ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle,
+    TopicAdmin,
 };
 use rocketmq_client_rust::{MQAdminReadExt, OffsetAdmin, RouteAdmin};
 use rocketmq_model::common::config::TopicConfig;
@@ -20,8 +22,7 @@ use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_runtime::RuntimeContext;
 
-/// Makes consumer instance names unique within the process.
-static CONSUMER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
+use self::instances::{Instances, Slot};
 
 /// A RocketMQ operation failed: what was being done, and why.
 #[derive(Debug, thiserror::Error)]
@@ -94,28 +95,59 @@ fn stored(result: SendResult, action: impl FnOnce() -> String) -> Result<SendRes
 }
 
 /// The worker's connection settings to one RocketMQ cluster.
+///
+/// The worker's clients (its producer, the admin client, the state logs' readers, the
+/// membership consumer and the first consumer of each task group) share one RocketMQ client
+/// instance, named `instance`: one set of connections, and one request table (the client
+/// allocates 32 MiB of it per instance, whatever the load). See [`instances`].
 #[derive(Clone)]
 pub struct MqClient {
     runtime: Arc<ClientRuntime>,
     namesrv_addr: String,
+    /// The shared client instance's name (the client id is `<ip>@<instance>@STREAM`).
     instance: String,
+    /// Which instance each open consumer runs on.
+    instances: Arc<Instances>,
     admin: Arc<tokio::sync::Mutex<Option<DefaultMQAdminExt>>>,
 }
 
 impl MqClient {
-    /// A client runtime for the name server at `namesrv_addr`; `instance` makes client ids unique.
+    /// A client runtime for the name server at `namesrv_addr`; `instance` names the client
+    /// instance the worker's clients share (and prefixes the names of the further instances).
     pub fn new(namesrv_addr: &str, instance: &str) -> Result<MqClient, MqError> {
         let context = RuntimeContext::from_current("connect-worker").service_context("client");
         let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
             .map_err(mq_error("create the RocketMQ client runtime"))?;
-        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instance: instance.to_owned(), admin: Arc::default() })
+        Ok(MqClient {
+            runtime,
+            namesrv_addr: namesrv_addr.to_owned(),
+            instance: instance.to_owned(),
+            instances: Instances::new(instance),
+            admin: Arc::default(),
+        })
     }
 
-    /// Starts a producer in `group`.
+    /// The name of the client instance the worker's own clients share.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The client settings of the shared instance.
+    fn shared_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::default();
+        config.set_namesrv_addr(CheetahString::from_string(self.namesrv_addr.clone()));
+        config.set_instance_name(CheetahString::from_string(self.instance.clone()));
+        // Lite-pull consumers mark their client id as a stream client's (`<ip>@<instance>@STREAM`);
+        // the mark does nothing else, and on the producer and admin it makes the ids one.
+        config.set_enable_stream_request_type(true);
+        config
+    }
+
+    /// Starts a producer in `group`, on the shared client instance.
     pub async fn producer(&self, group: &str) -> Result<Producer, MqError> {
         let mut producer = DefaultMQProducer::builder(self.runtime.clone())
+            .client_config(self.shared_config())
             .producer_group(group.to_owned())
-            .name_server_addr(self.namesrv_addr.clone())
             .retry_times_when_send_failed(2)
             .build();
         producer.start().await.map_err(mq_error(format!("start producer {group}")))?;
@@ -124,48 +156,73 @@ impl MqClient {
 
     /// Starts a consumer in `group` in assign mode: the caller decides which queues it reads
     /// ([`Consumer::assign`], any topic; `topics` only pre-declares some); committed offsets
-    /// are the group's, kept by the broker, and a queue without one is read from its first message.
-    pub async fn consumer(&self, group: &str, instance: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
-        let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
-            .consumer_group(group.to_owned())
-            .name_server_addr(self.namesrv_addr.clone())
-            // A fresh instance name per consumer: the client caches state (offsets) per client id,
-            // and a reopened task must read the group's committed offsets, not a closed consumer's.
-            .instance_name(format!("{}-{instance}-{}", self.instance, CONSUMER_SEQUENCE.fetch_add(1, Ordering::Relaxed)))
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .pull_batch_size(batch_size)
-            .broker_suspend_max_time_millis(1_000)
-            .consumer_timeout_millis_when_suspend(3_000)
-            .auto_commit(false)
-            .build()
-            .map_err(mq_error(format!("build consumer {group}")))?;
-        for topic in topics {
-            consumer.set_sub_expression_for_assign(topic, "*").await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
-        }
-        consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
-        Ok(Consumer { inner: std::sync::Arc::new(Erased::new(consumer)) })
+    /// are the group's, kept by the broker, and a queue without one is read from its first
+    /// message. It runs on the first client instance holding no other consumer of `group`.
+    pub async fn consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+        self.lite_pull(group, self.instances.take(group), topics, batch_size).await
     }
 
-    /// Starts a consumer of `group` subscribed to `topic` whose queues `strategy` allocates
-    /// (cluster membership listens to the group's rebalances this way).
+    /// A [`consumer`](Self::consumer) on the worker's own client instance, for a reader of the
+    /// worker's that lives as long as it does (its group must be the worker's alone).
+    pub async fn shared_consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+        let slot = self.first_slot(group)?;
+        self.lite_pull(group, slot, topics, batch_size).await
+    }
+
+    fn first_slot(&self, group: &str) -> Result<Slot, MqError> {
+        let taken = MqCause::Missing("the worker's client instance already holds a consumer of this group");
+        self.instances.take_first(group).ok_or_else(|| MqError::new(format!("start consumer {group}"), taken))
+    }
+
+    async fn lite_pull(&self, group: &str, slot: Slot, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+        let started = async {
+            let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
+                .consumer_group(group.to_owned())
+                .name_server_addr(self.namesrv_addr.clone())
+                .instance_name(slot.instance_name())
+                .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+                .pull_batch_size(batch_size)
+                .broker_suspend_max_time_millis(1_000)
+                .consumer_timeout_millis_when_suspend(3_000)
+                .auto_commit(false)
+                .build()
+                .map_err(mq_error(format!("build consumer {group}")))?;
+            for topic in topics {
+                consumer.set_sub_expression_for_assign(topic, "*").await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
+            }
+            consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
+            Ok(consumer)
+        };
+        // A consumer that did not start holds no place on the instance.
+        let consumer = started.await.inspect_err(|_| slot.release())?;
+        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
+    }
+
+    /// Starts a consumer of `group` on the worker's own client instance, subscribed to `topic`,
+    /// whose queues `strategy` allocates (cluster membership listens to the group's rebalances
+    /// this way).
     pub async fn group_member(
         &self,
         group: &str,
-        instance: &str,
         topic: &str,
         strategy: Arc<dyn AllocateMessageQueueStrategy + Send + Sync>,
     ) -> Result<Consumer, MqError> {
-        let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
-            .consumer_group(group.to_owned())
-            .name_server_addr(self.namesrv_addr.clone())
-            .instance_name(instance.to_owned())
-            .allocate_message_queue_strategy(strategy)
-            .auto_commit(false)
-            .build()
-            .map_err(mq_error(format!("build consumer {group}")))?;
-        consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
-        consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
-        Ok(Consumer { inner: std::sync::Arc::new(Erased::new(consumer)) })
+        let slot = self.first_slot(group)?;
+        let started = async {
+            let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
+                .consumer_group(group.to_owned())
+                .name_server_addr(self.namesrv_addr.clone())
+                .instance_name(slot.instance_name())
+                .allocate_message_queue_strategy(strategy)
+                .auto_commit(false)
+                .build()
+                .map_err(mq_error(format!("build consumer {group}")))?;
+            consumer.subscribe(topic).await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
+            consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
+            Ok(consumer)
+        };
+        let consumer = started.await.inspect_err(|_| slot.release())?;
+        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
     }
 
     /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
@@ -278,6 +335,7 @@ impl MqClient {
         if admin.is_none() {
             let mut started = DefaultMQAdminExt::new(self.runtime.clone());
             started.set_namesrv_addr(self.namesrv_addr.clone());
+            *started.client_config_mut() = self.shared_config();
             started.start().await.map_err(mq_error("start the admin client"))?;
             *admin = Some(started);
         }
@@ -391,7 +449,9 @@ impl Producer {
 /// Pulls records and commits offsets explicitly (a clone is the same consumer).
 #[derive(Clone)]
 pub struct Consumer {
-    inner: std::sync::Arc<Erased<DefaultLitePullConsumer>>,
+    inner: Arc<Erased<DefaultLitePullConsumer>>,
+    /// Its place on a client instance, freed once it has shut down.
+    slot: Arc<Slot>,
 }
 
 impl Consumer {
@@ -463,6 +523,7 @@ impl Consumer {
     /// Stops the consumer.
     pub async fn shutdown(&self) {
         self.inner.shutdown().await;
+        self.slot.release();
     }
 }
 
