@@ -82,10 +82,11 @@ impl SourceTask for DatagenTask {
             let due = (self.started.elapsed().as_secs_f64() * self.config.records_per_second as f64) as u64;
             let allowed = due.saturating_sub(self.emitted_since_start);
             if allowed == 0 {
-                connect_sdk::tokio::time::sleep(
-                    Duration::from_secs_f64(1.0 / self.config.records_per_second as f64).min(Duration::from_millis(100)),
-                )
-                .await;
+                // Until the next record is due: a slow generator wakes once a record (a thousand
+                // tasks at 1 record/s woke ten thousand times a second when this slept 100 ms).
+                let next_due = Duration::from_secs_f64((self.emitted_since_start + 1) as f64 / self.config.records_per_second as f64);
+                let wait = next_due.saturating_sub(self.started.elapsed()).clamp(Duration::from_millis(1), Duration::from_secs(1));
+                connect_sdk::tokio::time::sleep(wait).await;
                 return Ok(Vec::new());
             }
             count = count.min(allowed);

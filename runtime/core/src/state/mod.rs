@@ -2,6 +2,7 @@
 //! [`StateLog`](log::StateLog) kept in memory, in a file, or in a RocketMQ topic.
 
 pub mod configs;
+mod gather;
 pub mod log;
 pub mod offsets;
 pub mod statuses;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use tokio::task::JoinHandle;
 
+use super::gather::Gathering;
 use super::view::{Change, Entries, Entry, LogCause, LogError, Merge, View};
 use crate::mq::{Consumer, MqClient, Producer};
 
@@ -79,6 +80,8 @@ pub(crate) struct TopicLog {
     queue: MessageQueue,
     /// Taken at close, so the worker can stop the producer it shares.
     producer: Mutex<Option<Arc<Producer>>>,
+    /// Appends waiting to go out together.
+    gathering: Arc<Gathering>,
     consumer: Arc<Consumer>,
     policy: SnapshotPolicy,
     /// Records read at start-up.
@@ -131,6 +134,7 @@ pub(crate) async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLo
     let follower = tokio::spawn(follow(consumer.clone(), view.clone(), mark.clone(), stopped));
     let topic = TopicLog {
         topic: config.topic.to_owned(),
+        gathering: Gathering::new(config.topic, queue.clone(), MAX_MESSAGE_BYTES),
         queue,
         producer: Mutex::new(Some(producer)),
         consumer,
@@ -272,7 +276,8 @@ async fn follow(consumer: Arc<Consumer>, view: Arc<View>, mark: Arc<Mutex<Snapsh
 }
 
 impl TopicLog {
-    /// Appends `changes` in order; returns the positions of the first and the last.
+    /// Appends `changes` in order; returns the positions of the first and the last. Appends
+    /// made meanwhile by other writers go out in the same batch (see [`super::gather`]).
     pub(crate) async fn append(&self, changes: &[Change]) -> Result<(u64, u64), LogError> {
         let records = changes.iter().map(|(key, value)| {
             let record = match value {
@@ -281,35 +286,59 @@ impl TopicLog {
             };
             (Some(key.as_str()), record)
         });
-        self.send(records).await
+        let mut batches = self.encode(records)?;
+        if batches.len() == 1 {
+            let (messages, bytes) = batches.pop().expect("one batch");
+            let producer = self.producer()?;
+            return self.gathering.send(&producer, messages, bytes).await.map_err(|e| LogError::new(&self.topic, e));
+        }
+        self.send_batches(batches).await
     }
 
     /// Sends records in batches of bounded size to the log's queue.
     async fn send<'a>(&self, records: impl Iterator<Item = (Option<&'a str>, Record)>) -> Result<(u64, u64), LogError> {
+        let batches = self.encode(records)?;
+        self.send_batches(batches).await
+    }
+
+    /// Records as messages, in batches of at most [`MAX_MESSAGE_BYTES`] (a larger record alone),
+    /// each with the bytes of its bodies.
+    fn encode<'a>(&self, records: impl Iterator<Item = (Option<&'a str>, Record)>) -> Result<Vec<(Vec<Message>, usize)>, LogError> {
         let error = |cause: LogCause| LogError::new(&self.topic, cause);
-        let mut batches: Vec<Vec<Message>> = vec![Vec::new()];
-        let mut bytes = 0;
+        let mut batches: Vec<(Vec<Message>, usize)> = vec![(Vec::new(), 0)];
         for (key, record) in records {
             let body = serde_json::to_vec(&record).map_err(|e| error(LogCause::Encode(e)))?;
-            if bytes + body.len() > MAX_MESSAGE_BYTES && !batches.last().is_some_and(Vec::is_empty) {
-                batches.push(Vec::new());
-                bytes = 0;
+            if batches.last().is_some_and(|(batch, bytes)| bytes + body.len() > MAX_MESSAGE_BYTES && !batch.is_empty()) {
+                batches.push((Vec::new(), 0));
             }
-            bytes += body.len();
+            let (batch, bytes) = batches.last_mut().expect("one batch at least");
+            *bytes += body.len();
             let mut builder = Message::builder().topic(self.topic.as_str()).body(body);
             if let Some(key) = key {
                 builder = builder.key(key);
             }
-            batches.last_mut().expect("one batch at least").push(builder.build().map_err(|e| error(LogCause::Message(e)))?);
+            batch.push(builder.build().map_err(|e| error(LogCause::Message(e)))?);
         }
-        let producer = self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| error(LogCause::Closed))?;
+        batches.retain(|(batch, _)| !batch.is_empty());
+        Ok(batches)
+    }
+
+    /// Sends `batches` one after another; returns the positions of the first and last record.
+    async fn send_batches(&self, batches: Vec<(Vec<Message>, usize)>) -> Result<(u64, u64), LogError> {
+        let error = |cause: LogCause| LogError::new(&self.topic, cause);
+        let producer = self.producer()?;
         let mut positions = None;
-        for batch in batches.into_iter().filter(|b| !b.is_empty()) {
+        for (batch, _) in batches {
             let count = batch.len() as u64;
             let first = producer.send_batch_at(&self.topic, &self.queue, batch).await.map_err(|e| error(e.into()))?;
             positions = Some((positions.map_or(first, |(f, _)| f), first + count - 1));
         }
         positions.ok_or_else(|| error(LogCause::Closed))
+    }
+
+    /// The producer, until the log is closed.
+    fn producer(&self) -> Result<Arc<Producer>, LogError> {
+        self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| LogError::new(&self.topic, LogCause::Closed))
     }
 
     /// How many records start-up read (one snapshot and what followed it, at most a window).

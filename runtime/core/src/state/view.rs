@@ -114,6 +114,14 @@ impl LogError {
     }
 }
 
+impl From<LogError> for connect_sdk::Error {
+    /// A task's view of a state-log failure: retriable when trying again may succeed, so a task
+    /// waits out a broker that does not answer its offset commits as it waits out its sends.
+    fn from(error: LogError) -> connect_sdk::Error {
+        if error.is_retriable() { connect_sdk::Error::retriable(error) } else { connect_sdk::Error::other(error) }
+    }
+}
+
 /// The live keys, and the position after the last applied record.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Entries {

@@ -14,6 +14,7 @@ use super::sender::Acknowledged;
 use crate::metrics::Counter;
 use crate::state::offsets::SourceOffsets;
 use crate::task::TaskPipeline;
+use crate::task::outage::BrokerWait;
 
 /// Offsets of acknowledged records not committed yet, and the queue positions they reach.
 #[derive(Default)]
@@ -35,10 +36,11 @@ pub(super) async fn commit(
     pipeline: &TaskPipeline,
     offsets: &SourceOffsets,
     delivery: Option<&Delivery>,
+    broker: &BrokerWait,
     task: &mut Box<dyn DynSourceTask>,
     acked: &mut Acked,
 ) -> Result<(), Error> {
-    match OffsetWrite::start(pipeline, offsets, delivery, acked)? {
+    match OffsetWrite::start(pipeline, offsets, delivery, broker, acked)? {
         Some(write) => write.finish(pipeline, task).await,
         None => Ok(()),
     }
@@ -46,11 +48,13 @@ pub(super) async fn commit(
 
 /// Acknowledged offsets being written to the offset log, on a tokio task of their own: an
 /// offset log on disk syncs, one in a topic waits for the broker, and the source polls on
-/// meanwhile. The task is told (`SourceTask::commit`) once they are written.
+/// meanwhile. The task is told (`SourceTask::commit`) once they are written. A write the
+/// broker does not answer is tried again until it does, the task saying that it waits
+/// ([`BrokerWait`]; writing the same offsets twice changes nothing).
 pub(super) struct OffsetWrite {
     committed: BTreeMap<SourcePartition, SourceOffset>,
     started: Instant,
-    write: tokio::task::JoinHandle<Result<(), crate::state::log::LogError>>,
+    write: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
 impl OffsetWrite {
@@ -59,6 +63,7 @@ impl OffsetWrite {
         pipeline: &TaskPipeline,
         offsets: &SourceOffsets,
         delivery: Option<&Delivery>,
+        broker: &BrokerWait,
         acked: &mut Acked,
     ) -> Result<Option<OffsetWrite>, Error> {
         if let Some(delivery) = delivery {
@@ -74,14 +79,15 @@ impl OffsetWrite {
         pipeline.lease.check()?;
         let Acked { offsets: committed, positions } = std::mem::take(acked);
         let entries: Vec<(SourcePartition, SourceOffset)> = committed.iter().map(|(p, o)| (p.clone(), o.clone())).collect();
+        let broker = broker.clone();
         let write = match delivery {
             Some(delivery) => {
                 let eos = delivery.eos.clone();
-                tokio::spawn(async move { eos.commit(entries, &positions).await })
+                tokio::spawn(async move { broker.run(|| eos.commit(entries.clone(), &positions)).await })
             }
             None => {
                 let (offsets, connector) = (offsets.clone(), pipeline.connector.clone());
-                tokio::spawn(async move { offsets.commit(&connector, entries).await })
+                tokio::spawn(async move { broker.run(|| offsets.commit(&connector, entries.clone())).await })
             }
         };
         Ok(Some(OffsetWrite { committed, started: Instant::now(), write }))

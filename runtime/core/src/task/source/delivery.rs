@@ -30,9 +30,7 @@ impl Delivery {
             pipeline.lease.check()?;
             tracing::info!(connector = %pipeline.connector, task = pipeline.task, partitions = recovered.len(),
                 "resuming after records the broker holds that no commit covered: their offsets are committed");
-            broker
-                .run(|| async { eos.commit(recovered.clone(), &ends).await.map_err(|e| Error::other(format!("committing offsets: {e}"))) })
-                .await?;
+            broker.run(|| eos.commit(recovered.clone(), &ends)).await?;
         }
         Ok(Delivery { eos, stored, given })
     }

@@ -112,6 +112,8 @@ async fn run_loop(
     // As many bytes as the sends in flight carry at most: a task holds the batch being sent
     // and one more waiting, whatever the size of its records.
     let byte_limit = pipeline.settings.max_message_bytes.saturating_mul(pipeline.settings.max_in_flight.max(1));
+    // Offset writes wait out the broker as sends do.
+    let broker = sender.broker.clone();
     let (batches, mut acks, sending) = sender.spawn(limit, byte_limit);
     let mut acked = Acked::default();
     let mut last_commit = Instant::now();
@@ -133,7 +135,7 @@ async fn run_loop(
                 if let Some(write) = writing.take() {
                     write.finish(pipeline, task).await?;
                 }
-                commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await?;
+                commit(pipeline, offsets, delivery.as_ref(), &broker, task, &mut acked).await?;
                 last_commit = Instant::now();
             }
             if !wait_while_paused(control, status).await {
@@ -173,7 +175,7 @@ async fn run_loop(
                 if early {
                     context.commit_done();
                 }
-                writing = OffsetWrite::start(pipeline, offsets, delivery.as_ref(), &mut acked)?;
+                writing = OffsetWrite::start(pipeline, offsets, delivery.as_ref(), &broker, &mut acked)?;
                 last_commit = Instant::now();
             }
         }
@@ -196,7 +198,7 @@ async fn run_loop(
         Some(write) => write.finish(pipeline, task).await,
         None => Ok(()),
     };
-    let committed = commit(pipeline, offsets, delivery.as_ref(), task, &mut acked).await;
+    let committed = commit(pipeline, offsets, delivery.as_ref(), &broker, task, &mut acked).await;
     result.and(sent).and(written).and(committed)?;
     match &delivery {
         // Stopped cleanly, with every record a previous run left uncommitted polled again:
