@@ -187,7 +187,7 @@ impl Membership {
         let roster = Arc::new(Roster { state: std::sync::Mutex::new((Vec::new(), liveness)), members: sender, me });
         let listener = Arc::new(Listener { roster: roster.clone() });
         if mq.instance() != instance_name(&settings.worker_id) {
-            let wrong = MqCause::Missing("the client was not opened with membership::member_instance(worker id)");
+            let wrong = MqCause::Missing("the client was not opened with membership::instance_name(worker id)");
             return Err(MqError::new(format!("join {}", settings.group), wrong));
         }
         let consumer = mq.group_member(&settings.group, &settings.topic, listener).await?;
