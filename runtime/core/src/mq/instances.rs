@@ -26,6 +26,11 @@ impl Instances {
         Arc::new(Instances { base: base.to_owned(), held: Mutex::default() })
     }
 
+    /// The name of the worker's own instance.
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The lowest slot no open consumer of `group` holds.
     pub(super) fn take(self: &Arc<Self>, group: &str) -> Slot {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);

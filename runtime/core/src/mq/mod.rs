@@ -104,9 +104,8 @@ fn stored(result: SendResult, action: impl FnOnce() -> String) -> Result<SendRes
 pub struct MqClient {
     runtime: Arc<ClientRuntime>,
     namesrv_addr: String,
-    /// The shared client instance's name (the client id is `<ip>@<instance>@STREAM`).
-    instance: String,
-    /// Which instance each open consumer runs on.
+    /// Which instance each open consumer runs on (its first is the shared one, whose client id
+    /// is `<ip>@<instance>@STREAM`).
     instances: Arc<Instances>,
     admin: Arc<tokio::sync::Mutex<Option<DefaultMQAdminExt>>>,
 }
@@ -118,25 +117,19 @@ impl MqClient {
         let context = RuntimeContext::from_current("connect-worker").service_context("client");
         let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
             .map_err(mq_error("create the RocketMQ client runtime"))?;
-        Ok(MqClient {
-            runtime,
-            namesrv_addr: namesrv_addr.to_owned(),
-            instance: instance.to_owned(),
-            instances: Instances::new(instance),
-            admin: Arc::default(),
-        })
+        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instances: Instances::new(instance), admin: Arc::default() })
     }
 
     /// The name of the client instance the worker's own clients share.
     pub fn instance(&self) -> &str {
-        &self.instance
+        self.instances.base()
     }
 
     /// The client settings of the shared instance.
     fn shared_config(&self) -> ClientConfig {
         let mut config = ClientConfig::default();
         config.set_namesrv_addr(CheetahString::from_string(self.namesrv_addr.clone()));
-        config.set_instance_name(CheetahString::from_string(self.instance.clone()));
+        config.set_instance_name(CheetahString::from_string(self.instance().to_owned()));
         // Lite-pull consumers mark their client id as a stream client's (`<ip>@<instance>@STREAM`);
         // the mark does nothing else, and on the producer and admin it makes the ids one.
         config.set_enable_stream_request_type(true);
@@ -175,11 +168,12 @@ impl MqClient {
     }
 
     async fn lite_pull(&self, group: &str, slot: Slot, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
+        let instance = slot.instance_name();
         let started = async {
             let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
                 .consumer_group(group.to_owned())
                 .name_server_addr(self.namesrv_addr.clone())
-                .instance_name(slot.instance_name())
+                .instance_name(instance)
                 .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
                 .pull_batch_size(batch_size)
                 .broker_suspend_max_time_millis(1_000)
@@ -193,9 +187,7 @@ impl MqClient {
             consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
             Ok(consumer)
         };
-        // A consumer that did not start holds no place on the instance.
-        let consumer = started.await.inspect_err(|_| slot.release())?;
-        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
+        Consumer::started(slot, started).await
     }
 
     /// Starts a consumer of `group` on the worker's own client instance, subscribed to `topic`,
@@ -208,11 +200,12 @@ impl MqClient {
         strategy: Arc<dyn AllocateMessageQueueStrategy + Send + Sync>,
     ) -> Result<Consumer, MqError> {
         let slot = self.first_slot(group)?;
+        let instance = slot.instance_name();
         let started = async {
             let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
                 .consumer_group(group.to_owned())
                 .name_server_addr(self.namesrv_addr.clone())
-                .instance_name(slot.instance_name())
+                .instance_name(instance)
                 .allocate_message_queue_strategy(strategy)
                 .auto_commit(false)
                 .build()
@@ -221,8 +214,7 @@ impl MqClient {
             consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
             Ok(consumer)
         };
-        let consumer = started.await.inspect_err(|_| slot.release())?;
-        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
+        Consumer::started(slot, started).await
     }
 
     /// Every topic the name server knows (for `topics.regex`), without RocketMQ's system topics.
@@ -455,6 +447,16 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// The consumer `starting` starts on `slot`; a consumer that did not start holds no place
+    /// on the instance.
+    async fn started(
+        slot: Slot,
+        starting: impl std::future::Future<Output = Result<DefaultLitePullConsumer, MqError>>,
+    ) -> Result<Consumer, MqError> {
+        let consumer = starting.await.inspect_err(|_| slot.release())?;
+        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
+    }
+
     /// The queues of `topic` (fails while the topic does not exist yet).
     pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, MqError> {
         self.inner.fetch_message_queues(topic).await.map_err(mq_error(format!("find the queues of {topic}")))
