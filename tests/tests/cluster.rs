@@ -6,8 +6,9 @@ mod fixture;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use fixture::sequence::{create, create_sequence, metric, sequence_gaps, verdict};
 use fixture::{Broker, WorkerProcess, all_running_on, loads, overlaps, task_owners, time_until, wait_until};
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 /// One scenario at a time: a broker and three or four workers is what two cores hold.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -16,11 +17,6 @@ const SETTLE: Duration = Duration::from_secs(90);
 
 fn ids(workers: &[&WorkerProcess]) -> Vec<String> {
     workers.iter().map(|w| w.id.clone()).collect()
-}
-
-fn create(worker: &WorkerProcess, name: &str, config: Json) {
-    let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": name, "config": config})));
-    assert_eq!(code, 201, "creating {name}: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,8 +222,6 @@ async fn five_kills_at_random_moments_neither_lose_nor_repeat_a_record() {
     broker.shutdown().await;
 }
 
-/// `sequence`: datagen-source, `tasks` tasks of `per_task` records at 300/s each, and
-/// `sequence-sink`: a file-sink writing them to `output`, created on two of `workers`.
 /// A broker and three workers of cluster `name` running the sequence pipeline (`tasks`
 /// sources of `per_task` records into a file sink), every source task running and records
 /// arriving in the file.
@@ -246,63 +240,6 @@ async fn flowing_sequence(name: &str, tasks: u64, per_task: u64) -> (Broker, Vec
     );
     assert!(wait_until(SETTLE, || fixture::lines(&output).len() >= 3_000).await, "the pipeline does not flow");
     (broker, workers, output)
-}
-
-fn create_sequence(workers: &[WorkerProcess], output: &std::path::Path, tasks: u64, per_task: u64) {
-    let strings = json!({"key.converter": "string", "value.converter": "string"});
-    let mut source = json!({"connector.class": "datagen-source", "topic": "sequence", "tasks.max": tasks, "max.records": per_task,
-        "records.per.second": 300, "batch.size": 50});
-    let mut sink = json!({"connector.class": "file-sink", "topics": "sequence", "file": output});
-    for config in [&mut source, &mut sink] {
-        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
-    }
-    create(&workers[0], "sequence", source);
-    create(&workers[1], "sequence-sink", sink);
-}
-
-/// Why sequence numbers are missing from the file: stuck (a source task that has not
-/// committed all of its records, a sink task not running or with records left to read), or
-/// lost (every record committed by the source and read by the sink, and still not written).
-fn verdict(worker: &WorkerProcess, output: &std::path::Path, tasks: u64, per_task: u64) -> String {
-    let (missing, duplicates) = sequence_gaps(output, tasks, per_task);
-    let (_, offsets) = worker.call("GET", "/connectors/sequence/offsets", None);
-    let committed: BTreeMap<u64, u64> = offsets["offsets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| Some((o["partition"]["task"].as_u64()?, o["offset"]["next"].as_u64()?)))
-        .collect();
-    let sources = task_owners(worker, "sequence");
-    let unfinished: Vec<String> = (0..tasks)
-        .filter(|t| committed.get(t).copied().unwrap_or(0) < per_task)
-        .map(|t| format!("task {t}: committed {:?} of {per_task}, {:?}", committed.get(&t), sources.get(&t)))
-        .collect();
-    let sinks = task_owners(worker, "sequence-sink");
-    let lag = metric(worker, "connect_sink_record_lag_max{connector=\"sequence-sink\",task=\"0\"} ");
-    let summary = format!("{missing} missing, {duplicates} duplicated");
-    if !unfinished.is_empty() {
-        format!("STUCK at the source ({summary}): {}", unfinished.join("; "))
-    } else if lag != 0.0 || sinks.values().any(|(state, _)| state != "RUNNING") {
-        format!("STUCK at the sink ({summary}): lag {lag}, tasks {sinks:?}")
-    } else {
-        format!("LOST ({summary}): every source task committed its {per_task} records and the sink reads with no lag, tasks {sinks:?}")
-    }
-}
-
-/// (missing, duplicated) `<task>-<n>` values of a datagen sequence in a file.
-fn sequence_gaps(path: &std::path::Path, tasks: u64, per_task: u64) -> (u64, u64) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut seen = vec![0u32; (tasks * per_task) as usize];
-    for line in text.lines() {
-        let Some((task, n)) = line.split_once('-') else { continue };
-        if let (Ok(task), Ok(n)) = (task.parse::<u64>(), n.trim().parse::<u64>())
-            && task < tasks
-            && n < per_task
-        {
-            seen[(task * per_task + n) as usize] += 1;
-        }
-    }
-    (seen.iter().filter(|&&c| c == 0).count() as u64, seen.iter().map(|&c| u64::from(c.saturating_sub(1))).sum())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,12 +419,6 @@ async fn a_worker_joins_a_cluster_of_a_thousand_connectors() {
     assert!(owned.is_some(), "connectors were not split between the two workers");
     drop((first, second));
     broker.shutdown().await;
-}
-
-/// The value of a metric line of a worker.
-fn metric(worker: &WorkerProcess, name: &str) -> f64 {
-    let text = fixture::http_text(worker.rest, "GET", "/metrics", None).1;
-    text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(-1.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

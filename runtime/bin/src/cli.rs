@@ -13,6 +13,7 @@ use connect_sdk::host::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use connect_runtime::embedded::{EmbeddedConfig, EmbeddedRocketMq, NameServer};
 use connect_runtime::{ClusterSettings, Worker, WorkerBuilder};
 
 /// Runs connectors between external systems and RocketMQ.
@@ -52,7 +53,8 @@ enum Command {
     /// connectors, offsets and statuses through RocketMQ topics, and split the work.
     Cluster(ClusterArgs),
     /// Runs only RocketMQ: the name server and broker a standalone worker embeds, as a process
-    /// of their own (workers on this machine join with `--namesrv 127.0.0.1:<namesrv-port>`).
+    /// of their own (workers on this machine join with `--namesrv 127.0.0.1:<namesrv-port>`);
+    /// with `--namesrv`, one more broker of that name server's RocketMQ cluster.
     Broker(BrokerArgs),
     /// Lists every plugin linked into this binary, with its configuration schema.
     Plugins {
@@ -195,9 +197,19 @@ struct BrokerArgs {
     /// Directory of the name server's and broker's files [default: ./connect-data/rocketmq].
     #[arg(long, env = "CONNECT_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Name server port.
-    #[arg(long, default_value_t = 9876)]
+    /// Port of the name server this process starts (not with `--namesrv`).
+    #[arg(long, default_value_t = 9876, conflicts_with = "namesrv")]
     namesrv_port: u16,
+    /// Join the running name server at host:port instead of starting one: this broker becomes
+    /// one more broker of its RocketMQ cluster, and topics created from then on get queues on it.
+    #[arg(long, requires = "broker_name")]
+    namesrv: Option<String>,
+    /// The broker's name, unique among the name server's brokers [default: connect-broker].
+    #[arg(long)]
+    broker_name: Option<String>,
+    /// The RocketMQ cluster the broker registers in [default: DefaultCluster].
+    #[arg(long)]
+    cluster_name: Option<String>,
     /// Broker port (the broker also listens on this port minus 2).
     #[arg(long, default_value_t = 10911)]
     broker_port: u16,
@@ -478,7 +490,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let listener = bind(common.rest_addr).await?;
     let registry = common.bind_registry().await?;
-    let worker = builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build().await?;
+    let worker = while_starting(&listener, &common.rest, builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build()).await??;
     tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
         let result = worker.put_connector_config(&connector.name, connector.config).await;
@@ -529,7 +541,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
         let host = if bound.ip().is_unspecified() { connect_runtime::hostname() } else { bound.ip().to_string() };
         builder = builder.worker_id(format!("{host}:{}", bound.port()));
     }
-    let worker = builder.build().await?;
+    let worker = while_starting(&listener, &common.rest, builder.build()).await??;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
     serve_until_signal(worker, [Some(listener), registry], common.rest.clone(), signal).await
 }
@@ -537,9 +549,22 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
 async fn broker(args: BrokerArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal();
     let data_dir = args.data_dir.unwrap_or_else(|| Path::new("connect-data").join("rocketmq"));
-    let config = connect_runtime::embedded::EmbeddedConfig { data_dir, namesrv_port: args.namesrv_port, broker_port: args.broker_port };
-    let mq = connect_runtime::embedded::EmbeddedRocketMq::start(&config).await?;
-    tracing::info!(namesrv = mq.namesrv_addr(), broker_port = args.broker_port, data_dir = %config.data_dir.display(), "RocketMQ serving");
+    let namesrv = match args.namesrv {
+        Some(addr) => NameServer::Join(addr),
+        None => NameServer::Start { port: args.namesrv_port },
+    };
+    let mut config = EmbeddedConfig::new(data_dir, namesrv, args.broker_port);
+    config.broker_name = args.broker_name.unwrap_or(config.broker_name);
+    config.cluster_name = args.cluster_name.unwrap_or(config.cluster_name);
+    let mq = EmbeddedRocketMq::start(&config).await?;
+    tracing::info!(
+        namesrv = mq.namesrv_addr(),
+        broker = config.broker_name,
+        cluster = config.cluster_name,
+        broker_port = args.broker_port,
+        data_dir = %config.data_dir.display(),
+        "RocketMQ serving"
+    );
     signal.await;
     tracing::info!("stopping the broker");
     mq.shutdown().await;
@@ -574,6 +599,41 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 /// The API runs on a runtime of its own (two threads named `connect-rest`): connector code that
 /// blocks the threads of the worker's runtime cannot take the API down with it, so an operator
 /// still sees (the watchdog names the call) and can stop the task.
+/// Runs `starting` (the worker's start-up) while `listener` answers every request with 503
+/// "starting" (a start-up waiting for a broker leaves no connection unanswered).
+async fn while_starting<T>(
+    listener: &tokio::net::TcpListener,
+    options: &connect_rest::RestOptions,
+    starting: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
+    let answering = listener_clone(listener)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = options.clone();
+    let server = tokio::spawn(async move {
+        connect_rest::serve_starting_on(answering, &options, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let started = starting.await;
+    let _ = stop.send(());
+    if let Ok(Err(error)) = server.await {
+        tracing::debug!(%error, "the start-up responder stopped with an error");
+    }
+    Ok(started)
+}
+
+/// A second handle on `listener`'s socket.
+fn listener_clone(listener: &tokio::net::TcpListener) -> anyhow::Result<tokio::net::TcpListener> {
+    #[cfg(unix)]
+    let handle = std::os::fd::AsFd::as_fd(listener).try_clone_to_owned()?;
+    #[cfg(windows)]
+    let handle = std::os::windows::io::AsSocket::as_socket(listener).try_clone_to_owned()?;
+    let std_listener = std::net::TcpListener::from(handle);
+    std_listener.set_nonblocking(true)?;
+    Ok(tokio::net::TcpListener::from_std(std_listener)?)
+}
+
 async fn serve_until_signal(
     worker: Worker,
     [listener, registry]: [Option<tokio::net::TcpListener>; 2],

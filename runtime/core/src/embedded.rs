@@ -24,26 +24,67 @@ use crate::mq::{MqCause, MqClient, MqError};
 /// How many times the broker is started before giving up.
 const BROKER_START_ATTEMPTS: u32 = 3;
 
-/// Where and on which ports the embedded servers run.
+/// The broker name of a broker started with its own name server (a worker's embedded one).
+pub const DEFAULT_BROKER_NAME: &str = "connect-broker";
+/// The RocketMQ cluster such a broker belongs to (RocketMQ's default).
+pub const DEFAULT_CLUSTER_NAME: &str = "DefaultCluster";
+
+/// Where the broker finds its name server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameServer {
+    /// Start one in this process, on this port (0 picks a free loopback port).
+    Start {
+        /// Its port.
+        port: u16,
+    },
+    /// Register with a running one (`host:port`; several separated by `;`): this broker is one
+    /// more broker of that name server's RocketMQ cluster.
+    Join(String),
+}
+
+/// Where and on which ports the embedded servers run, and under which names the broker
+/// registers.
 #[derive(Clone, Debug)]
 pub struct EmbeddedConfig {
     /// Root of the name server's and broker's files.
     pub data_dir: PathBuf,
-    /// Name server port (0 picks a free loopback port).
-    pub namesrv_port: u16,
+    /// The name server to start or to join.
+    pub namesrv: NameServer,
     /// Broker port (0 picks a free pair: the broker also binds `port - 2`).
     pub broker_port: u16,
+    /// The broker's name: unique among the brokers of one name server (topics have queues on
+    /// each, named by it).
+    pub broker_name: String,
+    /// The RocketMQ cluster the broker registers in.
+    pub cluster_name: String,
 }
 
 impl EmbeddedConfig {
     /// The standard ports (9876 and 10911) under `data_dir`.
     pub fn standard(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
-        EmbeddedConfig { data_dir: data_dir.into(), namesrv_port: 9876, broker_port: 10911 }
+        EmbeddedConfig::new(data_dir, NameServer::Start { port: 9876 }, 10911)
     }
 
     /// Free loopback ports under `data_dir`, for tests that run side by side.
     pub fn free_ports(data_dir: impl Into<PathBuf>) -> EmbeddedConfig {
-        EmbeddedConfig { data_dir: data_dir.into(), namesrv_port: 0, broker_port: 0 }
+        EmbeddedConfig::new(data_dir, NameServer::Start { port: 0 }, 0)
+    }
+
+    /// A second (third, ...) broker named `broker_name`, on a free port under `data_dir`,
+    /// registered with the name server at `namesrv`.
+    pub fn joining(data_dir: impl Into<PathBuf>, namesrv: &str, broker_name: &str) -> EmbeddedConfig {
+        EmbeddedConfig { broker_name: broker_name.to_owned(), ..EmbeddedConfig::new(data_dir, NameServer::Join(namesrv.to_owned()), 0) }
+    }
+
+    /// A broker named [`DEFAULT_BROKER_NAME`] in [`DEFAULT_CLUSTER_NAME`].
+    pub fn new(data_dir: impl Into<PathBuf>, namesrv: NameServer, broker_port: u16) -> EmbeddedConfig {
+        EmbeddedConfig {
+            data_dir: data_dir.into(),
+            namesrv,
+            broker_port,
+            broker_name: DEFAULT_BROKER_NAME.to_owned(),
+            cluster_name: DEFAULT_CLUSTER_NAME.to_owned(),
+        }
     }
 }
 
@@ -83,7 +124,7 @@ impl PlainMessage {
     }
 }
 
-/// A running name server and broker.
+/// A running broker, and the name server it started (unless it joined one).
 pub struct EmbeddedRocketMq {
     namesrv_addr: String,
     broker: Option<BrokerBootstrap<Running>>,
@@ -146,14 +187,18 @@ pub enum EmbeddedError {
 }
 
 impl EmbeddedRocketMq {
-    /// Starts a name server, then a broker registered with it, and waits until both serve.
+    /// Starts a name server (unless the config joins one), then a broker registered with it,
+    /// and waits until both serve.
     pub async fn start(config: &EmbeddedConfig) -> Result<EmbeddedRocketMq, EmbeddedError> {
-        let namesrv_port = if config.namesrv_port == 0 { free_port()? } else { config.namesrv_port };
+        let namesrv_port = match &config.namesrv {
+            NameServer::Start { port: 0 } => Some(free_port()?),
+            NameServer::Start { port } => Some(*port),
+            NameServer::Join(_) => None,
+        };
         let mut broker_port = if config.broker_port == 0 { free_broker_port()? } else { config.broker_port };
         let mut ha_port = free_port()?;
-        for (port, what) in
-            [(namesrv_port, "name server"), (broker_port, "broker"), (broker_port.saturating_sub(2), "broker fast listener")]
-        {
+        let wanted = namesrv_port.map(|port| (port, "name server")).into_iter();
+        for (port, what) in wanted.chain([(broker_port, "broker"), (broker_port.saturating_sub(2), "broker fast listener")]) {
             if TcpListener::bind(("127.0.0.1", port)).is_err() {
                 return Err(EmbeddedError::PortInUse { port, what });
             }
@@ -164,15 +209,21 @@ impl EmbeddedRocketMq {
         for dir in [&namesrv_dir, &store_dir] {
             std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir { path: dir.clone(), source })?;
         }
-        let (namesrv_stop, namesrv_task) = start_namesrv(root, &namesrv_dir, namesrv_port);
-        wait_for_port(namesrv_port, Duration::from_secs(20)).await?;
-        let namesrv_addr = format!("127.0.0.1:{namesrv_port}");
+        let (namesrv_addr, namesrv_stop, namesrv_task) = match (&config.namesrv, namesrv_port) {
+            (NameServer::Join(addr), _) => (addr.clone(), None, None),
+            (NameServer::Start { .. }, port) => {
+                let port = port.expect("a port is picked for a name server to start");
+                let (stop, task) = start_namesrv(root, &namesrv_dir, port);
+                wait_for_port(port, Duration::from_secs(20)).await?;
+                (format!("127.0.0.1:{port}"), Some(stop), Some(task))
+            }
+        };
         // A broker recovering the store of a killed process sometimes fails its first start-up
         // (it rolls back cleanly); a second attempt succeeds. Ports picked as free may have been
         // taken by another process meanwhile: a retry picks new ones.
         let mut attempt = 1;
         let broker = loop {
-            match start_broker(&store_dir, &namesrv_addr, broker_port, ha_port).await {
+            match start_broker(&store_dir, config, &namesrv_addr, broker_port, ha_port).await {
                 Ok(broker) => break broker,
                 Err(error) if attempt < BROKER_START_ATTEMPTS => {
                     tracing::warn!(%error, attempt, "the embedded broker did not start; trying again");
@@ -186,7 +237,7 @@ impl EmbeddedRocketMq {
                 Err(error) => return Err(with_disk_check(error, &store_dir)),
             }
         };
-        Ok(EmbeddedRocketMq { namesrv_addr, broker: Some(broker), namesrv_stop: Some(namesrv_stop), namesrv_task: Some(namesrv_task) })
+        Ok(EmbeddedRocketMq { namesrv_addr, broker: Some(broker), namesrv_stop, namesrv_task })
     }
 
     /// `host:port` of the name server.
@@ -201,6 +252,17 @@ impl EmbeddedRocketMq {
         let created = client.ensure_topic(topic, queues).await;
         client.shutdown().await;
         created
+    }
+
+    /// The names of the brokers holding queues of `topic`, sorted (none while it does not
+    /// exist).
+    pub async fn topic_brokers(&self, topic: &str) -> Result<Vec<String>, MqError> {
+        let client = MqClient::new(&self.namesrv_addr, "embedded-admin")?;
+        let queues = client.write_queues(topic).await;
+        client.shutdown().await;
+        let mut brokers: Vec<String> = queues?.iter().map(|q| q.broker_name().to_string()).collect();
+        brokers.dedup();
+        Ok(brokers)
     }
 
     /// Sends `messages` to queue `queue_id` of `topic` as a plain RocketMQ producer would, in
@@ -274,7 +336,13 @@ fn start_namesrv(root: &Path, namesrv_dir: &Path, port: u16) -> (oneshot::Sender
     (stop_tx, task)
 }
 
-async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: u16) -> Result<BrokerBootstrap<Running>, EmbeddedError> {
+async fn start_broker(
+    store_dir: &Path,
+    config: &EmbeddedConfig,
+    namesrv_addr: &str,
+    port: u16,
+    ha_port: u16,
+) -> Result<BrokerBootstrap<Running>, EmbeddedError> {
     let root = store_dir.to_string_lossy().into_owned();
     let mut broker_config = BrokerConfig {
         broker_ip1: "127.0.0.1".into(),
@@ -286,7 +354,8 @@ async fn start_broker(store_dir: &Path, namesrv_addr: &str, port: u16, ha_port: 
         flush_consumer_offset_interval: 1_000,
         ..BrokerConfig::default()
     };
-    broker_config.broker_identity.broker_name = CheetahString::from_static_str("connect-broker");
+    broker_config.broker_identity.broker_name = CheetahString::from_string(config.broker_name.clone());
+    broker_config.broker_identity.broker_cluster_name = CheetahString::from_string(config.cluster_name.clone());
     broker_config.broker_server_config.bind_address = "127.0.0.1".to_owned();
     broker_config.broker_server_config.listen_port = u32::from(port);
     // Every listener on loopback: the HA port serves the commit log to whoever connects.

@@ -191,6 +191,25 @@ pub async fn serve_registry_on(
     serve_router(listener, router, &options, shutdown).await
 }
 
+/// Answers every request on `listener` with 503 and KIP-1017's `{"status": "starting", ...}`
+/// until `shutdown` resolves, over HTTPS when `options.tls` is set: a worker serves this while
+/// it opens its state (waiting, perhaps, for a broker that is down), so health probes and
+/// clients get an answer instead of a connection nobody reads.
+pub async fn serve_starting_on(
+    listener: tokio::net::TcpListener,
+    options: &RestOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = Router::new().fallback(|| async {
+        let health = connect_runtime::WorkerHealth {
+            status: "starting",
+            message: "the worker is starting: it connects to RocketMQ and reads its state (its log says what it waits for)".to_owned(),
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(health))
+    });
+    serve_router(listener, router, options, shutdown).await
+}
+
 /// Serves `router` on `listener`, over HTTPS when `options.tls` is set.
 async fn serve_router(
     listener: tokio::net::TcpListener,

@@ -261,7 +261,8 @@ async fn poll(mq: MqClient, settings: MemberSettings, roster: Arc<Roster>, statu
     let mut failing = false;
     loop {
         tokio::time::sleep(settings.poll_interval).await;
-        match mq.group_client_ids(&settings.group, &settings.topic).await {
+        // The status log's broker: the one whose outage stops the cluster's writes anyway.
+        match mq.group_client_ids(&settings.group, &settings.topic, statuses.broker()).await {
             Ok(ids) => {
                 failing = false;
                 roster.listed(workers_of(ids.iter().map(String::as_str)));

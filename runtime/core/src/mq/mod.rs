@@ -281,6 +281,31 @@ impl MqClient {
         }
     }
 
+    /// The value the workers keep under `key` in the name server (`None` while unset): settings
+    /// that must outlive every worker and every broker but one (a state log's broker).
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, MqError> {
+        let admin = self.admin().await?;
+        let admin = admin.as_ref().expect("admin() starts it");
+        let value = RouteAdmin::get_kv_config(admin, CheetahString::from_static_str(SETTINGS_NAMESPACE), CheetahString::from_string(key.to_owned()))
+            .await
+            .map_err(mq_error(format!("read setting {key} from the name server")))?;
+        Ok(Some(value.to_string()).filter(|v| !v.is_empty()))
+    }
+
+    /// Keeps `value` under `key` in the name server (see [`setting`](Self::setting)).
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), MqError> {
+        let admin = self.admin().await?;
+        let admin = admin.as_ref().expect("admin() starts it");
+        RouteAdmin::create_and_update_kv_config(
+            admin,
+            CheetahString::from_static_str(SETTINGS_NAMESPACE),
+            CheetahString::from_string(key.to_owned()),
+            CheetahString::from_string(value.to_owned()),
+        )
+        .await
+        .map_err(mq_error(format!("write setting {key} to the name server")))
+    }
+
     /// The offset the next message stored in `queue` gets (its end), asked of its master broker.
     pub async fn queue_end(&self, queue: &MessageQueue) -> Result<i64, MqError> {
         let mut admin = self.admin().await?;
@@ -289,11 +314,12 @@ impl MqClient {
         OffsetAdmin::max_offset(&*admin, broker, queue.clone(), 3_000).await.map_err(mq_error(format!("find the end of {queue:?}")))
     }
 
-    /// The client ids connected as consumers of `group`, as the broker holding `topic` sees them.
-    pub async fn group_client_ids(&self, group: &str, topic: &str) -> Result<Vec<String>, MqError> {
+    /// The client ids connected as consumers of `group`, as a broker holding `topic` sees them
+    /// (`broker`, when named: one that restarted lists only the clients that reconnected).
+    pub async fn group_client_ids(&self, group: &str, topic: &str, broker: Option<&str>) -> Result<Vec<String>, MqError> {
         let mut admin = self.admin().await?;
         let admin = admin.as_mut().expect("admin() starts it");
-        let broker = master_of(admin, topic, None).await?;
+        let broker = master_of(admin, topic, broker).await?;
         let connection =
             MQAdminReadExt::examine_consumer_connection_info(admin, CheetahString::from_string(group.to_owned()), Some(broker))
                 .await
@@ -342,6 +368,14 @@ impl MqClient {
         let _ = self.runtime.shutdown().await;
     }
 }
+
+/// ` on broker <name>` for a send to a chosen queue (so an error names the broker that failed).
+fn on_broker(queue: Option<&MessageQueue>) -> String {
+    queue.map(|q| format!(" on broker {}", q.broker_name())).unwrap_or_default()
+}
+
+/// The name server's key-value namespace of the workers' settings.
+const SETTINGS_NAMESPACE: &str = "rocketmq-connect";
 
 /// The address of the master broker holding `topic` (the one named `broker_name`, or any).
 async fn master_of(admin: &mut DefaultMQAdminExt, topic: &str, broker_name: Option<&str>) -> Result<CheetahString, MqError> {
@@ -393,8 +427,9 @@ impl Producer {
         records: usize,
     ) -> Result<(Option<MessageQueue>, u64), MqError> {
         let topic = batch.final_message.topic().clone();
-        let action = || format!("send {records} records to {topic}");
         let timeout = u64::from(self.inner.send_msg_timeout());
+        let queue_name = on_broker(queue.as_ref());
+        let action = || format!("send {records} records to {topic}{queue_name}");
         let sent = match queue {
             Some(queue) => self.inner.send_to_queue_with_timeout(batch, queue, timeout).await,
             None => self.inner.send_with_timeout(batch, timeout).await,
@@ -412,7 +447,8 @@ impl Producer {
 
     async fn send(&self, topic: &str, queue: Option<MessageQueue>, messages: Vec<Message>) -> Result<SendResult, MqError> {
         let count = messages.len();
-        let action = || format!("send {count} records to {topic}");
+        let queue_name = on_broker(queue.as_ref());
+        let action = || format!("send {count} records to {topic}{queue_name}");
         let result = match queue {
             Some(queue) => self.inner.send_batch_to_queue(messages, queue).await,
             None => self.inner.send_batch(messages).await,

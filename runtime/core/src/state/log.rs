@@ -168,6 +168,14 @@ impl StateLog {
         }
     }
 
+    /// The broker holding the log (topic logs only).
+    pub fn broker(&self) -> Option<&str> {
+        match &*self.backend {
+            Backend::Topic(topic) => Some(topic.broker()),
+            Backend::Memory | Backend::File(_) => None,
+        }
+    }
+
     /// How many records were read at start-up (topic logs only).
     pub fn replayed(&self) -> Option<u64> {
         match &*self.backend {

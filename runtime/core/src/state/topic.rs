@@ -61,6 +61,8 @@ enum Record {
 const MAX_MESSAGE_BYTES: usize = 512 * 1024;
 /// The tail first searched for a snapshot at start-up.
 const FIRST_WINDOW: u64 = 4_096;
+/// How long opening a log waits for the broker holding it.
+const HOME_WAIT: Duration = Duration::from_secs(120);
 /// How long replay may go without receiving anything before it gives up.
 const REPLAY_STALL: Duration = Duration::from_secs(30);
 /// How long the follower's polls wait for new records (and so how soon it notices a stop).
@@ -112,9 +114,7 @@ pub(crate) async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLo
     let error = |cause: LogCause| LogError::new(config.name, cause);
     mq.ensure_topic(config.topic, 1).await.map_err(|e| error(e.into()))?;
     let consumer = mq.shared_consumer(config.reader_group, &[config.topic.to_owned()], 256).await.map_err(|e| error(e.into()))?;
-    let mut queues = consumer.queues(config.topic).await.map_err(|e| error(e.into()))?;
-    queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
-    let queue = queues.into_iter().next().ok_or_else(|| error(LogCause::NoQueue(config.topic.to_owned())))?;
+    let queue = home_queue(mq, &consumer, config.topic, config.name).await?;
     consumer.assign(vec![queue.clone()]).await.map_err(|e| error(e.into()))?;
     let started = Instant::now();
     let (entries, mark, read) = replay(&consumer, &queue, config.merge).await.map_err(error)?;
@@ -145,6 +145,52 @@ pub(crate) async fn open(mq: &MqClient, producer: Arc<Producer>, config: TopicLo
         follower: tokio::sync::Mutex::new(Some(follower)),
     };
     Ok((view, topic))
+}
+
+/// The name-server setting recording which broker holds the log kept in `topic`.
+fn home_setting(topic: &str) -> String {
+    format!("state-log-broker.{topic}")
+}
+
+/// The queue holding the log kept in `topic`: queue 0 of its broker, the one recorded in the
+/// name server when the log was first opened (the first broker by name routing the topic
+/// then). A log never moves: the topic has a queue on every broker, and reading another's
+/// would start an empty log beside the real one. While its broker is down this waits for it
+/// (up to [`HOME_WAIT`]), naming it.
+async fn home_queue(mq: &MqClient, consumer: &Consumer, topic: &str, log: &str) -> Result<MessageQueue, LogError> {
+    let error = |cause: LogCause| LogError::new(log, cause);
+    let key = home_setting(topic);
+    let deadline = Instant::now() + HOME_WAIT;
+    let mut waiting = false;
+    loop {
+        // The reader's own lookup: it also tells the reader where each broker is.
+        let mut queues = consumer.queues(topic).await.unwrap_or_default();
+        queues.sort_by(|a, b| (a.broker_name().as_str(), a.queue_id()).cmp(&(b.broker_name().as_str(), b.queue_id())));
+        let home = match mq.setting(&key).await.map_err(|e| error(e.into()))? {
+            Some(home) => home,
+            None => {
+                let first = queues.first().ok_or_else(|| error(LogCause::NoQueue(topic.to_owned())))?;
+                mq.set_setting(&key, first.broker_name().as_str()).await.map_err(|e| error(e.into()))?;
+                // Read back what is stored: two workers opening a new log at once both pick
+                // the first broker by name, and agree unless they saw different routes.
+                continue;
+            }
+        };
+        if let Some(queue) = queues.into_iter().find(|q| q.broker_name().as_str() == home) {
+            if waiting {
+                tracing::info!(log, topic, broker = home, "the state log's broker is back");
+            }
+            return Ok(queue);
+        }
+        if Instant::now() > deadline {
+            return Err(error(LogCause::BrokerAway { broker: home, waited: HOME_WAIT }));
+        }
+        if !waiting {
+            tracing::warn!(log, topic, broker = home, "the broker holding this state log is not routed (down?); waiting for it");
+            waiting = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Reads the tail of the topic until a complete snapshot is found (or the start is reached);
@@ -339,6 +385,11 @@ impl TopicLog {
     /// The producer, until the log is closed.
     fn producer(&self) -> Result<Arc<Producer>, LogError> {
         self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| LogError::new(&self.topic, LogCause::Closed))
+    }
+
+    /// The broker holding the log.
+    pub(crate) fn broker(&self) -> &str {
+        self.queue.broker_name().as_str()
     }
 
     /// How many records start-up read (one snapshot and what followed it, at most a window).

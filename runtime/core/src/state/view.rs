@@ -91,6 +91,14 @@ pub enum LogCause {
         /// Position wanted.
         end: u64,
     },
+    /// The broker holding the log is not routed by the name server.
+    #[error("broker {broker}, which holds this log, is not routed by the name server (down?) after {waited:?}")]
+    BrokerAway {
+        /// Its name.
+        broker: String,
+        /// How long was waited.
+        waited: Duration,
+    },
     /// The topic has no queue to keep the log in.
     #[error("topic {0} has no queue")]
     NoQueue(String),
@@ -108,7 +116,7 @@ impl LogError {
     pub fn is_retriable(&self) -> bool {
         match &self.cause {
             LogCause::Mq(error) => error.is_retriable(),
-            LogCause::NotReadBack { .. } | LogCause::ReplayStalled { .. } => true,
+            LogCause::NotReadBack { .. } | LogCause::ReplayStalled { .. } | LogCause::BrokerAway { .. } => true,
             _ => false,
         }
     }

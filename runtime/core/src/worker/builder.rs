@@ -17,7 +17,7 @@ use crate::allowlist::AllowedPaths;
 use crate::cluster::lease::Lease;
 use crate::cluster::membership::{MemberSettings, Membership};
 #[cfg(feature = "embedded")]
-use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq};
+use crate::embedded::{EmbeddedConfig, EmbeddedRocketMq, NameServer};
 use crate::memory::MemoryBudget;
 use crate::metrics::Metrics;
 use crate::mq::{MqClient, Producer};
@@ -264,8 +264,7 @@ impl WorkerBuilder {
             Broker::External(addr) => (None::<EmbeddedRocketMq>, addr.clone()),
             #[cfg(feature = "embedded")]
             Broker::Embedded { namesrv_port, broker_port } => {
-                let config =
-                    EmbeddedConfig { data_dir: self.data_dir.join("rocketmq"), namesrv_port: *namesrv_port, broker_port: *broker_port };
+                let config = EmbeddedConfig::new(self.data_dir.join("rocketmq"), NameServer::Start { port: *namesrv_port }, *broker_port);
                 let mq = EmbeddedRocketMq::start(&config).await?;
                 let addr = mq.namesrv_addr().to_owned();
                 (Some(mq), addr)
