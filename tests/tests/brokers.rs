@@ -20,6 +20,12 @@ fn state_topics(name: &str) -> Vec<String> {
     ["configs", "offsets", "statuses"].iter().map(|log| format!("{name}-{log}")).collect()
 }
 
+/// The sum of the values of `worker`'s metric lines starting with `prefix`.
+fn metric_sum(worker: &WorkerProcess, prefix: &str) -> f64 {
+    let text = fixture::http_text(worker.rest, "GET", "/metrics", None).1;
+    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
 /// A datagen connector of `tasks` slow tasks writing to `topic`.
 fn datagen(topic: &str, tasks: u64) -> serde_json::Value {
     json!({"connector.class": "datagen-source", "topic": topic, "tasks.max": tasks, "records.per.second": 5,
@@ -114,6 +120,7 @@ async fn a_broker_killed_for_a_minute_under_a_running_cluster_loses_and_repeats_
     tokio::time::sleep(Duration::from_secs(60).saturating_sub(killed.elapsed())).await;
     let while_down = fixture::lines(&output).len() - at_kill;
     let statuses: Vec<(String, String)> = task_owners(&workers[0], "sequence").into_values().collect();
+    let outages: f64 = workers.iter().map(|w| metric_sum(w, "connect_task_broker_outages_total{connector=\"sequence\"")).sum();
     other.restart();
 
     let complete = || sequence_gaps(&output, TASKS, PER_TASK).0 == 0;
@@ -123,9 +130,11 @@ async fn a_broker_killed_for_a_minute_under_a_running_cluster_loses_and_repeats_
     let (missing, duplicates) = sequence_gaps(&output, TASKS, PER_TASK);
     println!(
         "MEASURED one broker of two killed for 60 s: {while_down} records reached the sink meanwhile (through the live broker's \
-         queues), source tasks then {statuses:?}; a config write answered 201; {} records: {missing} lost, {duplicates} duplicated",
+         queues), source tasks then {statuses:?}, {outages} broker outages counted; a config write answered 201; {} records: \
+         {missing} lost, {duplicates} duplicated",
         TASKS * PER_TASK
     );
+    assert!(outages >= 1.0, "the tasks whose queues were on the killed broker waited, and counted it");
     assert_eq!((missing, duplicates), (0, 0), "a broker's outage neither loses nor repeats a record");
     drop(workers);
     drop(other);
