@@ -21,6 +21,8 @@ pub enum CtlError {
         status: u16,
         /// The API's message.
         message: String,
+        /// The worker answered that it is still starting (503 `{"status": "starting"}`).
+        starting: bool,
     },
     /// No answer came from the worker.
     #[error("cannot reach {url}: {reason}")]
@@ -58,6 +60,9 @@ impl CtlError {
         matches!(self, CtlError::Api { status: 404, .. })
     }
 }
+
+/// How long a call waits for a worker that answers it is still starting.
+pub const START_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A client of a Kafka Connect-compatible REST API: one base URL, optional credentials and
 /// CA, JSON in and out.
@@ -105,8 +110,22 @@ impl Client {
             .map_err(|e| CtlError::Unreachable { url: self.url(path), reason: format!("the answer is not JSON: {e}") })
     }
 
-    /// `method path` with a JSON `body`; the answer's text.
+    /// `method path` with a JSON `body`; the answer's text. A worker still starting (503
+    /// `{"status": "starting"}`: it did nothing with the request) is asked again for up to
+    /// [`START_WAIT`].
     pub async fn text(&self, method: Method, path: &str, body: Option<&Json>) -> Result<String, CtlError> {
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        loop {
+            match self.text_once(method.clone(), path, body).await {
+                Err(CtlError::Api { status: 503, starting: true, .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn text_once(&self, method: Method, path: &str, body: Option<&Json>) -> Result<String, CtlError> {
         let url = self.url(path);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(authorization) = &self.authorization {
@@ -122,12 +141,14 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok(text);
         }
-        // Kafka Connect's error body: {"error_code": 404, "message": "..."}.
-        let message = serde_json::from_str::<Json>(&text)
-            .ok()
+        // Kafka Connect's error body: {"error_code": 404, "message": "..."}; a starting
+        // worker's: {"status": "starting", "message": "..."}.
+        let body = serde_json::from_str::<Json>(&text).ok();
+        let starting = body.as_ref().is_some_and(|body| body.get("status").and_then(Json::as_str) == Some("starting"));
+        let message = body
             .and_then(|body| body.get("message").and_then(Json::as_str).map(str::to_owned))
             .unwrap_or_else(|| text.trim().to_owned());
-        Err(CtlError::Api { method, path: path.to_owned(), status, message })
+        Err(CtlError::Api { method, path: path.to_owned(), status, message, starting })
     }
 
     fn url(&self, path: &str) -> String {
@@ -156,7 +177,7 @@ mod tests {
     fn names_become_single_segments_and_errors_map_to_exit_codes() {
         assert_eq!(segment("orders eu/1"), "orders%20eu%2F1");
         assert_eq!(segment("café"), "caf%C3%A9");
-        let api = |status| CtlError::Api { method: Method::GET, path: "/x".into(), status, message: String::new() };
+        let api = |status| CtlError::Api { method: Method::GET, path: "/x".into(), status, message: String::new(), starting: false };
         assert_eq!([api(404), api(409), api(401), api(403), api(400), api(500)].map(|e| e.exit_code()), [3, 4, 5, 5, 1, 7]);
         assert_eq!(CtlError::Unreachable { url: String::new(), reason: String::new() }.exit_code(), 6);
     }
