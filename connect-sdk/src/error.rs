@@ -74,6 +74,26 @@ impl Error {
         matches!(self, Error::Retriable { .. })
     }
 
+    /// Whether starting the task again may cure the failure: not for a config the connector
+    /// refused nor for data that could not be converted or written ([`Error::Config`],
+    /// [`Error::Data`]: a restart meets the same config and the same record), unless the
+    /// conversion only lacked something that did not answer ([`DataError::unavailable`]); for
+    /// anything else, yes. The worker restarts failed tasks by itself only when this holds.
+    ///
+    /// ```
+    /// use connect_sdk::Error;
+    /// use connect_sdk::data::DataError;
+    /// assert!(Error::other("the database closed the connection").restart_may_help());
+    /// assert!(!Error::Data(DataError::new("not a number: \"ten\"")).restart_may_help());
+    /// ```
+    pub fn restart_may_help(&self) -> bool {
+        match self {
+            Error::Config(_) => false,
+            Error::Data(error) => error.is_retriable(),
+            Error::Retriable { .. } | Error::Other { .. } => true,
+        }
+    }
+
     /// The error and all its causes, one per line: what status endpoints show as `trace`.
     pub fn trace(&self) -> String {
         let mut out = self.to_string();

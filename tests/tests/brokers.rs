@@ -66,8 +66,13 @@ async fn topics_get_queues_on_every_broker_and_a_state_log_waits_for_its_own_bro
     );
     let mut second = WorkerProcess::spawn("home", &broker.namesrv(), &dir, &[], None);
     let starting = |worker: &WorkerProcess| {
-        std::net::TcpStream::connect(worker.rest).is_ok() && worker.call("GET", "/health", None) == (503, json!({"status": "starting",
-            "message": "the worker is starting: it connects to RocketMQ and reads its state (its log says what it waits for)"}))
+        std::net::TcpStream::connect(worker.rest).is_ok()
+            && worker.call("GET", "/health", None)
+                == (
+                    503,
+                    json!({"status": "starting",
+            "message": "the worker is starting: it connects to RocketMQ and reads its state (its log says what it waits for)"}),
+                )
     };
     assert!(wait_until(Duration::from_secs(30), || starting(&second)).await, "a worker waiting for its state logs answers 503 starting");
     assert!(!second.ready(Duration::from_secs(10)), "a worker started without its cluster's state logs");

@@ -9,12 +9,30 @@ use std::fmt;
 pub struct DataError {
     path: Vec<String>,
     message: String,
+    retriable: bool,
 }
 
 impl DataError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> DataError {
-        DataError { path: Vec::new(), message: message.into() }
+        DataError { path: Vec::new(), message: message.into(), retriable: false }
+    }
+
+    /// The data could not be converted because something the conversion needs did not answer
+    /// (a schema registry unreachable): the same data may convert when tried again.
+    ///
+    /// ```
+    /// use connect_sdk::data::DataError;
+    /// assert!(DataError::unavailable("schema registry http://registry:8081: connection refused").is_retriable());
+    /// assert!(!DataError::new("expected int32, got string").is_retriable());
+    /// ```
+    pub fn unavailable(message: impl Into<String>) -> DataError {
+        DataError { retriable: true, ..DataError::new(message) }
+    }
+
+    /// Whether trying the same data again may succeed ([`unavailable`](Self::unavailable)).
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
     }
 
     /// Records that the error happened inside `field` (outermost field last to be added).

@@ -179,7 +179,7 @@ async fn attempt(client: &reqwest::Client, urls: &[String], authorization: Optio
             }
         }
     }
-    Err(DataError::new(format!("{last} (tried {ATTEMPTS} times)")))
+    Err(DataError::unavailable(format!("{last} (tried {ATTEMPTS} times)")))
 }
 
 enum Failure {

@@ -490,7 +490,8 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let listener = bind(common.rest_addr).await?;
     let registry = common.bind_registry().await?;
-    let worker = while_starting(&listener, &common.rest, builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build()).await??;
+    let worker =
+        while_starting(&listener, &common.rest, builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build()).await??;
     tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
         let result = worker.put_connector_config(&connector.name, connector.config).await;

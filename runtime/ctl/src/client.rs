@@ -145,9 +145,8 @@ impl Client {
         // worker's: {"status": "starting", "message": "..."}.
         let body = serde_json::from_str::<Json>(&text).ok();
         let starting = body.as_ref().is_some_and(|body| body.get("status").and_then(Json::as_str) == Some("starting"));
-        let message = body
-            .and_then(|body| body.get("message").and_then(Json::as_str).map(str::to_owned))
-            .unwrap_or_else(|| text.trim().to_owned());
+        let message =
+            body.and_then(|body| body.get("message").and_then(Json::as_str).map(str::to_owned)).unwrap_or_else(|| text.trim().to_owned());
         Err(CtlError::Api { method, path: path.to_owned(), status, message, starting })
     }
 

@@ -286,9 +286,13 @@ impl MqClient {
     pub async fn setting(&self, key: &str) -> Result<Option<String>, MqError> {
         let admin = self.admin().await?;
         let admin = admin.as_ref().expect("admin() starts it");
-        let value = RouteAdmin::get_kv_config(admin, CheetahString::from_static_str(SETTINGS_NAMESPACE), CheetahString::from_string(key.to_owned()))
-            .await
-            .map_err(mq_error(format!("read setting {key} from the name server")))?;
+        let value = RouteAdmin::get_kv_config(
+            admin,
+            CheetahString::from_static_str(SETTINGS_NAMESPACE),
+            CheetahString::from_string(key.to_owned()),
+        )
+        .await
+        .map_err(mq_error(format!("read setting {key} from the name server")))?;
         Ok(Some(value.to_string()).filter(|v| !v.is_empty()))
     }
 

@@ -6,6 +6,7 @@ pub mod outage;
 mod outbox;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod status;
 
 pub use status::{State, StatusCell, TaskStatus};
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use crate::metrics::{Counter, TaskMetrics};
 use crate::retry::RetryPolicy;
 use crate::state::configs::TargetState;
+use crate::task::stage::Stage;
 
 /// Tuning of the task loops.
 #[derive(Clone, Copy, Debug)]
@@ -82,19 +84,20 @@ pub struct TaskPipeline {
 }
 
 impl TaskPipeline {
-    /// Applies `errors.tolerance` to a failed record: `Ok` to skip it (counted), `Err` to fail.
-    pub fn tolerate(&self, error: Error, what: impl FnOnce() -> String) -> Result<(), Error> {
+    /// Applies `errors.tolerance` to a record `stage` refused: `Ok` to skip it (counted), `Err`
+    /// to fail the task ([`Stage::stop`]).
+    pub fn tolerate(&self, stage: &Stage, error: Error, what: impl FnOnce() -> String) -> Result<(), Error> {
         self.metrics.add(Counter::Errors, 1);
         let errors = &self.errors;
         if errors.log_enable {
-            tracing::error!(connector = %self.connector, task = self.task, record = %what(), %error, "record failed");
+            tracing::error!(connector = %self.connector, task = self.task, stage = stage.name(), record = %what(), %error, "record failed");
         }
         match errors.tolerance {
             Tolerance::All => {
                 self.metrics.add(Counter::RecordsSkipped, 1);
                 Ok(())
             }
-            Tolerance::None => Err(error),
+            Tolerance::None => Err(stage.stop(error)),
         }
     }
 }

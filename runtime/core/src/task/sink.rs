@@ -15,6 +15,7 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
 use super::outage::BrokerWait;
+use super::stage::Stage;
 use super::{Control, StatusCell, TaskPipeline, wait_while_paused};
 use crate::cluster::lease::TaskLease;
 use crate::dlq::DeadLetterQueue;
@@ -277,13 +278,13 @@ impl SinkRunner {
             match self.to_sink_record(&raw, &run.queue, position) {
                 Ok(Some(record)) => batch.push(record),
                 Ok(None) => self.pipeline.metrics.add(Counter::RecordsFiltered, 1),
-                Err(error) => {
+                Err((stage, error)) => {
                     let pipeline = &self.pipeline;
                     if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.errors.tolerance == Tolerance::All) {
-                        dlq.send(&raw, &run.queue, position, &error, "VALUE_CONVERTER").await?;
+                        dlq.send(&raw, &run.queue, position, &error, &stage).await?;
                         pipeline.metrics.add(Counter::DeadLettered, 1);
                     }
-                    pipeline.tolerate(error, || format!("topic={} queue={} offset={position}", raw.topic, run.queue.queue_id))?;
+                    pipeline.tolerate(&stage, error, || format!("topic={} queue={} offset={position}", raw.topic, run.queue.queue_id))?;
                 }
             }
             run.next = Some(position + 1);
@@ -310,10 +311,12 @@ impl SinkRunner {
         }
     }
 
-    fn to_sink_record(&self, raw: &RawRecord, queue: &QueueId, position: i64) -> Result<Option<SinkRecord>, Error> {
+    /// The sink record of `raw` through the converters and transforms (`None`: a transform
+    /// dropped it), or the stage that refused it.
+    fn to_sink_record(&self, raw: &RawRecord, queue: &QueueId, position: i64) -> Result<Option<SinkRecord>, (Stage, Error)> {
         let converters = &self.pipeline.converters;
-        let key = converters.key.decode(&raw.topic, raw.key.as_deref())?;
-        let value = converters.value.decode(&raw.topic, raw.value.as_deref())?;
+        let key = converters.key.decode(&raw.topic, raw.key.as_deref()).map_err(|e| (Stage::KeyConverter, Error::Data(e)))?;
+        let value = converters.value.decode(&raw.topic, raw.value.as_deref()).map_err(|e| (Stage::ValueConverter, Error::Data(e)))?;
         let mut record = SinkRecord::new(raw.topic.clone(), queue.queue_id, position, value.value).with_broker(queue.broker_name.clone());
         record.key = key.value;
         record.key_schema = key.schema;
@@ -325,7 +328,7 @@ impl SinkRunner {
         let SinkRecord { broker_name, record } = record;
         match self.pipeline.chain.apply(record) {
             Ok(transformed) => Ok(transformed.map(|record| SinkRecord { broker_name, record })),
-            Err(e) => Err(Error::other(e)),
+            Err(e) => Err((Stage::Transformation(e.alias.clone()), Error::other(e))),
         }
     }
 

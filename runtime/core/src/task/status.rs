@@ -40,12 +40,14 @@ pub type StatusReport = Arc<dyn Fn(&TaskStatus) + Send + Sync>;
 pub struct StatusCell {
     status: Arc<Mutex<TaskStatus>>,
     report: Option<StatusReport>,
+    /// Whether a restart may cure the last failure ([`connect_sdk::Error::restart_may_help`]).
+    curable: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StatusCell {
     /// A cell starting in `state`.
     pub fn new(state: State) -> StatusCell {
-        StatusCell { status: Arc::new(Mutex::new(TaskStatus { state, trace: None })), report: None }
+        StatusCell { status: Arc::new(Mutex::new(TaskStatus { state, trace: None })), report: None, curable: Default::default() }
     }
 
     /// A cell starting in `state` (not reported) that reports every change to `report`.
@@ -63,9 +65,16 @@ impl StatusCell {
         self.replace(TaskStatus { state, trace: None });
     }
 
-    /// Marks the task failed with this trace (an error's, with its secrets masked).
-    pub fn fail_with(&self, trace: String) {
+    /// Marks the task failed with this trace (an error's, with its secrets masked); `curable`:
+    /// whether a restart may cure the failure (the worker restarts it by itself only then).
+    pub fn fail_with(&self, trace: String, curable: bool) {
+        self.curable.store(curable, std::sync::atomic::Ordering::Relaxed);
         self.replace(TaskStatus { state: State::Failed, trace: Some(trace) });
+    }
+
+    /// Whether a restart may cure the failure the task last failed with.
+    pub fn curable(&self) -> bool {
+        self.curable.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds a line to a failed task's trace (what happens next about the failure).

@@ -11,6 +11,7 @@ use super::delivery::Delivery;
 use crate::metrics::Counter;
 use crate::task::TaskPipeline;
 use crate::task::outbox::Coalesce;
+use crate::task::stage::Stage;
 use crate::wire::{self, RawRecord};
 
 /// Converted records and the source offsets they carry (acknowledged once they are sent).
@@ -97,14 +98,14 @@ pub(super) fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut d
                 continue;
             }
             Err(e) => {
-                pipeline.tolerate(Error::other(e), || description.unwrap_or_default())?;
+                pipeline.tolerate(&Stage::Transformation(e.alias.clone()), Error::other(e), || description.unwrap_or_default())?;
                 continue;
             }
         };
         // Checked once per run of records to one topic (a poll's records mostly share theirs).
         if allowed_topic.as_deref() != Some(transformed.topic.as_str()) {
             if let Some(refusal) = pipeline.topics.refusal(&transformed.topic) {
-                pipeline.tolerate(Error::other(refusal), || description.unwrap_or_default())?;
+                pipeline.tolerate(&Stage::Produce, Error::other(refusal), || description.unwrap_or_default())?;
                 continue;
             }
             allowed_topic = Some(transformed.topic.clone());
@@ -130,13 +131,14 @@ pub(super) fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut d
                         "a record for {} of about {size} bytes is larger than the broker's message limit ({limit} bytes, its maxMessageSize)",
                         raw.topic
                     );
-                    pipeline.tolerate(Error::other(error), || description.unwrap_or_default())?;
+                    pipeline.tolerate(&Stage::Produce, Error::other(error), || description.unwrap_or_default())?;
                     continue;
                 }
                 bytes += size;
                 out.push((pin, raw));
             }
-            (Err(e), _) | (_, Err(e)) => pipeline.tolerate(Error::Data(e), || description.unwrap_or_default())?,
+            (Err(e), _) => pipeline.tolerate(&Stage::KeyConverter, Error::Data(e), || description.unwrap_or_default())?,
+            (_, Err(e)) => pipeline.tolerate(&Stage::ValueConverter, Error::Data(e), || description.unwrap_or_default())?,
         }
     }
     let count = out.len() as u64;

@@ -531,7 +531,7 @@ impl<L: Launch> Herder<L> {
             let spec = &specs[unit.connector()];
             let errors = self.launcher.errors(spec);
             let recovery = recoveries.entry(unit.clone()).or_default();
-            match recovery.schedule(&errors, status.trace, now) {
+            match recovery.schedule(&errors, status.trace, task.status.curable(), now) {
                 Schedule::Due => due.push(unit.clone()),
                 Schedule::At(at, note) => {
                     if let Some(note) = note {

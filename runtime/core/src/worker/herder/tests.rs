@@ -46,6 +46,9 @@ impl Launch for FakeLauncher {
         if id == 0 && (spec.name == "always-fails" || (spec.name == "fails-twice" && opened <= 2)) {
             return Err(Error::other(format!("the system is away (open {opened})")));
         }
+        if id == 0 && spec.name == "refuses-its-data" {
+            return Err(crate::task::stage::Stage::ValueConverter.stop(Error::other("the avro converter needs a schema")));
+        }
         Ok(Box::new(FakeTask { unit: Unit::task(&spec.name, id), running: self.running.clone(), ran_twice: self.ran_twice.clone() }))
     }
 
@@ -315,6 +318,22 @@ async fn a_failed_task_restarts_by_itself_with_backoff_until_its_attempts_are_us
     assert!(status("always-fails").unwrap().trace.unwrap().contains("the system is away (open 4)"));
     // Its other tasks never failed.
     assert_eq!(cluster.statuses.get(&Unit::task("always-fails", 1)).map(|(s, _)| s.state), Some(State::Running));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_failed_on_its_data_is_not_restarted_by_itself() {
+    let cluster = Cluster::new(&["a"]);
+    cluster.create("refuses-its-data").await;
+    let _a = cluster.worker("a").await;
+    let status = || cluster.statuses.get(&Unit::task("refuses-its-data", 0)).map(|(s, _)| s);
+    let left_failed =
+        async || status().is_some_and(|s| s.state == State::Failed && s.trace.unwrap_or_default().contains("not restarted automatically"));
+    assert!(eventually(left_failed).await, "{:?}", status());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let opens = cluster.launcher.opens.lock().unwrap_or_else(PoisonError::into_inner).get(&Unit::task("refuses-its-data", 0)).copied();
+    assert_eq!(opens, Some(1), "a restart would meet the same record: none is made");
+    let trace = status().unwrap().trace.unwrap();
+    assert!(trace.starts_with("the value converter refused a record: the avro converter needs a schema"), "{trace}");
 }
 
 mod scale;

@@ -68,6 +68,11 @@ pub(super) struct Recovery {
     gave_up: bool,
 }
 
+/// Why a task failed on its config or a record's data stays failed.
+const NOT_RESTARTED: &str = "not restarted automatically: a restart would meet the same config or record; fix the config \
+     (or let errors.tolerance=all skip such records, into errors.deadletterqueue.topic.name for a sink), then restart it \
+     through the REST API";
+
 /// What to do about a failed task now.
 pub(super) enum Schedule {
     /// Restart it.
@@ -79,13 +84,18 @@ pub(super) enum Schedule {
 }
 
 impl Recovery {
-    /// Decides about a task found failed at `now` with `trace`.
-    pub(super) fn schedule(&mut self, errors: &ErrorHandling, trace: Option<String>, now: Instant) -> Schedule {
+    /// Decides about a task found failed at `now` with `trace`; `curable`: whether a restart
+    /// may cure its failure.
+    pub(super) fn schedule(&mut self, errors: &ErrorHandling, trace: Option<String>, curable: bool, now: Instant) -> Schedule {
         if let Some(due) = self.due {
             return if due <= now { Schedule::Due } else { Schedule::At(due, None) };
         }
         if self.gave_up {
             return Schedule::GaveUp(None);
+        }
+        if !curable {
+            self.gave_up = true;
+            return Schedule::GaveUp(Some(NOT_RESTARTED.to_owned()));
         }
         // A task that ran as long as the longest backoff since its last restart counts afresh.
         let max_backoff = Duration::from_millis(errors.restart_backoff_max_ms);
@@ -298,7 +308,7 @@ impl<L: Launch> Herder<L> {
                         Err(error) => {
                             let trace = launcher.redact(&spec, &error.trace());
                             tracing::error!(%unit, error = %trace, "task failed");
-                            status.fail_with(trace);
+                            status.fail_with(trace, error.restart_may_help());
                         }
                     }
                 }))
@@ -306,7 +316,7 @@ impl<L: Launch> Herder<L> {
             Err(error) => {
                 let trace = self.launcher.redact(spec, &error.trace());
                 tracing::error!(%unit, error = %trace, "task failed to open");
-                status.fail_with(trace);
+                status.fail_with(trace, error.restart_may_help());
                 None
             }
         };
