@@ -13,10 +13,20 @@ pub struct PluginAttr {
     pub version: Option<LitStr>,
     pub aliases: Vec<LitStr>,
     pub task: Option<Type>,
-    pub split: Option<ExprPath>,
+    pub split: Option<Split>,
     pub plan: Option<ExprPath>,
     pub validate: Option<ExprPath>,
     pub key_value: bool,
+}
+
+/// How a connector splits into task configurations (`split = ...`).
+pub enum Split {
+    /// A function `fn(&Self, usize) -> Vec<Self>`.
+    Function(ExprPath),
+    /// `identical`: `connect_sdk::split::identical`.
+    Identical(proc_macro2::Span),
+    /// `each(field)`: `connect_sdk::split::each` over the list `field`.
+    Each(syn::Ident),
 }
 
 /// Collects several errors into one `syn::Error`.
@@ -120,11 +130,11 @@ fn read_keys(attr: &Attribute, kind: DeriveKind, parsed: &mut PluginAttr) -> syn
             }
             "task" => parsed.task = Some(meta.value()?.parse()?),
             "split" => {
-                let path = fn_path(&meta, "split", "fn(&Self, usize) -> Vec<Self>")?;
+                let expr: syn::Expr = meta.value()?.parse()?;
                 if seen_keys.iter().any(|k| k == "plan") {
-                    return Err(syn::Error::new_spanned(path, "`plan` replaces `split`: keep one (`plan` may return the same split)"));
+                    return Err(syn::Error::new_spanned(expr, "`plan` replaces `split`: keep one (`plan` may return the same split)"));
                 }
-                parsed.split = Some(path);
+                parsed.split = Some(split(expr)?);
             }
             "plan" => {
                 let path = fn_path(&meta, "plan", "async fn(&Self, usize) -> Result<TaskPlan<Self>>")?;
@@ -144,6 +154,25 @@ fn read_keys(attr: &Attribute, kind: DeriveKind, parsed: &mut PluginAttr) -> syn
         }
         Ok(())
     })
+}
+
+/// `identical`, `each(field)` or the path of a split function.
+fn split(expr: syn::Expr) -> syn::Result<Split> {
+    const EXPECTED: &str = "`split` takes `identical`, `each(<list field>)` or the path of a function \
+        `fn(&Self, usize) -> Vec<Self>`, e.g. `split = Self::split`";
+    match expr {
+        syn::Expr::Path(path) if path.path.is_ident("identical") => Ok(Split::Identical(path.path.segments[0].ident.span())),
+        syn::Expr::Path(path) => Ok(Split::Function(path)),
+        syn::Expr::Call(call) if matches!(&*call.func, syn::Expr::Path(f) if f.path.is_ident("each")) => {
+            match (call.args.len(), call.args.first()) {
+                (1, Some(syn::Expr::Path(field))) if field.path.get_ident().is_some() => {
+                    Ok(Split::Each(field.path.get_ident().expect("checked").clone()))
+                }
+                _ => Err(syn::Error::new_spanned(&call.args, "`each` takes one field: the list to split, e.g. `split = each(tables)`")),
+            }
+        }
+        other => Err(syn::Error::new_spanned(other, EXPECTED)),
+    }
 }
 
 fn fn_path(meta: &syn::meta::ParseNestedMeta<'_>, key: &str, signature: &str) -> syn::Result<ExprPath> {

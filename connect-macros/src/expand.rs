@@ -7,7 +7,7 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use crate::attr::{self, PluginAttr};
+use crate::attr::{self, PluginAttr, Split};
 use crate::docs::doc_comment;
 use crate::target::DeriveKind;
 
@@ -44,13 +44,23 @@ fn connector_impl(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) ->
             }
         }
     });
-    let split = parsed.split.as_ref().map(|path| {
-        quote_spanned! {path.span()=>
+    let split = parsed.split.as_ref().map(|split| match split {
+        Split::Function(path) => quote_spanned! {path.span()=>
             fn task_configs(&self, max_tasks: usize) -> ::std::vec::Vec<Self> {
                 let split: fn(&Self, usize) -> ::std::vec::Vec<Self> = #path;
                 split(self, max_tasks)
             }
-        }
+        },
+        Split::Identical(span) => quote_spanned! {*span=>
+            fn task_configs(&self, max_tasks: usize) -> ::std::vec::Vec<Self> {
+                ::connect_sdk::split::identical(self, max_tasks)
+            }
+        },
+        Split::Each(field) => quote_spanned! {field.span()=>
+            fn task_configs(&self, max_tasks: usize) -> ::std::vec::Vec<Self> {
+                ::connect_sdk::split::each(self, max_tasks, |config: &mut Self| &mut config.#field)
+            }
+        },
     });
     let plan = parsed.plan.as_ref().map(|path| {
         quote_spanned! {path.span()=>

@@ -19,8 +19,11 @@ use crate::target::DeriveKind;
 
 /// Makes a config struct a source connector: `#[connector(task = MyTask)]`, optionally
 /// `name = "..."` (default: the type name in kebab case), `version = "..."` (default: the
-/// crate version), `split = path::to::fn` (`fn(&Self, usize) -> Vec<Self>`) and
-/// `validate = path::to::fn` (`fn(&Self) -> Result<(), ConfigErrors>`).
+/// crate version), `split = ...` (`identical`: `tasks.max` identical tasks, each taking its
+/// share by its context's `task_id()` and `task_count()`; `each(field)`: one task per item of
+/// the list `field`, or a round-robin share of them; or the path of a function
+/// `fn(&Self, usize) -> Vec<Self>`; see `connect_sdk::split`) and `validate = path::to::fn`
+/// (`fn(&Self) -> Result<(), ConfigErrors>`).
 #[proc_macro_derive(SourceConnector, attributes(connector))]
 pub fn derive_source_connector(input: TokenStream) -> TokenStream {
     expand::derive(parse_macro_input!(input as DeriveInput), DeriveKind::Source).into()

@@ -27,6 +27,7 @@ pub trait OffsetReader: Send + Sync {
 pub struct SourceContext {
     connector: Arc<str>,
     task_id: u32,
+    task_count: u32,
     offsets: Arc<dyn OffsetReader>,
     commit_requested: Arc<AtomicBool>,
 }
@@ -34,7 +35,13 @@ pub struct SourceContext {
 impl SourceContext {
     /// A context for task `task_id` of `connector`, reading offsets from `offsets`.
     pub fn new(connector: &str, task_id: u32, offsets: Arc<dyn OffsetReader>) -> SourceContext {
-        SourceContext { connector: connector.into(), task_id, offsets, commit_requested: Arc::default() }
+        SourceContext { connector: connector.into(), task_id, task_count: 1, offsets, commit_requested: Arc::default() }
+    }
+
+    /// Runtime side: the connector runs `count` tasks.
+    pub fn with_task_count(mut self, count: u32) -> SourceContext {
+        self.task_count = count.max(1);
+        self
     }
 
     /// Asks the runtime to commit the offsets of what RocketMQ acknowledged soon, rather
@@ -69,6 +76,12 @@ impl SourceContext {
     pub fn task_id(&self) -> u32 {
         self.task_id
     }
+
+    /// How many tasks the connector runs (at least one): with [`task_id`](Self::task_id), a
+    /// task of `split = identical` takes its share, e.g. the numbers `n % count == id`.
+    pub fn task_count(&self) -> u32 {
+        self.task_count
+    }
 }
 
 /// Sends a record a sink task could not process to the dead-letter topic (Kafka's
@@ -90,6 +103,7 @@ struct SinkTaskState {
 pub struct SinkContext {
     connector: Arc<str>,
     task_id: u32,
+    task_count: u32,
     fencing_token: Option<u64>,
     state: Arc<SinkTaskState>,
     reporter: Option<Arc<dyn ErrantRecordReporter>>,
@@ -99,7 +113,13 @@ impl SinkContext {
     /// A context for task `task_id` of `connector`; `reporter` is `None` when no dead-letter
     /// topic or error tolerance is configured.
     pub fn new(connector: &str, task_id: u32, reporter: Option<Arc<dyn ErrantRecordReporter>>) -> SinkContext {
-        SinkContext { connector: connector.into(), task_id, fencing_token: None, state: Arc::default(), reporter }
+        SinkContext { connector: connector.into(), task_id, task_count: 1, fencing_token: None, state: Arc::default(), reporter }
+    }
+
+    /// Runtime side: the connector runs `count` tasks.
+    pub fn with_task_count(mut self, count: u32) -> SinkContext {
+        self.task_count = count.max(1);
+        self
     }
 
     /// Runtime side: this run of the task holds `token` (see [`fencing_token`](Self::fencing_token)).
@@ -127,6 +147,11 @@ impl SinkContext {
     /// This task's index, from 0.
     pub fn task_id(&self) -> u32 {
         self.task_id
+    }
+
+    /// How many tasks the connector runs (at least one).
+    pub fn task_count(&self) -> u32 {
+        self.task_count
     }
 
     /// The errant-record reporter, when the connector's error handling configures one.

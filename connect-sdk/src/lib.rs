@@ -12,6 +12,7 @@ mod error;
 pub mod host;
 pub mod offsets;
 pub mod record;
+pub mod split;
 pub mod testing;
 pub mod transform;
 

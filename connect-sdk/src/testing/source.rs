@@ -107,7 +107,8 @@ impl<C: SourceConnector> SourceHarness<C> {
 
     async fn open_tasks(&mut self) -> Result<()> {
         for (id, config) in self.task_configs.iter().enumerate() {
-            let ctx = SourceContext::new(self.pipeline.name(), id as u32, self.store.clone());
+            let count = u32::try_from(self.task_configs.len()).unwrap_or(u32::MAX);
+            let ctx = SourceContext::new(self.pipeline.name(), id as u32, self.store.clone()).with_task_count(count);
             self.tasks.push((self.factory.open_task)(config.clone(), ctx).await?);
         }
         self.pending = vec![BTreeMap::new(); self.tasks.len()];

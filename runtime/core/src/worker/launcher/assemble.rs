@@ -75,7 +75,7 @@ impl RunnerAssembly {
                     false => None,
                 };
                 let reader = resume.as_ref().map_or_else(|| self.offsets.reader(connector), |r| r.given.clone() as Arc<dyn OffsetReader>);
-                let context = SourceContext::new(connector, id, reader);
+                let context = SourceContext::new(connector, id, reader).with_task_count(count);
                 let task = (factory.open_task)(config, context.clone()).await?;
                 Box::new(SourceRunner::new(pipeline, task, producer, self.offsets.clone(), self.mq.clone(), context, resume))
             }
@@ -90,7 +90,7 @@ impl RunnerAssembly {
                     (None, Tolerance::All) => Some(Arc::new(LoggingReporter) as Arc<dyn ErrantRecordReporter>),
                     (None, Tolerance::None) => None,
                 };
-                let mut context = SinkContext::new(connector, id, reporter);
+                let mut context = SinkContext::new(connector, id, reporter).with_task_count(count);
                 if self.lease.is_some() {
                     // A cluster's claims are positions in its status topic: they only grow.
                     context = context.with_fencing_token(generation);
