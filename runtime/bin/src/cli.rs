@@ -201,7 +201,8 @@ struct BrokerArgs {
     #[arg(long, default_value_t = 9876, conflicts_with = "namesrv")]
     namesrv_port: u16,
     /// Join the running name server at host:port instead of starting one: this broker becomes
-    /// one more broker of its RocketMQ cluster, and topics created from then on get queues on it.
+    /// one more broker of its RocketMQ cluster, and topics created from then on get queues on it
+    /// (it listens on loopback, as the embedded one: workers on this machine reach it).
     #[arg(long, requires = "broker_name")]
     namesrv: Option<String>,
     /// The broker's name, unique among the name server's brokers [default: connect-broker].
@@ -469,7 +470,7 @@ fn rest_options(args: &WorkerArgs, file: &WorkerFile) -> anyhow::Result<connect_
 }
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let common = Common::read(args.worker)?;
     common.warn_if_open();
     let mut connectors = Vec::new();
@@ -490,8 +491,13 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     };
     let listener = bind(common.rest_addr).await?;
     let registry = common.bind_registry().await?;
-    let worker =
-        while_starting(&listener, &common.rest, builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build()).await??;
+    let worker = while_starting(
+        &listener,
+        &common.rest,
+        &mut signal,
+        builder.schema_registry_url(own_registry_url(&listener, &common.rest)?).build(),
+    )
+    .await??;
     tracing::info!(namesrv = worker.namesrv_addr(), data_dir = %common.data_dir.display(), "RocketMQ name server in use");
     for connector in connectors {
         let result = worker.put_connector_config(&connector.name, connector.config).await;
@@ -504,7 +510,7 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
 }
 
 async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
-    let signal = shutdown_signal();
+    let mut signal = Box::pin(shutdown_signal());
     let common = Common::read(args.worker)?;
     common.warn_if_open();
     let file = &common.file;
@@ -542,7 +548,7 @@ async fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
         let host = if bound.ip().is_unspecified() { connect_runtime::hostname() } else { bound.ip().to_string() };
         builder = builder.worker_id(format!("{host}:{}", bound.port()));
     }
-    let worker = while_starting(&listener, &common.rest, builder.build()).await??;
+    let worker = while_starting(&listener, &common.rest, &mut signal, builder.build()).await??;
     tracing::info!(cluster = %name, worker = worker.id(), namesrv = worker.namesrv_addr(), "joined the cluster");
     serve_until_signal(worker, [Some(listener), registry], common.rest.clone(), signal).await
 }
@@ -601,27 +607,41 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 /// blocks the threads of the worker's runtime cannot take the API down with it, so an operator
 /// still sees (the watchdog names the call) and can stop the task.
 /// Runs `starting` (the worker's start-up) while `listener` answers every request with 503
-/// "starting" (a start-up waiting for a broker leaves no connection unanswered).
+/// "starting" (a start-up waiting for a broker leaves no connection unanswered); a stop
+/// signal meanwhile ends the process.
 async fn while_starting<T>(
     listener: &tokio::net::TcpListener,
     options: &connect_rest::RestOptions,
+    signal: &mut (impl std::future::Future<Output = ()> + Unpin),
     starting: impl std::future::Future<Output = T>,
 ) -> anyhow::Result<T> {
-    let answering = listener_clone(listener)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = options.clone();
-    let server = tokio::spawn(async move {
-        connect_rest::serve_starting_on(answering, &options, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
-    let started = starting.await;
+    let server = match listener_clone(listener) {
+        Ok(answering) => {
+            let options = options.clone();
+            Some(tokio::spawn(async move {
+                connect_rest::serve_starting_on(answering, &options, async move {
+                    let _ = stopped.await;
+                })
+                .await
+            }))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot answer requests while starting; they wait until the worker has started");
+            None
+        }
+    };
+    let started = tokio::select! {
+        started = starting => Ok(started),
+        () = signal => Err(anyhow::anyhow!("stopped by a signal while starting")),
+    };
     let _ = stop.send(());
-    if let Ok(Err(error)) = server.await {
+    if let Some(server) = server
+        && let Ok(Err(error)) = server.await
+    {
         tracing::debug!(%error, "the start-up responder stopped with an error");
     }
-    Ok(started)
+    started
 }
 
 /// A second handle on `listener`'s socket.
@@ -684,7 +704,7 @@ async fn serve_until_signal(
 }
 
 /// Resolves at the first SIGINT or SIGTERM received from the moment it is called (not first
-/// polled): a signal that arrives while the worker starts stops it once started.
+/// polled), so one that arrives during a start-up is not missed.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {

@@ -170,7 +170,7 @@ fn listening_addresses(pid: u32) -> Vec<std::net::SocketAddr> {
 }
 
 #[test]
-fn the_broker_command_listens_on_loopback_only() {
+fn the_broker_command_listens_on_loopback_only_and_a_second_broker_joins_under_a_name_of_its_own() {
     let dir = std::env::temp_dir().join(format!("connect-cli-broker-{}", std::process::id()));
     let namesrv = connect_runtime::embedded::free_port().unwrap();
     let broker = connect_runtime::embedded::free_broker_port().unwrap();
@@ -185,9 +185,37 @@ fn the_broker_command_listens_on_loopback_only() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let addresses = listening_addresses(child.id());
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    // A second broker joins its name server; one named as a registered broker is refused.
+    let namesrv_addr = format!("127.0.0.1:{namesrv}");
+    let join = |name: &str, port: u16| {
+        let mut command = worker();
+        command.args(["broker", "--namesrv", &namesrv_addr, "--broker-name", name, "--broker-port", &port.to_string(), "--data-dir"]);
+        command.arg(dir.join(name));
+        command
+    };
+    let taken = join("connect-broker", connect_runtime::embedded::free_broker_port().unwrap()).output().unwrap();
+    let refusal = String::from_utf8_lossy(&taken.stderr);
+    let second_port = connect_runtime::embedded::free_broker_port().unwrap();
+    let mut second = join("second-broker", second_port).stderr(std::process::Stdio::null()).spawn().unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", second_port)).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let second_addresses = listening_addresses(second.id());
+    for process in [&child, &second] {
+        let _ = Command::new("kill").arg("-TERM").arg(process.id().to_string()).status();
+    }
     let stopped = child.wait().unwrap();
+    let second_stopped = second.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    assert!(!taken.status.success(), "a second broker named connect-broker started");
+    assert!(refusal.contains("a broker named connect-broker is registered with 127.0.0.1:"), "{refusal}");
+    let second_ports: Vec<u16> = second_addresses.iter().map(|a| a.port()).collect();
+    assert!(
+        second_ports.contains(&second_port) && !second_ports.contains(&namesrv),
+        "a joining broker starts no name server: {second_addresses:?}"
+    );
+    assert!(second_addresses.iter().all(|a| a.ip().is_loopback()), "{second_addresses:?}");
+    assert!(second_stopped.success(), "{second_stopped:?}");
     let ports: Vec<u16> = addresses.iter().map(|a| a.port()).collect();
     assert!(ports.contains(&namesrv) && ports.contains(&broker) && ports.contains(&(broker - 2)), "{addresses:?}");
     assert!(addresses.len() >= 4, "the name server, the broker, its fast listener and HA port: {addresses:?}");

@@ -70,12 +70,6 @@ impl EmbeddedConfig {
         EmbeddedConfig::new(data_dir, NameServer::Start { port: 0 }, 0)
     }
 
-    /// A second (third, ...) broker named `broker_name`, on a free port under `data_dir`,
-    /// registered with the name server at `namesrv`.
-    pub fn joining(data_dir: impl Into<PathBuf>, namesrv: &str, broker_name: &str) -> EmbeddedConfig {
-        EmbeddedConfig { broker_name: broker_name.to_owned(), ..EmbeddedConfig::new(data_dir, NameServer::Join(namesrv.to_owned()), 0) }
-    }
-
     /// A broker named [`DEFAULT_BROKER_NAME`] in [`DEFAULT_CLUSTER_NAME`].
     pub fn new(data_dir: impl Into<PathBuf>, namesrv: NameServer, broker_port: u16) -> EmbeddedConfig {
         EmbeddedConfig {
@@ -176,6 +170,17 @@ pub enum EmbeddedError {
         /// The space left, for people (`1.2 GiB`).
         free: String,
     },
+    /// The name server to join did not answer.
+    #[error("the name server {0} did not answer: {1}")]
+    Join(String, #[source] MqError),
+    /// A broker of this name is registered with the name server already.
+    #[error("a broker named {name} is registered with {namesrv} already: pick another --broker-name")]
+    BrokerNameTaken {
+        /// The name.
+        name: String,
+        /// The name server.
+        namesrv: String,
+    },
     /// The data directory is unusable.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -206,11 +211,18 @@ impl EmbeddedRocketMq {
         let root = &config.data_dir;
         let namesrv_dir = root.join("namesrv");
         let store_dir = root.join("store");
-        for dir in [&namesrv_dir, &store_dir] {
+        let dirs = if namesrv_port.is_some() { vec![&namesrv_dir, &store_dir] } else { vec![&store_dir] };
+        for dir in dirs {
             std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir { path: dir.clone(), source })?;
         }
         let (namesrv_addr, namesrv_stop, namesrv_task) = match (&config.namesrv, namesrv_port) {
-            (NameServer::Join(addr), _) => (addr.clone(), None, None),
+            (NameServer::Join(addr), _) => {
+                // Boxed: the client's futures nest deep, and a worker's start-up awaits this one.
+                let check: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EmbeddedError>> + Send + '_>> =
+                    Box::pin(check_name_free(addr, &config.broker_name));
+                check.await?;
+                (addr.clone(), None, None)
+            }
             (NameServer::Start { .. }, port) => {
                 let port = port.expect("a port is picked for a name server to start");
                 let (stop, task) = start_namesrv(root, &namesrv_dir, port);
@@ -308,6 +320,21 @@ impl EmbeddedRocketMq {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
     }
+}
+
+/// Refuses to register `broker_name` with the name server at `namesrv` when a broker of that
+/// name is registered there already (it would replace that broker's address: topics, and the
+/// state logs recorded by broker name, would point at this one), or when the name server
+/// does not answer.
+async fn check_name_free(namesrv: &str, broker_name: &str) -> Result<(), EmbeddedError> {
+    let client = MqClient::new(namesrv, "embedded-admin").map_err(|e| EmbeddedError::Join(namesrv.to_owned(), e))?;
+    let names = client.broker_names().await;
+    client.shutdown().await;
+    let names = names.map_err(|e| EmbeddedError::Join(namesrv.to_owned(), e))?;
+    if names.iter().any(|name| name == broker_name) {
+        return Err(EmbeddedError::BrokerNameTaken { name: broker_name.to_owned(), namesrv: namesrv.to_owned() });
+    }
+    Ok(())
 }
 
 fn start_namesrv(root: &Path, namesrv_dir: &Path, port: u16) -> (oneshot::Sender<()>, JoinHandle<()>) {

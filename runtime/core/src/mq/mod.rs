@@ -281,6 +281,16 @@ impl MqClient {
         }
     }
 
+    /// The names of the brokers registered with the name server, sorted.
+    pub async fn broker_names(&self) -> Result<Vec<String>, MqError> {
+        let admin = self.admin().await?;
+        let admin = admin.as_ref().expect("admin() starts it");
+        let cluster = RouteAdmin::examine_broker_cluster_info(admin).await.map_err(mq_error("read the cluster's brokers"))?;
+        let mut names: Vec<String> = cluster.broker_addr_table.unwrap_or_default().keys().map(ToString::to_string).collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The value the workers keep under `key` in the name server (`None` while unset): settings
     /// that must outlive every worker and every broker but one (a state log's broker).
     pub async fn setting(&self, key: &str) -> Result<Option<String>, MqError> {

@@ -169,7 +169,7 @@ async fn home_queue(mq: &MqClient, consumer: &Consumer, topic: &str, log: &str) 
         let home = match mq.setting(&key).await.map_err(|e| error(e.into()))? {
             Some(home) => home,
             None => {
-                let first = queues.first().ok_or_else(|| error(LogCause::NoQueue(topic.to_owned())))?;
+                let first = first_holding_records(consumer, &queues).await.ok_or_else(|| error(LogCause::NoQueue(topic.to_owned())))?;
                 mq.set_setting(&key, first.broker_name().as_str()).await.map_err(|e| error(e.into()))?;
                 // Read back what is stored: two workers opening a new log at once both pick
                 // the first broker by name, and agree unless they saw different routes.
@@ -191,6 +191,18 @@ async fn home_queue(mq: &MqClient, consumer: &Consumer, topic: &str, log: &str) 
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Of `queues` (sorted by broker), the first holding records, or the first: a log opened for
+/// the first time since the broker was recorded in the name server (a cluster from before
+/// that) keeps the history it has.
+async fn first_holding_records<'a>(consumer: &Consumer, queues: &'a [MessageQueue]) -> Option<&'a MessageQueue> {
+    for queue in queues.iter().filter(|q| q.queue_id() == 0) {
+        if consumer.max_offset(queue).await.is_ok_and(|end| end > 0) {
+            return Some(queue);
+        }
+    }
+    queues.first()
 }
 
 /// Reads the tail of the topic until a complete snapshot is found (or the start is reached);

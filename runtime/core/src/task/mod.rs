@@ -85,7 +85,9 @@ pub struct TaskPipeline {
 
 impl TaskPipeline {
     /// Applies `errors.tolerance` to a record `stage` refused: `Ok` to skip it (counted), `Err`
-    /// to fail the task ([`Stage::stop`]).
+    /// to fail the task ([`Stage::stop`]). A refusal that may pass when tried again (a schema
+    /// registry that did not answer) fails the task whatever the tolerance: skipping would drop
+    /// a good record, and the task is restarted.
     pub fn tolerate(&self, stage: &Stage, error: Error, what: impl FnOnce() -> String) -> Result<(), Error> {
         self.metrics.add(Counter::Errors, 1);
         let errors = &self.errors;
@@ -93,6 +95,7 @@ impl TaskPipeline {
             tracing::error!(connector = %self.connector, task = self.task, stage = stage.name(), record = %what(), %error, "record failed");
         }
         match errors.tolerance {
+            _ if stage::passes_later(&error) => Err(error),
             Tolerance::All => {
                 self.metrics.add(Counter::RecordsSkipped, 1);
                 Ok(())

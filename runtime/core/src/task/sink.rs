@@ -280,7 +280,8 @@ impl SinkRunner {
                 Ok(None) => self.pipeline.metrics.add(Counter::RecordsFiltered, 1),
                 Err((stage, error)) => {
                     let pipeline = &self.pipeline;
-                    if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.errors.tolerance == Tolerance::All) {
+                    let skipped = pipeline.errors.tolerance == Tolerance::All && !super::stage::passes_later(&error);
+                    if let Some(dlq) = self.dlq.as_ref().filter(|_| skipped) {
                         dlq.send(&raw, &run.queue, position, &error, &stage).await?;
                         pipeline.metrics.add(Counter::DeadLettered, 1);
                     }
@@ -328,7 +329,7 @@ impl SinkRunner {
         let SinkRecord { broker_name, record } = record;
         match self.pipeline.chain.apply(record) {
             Ok(transformed) => Ok(transformed.map(|record| SinkRecord { broker_name, record })),
-            Err(e) => Err((Stage::Transformation(e.alias.clone()), Error::other(e))),
+            Err(e) => Err((Stage::Transformation(e.alias), e.source)),
         }
     }
 

@@ -53,11 +53,22 @@ impl Stage {
     /// does not restart the task by itself), unless the refusal was retriable (a schema
     /// registry that did not answer: [`DataError::unavailable`]), which stays as it is.
     pub fn stop(&self, error: Error) -> Error {
-        if error.is_retriable() || matches!(&error, Error::Data(data) if data.is_retriable()) {
+        if passes_later(&error) {
             return error;
         }
         let trace = error.trace().replace('\n', "; ");
         Error::Data(DataError::new(format!("{} refused a record: {trace}", self.describe())))
+    }
+}
+
+/// Whether a refusal may pass when the record is tried again: a retriable error, or data
+/// that could not be converted for want of something that did not answer
+/// ([`DataError::unavailable`]). Such a record is neither skipped nor dead-lettered.
+pub fn passes_later(error: &Error) -> bool {
+    match error {
+        Error::Retriable { .. } => true,
+        Error::Data(data) => data.is_retriable(),
+        Error::Config(_) | Error::Other { .. } => false,
     }
 }
 
@@ -76,5 +87,6 @@ mod tests {
         let unreachable = Stage::ValueConverter.stop(Error::Data(DataError::unavailable("schema registry: connection refused")));
         assert!(unreachable.restart_may_help(), "{unreachable:?}");
         assert_eq!(Stage::KeyConverter.name(), "KEY_CONVERTER");
+        assert!(passes_later(&Error::Data(DataError::unavailable("registry down"))) && !passes_later(&Error::other("no")));
     }
 }

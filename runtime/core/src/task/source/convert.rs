@@ -98,7 +98,7 @@ pub(super) fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut d
                 continue;
             }
             Err(e) => {
-                pipeline.tolerate(&Stage::Transformation(e.alias.clone()), Error::other(e), || description.unwrap_or_default())?;
+                pipeline.tolerate(&Stage::Transformation(e.alias), e.source, || description.unwrap_or_default())?;
                 continue;
             }
         };

@@ -196,7 +196,8 @@ impl Launch for Launcher {
         let tasks = spec.tasks.as_ref().map(|t| t.configs.as_slice()).unwrap_or_default();
         let raw = tasks.get(id as usize).ok_or_else(|| Error::other(format!("{name} has no task {id}")))?;
         let revision = self.revision(spec)?;
-        let config = self.check.task_config(raw, &spec.config)?;
+        // Not a config error: a secret or a file it names may be there when the task restarts.
+        let config = self.check.task_config(raw, &spec.config).map_err(|e| Error::with_source("the task's config did not resolve", e))?;
         let task = TaskToOpen { connector: name, id, count: tasks.len() as u32, generation, validated: &revision.validated, config };
         self.assembly.open(task).await
     }
