@@ -107,6 +107,13 @@ fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> 
         }
     };
     let alias_variants = |suffix: &str| -> Vec<String> { aliases.iter().map(|a| format!("{}{suffix}", a.value())).collect() };
+    // A connector's schema is reached through its connector trait: a config without
+    // `JsonSchema` is then reported once, at that trait's impl.
+    let schema = match kind {
+        DeriveKind::Source => quote!(#private::source_schema::<#ident>),
+        DeriveKind::Sink => quote!(#private::sink_schema::<#ident>),
+        _ => quote!(#private::config_schema::<#ident>),
+    };
     let submissions = entries.into_iter().map(|(plugin_name, plugin_kind, factory)| {
         let suffix = plugin_name.rfind('$').map_or("", |i| &plugin_name[i..]).to_owned();
         let aliases = alias_variants(&suffix);
@@ -118,8 +125,8 @@ fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> 
                     kind: #private::PluginKind::#plugin_kind,
                     version: #version,
                     description: #description,
-                    module: ::core::module_path!(),
-                    config_schema: #private::config_schema::<#ident>,
+                    type_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+                    config_schema: #schema,
                     factory: #factory,
                 }
             }

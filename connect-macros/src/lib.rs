@@ -8,6 +8,8 @@
 mod attr;
 mod docs;
 mod expand;
+mod field_checks;
+mod serde_attrs;
 mod shadow;
 mod target;
 
@@ -76,7 +78,11 @@ pub fn derive_serialize(input: TokenStream) -> TokenStream {
 /// path key whose `s3://` values name no local file, `#[config(topic)]` a RocketMQ topic name
 /// or a list of them and `#[config(topic_part)]` a part of topic names (a prefix), both
 /// checked against RocketMQ's rules at validation, and `#[config(alias = "old.name")]`
-/// accepts another key for it.
+/// accepts another key for it. Refused at compile time, each with one error on the option:
+/// `task_only` on a field without `#[serde(default)]` (a config without it could never be
+/// read), `path` on a field that is not a `String` or `PathBuf` (or an `Option`/`Vec` of
+/// one), `#[schemars(range(...))]` on a field that is not a number, and a misspelt serde or
+/// config option (with the option it resembles).
 #[proc_macro_derive(JsonSchema, attributes(serde, schemars, config))]
 pub fn derive_json_schema(input: TokenStream) -> TokenStream {
     shadow::derive(parse_macro_input!(input as DeriveInput), ShadowKind::JsonSchema).into()

@@ -81,6 +81,17 @@ pub mod __private {
         T::config_schema()
     }
 
+    /// The JSON Schema of a source connector's config (bound on the connector trait, whose
+    /// impl already reports a missing `JsonSchema`: the error is not repeated here).
+    pub fn source_schema<T: crate::SourceConnector>() -> schemars::Schema {
+        T::config_schema()
+    }
+
+    /// The JSON Schema of a sink connector's config (see [`source_schema`]).
+    pub fn sink_schema<T: crate::SinkConnector>() -> schemars::Schema {
+        T::config_schema()
+    }
+
     /// Parser of a [`Transform`] config.
     pub fn transform<T: Transform + ConfigDeserialize + ConfigSchema>(
         config: &ConfigMap,

@@ -59,5 +59,5 @@ fn the_harness_refuses_connectors_that_share_a_name() {
     let error = block_on(SourceHarness::<first::Twin>::new(serde_json::json!({"topic": "t"}))).err().expect("a duplicate name fails");
     let message = error.to_string();
     assert!(message.contains("\"twin-source\" is registered by"), "{message}");
-    assert!(message.contains("duplicate_names::first") && message.contains("duplicate_names::second"), "{message}");
+    assert!(message.contains("duplicate_names::first::Twin and duplicate_names::second::Twin"), "the two types: {message}");
 }

@@ -129,18 +129,18 @@ static FIRST: PluginDescriptor = PluginDescriptor {
     kind: PluginKind::Transform,
     version: "1",
     description: "first",
-    module: "crate_a::twin",
+    type_path: "crate_a::twin::Twin",
     config_schema: schema,
     factory: PluginFactory::Transform(connect_sdk::__private::transform::<connect_sdk::transform::Filter>),
 };
 
-static SECOND: PluginDescriptor = PluginDescriptor { module: "crate_b::twin", description: "second", ..FIRST };
+static SECOND: PluginDescriptor = PluginDescriptor { type_path: "crate_b::twin::Twin", description: "second", ..FIRST };
 
 #[test]
 fn two_plugins_with_one_name_are_reported_not_shadowed() {
     let registry = Registry::new([&FIRST, &SECOND]);
     let err = registry.check().unwrap_err();
-    assert_eq!(err.to_string(), "duplicate plugin names: \"twin\" is registered by crate_a::twin and crate_b::twin");
+    assert_eq!(err.to_string(), "duplicate plugin names: \"twin\" is registered by crate_a::twin::Twin and crate_b::twin::Twin");
     assert!(matches!(registry.get("twin"), Err(LookupError::Ambiguous { .. })));
 }
 

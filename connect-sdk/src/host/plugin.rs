@@ -72,8 +72,9 @@ pub struct PluginDescriptor {
     pub version: &'static str,
     /// The doc comment of the type it was derived on: what `plugins` shows.
     pub description: &'static str,
-    /// Module that registered it, to tell duplicates apart.
-    pub module: &'static str,
+    /// The Rust path of the type that registered it (`my_crate::sources::Lines`), to tell
+    /// duplicates apart.
+    pub type_path: &'static str,
     /// JSON Schema of its configuration.
     pub config_schema: fn() -> Schema,
     /// How to instantiate it.
@@ -86,7 +87,7 @@ impl std::fmt::Debug for PluginDescriptor {
             .field("name", &self.name)
             .field("kind", &self.kind)
             .field("version", &self.version)
-            .field("module", &self.module)
+            .field("type_path", &self.type_path)
             .finish_non_exhaustive()
     }
 }

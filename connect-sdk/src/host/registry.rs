@@ -24,18 +24,18 @@ pub enum LookupError {
         suggestion: Option<String>,
     },
     /// Several plugins have this name.
-    #[error("{name} names several plugins ({}); rename one of them", modules.join(", "))]
+    #[error("{name} names several plugins ({}); rename one of them", types.join(", "))]
     Ambiguous {
         /// The name.
         name: String,
-        /// Modules that registered it.
-        modules: Vec<String>,
+        /// The types that registered it.
+        types: Vec<String>,
     },
 }
 
 /// Two or more plugins registered under one name: reported at start-up, never shadowed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("duplicate plugin names: {}", .0.iter().map(|(name, modules)| format!("\"{name}\" is registered by {}", modules.join(" and "))).collect::<Vec<_>>().join("; "))]
+#[error("duplicate plugin names: {}", .0.iter().map(|(name, types)| format!("\"{name}\" is registered by {}", types.join(" and "))).collect::<Vec<_>>().join("; "))]
 pub struct DuplicatePlugins(pub Vec<(String, Vec<String>)>);
 
 /// All plugins, by name and alias.
@@ -63,7 +63,7 @@ impl Registry {
     /// A registry of the given descriptors.
     pub fn new(descriptors: impl IntoIterator<Item = &'static PluginDescriptor>) -> Registry {
         let mut plugins: Vec<&'static PluginDescriptor> = descriptors.into_iter().collect();
-        plugins.sort_by_key(|p| (p.kind, p.name, p.module));
+        plugins.sort_by_key(|p| (p.kind, p.name, p.type_path));
         let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (index, plugin) in plugins.iter().enumerate() {
             for name in std::iter::once(&plugin.name).chain(plugin.aliases) {
@@ -82,7 +82,7 @@ impl Registry {
             .by_name
             .iter()
             .filter(|(_, indexes)| indexes.len() > 1)
-            .map(|(name, indexes)| (name.clone(), indexes.iter().map(|&i| self.plugins[i].module.to_owned()).collect()))
+            .map(|(name, indexes)| (name.clone(), indexes.iter().map(|&i| self.plugins[i].type_path.to_owned()).collect()))
             .collect();
         if duplicates.is_empty() { Ok(()) } else { Err(DuplicatePlugins(duplicates)) }
     }
@@ -122,7 +122,7 @@ impl Registry {
                 kind: if kind.is_empty() { "registered".to_owned() } else { kind.to_owned() },
                 suggestion: did_you_mean(short, self.plugins.iter().filter(|p| accept(p)).map(|p| p.name)).map(str::to_owned),
             }),
-            many => Err(LookupError::Ambiguous { name: name.to_owned(), modules: many.iter().map(|p| p.module.to_owned()).collect() }),
+            many => Err(LookupError::Ambiguous { name: name.to_owned(), types: many.iter().map(|p| p.type_path.to_owned()).collect() }),
         }
     }
 
