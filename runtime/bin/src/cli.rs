@@ -601,11 +601,6 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }
 
-/// Serves the REST API until SIGINT or SIGTERM, then stops the worker gracefully.
-///
-/// The API runs on a runtime of its own (two threads named `connect-rest`): connector code that
-/// blocks the threads of the worker's runtime cannot take the API down with it, so an operator
-/// still sees (the watchdog names the call) and can stop the task.
 /// Runs `starting` (the worker's start-up) while `listener` answers every request with 503
 /// "starting" (a start-up waiting for a broker leaves no connection unanswered); a stop
 /// signal meanwhile ends the process.
@@ -655,6 +650,11 @@ fn listener_clone(listener: &tokio::net::TcpListener) -> anyhow::Result<tokio::n
     Ok(tokio::net::TcpListener::from_std(std_listener)?)
 }
 
+/// Serves the REST API until SIGINT or SIGTERM, then stops the worker gracefully.
+///
+/// The API runs on a runtime of its own (two threads named `connect-rest`): connector code that
+/// blocks the threads of the worker's runtime cannot take the API down with it, so an operator
+/// still sees (the watchdog names the call) and can stop the task.
 async fn serve_until_signal(
     worker: Worker,
     [listener, registry]: [Option<tokio::net::TcpListener>; 2],

@@ -260,19 +260,14 @@ impl EmbeddedRocketMq {
     /// Creates `topic` with `queues` queues, if missing, and waits until it is routed (for
     /// tests that read a topic before anyone writes to it).
     pub async fn create_topic(&self, topic: &str, queues: u32) -> Result<(), MqError> {
-        let client = MqClient::new(&self.namesrv_addr, "embedded-admin")?;
-        let created = client.ensure_topic(topic, queues).await;
-        client.shutdown().await;
-        created
+        with_client(&self.namesrv_addr, async |client| client.ensure_topic(topic, queues).await).await
     }
 
     /// The names of the brokers holding queues of `topic`, sorted (none while it does not
     /// exist).
     pub async fn topic_brokers(&self, topic: &str) -> Result<Vec<String>, MqError> {
-        let client = MqClient::new(&self.namesrv_addr, "embedded-admin")?;
-        let queues = client.write_queues(topic).await;
-        client.shutdown().await;
-        let mut brokers: Vec<String> = queues?.iter().map(|q| q.broker_name().to_string()).collect();
+        let queues = with_client(&self.namesrv_addr, async |client| client.write_queues(topic).await).await?;
+        let mut brokers: Vec<String> = queues.iter().map(|q| q.broker_name().to_string()).collect();
         brokers.dedup();
         Ok(brokers)
     }
@@ -327,14 +322,21 @@ impl EmbeddedRocketMq {
 /// state logs recorded by broker name, would point at this one), or when the name server
 /// does not answer.
 async fn check_name_free(namesrv: &str, broker_name: &str) -> Result<(), EmbeddedError> {
-    let client = MqClient::new(namesrv, "embedded-admin").map_err(|e| EmbeddedError::Join(namesrv.to_owned(), e))?;
-    let names = client.broker_names().await;
-    client.shutdown().await;
-    let names = names.map_err(|e| EmbeddedError::Join(namesrv.to_owned(), e))?;
+    let names =
+        with_client(namesrv, async |client| client.broker_names().await).await.map_err(|e| EmbeddedError::Join(namesrv.to_owned(), e))?;
     if names.iter().any(|name| name == broker_name) {
         return Err(EmbeddedError::BrokerNameTaken { name: broker_name.to_owned(), namesrv: namesrv.to_owned() });
     }
     Ok(())
+}
+
+/// What `work` does with a client of the name server at `namesrv` opened for it alone (and
+/// shut down after it).
+async fn with_client<T>(namesrv: &str, work: impl AsyncFnOnce(&MqClient) -> Result<T, MqError>) -> Result<T, MqError> {
+    let client = MqClient::new(namesrv, "embedded-admin")?;
+    let done = work(&client).await;
+    client.shutdown().await;
+    done
 }
 
 fn start_namesrv(root: &Path, namesrv_dir: &Path, port: u16) -> (oneshot::Sender<()>, JoinHandle<()>) {

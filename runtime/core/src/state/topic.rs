@@ -153,8 +153,8 @@ fn home_setting(topic: &str) -> String {
 }
 
 /// The queue holding the log kept in `topic`: queue 0 of its broker, the one recorded in the
-/// name server when the log was first opened (the first broker by name routing the topic
-/// then). A log never moves: the topic has a queue on every broker, and reading another's
+/// name server when the log was first opened ([`first_holding_records`] of the brokers
+/// routing the topic then). A log never moves: the topic has a queue on every broker, and reading another's
 /// would start an empty log beside the real one. While its broker is down this waits for it
 /// (up to [`HOME_WAIT`]), naming it.
 async fn home_queue(mq: &MqClient, consumer: &Consumer, topic: &str, log: &str) -> Result<MessageQueue, LogError> {

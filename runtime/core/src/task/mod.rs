@@ -94,14 +94,17 @@ impl TaskPipeline {
         if errors.log_enable {
             tracing::error!(connector = %self.connector, task = self.task, stage = stage.name(), record = %what(), %error, "record failed");
         }
-        match errors.tolerance {
-            _ if stage::passes_later(&error) => Err(error),
-            Tolerance::All => {
-                self.metrics.add(Counter::RecordsSkipped, 1);
-                Ok(())
-            }
-            Tolerance::None => Err(stage.stop(error)),
+        if self.skips(&error) {
+            self.metrics.add(Counter::RecordsSkipped, 1);
+            return Ok(());
         }
+        if stage::passes_later(&error) { Err(error) } else { Err(stage.stop(error)) }
+    }
+
+    /// Whether [`tolerate`](Self::tolerate) skips a record refused with `error` (a sink then
+    /// dead-letters it first).
+    pub fn skips(&self, error: &Error) -> bool {
+        self.errors.tolerance == Tolerance::All && !stage::passes_later(error)
     }
 }
 

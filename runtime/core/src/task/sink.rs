@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
-use connect_sdk::config::{Tolerance, TopicSelection};
+use connect_sdk::config::TopicSelection;
 use connect_sdk::host::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
 use connect_sdk::{Error, SinkContext};
@@ -280,8 +280,7 @@ impl SinkRunner {
                 Ok(None) => self.pipeline.metrics.add(Counter::RecordsFiltered, 1),
                 Err((stage, error)) => {
                     let pipeline = &self.pipeline;
-                    let skipped = pipeline.errors.tolerance == Tolerance::All && !super::stage::passes_later(&error);
-                    if let Some(dlq) = self.dlq.as_ref().filter(|_| skipped) {
+                    if let Some(dlq) = self.dlq.as_ref().filter(|_| pipeline.skips(&error)) {
                         dlq.send(&raw, &run.queue, position, &error, &stage).await?;
                         pipeline.metrics.add(Counter::DeadLettered, 1);
                     }
