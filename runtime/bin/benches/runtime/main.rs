@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p connect-worker --bench runtime` runs every measurement of `BENCHMARKS.md`
 //! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
-//! picks sections: produce, consume, latency, file, eos, process; `--sizes 100,1024`, `--tasks 1,4`,
+//! picks sections: produce, consume, latency, file, eos, process, many; `--many 200x5` sizes the
+//! many-slow-tasks run; `--sizes 100,1024`, `--tasks 1,4`,
 //! `--repeats N`, `--records N` and `--converters string,json` narrow the throughput runs; `--namesrv HOST:PORT` measures
 //! on a broker of another process instead of an embedded one, as under valgrind, whose
 //! emulation the broker's storage does not start on).
@@ -10,6 +11,7 @@
 //! measurement once on a few records: a smoke test that the benchmark still works.
 
 mod latency;
+mod many;
 mod processes;
 mod raw;
 mod report;
@@ -47,6 +49,9 @@ struct Plan {
     latency_duration: Duration,
     file_lines: usize,
     process_task_counts: Vec<usize>,
+    /// Connectors and tasks per connector of the many-slow-tasks run (`--many CxT`), and its window.
+    many: (usize, usize),
+    many_window: Duration,
     sections: Vec<String>,
     out: Option<PathBuf>,
     /// A running name server to measure on instead of an embedded broker.
@@ -60,7 +65,7 @@ impl Plan {
         let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
         let sections = value("--only")
             .map(|s| s.split(',').map(str::to_owned).collect())
-            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "eos", "process"].map(str::to_owned).to_vec());
+            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "eos", "process", "many"].map(str::to_owned).to_vec());
         let out = value("--out").map(PathBuf::from);
         let namesrv = value("--namesrv");
         let list = |flag: &str| value(flag).map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect::<Vec<usize>>());
@@ -78,6 +83,8 @@ impl Plan {
                 latency_duration: Duration::from_secs(10),
                 file_lines: 300_000,
                 process_task_counts: vec![1, 10, 100],
+                many: (200, 5),
+                many_window: Duration::from_secs(60),
                 sections,
                 out,
                 namesrv,
@@ -96,6 +103,8 @@ impl Plan {
                 latency_duration: Duration::from_secs(2),
                 file_lines: 2_000,
                 process_task_counts: vec![1, 10],
+                many: (3, 2),
+                many_window: Duration::from_secs(2),
                 sections,
                 out,
                 namesrv,
@@ -105,6 +114,9 @@ impl Plan {
         plan.task_counts = list("--tasks").unwrap_or(plan.task_counts);
         plan.repeats = list("--repeats").and_then(|r| r.first().copied()).unwrap_or(plan.repeats);
         plan.records = list("--records").and_then(|r| r.first().copied());
+        if let Some((connectors, tasks)) = value("--many").as_deref().and_then(|m| m.split_once('x')) {
+            plan.many = (connectors.parse().unwrap_or(plan.many.0), tasks.parse().unwrap_or(plan.many.1));
+        }
         if let Some(converters) = value("--converters") {
             plan.converters = converters.split(',').map(str::to_owned).collect();
         }
@@ -251,6 +263,12 @@ async fn main() -> anyhow::Result<()> {
 
     if plan.wants("process") {
         report.processes = Some(processes::measure(&namesrv, &dir.join("processes"), &plan.process_task_counts).await?);
+    }
+    if plan.wants("many") {
+        let (connectors, tasks) = plan.many;
+        let many = many::measure(&namesrv, &dir.join("many"), connectors, tasks, plan.many_window).await?;
+        println!("{many:?}");
+        report.many = Some(many);
     }
     if let Some(broker) = broker {
         broker.shutdown().await;

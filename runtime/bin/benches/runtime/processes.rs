@@ -27,9 +27,10 @@ pub struct Processes {
 }
 
 /// A worker process, killed when dropped.
-struct WorkerProcess {
+pub struct WorkerProcess {
     child: Child,
-    rest: SocketAddr,
+    /// Its REST listener.
+    pub rest: SocketAddr,
 }
 
 impl Drop for WorkerProcess {
@@ -42,18 +43,29 @@ impl Drop for WorkerProcess {
 impl WorkerProcess {
     /// Starts `connect-worker standalone` with `args`; returns it with the time its REST API took to answer.
     fn start(data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_connect-worker"));
+        command.env("RUST_LOG", "error").stderr(Stdio::null());
+        WorkerProcess::spawn(command, data_dir, args)
+    }
+
+    /// Like [`start`](Self::start), at the worker's default log level, its log written to `log`.
+    pub fn start_logging(data_dir: &Path, args: &[String], log: &Path) -> anyhow::Result<(WorkerProcess, Duration)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_connect-worker"));
+        command.env_remove("RUST_LOG").stderr(std::fs::File::create(log)?);
+        WorkerProcess::spawn(command, data_dir, args)
+    }
+
+    fn spawn(mut command: Command, data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
         let rest: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_connect-worker"))
+        let child = command
             .arg("standalone")
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--rest-addr")
             .arg(rest.to_string())
             .args(args)
-            .env("RUST_LOG", "error")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()?;
         let mut process = WorkerProcess { child, rest };
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -67,8 +79,24 @@ impl WorkerProcess {
         }
     }
 
+    /// CPU time the process used so far (user and system), in seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name (in parentheses, which may hold spaces): utime and
+        // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| anyhow::anyhow!("no /proc stat"))?;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11)
+            .and_then(|u| u.parse().ok())
+            .zip(fields.get(12).and_then(|s| s.parse().ok()))
+            .map(|(u, s): (u64, u64)| u + s)
+            .ok_or_else(|| anyhow::anyhow!("no CPU times in /proc stat"))?;
+        Ok(ticks as f64 / 100.0)
+    }
+
     /// Resident set size in KiB.
-    fn rss_kib(&self) -> anyhow::Result<u64> {
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
             .lines()
@@ -78,7 +106,7 @@ impl WorkerProcess {
     }
 
     /// Creates a connector through the REST API.
-    fn create(&self, name: &str, config: serde_json::Value) -> anyhow::Result<()> {
+    pub fn create(&self, name: &str, config: serde_json::Value) -> anyhow::Result<()> {
         let body = json!({"name": name, "config": config}).to_string();
         let (status, answer) = http(self.rest, "POST", "/connectors", Some(&body));
         anyhow::ensure!(status == 201, "creating {name}: {status} {answer}");

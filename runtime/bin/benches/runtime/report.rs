@@ -4,6 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::latency::{Percentiles, Stages};
+use crate::many::ManyTasks;
 use crate::processes::Processes;
 use crate::through_worker::FilePipeline;
 use crate::window::Window;
@@ -142,11 +143,12 @@ pub struct Report {
     pub latency: Option<Latency>,
     pub file: Option<FilePipeline>,
     pub processes: Option<Processes>,
+    pub many: Option<ManyTasks>,
 }
 
 impl Report {
     pub fn new(full: bool) -> Report {
-        Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None }
+        Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None, many: None }
     }
 
     pub fn render(&self) -> String {
@@ -259,6 +261,32 @@ impl Report {
             let _ = writeln!(out, "| resident memory, idle, external broker | {} |", mb(p.rss_idle));
             for (tasks, rss) in &p.rss_with_tasks {
                 let _ = writeln!(out, "| resident memory, {tasks} task(s), external broker | {} |", mb(*rss));
+            }
+            out.push('\n');
+        }
+        if let Some(m) = &self.many {
+            let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+            let _ = writeln!(
+                out,
+                "### Many slow tasks: {} datagen connectors × {} tasks at 1 record/s, one worker process\n",
+                m.connectors,
+                m.tasks / m.connectors.max(1)
+            );
+            let _ = writeln!(out, "| measurement | value |\n|---|---:|");
+            let _ = writeln!(out, "| first create to all {} tasks RUNNING | {:.1} s |", m.tasks, m.all_running.as_secs_f64());
+            let _ = writeln!(
+                out,
+                "| CPU of the worker process (one core = 100 %), over {:.0} s | {:.1} % |",
+                m.window.as_secs_f64(),
+                m.cpu * 100.0
+            );
+            let _ = writeln!(out, "| records acknowledged over the window (expected ≈ tasks × seconds) | {} |", m.records);
+            let _ = writeln!(out, "| resident memory | {:.1} MiB |", m.rss_kib as f64 / 1024.0);
+            let _ = writeln!(out, "| `GET /connectors?expand=status` p50 / p99 | {} / {} |", ms(m.status_p50), ms(m.status_p99));
+            let _ = writeln!(out, "| tasks FAILED | {} |", m.failed_tasks);
+            let _ = writeln!(out, "| WARN / ERROR lines logged | {} / {} |", m.warnings, m.errors);
+            for (count, message) in &m.frequent {
+                let _ = writeln!(out, "| {count}× | `{}` |", message.replace('|', "\\|").replace('`', "'"));
             }
         }
         out

@@ -1,26 +1,28 @@
 //! [`StateLog`]: keyed records where the last write of a key wins and a delete removes it.
 //!
 //! Every piece of worker state has this shape: connector configs, source offsets and statuses.
-//! A log lives in memory (statuses of a standalone worker), in a file of the data directory
-//! (a standalone worker's configs and offsets) or in a RocketMQ topic (a cluster's configs,
+//! A log lives in memory (statuses of a standalone worker), in files of the data directory
+//! (a standalone worker's configs and offsets: a snapshot and a journal, see [`super::file`])
+//! or in a RocketMQ topic (a cluster's configs,
 //! offsets and statuses, see [`super::topic`]). Whatever the backend, readers see one view: the
 //! live keys, each with the position of the record that wrote it (a revision that only grows),
 //! and a watch of the position applied so far.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::file::FileLog;
 use super::topic::{TopicLog, TopicLogConfig};
 pub(crate) use super::view::View;
-pub use super::view::{Change, Entries, Entry, LogCause, LogError, Merge, last_write_wins};
+pub use super::view::{Change, Entries, Entry, LogError, Merge, last_write_wins};
 use crate::mq::{MqClient, Producer};
 
 enum Backend {
     Memory,
-    File(PathBuf),
+    File(Arc<FileLog>),
     Topic(TopicLog),
 }
 
@@ -29,8 +31,6 @@ enum Backend {
 pub struct StateLog {
     view: Arc<View>,
     backend: Arc<Backend>,
-    /// Serializes appends to memory and files (a topic orders them itself).
-    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for StateLog {
@@ -54,23 +54,16 @@ impl StateLog {
         StateLog::with(View::new(name, Entries::default(), merge), Backend::Memory)
     }
 
-    /// A log kept in `path` (created on the first write), rewritten atomically on every
-    /// append; the last write wins.
+    /// A log kept in `path` and the journal beside it (created on the first write); the last
+    /// write wins.
     pub fn file(name: &str, path: &Path) -> Result<StateLog, LogError> {
         StateLog::file_with(name, path, last_write_wins)
     }
 
-    /// A log kept in `path`, applying records by `merge`.
+    /// A log kept in `path` and its journal, applying records by `merge`.
     pub fn file_with(name: &str, path: &Path, merge: Merge) -> Result<StateLog, LogError> {
-        let path_buf = || path.to_owned();
-        let entries = match std::fs::read(path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|source| LogError::new(name, LogCause::Corrupt { path: path_buf(), source }))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Entries::default(),
-            Err(source) => return Err(LogError::new(name, LogCause::Io { path: path_buf(), source })),
-        };
-        Ok(StateLog::with(View::new(name, entries, merge), Backend::File(path.to_owned())))
+        let (view, file) = FileLog::open(name, path, merge)?;
+        Ok(StateLog::with(view, Backend::File(Arc::new(file))))
     }
 
     /// A log kept in a RocketMQ topic, replayed up to its end before this returns.
@@ -86,7 +79,7 @@ impl StateLog {
     }
 
     fn with(view: Arc<View>, backend: Backend) -> StateLog {
-        StateLog { view, backend: Arc::new(backend), writing: Arc::default() }
+        StateLog { view, backend: Arc::new(backend) }
     }
 
     /// The log's name.
@@ -106,23 +99,8 @@ impl StateLog {
                 self.view.wait_applied(last, READ_BACK_TIMEOUT).await?;
                 Ok(first)
             }
-            Backend::Memory | Backend::File(_) => {
-                let _writing = self.writing.lock().await;
-                let first = self.next();
-                let mut staged = self.view.read(Entries::clone);
-                for (i, (key, value)) in changes.iter().enumerate() {
-                    staged.apply(first + i as u64, key.clone(), value.clone(), self.view.merge);
-                }
-                if let Backend::File(path) = &*self.backend {
-                    // Two fsyncs: off the async threads, which other tasks share.
-                    let target = path.clone();
-                    let written = tokio::task::spawn_blocking(move || write_json(&target, &staged).map(|()| staged)).await;
-                    let io = |source| LogError::new(self.name(), LogCause::Io { path: path.clone(), source });
-                    staged = written.map_err(|e| io(std::io::Error::other(e)))?.map_err(io)?;
-                }
-                self.view.replace(staged);
-                Ok(first)
-            }
+            Backend::File(file) => file.append(changes).await,
+            Backend::Memory => Ok(self.view.append(changes)),
         }
     }
 

@@ -188,11 +188,19 @@ impl View {
         self.applied.send_if_modified(|current| std::mem::replace(current, next) != next);
     }
 
-    /// Replaces everything (a snapshot loaded at start-up).
-    pub(crate) fn replace(&self, entries: Entries) {
-        let next = entries.next;
-        *self.entries.write().unwrap_or_else(PoisonError::into_inner) = entries;
-        self.applied.send_replace(next);
+    /// Applies `changes` at the next positions (a log in memory: nothing to wait for);
+    /// returns the first one's.
+    pub(crate) fn append(&self, changes: Vec<Change>) -> u64 {
+        let (first, next) = {
+            let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+            let first = entries.next;
+            for (offset, (key, value)) in (first..).zip(changes) {
+                entries.apply(offset, key, value, self.merge);
+            }
+            (first, entries.next)
+        };
+        self.applied.send_if_modified(|current| std::mem::replace(current, next) != next);
+        first
     }
 
     /// A watch of the position applied so far.

@@ -478,9 +478,10 @@ impl WorkerBuilder {
             Some(allowed) => allowed.clone(),
             None => AllowedPaths::under(std::slice::from_ref(&self.data_dir)).map_err(unusable)?,
         };
-        let state =
-            ["connectors.json", "connectors.json.tmp", "offsets.json", "offsets.json.tmp", "schemas.json", "schemas.json.tmp", "rocketmq"];
-        Ok(allowed.except(&state.map(|name| self.data_dir.join(name))))
+        let logs = ["connectors.json", "offsets.json", "schemas.json"].map(|name| self.data_dir.join(name));
+        let state: Vec<PathBuf> =
+            logs.iter().flat_map(|log| crate::state::file::files(log)).chain([self.data_dir.join("rocketmq")]).collect();
+        Ok(allowed.except(&state))
     }
 }
 
