@@ -139,6 +139,13 @@ impl Plan {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == many::RAW_FLAG) {
+        // The raw baseline of the many-slow-tasks run, as a process of its own.
+        let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
+        let senders = args.get(at + 1).and_then(|n| n.parse().ok()).unwrap_or(1);
+        return many::raw_senders(&value("--namesrv"), &value("--prefix"), senders).await;
+    }
     let plan = Plan::from_args();
     let dir = support::temp_dir("bench");
     let (broker, namesrv) = match plan.namesrv.clone() {

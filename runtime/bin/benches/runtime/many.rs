@@ -16,6 +16,9 @@ use crate::support::http;
 pub struct ManyTasks {
     pub connectors: usize,
     pub tasks: usize,
+    /// CPU of a process sending the same messages with the raw client (one tokio task per
+    /// source task, one message a second each), over the same window.
+    pub raw_cpu: f64,
     /// First create to every task RUNNING.
     pub all_running: Duration,
     /// CPU time over the window ÷ the window (1.0 = one core).
@@ -35,6 +38,42 @@ pub struct ManyTasks {
     pub frequent: Vec<(usize, String)>,
 }
 
+/// Topics the connectors write to (connector `c` to topic `c % TOPICS`).
+const TOPICS: usize = 20;
+
+/// The flag that makes the benchmark's executable the raw baseline's process.
+pub const RAW_FLAG: &str = "--raw-slow-senders";
+
+/// The raw baseline's process: `senders` tokio tasks on one raw client, each sending one
+/// message a second to topic `i % TOPICS` of `prefix`, until killed.
+pub async fn raw_senders(namesrv: &str, prefix: &str, senders: usize) -> anyhow::Result<()> {
+    let client = crate::raw::RawClient::new(namesrv).await?;
+    let body = vec![b'x'; 100];
+    let tasks: Vec<_> = (0..senders)
+        .map(|i| {
+            let (client, topic, body) = (client.clone(), format!("{prefix}-{}", i % TOPICS), body.clone());
+            tokio::spawn(async move { client.send_slowly(&topic, &body).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// The CPU share the raw baseline's process uses over `window`, once its senders run.
+async fn raw_cpu(namesrv: &str, prefix: &str, senders: usize, window: Duration) -> anyhow::Result<f64> {
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args([RAW_FLAG, &senders.to_string(), "--namesrv", namesrv, "--prefix", prefix])
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let process = crate::processes::Measured::new(child);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (before, at) = (process.cpu_seconds()?, Instant::now());
+    tokio::time::sleep(window).await;
+    Ok((process.cpu_seconds()? - before) / at.elapsed().as_secs_f64())
+}
+
 /// Runs the scenario on the broker at `namesrv`.
 pub async fn measure(namesrv: &str, dir: &Path, connectors: usize, tasks: usize, window: Duration) -> anyhow::Result<ManyTasks> {
     let log = dir.join("worker.log");
@@ -44,7 +83,7 @@ pub async fn measure(namesrv: &str, dir: &Path, connectors: usize, tasks: usize,
     let started = Instant::now();
     let run = std::process::id();
     for c in 0..connectors {
-        let config = json!({"connector.class": "datagen-source", "topic": format!("bench-many-{run}-{}", c % 20),
+        let config = json!({"connector.class": "datagen-source", "topic": format!("bench-many-{run}-{}", c % TOPICS),
             "tasks.max": tasks, "records.per.second": 1, "payload.bytes": 100});
         worker.create(&format!("many-{c}"), config)?;
     }
@@ -62,9 +101,9 @@ pub async fn measure(namesrv: &str, dir: &Path, connectors: usize, tasks: usize,
     let all_running = started.elapsed();
     // Start-up done: the window measures the steady state.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu_before, written_before, at) = (worker.cpu_seconds()?, written(&worker), Instant::now());
+    let (cpu_before, written_before, at) = (worker.process.cpu_seconds()?, written(&worker), Instant::now());
     tokio::time::sleep(window).await;
-    let (cpu_after, written_after) = (worker.cpu_seconds()?, written(&worker));
+    let (cpu_after, written_after) = (worker.process.cpu_seconds()?, written(&worker));
     let window = at.elapsed();
     let mut times: Vec<Duration> = (0..50)
         .map(|_| {
@@ -76,13 +115,16 @@ pub async fn measure(namesrv: &str, dir: &Path, connectors: usize, tasks: usize,
         .collect();
     times.sort();
     let (_, failed_tasks) = task_states(&worker);
-    let rss_kib = worker.rss_kib()?;
+    let rss_kib = worker.process.rss_kib()?;
     drop(worker);
     let text = std::fs::read_to_string(&log)?;
+    // The same messages to the same topics, sent with the raw client alone.
+    let raw_cpu = raw_cpu(namesrv, &format!("bench-many-{run}"), total, window).await?;
     let (warnings, errors, frequent) = warn_and_error_lines(&text);
     Ok(ManyTasks {
         connectors,
         tasks: total,
+        raw_cpu,
         all_running,
         cpu: (cpu_after - cpu_before) / window.as_secs_f64(),
         window,

@@ -26,18 +26,52 @@ pub struct Processes {
     pub rss_with_tasks: Vec<(usize, u64)>,
 }
 
-/// A worker process, killed when dropped.
-pub struct WorkerProcess {
+/// A child process whose CPU time and memory are read, killed when dropped.
+pub struct Measured {
     child: Child,
-    /// Its REST listener.
-    pub rest: SocketAddr,
 }
 
-impl Drop for WorkerProcess {
+impl Drop for Measured {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+impl Measured {
+    /// Measures `child` (and kills it when dropped).
+    pub fn new(child: Child) -> Measured {
+        Measured { child }
+    }
+
+    /// CPU time the process used so far (user and system), in seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name (in parentheses, which may hold spaces): utime and
+        // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| anyhow::anyhow!("no /proc stat"))?;
+        let fields: Vec<u64> = after.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+        anyhow::ensure!(fields.len() == 2, "no CPU times in /proc stat");
+        Ok((fields[0] + fields[1]) as f64 / 100.0)
+    }
+
+    /// Resident set size in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no VmRSS"))
+    }
+}
+
+/// A worker process, killed when dropped.
+pub struct WorkerProcess {
+    /// The process.
+    pub process: Measured,
+    /// Its REST listener.
+    pub rest: SocketAddr,
 }
 
 impl WorkerProcess {
@@ -67,42 +101,16 @@ impl WorkerProcess {
             .args(args)
             .stdout(Stdio::null())
             .spawn()?;
-        let mut process = WorkerProcess { child, rest };
+        let mut process = WorkerProcess { process: Measured::new(child), rest };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if std::net::TcpStream::connect(rest).is_ok() && http(rest, "GET", "/connectors", None).0 == 200 {
                 return Ok((process, started.elapsed()));
             }
-            anyhow::ensure!(process.child.try_wait()?.is_none(), "the worker exited during start-up");
+            anyhow::ensure!(process.process.child.try_wait()?.is_none(), "the worker exited during start-up");
             anyhow::ensure!(Instant::now() < deadline, "the worker's REST API did not answer");
             std::thread::sleep(Duration::from_millis(2));
         }
-    }
-
-    /// CPU time the process used so far (user and system), in seconds.
-    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // The fields after the command name (in parentheses, which may hold spaces): utime and
-        // stime are the 12th and 13th of them, in clock ticks (100 a second on Linux).
-        let after = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| anyhow::anyhow!("no /proc stat"))?;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = fields
-            .get(11)
-            .and_then(|u| u.parse().ok())
-            .zip(fields.get(12).and_then(|s| s.parse().ok()))
-            .map(|(u, s): (u64, u64)| u + s)
-            .ok_or_else(|| anyhow::anyhow!("no CPU times in /proc stat"))?;
-        Ok(ticks as f64 / 100.0)
-    }
-
-    /// Resident set size in KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no VmRSS"))
     }
 
     /// Creates a connector through the REST API.
@@ -141,13 +149,13 @@ pub async fn measure(namesrv: &str, dir: &Path, task_counts: &[usize]) -> anyhow
     let external = vec!["--namesrv".to_owned(), namesrv.to_owned()];
     let (worker, startup_external) = WorkerProcess::start(&dir.join("idle"), &external)?;
     tokio::time::sleep(SETTLE).await;
-    let rss_idle = worker.rss_kib()?;
+    let rss_idle = worker.process.rss_kib()?;
     drop(worker);
 
     let embedded = ["--embedded-namesrv-port", "0", "--embedded-broker-port", "0"].map(str::to_owned).to_vec();
     let (worker, startup_embedded) = WorkerProcess::start(&dir.join("embedded"), &embedded)?;
     tokio::time::sleep(SETTLE).await;
-    let rss_embedded_idle = worker.rss_kib()?;
+    let rss_embedded_idle = worker.process.rss_kib()?;
     drop(worker);
 
     let mut rss_with_tasks = Vec::new();
@@ -168,7 +176,7 @@ pub async fn measure(namesrv: &str, dir: &Path, task_counts: &[usize]) -> anyhow
         }
         worker.wait_running(&names, tasks)?;
         tokio::time::sleep(SETTLE).await;
-        rss_with_tasks.push((tasks, worker.rss_kib()?));
+        rss_with_tasks.push((tasks, worker.process.rss_kib()?));
     }
     Ok(Processes { startup_external, startup_embedded, rss_embedded_idle, rss_idle, rss_with_tasks })
 }

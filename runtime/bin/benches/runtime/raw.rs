@@ -101,6 +101,25 @@ impl RawClient {
         Ok(())
     }
 
+    /// Sends one message of `body` to `topic` every second, for ever (each to the queue its
+    /// first landed in): one slow source task's load, without the worker.
+    pub async fn send_slowly(&self, topic: &str, body: &[u8]) -> anyhow::Result<()> {
+        let mut queue: Option<MessageQueue> = None;
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            ticks.tick().await;
+            let timestamp = now_millis().to_string();
+            let message =
+                Message::builder().topic(topic).body_slice(body).key("0").raw_property(wire::TIMESTAMP, timestamp.as_str())?.build()?;
+            let result = match &queue {
+                Some(queue) => self.producer.send_batch_to_queue(vec![message], queue.clone()).await,
+                None => self.producer.send_batch(vec![message]).await,
+            }
+            .with_context(|| format!("send to {topic}"))?;
+            queue = queue.or(result.message_queue);
+        }
+    }
+
     /// Sends each of `bodies` as one message to `topic`, in batches to one queue (the one its
     /// first batch landed in), in order.
     pub async fn send_bodies(&self, topic: &str, bodies: &[&[u8]]) -> anyhow::Result<()> {

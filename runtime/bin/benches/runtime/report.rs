@@ -280,6 +280,12 @@ impl Report {
                 m.window.as_secs_f64(),
                 m.cpu * 100.0
             );
+            let _ = writeln!(
+                out,
+                "| CPU of the raw client sending the same messages (a tokio task per source task) | {:.1} % |",
+                m.raw_cpu * 100.0
+            );
+            let _ = writeln!(out, "| worker ÷ raw | {:.2} |", m.cpu / m.raw_cpu.max(f64::EPSILON));
             let _ = writeln!(out, "| records acknowledged over the window (expected ≈ tasks × seconds) | {} |", m.records);
             let _ = writeln!(out, "| resident memory | {:.1} MiB |", m.rss_kib as f64 / 1024.0);
             let _ = writeln!(out, "| `GET /connectors?expand=status` p50 / p99 | {} / {} |", ms(m.status_p50), ms(m.status_p99));
