@@ -82,10 +82,13 @@ pub(crate) struct FileLog {
     file: Arc<Mutex<Journal>>,
 }
 
+/// One append waiting for the next write: its changes, and where its first position goes.
+type Waiting = (Vec<Change>, oneshot::Sender<Result<u64, LogError>>);
+
 /// Appends waiting for the next write.
 #[derive(Default)]
 struct Queue {
-    appends: Vec<(Vec<Change>, oneshot::Sender<Result<u64, LogError>>)>,
+    appends: Vec<Waiting>,
     /// Whether a writer is running (it takes what waits when its write is done).
     writing: bool,
 }
