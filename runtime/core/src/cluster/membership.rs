@@ -209,6 +209,10 @@ impl Membership {
         for task in &self.tasks {
             task.abort();
         }
+        let consumer = self.consumer.lock().await.take();
+        if let Some(consumer) = &consumer {
+            consumer.stop_delivery().await;
+        }
         // Bounded: a worker leaving a cluster whose broker is away must not wait for it.
         let delete = self.statuses.append(vec![(heartbeat_key(&self.worker_id), None)]);
         match tokio::time::timeout(Duration::from_secs(5), delete).await {
@@ -216,7 +220,7 @@ impl Membership {
             Ok(Err(error)) => tracing::debug!(%error, "could not delete this worker's heartbeat (the first member deletes it later)"),
             Err(_) => tracing::debug!("deleting this worker's heartbeat took over 5 s (the first member deletes it later)"),
         }
-        if let Some(consumer) = self.consumer.lock().await.take() {
+        if let Some(consumer) = consumer {
             consumer.shutdown().await;
         }
     }

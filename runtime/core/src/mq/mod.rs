@@ -20,6 +20,7 @@ use rocketmq_model::common::message::message_batch::MessageBatch;
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::result::SendStatus;
 use rocketmq_runtime::RuntimeContext;
 
 use self::instances::{Instances, Slot};
@@ -87,9 +88,8 @@ fn mq_error(action: impl Into<String>) -> impl FnOnce(rocketmq_client_rust::Clie
 
 /// `result` when the broker stored the batch; an error naming `action` when it answered otherwise.
 fn stored(result: SendResult, action: impl FnOnce() -> String) -> Result<SendResult, MqError> {
-    let status = format!("{:?}", result.send_status);
-    if status != "SendOk" {
-        return Err(MqError::new(action(), MqCause::Status(status)));
+    if result.send_status != SendStatus::SendOk {
+        return Err(MqError::new(action(), MqCause::Status(format!("{:?}", result.send_status))));
     }
     Ok(result)
 }
@@ -176,8 +176,8 @@ impl MqClient {
                 .instance_name(instance)
                 .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
                 .pull_batch_size(batch_size)
-                .broker_suspend_max_time_millis(1_000)
-                .consumer_timeout_millis_when_suspend(3_000)
+                .broker_suspend_max_time_millis(LONG_POLL_MILLIS)
+                .consumer_timeout_millis_when_suspend(3 * LONG_POLL_MILLIS)
                 .auto_commit(false)
                 .build()
                 .map_err(mq_error(format!("build consumer {group}")))?;
@@ -207,6 +207,8 @@ impl MqClient {
                 .name_server_addr(self.namesrv_addr.clone())
                 .instance_name(instance)
                 .allocate_message_queue_strategy(strategy)
+                .broker_suspend_max_time_millis(LONG_POLL_MILLIS)
+                .consumer_timeout_millis_when_suspend(3 * LONG_POLL_MILLIS)
                 .auto_commit(false)
                 .build()
                 .map_err(mq_error(format!("build consumer {group}")))?;
@@ -230,6 +232,12 @@ impl MqClient {
     pub async fn write_queues(&self, topic: &str) -> Result<Vec<MessageQueue>, MqError> {
         let mut admin = self.admin().await?;
         let admin = admin.as_mut().expect("admin() starts it");
+        // The name server's topic list first: the client warns of every route asked for a topic
+        // that does not exist, and a source asks for one before it creates it.
+        let list = TopicAdmin::fetch_all_topic_list(admin).await.map_err(mq_error("list topics"))?;
+        if !list.topic_list.iter().any(|listed| listed.as_str() == topic) {
+            return Ok(Vec::new());
+        }
         let route = TopicAdmin::examine_topic_route_info(admin, CheetahString::from_string(topic.to_owned()))
             .await
             .map_err(mq_error(format!("find the route of {topic}")))?;
@@ -442,13 +450,14 @@ impl Producer {
     ) -> Result<(Option<MessageQueue>, u64), MqError> {
         let topic = batch.final_message.topic().clone();
         let timeout = u64::from(self.inner.send_msg_timeout());
-        let queue_name = on_broker(queue.as_ref());
-        let action = || format!("send {records} records to {topic}{queue_name}");
+        // Named only when something failed (a send that succeeds formats nothing).
+        let named = queue.clone();
+        let action = || format!("send {records} records to {topic}{}", on_broker(named.as_ref()));
         let sent = match queue {
             Some(queue) => self.inner.send_to_queue_with_timeout(batch, queue, timeout).await,
             None => self.inner.send_with_timeout(batch, timeout).await,
         }
-        .map_err(mq_error(action()))?;
+        .map_err(|e| MqError::new(action(), e))?;
         let result = sent.ok_or_else(|| MqError::new(action(), MqCause::Missing("a send result")))?;
         stored(result, action).map(|result| (result.message_queue, result.queue_offset))
     }
@@ -494,7 +503,12 @@ pub struct Consumer {
     inner: Arc<Erased<DefaultLitePullConsumer>>,
     /// Its place on a client instance, freed once it has shut down.
     slot: Arc<Slot>,
+    /// When [`Consumer::stop_delivery`] paused its queues.
+    stopped_at: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
 }
+
+/// How long the broker holds a pull of an empty queue before it answers.
+const LONG_POLL_MILLIS: u64 = 1_000;
 
 impl Consumer {
     /// The consumer `starting` starts on `slot`; a consumer that did not start holds no place
@@ -504,7 +518,7 @@ impl Consumer {
         starting: impl std::future::Future<Output = Result<DefaultLitePullConsumer, MqError>>,
     ) -> Result<Consumer, MqError> {
         let consumer = starting.await.inspect_err(|_| slot.release())?;
-        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot) })
+        Ok(Consumer { inner: Arc::new(Erased::new(consumer)), slot: Arc::new(slot), stopped_at: Default::default() })
     }
 
     /// The queues of `topic` (fails while the topic does not exist yet).
@@ -572,8 +586,25 @@ impl Consumer {
         self.inner.resume(queues).await;
     }
 
-    /// Stops the consumer.
+    /// Stops fetching from every queue the consumer reads, ahead of a
+    /// [`shutdown`](Self::shutdown) (which then waits less for the pulls in flight).
+    pub async fn stop_delivery(&self) {
+        let assigned: Vec<MessageQueue> = self.inner.assignment().await.map(|queues| queues.into_iter().collect()).unwrap_or_default();
+        if !assigned.is_empty() {
+            self.inner.pause(assigned).await;
+            self.stopped_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
+    /// Stops the consumer. A pull the broker still holds when the consumer closes fails as it
+    /// comes back, and the client logs an ERROR for each such queue: delivery is stopped first
+    /// ([`stop_delivery`](Self::stop_delivery)) and the pulls in flight are let come back.
     pub async fn shutdown(&self) {
+        self.stop_delivery().await;
+        let stopped_at = *self.stopped_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(stopped_at) = stopped_at {
+            tokio::time::sleep_until(stopped_at + std::time::Duration::from_millis(LONG_POLL_MILLIS + 200)).await;
+        }
         self.inner.shutdown().await;
         self.slot.release();
     }

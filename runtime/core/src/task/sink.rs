@@ -80,6 +80,8 @@ impl SinkRunner {
         let broker = BrokerWait::new(status.clone(), control.clone(), self.pipeline.metrics.clone());
         self.pipeline.calls.attach(&status);
         let result = self.run_loop(&mut control, &status, &broker, &mut offsets).await;
+        // Nothing more is read: the pulls in flight come back while the task flushes.
+        self.consumer.stop_delivery().await;
         let result = match result {
             Ok(()) => self.flush_and_commit(&broker, &offsets).await,
             Err(e) => Err(e),

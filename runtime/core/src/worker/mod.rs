@@ -174,9 +174,9 @@ impl Worker {
         if let Some(membership) = &inner.membership {
             membership.leave().await;
         }
-        for log in [inner.configs.log(), inner.offsets.log(), inner.statuses.log()].into_iter().chain(inner.schemas.log()) {
-            log.close().await;
-        }
+        // Together: each waits for its reader's pull in flight to come back.
+        let logs = [inner.configs.log(), inner.offsets.log(), inner.statuses.log()].into_iter().chain(inner.schemas.log());
+        futures_util::future::join_all(logs.map(|log| log.close())).await;
         if let Some(producer) = inner.launcher.close()
             && !Producer::shutdown_shared(producer).await
         {

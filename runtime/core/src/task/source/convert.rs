@@ -42,27 +42,44 @@ impl Coalesce for Batch {
     }
 }
 
+/// What [`convert`] keeps from one poll to the next: a task mostly polls records of one
+/// partition to one topic, which are then worked out once, not once a poll.
+#[derive(Default)]
+pub(super) struct Remembered {
+    /// The last partition seen, its queue pin and (exactly once) its markers' key.
+    partition: Option<(SourcePartition, u64, u64)>,
+    /// The last topic found allowed.
+    allowed_topic: Option<String>,
+}
+
 /// Polled records through the transforms and converters; failed records follow `errors.tolerance`.
 /// An exactly-once source's records are marked, and those the broker already holds dropped.
-pub(super) fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut delivery: Option<&mut Delivery>) -> Result<Batch, Error> {
+pub(super) fn convert(
+    pipeline: &TaskPipeline,
+    records: Vec<SourceRecord>,
+    mut delivery: Option<&mut Delivery>,
+    remembered: &mut Remembered,
+) -> Result<Batch, Error> {
     let polled = Instant::now();
     pipeline.metrics.add(Counter::SourceRecordsPolled, records.len() as u64);
     // Only the last offset of each run of records from one partition is kept: it covers the run.
     let mut offsets: Vec<(SourcePartition, SourceOffset)> = Vec::new();
-    let mut pin = 0;
-    let mut partition_key = 0;
+    let (mut pin, mut partition_key) = (0, 0);
     let mut out = Vec::with_capacity(records.len());
     let mut bytes = 0;
-    let mut allowed_topic: Option<String> = None;
     for record in records {
         let SourceRecord { record, source_partition, source_offset } = record;
         let same_run = offsets.last().is_some_and(|(partition, _)| *partition == source_partition);
         if !same_run {
             // A new run: its partition's text pins its queue and, exactly once, keys its markers.
-            let text = source_partition.to_json_string();
-            pin = partition_hash(&text);
-            if let Some(delivery) = &delivery {
-                partition_key = delivery.eos.partition_key(&text);
+            match &remembered.partition {
+                Some((partition, p, k)) if *partition == source_partition => (pin, partition_key) = (*p, *k),
+                _ => {
+                    let text = source_partition.to_json_string();
+                    pin = partition_hash(&text);
+                    partition_key = delivery.as_ref().map_or(0, |delivery| delivery.eos.partition_key(&text));
+                    remembered.partition = Some((source_partition.clone(), pin, partition_key));
+                }
             }
         }
         let marker = match delivery.as_deref_mut() {
@@ -102,13 +119,13 @@ pub(super) fn convert(pipeline: &TaskPipeline, records: Vec<SourceRecord>, mut d
                 continue;
             }
         };
-        // Checked once per run of records to one topic (a poll's records mostly share theirs).
-        if allowed_topic.as_deref() != Some(transformed.topic.as_str()) {
+        // Checked when the topic changes (a task's records mostly share theirs).
+        if remembered.allowed_topic.as_deref() != Some(transformed.topic.as_str()) {
             if let Some(refusal) = pipeline.topics.refusal(&transformed.topic) {
                 pipeline.tolerate(&Stage::Produce, Error::other(refusal), || description.unwrap_or_default())?;
                 continue;
             }
-            allowed_topic = Some(transformed.topic.clone());
+            remembered.allowed_topic = Some(transformed.topic.clone());
         }
         let converters = &pipeline.converters;
         // The record is taken apart: its key and value move into the converters.

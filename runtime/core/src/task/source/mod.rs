@@ -26,7 +26,7 @@ use crate::mq::{MqClient, Producer};
 use crate::state::configs::TargetState;
 use crate::state::offsets::SourceOffsets;
 use commit::{Acked, OffsetWrite, commit};
-use convert::convert;
+use convert::{Remembered, convert};
 use delivery::Delivery;
 use routes::Routes;
 use sender::Sender;
@@ -116,6 +116,7 @@ async fn run_loop(
     let broker = sender.broker.clone();
     let (batches, mut acks, sending) = sender.spawn(limit, byte_limit);
     let mut acked = Acked::default();
+    let mut remembered = Remembered::default();
     let mut last_commit = Instant::now();
     // Sends handed to the sender and not acknowledged yet (a batch merged into one waiting
     // is acknowledged with it).
@@ -153,7 +154,7 @@ async fn run_loop(
                     tokio::time::sleep(EMPTY_POLL_PAUSE).await;
                 }
             } else {
-                match batches.put(convert(pipeline, records, delivery.as_mut())?).await {
+                match batches.put(convert(pipeline, records, delivery.as_mut(), &mut remembered)?).await {
                     Ok(Placed::Alone) => in_flight += 1,
                     Ok(Placed::Merged) => {}
                     Err(_) => break, // the sender stopped on a failure, reported below
