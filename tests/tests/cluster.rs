@@ -572,3 +572,49 @@ async fn every_worker_serves_a_registered_schema_with_the_same_id_also_after_a_c
     drop(workers);
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_cluster_logs_no_warning_and_no_error() {
+    let _serial = SERIAL.lock().await;
+    let broker = Broker::start("cluster-quiet").await;
+    let dir = broker.dir.clone();
+    let mut workers: Vec<WorkerProcess> =
+        (0..3).map(|_| WorkerProcess::start_at_default_levels("quiet", &broker.namesrv(), &dir)).collect();
+    // Twenty connectors created across the workers: ten sources into topics that do not exist
+    // yet, and a sink for each.
+    for i in 0..10 {
+        let topic = format!("quiet-{i}");
+        let source = json!({"connector.class": "datagen-source", "topic": topic, "records.per.second": 5, "value.converter": "string"});
+        create(&workers[i % 3], &format!("gen-{i}"), source);
+        let sink = json!({"connector.class": "file-sink", "topics": topic, "file": dir.join(format!("quiet-{i}.txt")), "value.converter": "string"});
+        create(&workers[(i + 1) % 3], &format!("sink-{i}"), sink);
+    }
+    let all = ids(&workers.iter().collect::<Vec<_>>());
+    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let flowing = wait_until(SETTLE, || {
+        (0..10).all(|i| {
+            all_running_on(&task_owners(&workers[0], &format!("gen-{i}")), 1, &all_refs)
+                && all_running_on(&task_owners(&workers[0], &format!("sink-{i}")), 1, &all_refs)
+                && !fixture::lines(&dir.join(format!("quiet-{i}.txt"))).is_empty()
+        })
+    })
+    .await;
+    assert!(flowing, "not every pipeline delivered:\n{}", workers[0].log_tail());
+    for name in ["gen-0", "sink-0"] {
+        let (code, body) = workers[1].call("DELETE", &format!("/connectors/{name}"), None);
+        assert_eq!(code, 204, "{body}");
+    }
+    // Past the embedded name server's and the membership's periodic work.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    for worker in &mut workers {
+        worker.stop();
+    }
+    let mut alarms = Vec::new();
+    for worker in &workers {
+        let log = std::fs::read_to_string(&worker.log).unwrap_or_default();
+        alarms.extend(fixture::alarms(&log).into_iter().map(|line| format!("{}: {line}", worker.id)));
+    }
+    assert!(alarms.is_empty(), "{} WARN/ERROR lines from a healthy cluster:\n{}", alarms.len(), alarms.join("\n"));
+    drop(workers);
+    broker.shutdown().await;
+}

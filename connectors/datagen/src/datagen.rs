@@ -79,17 +79,21 @@ impl SourceTask for DatagenTask {
             }
         }
         if self.config.records_per_second > 0 {
-            let due = (self.started.elapsed().as_secs_f64() * self.config.records_per_second as f64) as u64;
-            let allowed = due.saturating_sub(self.emitted_since_start);
-            if allowed == 0 {
-                // Until the next record is due: a slow generator wakes once a record (a thousand
-                // tasks at 1 record/s woke ten thousand times a second when this slept 100 ms).
-                let next_due = Duration::from_secs_f64((self.emitted_since_start + 1) as f64 / self.config.records_per_second as f64);
+            let rate = self.config.records_per_second as f64;
+            let allowed = || ((self.started.elapsed().as_secs_f64() * rate) as u64).saturating_sub(self.emitted_since_start);
+            if allowed() == 0 {
+                // Until the next record is due, then it is returned by this same poll: a slow
+                // generator wakes once a record (a thousand tasks at 1 record/s woke ten
+                // thousand times a second when this slept 100 ms, and twice a record when a
+                // poll that slept returned nothing).
+                let next_due = Duration::from_secs_f64((self.emitted_since_start + 1) as f64 / rate);
                 let wait = next_due.saturating_sub(self.started.elapsed()).clamp(Duration::from_millis(1), Duration::from_secs(1));
                 connect_sdk::tokio::time::sleep(wait).await;
-                return Ok(Vec::new());
             }
-            count = count.min(allowed);
+            match allowed() {
+                0 => return Ok(Vec::new()),
+                allowed => count = count.min(allowed),
+            }
         }
         let mut records = Vec::with_capacity(count as usize);
         let now = now_millis();

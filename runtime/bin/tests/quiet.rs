@@ -11,21 +11,7 @@ use std::time::{Duration, Instant};
 
 use process::{Process, curl, temp_dir};
 use serde_json::json;
-use support::{lines, wait_until, write_numbered};
-
-/// Lines at WARN or ERROR in a text log (the level is the line's second field).
-fn alarms(log: &str) -> Vec<&str> {
-    log.lines().filter(|line| matches!(line.split_whitespace().nth(1), Some("WARN" | "ERROR"))).collect()
-}
-
-#[test]
-fn alarms_are_found_by_their_level_field() {
-    let log = "2026-12-07T10:00:00.000000Z  INFO connect: started\n\
-               2026-12-07T10:00:01.000000Z  WARN rocketmq: a warning\n\
-               2026-12-07T10:00:02.000000Z ERROR x: an error\n\
-               2026-12-07T10:00:03.000000Z  INFO connect: the word WARN in a message";
-    assert_eq!(alarms(log), ["2026-12-07T10:00:01.000000Z  WARN rocketmq: a warning", "2026-12-07T10:00:02.000000Z ERROR x: an error"]);
-}
+use support::{alarms, lines, wait_until, write_numbered};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_worker_logs_no_warning_and_no_error() {

@@ -135,7 +135,9 @@ fn look(inner: &Inner, started: Instant, was_held_up: bool) -> bool {
     for slot in &slots {
         let mut current = slot.current.lock().unwrap_or_else(PoisonError::into_inner);
         let Some((what, since, reported)) = current.as_mut() else { continue };
-        in_progress.push(format!("{}/{} in {what}", slot.connector, slot.task));
+        if held_up {
+            in_progress.push(format!("{}/{} in {what}", slot.connector, slot.task));
+        }
         let running = since.elapsed();
         if running < SLOW_CALL {
             continue;

@@ -125,6 +125,16 @@ pub fn lines(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
 }
 
+/// The WARN and ERROR lines of a worker's text log (the level is a line's second field).
+///
+/// ```
+/// let log = "2026-12-07T10:00:00Z  INFO connect: the word WARN in a message\n2026-12-07T10:00:01Z  WARN x: a warning";
+/// assert_eq!(connect_testkit::alarms(log), ["2026-12-07T10:00:01Z  WARN x: a warning"]);
+/// ```
+pub fn alarms(log: &str) -> Vec<&str> {
+    log.lines().filter(|line| matches!(line.split_whitespace().nth(1), Some("WARN" | "ERROR"))).collect()
+}
+
 /// Writes `count` numbered lines `line-<i>`.
 pub fn write_numbered(path: &std::path::Path, count: usize) {
     let text: String = (0..count).map(|i| format!("line-{i}\n")).collect();

@@ -78,6 +78,8 @@ pub(crate) struct FileLog {
     journal: PathBuf,
     view: Arc<View>,
     queue: Mutex<Queue>,
+    /// How long a writer lets appends gather before each write.
+    gather: std::time::Duration,
     /// The open journal, used by one write at a time (the writer's), off the async threads.
     file: Arc<Mutex<Journal>>,
 }
@@ -136,9 +138,16 @@ impl FileLog {
             journal,
             view: view.clone(),
             queue: Mutex::default(),
+            gather: std::time::Duration::ZERO,
             file: Arc::new(Mutex::new(Journal { file, records })),
         };
         Ok((view, log))
+    }
+
+    /// Lets appends gather for `gather` before each write (one write and one fsync for all
+    /// of them): for a log whose appenders do not wait on the write, such as offset commits.
+    pub(crate) fn gathering(self, gather: std::time::Duration) -> FileLog {
+        FileLog { gather, ..self }
     }
 
     /// Appends `changes`; returns the position of the first once they are fsynced and applied.
@@ -159,6 +168,9 @@ impl FileLog {
     /// Writes what waits, one group at a time, until nothing does.
     async fn write_queued(self: Arc<Self>) {
         loop {
+            if !self.gather.is_zero() {
+                tokio::time::sleep(self.gather).await;
+            }
             let appends = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 if queue.appends.is_empty() {

@@ -54,20 +54,22 @@ impl StateLog {
         StateLog::with(View::new(name, Entries::default(), merge), Backend::Memory)
     }
 
-    /// A log kept in `path` and the journal beside it (created on the first write); the last
-    /// write wins.
-    pub fn file(name: &str, path: &Path) -> Result<StateLog, LogError> {
-        StateLog::file_with(name, path, last_write_wins)
-    }
-
-    /// A log kept in `path` and its journal, applying records by `merge`.
+    /// A log kept in `path` and the journal beside it (created on the first write), applying
+    /// records by `merge`.
     pub fn file_with(name: &str, path: &Path, merge: Merge) -> Result<StateLog, LogError> {
         let (view, file) = FileLog::open(name, path, merge)?;
         Ok(StateLog::with(view, Backend::File(Arc::new(file))))
     }
 
-    /// A log kept in a RocketMQ topic, replayed up to its end before this returns.
-    /// A log kept in a topic (see [`super::topic`]): the topic created if missing, replayed
+    /// A [`file`](Self::file) log whose appends gather for `gather` before each write: many
+    /// appenders that do not wait on their writes (a thousand source tasks committing
+    /// offsets) share one write and one fsync.
+    pub fn file_gathering(name: &str, path: &Path, gather: std::time::Duration) -> Result<StateLog, LogError> {
+        let (view, file) = FileLog::open(name, path, last_write_wins)?;
+        Ok(StateLog::with(view, Backend::File(Arc::new(file.gathering(gather)))))
+    }
+
+    /// A log in a topic (see [`super::topic`]): the topic created if missing, replayed
     /// from its latest snapshot, and followed from then on.
     pub(crate) async fn open_topic(mq: &MqClient, producer: Arc<Producer>, config: TopicLogConfig<'_>) -> Result<StateLog, LogError> {
         let (view, topic) = super::topic::open(mq, producer, config).await?;
@@ -230,10 +232,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("state-log-{}", std::process::id()));
         let path = dir.join("configs.json");
         let _ = std::fs::remove_dir_all(&dir);
-        let log = StateLog::file("configs", &path).unwrap();
+        let log = StateLog::file_with("configs", &path, last_write_wins).unwrap();
         log.append(vec![put("a", json!({"x": 1})), put("b", json!(2))]).await.unwrap();
         log.append(vec![("b".to_owned(), None)]).await.unwrap();
-        let reopened = StateLog::file("configs", &path).unwrap();
+        let reopened = StateLog::file_with("configs", &path, last_write_wins).unwrap();
         assert_eq!(reopened.get("a"), Some(Entry { value: json!({"x": 1}), offset: 0 }));
         assert_eq!(reopened.get("b"), None);
         assert_eq!(reopened.next(), 3);

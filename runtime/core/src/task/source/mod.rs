@@ -117,7 +117,8 @@ async fn run_loop(
     let (batches, mut acks, sending) = sender.spawn(limit, byte_limit);
     let mut acked = Acked::default();
     let mut remembered = Remembered::default();
-    let mut last_commit = Instant::now();
+    let interval = pipeline.settings.offset_flush_interval;
+    let mut last_period = commit_period(interval);
     // Sends handed to the sender and not acknowledged yet (a batch merged into one waiting
     // is acknowledged with it).
     let mut in_flight = 0usize;
@@ -137,7 +138,7 @@ async fn run_loop(
                     write.finish(pipeline, task).await?;
                 }
                 commit(pipeline, offsets, delivery.as_ref(), &broker, task, &mut acked).await?;
-                last_commit = Instant::now();
+                last_period = commit_period(interval);
             }
             if !wait_while_paused(control, status).await {
                 break;
@@ -170,14 +171,14 @@ async fn run_loop(
                 write.finish(pipeline, task).await?;
             }
             let early = context.commit_requested() && !acked.offsets.is_empty();
-            let due = early || last_commit.elapsed() >= pipeline.settings.offset_flush_interval || stop_requested(control);
+            let due = early || commit_period(interval) != last_period || stop_requested(control);
             // One write at a time: what is acknowledged meanwhile goes with the next.
             if due && writing.is_none() {
                 if early {
                     context.commit_done();
                 }
                 writing = OffsetWrite::start(pipeline, offsets, delivery.as_ref(), &broker, &mut acked)?;
-                last_commit = Instant::now();
+                last_period = commit_period(interval);
             }
         }
         Ok(())
@@ -210,6 +211,14 @@ async fn run_loop(
         }
         _ => Ok(()),
     }
+}
+
+/// Which period of `interval` it is on the worker's clock. A task commits its offsets once a
+/// period, and every task's periods start together: the commits of many tasks reach the
+/// offset log at about the same time, and share its writes.
+fn commit_period(interval: Duration) -> u128 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() / interval.as_nanos().max(1)
 }
 
 /// How long the loop pauses after a poll that returned nothing without waiting.

@@ -177,7 +177,13 @@ impl Sender {
                 }
             })
             .collect();
-        let used: Vec<Sent> = stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?;
+        let used: Vec<Sent> = if sends.len() == 1 {
+            // One queue, a task's usual case: awaited as it is.
+            let send = sends.into_iter().next().expect("one send");
+            vec![send.await?]
+        } else {
+            stream::iter(sends).buffer_unordered(settings.max_in_flight.max(1)).try_collect().await?
+        };
         let mut positions = Vec::with_capacity(used.len());
         for Sent { topic, queue, stored } in used {
             routes.learn(topic, queue);
