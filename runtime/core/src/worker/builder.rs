@@ -28,6 +28,7 @@ use crate::state::log::{Merge, StateLog, last_write_wins};
 use crate::state::offsets::SourceOffsets;
 use crate::state::statuses::{self, Statuses};
 use crate::state::topic::{SnapshotPolicy, TopicLogConfig};
+use crate::state::view::{LogCause, LogError};
 use crate::task::RunnerSettings;
 use crate::topics::TopicRules;
 
@@ -400,12 +401,16 @@ fn reader_group(cluster: &ClusterSettings, name: &str) -> String {
 
 /// The schema registry of a cluster, its topic read from its first use on: its reader is a
 /// RocketMQ consumer (and a replay) a worker without schemas need not run.
+///
+/// It holds the worker's producer weakly: a stopping worker stops its producer whether or not
+/// a schema was ever used.
 fn schemas_on_first_use(mq: &MqClient, producer: &Arc<Producer>, cluster: &ClusterSettings) -> SchemaRegistry {
     let (mq, producer, topic, group, policy) =
-        (mq.clone(), producer.clone(), cluster.schema_topic.clone(), reader_group(cluster, "schemas"), cluster.snapshots);
+        (mq.clone(), Arc::downgrade(producer), cluster.schema_topic.clone(), reader_group(cluster, "schemas"), cluster.snapshots);
     SchemaRegistry::opened_on_first_use(Arc::new(move || {
-        let (mq, producer, topic, group) = (mq.clone(), producer.clone(), topic.clone(), group.clone());
+        let (mq, producer, topic, group) = (mq.clone(), producer.upgrade(), topic.clone(), group.clone());
         Box::pin(async move {
+            let producer = producer.ok_or_else(|| LogError::new("schemas", LogCause::Closed))?;
             let config = TopicLogConfig { name: "schemas", topic: &topic, reader_group: &group, policy, merge: first_write_wins };
             StateLog::open_topic(&mq, producer, config).await
         })
