@@ -242,7 +242,7 @@ fn log_levels_change_while_the_worker_runs() {
     let (code, all) = support::http(rest, "GET", "/admin/loggers", None);
     assert_eq!(code, 200);
     assert_eq!(all["root"]["level"], "INFO", "{all}");
-    assert_eq!(all["rocketmq_client_rust"]["level"], "WARN", "{all}");
+    assert_eq!(all["rocketmq_client_rust"]["level"], "ERROR", "{all}");
     assert_eq!(support::http(rest, "GET", "/admin/loggers/connect_runtime::worker", None).1["level"], "INFO", "root's level");
 
     let (code, changed) = support::http(rest, "PUT", "/admin/loggers/connect_runtime", Some(r#"{"level": "debug"}"#));

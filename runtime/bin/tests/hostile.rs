@@ -279,11 +279,22 @@ fn hostile_sizes_are_refused_and_a_stored_one_fails_only_its_connector() {
     // every start, and the worker runs on.
     assert_eq!(create("stored", datagen("stored-topic")).status, 201);
     worker.stop();
-    let stored = dir.join("data/connectors.json");
-    let text = std::fs::read_to_string(&stored).unwrap();
-    let edited = text.replace("\"records.per.second\": \"1\"", "\"records.per.second\": \"1\", \"payload.bytes\": \"100000000\"");
-    assert_ne!(edited, text, "the stored config was found: {text}");
-    std::fs::write(&stored, edited).unwrap();
+    // The config is in the log's journal, or in its snapshot once compacted.
+    let mut found = false;
+    for stored in [dir.join("data/connectors.journal"), dir.join("data/connectors.json")] {
+        let text = std::fs::read_to_string(&stored).unwrap_or_default();
+        let edited = text
+            .replace(
+                "\"topic\":\"stored-topic\",\"records.per.second\":\"1\"",
+                "\"topic\":\"stored-topic\",\"records.per.second\":\"1\",\"payload.bytes\":\"100000000\"",
+            )
+            .replace("\"records.per.second\": \"1\"", "\"records.per.second\": \"1\", \"payload.bytes\": \"100000000\"");
+        if edited != text {
+            found = true;
+            std::fs::write(&stored, edited).unwrap();
+        }
+    }
+    assert!(found, "the stored config was found in the configs log");
     for _ in 0..2 {
         let (mut restarted, base) = start_standalone_with(cap, &dir, &[], None);
         let deadline = Instant::now() + Duration::from_secs(60);

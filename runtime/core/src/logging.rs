@@ -77,13 +77,15 @@ pub enum LogFormat {
     Json,
 }
 
-/// Quiet by default. The RocketMQ crates (`rocketmq` is a prefix of every one of them) log
-/// only errors: their warnings are about their own setup (an embedded broker's first start, a
-/// development TLS fallback), and what an operator must act on, a broker that does not answer,
-/// the worker says itself. The embedded name server's own client connects to the machine's
-/// address, which the name server does not serve when bound to loopback: its connect failures
-/// are off.
-const DEFAULT_DIRECTIVES: &str = "info,rocketmq=error,rocketmq_transport::clients::rocketmq_tokio_client::connect_flight=off";
+/// Quiet by default. The RocketMQ crates log only errors: their warnings are about their own
+/// setup (an embedded broker's first start, a development TLS fallback), and what an operator
+/// must act on, a broker that does not answer, the worker says itself. Each crate is named, so
+/// `/admin/loggers` shows the level each one has. The embedded name server's own client
+/// connects to the machine's address, which the name server does not serve when bound to
+/// loopback: its connect failures are off.
+const DEFAULT_DIRECTIVES: &str = "info,rocketmq=error,rocketmq_auth=error,rocketmq_broker=error,rocketmq_client_rust=error,\
+    rocketmq_filter=error,rocketmq_namesrv=error,rocketmq_remoting=error,rocketmq_runtime=error,rocketmq_store=error,\
+    rocketmq_store_local=error,rocketmq_transport=error,rocketmq_transport::clients::rocketmq_tokio_client::connect_flight=off";
 
 /// Sets up the process's log from `RUST_LOG` (simple `target=level` directives) or the
 /// defaults, its levels changeable at run time ([`levels`]) and every line masked of secrets;
