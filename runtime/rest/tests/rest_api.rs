@@ -159,7 +159,10 @@ async fn rest_api_speaks_kafka_connect() {
     assert_eq!(call("GET", "/connectors/secret/tasks", None).1[0]["config"]["files"][0], placeholder.as_str());
     assert!(wait_until(Duration::from_secs(30), || worker.metric("connect_source_records_written_total", "secret", 0) == 10.0).await);
     assert!(
-        std::fs::read_to_string(dir.join("data/connectors.json")).unwrap().contains(&placeholder.replace('\\', "\\\\")),
+        ["connectors.journal", "connectors.json"]
+            .map(|file| std::fs::read_to_string(dir.join("data").join(file)).unwrap_or_default())
+            .concat()
+            .contains(&placeholder.replace('\\', "\\\\")),
         "the stored config keeps the placeholder"
     );
     assert_error(
