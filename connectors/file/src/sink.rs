@@ -47,6 +47,9 @@ pub struct FileSinkTask {
     /// Syncs a regular file and stores its positions; `None` for other files (devices,
     /// pipes), which cannot be synced or cut.
     syncer: Option<Syncer>,
+    /// The positions file, read before each batch's lines become visible, in a cluster: a run
+    /// of the task paused mid-batch and replaced meanwhile adds nothing to its successor's file.
+    fence: Option<PositionsFile>,
     ctx: SinkContext,
 }
 
@@ -264,6 +267,7 @@ impl SinkTask for FileSinkTask {
             .into_std()
             .await;
         let metadata = file.metadata().map_err(|e| Error::with_source(format!("cannot inspect {}", config.file), e))?;
+        let fence = (metadata.is_file() && ctx.fencing_token().is_some()).then(|| PositionsFile::beside(&config.file, ctx.fencing_token()));
         let syncer = if metadata.is_file() {
             let positions = resume(&config.file, &file, metadata.len(), ctx.fencing_token())?;
             let handle = file.try_clone().map_err(|e| Error::with_source(format!("cannot sync {}", config.file), e))?;
@@ -271,15 +275,20 @@ impl SinkTask for FileSinkTask {
         } else {
             None
         };
-        Ok(FileSinkTask { path: config.file, out: std::io::BufWriter::with_capacity(256 * 1024, file), syncer, ctx })
+        Ok(FileSinkTask { path: config.file, out: std::io::BufWriter::with_capacity(256 * 1024, file), syncer, fence, ctx })
     }
 
     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+        let cannot_write = |e| Error::with_source(format!("cannot write {}", self.path), e);
+        let mut lines = Vec::new();
         for record in records {
-            writeln!(self.out, "{}", record.value).map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
+            writeln!(lines, "{}", record.value).map_err(cannot_write)?;
+        }
+        if let Some(fence) = &self.fence {
+            fence.check_not_replaced()?;
         }
         // Visible to readers of the file after every batch; durable only once flushed.
-        self.out.flush().map_err(|e| Error::with_source(format!("cannot write {}", self.path), e))?;
+        self.out.write_all(&lines).and_then(|()| self.out.flush()).map_err(cannot_write)?;
         Ok(())
     }
 

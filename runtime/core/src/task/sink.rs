@@ -357,6 +357,9 @@ impl SinkRunner {
         if offsets.is_empty() {
             return Ok(());
         }
+        // A flush makes what was put visible (a file sink writes its lines): a fenced task,
+        // whose unit a new owner runs, flushes nothing.
+        self.pipeline.lease.check()?;
         self.flush(offsets).await?;
         let committable = self.task.committable_offsets(offsets);
         let pipeline = &self.pipeline;

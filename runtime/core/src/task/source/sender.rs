@@ -97,7 +97,8 @@ impl Sender {
     /// most `max_in_flight` queues at a time. Returns once the broker acknowledged every record.
     async fn send(&mut self, records: Vec<(u64, RawRecord)>) -> Result<Vec<(QueueId, i64)>, Error> {
         self.lease.check()?;
-        let Sender { broker, metrics, settings, producer, routes, recorded, lease: _ } = self;
+        let Sender { broker, metrics, settings, producer, routes, recorded, lease } = self;
+        let lease = &*lease;
         let (broker, metrics, producer) = (&*broker, &**metrics, &**producer);
         let (max, max_bytes) = (settings.max_batch_records.max(1), settings.max_message_bytes);
         routes.missing.clear();
@@ -151,6 +152,9 @@ impl Sender {
                                 // A retry first looks whether the failed attempt was stored after all.
                                 let check = resend_check.filter(|_| attempts > 1);
                                 async move {
+                                    // A retry after a long wait (a paused process) may find the
+                                    // task fenced meanwhile: it sends nothing then.
+                                    lease.check()?;
                                     if let (Some((eos, from)), Some(queue)) = (check, &queue)
                                         && let Some(first) = already_stored(eos, queue, from, chunk).await?
                                     {
