@@ -61,7 +61,7 @@ impl StateLog {
         Ok(StateLog::with(view, Backend::File(Arc::new(file))))
     }
 
-    /// A [`file`](Self::file) log whose appends gather for `gather` before each write: many
+    /// A [`file_with`](Self::file_with) log (the last write wins) whose appends gather for `gather` before each write: many
     /// appenders that do not wait on their writes (a thousand source tasks committing
     /// offsets) share one write and one fsync.
     pub fn file_gathering(name: &str, path: &Path, gather: std::time::Duration) -> Result<StateLog, LogError> {

@@ -36,12 +36,10 @@ impl Routes {
             }
             // A new topic is created first (as the broker would create it on the first send), so
             // a partition is pinned to the same queue by this task and by any task after it.
-            let created = match self.mq.write_queues(topic).await {
-                Ok(queues) if !queues.is_empty() => Ok(queues),
-                _ => match self.mq.ensure_topic(topic, NEW_TOPIC_QUEUES).await {
-                    Ok(()) => self.mq.write_queues(topic).await.map_err(|e| e.to_string()),
-                    Err(error) => Err(error.to_string()),
-                },
+            // `ensure_topic` leaves a topic that exists as it is.
+            let created = match self.mq.ensure_topic(topic, NEW_TOPIC_QUEUES).await {
+                Ok(()) => self.mq.write_queues(topic).await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
             };
             match created {
                 Ok(queues) if !queues.is_empty() => {
