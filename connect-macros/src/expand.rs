@@ -114,10 +114,21 @@ fn registrations(input: &DeriveInput, kind: DeriveKind, parsed: &PluginAttr) -> 
         DeriveKind::Sink => quote!(#private::sink_schema::<#ident>),
         _ => quote!(#private::config_schema::<#ident>),
     };
+    // The SDK's own plugins (the derive runs inside rustc, which Cargo gives the crate's name).
+    let in_the_sdk = std::env::var("CARGO_CRATE_NAME").is_ok_and(|name| name == "connect_sdk");
     let submissions = entries.into_iter().map(|(plugin_name, plugin_kind, factory)| {
         let suffix = plugin_name.rfind('$').map_or("", |i| &plugin_name[i..]).to_owned();
         let aliases = alias_variants(&suffix);
+        let claimed: std::collections::BTreeSet<&String> = std::iter::once(&plugin_name).chain(&aliases).collect();
+        let claims = claimed.into_iter().map(|claimed| {
+            let symbol = format!(
+                "connect plugin name \"{claimed}\" is registered twice in this binary (as a name or an alias): rename one of the two plugins (name = \"...\") or drop the alias"
+            );
+            let arm = in_the_sdk.then(|| quote!(sdk));
+            quote_spanned!(ident.span()=> ::connect_sdk::__claim_plugin_name!(#arm #symbol);)
+        });
         quote! {
+            #(#claims)*
             #private::inventory::submit! {
                 #private::PluginDescriptor {
                     name: #plugin_name,

@@ -43,6 +43,33 @@ pub mod prelude {
     pub use connect_macros::{Deserialize, JsonSchema, Serialize};
 }
 
+/// Claims a plugin name for one plugin of the binary: a symbol named after the name, so two
+/// plugins with one name are a compile error in one crate ("symbol ... is already defined") and
+/// a link error across crates ("duplicate symbol", with the file and line of both). A
+/// `macro_rules!` so the symbol's attribute is the SDK's own code, not the user's (a connector
+/// crate may `forbid(unsafe_code)`, and lints are not reported in another crate's macros). The
+/// SDK's own plugins take the `sdk` arm: in this crate the lint would fire, so it is `deny`
+/// here (Cargo.toml) and allowed on exactly these statics. Not a public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __claim_plugin_name {
+    (sdk $symbol:literal) => {
+        const _: () = {
+            #[allow(unsafe_code)]
+            #[used]
+            #[unsafe(export_name = $symbol)]
+            static CLAIM: u8 = 0;
+        };
+    };
+    ($symbol:literal) => {
+        const _: () = {
+            #[used]
+            #[unsafe(export_name = $symbol)]
+            static CLAIM: u8 = 0;
+        };
+    };
+}
+
 /// What generated code refers to. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

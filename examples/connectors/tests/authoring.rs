@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use connect_examples::countdown::CountdownSource;
 use connect_examples::counter::CounterSource;
 use connect_examples::lines::LinesSource;
 use connect_examples::log_sink::LogSink;
@@ -158,36 +157,17 @@ fn log_sink_fails_on_unreadable_records_by_default() {
 }
 
 #[test]
-fn countdown_source_shares_the_numbers_over_its_tasks_and_resumes_after_the_last_committed() {
-    block_on(async {
-        let config = json!({"topic": "countdown", "start": "10", "tasks.max": "3"});
-        let mut harness = SourceHarness::<CountdownSource>::new(config.clone()).await.unwrap();
-        assert_eq!(harness.task_count(), 3);
-        let first = harness.poll_at_least(4).await.unwrap();
-        harness.restart().await.unwrap();
-        let rest = harness.poll_at_least(10 - first.len()).await.unwrap();
-        let mut numbers: Vec<String> = first.iter().chain(&rest).map(|r| r.value.to_string()).collect();
-        numbers.sort_by_key(|n| n.trim_matches('"').parse::<u64>().unwrap());
-        let expected: Vec<String> = (1..=10).map(|n| Value::from(n.to_string()).to_string()).collect();
-        assert_eq!(numbers, expected, "each number once, across a restart");
-        assert!(harness.poll().await.unwrap().is_empty(), "nothing after 1");
-        let report = SourceCompliance::new(config).records(10).run::<CountdownSource>().await.unwrap();
-        assert_eq!(report.passed.len(), 5, "{report}");
-    });
-}
-
-#[test]
-fn countdown_source_refuses_a_start_below_one() {
-    block_on(async {
-        let error = SourceHarness::<CountdownSource>::new(json!({"topic": "t", "start": "0"})).await.err().expect("refused");
-        assert!(error.to_string().contains("start"), "{error}");
-    });
-}
-
-#[test]
-fn the_readme_shows_the_countdown_source_as_it_is() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/countdown.rs")).unwrap();
-    let shown = readme.split("<!-- countdown.rs -->\n```rust\n").nth(1).and_then(|rest| rest.split("```\n").next());
-    assert_eq!(shown, Some(file.as_str()), "README.md's copy of countdown.rs differs from the file");
+fn the_readme_shows_the_example_files_as_they_are() {
+    // Each `<!-- path -->` line of README.md is followed by a copy of that file of this crate.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    let readme = std::fs::read_to_string(format!("{root}../../README.md")).unwrap();
+    let mut shown = 0;
+    for block in readme.split("<!-- ").skip(1) {
+        let Some((path, rest)) = block.split_once(" -->\n```rust\n") else { continue };
+        let copy = rest.split("```\n").next().unwrap();
+        let file = std::fs::read_to_string(format!("{root}{path}")).unwrap_or_else(|e| panic!("README.md shows {path}: {e}"));
+        assert_eq!(copy, file, "README.md's copy of {path} differs from the file");
+        shown += 1;
+    }
+    assert!(shown >= 3, "README.md shows the source, the sink and the tests ({shown} shown)");
 }
