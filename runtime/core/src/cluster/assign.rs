@@ -9,58 +9,98 @@
 //! new member must take, and a leave moves only what the leaver held (the test
 //! `a_join_moves_only_what_the_newcomer_must_take` shows it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use crate::state::unit::Unit;
 
-/// Assigns every unit to one of `members` (none when there are no members).
-///
-/// `owners` says who runs each unit now; owners that are not members are ignored (their units
-/// are free). Deterministic: the same inputs give the same output on every worker.
+/// The whole assignment: every unit with the member it goes to (what the tests compare).
+#[cfg(test)]
 pub fn assign(members: &[String], units: &[Unit], owners: &BTreeMap<Unit, String>) -> BTreeMap<Unit, String> {
-    let members: BTreeSet<&str> = members.iter().map(String::as_str).collect();
-    let units: BTreeSet<&Unit> = units.iter().collect();
     let mut assignment = BTreeMap::new();
-    let (connectors, tasks): (Vec<&Unit>, Vec<&Unit>) = units.into_iter().partition(|u| u.is_connector());
-    for group in [connectors, tasks] {
-        balance(&members, &group, owners, &mut assignment);
-    }
+    place(members, units, owners, |unit, member| {
+        assignment.insert(unit.clone(), member.to_owned());
+    });
     assignment
 }
 
+/// The units of `units` that go to `member`, one of `members` (none when it is not one): what
+/// each worker's reconcile pass asks.
+///
+/// `owners` says who runs each unit now; owners that are not members are ignored (their units
+/// are free). Deterministic: the same inputs give the same output on every worker.
+pub fn assigned_to(member: &str, members: &[String], units: &[Unit], owners: &BTreeMap<Unit, String>) -> BTreeSet<Unit> {
+    let mut mine = BTreeSet::new();
+    place(members, units, owners, |unit, to| {
+        if to == member {
+            mine.insert(unit.clone());
+        }
+    });
+    mine
+}
+
+/// Calls `put(unit, member)` for every unit: connectors, then tasks, each group balanced.
+fn place(members: &[String], units: &[Unit], owners: &BTreeMap<Unit, String>, mut put: impl FnMut(&Unit, &str)) {
+    let members: BTreeSet<&str> = members.iter().map(String::as_str).collect();
+    let members: Vec<&str> = members.into_iter().collect();
+    // The herder passes the configs' units sorted and each once; sort anything else.
+    let units: Cow<'_, [Unit]> = if units.is_sorted_by(|a, b| a < b) {
+        Cow::Borrowed(units)
+    } else {
+        let set: BTreeSet<&Unit> = units.iter().collect();
+        Cow::Owned(set.into_iter().cloned().collect())
+    };
+    let (connectors, tasks) = units.split_at(units.partition_point(Unit::is_connector));
+    for group in [connectors, tasks] {
+        balance(&members, group, owners, &mut put);
+    }
+}
+
 /// Spreads `units` (sorted) over `members`, keeping units with their current owners where the
-/// balance allows.
-fn balance(members: &BTreeSet<&str>, units: &[&Unit], owners: &BTreeMap<Unit, String>, out: &mut BTreeMap<Unit, String>) {
-    if members.is_empty() || units.is_empty() {
+/// balance allows. O(units × log members): it runs on every reconcile pass of every worker.
+fn balance(members: &[&str], units: &[Unit], owners: &BTreeMap<Unit, String>, put: &mut impl FnMut(&Unit, &str)) {
+    let (Some(first), Some(last)) = (units.first(), units.last()) else { return };
+    if members.is_empty() {
         return;
     }
-    let mut held: BTreeMap<&str, Vec<&Unit>> = members.iter().map(|m| (*m, Vec::new())).collect();
-    for unit in units {
-        if let Some(list) = owners.get(*unit).and_then(|owner| held.get_mut(owner.as_str())) {
-            list.push(unit);
+    // Members by index (`members` is in id order); what each holds now, as indexes into
+    // `units`, found by walking the units and their owners side by side (both sorted).
+    let index: HashMap<&str, usize> = members.iter().enumerate().map(|(i, m)| (*m, i)).collect();
+    let mut held: Vec<Vec<usize>> = vec![Vec::new(); members.len()];
+    let mut owned = owners.range::<Unit, _>(first..=last).peekable();
+    for (u, unit) in units.iter().enumerate() {
+        while owned.next_if(|(owned, _)| *owned < unit).is_some() {}
+        if let Some((_, owner)) = owned.next_if(|(owned, _)| *owned == unit)
+            && let Some(&m) = index.get(owner.as_str())
+        {
+            held[m].push(u);
         }
     }
     // The ⌈n/m⌉ shares go to the members holding the most units (ties: the lower id).
     let base = units.len() / members.len();
     let extra = units.len() % members.len();
-    let mut by_holdings: Vec<&str> = members.iter().copied().collect();
-    by_holdings.sort_by_key(|m| (std::cmp::Reverse(held[m].len()), *m));
-    let quota: BTreeMap<&str, usize> = by_holdings.iter().enumerate().map(|(i, m)| (*m, base + usize::from(i < extra))).collect();
-
-    let mut load: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut kept: BTreeSet<&Unit> = BTreeSet::new();
-    for (member, list) in &held {
-        for unit in list.iter().take(quota[member]) {
-            out.insert((*unit).clone(), (*member).to_owned());
-            kept.insert(unit);
-        }
-        load.insert(member, list.len().min(quota[member]));
+    let mut by_holdings: Vec<usize> = (0..members.len()).collect();
+    by_holdings.sort_by_key(|&m| (Reverse(held[m].len()), m));
+    let mut quota = vec![base; members.len()];
+    for &m in by_holdings.iter().take(extra) {
+        quota[m] += 1;
     }
-    for unit in units.iter().filter(|u| !kept.contains(*u)) {
-        // The member with the most room left (ties: the lower id).
-        let member = members.iter().copied().max_by_key(|m| (quota[m] - load[m], std::cmp::Reverse(*m))).expect("members is not empty");
-        *load.get_mut(member).expect("every member has a load") += 1;
-        out.insert((*unit).clone(), member.to_owned());
+
+    let mut placed = vec![false; units.len()];
+    let mut room = BinaryHeap::with_capacity(members.len());
+    for (m, list) in held.iter().enumerate() {
+        for &u in list.iter().take(quota[m]) {
+            put(&units[u], members[m]);
+            placed[u] = true;
+        }
+        // The member with the most room left comes first (ties: the lower id).
+        room.push((quota[m] - list.len().min(quota[m]), Reverse(m)));
+    }
+    for (unit, _) in units.iter().zip(&placed).filter(|(_, placed)| !**placed) {
+        let (left, Reverse(m)) = room.pop().expect("members is not empty");
+        put(unit, members[m]);
+        room.push((left.saturating_sub(1), Reverse(m)));
     }
 }
 

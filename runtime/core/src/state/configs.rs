@@ -14,11 +14,15 @@
 //! once, the second learns that it lost and tries again on the first's result (a patch), or
 //! answers 409 (a create). A new connector's first target state travels in its config record.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use connect_sdk::config::ConfigMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::log::{Entry, LogError, StateLog};
+use super::log::{Entries, Entry, LogError, StateLog};
+use super::unit::Unit;
 
 /// What a connector should be doing (Kafka's target state).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,11 +76,53 @@ pub struct ConnectorSpec {
     pub tasks: Option<TaskConfigs>,
 }
 
+impl ConnectorSpec {
+    /// The units it defines: itself, and its tasks unless it is stopped (a stopped
+    /// connector's tasks are not run anywhere).
+    pub fn units(&self) -> impl Iterator<Item = Unit> + '_ {
+        let tasks = self.tasks.as_ref().filter(|_| self.target != TargetState::Stopped).map_or(0, |t| t.configs.len() as u32);
+        std::iter::once(Unit::Connector(self.name.clone())).chain((0..tasks).map(|id| Unit::task(&self.name, id)))
+    }
+}
+
+/// Every connector of the log, and the units they define.
+#[derive(Debug, Default)]
+pub struct Connectors {
+    /// Each connector, by name.
+    pub specs: BTreeMap<String, ConnectorSpec>,
+    /// Every unit the connectors define, sorted (connectors first, then tasks).
+    pub units: Vec<Unit>,
+}
+
+impl Connectors {
+    /// Whether `unit` is one the connectors define.
+    pub fn defines(&self, unit: &Unit) -> bool {
+        self.units.binary_search(unit).is_ok()
+    }
+}
+
 const CONNECTOR: &str = "connector/";
 const TARGET: &str = "target/";
 const TASKS: &str = "tasks/";
 const RESTART: &str = "restart/";
 const LOGGER: &str = "logger/";
+
+/// The connector `name` as the entries hold it.
+fn spec(name: &str, entries: &Entries) -> Option<ConnectorSpec> {
+    let entry = entries.map.get(&format!("{CONNECTOR}{name}"))?;
+    let config = entry.value.get("config").and_then(Json::as_object).cloned().unwrap_or_default();
+    let initial = entry.value.get("initial").and_then(|t| TargetState::deserialize(t).ok());
+    let created = entry.value.get("created").and_then(Json::as_u64).unwrap_or(entry.offset);
+    let target = entries
+        .map
+        .get(&format!("{TARGET}{name}"))
+        .filter(|e| e.value.get("created").and_then(Json::as_u64).is_none_or(|of| of == created))
+        .and_then(|e| TargetState::deserialize(e.value.get("state")?).ok())
+        .or(initial)
+        .unwrap_or_default();
+    let tasks = entries.map.get(&format!("{TASKS}{name}")).and_then(|e| TaskConfigs::deserialize(&e.value).ok());
+    Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, created, target, tasks })
+}
 
 /// The connector configurations.
 #[derive(Clone)]
@@ -102,24 +148,20 @@ impl Configs {
 
     /// One connector.
     pub fn get(&self, name: &str) -> Option<ConnectorSpec> {
-        let entry = self.log.get(&format!("{CONNECTOR}{name}"))?;
-        let config = entry.value.get("config").and_then(Json::as_object).cloned().unwrap_or_default();
-        let initial = entry.value.get("initial").and_then(|t| serde_json::from_value(t.clone()).ok());
-        let created = entry.value.get("created").and_then(Json::as_u64).unwrap_or(entry.offset);
-        let target = self
-            .log
-            .get(&format!("{TARGET}{name}"))
-            .filter(|e| e.value.get("created").and_then(Json::as_u64).is_none_or(|of| of == created))
-            .and_then(|e| serde_json::from_value(e.value.get("state")?.clone()).ok())
-            .or(initial)
-            .unwrap_or_default();
-        let tasks = self.log.get(&format!("{TASKS}{name}")).and_then(|e| serde_json::from_value(e.value).ok());
-        Some(ConnectorSpec { name: name.to_owned(), config, revision: entry.offset, created, target, tasks })
+        self.log.read(|entries| spec(name, entries))
     }
 
-    /// Every connector, by name.
-    pub fn all(&self) -> Vec<ConnectorSpec> {
-        self.names().iter().filter_map(|name| self.get(name)).collect()
+    /// Every connector and the units they define: parsed once per position of the log, shared
+    /// by its readers.
+    pub fn all(&self) -> Arc<Connectors> {
+        self.log.derived(|entries| {
+            let names = entries.map.range(CONNECTOR.to_owned()..).take_while(|(k, _)| k.starts_with(CONNECTOR));
+            let specs: BTreeMap<String, ConnectorSpec> =
+                names.filter_map(|(key, _)| spec(&key[CONNECTOR.len()..], entries)).map(|s| (s.name.clone(), s)).collect();
+            let mut units: Vec<Unit> = specs.values().flat_map(ConnectorSpec::units).collect();
+            units.sort();
+            Connectors { specs, units }
+        })
     }
 
     /// The log levels set for the whole cluster: (logger, level, position), oldest first.

@@ -118,6 +118,17 @@ impl StateLog {
         })
     }
 
+    /// What `read` makes of the live keys (under the view's read lock: keep it short).
+    pub fn read<T>(&self, read: impl FnOnce(&Entries) -> T) -> T {
+        self.view.read(read)
+    }
+
+    /// A value derived from the live keys (`T` names it: one per type), derived again only
+    /// after records were applied: readers share one derivation per position.
+    pub fn derived<T: std::any::Any + Send + Sync>(&self, derive: impl FnOnce(&Entries) -> T) -> Arc<T> {
+        self.view.derived(derive)
+    }
+
     /// The position the next record gets: everything before it is applied.
     pub fn next(&self) -> u64 {
         self.view.read(|e| e.next)

@@ -11,12 +11,13 @@
 //! dead) can report what it likes: it never takes a unit back.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use serde_json::Value as Json;
 
-use super::log::{Change, Entry, LogError, StateLog};
+use super::log::{Change, Entries, Entry, LogError, StateLog};
 use crate::state::unit::Unit;
 use crate::task::State;
 
@@ -118,12 +119,41 @@ fn unit_of(key: &str) -> Option<Unit> {
     Some(Unit::Task(name.to_owned(), id.parse().ok()?))
 }
 
-fn parse(entry: Entry) -> Option<(UnitStatus, u64)> {
-    let mut status: UnitStatus = serde_json::from_value(entry.value).ok()?;
+fn parse(entry: &Entry) -> Option<(UnitStatus, u64)> {
+    let mut status = UnitStatus::deserialize(&entry.value).ok()?;
     if status.claim {
         status.generation = entry.offset;
     }
     Some((status, entry.offset))
+}
+
+/// Every unit's status at one position of the log, parsed once for all its readers.
+#[derive(Debug, Default)]
+pub struct UnitStatuses {
+    /// Every unit with a status, and the position of the record holding it.
+    pub all: BTreeMap<Unit, (UnitStatus, u64)>,
+    /// Who owns each unit (released units have no owner).
+    pub owners: BTreeMap<Unit, String>,
+    /// How many unit keys the log holds, and the position of the latest.
+    pub revision: (usize, u64),
+}
+
+impl UnitStatuses {
+    fn of(entries: &Entries) -> UnitStatuses {
+        let mut parsed = UnitStatuses::default();
+        for prefix in UNIT_PREFIXES {
+            for (key, entry) in entries.map.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix)) {
+                parsed.revision = (parsed.revision.0 + 1, parsed.revision.1.max(entry.offset));
+                if let (Some(unit), Some(status)) = (unit_of(key), parse(entry)) {
+                    if !status.0.worker_id.is_empty() {
+                        parsed.owners.insert(unit.clone(), status.0.worker_id.clone());
+                    }
+                    parsed.all.insert(unit, status);
+                }
+            }
+        }
+        parsed
+    }
 }
 
 impl Statuses {
@@ -139,38 +169,19 @@ impl Statuses {
 
     /// A unit's status (a claim's generation filled in) and the position of the record holding it.
     pub fn get(&self, unit: &Unit) -> Option<(UnitStatus, u64)> {
-        self.log.get(&key(unit)).and_then(parse)
+        self.log.get(&key(unit)).as_ref().and_then(parse)
     }
 
-    /// Every unit with a status.
-    pub fn all(&self) -> BTreeMap<Unit, (UnitStatus, u64)> {
-        let mut out = BTreeMap::new();
-        for prefix in UNIT_PREFIXES {
-            for (key, entry) in self.log.with_prefix(prefix) {
-                if let (Some(unit), Some(status)) = (unit_of(&key), parse(entry)) {
-                    out.insert(unit, status);
-                }
-            }
-        }
-        out
+    /// Every unit's status at the log's current position (shared: parsed once per position).
+    pub fn current(&self) -> Arc<UnitStatuses> {
+        self.log.derived(UnitStatuses::of)
     }
 
     /// Changes with every unit's status (a status written or deleted), not with other keys
     /// of the log (the members' heartbeats): how many units have a status, and the position of
     /// the latest.
     pub fn revision(&self) -> (usize, u64) {
-        let mut revision = (0, 0);
-        for prefix in UNIT_PREFIXES {
-            for (_, entry) in self.log.with_prefix(prefix) {
-                revision = (revision.0 + 1, revision.1.max(entry.offset));
-            }
-        }
-        revision
-    }
-
-    /// Who owns each unit (released units have no owner).
-    pub fn owners(&self) -> BTreeMap<Unit, String> {
-        self.all().into_iter().filter(|(_, (s, _))| !s.worker_id.is_empty()).map(|(unit, (s, _))| (unit, s.worker_id)).collect()
+        self.current().revision
     }
 
     /// Writes statuses (`None` removes one) in order; returns the position of the first.
@@ -197,7 +208,7 @@ mod tests {
             ])
             .await
             .unwrap();
-        let owners = statuses.owners();
+        let owners = statuses.current().owners.clone();
         assert_eq!(owners.len(), 2);
         assert_eq!(owners[&Unit::task("orders", 11)], "w1");
         assert_eq!(statuses.get(&Unit::task("orders", 2)).unwrap().0, UnitStatus::released(0));
@@ -218,11 +229,11 @@ mod tests {
         // w1's task, still stopping, reports and releases under its old generation: ignored.
         statuses.put(vec![(unit.clone(), Some(UnitStatus::of(State::Stopped, "w1", None, old)))]).await.unwrap();
         statuses.put(vec![(unit.clone(), Some(UnitStatus::released(old)))]).await.unwrap();
-        assert_eq!(statuses.owners()[&unit], "w2");
+        assert_eq!(statuses.current().owners[&unit], "w2");
         statuses.put(vec![(unit.clone(), Some(UnitStatus::of(State::Running, "w2", None, new)))]).await.unwrap();
         let (status, _) = statuses.get(&unit).unwrap();
         assert_eq!((status.state, status.worker_id.as_str(), status.generation), (State::Running, "w2", new));
         statuses.put(vec![(unit.clone(), Some(UnitStatus::released(new)))]).await.unwrap();
-        assert!(!statuses.owners().contains_key(&unit), "its own release frees it");
+        assert!(!statuses.current().owners.contains_key(&unit), "its own release frees it");
     }
 }

@@ -2,9 +2,10 @@
 //! [`Entry`] with the position that wrote it), the rule that decides whether a record applies
 //! ([`Merge`]), the [`View`] readers share, and the errors ([`LogError`]).
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -157,22 +158,44 @@ impl Entries {
     }
 }
 
-/// What a log's readers share: the applied entries and a watch of the next position.
+/// A value derived from the entries, with the position it was derived at.
+type Derived = (u64, Arc<dyn Any + Send + Sync>);
+
+/// What a log's readers share: the applied entries, a watch of the next position, and the
+/// values derived from them (parsed statuses, connector specs), kept until the log moves on.
 pub(crate) struct View {
     pub(crate) name: String,
     pub(crate) merge: Merge,
     entries: RwLock<Entries>,
     applied: watch::Sender<u64>,
+    derived: Mutex<HashMap<TypeId, Derived>>,
 }
 
 impl View {
     pub(crate) fn new(name: &str, entries: Entries, merge: Merge) -> Arc<View> {
         let (applied, _) = watch::channel(entries.next);
-        Arc::new(View { name: name.to_owned(), merge, entries: RwLock::new(entries), applied })
+        Arc::new(View { name: name.to_owned(), merge, entries: RwLock::new(entries), applied, derived: Mutex::default() })
     }
 
     pub(crate) fn read<T>(&self, read: impl FnOnce(&Entries) -> T) -> T {
         read(&self.entries.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The `T` derived from the entries by `derive`, derived again only when records were
+    /// applied since: every reader of the log (a worker's passes, its REST calls) shares one
+    /// parse per position instead of one per call.
+    pub(crate) fn derived<T: Any + Send + Sync>(&self, derive: impl FnOnce(&Entries) -> T) -> Arc<T> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mut derived = self.derived.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, value)) = derived.get(&TypeId::of::<T>())
+            && *at == entries.next
+            && let Ok(value) = Arc::clone(value).downcast::<T>()
+        {
+            return value;
+        }
+        let value = Arc::new(derive(&entries));
+        derived.insert(TypeId::of::<T>(), (entries.next, value.clone()));
+        value
     }
 
     /// Applies records read up to position `next` (exclusive), then tells the watchers.

@@ -3,7 +3,7 @@
 //! It wakes whenever the config log, the status log or the member list changes (and every few
 //! seconds), and then, in one pass:
 //! 1. computes the assignment of every unit from the sorted members, the units the configs
-//!    define and their owners in the status log ([`assign`]);
+//!    define and their owners in the status log ([`assigned_to`]);
 //! 2. stops the units it runs but was not assigned, and **releases** them (a status with no
 //!    owner), so a unit moves only once its old owner has flushed, committed and let go;
 //! 3. **claims** the free units it was assigned (owned by nobody, by itself, or by a worker
@@ -19,7 +19,7 @@
 mod tests;
 mod units;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,8 +36,8 @@ pub(crate) use units::Running;
 use units::{RunningTask, RunningUnit, Schedule};
 
 use super::status_writer::{StatusWriteError, StatusWriter};
-use crate::cluster::assign::assign;
-use crate::state::configs::{Configs, ConnectorSpec, RestartRequest, TargetState};
+use crate::cluster::assign::assigned_to;
+use crate::state::configs::{Configs, ConnectorSpec, RestartRequest};
 use crate::state::log::{LogError, StateLog};
 use crate::state::statuses::{Statuses, UnitStatus};
 use crate::state::unit::Unit;
@@ -133,18 +133,6 @@ async fn next_ping(
         Some(pings) => pings.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// The units the connectors define: each connector, and its tasks unless it is stopped.
-fn units_of(specs: &BTreeMap<String, ConnectorSpec>) -> Vec<Unit> {
-    let mut units = Vec::new();
-    for (name, spec) in specs {
-        units.push(Unit::Connector(name.clone()));
-        if let Some(tasks) = spec.tasks.as_ref().filter(|_| spec.target != TargetState::Stopped) {
-            units.extend((0..tasks.configs.len() as u32).map(|id| Unit::task(name, id)));
-        }
-    }
-    units
 }
 
 /// Whether a restart request covers a unit.
@@ -350,18 +338,18 @@ impl<L: Launch> Herder<L> {
     async fn reconcile(&self) -> Result<Option<Instant>, PassError> {
         let me = self.settings.id.as_str();
         let members = self.members.borrow().clone();
-        let specs: BTreeMap<String, ConnectorSpec> = self.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
-        let units = units_of(&specs);
-        let defined: BTreeSet<&Unit> = units.iter().collect();
-        let owners = self.statuses.owners();
-        let assignment = if members.iter().any(|m| m == me) { assign(&members, &units, &owners) } else { BTreeMap::new() };
-        let mine: BTreeSet<Unit> = assignment.into_iter().filter(|(_, worker)| worker == me).map(|(unit, _)| unit).collect();
+        let connectors = self.configs.all();
+        let specs = &connectors.specs;
+        let statuses = self.statuses.current();
+        let owners = &statuses.owners;
+        let listed: HashSet<&str> = members.iter().map(String::as_str).collect();
+        let mine = if listed.contains(me) { assigned_to(me, &members, &connectors.units, owners) } else { BTreeSet::new() };
 
         let mut running = self.running.lock().await;
         self.follow_log_levels(&mut running);
         self.restart_after_lapse(&mut running).await;
         let lost: Vec<Unit> = running.units.keys().filter(|u| !mine.contains(*u)).cloned().collect();
-        if self.settings.cluster && !members.iter().any(|m| m == me) {
+        if self.settings.cluster && !listed.contains(me) {
             // Cut off: this worker does not see its own heartbeat, so the others will take over.
             self.fenced_count.fetch_add(lost.len() as u64, Ordering::Relaxed);
         }
@@ -372,11 +360,11 @@ impl<L: Launch> Herder<L> {
                 (unit, generation)
             }
         });
-        let release = |unit: &Unit, generation: u64| (unit.clone(), defined.contains(unit).then(|| UnitStatus::released(generation)));
+        let release = |unit: &Unit, generation: u64| (unit.clone(), connectors.defines(unit).then(|| UnitStatus::released(generation)));
         let mut released: Vec<(Unit, Option<UnitStatus>)> =
             join_all(stopping.collect::<Vec<_>>()).await.iter().map(|(unit, generation)| release(unit, *generation)).collect();
         // What a previous life of this worker owned and this one does not run.
-        for (unit, owner) in &owners {
+        for (unit, owner) in owners {
             if owner == me && !running.units.contains_key(unit) && !mine.contains(unit) {
                 let generation = self.statuses.get(unit).map_or(0, |(status, _)| status.generation);
                 released.push(release(unit, generation));
@@ -391,9 +379,10 @@ impl<L: Launch> Herder<L> {
         // takeover delay: the lists of workers that just joined or left briefly differ.
         let now = Instant::now();
         let delay = self.settings.takeover_delay;
-        running.absent_since.retain(|worker, _| !members.contains(worker) && owners.values().any(|o| o == worker));
-        for owner in owners.values().filter(|o| !members.contains(*o)) {
-            running.absent_since.entry(owner.clone()).or_insert(now);
+        let absent: BTreeSet<&str> = owners.values().map(String::as_str).filter(|o| !listed.contains(o)).collect();
+        running.absent_since.retain(|worker, _| absent.contains(worker.as_str()));
+        for owner in absent {
+            running.absent_since.entry(owner.to_owned()).or_insert(now);
         }
         let gone: BTreeSet<&String> = running.absent_since.iter().filter(|(_, since)| now - **since >= delay).map(|(w, _)| w).collect();
         let look_again = running.absent_since.values().map(|since| *since + delay).filter(|at| *at > now).min();
@@ -413,9 +402,9 @@ impl<L: Launch> Herder<L> {
             running.units.insert(unit, started);
         }
 
-        self.follow_changes(&specs, &mut running).await;
-        self.handle_restarts(&specs, &mut running).await;
-        let recovery_due = self.recover_failed_tasks(&specs, &mut running).await;
+        self.follow_changes(specs, &mut running).await;
+        self.handle_restarts(specs, &mut running).await;
+        let recovery_due = self.recover_failed_tasks(specs, &mut running).await;
         self.count(&running);
         let replans = running.units.values().filter_map(|u| match u {
             RunningUnit::Connector(connector) => connector.replan_at,
@@ -587,15 +576,15 @@ impl<L: Launch> Herder<L> {
                 tracing::warn!(%error, "writing a snapshot failed");
             }
         }
-        let members = self.members.borrow().clone();
-        let specs: BTreeMap<String, ConnectorSpec> = self.configs.all().into_iter().map(|s| (s.name.clone(), s)).collect();
-        let defined: BTreeSet<Unit> = units_of(&specs).into_iter().collect();
+        let members: HashSet<String> = self.members.borrow().iter().cloned().collect();
+        let connectors = self.configs.all();
         let stale: Vec<(Unit, Option<UnitStatus>)> = self
             .statuses
-            .all()
-            .into_iter()
-            .filter(|(unit, (status, _))| !defined.contains(unit) && !members.contains(&status.worker_id))
-            .map(|(unit, _)| (unit, None))
+            .current()
+            .all
+            .iter()
+            .filter(|(unit, (status, _))| !connectors.defines(unit) && !members.contains(&status.worker_id))
+            .map(|(unit, _)| (unit.clone(), None))
             .collect();
         if !stale.is_empty() {
             self.status_writer.report(stale);

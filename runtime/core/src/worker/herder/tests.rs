@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::cluster::lease::Lease;
+use crate::state::configs::TargetState;
 use crate::state::statuses;
 use crate::task::{Control, StatusCell};
 
@@ -261,7 +262,7 @@ async fn a_panicking_connector_fails_alone_with_its_message_as_the_trace() {
         })
         .await,
         "{:?}",
-        cluster.statuses.all()
+        cluster.statuses.current().all.clone()
     );
     assert_eq!(state(Unit::task("panics-opening", 0)).map(|(s, _)| s), Some(State::Running), "its other tasks run");
     assert!(units(&a).await.contains(&Unit::task("fine", 0)), "the worker goes on");

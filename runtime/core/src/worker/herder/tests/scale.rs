@@ -64,14 +64,14 @@ impl Simulation {
 
     /// Runs `change`, then waits until the cluster is quiet, and says what it cost.
     async fn step(&mut self, change: impl AsyncFnOnce(&mut Simulation)) -> Step {
-        let owners = self.cluster.statuses.owners();
+        let owners = self.cluster.statuses.current().owners.clone();
         let opens = self.opens();
         let records = self.cluster.statuses.log().next();
         let passes = self.passes();
         let started = Instant::now();
         change(self).await;
         let converged = self.quiet(started).await;
-        let after = self.cluster.statuses.owners();
+        let after = self.cluster.statuses.current().owners.clone();
         let moved = owners.iter().filter(|(unit, owner)| after.get(*unit) != Some(*owner)).count();
         let restarted = self
             .opens()
@@ -111,7 +111,7 @@ impl Simulation {
     /// Units running, counted once however many workers run them.
     fn running(&self) -> usize {
         self.cluster.launcher.running.lock().unwrap_or_else(PoisonError::into_inner).len()
-            + self.cluster.statuses.owners().keys().filter(|u| u.is_connector()).count()
+            + self.cluster.statuses.current().owners.clone().keys().filter(|u| u.is_connector()).count()
     }
 
     fn passes(&self) -> u64 {
@@ -136,7 +136,7 @@ impl Simulation {
     /// The first worker dies (without releasing anything); returns the step and the units it held.
     async fn leave(&mut self) -> (Step, usize) {
         let gone = self.ids[0].clone();
-        let held = self.cluster.statuses.owners().values().filter(|o| **o == gone).count();
+        let held = self.cluster.statuses.current().owners.clone().values().filter(|o| **o == gone).count();
         let step = self
             .step(async |sim: &mut Simulation| {
                 let herder = sim.workers.remove(0);
