@@ -644,3 +644,49 @@ async fn avro_records_evolve_from_postgres_to_mariadb_through_the_worker_s_regis
     exec(&mut postgres, &format!("DROP TABLE IF EXISTS {source_table}")).await;
     exec(&mut mysql, &format!("DROP TABLE IF EXISTS {target_table}")).await;
 }
+
+/// The README's schema'd sample pipeline: `datagen-source` (quickstart `users`, a timestamp
+/// field among strings) → `avro` in the worker's registry → RocketMQ → `jdbc-sink` →
+/// PostgreSQL, the table created from the schema. Every record arrives, as generated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagen_quickstart_records_reach_postgres_as_rows_through_avro() {
+    if !service_available("PostgreSQL", "127.0.0.1:5432") {
+        return;
+    }
+    let id = std::process::id();
+    let (topic, table) = (format!("users-avro-{id}"), format!("datagen_users_{id}"));
+    let mut postgres = connect(POSTGRES).await;
+    exec(&mut postgres, &format!("DROP TABLE IF EXISTS {table}")).await;
+    let broker = Broker::start("datagen-avro").await;
+    let worker = WorkerProcess::start("datagen-avro", &broker.namesrv(), &broker.dir);
+    create(
+        &worker,
+        "users",
+        json!({"connector.class": "datagen-source", "topic": topic, "quickstart": "users", "random.seed": "42",
+            "max.records": "50", "records.per.second": "100", "value.converter": "avro"}),
+    );
+    create(
+        &worker,
+        "users-table",
+        json!({"connector.class": "jdbc-sink", "connection.url": POSTGRES, "topics": topic, "table.name.format": table,
+            "insert.mode": "insert", "auto.create": true, "value.converter": "avro"}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let written = loop {
+        let written = rows(&mut postgres, &format!("SELECT userid, regionid, gender FROM {table} ORDER BY registertime")).await;
+        if written.len() >= 50 {
+            break written;
+        }
+        assert!(Instant::now() < deadline, "50 users written ({} so far):\n{}", written.len(), worker.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(written.len(), 50, "each record once");
+    let schemas = connect_datagen::quickstart::Quickstart::Users.schemas();
+    let first = schemas.sample(42, 0, 0).unwrap().value;
+    assert_eq!(written[0][0], SqlValue::Text(first.field("userid").and_then(|v| v.as_str()).unwrap().to_owned()), "{written:?}");
+    let (_, versions) = worker.call("GET", &format!("/registry/subjects/{topic}-value/versions"), None);
+    assert_eq!(versions, json!([1]), "the users schema registered once");
+    drop(worker);
+    broker.shutdown().await;
+    exec(&mut postgres, &format!("DROP TABLE IF EXISTS {table}")).await;
+}

@@ -6,9 +6,12 @@ use connect_sdk::config::groups::BatchSize;
 use connect_sdk::prelude::*;
 use connect_sdk::record::now_millis;
 
-/// Generates records for tests and benchmarks. Each of the `tasks.max` tasks emits its own
-/// sequence; every value starts with `<task>-<sequence>` (padded with `x` to `payload.bytes`)
-/// so a test can count what arrived. The key is the task id; the timestamp is when the record
+use crate::quickstart::{Quickstart, Schemas};
+
+/// Generates records for tests, benchmarks and trying pipelines out. Each of the `tasks.max`
+/// tasks emits its own sequence; every value starts with `<task>-<sequence>` (padded with `x`
+/// to `payload.bytes`) so a test can count what arrived, or, with `quickstart`, is a sample
+/// record with a schema (users, orders, ...), the same for the same `random.seed`. The key is the task id; the timestamp is when the record
 /// was due at `records.per.second` (when it was generated, without a rate), so the time a
 /// record waits before it is sent counts in its age downstream.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
@@ -31,6 +34,13 @@ pub struct DatagenSource {
     /// `batch.size`.
     #[serde(flatten)]
     pub batch: BatchSize<500>,
+    /// Emit sample records with schemas instead of numbered strings: `users`, `orders`,
+    /// `pageviews`, `stock_trades` or `purchases` (nested). `payload.bytes` does not apply.
+    #[serde(default)]
+    pub quickstart: Option<Quickstart>,
+    /// Seed of the quickstart's values: the same seed gives the same records.
+    #[serde(default)]
+    pub random_seed: u64,
 }
 
 impl DatagenSource {
@@ -54,6 +64,8 @@ pub struct DatagenTask {
     emitted_since_start: u64,
     /// `payload.bytes` of `x`, sliced to pad each value.
     padding: String,
+    /// The quickstart's schemas, if one is configured.
+    samples: Option<Schemas>,
 }
 
 impl SourceTask for DatagenTask {
@@ -64,7 +76,8 @@ impl SourceTask for DatagenTask {
         let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
         let padding = "x".repeat(config.payload_bytes);
         let (started, started_ms) = (Instant::now(), now_millis());
-        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started, started_ms, emitted_since_start: 0, padding })
+        let samples = config.quickstart.map(Quickstart::schemas);
+        Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started, started_ms, emitted_since_start: 0, padding, samples })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>> {
@@ -101,6 +114,19 @@ impl SourceTask for DatagenTask {
         for index in self.emitted_since_start..self.emitted_since_start + count {
             // Stamped when due at the rate, so a benchmark measures latency from there to the sink.
             let timestamp = if rate > 0 { self.started_ms + (index as u128 * 1000 / rate as u128) as i64 } else { now };
+            if let Some(samples) = &self.samples {
+                let sample = samples.sample(self.config.random_seed, self.task, self.next)?;
+                self.next += 1;
+                let offset = SourceOffset::new().with("next", self.next);
+                records.push(
+                    SourceRecord::new(self.partition.clone(), offset, &self.config.topic, sample.value)
+                        .with_key(sample.key)
+                        .with_key_schema(sample.key_schema)
+                        .with_value_schema(sample.value_schema)
+                        .with_timestamp(timestamp),
+                );
+                continue;
+            }
             let mut value = String::with_capacity(self.config.payload_bytes.max(24));
             value.push_str(itoa::Buffer::new().format(self.task));
             value.push('-');

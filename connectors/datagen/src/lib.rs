@@ -1,8 +1,9 @@
-//! Connectors for load tests and debugging: `datagen-source` generates numbered records at a
-//! given rate, `log-sink` logs what it receives.
+//! Connectors for load tests and debugging: `datagen-source` generates numbered records, or
+//! sample records with schemas (`quickstart`), at a given rate, `log-sink` logs what it receives.
 
 mod datagen;
 mod log;
+pub mod quickstart;
 
 pub use datagen::{DatagenSource, DatagenTask};
 pub use log::{LogSink, LogSinkTask};

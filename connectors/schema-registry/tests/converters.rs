@@ -116,6 +116,34 @@ async fn records_round_trip_through_the_worker_s_registry_under_confluent_s_subj
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `datagen-source`'s quickstarts are sample data for these converters: every one of them,
+/// nested structs, arrays, maps, optional fields, decimals and timestamps included, is written
+/// and read back as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagen_quickstarts_round_trip_through_avro_and_json_schema() {
+    use connect_datagen::quickstart::Quickstart;
+    let (worker, url, dir) = worker("quickstarts").await;
+    tokio::task::spawn_blocking(move || {
+        for class in ["avro", "json-schema"] {
+            let writer = converter(class, "value.converter", json!({"schema.registry.url": url}));
+            let reader = converter(class, "value.converter", json!({"schema.registry.url": url}));
+            for quickstart in [Quickstart::Users, Quickstart::Orders, Quickstart::Pageviews, Quickstart::StockTrades, Quickstart::Purchases] {
+                let (schemas, topic) = (quickstart.schemas(), format!("{quickstart:?}-{class}"));
+                for n in 0..20 {
+                    let sample = schemas.sample(11, 1, n).unwrap();
+                    let bytes = writer.encode(&topic, Some(&sample.value_schema), &sample.value).unwrap().unwrap();
+                    let read = reader.decode(&topic, Some(&bytes)).unwrap_or_else(|e| panic!("{class} {quickstart:?}: {e}"));
+                    assert_eq!(read.value, sample.value, "{class} {quickstart:?} record {n}");
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+    worker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_unreachable_registry_is_retried_then_named() {
     let port = connect_runtime::embedded::free_port().unwrap();
