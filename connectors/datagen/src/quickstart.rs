@@ -141,7 +141,10 @@ impl Schemas {
             ],
             Quickstart::Orders => {
                 let (city, state) = rng.pick(&[("Austin", "TX"), ("Boston", "MA"), ("Denver", "CO"), ("Portland", "OR"), ("Miami", "FL")]);
-                let address = Struct::from_values(self.nested[0].clone(), vec![city.into(), state.into(), Value::Int64(10_000 + rng.below(90_000) as i64)])?;
+                let address = Struct::from_values(
+                    self.nested[0].clone(),
+                    vec![city.into(), state.into(), Value::Int64(10_000 + rng.below(90_000) as i64)],
+                )?;
                 vec![
                     Value::Int64(at),
                     Value::Int64(id),
@@ -197,7 +200,9 @@ impl Schemas {
         };
         let value = Struct::from_values(self.value.clone(), fields)?;
         let key = match self.quickstart {
-            Quickstart::Users | Quickstart::StockTrades => value.get(if self.quickstart == Quickstart::Users { "userid" } else { "symbol" }),
+            Quickstart::Users | Quickstart::StockTrades => {
+                value.get(if self.quickstart == Quickstart::Users { "userid" } else { "symbol" })
+            }
             Quickstart::Pageviews => value.get("pageid"),
             Quickstart::Orders => value.get("orderid"),
             Quickstart::Purchases => value.get("id"),

@@ -127,7 +127,8 @@ async fn datagen_quickstarts_round_trip_through_avro_and_json_schema() {
         for class in ["avro", "json-schema"] {
             let writer = converter(class, "value.converter", json!({"schema.registry.url": url}));
             let reader = converter(class, "value.converter", json!({"schema.registry.url": url}));
-            for quickstart in [Quickstart::Users, Quickstart::Orders, Quickstart::Pageviews, Quickstart::StockTrades, Quickstart::Purchases] {
+            for quickstart in [Quickstart::Users, Quickstart::Orders, Quickstart::Pageviews, Quickstart::StockTrades, Quickstart::Purchases]
+            {
                 let (schemas, topic) = (quickstart.schemas(), format!("{quickstart:?}-{class}"));
                 for n in 0..20 {
                     let sample = schemas.sample(11, 1, n).unwrap();
