@@ -158,16 +158,24 @@ fn log_sink_fails_on_unreadable_records_by_default() {
 
 #[test]
 fn the_readme_shows_the_example_files_as_they_are() {
-    // Each `<!-- path -->` line of README.md is followed by a copy of that file of this crate.
+    // Each `<!-- path -->` line of README.md is followed by a copy of that file (relative to
+    // this crate); `<!-- doc of path -->` by a part of that file's compiled module doc.
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
     let readme = std::fs::read_to_string(format!("{root}../../README.md")).unwrap();
     let mut shown = 0;
     for block in readme.split("<!-- ").skip(1) {
         let Some((path, rest)) = block.split_once(" -->\n```rust\n") else { continue };
         let copy = rest.split("```\n").next().unwrap();
+        let (path, doc) = path.strip_prefix("doc of ").map_or((path, false), |p| (p, true));
         let file = std::fs::read_to_string(format!("{root}{path}")).unwrap_or_else(|e| panic!("README.md shows {path}: {e}"));
-        assert_eq!(copy, file, "README.md's copy of {path} differs from the file");
+        if doc {
+            let doc: String =
+                file.lines().filter_map(|l| l.strip_prefix("//!")).map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l))).collect();
+            assert!(doc.contains(copy), "README.md's part of {path}'s documentation differs from it");
+        } else {
+            assert_eq!(copy, file, "README.md's copy of {path} differs from the file");
+        }
         shown += 1;
     }
-    assert!(shown >= 3, "README.md shows the source, the sink and the tests ({shown} shown)");
+    assert!(shown >= 4, "README.md shows the source, its tests, the sink and the key groups ({shown} shown)");
 }

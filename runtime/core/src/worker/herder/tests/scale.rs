@@ -4,10 +4,11 @@
 //! reconcile passes, units moved, status records written, and running units restarted.
 //!
 //! The suite runs it at a small size with the bounds asserted; `BENCHMARKS.md` has the table
-//! for 10, 100 and 1,000 workers, made by the ignored test at the end:
+//! for 10, 100 and 1,000 workers and up to 100,000 units, made by the ignored test at the end
+//! (`<workers>x<connectors>`, each connector 1 + 4 units):
 //!
 //! ```sh
-//! CONNECT_SIMULATE=10x250,100x2500 cargo test --release -p connect-runtime --lib -- \
+//! CONNECT_SIMULATE=10x200,100x2000,1000x2000,100x20000 cargo test --release -p connect-runtime --lib -- \
 //!     --ignored --nocapture simulated_cluster_table
 //! ```
 
