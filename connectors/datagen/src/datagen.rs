@@ -11,9 +11,10 @@ use crate::quickstart::{Quickstart, Schemas};
 /// Generates records for tests, benchmarks and trying pipelines out. Each of the `tasks.max`
 /// tasks emits its own sequence; every value starts with `<task>-<sequence>` (padded with `x`
 /// to `payload.bytes`) so a test can count what arrived, or, with `quickstart`, is a sample
-/// record with a schema (users, orders, ...), the same for the same `random.seed`. The key is the task id; the timestamp is when the record
-/// was due at `records.per.second` (when it was generated, without a rate), so the time a
-/// record waits before it is sent counts in its age downstream.
+/// record with a schema (users, orders, ...), the same for the same `random.seed`. The key is
+/// the task id (a quickstart's own key with one); the timestamp is when the record was due at
+/// `records.per.second` (when it was generated, without a rate), so the time a record waits
+/// before it is sent counts in its age downstream.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
 #[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
 pub struct DatagenSource {
