@@ -6,7 +6,7 @@ mod fixture;
 
 use std::time::{Duration, Instant};
 
-use fixture::sequence::{create, create_sequence, sequence_gaps, verdict};
+use fixture::sequence::{create, create_sequence, repeated, sequence_gaps, verdict};
 use fixture::{Broker, BrokerProcess, WorkerProcess, all_running_on, task_owners, wait_until};
 use serde_json::json;
 
@@ -163,7 +163,7 @@ async fn killed_for_a_minute(holding_state: bool) {
         TASKS * PER_TASK
     );
     assert!(holding_state || outages >= 1.0, "the tasks whose queues were on the killed broker waited, and counted it");
-    assert_eq!((missing, duplicates), (0, 0), "a broker's outage neither loses nor repeats a record");
+    assert_eq!((missing, duplicates), (0, 0), "a broker's outage neither loses nor repeats a record: {}", repeated(&output));
     drop(workers);
     drop(other);
     broker.shutdown().await;

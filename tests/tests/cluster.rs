@@ -6,7 +6,7 @@ mod fixture;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use fixture::sequence::{create, create_sequence, metric, sequence_gaps, verdict};
+use fixture::sequence::{create, create_sequence, metric, repeated, sequence_gaps, verdict};
 use fixture::{Broker, WorkerProcess, all_running_on, loads, overlaps, task_owners, time_until, wait_until};
 use serde_json::json;
 
@@ -180,7 +180,7 @@ async fn a_hung_worker_is_replaced_while_it_hangs_and_writes_nothing_once_it_res
         taken_over.unwrap(),
         TASKS * PER_TASK
     );
-    assert_eq!((missing, duplicates), (0, 0), "a hung worker neither loses nor repeats a record");
+    assert_eq!((missing, duplicates), (0, 0), "a hung worker neither loses nor repeats a record: {}", repeated(&output));
     assert!(fenced >= 1.0, "the resumed worker counts the units it lost as fenced ({fenced})");
     drop(workers);
     broker.shutdown().await;
