@@ -342,8 +342,8 @@ impl<L: Launch> Herder<L> {
         let specs = &connectors.specs;
         let listed: HashSet<&str> = members.iter().map(String::as_str).collect();
         // What this pass needs of the owners, taken before the first await: a snapshot of
-        // every status held across the pass's awaits would be kept alive by every pass in
-        // flight (a simulated cluster of 1,000 workers held 24 GB so).
+        // every status held across the pass's awaits lives as long as the pass, and a
+        // simulated cluster runs a thousand passes at once.
         let (mine, owners_of_mine, owned_before, absent) = {
             let statuses = self.statuses.current();
             let owners = &statuses.owners;
