@@ -55,6 +55,17 @@ pub struct Schemas {
 }
 
 impl Quickstart {
+    /// The value field its records are keyed by.
+    fn key_field(self) -> &'static str {
+        match self {
+            Quickstart::Users => "userid",
+            Quickstart::Orders => "orderid",
+            Quickstart::Pageviews => "pageid",
+            Quickstart::StockTrades => "symbol",
+            Quickstart::Purchases => "id",
+        }
+    }
+
     /// Its value schema, and the schemas of the structs nested in it.
     pub fn schemas(self) -> Schemas {
         let (value, nested) = match self {
@@ -199,17 +210,9 @@ impl Schemas {
             }
         };
         let value = Struct::from_values(self.value.clone(), fields)?;
-        let key = match self.quickstart {
-            Quickstart::Users | Quickstart::StockTrades => {
-                value.get(if self.quickstart == Quickstart::Users { "userid" } else { "symbol" })
-            }
-            Quickstart::Pageviews => value.get("pageid"),
-            Quickstart::Orders => value.get("orderid"),
-            Quickstart::Purchases => value.get("id"),
-        }
-        .cloned()
-        .unwrap_or_default();
-        let key_schema = if matches!(key, Value::Int64(_)) { Schema::int64() } else { Schema::string() };
+        let key_field = self.quickstart.key_field();
+        let key = value.get(key_field).cloned().unwrap_or_default();
+        let key_schema = self.value.field_named(key_field).map_or_else(Schema::string, |field| field.schema.clone());
         Ok(Sample { key, key_schema, value: Value::Struct(value), value_schema: (*self.value).clone() })
     }
 }

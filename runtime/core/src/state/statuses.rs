@@ -134,22 +134,22 @@ pub struct UnitStatuses {
     pub all: BTreeMap<Unit, (UnitStatus, u64)>,
     /// Who owns each unit (released units have no owner).
     pub owners: BTreeMap<Unit, String>,
-    /// How many unit keys the log holds, and the position of the latest.
-    pub revision: (usize, u64),
+}
+
+/// The live keys of unit statuses (the log holds other keys too: heartbeats).
+fn unit_entries(entries: &Entries) -> impl Iterator<Item = (&String, &Entry)> {
+    UNIT_PREFIXES.into_iter().flat_map(|prefix| entries.map.range(prefix.to_owned()..).take_while(move |(k, _)| k.starts_with(prefix)))
 }
 
 impl UnitStatuses {
     fn of(entries: &Entries) -> UnitStatuses {
         let mut parsed = UnitStatuses::default();
-        for prefix in UNIT_PREFIXES {
-            for (key, entry) in entries.map.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix)) {
-                parsed.revision = (parsed.revision.0 + 1, parsed.revision.1.max(entry.offset));
-                if let (Some(unit), Some(status)) = (unit_of(key), parse(entry)) {
-                    if !status.0.worker_id.is_empty() {
-                        parsed.owners.insert(unit.clone(), status.0.worker_id.clone());
-                    }
-                    parsed.all.insert(unit, status);
+        for (key, entry) in unit_entries(entries) {
+            if let (Some(unit), Some(status)) = (unit_of(key), parse(entry)) {
+                if !status.0.worker_id.is_empty() {
+                    parsed.owners.insert(unit.clone(), status.0.worker_id.clone());
                 }
+                parsed.all.insert(unit, status);
             }
         }
         parsed
@@ -179,9 +179,9 @@ impl Statuses {
 
     /// Changes with every unit's status (a status written or deleted), not with other keys
     /// of the log (the members' heartbeats): how many units have a status, and the position of
-    /// the latest.
+    /// the latest. A scan, no parse: the herder asks at every heartbeat.
     pub fn revision(&self) -> (usize, u64) {
-        self.current().revision
+        self.log.read(|entries| unit_entries(entries).fold((0, 0), |(count, latest), (_, entry)| (count + 1, latest.max(entry.offset))))
     }
 
     /// Writes statuses (`None` removes one) in order; returns the position of the first.
