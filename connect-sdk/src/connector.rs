@@ -247,11 +247,14 @@ pub trait SinkTask: Send + Sized + 'static {
 
     /// The positions this task stored in its destination for any of `queues` (the queues the
     /// runtime is about to read for it, asked again whenever they change): each queue named
-    /// in the answer is read from that position instead of the consumer group's committed
-    /// offset (Kafka's `SinkTaskContext.offset`). A sink that writes, in one atomic step with
+    /// in the answer is read from that position instead of the offset last committed for it
+    /// (Kafka's `SinkTaskContext.offset`). A sink that writes, in one atomic step with
     /// its data, the positions after the records written ([`offsets_after`]), and the
     /// offsets `flush` is given, delivers exactly once: a crash between its write and the
-    /// runtime's commit repeats nothing. The default stores nothing (at-least-once).
+    /// runtime's commit repeats nothing. Asked mid-run (after a `flush`), the answer is what
+    /// the destination holds now, not what an earlier sync left on disk: those positions are
+    /// read from at once, and records after them are put again. The default stores nothing
+    /// (at-least-once).
     fn stored_offsets(&mut self, queues: &[QueueId]) -> impl Future<Output = Result<QueueOffsets>> + Send {
         let _ = queues;
         async { Ok(QueueOffsets::new()) }

@@ -34,8 +34,10 @@
 //! harness's idle timeout without a record (5 s), never after a fixed total time.
 //!
 //! The sink checks send marker texts and read back what the sink wrote: flushed records
-//! must be there after a crash (the task dropped without `flush` or `close`), and a sink that
-//! claims exactly-once ([`SinkCompliance::exactly_once`]) must hold each of them once.
+//! must be there after the task's queues were handed over again mid-run (as when a broker
+//! leaves or comes back) and after a crash (the task dropped without `flush` or `close`), and
+//! a sink that claims exactly-once ([`SinkCompliance::exactly_once`]) must hold each of them
+//! once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -299,7 +301,7 @@ impl SinkCompliance {
 
     /// How many records to send.
     pub fn records(mut self, records: usize) -> SinkCompliance {
-        self.records = records.max(2);
+        self.records = records.max(3);
         self
     }
 
@@ -314,30 +316,41 @@ impl SinkCompliance {
         const CHECK: &str = "flushed_records_are_written_and_unflushed_are_redelivered";
         let mut harness = SinkHarness::<C>::new(config.clone()).await.or_else(|e| fail(CHECK, e.trace()))?;
         let values: Vec<String> = (0..self.records).map(|i| format!("compliance-{i}")).collect();
-        let half = values.len() / 2;
+        let (third, two_thirds) = (values.len() / 3, values.len() * 2 / 3);
         let record = |marker: &str| crate::record::Record { topic: COMPLIANCE_TOPIC.to_owned(), ..(self.record)(marker) };
-        for value in &values[..half] {
+        for value in &values[..third] {
             harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
-        let committed_first = harness.committed().values().copied().max().unwrap_or(0);
-        for value in &values[half..] {
+
+        // Mid-run, the queues are handed over again (a broker left or came back).
+        for value in &values[third..two_thirds] {
+            harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
+        }
+        harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
+        harness.reassign().await.or_else(|e| fail(CHECK, e.trace()))?;
+        harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
+        harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
+        let committed_before_crash = harness.committed().values().copied().max().unwrap_or(0);
+
+        for value in &values[two_thirds..] {
             harness.send_record(record(value)).or_else(|e| fail(CHECK, e.trace()))?;
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.crash_and_restart().await.or_else(|e| fail(CHECK, e.trace()))?;
         let resumed_at = harness.next_offset(COMPLIANCE_TOPIC);
-        if resumed_at < committed_first {
+        if resumed_at < committed_before_crash {
             return fail(
                 CHECK,
                 format!(
-                    "after a crash the task's stored position {resumed_at} is behind the {committed_first} records flushed and committed: they would be written twice"
+                    "after a crash the task's stored position {resumed_at} is behind the {committed_before_crash} records flushed and committed: they would be written twice"
                 ),
             );
         }
         harness.deliver().await.or_else(|e| fail(CHECK, e.trace()))?;
         harness.flush().await.or_else(|e| fail(CHECK, e.trace()))?;
+        // Read once: a reader may consume what it reads (a queue drained).
         let written = read_back().await;
         // Everything committed is in the output (a sink that keeps records buffered across
         // flushes commits less than it was given: see `SinkTask::committable_offsets`).
@@ -347,9 +360,22 @@ impl SinkCompliance {
         }
         report.passed.push(CHECK);
 
+        let twice =
+            |range: &[String]| -> Vec<String> { range.iter().filter(|v| written.iter().filter(|w| w == v).count() > 1).cloned().collect() };
         if self.exactly_once {
+            const REASSIGNED: &str = "queues_handed_over_again_mid_run_go_on_where_the_task_left_off";
+            if let Some(first) = twice(&values[third..two_thirds]).first() {
+                return fail(
+                    REASSIGNED,
+                    format!(
+                        "\"{first}\" was written twice after the task's queues were handed over again mid-run: stored_offsets must answer the positions the destination holds now, not those of an earlier sync"
+                    ),
+                );
+            }
+            report.passed.push(REASSIGNED);
+
             const ONCE: &str = "a_crash_between_write_and_commit_writes_nothing_twice";
-            let twice: Vec<&String> = values.iter().filter(|v| written.iter().filter(|w| w == v).count() > 1).collect();
+            let twice = twice(&values);
             if let Some(first) = twice.first() {
                 return fail(
                     ONCE,

@@ -132,10 +132,15 @@ impl<C: SinkConnector> SinkHarness<C> {
 
     async fn open(&mut self) -> Result<()> {
         self.context = Self::new_context(&self.pipeline, &self.reporter);
-        let mut task = (self.factory.open_task)(self.task_config.clone(), self.context.clone()).await?;
+        self.task = Some((self.factory.open_task)(self.task_config.clone(), self.context.clone()).await?);
+        self.resume().await
+    }
+
+    /// Delivery goes on, per queue, from the position the task says it stored, else from the
+    /// committed offset (what the runtime does when it hands a task its queues).
+    async fn resume(&mut self) -> Result<()> {
         let queues: Vec<QueueId> = self.topics.keys().map(|topic| Self::queue(topic)).collect();
-        let stored = task.stored_offsets(&queues).await?;
-        self.task = Some(task);
+        let stored = self.task_mut()?.stored_offsets(&queues).await?;
         self.delivered = self.committed.clone();
         self.delivered.extend(stored.into_iter().filter(|(queue, _)| queues.contains(queue)));
         Ok(())
@@ -228,6 +233,17 @@ impl<C: SinkConnector> SinkHarness<C> {
         self.flush().await?;
         self.close().await?;
         self.open().await
+    }
+
+    /// The queues handed to the running task again, as the runtime does when they change (a
+    /// broker left or came back, a topic got more queues): a flush and commit, then delivery
+    /// goes on from the positions the task returns from
+    /// [`SinkTask::stored_offsets`](crate::SinkTask::stored_offsets) (what its destination
+    /// holds now), else from the committed offsets. A sink whose stored positions lag what it
+    /// wrote gets those records again.
+    pub async fn reassign(&mut self) -> Result<()> {
+        self.flush().await?;
+        self.resume().await
     }
 
     /// Crash: the task is dropped without a flush or `close` (as a killed worker leaves it)

@@ -168,6 +168,9 @@ struct Syncer {
     behind: Option<SyncRequest>,
     /// The positions of the last completed sync: what may be committed.
     durable: QueueOffsets,
+    /// The positions of the last flush: what the file holds now (synced or not), where the
+    /// task's queues go on from when they are handed to it again mid-run.
+    written: QueueOffsets,
 }
 
 impl Syncer {
@@ -187,7 +190,8 @@ impl Syncer {
                 }
             })
             .map_err(|e| Error::with_source("cannot start the file sink's sync thread", e))?;
-        Ok(Syncer { requests: Some(requests), done, thread: Some(thread), running: false, behind: None, durable })
+        let written = durable.clone();
+        Ok(Syncer { requests: Some(requests), done, thread: Some(thread), running: false, behind: None, durable, written })
     }
 
     /// Takes in the syncs that completed; the first failure is returned.
@@ -202,6 +206,7 @@ impl Syncer {
     /// Asks for `request` to be synced: now when no sync runs, else after the one running.
     fn request(&mut self, request: SyncRequest) -> Result<()> {
         self.collect()?;
+        self.written.extend(request.1.iter().map(|(queue, offset)| (queue.clone(), *offset)));
         if self.running {
             self.behind = Some(request);
             return Ok(());
@@ -318,7 +323,9 @@ impl SinkTask for FileSinkTask {
     }
 
     async fn stored_offsets(&mut self, queues: &[QueueId]) -> Result<QueueOffsets> {
-        let stored = self.syncer.as_ref().map(|s| s.durable.clone()).unwrap_or_default();
+        // What the file holds now: read from the last sync's positions instead, a queue handed
+        // over again mid-run would have the lines written since put a second time.
+        let stored = self.syncer.as_ref().map(|s| s.written.clone()).unwrap_or_default();
         Ok(stored.into_iter().filter(|(queue, _)| queues.contains(queue)).collect())
     }
 

@@ -83,7 +83,7 @@ impl SinkRunner {
         // Nothing more is read: the pulls in flight come back while the task flushes.
         self.consumer.stop_delivery().await;
         let result = match result {
-            Ok(()) => self.flush_and_commit(&broker, &offsets).await,
+            Ok(()) => self.flush_and_commit(&broker, &offsets).await.map(drop),
             Err(e) => Err(e),
         };
         let closed = self.task.close().await;
@@ -108,11 +108,10 @@ impl SinkRunner {
             if Instant::now() >= next_assignment {
                 let (queues, complete) = self.my_queues(&assigned).await;
                 if queues != assigned {
-                    self.flush_and_commit(broker, offsets).await?;
+                    let committed = self.flush_and_commit(broker, offsets).await?;
                     flushed = None;
-                    offsets.clear();
                     broker.run(|| self.consumer.assign(queues.clone())).await?;
-                    self.resume_from_stored(broker, &queues, offsets).await?;
+                    self.resume(broker, &queues, &committed, offsets).await?;
                     tracing::debug!(connector = %self.pipeline.connector, task = self.pipeline.task, queues = queues.len(), "sink queues assigned");
                     assigned = queues;
                 }
@@ -171,18 +170,27 @@ impl SinkRunner {
         }
     }
 
-    /// Reads each of `queues` for which the task stored a position from there, rather than
-    /// from the group's committed offset (a sink keeping its positions in its destination).
-    async fn resume_from_stored(&mut self, broker: &BrokerWait, queues: &[MessageQueue], offsets: &mut QueueOffsets) -> Result<(), Error> {
+    /// Reads each of `queues` from the position the task stored for it (a sink keeping its
+    /// positions in its destination), else from `committed`, the offset this run just
+    /// committed for it (a queue it kept across a change of its queues: the consumer's own
+    /// position may be past records the task buffered and dropped, or behind what it wrote),
+    /// else from the group's committed offset (a queue new to this run).
+    async fn resume(
+        &mut self,
+        broker: &BrokerWait,
+        queues: &[MessageQueue],
+        committed: &QueueOffsets,
+        offsets: &mut QueueOffsets,
+    ) -> Result<(), Error> {
+        offsets.clear();
         let ids: Vec<QueueId> = queues.iter().map(queue_id).collect();
         let stored = self.task.stored_offsets(&ids).await?;
-        for queue in queues {
-            if let Some(&position) = stored.get(&queue_id(queue)) {
-                broker.run(|| self.consumer.seek(queue, position)).await?;
-                // Expected next: the gap check rewinds if the consumer reads from elsewhere.
-                offsets.insert(queue_id(queue), position);
-                tracing::debug!(connector = %self.pipeline.connector, queue = ?queue, position, "resuming from the position the sink stored");
-            }
+        for (queue, id) in queues.iter().zip(ids) {
+            let Some(&position) = stored.get(&id).or_else(|| committed.get(&id)) else { continue };
+            broker.run(|| self.consumer.seek(queue, position)).await?;
+            tracing::debug!(connector = %self.pipeline.connector, queue = ?queue, position, stored = stored.contains_key(&id), "resuming the queue");
+            // Expected next: the gap check rewinds if the consumer reads from elsewhere.
+            offsets.insert(id, position);
         }
         Ok(())
     }
@@ -350,12 +358,13 @@ impl SinkRunner {
         Ok(())
     }
 
-    /// Flushes the task with `offsets` and commits them, waiting for the broker's answer.
-    async fn flush_and_commit(&mut self, broker: &BrokerWait, offsets: &QueueOffsets) -> Result<(), Error> {
+    /// Flushes the task with `offsets` and commits them (what the task says of them may be
+    /// committed), waiting for the broker's answer; returns what was committed.
+    async fn flush_and_commit(&mut self, broker: &BrokerWait, offsets: &QueueOffsets) -> Result<QueueOffsets, Error> {
         // The commit in progress lands first: offsets never go back.
         self.committed().await?;
         if offsets.is_empty() {
-            return Ok(());
+            return Ok(QueueOffsets::new());
         }
         // A flush makes what was put visible (a file sink writes its lines): a fenced task,
         // whose unit a new owner runs, flushes nothing.
@@ -363,7 +372,8 @@ impl SinkRunner {
         self.flush(offsets).await?;
         let committable = self.task.committable_offsets(offsets);
         let pipeline = &self.pipeline;
-        commit(&self.consumer, &pipeline.lease, &pipeline.metrics, broker, committable).await
+        commit(&self.consumer, &pipeline.lease, &pipeline.metrics, broker, committable.clone()).await?;
+        Ok(committable)
     }
 
     async fn flush(&mut self, offsets: &QueueOffsets) -> Result<(), Error> {
