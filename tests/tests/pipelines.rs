@@ -230,6 +230,17 @@ fn parquet_rows(dir: &std::path::Path) -> Vec<(i64, i64)> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int32Type;
     let mut out = Vec::new();
+    for batch in parquet_batches(dir) {
+        let (ids, versions) = (batch.column_by_name("id").unwrap(), batch.column_by_name("version").unwrap());
+        let (ids, versions) = (ids.as_primitive::<Int32Type>(), versions.as_primitive::<Int32Type>());
+        out.extend((0..batch.num_rows()).map(|i| (i64::from(ids.value(i)), i64::from(versions.value(i)))));
+    }
+    out
+}
+
+/// Every record batch of every Parquet file under `dir`.
+fn parquet_batches(dir: &std::path::Path) -> Vec<arrow_array::RecordBatch> {
+    let mut out = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -239,12 +250,7 @@ fn parquet_rows(dir: &std::path::Path) -> Vec<(i64, i64)> {
             } else if path.extension().is_some_and(|e| e == "parquet") {
                 let file = std::fs::File::open(&path).unwrap();
                 let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-                for batch in reader {
-                    let batch = batch.unwrap();
-                    let (ids, versions) = (batch.column_by_name("id").unwrap(), batch.column_by_name("version").unwrap());
-                    let (ids, versions) = (ids.as_primitive::<Int32Type>(), versions.as_primitive::<Int32Type>());
-                    out.extend((0..batch.num_rows()).map(|i| (i64::from(ids.value(i)), i64::from(versions.value(i)))));
-                }
+                out.extend(reader.map(Result::unwrap));
             }
         }
     }
@@ -689,4 +695,69 @@ async fn datagen_quickstart_records_reach_postgres_as_rows_through_avro() {
     drop(worker);
     broker.shutdown().await;
     exec(&mut postgres, &format!("DROP TABLE IF EXISTS {table}")).await;
+}
+
+/// The README's second sample pipeline: `datagen-source` with an Avro schema of the user's
+/// (`schema.string`, bounded by `arg.properties`) → `json-schema` in the worker's registry →
+/// RocketMQ → `object-store-sink` writing Parquet. Every record is in a file once, as the
+/// seed makes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagen_schema_string_records_land_in_parquet_files_through_json_schema() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    const RECORDS: u64 = 60;
+    let schema = r#"{"type": "record", "name": "Order", "namespace": "shop", "fields": [
+        {"name": "id", "type": {"type": "long", "arg.properties": {"range": {"min": 1, "max": 1000000000}}}},
+        {"name": "region", "type": {"type": "string", "arg.properties": {"options": ["eu", "us", "apac"]}}},
+        {"name": "quantity", "type": {"type": "int", "arg.properties": {"range": {"min": 1, "max": 9}}}},
+        {"name": "placed_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "note", "type": ["null", "string"]}]}"#;
+    let broker = Broker::start("datagen-parquet").await;
+    let lake = broker.dir.join("lake");
+    let worker = WorkerProcess::start("datagen-parquet", &broker.namesrv(), &broker.dir);
+    let bad = schema.replace(r#"["eu", "us", "apac"]"#, "[1, 2]");
+    let (code, body) = worker.call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "bad", "config": {"connector.class": "datagen-source",
+        "topic": "orders", "schema.string": bad}})),
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(code == 400 && message.contains("schema.string") && message.contains("1 is not a value of type string"), "{code} {body}");
+    create(
+        &worker,
+        "orders",
+        json!({"connector.class": "datagen-source", "topic": "orders", "schema.string": schema, "schema.keyfield": "id",
+            "random.seed": "7", "max.records": RECORDS.to_string(), "records.per.second": "100", "value.converter": "json-schema"}),
+    );
+    create(
+        &worker,
+        "orders-lake",
+        json!({"connector.class": "object-store-sink", "topics": "orders", "store.url": lake, "format": "parquet",
+            "flush.size": 25, "rotate.schedule.interval.ms": 1000, "value.converter": "json-schema"}),
+    );
+    let ids = || -> Vec<i64> {
+        let batches = parquet_batches(&lake);
+        batches.iter().flat_map(|b| b.column_by_name("id").unwrap().as_primitive::<Int64Type>().values().to_vec()).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (ids().len() as u64) < RECORDS {
+        assert!(Instant::now() < deadline, "{} of {RECORDS} records in Parquet files:\n{}", ids().len(), worker.log_tail());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let generated = connect_datagen::user_schema::UserSchema::parse(schema, Some("id")).unwrap();
+    let mut expected: Vec<i64> = (0..RECORDS)
+        .map(|n| match generated.sample(7, 0, n).unwrap().key {
+            connect_sdk::data::Value::Int64(id) => id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let mut written = ids();
+    expected.sort_unstable();
+    written.sort_unstable();
+    assert_eq!(written, expected, "each record once, as seed 7 makes it");
+    let columns: Vec<String> = parquet_batches(&lake)[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(columns, ["id", "region", "quantity", "placed_at", "note"]);
+    drop(worker);
+    broker.shutdown().await;
 }

@@ -7,16 +7,18 @@ use connect_sdk::prelude::*;
 use connect_sdk::record::now_millis;
 
 use crate::quickstart::{Quickstart, Schemas};
+use crate::user_schema::UserSchema;
 
 /// Generates records for tests, benchmarks and trying pipelines out. Each of the `tasks.max`
 /// tasks emits its own sequence; every value starts with `<task>-<sequence>` (padded with `x`
 /// to `payload.bytes`) so a test can count what arrived, or, with `quickstart`, is a sample
-/// record with a schema (users, orders, ...), the same for the same `random.seed`. The key is
-/// the task id (a quickstart's own key with one); the timestamp is when the record was due at
+/// record with a schema (users, orders, ...), or, with `schema.string`, a random record of an
+/// Avro schema of the user's; both the same for the same `random.seed`. The key is the task
+/// id (a quickstart's own key, `schema.keyfield`'s value); the timestamp is when the record was due at
 /// `records.per.second` (when it was generated, without a rate), so the time a record waits
 /// before it is sent counts in its age downstream.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, SourceConnector)]
-#[connector(task = DatagenTask, split = DatagenSource::one_per_task)]
+#[connector(task = DatagenTask, split = DatagenSource::one_per_task, validate = DatagenSource::check)]
 pub struct DatagenSource {
     /// Topic to write to.
     #[config(topic)]
@@ -39,12 +41,37 @@ pub struct DatagenSource {
     /// `pageviews`, `stock_trades` or `purchases` (nested). `payload.bytes` does not apply.
     #[serde(default)]
     pub quickstart: Option<Quickstart>,
-    /// Seed of the quickstart's values: the same seed gives the same records.
+    /// An Avro record schema (its JSON text) to emit random records of, as Confluent's
+    /// datagen takes it. A type may bound its values with `"arg.properties"`: `options`
+    /// (values to pick from), `range` (`{"min": 1, "max": 9}` of a number or a decimal),
+    /// `length` (of a string, an array, a map or bytes; a number or a range). Instead of
+    /// `quickstart`; `payload.bytes` does not apply.
+    #[serde(default)]
+    pub schema_string: Option<String>,
+    /// The top-level field of `schema.string` records are keyed by (the task id without one).
+    #[serde(default)]
+    pub schema_keyfield: Option<String>,
+    /// Seed of the quickstart's or `schema.string`'s values: the same seed gives the same records.
     #[serde(default)]
     pub random_seed: u64,
 }
 
 impl DatagenSource {
+    fn check(&self) -> Result<(), ConfigErrors> {
+        let mut errors = ConfigErrors::new();
+        match (&self.schema_string, &self.quickstart, &self.schema_keyfield) {
+            (Some(_), Some(_), _) => errors.push("schema.string", "set either quickstart or schema.string, not both"),
+            (None, _, Some(_)) => errors.push("schema.keyfield", "names a field of schema.string, which is not set"),
+            (Some(text), None, key_field) => {
+                if let Err((key, message)) = UserSchema::parse(text, key_field.as_deref()) {
+                    errors.push(key, message);
+                }
+            }
+            (None, _, None) => {}
+        }
+        errors.into_result(())
+    }
+
     fn one_per_task(&self, max_tasks: usize) -> Vec<Self> {
         vec![self.clone(); max_tasks.max(1)]
     }
@@ -52,6 +79,12 @@ impl DatagenSource {
 
 /// The most value bytes one poll generates (large payloads make small polls).
 const MAX_POLL_BYTES: usize = 8 << 20;
+
+/// Where sample records come from.
+enum Samples {
+    Quickstart(Schemas),
+    User(UserSchema),
+}
 
 /// Emits one task's sequence.
 pub struct DatagenTask {
@@ -65,8 +98,8 @@ pub struct DatagenTask {
     emitted_since_start: u64,
     /// `payload.bytes` of `x`, sliced to pad each value.
     padding: String,
-    /// The quickstart's schemas, if one is configured.
-    samples: Option<Schemas>,
+    /// What sample records are drawn from, if not numbered strings.
+    samples: Option<Samples>,
 }
 
 impl SourceTask for DatagenTask {
@@ -77,7 +110,14 @@ impl SourceTask for DatagenTask {
         let next = ctx.offset(&partition).and_then(|o| o.get_i64("next")).unwrap_or(0).max(0) as u64;
         let padding = "x".repeat(config.payload_bytes);
         let (started, started_ms) = (Instant::now(), now_millis());
-        let samples = config.quickstart.map(Quickstart::schemas);
+        let samples = match (&config.quickstart, &config.schema_string) {
+            (Some(quickstart), _) => Some(Samples::Quickstart(quickstart.schemas())),
+            (None, Some(text)) => Some(Samples::User(
+                UserSchema::parse(text, config.schema_keyfield.as_deref())
+                    .map_err(|(key, message)| Error::other(format!("{key} {message}")))?,
+            )),
+            (None, None) => None,
+        };
         Ok(DatagenTask { config, task: ctx.task_id(), partition, next, started, started_ms, emitted_since_start: 0, padding, samples })
     }
 
@@ -116,7 +156,10 @@ impl SourceTask for DatagenTask {
             // Stamped when due at the rate, so a benchmark measures latency from there to the sink.
             let timestamp = if rate > 0 { self.started_ms + (index as u128 * 1000 / rate as u128) as i64 } else { now };
             if let Some(samples) = &self.samples {
-                let sample = samples.sample(self.config.random_seed, self.task, self.next)?;
+                let sample = match samples {
+                    Samples::Quickstart(schemas) => schemas.sample(self.config.random_seed, self.task, self.next)?,
+                    Samples::User(schema) => schema.sample(self.config.random_seed, self.task, self.next)?,
+                };
                 self.next += 1;
                 let offset = SourceOffset::new().with("next", self.next);
                 records.push(

@@ -33,7 +33,7 @@ pub enum Quickstart {
 
 /// Where the sample timestamps start (2026-01-01T00:00:00Z): a record's fields do not depend
 /// on when it was made.
-const EPOCH_MS: i64 = 1_767_225_600_000;
+pub(crate) const EPOCH_MS: i64 = 1_767_225_600_000;
 
 /// A record's key and value, with their schemas.
 pub struct Sample {
@@ -218,10 +218,10 @@ impl Schemas {
 }
 
 /// SplitMix64 over (seed, task, sequence): the same numbers for the same record, always.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, task: u32, n: u64) -> Rng {
+    pub(crate) fn new(seed: u64, task: u32, n: u64) -> Rng {
         let mut rng = Rng(seed ^ (u64::from(task) << 48) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         rng.next();
         rng
@@ -236,7 +236,7 @@ impl Rng {
     }
 
     /// A number in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound
     }
 
