@@ -80,6 +80,13 @@ def main():
         help_text = driver.find_element(By.CSS_SELECTOR, '[data-key="records.per.second"] .help').text
         assert "Records per second per task" in help_text, help_text
         assert "default: 0" == driver.find_element(By.CSS_SELECTOR, '[data-key="records.per.second"] input').get_attribute("placeholder")
+        # The keys are the schema's own (no guessed names), the worker's shown are tasks.max only
+        # (a source), aliases and converters are not fields, and an enum is a choice.
+        keys = [e.get_attribute("data-key") for e in driver.find_elements(By.CSS_SELECTOR, "#plugin-fields [data-key]")]
+        assert keys[0] == "tasks.max" and "schema.string" in keys and "batch.size" in keys, keys
+        assert not {"max.tasks", "value.converter", "errors.tolerance", "topics", "name"} & set(keys), keys
+        choices = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, '[data-key="quickstart"] option')]
+        assert choices == ["", "users", "orders", "pageviews", "stock_trades", "purchases"], choices
         driver.find_element(By.ID, "connector-name").send_keys("gen")
         # A bad value is refused beside its field as it is typed.
         rate = driver.find_element(By.CSS_SELECTOR, '[data-key="records.per.second"] input')

@@ -40,6 +40,7 @@
 
 mod common;
 mod error;
+pub mod file_schema;
 pub mod groups;
 mod names;
 mod parse;

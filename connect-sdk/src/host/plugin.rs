@@ -92,6 +92,24 @@ impl std::fmt::Debug for PluginDescriptor {
     }
 }
 
+impl PluginDescriptor {
+    /// The JSON Schema of its config as users write it (dotted keys, their text forms, and
+    /// for a connector the worker's keys too): what `plugins --json` and the dashboard show,
+    /// for editors and CI validators (see [`file_schema`](crate::config::file_schema)).
+    pub fn user_config_schema(&self) -> serde_json::Value {
+        use crate::config::file_schema::{connector_file_schema, plugin_file_schema};
+        let root = (self.config_schema)();
+        let classes: Vec<String> = std::iter::once(self.name).chain(self.aliases.iter().copied()).map(str::to_owned).collect();
+        let mut schema = match self.kind {
+            PluginKind::Source => connector_file_schema(&root, &classes, false),
+            PluginKind::Sink => connector_file_schema(&root, &classes, true),
+            _ => plugin_file_schema(&root),
+        };
+        schema["title"] = serde_json::Value::from(format!("{} config", self.name));
+        schema
+    }
+}
+
 inventory::collect!(PluginDescriptor);
 
 /// Parses a plugin config (its own keys, without prefix; errors are keyed with `prefix`).

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use connect_sdk::config::schema_info::user_schema;
 use connect_sdk::host::registry::Registry;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -300,7 +299,7 @@ fn print_plugins(json: bool) {
             .map(|p| {
                 serde_json::json!({
                     "name": p.name, "aliases": p.aliases, "kind": p.kind.as_str(), "version": p.version,
-                    "description": p.description, "config_schema": user_schema((p.config_schema)()),
+                    "description": p.description, "config_schema": p.user_config_schema(),
                 })
             })
             .collect();

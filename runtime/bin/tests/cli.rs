@@ -21,7 +21,9 @@ fn plugins_lists_every_built_in_plugin_with_its_schema() {
     }
     let datagen = plugins.as_array().unwrap().iter().find(|p| p["name"] == "datagen-source").unwrap();
     assert_eq!(datagen["kind"], "source");
-    assert!(datagen["config_schema"]["properties"]["records_per_second"]["description"].as_str().unwrap().contains("Records per second"));
+    assert!(datagen["config_schema"]["properties"]["records.per.second"]["description"].as_str().unwrap().contains("Records per second"));
+    assert_eq!(datagen["config_schema"]["properties"]["tasks.max"]["x-worker-key"], true, "the worker's keys too");
+    assert_eq!(datagen["config_schema"]["additionalProperties"], false, "a misspelled key is refused");
     let table = worker().arg("plugins").output().unwrap();
     assert!(String::from_utf8_lossy(&table.stdout).lines().any(|l| l.starts_with("sink") && l.contains("file-sink")));
 }

@@ -201,7 +201,7 @@ struct PluginQuery {
 
 async fn plugin_config(State(worker): State<Worker>, Query(query): Query<PluginQuery>) -> ApiResult {
     let plugin = query.plugin.ok_or_else(|| ApiError::bad_request("give the plugin name as ?plugin=<name>"))?;
-    envelope(connect_sdk::config::schema_info::user_schema((worker.plugin(&plugin)?.config_schema)()))
+    envelope(worker.plugin(&plugin)?.user_config_schema())
 }
 
 /// The config comes as the body, or as `?config={...}`.

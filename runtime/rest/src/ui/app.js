@@ -222,7 +222,9 @@ function resolve(schema, root) {
 function describeField(key, property, root, required) {
   const schema = resolve(property, root);
   const types = [].concat(schema.type || (schema.anyOf || []).map((s) => resolve(s, root).type).flat()).filter((t) => t && t !== 'null');
-  const choices = schema.enum || (schema.oneOf || schema.anyOf || []).map((s) => resolve(s, root)).filter((s) => 'const' in s).map((s) => s.const);
+  // An enum, or text forms beside one (`""` is "unset", not a choice).
+  const options = (schema.oneOf || schema.anyOf || []).map((s) => resolve(s, root));
+  const choices = schema.enum || options.flatMap((s) => s.enum || ('const' in s && s.const !== '' ? [s.const] : []));
   return {
     key,
     type: choices && choices.length ? 'enum' : types[0] || 'string',
@@ -233,18 +235,18 @@ function describeField(key, property, root, required) {
   };
 }
 
+// The plugin's keys, as its config schema names them, after the worker's keys the form shows;
+// the worker's other keys (converters, transforms, errors.*) go under "More keys".
 function fieldsOf(plugin, schema) {
-  const fields = [
-    { key: 'tasks.max', type: 'integer', help: 'Tasks to run at most.', default: 1, required: false },
-  ];
-  if (plugin.type === 'sink') {
-    fields.push({ key: 'topics', type: 'string', help: 'Topics to read, comma-separated (or set topics.regex under More keys).', required: true });
-  }
+  const shown = new Set(['tasks.max', ...(plugin.type === 'sink' ? ['topics'] : [])]);
   const required = new Set(schema.required || []);
-  for (const [property, definition] of Object.entries(schema.properties || {})) {
-    fields.push(describeField(property.replace(/_/g, '.'), definition, schema, required.has(property)));
+  const fields = [];
+  for (const [key, definition] of Object.entries(schema.properties || {})) {
+    if (definition['x-alias-of'] || key === 'name' || key === 'connector.class') continue;
+    if (definition['x-worker-key'] && !shown.has(key)) continue;
+    fields.push(describeField(key, definition, schema, required.has(key) || (key === 'topics' && plugin.type === 'sink')));
   }
-  return fields;
+  return fields.sort((a, b) => shown.has(b.key) - shown.has(a.key));
 }
 
 function inputFor(field, value) {
