@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use connect_jdbc::db::{Connection, ConnectionSettings, SqlValue};
 use connect_sdk::testing::service_available;
+use fixture::sequence::create;
 use fixture::{Broker, WorkerProcess};
 use serde_json::{Value as Json, json};
 
@@ -31,11 +32,6 @@ async fn rows(connection: &mut Connection, sql: &str) -> Vec<Vec<SqlValue>> {
         Ok(result) => result.rows,
         Err(_) => Vec::new(), // the target table is created by the sink's first write
     }
-}
-
-fn create(worker: &WorkerProcess, name: &str, config: Json) {
-    let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": name, "config": config})));
-    assert_eq!(code, 201, "creating {name}: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
