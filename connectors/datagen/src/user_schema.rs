@@ -37,24 +37,26 @@ struct Hints {
 /// A user-given schema, parsed once per task into the tree its values are drawn by, with
 /// the field records are keyed by.
 pub struct UserSchema {
-    value: Arc<Schema>,
     root: Node,
     key_field: Option<String>,
 }
 
 /// One type of the schema: its Connect schema (shared by every struct drawn of it), its
-/// hints, its field's name (a string's default text), and the nodes of its parts (a
-/// struct's fields, an array's items, a map's values).
+/// hints, its options as values of its type, its field's name (a string's default text),
+/// and the nodes of its parts (a struct's fields, an array's items, a map's values).
 struct Node {
     schema: Arc<Schema>,
     hints: Hints,
+    options: Vec<Value>,
     name: String,
     parts: Vec<Node>,
 }
 
 impl Node {
-    /// The tree of `schema` at `path`; `hints` by path (see [`collect_hints`]).
-    fn of(schema: &Schema, path: &str, hints: &BTreeMap<String, Hints>) -> Node {
+    /// The tree of `schema` at `path`; `hints` by path (see [`collect_hints`]). Fails on the
+    /// first option that is not a value of its type (rather than at the first record that
+    /// picks it).
+    fn of(schema: &Schema, path: &str, hints: &BTreeMap<String, Hints>) -> Result<Node> {
         let parts = match schema.kind {
             SchemaType::Struct => schema
                 .fields
@@ -62,24 +64,21 @@ impl Node {
                 .map(|field| {
                     Node::of(&field.schema, &if path.is_empty() { field.name.clone() } else { format!("{path}.{}", field.name) }, hints)
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
             SchemaType::Array | SchemaType::Map => {
-                schema.value_schema().map(|inner| Node::of(inner, &format!("{path}[]"), hints)).into_iter().collect()
+                schema.value_schema().map(|inner| Node::of(inner, &format!("{path}[]"), hints)).into_iter().collect::<Result<_>>()?
             }
             _ => Vec::new(),
         };
         let field = path.rsplit('.').next().unwrap_or_default().trim_end_matches("[]");
         let name = if field.is_empty() { "value".to_owned() } else { field.to_owned() };
-        Node { schema: Arc::new(schema.clone()), hints: hints.get(path).cloned().unwrap_or_default(), name, parts }
-    }
-
-    /// Fails on the first option that is not a value of its type (rather than at the first
-    /// record that picks it).
-    fn check_options(&self) -> Result<()> {
-        for option in &self.hints.options {
-            option_value(option.clone(), &self.schema).map_err(|e| Error::other(format!("an option of field {}: {e}", self.name)))?;
-        }
-        self.parts.iter().try_for_each(Node::check_options)
+        let hints = hints.get(path).cloned().unwrap_or_default();
+        let options = hints
+            .options
+            .iter()
+            .map(|option| option_value(option.clone(), schema).map_err(|e| Error::other(format!("an option of field {name}: {e}"))))
+            .collect::<Result<_>>()?;
+        Ok(Node { schema: Arc::new(schema.clone()), hints, options, name, parts })
     }
 
     /// The most bytes a value of this type may take, roughly (numbers as 8 bytes).
@@ -118,8 +117,7 @@ impl UserSchema {
             let fields: Vec<&str> = value.fields.iter().map(|f| f.name.as_str()).collect();
             return Err(("schema.keyfield", format!("\"{field}\" is not a field of the schema (its fields: {})", fields.join(", "))));
         }
-        let root = Node::of(&value, "", &hints);
-        root.check_options().map_err(|e| ("schema.string", e.to_string()))?;
+        let root = Node::of(&value, "", &hints).map_err(|e| ("schema.string", e.to_string()))?;
         let bytes = root.max_bytes();
         if bytes > MAX_RECORD_BYTES {
             return Err((
@@ -129,7 +127,7 @@ impl UserSchema {
                 ),
             ));
         }
-        Ok(UserSchema { value: root.schema.clone(), root, key_field: key_field.map(str::to_owned) })
+        Ok(UserSchema { root, key_field: key_field.map(str::to_owned) })
     }
 
     /// Record `n` of task `task` under `seed`: the key is the key field's value (the task id
@@ -139,12 +137,12 @@ impl UserSchema {
         let value = draw.value(&self.root)?;
         let (key, key_schema) = match (&self.key_field, &value) {
             (Some(field), Value::Struct(record)) => {
-                let schema = self.value.field_named(field).map_or_else(Schema::string, |f| f.schema.clone());
+                let schema = self.root.schema.field_named(field).map_or_else(Schema::string, |f| f.schema.clone());
                 (record.get(field).cloned().unwrap_or_default(), schema)
             }
             _ => (Value::Int64(i64::from(task)), Schema::int64()),
         };
-        Ok(Sample { key, key_schema, value, value_schema: (*self.value).clone() })
+        Ok(Sample { key, key_schema, value, value_schema: (*self.root.schema).clone() })
     }
 }
 
@@ -240,9 +238,8 @@ impl Draw {
 
     fn value(&mut self, node: &Node) -> Result<Value> {
         let (schema, hints) = (&*node.schema, &node.hints);
-        if !hints.options.is_empty() {
-            let option = hints.options[self.rng.below(hints.options.len() as u64) as usize].clone();
-            return option_value(option, schema).map_err(|e| Error::other(format!("an option of field {}: {e}", node.name)));
+        if !node.options.is_empty() {
+            return Ok(node.options[self.rng.below(node.options.len() as u64) as usize].clone());
         }
         if schema.optional && self.rng.below(4) == 0 {
             return Ok(Value::Null);
