@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{Error, Result};
+use crate::lag::{SnapshotProgress, SourceLag};
 use crate::offsets::{SourceOffset, SourcePartition};
 use crate::record::{QueueId, SinkRecord};
 
@@ -30,12 +31,20 @@ pub struct SourceContext {
     task_count: u32,
     offsets: Arc<dyn OffsetReader>,
     commit_requested: Arc<AtomicBool>,
+    lag: Arc<Mutex<SourceLag>>,
 }
 
 impl SourceContext {
     /// A context for task `task_id` of `connector`, reading offsets from `offsets`.
     pub fn new(connector: &str, task_id: u32, offsets: Arc<dyn OffsetReader>) -> SourceContext {
-        SourceContext { connector: connector.into(), task_id, task_count: 1, offsets, commit_requested: Arc::default() }
+        SourceContext {
+            connector: connector.into(),
+            task_id,
+            task_count: 1,
+            offsets,
+            commit_requested: Arc::default(),
+            lag: Arc::default(),
+        }
     }
 
     /// Runtime side: the connector runs `count` tasks.
@@ -60,6 +69,29 @@ impl SourceContext {
     /// Runtime side: the requested commit happened.
     pub fn commit_done(&self) {
         self.commit_requested.store(false, Ordering::Release);
+    }
+
+    /// Reports how far behind its upstream the task is: `bytes` of its change log written and
+    /// not read yet, `seconds` from the upstream writing the last change read to now (0 once
+    /// everything was read); `None` for what the task cannot tell. The worker shows the last
+    /// report in `/metrics` and on the dashboard (see [`crate::lag`]). Cheap: call it every poll.
+    pub fn report_lag(&self, bytes: Option<u64>, seconds: Option<f64>) {
+        let mut lag = self.lag.lock().unwrap_or_else(PoisonError::into_inner);
+        (lag.bytes, lag.seconds) = (bytes, seconds);
+    }
+
+    /// Reports an initial snapshot's progress: `rows_done` of `rows_total` read (a total below
+    /// the rows done counts as the rows done: an estimate may fall short). Shown in
+    /// `/metrics`, and in the task's status trace until the snapshot is read.
+    pub fn report_snapshot(&self, rows_done: u64, rows_total: u64) {
+        let progress = SnapshotProgress { rows_done, rows_total: rows_total.max(rows_done) };
+        self.lag.lock().unwrap_or_else(PoisonError::into_inner).snapshot = Some(progress);
+    }
+
+    /// What the task last reported with [`report_lag`](Self::report_lag) and
+    /// [`report_snapshot`](Self::report_snapshot).
+    pub fn lag(&self) -> SourceLag {
+        *self.lag.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The committed offset of `partition`: resume after it. `None` means start from the beginning.

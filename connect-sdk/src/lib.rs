@@ -10,6 +10,7 @@ pub mod data;
 mod error;
 #[doc(hidden)]
 pub mod host;
+pub mod lag;
 pub mod offsets;
 pub mod record;
 pub mod split;

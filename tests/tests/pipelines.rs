@@ -128,6 +128,19 @@ async fn copy_mysql_to_postgres(envelope: &str, sink_extra: Json) {
         started.elapsed(),
         changed_at.elapsed()
     );
+    // The source's freshness, in /metrics: its snapshot read whole, how far behind the binlog
+    // it is (caught up: 0 s), and the binlog's bytes not read yet.
+    let task = "{connector=\"orders-cdc\",task=\"0\"}";
+    // (The snapshot began while the test inserted: it holds the 500 rows and maybe some more.)
+    let snapshot_rows = fixture::sequence::metric(&worker, &format!("connect_source_snapshot_rows_done{task}"));
+    assert!(snapshot_rows >= INITIAL as f64, "{snapshot_rows}");
+    assert_eq!(fixture::sequence::metric(&worker, &format!("connect_source_snapshot_rows_total{task}")), snapshot_rows);
+    let caught_up = fixture::time_until(Duration::from_secs(30), Duration::from_millis(200), || {
+        fixture::sequence::metric(&worker, &format!("connect_source_lag_seconds{task}")) == 0.0
+    })
+    .await;
+    assert!(caught_up.is_some(), "connect_source_lag_seconds stays above 0 once every change is copied");
+    assert!(fixture::sequence::metric(&worker, &format!("connect_source_lag_bytes{task}")) >= 0.0, "the binlog's head was measured");
     drop(worker);
     broker.shutdown().await;
     exec(&mut mysql, &format!("DROP TABLE {source_table}")).await;

@@ -67,6 +67,8 @@ pub struct SourceHarness<C: SourceConnector> {
     factory: SourceFactory,
     task_configs: Vec<ConfigMap>,
     tasks: Vec<Box<dyn DynSourceTask>>,
+    /// The open tasks' contexts (what each reported of its lag).
+    contexts: Vec<SourceContext>,
     store: Arc<InMemoryOffsetStore>,
     pending: Vec<BTreeMap<SourcePartition, SourceOffset>>,
     sent: Vec<SentRecord>,
@@ -94,6 +96,7 @@ impl<C: SourceConnector> SourceHarness<C> {
             factory,
             task_configs,
             tasks: Vec::new(),
+            contexts: Vec::new(),
             store,
             pending: Vec::new(),
             sent: Vec::new(),
@@ -109,7 +112,8 @@ impl<C: SourceConnector> SourceHarness<C> {
         for (id, config) in self.task_configs.iter().enumerate() {
             let count = u32::try_from(self.task_configs.len()).unwrap_or(u32::MAX);
             let ctx = SourceContext::new(self.pipeline.name(), id as u32, self.store.clone()).with_task_count(count);
-            self.tasks.push((self.factory.open_task)(config.clone(), ctx).await?);
+            self.tasks.push((self.factory.open_task)(config.clone(), ctx.clone()).await?);
+            self.contexts.push(ctx);
         }
         self.pending = vec![BTreeMap::new(); self.tasks.len()];
         Ok(())
@@ -118,6 +122,12 @@ impl<C: SourceConnector> SourceHarness<C> {
     /// Number of tasks the connector split into.
     pub fn task_count(&self) -> usize {
         self.task_configs.len()
+    }
+
+    /// What task `task` (from 0) last reported of its lag (see [`crate::lag`]); `None` when
+    /// no such task is open.
+    pub fn lag(&self, task: usize) -> Option<crate::lag::SourceLag> {
+        self.contexts.get(task).map(SourceContext::lag)
     }
 
     /// The task configs, as the runtime would store them.
@@ -216,6 +226,7 @@ impl<C: SourceConnector> SourceHarness<C> {
     /// Closes every task.
     pub async fn close(&mut self) -> Result<()> {
         let mut first_error = None;
+        self.contexts.clear();
         for mut task in self.tasks.drain(..) {
             if let Err(e) = task.close().await {
                 first_error.get_or_insert(e);

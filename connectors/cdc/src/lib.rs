@@ -13,17 +13,21 @@
 //!   the envelope (a delete followed by a tombstone when asked);
 //! - [`Heartbeats`]: records that carry the log position while no captured table changes;
 //! - [`Phase`]: snapshot, then stream, and the step between them;
-//! - [`Reconnects`]: how many lost connections in a row a task rides out.
+//! - [`Reconnects`]: how many lost connections in a row a task rides out;
+//! - [`LagReport`]: how far behind its database a task is (bytes and seconds) and its
+//!   snapshot's progress, reported to the worker.
 //!
 //! This crate registers no connector; it knows nothing of a database's protocol.
 
 mod heartbeat;
+mod lag;
 mod options;
 mod phase;
 mod records;
 mod schemas;
 
 pub use heartbeat::Heartbeats;
+pub use lag::{COUNT_ROWS_BELOW, LagReport};
 pub use options::{ChangeOptions, Envelope, SnapshotMode, TopicNaming, one_reader};
 pub use phase::{Phase, Reconnects, SnapshotRead};
 pub use records::{Change, ChangeRecords, Op};

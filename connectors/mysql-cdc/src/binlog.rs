@@ -84,6 +84,10 @@ pub struct BinlogReader {
     skip: u64,
     in_txn: bool,
     gtid: Option<String>,
+    /// The end of the last event read in `file`.
+    read_to: u64,
+    /// When the server wrote the last event read (ms since the epoch; 0: none read yet).
+    last_event_ms: i64,
 }
 
 fn binlog_error(doing: &str, error: mysql_async::Error) -> Error {
@@ -107,6 +111,8 @@ impl BinlogReader {
             skip: from.rows,
             in_txn: false,
             gtid: None,
+            read_to: from.pos,
+            last_event_ms: 0,
         })
     }
 
@@ -129,6 +135,12 @@ impl BinlogReader {
     fn apply(&mut self, event: &Event) -> Result<Option<Change>> {
         let header = event.header();
         let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
+        if header.log_pos() != 0 {
+            self.read_to = u64::from(header.log_pos());
+        }
+        if header.timestamp() != 0 {
+            self.last_event_ms = i64::from(header.timestamp()) * 1000;
+        }
         if header.event_type_raw() == MARIADB_GTID_EVENT {
             let data = event.data();
             let seq = data.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).unwrap_or_default();
@@ -146,6 +158,7 @@ impl BinlogReader {
                 if file != self.file {
                     self.file = file;
                     self.txn_start = rotate.position();
+                    self.read_to = rotate.position();
                     self.in_txn = false;
                 }
             }
@@ -258,6 +271,20 @@ impl BinlogReader {
     /// between transactions: the start of the next one.
     pub fn between_transactions(&self) -> Option<Position> {
         (!self.in_txn).then(|| Position { file: self.file.clone(), pos: self.txn_start, rows: 0 })
+    }
+
+    /// How many bytes of binlog are after what was read, given the server's binlog files
+    /// and their sizes in order (`SHOW BINARY LOGS`); `None` when the file being read is not
+    /// among them.
+    pub fn bytes_behind(&self, files: &[(String, u64)]) -> Option<u64> {
+        let current = files.iter().position(|(name, _)| *name == self.file)?;
+        let rest: u64 = files[current + 1..].iter().map(|(_, size)| size).sum();
+        Some(files[current].1.saturating_sub(self.read_to) + rest)
+    }
+
+    /// When the server wrote the last event read (ms since the epoch), if one was read.
+    pub fn last_event_ms(&self) -> Option<i64> {
+        (self.last_event_ms > 0).then_some(self.last_event_ms)
     }
 
     /// Closes the replica connection.

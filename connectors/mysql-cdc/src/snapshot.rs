@@ -16,6 +16,8 @@ pub struct Snapshot {
     /// The binlog position the snapshot is consistent with.
     pub position: Position,
     tables: Vec<Arc<TableSchema>>,
+    /// The rows of the captured tables (counted, or estimated for large tables).
+    pub rows_total: u64,
     /// The table being read and how many of its rows were read.
     next_table: usize,
     offset: u64,
@@ -87,6 +89,29 @@ pub async fn captured_tables(connection: &mut Connection, filter: &TableFilter) 
         .collect())
 }
 
+/// The rows of `db`.`table`: counted in the snapshot's transaction when the server estimates
+/// fewer than [`connect_cdc::COUNT_ROWS_BELOW`], else the estimate.
+async fn rows_of(connection: &mut Connection, db: &str, table: &str) -> Result<u64> {
+    let estimate = connection
+        .query(
+            "SELECT CAST(table_rows AS CHAR) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            &[SqlValue::Text(db.to_owned()), SqlValue::Text(table.to_owned())],
+        )
+        .await?;
+    let estimate = first_number(estimate.rows);
+    if estimate.is_some_and(|rows| rows >= connect_cdc::COUNT_ROWS_BELOW) {
+        return Ok(estimate.unwrap_or_default());
+    }
+    let d = Dialect::MySql;
+    let counted = connection.query(&format!("SELECT CAST(COUNT(*) AS CHAR) FROM {}", d.quote(&format!("{db}.{table}"))), &[]).await?;
+    Ok(first_number(counted.rows).unwrap_or_default())
+}
+
+/// The first cell of the first row, as a number.
+fn first_number(rows: Vec<Vec<SqlValue>>) -> Option<u64> {
+    rows.into_iter().next()?.into_iter().next()?.into_text()?.parse().ok()
+}
+
 impl Snapshot {
     /// The tables it reads, as they were when it began.
     pub fn tables(&self) -> &[Arc<TableSchema>] {
@@ -116,13 +141,14 @@ impl Snapshot {
                 position?
             }
         };
-        let mut tables = Vec::new();
+        let (mut tables, mut rows_total) = (Vec::new(), 0);
         for (db, table) in captured_tables(&mut connection, filter).await? {
             if let Some(schema) = TableSchema::load(&mut connection, prefix, &db, &table, precision).await? {
+                rows_total += rows_of(&mut connection, &db, &table).await?;
                 tables.push(Arc::new(schema));
             }
         }
-        Ok(Snapshot { connection, position, tables, next_table: 0, offset: 0 })
+        Ok(Snapshot { connection, position, tables, rows_total, next_table: 0, offset: 0 })
     }
 
     /// The next rows (at most `max`), or `None` once every table was read.

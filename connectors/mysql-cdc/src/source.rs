@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{self as cdc, ChangeOptions, ChangeRecords, Heartbeats, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming};
+use connect_cdc::{
+    self as cdc, ChangeOptions, ChangeRecords, Heartbeats, LagReport, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming,
+};
 use connect_jdbc::db::{Connection, ConnectionSettings, Dialect};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::ConfigErrors;
@@ -148,6 +150,8 @@ pub struct MySqlCdcTask {
     reconnects: Reconnects,
     source_schema: Arc<Schema>,
     heartbeats: Heartbeats,
+    /// How far behind the server the task is, reported to the worker.
+    lag: LagReport,
 }
 
 /// A replica id from the connector name, away from the small ids servers are given.
@@ -203,7 +207,12 @@ impl SourceTask for MySqlCdcTask {
         let changes = ChangeRecords::new(partition, &config.topics, &config.changes);
         let heartbeat_topic = format!("{}{}{}", config.heartbeat_topics_prefix, config.topics.topic_delimiter, config.topics.topic_prefix);
         let heartbeats = Heartbeats::new(config.heartbeat_interval_ms, heartbeat_topic, &config.topics.topic_prefix);
+        let mut lag = LagReport::new(ctx.clone());
+        if let Phase::Snapshot(snapshot) = &phase {
+            lag.snapshot_begins(snapshot.rows_total);
+        }
         Ok(MySqlCdcTask {
+            lag,
             changes,
             heartbeats,
             config,
@@ -289,6 +298,7 @@ impl MySqlCdcTask {
             let change = cdc::Change { op: Op::Read, before: None, after: Some(after), source, offset, ts_ms: now };
             records.extend(self.changes.records(&batch.schema.database, &batch.schema.table, &batch.schema.schemas, change)?);
         }
+        self.lag.snapshot_read(count as u64, batch.last);
         if batch.last {
             self.phase.end_snapshot().await?;
         }
@@ -313,7 +323,7 @@ impl MySqlCdcTask {
             None => reader.insert(Box::new(BinlogReader::open(&self.settings, self.server_id, &self.position).await?)),
         };
         let deadline = Instant::now() + Duration::from_millis(self.config.changes.poll_interval_ms);
-        let (mut changes, mut rows) = (Vec::new(), 0);
+        let (mut changes, mut rows, mut drained) = (Vec::new(), 0, false);
         while rows < self.config.changes.max_batch_size {
             // Once something arrived, only what is already there joins the batch.
             let wait = if changes.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(5) };
@@ -321,7 +331,10 @@ impl MySqlCdcTask {
                 break;
             }
             match reader.next(wait).await? {
-                None => break,
+                None => {
+                    drained = true;
+                    break;
+                }
                 Some(Change::Rows(mut batch)) => {
                     batch.retain(|r| self.filter.admits(&r.database, &r.table));
                     rows += batch.len();
@@ -329,6 +342,15 @@ impl MySqlCdcTask {
                 }
                 Some(statement @ Change::SchemaChange(_)) => changes.push(statement),
             }
+        }
+        self.lag.streamed(reader.last_event_ms(), drained);
+        if self.lag.head_due() {
+            let files = self.binary_logs().await;
+            let bytes = match (&self.phase, files) {
+                (Phase::Streaming(Some(reader)), Some(files)) => reader.bytes_behind(&files),
+                _ => None,
+            };
+            self.lag.bytes_behind(bytes);
         }
         let mut records = Vec::with_capacity(rows);
         for change in changes {
@@ -348,6 +370,31 @@ impl MySqlCdcTask {
             records.push(heartbeat);
         }
         Ok(records)
+    }
+
+    /// The server's binlog files and their sizes, in order (`None`, logged, when it cannot
+    /// tell: the lag is then unknown, nothing else is affected).
+    async fn binary_logs(&mut self) -> Option<Vec<(String, u64)>> {
+        let metadata = match self.metadata.as_mut() {
+            Some(metadata) => metadata,
+            None => self.metadata.insert(self.settings.connect().await.ok()?),
+        };
+        match metadata.query("SHOW BINARY LOGS", &[]).await {
+            Ok(result) => Some(
+                result
+                    .rows
+                    .into_iter()
+                    .filter_map(|row| {
+                        let mut cells = row.into_iter().map(connect_jdbc::db::SqlValue::into_text);
+                        Some((cells.next()??, cells.next()??.parse().ok()?))
+                    })
+                    .collect(),
+            ),
+            Err(error) => {
+                connect_sdk::tracing::debug!(%error, "mysql-cdc-source cannot list the binlog files; its lag in bytes is unknown");
+                None
+            }
+        }
     }
 
     /// A heartbeat record at the reader's position, when one is due and the binlog moved on.

@@ -357,3 +357,52 @@ fn streaming_throughput() {
         assert_eq!(read, ROWS);
     });
 }
+
+/// Polls (reading whatever comes) until the task reports it read everything there is.
+async fn poll_until_caught_up(harness: &mut SourceHarness<MySqlCdcSource>) -> Vec<SourceRecord> {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    while harness.lag(0).unwrap().seconds != Some(0.0) && started.elapsed() < Duration::from_secs(30) {
+        out.extend(harness.poll().await.unwrap().into_iter().filter(|r| r.topic != "cdc"));
+    }
+    out
+}
+
+#[test]
+fn reports_the_snapshot_progress_then_how_far_behind_the_binlog_it_reads() {
+    use connect_sdk::lag::SnapshotProgress;
+    block_on(async {
+        if !binlog_available().await {
+            return;
+        }
+        let t = unique_name("cdc_lag");
+        let mut connection = connect().await;
+        exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, pad TEXT)")).await;
+        exec(&mut connection, &format!("INSERT INTO {t} SELECT seq, REPEAT('x', 100) FROM seq_1_to_250")).await;
+        let mut harness = SourceHarness::<MySqlCdcSource>::new(config(&t, json!({"max.batch.size": 100}))).await.unwrap();
+        let progress = |done, total| Some(SnapshotProgress { rows_done: done, rows_total: total });
+        assert_eq!(harness.lag(0).unwrap().snapshot, progress(0, 250), "counted when the snapshot begins");
+        assert_eq!(poll_rows(&mut harness, 100).await.len(), 100);
+        let lag = harness.lag(0).unwrap();
+        assert_eq!(lag.snapshot, progress(100, 250));
+        assert_eq!(lag.status_note().as_deref(), Some("reading the initial snapshot: 40 % of 250 rows"));
+        assert_eq!(poll_rows(&mut harness, 150).await.len(), 150);
+        assert_eq!(harness.lag(0).unwrap().snapshot, progress(250, 250), "read: kept at its total");
+        poll_until_caught_up(&mut harness).await;
+        assert!(harness.lag(0).unwrap().bytes.is_some(), "the binlog's head was asked for: {:?}", harness.lag(0));
+
+        // One transaction of 1,000 rows of 1 KB, written 6 s before the task reads its first
+        // 100: it is that far behind, by most of a megabyte of binlog.
+        exec(&mut connection, &format!("INSERT INTO {t} SELECT seq, REPEAT('y', 1000) FROM seq_1001_to_2000")).await;
+        std::thread::sleep(Duration::from_secs(6));
+        let first = poll_rows(&mut harness, 1).await;
+        assert!(!first.is_empty() && first.len() <= 200, "{}", first.len());
+        let lag = harness.lag(0).unwrap();
+        assert!(lag.seconds.unwrap() >= 5.0, "seconds behind the change read: {lag:?}");
+        assert!(lag.bytes.unwrap() > 500_000, "bytes of binlog not read yet: {lag:?}");
+        let rest = poll_until_caught_up(&mut harness).await;
+        assert_eq!(first.len() + rest.len(), 1000, "every row of the transaction, then caught up");
+        harness.close().await.unwrap();
+        exec(&mut connection, &format!("DROP TABLE {t}")).await;
+    });
+}

@@ -221,6 +221,27 @@ impl Database {
         self.execute(&format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}", literal(snapshot))).await
     }
 
+    /// The rows of a table: counted (in the transaction this session is in) when PostgreSQL
+    /// estimates fewer than [`connect_cdc::COUNT_ROWS_BELOW`] or has no estimate yet (never
+    /// analyzed), else the estimate.
+    pub async fn row_count(&self, table: &TableSchema) -> Result<u64> {
+        let from = format!("{}.{}", quote(&table.namespace), quote(&table.table));
+        let number = |rows: Vec<Vec<Option<String>>>| -> Option<f64> { rows.into_iter().next()?.into_iter().next()??.parse().ok() };
+        let estimate = number(self.rows(&format!("SELECT reltuples FROM pg_class WHERE oid = to_regclass({})", literal(&from))).await?);
+        if let Some(estimate) = estimate.filter(|e| *e >= connect_cdc::COUNT_ROWS_BELOW as f64) {
+            return Ok(estimate as u64);
+        }
+        Ok(number(self.rows(&format!("SELECT count(*) FROM {from}")).await?).unwrap_or_default() as u64)
+    }
+
+    /// Bytes of WAL written after `lsn` (`None` where the server cannot tell, as on a standby).
+    pub async fn wal_bytes_after(&self, lsn: &str) -> Option<u64> {
+        let sql = format!("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), {})::bigint", literal(lsn));
+        let rows = self.rows(&sql).await.ok()?;
+        let bytes: i64 = rows.into_iter().next()?.into_iter().next()??.parse().ok()?;
+        Some(bytes.max(0) as u64)
+    }
+
     /// Opens the cursor `name` over every row of a table.
     pub async fn declare(&self, name: &str, table: &TableSchema) -> Result<()> {
         let columns: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();

@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub stream: Stream,
     /// Where streaming starts.
     pub consistent_point: u64,
+    /// The rows of the captured tables (counted, or estimated for large tables).
+    pub rows_total: u64,
     database: Database,
     tables: VecDeque<Arc<TableSchema>>,
     /// The table whose cursor is open.
@@ -43,15 +45,16 @@ impl Snapshot {
         let database = Database::connect(endpoint).await?;
         let (stream, CreatedSlot { consistent_point, snapshot }) = Stream::create_slot(endpoint, slot, publication).await?;
         database.begin_snapshot(&snapshot).await?;
-        let mut tables = VecDeque::new();
+        let (mut tables, mut rows_total) = (VecDeque::new(), 0);
         for (namespace, table) in database.publication_tables(publication).await? {
             if filter.admits(&namespace, &table)
                 && let Some(schema) = database.table(prefix, &namespace, &table).await?
             {
+                rows_total += database.row_count(&schema).await?;
                 tables.push_back(Arc::new(schema));
             }
         }
-        Ok(Snapshot { stream, consistent_point, database, tables, current: None, ahead: VecDeque::new(), cursors: 0 })
+        Ok(Snapshot { stream, consistent_point, rows_total, database, tables, current: None, ahead: VecDeque::new(), cursors: 0 })
     }
 
     /// The next rows (at most `batch`, of one table); `None` once every table was read.

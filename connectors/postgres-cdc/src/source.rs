@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_cdc::{Change, ChangeOptions, ChangeRecords, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming};
+use connect_cdc::{Change, ChangeOptions, ChangeRecords, LagReport, Op, Phase, Reconnects, SnapshotMode, SourceHead, TopicNaming};
 use connect_jdbc::filter::TableFilter;
 use connect_sdk::config::groups::{Credentials, Reconnect};
 use connect_sdk::config::{ConfigError, ConfigErrors};
@@ -166,6 +166,10 @@ pub struct PostgresCdcTask {
     acknowledged: u64,
     reconnects: Reconnects,
     source_schema: Arc<Schema>,
+    /// How far behind the server the task is, reported to the worker.
+    lag: LagReport,
+    /// When the newest transaction read was committed (ms since the epoch).
+    newest_commit_ms: Option<i64>,
 }
 
 fn read_position(offset: &SourceOffset) -> Option<Position> {
@@ -223,7 +227,13 @@ impl SourceTask for PostgresCdcTask {
         connect_sdk::tracing::info!(connector = ctx.connector_name(), slot, publication, lsn = %lsn_text(position.0), index = position.1,
             committed = committed.is_some(), "postgres-cdc-source starts: {what} from this position");
         let changes = ChangeRecords::new(partition, &config.topics, &config.changes);
+        let mut lag = LagReport::new(ctx.clone());
+        if let Phase::Snapshot(snapshot) = &phase {
+            lag.snapshot_begins(snapshot.rows_total);
+        }
         Ok(PostgresCdcTask {
+            lag,
+            newest_commit_ms: None,
             changes,
             config,
             endpoint,
@@ -334,6 +344,7 @@ impl PostgresCdcTask {
             let change = Change { op: Op::Read, before: None, after: Some(after), source, offset, ts_ms: now };
             records.extend(self.changes.records(&batch.table.namespace, &batch.table.table, &batch.table.schemas, change)?);
         }
+        self.lag.snapshot_read(count as u64, batch.last);
         if batch.last {
             self.phase.end_snapshot().await?;
         }
@@ -350,7 +361,7 @@ impl PostgresCdcTask {
             self.acknowledged = self.committed.0;
         }
         let deadline = Instant::now() + Duration::from_millis(self.config.changes.poll_interval_ms);
-        let mut records = Vec::new();
+        let (mut records, mut drained) = (Vec::new(), false);
         while records.len() < self.config.changes.max_batch_size {
             // Once something arrived, only what is already there joins the batch.
             let wait = if records.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::from_millis(2) };
@@ -358,8 +369,22 @@ impl PostgresCdcTask {
                 break;
             }
             let Phase::Streaming(Some(stream)) = &mut self.phase else { break };
-            let Some(event) = stream.next(wait).await? else { break };
+            let Some(event) = stream.next(wait).await? else {
+                drained = true;
+                break;
+            };
             self.handle(event, &mut records).await?;
+        }
+        self.lag.streamed(self.newest_commit_ms, drained);
+        if self.lag.head_due() {
+            if self.catalog.is_none() {
+                self.catalog = Database::connect(&self.endpoint).await.ok();
+            }
+            let bytes = match &self.catalog {
+                Some(catalog) => catalog.wal_bytes_after(&lsn_text(self.idle_lsn)).await,
+                None => None,
+            };
+            self.lag.bytes_behind(bytes);
         }
         // Nothing emitted is waiting for its commit, and no transaction is open: the WAL
         // read so far (changes of tables not captured, empty transactions) is done with.
@@ -372,6 +397,7 @@ impl PostgresCdcTask {
     async fn handle(&mut self, event: ReplicationEvent, records: &mut Vec<SourceRecord>) -> Result<()> {
         match event {
             ReplicationEvent::Begin { final_lsn, xid, commit_time_micros } => {
+                self.newest_commit_ms = Some(unix_ms(commit_time_micros));
                 self.transaction =
                     Some(Transaction { commit_lsn: final_lsn.as_u64(), xid, ts_ms: unix_ms(commit_time_micros), changes: 0 });
             }

@@ -352,3 +352,56 @@ fn streaming_throughput() {
         assert_eq!(read, ROWS);
     });
 }
+
+/// Polls (reading whatever comes) until the task reports it read everything there is.
+async fn poll_until_caught_up(harness: &mut SourceHarness<PostgresCdcSource>) -> Vec<SourceRecord> {
+    let started = Instant::now();
+    let mut out = Vec::new();
+    while harness.lag(0).unwrap().seconds != Some(0.0) && started.elapsed() < Duration::from_secs(30) {
+        out.extend(harness.poll().await.unwrap_or_else(|e| panic!("{}", e.trace())));
+    }
+    out
+}
+
+#[test]
+fn reports_the_snapshot_progress_then_how_far_behind_the_wal_it_reads() {
+    use connect_sdk::lag::SnapshotProgress;
+    block_on(async {
+        if !logical_wal_available().await {
+            return;
+        }
+        let t = unique_name("pgcdc_lag");
+        let mut connection = connect().await;
+        exec(&mut connection, &format!("CREATE TABLE {t} (id INT PRIMARY KEY, pad TEXT)")).await;
+        exec(&mut connection, &format!("INSERT INTO {t} SELECT g, repeat('x', 100) FROM generate_series(1, 250) g")).await;
+        let config = config(&t, json!({"max.batch.size": 100, "slot.drop.on.stop": true}));
+        let mut harness = SourceHarness::<PostgresCdcSource>::new(config).await.unwrap();
+        let progress = |done, total| Some(SnapshotProgress { rows_done: done, rows_total: total });
+        assert_eq!(harness.lag(0).unwrap().snapshot, progress(0, 250), "counted when the snapshot begins");
+        assert_eq!(harness.poll().await.unwrap().len(), 100);
+        let lag = harness.lag(0).unwrap();
+        assert_eq!(lag.snapshot, progress(100, 250));
+        assert_eq!(lag.status_note().as_deref(), Some("reading the initial snapshot: 40 % of 250 rows"));
+        assert_eq!(poll_until(&mut harness, 150).await.len(), 150);
+        assert_eq!(harness.lag(0).unwrap().snapshot, progress(250, 250), "read: kept at its total");
+        assert_eq!(harness.lag(0).unwrap().status_note(), None);
+        poll_until_caught_up(&mut harness).await;
+        assert!(harness.lag(0).unwrap().bytes.is_some(), "the WAL's head was asked for: {:?}", harness.lag(0));
+
+        // One transaction of 1,000 rows of 1 KB, committed 6 s before the task reads its first
+        // 100: it is that far behind, by most of a megabyte of WAL.
+        exec(&mut connection, &format!("INSERT INTO {t} SELECT g, repeat('y', 1000) FROM generate_series(1001, 2000) g")).await;
+        std::thread::sleep(Duration::from_secs(6));
+        let first = poll_until(&mut harness, 1).await;
+        assert!(!first.is_empty() && first.len() <= 100, "{}", first.len());
+        let lag = harness.lag(0).unwrap();
+        let seconds = lag.seconds.unwrap();
+        assert!(seconds >= 5.0, "seconds behind the change read: {lag:?}");
+        assert!(lag.bytes.unwrap() > 500_000, "bytes of WAL not read yet: {lag:?}");
+        let rest = poll_until_caught_up(&mut harness).await;
+        assert_eq!(first.len() + rest.len(), 1000, "every row of the transaction, then caught up");
+        assert_eq!(harness.lag(0).unwrap().seconds, Some(0.0));
+        harness.close().await.unwrap();
+        drop_all(&mut connection, &t).await;
+    });
+}

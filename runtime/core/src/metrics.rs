@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use connect_sdk::lag::SourceLag;
+
 /// A counter of one task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Counter {
@@ -142,6 +144,8 @@ pub(crate) struct TaskMetrics {
     counters: [AtomicU64; COUNTERS.len()],
     gauges: [AtomicU64; TASK_GAUGES.len()],
     histograms: [Histogram; TASK_HISTOGRAMS.len()],
+    /// What a source task last reported of its lag.
+    lag: Mutex<SourceLag>,
 }
 
 impl TaskMetrics {
@@ -172,7 +176,41 @@ impl TaskMetrics {
     pub(crate) fn set(&self, gauge: TaskGauge, value: u64) {
         self.gauges[gauge as usize].store(value, Ordering::Relaxed);
     }
+
+    /// Keeps what a source task reported of its lag, for the next scrape.
+    pub(crate) fn set_lag(&self, lag: SourceLag) {
+        *self.lag.lock().unwrap_or_else(PoisonError::into_inner) = lag;
+    }
+
+    fn lag(&self) -> SourceLag {
+        *self.lag.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
+
+/// The source lag gauges: name, help, and the value of a task's report (only tasks that
+/// reported it have the gauge).
+type LagGauge = (&'static str, &'static str, fn(&SourceLag) -> Option<f64>);
+
+const LAG_GAUGES: [LagGauge; 4] = [
+    (
+        "connect_source_lag_bytes",
+        "Bytes of the upstream's change log (binlog, WAL) written and not read yet by a source task, as the task last measured.",
+        |lag| lag.bytes.map(|b| b as f64),
+    ),
+    (
+        "connect_source_lag_seconds",
+        "Seconds from the upstream writing the last change a source task read to now; 0 once it read everything.",
+        |lag| lag.seconds,
+    ),
+    ("connect_source_snapshot_rows_done", "Rows of the initial snapshot a source task read.", |lag| {
+        lag.snapshot.map(|s| s.rows_done as f64)
+    }),
+    (
+        "connect_source_snapshot_rows_total",
+        "Rows the initial snapshot holds (counted, or the database's estimate for a large table).",
+        |lag| lag.snapshot.map(|s| s.rows_total as f64),
+    ),
+];
 
 /// Reads a worker gauge when metrics are scraped: its value per label value (one unlabelled
 /// value has the empty label).
@@ -251,6 +289,17 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
             }
         }
+        for (name, help, value) in LAG_GAUGES {
+            let reported: Vec<(&(String, u32), f64)> =
+                tasks.iter().filter_map(|(key, metrics)| Some((key, value(&metrics.lag())?))).collect();
+            if reported.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for ((connector, task), value) in reported {
+                let _ = writeln!(out, "{name}{{connector=\"{}\",task=\"{task}\"}} {value}", escape(connector));
+            }
+        }
         for (name, help, histogram) in TASK_HISTOGRAMS {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
             // Only the tasks it applies to (a sink has no send times).
@@ -297,6 +346,29 @@ mod tests {
         assert!(text.contains("# TYPE connect_worker_members gauge\nconnect_worker_members 2\n"), "{text}");
         assert!(text.contains("connect_state_log_keys{log=\"configs\"} 4\n"), "{text}");
         assert!(text.contains("connect_worker_uptime_seconds "), "{text}");
+    }
+
+    #[test]
+    fn source_lag_renders_for_the_tasks_that_reported_it() {
+        let metrics = Metrics::default();
+        metrics.task("plain", 0).add(Counter::SourceRecordsPolled, 1);
+        let lag = SourceLag {
+            bytes: Some(4096),
+            seconds: Some(1.5),
+            snapshot: Some(connect_sdk::lag::SnapshotProgress { rows_done: 10, rows_total: 40 }),
+        };
+        metrics.task("cdc", 0).set_lag(lag);
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE connect_source_lag_bytes gauge\nconnect_source_lag_bytes{connector=\"cdc\",task=\"0\"} 4096\n"),
+            "{text}"
+        );
+        assert!(text.contains("connect_source_lag_seconds{connector=\"cdc\",task=\"0\"} 1.5\n"), "{text}");
+        assert!(text.contains("connect_source_snapshot_rows_done{connector=\"cdc\",task=\"0\"} 10\n"), "{text}");
+        assert!(text.contains("connect_source_snapshot_rows_total{connector=\"cdc\",task=\"0\"} 40\n"), "{text}");
+        assert!(!text.contains("connect_source_lag_bytes{connector=\"plain\""), "a task that reports no lag has no gauge: {text}");
+        metrics.task("cdc", 0).set_lag(SourceLag::default());
+        assert!(!metrics.render().contains("connect_source_lag"), "nothing reported, nothing rendered");
     }
 
     #[test]

@@ -42,12 +42,20 @@ pub struct StatusCell {
     report: Option<StatusReport>,
     /// Whether a restart may cure the last failure ([`connect_sdk::Error::restart_may_help`]).
     curable: Arc<std::sync::atomic::AtomicBool>,
+    /// What a running task says of its progress ([`StatusCell::progress`]): its trace while
+    /// it does not wait.
+    progress: Arc<Mutex<Option<String>>>,
 }
 
 impl StatusCell {
     /// A cell starting in `state`.
     pub fn new(state: State) -> StatusCell {
-        StatusCell { status: Arc::new(Mutex::new(TaskStatus { state, trace: None })), report: None, curable: Default::default() }
+        StatusCell {
+            status: Arc::new(Mutex::new(TaskStatus { state, trace: None })),
+            report: None,
+            curable: Default::default(),
+            progress: Default::default(),
+        }
     }
 
     /// A cell starting in `state` (not reported) that reports every change to `report`.
@@ -60,9 +68,13 @@ impl StatusCell {
         self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Sets the state (clearing the trace).
+    /// Sets the state (the trace cleared, or the progress of a task running again).
     pub fn set(&self, state: State) {
-        self.replace(TaskStatus { state, trace: None });
+        let trace = match state {
+            State::Running => self.progress.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+            _ => None,
+        };
+        self.replace(TaskStatus { state, trace });
     }
 
     /// Marks the task failed with this trace (an error's, with its secrets masked); `curable`:
@@ -103,9 +115,35 @@ impl StatusCell {
         });
     }
 
-    /// Clears what [`StatusCell::waiting`] said.
+    /// Clears what [`StatusCell::waiting`] said (the trace shows the progress again).
     pub fn done_waiting(&self) {
-        self.update(|status| status.state == State::Running && status.trace.take().is_some());
+        let progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        self.update(|status| {
+            let changed = status.state == State::Running && status.trace != progress;
+            if changed {
+                status.trace = progress;
+            }
+            changed
+        });
+    }
+
+    /// Says how a running task progresses (an initial snapshot read, how far behind its
+    /// upstream it is; `None`: nothing to say): its trace unless it waits, which says more.
+    /// Reported only when the note changes.
+    pub fn progress(&self, note: Option<String>) {
+        let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        if *progress == note {
+            return;
+        }
+        let before = std::mem::replace(&mut *progress, note.clone());
+        // The trace shows the progress when it showed the note before it (or nothing).
+        self.update(|status| {
+            let shows_progress = status.state == State::Running && status.trace == before;
+            if shows_progress {
+                status.trace = note;
+            }
+            shows_progress
+        });
     }
 
     /// Applies `change`, and reports the result when it says it changed something.
@@ -124,5 +162,34 @@ impl StatusCell {
             *current = status;
             true
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_the_trace_of_a_running_task_unless_it_waits() {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let seen = reports.clone();
+        let cell = StatusCell::reporting(State::Running, move |s: &TaskStatus| seen.lock().unwrap().push(s.trace.clone()));
+        cell.progress(Some("reading the initial snapshot: 10 % of 100 rows".into()));
+        cell.progress(Some("reading the initial snapshot: 10 % of 100 rows".into()));
+        cell.waiting("RocketMQ does not answer".into());
+        cell.progress(Some("reading the initial snapshot: 20 % of 100 rows".into()));
+        assert_eq!(cell.get().trace.as_deref(), Some("RocketMQ does not answer"), "waiting says more");
+        cell.done_waiting();
+        assert_eq!(cell.get().trace.as_deref(), Some("reading the initial snapshot: 20 % of 100 rows"));
+        cell.progress(None);
+        assert_eq!(cell.get().trace, None);
+        let traces = reports.lock().unwrap().clone();
+        assert_eq!(traces.len(), 4, "a note reported once, however often it is said: {traces:?}");
+        cell.progress(Some("2 minutes behind its upstream".into()));
+        cell.fail_with("boom".into(), true);
+        cell.progress(Some("3 minutes behind its upstream".into()));
+        assert_eq!(cell.get().trace.as_deref(), Some("boom"), "a failure's trace stays");
+        cell.set(State::Running);
+        assert_eq!(cell.get().trace.as_deref(), Some("3 minutes behind its upstream"), "running again: the progress shows");
     }
 }

@@ -14,6 +14,8 @@ const session = {
   rates: {},
   history: {},
   lags: {},
+  // Per source connector: how far behind its upstream it is (CDC sources report it).
+  freshness: {},
   timer: null,
 };
 
@@ -91,13 +93,22 @@ async function readMetrics() {
   if (typeof text !== 'string') return;
   const moved = {};
   const lags = {};
+  const freshness = {};
   for (const line of text.split('\n')) {
-    const match = line.match(/^(connect_source_records_written_total|connect_sink_records_put_total|connect_sink_record_lag_max)\{connector="((?:[^"\\]|\\.)*)",[^}]*\} (\S+)$/);
+    const match = line.match(/^(connect_source_records_written_total|connect_sink_records_put_total|connect_sink_record_lag_max|connect_source_lag_seconds|connect_source_lag_bytes|connect_source_snapshot_rows_done|connect_source_snapshot_rows_total)\{connector="((?:[^"\\]|\\.)*)",[^}]*\} (\S+)$/);
     if (!match) continue;
     const name = match[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
     const value = Number(match[3]);
-    if (match[1] === 'connect_sink_record_lag_max') lags[name] = (lags[name] || 0) + value;
-    else moved[name] = (moved[name] || 0) + value;
+    const fresh = (freshness[name] = freshness[name] || {});
+    switch (match[1]) {
+      case 'connect_sink_record_lag_max': lags[name] = (lags[name] || 0) + value; break;
+      // A connector is as far behind as its furthest task; its bytes and rows add up.
+      case 'connect_source_lag_seconds': fresh.seconds = Math.max(fresh.seconds || 0, value); break;
+      case 'connect_source_lag_bytes': fresh.bytes = (fresh.bytes || 0) + value; break;
+      case 'connect_source_snapshot_rows_done': fresh.done = (fresh.done || 0) + value; break;
+      case 'connect_source_snapshot_rows_total': fresh.total = (fresh.total || 0) + value; break;
+      default: moved[name] = (moved[name] || 0) + value;
+    }
   }
   const now = performance.now();
   if (session.moved) {
@@ -112,6 +123,28 @@ async function readMetrics() {
   }
   session.moved = { at: now, totals: moved };
   session.lags = lags;
+  session.freshness = freshness;
+}
+
+function bytesText(bytes) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let unit = 0;
+  while (bytes >= 1024 && unit < units.length - 1) { bytes /= 1024; unit += 1; }
+  return `${unit === 0 ? bytes : bytes.toFixed(1)} ${units[unit]}`;
+}
+
+// How far behind its upstream a source is: its snapshot while one is read, then seconds and
+// bytes of change log behind; undefined for a source that reports nothing.
+function freshnessText(name) {
+  const fresh = session.freshness[name];
+  if (!fresh) return undefined;
+  if (fresh.total !== undefined && fresh.done < fresh.total) {
+    return `snapshot ${Math.floor((fresh.done * 100) / Math.max(fresh.total, 1))} % of ${fresh.total} rows`;
+  }
+  const parts = [];
+  if (fresh.seconds !== undefined) parts.push(`${fresh.seconds.toFixed(fresh.seconds < 10 ? 1 : 0)} s`);
+  if (fresh.bytes !== undefined) parts.push(bytesText(fresh.bytes));
+  return parts.length ? parts.join(' · ') : undefined;
 }
 
 // ---- connectors ----
@@ -130,8 +163,8 @@ async function connectorsView() {
     const failed = tasks.find((t) => t.trace) || (status.connector && status.connector.trace ? status.connector : null);
     const trace = failed ? `<pre class="trace">${esc(failed.trace.split('\n')[0])}</pre>` : '';
     const kind = (expanded[name].info || {}).type || status.type;
-    // Lag is a sink's: how far behind the end of its queues it reads.
-    const lag = kind === 'sink' ? session.lags[name] : undefined;
+    // A sink's lag: records behind the end of its queues; a source's: behind its upstream.
+    const lag = kind === 'sink' ? session.lags[name] : freshnessText(name);
     return `<tr data-connector="${esc(name)}">
       <td><a href="#/connectors/${enc(name)}">${esc(name)}</a>${trace}</td>
       <td>${esc(kind)}</td>
@@ -140,7 +173,7 @@ async function connectorsView() {
       <td>${esc(status.connector && status.connector.worker_id)}</td>
       <td class="num rate">${rateText(name)}</td>
       <td>${sparkline(session.history[name])}</td>
-      <td class="num">${lag === undefined ? '-' : lag}</td></tr>`;
+      <td class="num lag">${lag === undefined ? '-' : esc(lag)}</td></tr>`;
   });
   view(`<h1>Connectors</h1>
     <table id="connectors"><thead><tr><th>Name</th><th>Type</th><th>State</th><th>Tasks</th><th>Worker</th><th>Records/s</th><th>Last minute</th><th>Lag</th></tr></thead>
@@ -160,7 +193,7 @@ async function connectorView(name) {
   const offsetRows = offsets && offsets.offsets ? offsets.offsets.map((o) => `<tr><td>${esc(JSON.stringify(o.partition))}</td><td>${esc(JSON.stringify(o.offset))}</td></tr>`).join('') : '';
   const confirming = session.confirming === name;
   view(`<h1>${esc(name)} ${stateBadge(connector.state, 'connector-state')}</h1>
-    <p class="muted">${esc(info.type)} · ${esc((info.config || {})['connector.class'])} · on ${esc(connector.worker_id)} · <span id="connector-rate">${rateText(name)}</span> ${sparkline(session.history[name])}</p>
+    <p class="muted">${esc(info.type)} · ${esc((info.config || {})['connector.class'])} · on ${esc(connector.worker_id)} · <span id="connector-rate">${rateText(name)}</span> ${sparkline(session.history[name])}${freshnessText(name) === undefined ? '' : ` · behind its upstream: <span id="connector-freshness">${esc(freshnessText(name))}</span>`}</p>
     ${connector.trace ? `<pre class="trace">${esc(connector.trace)}</pre>` : ''}
     <div class="actions">
       <a class="button" href="#/connectors/${enc(name)}/edit">Edit</a>

@@ -88,6 +88,8 @@ impl SourceRunner {
             run_loop(&pipeline, &mut task, &offsets, sender, delivery, &context, &mut control, &status).await
         }
         .await;
+        // A task that stopped here is behind nothing (it may run on another worker now).
+        pipeline.metrics.set_lag(connect_sdk::lag::SourceLag::default());
         let closed = task.close().await;
         result.and(closed)
     }
@@ -124,6 +126,8 @@ async fn run_loop(
     let mut in_flight = 0usize;
     // The offset write in progress: the loop polls on while it is written.
     let mut writing: Option<OffsetWrite> = None;
+    // What the task last reported of its lag, shown in the metrics and the status trace.
+    let mut lag = connect_sdk::lag::SourceLag::default();
     let result: Result<(), Error> = async {
         loop {
             if *control.borrow() == TargetState::Paused && (in_flight > 0 || !acked.offsets.is_empty() || writing.is_some()) {
@@ -148,6 +152,11 @@ async fn run_loop(
                 let _call = pipeline.calls.enter("poll");
                 pipeline.retry.run_on(&pipeline.metrics, task, |task| task.poll()).await?
             };
+            if context.lag() != lag {
+                lag = context.lag();
+                pipeline.metrics.set_lag(lag);
+                status.progress(lag.status_note());
+            }
             if records.is_empty() {
                 // A poll that returned nothing at once is followed by a pause (a source that
                 // never waits would spin); one that waited for its upstream is polled again now.
