@@ -385,8 +385,11 @@ impl MySqlCdcTask {
                     .rows
                     .into_iter()
                     .filter_map(|row| {
-                        let mut cells = row.into_iter().map(connect_jdbc::db::SqlValue::into_text);
-                        Some((cells.next()??, cells.next()??.parse().ok()?))
+                        let mut cells = row.into_iter();
+                        let name = cells.next()?.into_text()?;
+                        let size = cells.next()?;
+                        let size = size.as_i64().or_else(|| size.into_text()?.parse().ok())?;
+                        Some((name, u64::try_from(size).ok()?))
                     })
                     .collect(),
             ),
