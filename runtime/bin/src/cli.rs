@@ -55,6 +55,10 @@ enum Command {
     /// of their own (workers on this machine join with `--namesrv 127.0.0.1:<namesrv-port>`);
     /// with `--namesrv`, one more broker of that name server's RocketMQ cluster.
     Broker(BrokerArgs),
+    /// Runs a connector config in-process against fixture records (or, for a source, its
+    /// upstream), no broker: prints what it would write as JSON lines, or compares them with
+    /// `--expect` (exit 1 when they differ or a record is refused).
+    Test(crate::dry_run::TestArgs),
     /// Lists every plugin linked into this binary, with its configuration schema.
     Plugins {
         /// Print JSON instead of a table.
@@ -254,7 +258,7 @@ pub fn main() -> ExitCode {
     connect_runtime::memory::start_counting();
     let cli = Cli::parse();
     connect_runtime::logging::init(cli.log_format.into());
-    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. }) {
+    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. } | Command::Test(_)) {
         connect_runtime::memory::stop_counting();
     }
     match cli.command {
@@ -266,6 +270,7 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => block_on(cluster(args)),
         Command::Broker(args) => block_on(broker(args)),
         Command::Ctl(args) => connect_ctl::run(args),
+        Command::Test(args) => crate::dry_run::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "connect-worker", &mut std::io::stdout());

@@ -1,5 +1,5 @@
-//! The `connect-worker` command line: `standalone`, `cluster`, `broker`, `plugins`, `ctl` and
-//! `completions`, over the worker library ([`connect_runtime`]), its REST API
+//! The `connect-worker` command line: `standalone`, `cluster`, `broker`, `test`, `plugins`,
+//! `ctl` and `completions`, over the worker library ([`connect_runtime`]), its REST API
 //! ([`connect_rest`]) and its admin client ([`connect_ctl`]).
 //!
 //! The `connect-worker` binary of this crate links the built-in connectors, each behind a
@@ -18,5 +18,6 @@
 //! ```
 
 mod cli;
+mod dry_run;
 
 pub use cli::main;
