@@ -258,7 +258,10 @@ pub fn main() -> ExitCode {
     connect_runtime::memory::start_counting();
     let cli = Cli::parse();
     connect_runtime::logging::init(cli.log_format.into());
-    if matches!(cli.command, Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. } | Command::Test(_)) {
+    if matches!(
+        cli.command,
+        Command::Plugins { .. } | Command::Broker(_) | Command::Ctl(_) | Command::Completions { .. } | Command::Test(_)
+    ) {
         connect_runtime::memory::stop_counting();
     }
     match cli.command {

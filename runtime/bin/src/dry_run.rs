@@ -176,7 +176,11 @@ fn read_lines(path: &Path) -> anyhow::Result<Vec<Json>> {
 }
 
 /// A fixture record's topic, key, value, headers and timestamp (`topic` defaults to `topic`).
-fn fixture_record(fixture: &Map<String, Json>, topic: Option<&str>, index: usize) -> anyhow::Result<(String, Json, Json, Headers, Option<i64>)> {
+fn fixture_record(
+    fixture: &Map<String, Json>,
+    topic: Option<&str>,
+    index: usize,
+) -> anyhow::Result<(String, Json, Json, Headers, Option<i64>)> {
     let topic = match (fixture.get("topic"), topic) {
         (Some(Json::String(topic)), _) => topic.clone(),
         (None, Some(topic)) => topic.to_owned(),
@@ -256,7 +260,8 @@ fn write_source_record(
 ) {
     let encoded = chain.apply(record).map_err(|e| ("TRANSFORMATION", Some(e.alias.clone()), e.source)).and_then(|record| {
         let Some(record) = record else { return Ok(None) };
-        let key = converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key).map_err(|e| ("KEY_CONVERTER", None, e.into()))?;
+        let key =
+            converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key).map_err(|e| ("KEY_CONVERTER", None, e.into()))?;
         let value = converters
             .value
             .encode(&record.topic, record.value_schema.as_ref(), &record.value)
@@ -281,7 +286,8 @@ async fn sink_fixtures(validated: &ValidatedConfig, fixtures: Vec<Map<String, Js
         if common.topic_selection().is_some_and(|selection| !selection.matches(&topic)) {
             bail!("record {}: the connector does not read topic \"{topic}\"", index + 1);
         }
-        let read = read_sink_record(&chain, &converters, &topic, index as i64, fixture_bytes(&key), fixture_bytes(&value), headers, timestamp);
+        let read =
+            read_sink_record(&chain, &converters, &topic, index as i64, fixture_bytes(&key), fixture_bytes(&value), headers, timestamp);
         match read {
             Ok(Some(record)) => {
                 let key = render(&record.key, record.key_schema.as_ref());

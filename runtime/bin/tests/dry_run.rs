@@ -92,7 +92,8 @@ fn a_sink_config_shows_what_its_task_would_be_handed_and_compares_it_with_what_i
 #[test]
 fn a_refused_record_names_its_stage_and_fails_the_run_unless_tolerated() {
     let dir = dir("refused");
-    let input = write(&dir, "orders.json", r#"{"records": [{"value": {"id": 1}}, {"value": "not json"}, {"topic": "orders", "value": [1]}]}"#);
+    let input =
+        write(&dir, "orders.json", r#"{"records": [{"value": {"id": 1}}, {"value": "not json"}, {"topic": "orders", "value": [1]}]}"#);
     let config = sink_config(&dir, "");
     let output = test(&[&config, Path::new("--input"), &input], &["--put"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -121,7 +122,8 @@ fn a_source_config_shows_what_the_worker_would_send_from_fixture_records_or_its_
          predicates.audit.pattern: audit.*\n",
     );
     // Fixture records: the audit one is filtered out by the predicate'd Filter.
-    let input = write(&dir, "polled.json", r#"[{"topic": "users", "key": "u1", "value": {"id": 1}}, {"topic": "audit-log", "value": "x"}]"#);
+    let input =
+        write(&dir, "polled.json", r#"[{"topic": "users", "key": "u1", "value": {"id": 1}}, {"topic": "audit-log", "value": "x"}]"#);
     let output = test(&[&config, Path::new("--input"), &input], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(lines(&output), [json!({"topic": "users", "key": "u1", "value": {"id": 1}})]);
@@ -131,7 +133,10 @@ fn a_source_config_shows_what_the_worker_would_send_from_fixture_records_or_its_
     assert!(output.status.success(), "{}", stderr(&output));
     let users = lines(&output);
     assert_eq!(users.len(), 3, "{users:?}");
-    assert!(users.iter().all(|u| u["topic"] == "users" && u["value"]["userid"].is_string() && u["key"] == u["value"]["userid"]), "{users:?}");
+    assert!(
+        users.iter().all(|u| u["topic"] == "users" && u["value"]["userid"].is_string() && u["key"] == u["value"]["userid"]),
+        "{users:?}"
+    );
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub mod wire;
 mod worker;
 
 pub use allowlist::{AllowedPaths, PathRefused, PluginFilter};
+pub use dlq::{ReplayReport, ReplayedRecord};
 pub use secrets::{ConfigProviders, UnknownProvider};
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;

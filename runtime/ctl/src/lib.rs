@@ -18,6 +18,7 @@
 mod client;
 mod cluster;
 mod connectors;
+mod dlq;
 mod output;
 mod plugins;
 mod rates;
@@ -116,6 +117,11 @@ enum CtlCommand {
         #[command(subcommand)]
         command: OffsetsCommand,
     },
+    /// A sink's dead-letter topic: `replay` sends what it dead-lettered back, once its config is fixed.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// The connector plugins, or one plugin's keys with types, defaults and docs.
     Plugins {
         /// A plugin (class name or alias).
@@ -139,6 +145,20 @@ enum CtlCommand {
         /// Stop after this many refreshes.
         #[arg(long)]
         count: Option<u64>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DlqCommand {
+    /// Sends the records the sink dead-lettered back to the topics it read them from, each
+    /// once (a replay cut short and run again sends nothing twice); the ones that fail again
+    /// are dead-lettered again.
+    Replay {
+        /// The sink connector.
+        name: String,
+        /// List what would be sent, send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -216,6 +236,7 @@ async fn execute(args: CtlArgs) -> Result<(), CtlError> {
             OffsetsCommand::Set { name, file } => connectors::set_offsets(&ctl, &name, &file).await,
             OffsetsCommand::Reset { name } => connectors::reset_offsets(&ctl, &name).await,
         },
+        CtlCommand::Dlq { command: DlqCommand::Replay { name, dry_run } } => dlq::replay(&ctl, &name, dry_run).await,
         CtlCommand::Plugins { name: None } => plugins::list(&ctl).await,
         CtlCommand::Plugins { name: Some(name) } => plugins::keys(&ctl, &name).await,
         CtlCommand::Validate { file } => plugins::validate(&ctl, &file).await,

@@ -11,6 +11,7 @@ use serde_json::{Value as JsonValue, json};
 use super::openapi::{Api, op};
 use super::{ApiError, ApiResult, JsonBody, flag};
 use connect_runtime::PluginInfo;
+use connect_runtime::ReplayReport;
 use connect_runtime::TargetState;
 use connect_runtime::Worker;
 use connect_runtime::logging::LoggerLevel;
@@ -69,6 +70,8 @@ pub(super) fn routes(api: Api) -> Api {
         .get("/connectors/{name}/topics", get_topics, op("The topics a connector uses").returns_schema(200, "Its topics",
             json!({"type": "object", "additionalProperties": {"type": "object", "properties": {"topics": {"type": "array", "items": {"type": "string"}}}}})))
         .put("/connectors/{name}/topics/reset", reset_topics, op("Resets the topics a connector reports").empty(202, "Reset"))
+        .post("/connectors/{name}/dlq/replay", replay_dead_letters, op("Sends what a sink dead-lettered back to the topics it read it from, each record once (this worker's extension)")
+            .flag("dry_run", "only report what would be sent").returns::<ReplayReport>(200, "What was replayed (or would be)"))
         .get("/connector-plugins", list_plugins, op("The plugins this worker offers")
             .flag("connectorsOnly", "only connectors (default true)").returns::<Vec<PluginInfo>>(200, "The plugins"))
         .get("/connector-plugins/{plugin}/config", plugin_config, op("A connector plugin's keys").returns::<Vec<ConfigKeyInfo>>(200, "Its keys"))
@@ -282,6 +285,16 @@ async fn restart_connector(State(worker): State<Worker>, Path(name): Path<String
         return no_content();
     }
     with_status(StatusCode::ACCEPTED, restarting)
+}
+
+#[derive(Deserialize)]
+struct ReplayQuery {
+    dry_run: Option<String>,
+}
+
+async fn replay_dead_letters(State(worker): State<Worker>, Path(name): Path<String>, Query(query): Query<ReplayQuery>) -> ApiResult {
+    let dry_run = flag("dry_run", query.dry_run.as_deref(), false)?;
+    ok(worker.replay_dead_letters(&name, dry_run).await?)
 }
 
 pub(super) async fn pause(State(worker): State<Worker>, Path(name): Path<String>) -> ApiResult {

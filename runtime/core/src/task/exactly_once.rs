@@ -360,6 +360,11 @@ impl StoredRecords {
         }
     }
 
+    /// How many records of the partition `key` are held.
+    pub fn count_of(&self, key: u64) -> usize {
+        self.partitions.get(&key).map_or(0, |offsets| offsets.values().map(|n| *n as usize).sum())
+    }
+
     /// Whether nothing is left to drop (the common case: no lookup needed).
     pub fn is_empty(&self) -> bool {
         self.remaining == 0

@@ -15,6 +15,7 @@ use serde_json::{Value as Json, json};
 use super::launcher::sink_group;
 use super::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo};
 use super::{Worker, WorkerError};
+use crate::dlq::ReplayReport;
 use crate::state::configs::{ConnectorSpec, RestartRequest, TargetState};
 use crate::state::unit::Unit;
 use crate::task::State;
@@ -361,6 +362,28 @@ impl Worker {
             )));
         }
         Ok(())
+    }
+
+    /// Sends what sink `name` dead-lettered back to the topics (and queue numbers) it read
+    /// the records from, each record once however often this is called or cut short (see
+    /// [`ReplayReport`]): for after its config was fixed. `dry_run` reads and reports without
+    /// sending. One replay of a connector at a time runs on a worker.
+    pub async fn replay_dead_letters(&self, name: &str, dry_run: bool) -> Result<ReplayReport, WorkerError> {
+        let spec = self.spec(name)?;
+        if self.kind_of(&spec.config) != PluginKind::Sink {
+            return Err(WorkerError::BadRequest(format!("{name} is a source: only sinks dead-letter records")));
+        }
+        let common = connect_sdk::config::CommonConfig::parse(&spec.config).map_err(WorkerError::InvalidConfig)?;
+        let Some(topic) = common.errors.dead_letter_topic() else {
+            return Err(WorkerError::BadRequest(format!("{name} has no dead-letter topic (errors.deadletterqueue.topic.name)")));
+        };
+        if crate::dlq::is_running(name) {
+            return Err(WorkerError::Conflict(format!("a replay of {name}'s dead-letter topic is already running on this worker")));
+        }
+        let failed =
+            |e: connect_sdk::Error| WorkerError::Operation { retriable: e.is_retriable(), message: format!("replaying {topic}: {e}") };
+        let producer = self.inner.launcher.producer().map_err(failed)?;
+        crate::dlq::replay(&self.inner.mq, &producer, &self.inner.offsets, name, topic, dry_run).await.map_err(failed)
     }
 
     /// Topics a connector uses: a source's `topic`, a sink's `topics` or the topics its

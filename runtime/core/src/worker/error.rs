@@ -43,6 +43,14 @@ pub enum WorkerError {
     /// RocketMQ failed (503 when trying again may work, else 500).
     #[error(transparent)]
     RocketMq(#[from] MqError),
+    /// An operation on the worker's RocketMQ failed (503 when trying again may work, else 500).
+    #[error("{message}")]
+    Operation {
+        /// What failed, and why.
+        message: String,
+        /// Whether trying again may work.
+        retriable: bool,
+    },
     /// The embedded RocketMQ did not start.
     #[cfg(feature = "embedded")]
     #[error(transparent)]
@@ -58,6 +66,8 @@ impl WorkerError {
             WorkerError::BadRequest(_) | WorkerError::InvalidConfig(_) | WorkerError::InvalidSetting(_) => 400,
             WorkerError::StateLog(e) if e.is_retriable() => 503,
             WorkerError::RocketMq(e) if e.is_retriable() => 503,
+            WorkerError::Operation { retriable: true, .. } => 503,
+            WorkerError::Operation { .. } => 500,
             WorkerError::DuplicatePlugins(_) | WorkerError::StateLog(_) | WorkerError::RocketMq(_) => 500,
             #[cfg(feature = "embedded")]
             WorkerError::Embedded(_) => 500,

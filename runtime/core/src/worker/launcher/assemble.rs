@@ -117,7 +117,7 @@ impl RunnerAssembly {
         self.producer.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
-    fn producer(&self) -> Result<Arc<Producer>, Error> {
+    pub(crate) fn producer(&self) -> Result<Arc<Producer>, Error> {
         self.producer.lock().unwrap_or_else(PoisonError::into_inner).clone().ok_or_else(|| Error::other("the worker is shutting down"))
     }
 

@@ -145,6 +145,11 @@ impl Launcher {
         self.assembly.close()
     }
 
+    /// The worker's producer (an error once the worker stops).
+    pub(crate) fn producer(&self) -> Result<std::sync::Arc<crate::mq::Producer>, connect_sdk::Error> {
+        self.assembly.producer()
+    }
+
     /// The checked revision `spec` is, checked now if it was not checked here yet.
     fn revision(&self, spec: &ConnectorSpec) -> Result<Revision, ConfigErrors> {
         if let Some((number, revision)) = self.cache().get(&spec.name)

@@ -1,6 +1,11 @@
 //! The dead-letter topic: a record that could not be processed is written there with its
 //! original key, value and headers, plus `__connect.errors.*` properties saying why.
 
+mod replay;
+
+pub use replay::{ReplayReport, ReplayedRecord};
+pub(crate) use replay::{is_running, replay};
+
 use std::sync::Arc;
 
 use connect_sdk::record::{QueueId, SinkRecord};
