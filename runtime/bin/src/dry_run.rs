@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use connect_runtime::{AllowedPaths, ConfigProviders, Placeholders, resolve_tracked};
 use connect_sdk::config::{ConfigMap, Tolerance};
 use connect_sdk::converter::{ConverterDefaults, RecordConverters, json_document, json_value};
 use connect_sdk::data::{Schema, Value};
@@ -91,19 +92,27 @@ async fn test(args: &TestArgs) -> anyhow::Result<bool> {
     Registry::global().check().map_err(|e| anyhow!("{e}"))?;
     let specs = connect_ctl::specs::read(&args.connector).map_err(|e| anyhow!("{e}"))?;
     let [spec] = specs.as_slice() else { bail!("{}: give one connector file, not a directory", args.connector.display()) };
-    let validated = ValidatedConfig::new(Registry::global(), &spec.config, &ConverterDefaults::default()).map_err(|e| anyhow!("{e}"))?;
+    // `${env:...}` and `${file:...}` resolved as a worker with both providers would (the
+    // files are the user's own: no allowed paths here); what they resolved to is masked in
+    // everything printed.
+    let from = Placeholders { providers: ConfigProviders::none().with_env().with_file(), allowed: AllowedPaths::any() };
+    let (config, secrets) = resolve_tracked(&spec.config, &from).map_err(|e| anyhow!("{e}"))?;
+    let validated = ValidatedConfig::new(Registry::global(), &config, &ConverterDefaults::default())
+        .map_err(|e| anyhow!("{}", secrets.redact_errors_of(e, &spec.config)))?;
     let fixtures = args.input.as_deref().map(read_records).transpose()?;
     let output = match (&validated.plugin().factory, fixtures) {
-        (ConnectorFactory::Source(_), Some(records)) => source_fixtures(&validated, records)?,
-        (ConnectorFactory::Source(_), None) => source_poll(&validated, args).await?,
-        (ConnectorFactory::Sink(_), Some(records)) => sink_fixtures(&validated, records, args.put).await?,
+        (ConnectorFactory::Source(_), Some(records)) => source_fixtures(&validated, records),
+        (ConnectorFactory::Source(_), None) => source_poll(&validated, args).await,
+        (ConnectorFactory::Sink(_), Some(records)) => sink_fixtures(&validated, records, args.put).await,
         (ConnectorFactory::Sink(_), None) => bail!("a sink reads records: give them with --input FILE"),
-    };
-    for line in &output.lines {
+    }
+    .map_err(|e| anyhow!("{}", secrets.redact(&format!("{e:#}"))))?;
+    let lines: Vec<Json> = output.lines.into_iter().map(|line| secrets.redact_json(line)).collect();
+    for line in &lines {
         println!("{line}");
     }
     let as_expected = match &args.expect {
-        Some(path) => compare(&output.lines, &read_lines(path)?),
+        Some(path) => compare(&lines, &read_lines(path)?),
         None => true,
     };
     if output.refused {

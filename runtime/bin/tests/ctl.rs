@@ -192,6 +192,21 @@ fn every_command_drives_a_worker_and_failures_have_their_exit_codes() {
     let watched = ok(url, &["watch", "out", "--interval-ms", "300", "--count", "2"]).stdout;
     assert_eq!(watched.matches("out  RUNNING").count(), 2, "{watched}");
 
+    // Dead-letter replay: a sink without a dead-letter topic is refused naming the key; one
+    // with nothing dead-lettered sends nothing (tests/dlq_replay.rs in connect-rest replays).
+    let no_dlq = ctl(url, &["dlq", "replay", "out"]);
+    assert_eq!(no_dlq.code, 1, "{}", no_dlq.stderr);
+    assert!(no_dlq.stderr.contains("errors.deadletterqueue.topic.name"), "{}", no_dlq.stderr);
+    let mut tolerant = ok(url, &["describe", "out", "-o", "json"]).json()["config"].clone();
+    tolerant["errors.tolerance"] = json!("all");
+    tolerant["errors.deadletterqueue.topic.name"] = json!("ctl-dlq");
+    let tolerant_file = dir.join("out-tolerant.json");
+    std::fs::write(&tolerant_file, json!({"name": "out", "config": tolerant}).to_string()).unwrap();
+    ok(url, &["apply", "-f", tolerant_file.to_str().unwrap()]);
+    let dry = ok(url, &["dlq", "replay", "out", "--dry-run"]).stdout;
+    assert!(dry.starts_with("would send back 0 records from ctl-dlq"), "{dry}");
+    assert_eq!(ok(url, &["dlq", "replay", "out", "-o", "json"]).json()["replayed"], 0);
+
     // Failures: their exit codes, and messages on standard error.
     let missing = ctl(url, &["describe", "missing"]);
     assert_eq!(missing.code, 3, "{}", missing.stderr);

@@ -155,3 +155,24 @@ fn a_config_the_worker_would_refuse_fails_naming_its_key() {
     let output = test(&[&sink, Path::new("--input"), &typo], &[]);
     assert!(stderr(&output).contains("unknown key \"vlaue\""), "{}", stderr(&output));
 }
+
+#[test]
+fn placeholders_are_resolved_and_what_they_resolve_to_is_masked_in_what_is_printed() {
+    let dir = dir("secrets");
+    let config = write(
+        &dir,
+        "tagged.json",
+        r#"{"name": "tagged", "connector.class": "datagen-source", "topic": "t", "value.converter": "json",
+            "value.converter.schemas.enable": "false", "transforms": "tag",
+            "transforms.tag.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+            "transforms.tag.static.field": "token", "transforms.tag.static.value": "${env:DRY_RUN_TOKEN}"}"#,
+    );
+    let input = write(&dir, "in.json", r#"[{"topic": "t", "value": {"id": 1}}]"#);
+    let output = worker().args(["test"]).arg(&config).arg("--input").arg(&input).env("DRY_RUN_TOKEN", "s3cr3t-t0ken").output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(lines(&output), [json!({"topic": "t", "key": null, "value": {"id": 1, "token": "${env:DRY_RUN_TOKEN}"}})]);
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("s3cr3t"), "the secret is not printed");
+    let unset = worker().args(["test"]).arg(&config).arg("--input").arg(&input).env_remove("DRY_RUN_TOKEN").output().unwrap();
+    assert_eq!(unset.status.code(), Some(1));
+    assert!(stderr(&unset).contains("transforms.tag.static.value"), "the key whose placeholder failed: {}", stderr(&unset));
+}

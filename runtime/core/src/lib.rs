@@ -33,7 +33,7 @@ mod worker;
 
 pub use allowlist::{AllowedPaths, PathRefused, PluginFilter};
 pub use dlq::{ReplayReport, ReplayedRecord};
-pub use secrets::{ConfigProviders, UnknownProvider};
+pub use secrets::{ConfigProviders, Placeholders, Secrets, UnknownProvider, resolve_tracked};
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;
 pub use task::{RunnerSettings, State};
