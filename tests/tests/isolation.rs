@@ -119,6 +119,13 @@ async fn an_idle_worker_counts_under_40_mib_and_tasks_of_another_connector_share
     // one instance holds one consumer of a group); the second's run on them.
     let added = counted[1] - counted[0];
     assert!(added < 3.0, "3 more sink tasks added {added:.1} MiB (idle {idle:.1}, then {counted:?})");
+    // The instances' request tables are allocated and hardly touched: the limit is judged on
+    // what the worker holds (the counted heap, or its resident anonymous memory when less).
+    let held = metric(&worker, "connect_worker_memory_held_bytes").unwrap_or(f64::MAX) / 1048576.0;
+    println!(
+        "MEASURED idle cluster worker: {idle:.1} MiB counted; with two sink connectors of 3 tasks: {counted:.1?} MiB counted, {held:.1} MiB held"
+    );
+    assert!(held < 40.0 && held < counted[1], "the budget judges {held:.1} MiB held of {:.1} MiB counted", counted[1]);
     drop(worker);
     broker.shutdown().await;
 }

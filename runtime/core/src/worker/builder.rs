@@ -438,8 +438,12 @@ fn worker_metrics(calls: &crate::watchdog::Calls, memory: Option<&MemoryBudget>)
     );
     if let Some(budget) = memory {
         let (counted, limit) = (budget.clone(), budget.limit());
-        metrics
-            .gauge("connect_worker_heap_bytes", "The worker's heap, as counted for --memory-limit.", || crate::memory::heap_bytes() as f64);
+        metrics.gauge("connect_worker_heap_bytes", "The worker's heap, as counted.", || crate::memory::heap_bytes() as f64);
+        metrics.gauge(
+            "connect_worker_memory_held_bytes",
+            "What --memory-limit is judged on: the counted heap, or the resident anonymous memory when less (heap allocated and never touched holds nothing).",
+            || crate::memory::held_bytes() as f64,
+        );
         metrics.gauge("connect_worker_memory_limit_bytes", "The worker's --memory-limit.", move || limit as f64);
         metrics.gauge(
             "connect_worker_memory_budget_failed_tasks_total",
