@@ -51,7 +51,7 @@ impl SnapshotProgress {
 
     /// Percent read, 0 to 100 (100 for an empty snapshot).
     pub fn percent(&self) -> u64 {
-        if self.rows_total == 0 { 100 } else { (self.rows_done.min(self.rows_total) * 100) / self.rows_total }
+        (self.rows_done.min(self.rows_total) * 100).checked_div(self.rows_total).unwrap_or(100)
     }
 }
 
