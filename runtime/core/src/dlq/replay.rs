@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cheetah_string::CheetahString;
 use connect_sdk::Error;
@@ -25,7 +25,7 @@ use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use serde::Serialize;
 
-use crate::mq::{MqClient, Producer, connector_group, queue_id, queue_of};
+use crate::mq::{MqClient, Producer, RangeReader, connector_group, queue_id, queue_of};
 use crate::state::offsets::SourceOffsets;
 use crate::task::exactly_once::{ExactlyOnce, HeldOffsets, Resume};
 use crate::wire::{self, RawRecord};
@@ -142,35 +142,16 @@ pub async fn replay(
         }
         return Ok(report);
     }
-    let consumer = mq.consumer(&connector_group(&id, "read"), &[topic.to_owned()], 256).await?;
+    let mut reader = RangeReader::open(mq, &connector_group(&id, "read"), ranges, READ_IDLE).await?;
     let result = async {
-        consumer.queues(topic).await?;
-        consumer.assign(ranges.keys().map(queue_of).collect()).await?;
-        for (queue, (from, _)) in &ranges {
-            consumer.seek(&queue_of(queue), *from).await?;
-        }
-        let mut last_progress = Instant::now();
-        while !ranges.is_empty() {
-            let messages = consumer.poll(200).await;
-            if messages.is_empty() {
-                if last_progress.elapsed() > READ_IDLE {
-                    return Err(Error::other(format!("the broker delivered nothing of {topic} for {READ_IDLE:?}")));
-                }
-                continue;
-            }
-            last_progress = Instant::now();
-            for message in &messages {
-                let queue =
-                    QueueId { topic: topic.to_owned(), broker_name: message.broker_name().to_string(), queue_id: message.queue_id() };
-                let Some(&(_, end)) = ranges.get(&queue) else { continue };
-                if message.queue_offset() >= end {
-                    continue;
-                }
-                replay.take(message, &queue, &given, &mut report).await?;
-                if message.queue_offset() + 1 >= end {
+        while let Some(messages) = reader.next().await? {
+            for (queue, message, last) in &messages {
+                replay.take(message, queue, &given, &mut report).await?;
+                if *last {
+                    // The queue's end when the replay began: what follows its last record
+                    // sent was other connectors'.
                     replay.flush().await?;
-                    replay.commit_read(&queue, end).await?;
-                    ranges.remove(&queue);
+                    replay.commit_read(queue, message.queue_offset() + 1).await?;
                 }
             }
         }
@@ -182,8 +163,9 @@ pub async fn replay(
         Ok::<(), Error>(())
     }
     .await;
-    consumer.shutdown().await;
-    result.map(|()| report)
+    reader.close().await;
+    result?;
+    Ok(report)
 }
 
 /// The source partition of a dead-letter queue.

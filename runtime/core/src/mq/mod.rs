@@ -2,6 +2,9 @@
 //! send batches, and lite-pull consumers that commit explicitly.
 
 mod instances;
+mod ranges;
+
+pub(crate) use ranges::RangeReader;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -29,7 +29,7 @@ use connect_sdk::offsets::{SourceOffset, SourcePartition};
 use connect_sdk::record::QueueId;
 use rocketmq_model::common::message::message_queue::MessageQueue;
 
-use crate::mq::{MqClient, queue_id, queue_of};
+use crate::mq::{MqClient, RangeReader, queue_id, queue_of};
 use crate::state::offsets::SourceOffsets;
 use crate::wire;
 
@@ -157,58 +157,25 @@ impl ExactlyOnce {
     /// every marker found to `found` with its queue, position and born timestamp.
     async fn read_markers(
         &self,
-        mut ranges: HashMap<QueueId, (i64, i64)>,
+        ranges: HashMap<QueueId, (i64, i64)>,
         purpose: &str,
         mut found: impl FnMut(&QueueId, i64, i64, &str) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let group = crate::mq::connector_group(&self.connector, purpose);
-        let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let consumer = self.mq.consumer(&group, &topics, 1_024).await?;
+        let mut reader = RangeReader::open(&self.mq, &group, ranges, SCAN_IDLE).await?;
         let result = async {
-            for topic in &topics {
-                consumer.queues(topic).await?; // the client learns where the queues are
-            }
-            consumer.assign(ranges.keys().map(queue_of).collect()).await?;
-            for (queue, (from, _)) in &ranges {
-                consumer.seek(&queue_of(queue), *from).await?;
-            }
-            let mut last_progress = Instant::now();
-            while !ranges.is_empty() {
-                let messages = consumer.poll(200).await;
-                if messages.is_empty() {
-                    if last_progress.elapsed() > SCAN_IDLE {
-                        let queues: Vec<String> = ranges.keys().map(|q| format!("{}/{}", q.topic, q.queue_id)).collect();
-                        return Err(Error::other(format!(
-                            "the broker delivered nothing of {} for {SCAN_IDLE:?}; cannot tell which records it already holds",
-                            queues.join(", ")
-                        )));
-                    }
-                    continue;
-                }
-                last_progress = Instant::now();
-                for message in &messages {
-                    let queue = QueueId {
-                        topic: message.topic().to_string(),
-                        broker_name: message.broker_name().to_string(),
-                        queue_id: message.queue_id(),
-                    };
-                    let Some(&(_, end)) = ranges.get(&queue) else { continue };
-                    if message.queue_offset() >= end {
-                        continue;
-                    }
+            while let Some(messages) = reader.next().await? {
+                for (queue, message, _) in &messages {
                     if let Some(marker) = message.properties().get(wire::SOURCE_POSITION) {
-                        found(&queue, message.queue_offset(), message.born_timestamp(), marker.as_str())?;
-                    }
-                    if message.queue_offset() + 1 >= end {
-                        ranges.remove(&queue);
+                        found(queue, message.queue_offset(), message.born_timestamp(), marker.as_str())?;
                     }
                 }
             }
             Ok::<(), Error>(())
         }
         .await;
-        consumer.shutdown().await;
-        result
+        reader.close().await;
+        result.map_err(|e| Error::other(format!("{e}; cannot tell which records the broker already holds")))
     }
 }
 
