@@ -26,21 +26,27 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (
 
 /// Like [`http`], returning the body as text.
 pub fn http_text(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the REST API");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    try_http_text(addr, method, path, body).unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+}
+
+/// Like [`http_text`], with a failed connection as an error (a process that is starting or
+/// stopping may close one it accepted).
+pub fn try_http_text(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
+    stream.read_to_end(&mut response)?;
     let response = String::from_utf8_lossy(&response).into_owned();
     let (head, rest) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    (status, if chunked { dechunk(rest) } else { rest.to_owned() })
+    Ok((status, if chunked { dechunk(rest) } else { rest.to_owned() }))
 }
 
 /// The status code of a request written as is (`request` holds the request line and headers,

@@ -31,7 +31,7 @@ impl RangeReader {
     ) -> Result<RangeReader, Error> {
         let topics: Vec<String> = ranges.keys().map(|q| q.topic.clone()).collect::<BTreeSet<_>>().into_iter().collect();
         let consumer = mq.consumer(group, &topics, 1_024).await?;
-        let reader = RangeReader { consumer, ranges, idle };
+        let mut reader = RangeReader { consumer, ranges, idle };
         match reader.start(&topics).await {
             Ok(()) => Ok(reader),
             Err(error) => {
@@ -41,7 +41,7 @@ impl RangeReader {
         }
     }
 
-    async fn start(&self, topics: &[String]) -> Result<(), Error> {
+    async fn start(&mut self, topics: &[String]) -> Result<(), Error> {
         if self.ranges.is_empty() {
             return Ok(());
         }
@@ -49,8 +49,19 @@ impl RangeReader {
             self.consumer.queues(topic).await?; // the client learns where the queues are
         }
         self.consumer.assign(self.ranges.keys().map(queue_of).collect()).await?;
-        for (queue, (from, _)) in &self.ranges {
-            self.consumer.seek(&queue_of(queue), *from).await?;
+        let mut gone = Vec::new();
+        for (queue, (from, end)) in &self.ranges {
+            // A range starting before what the broker still keeps starts at its first message
+            // (and is read already when nothing of it is kept).
+            let first = self.consumer.min_offset(&queue_of(queue)).await?;
+            if first >= *end {
+                gone.push(queue.clone());
+                continue;
+            }
+            self.consumer.seek(&queue_of(queue), (*from).max(first)).await?;
+        }
+        for queue in gone {
+            self.ranges.remove(&queue);
         }
         Ok(())
     }
