@@ -2,14 +2,15 @@
 //!
 //! `cargo bench -p connect-worker --bench runtime` runs every measurement of `BENCHMARKS.md`
 //! and prints its tables (`-- --out FILE` also writes them to FILE, `-- --only produce,consume`
-//! picks sections: produce, consume, latency, file, eos, process, many; `--many 200x5` sizes the
-//! many-slow-tasks run; `--sizes 100,1024`, `--tasks 1,4`,
+//! picks sections: produce, consume, latency, file, eos, process, many, cluster; `--many 200x5` sizes the
+//! many-slow-tasks run, `--cluster 5x200x5` (workers × connectors × tasks) its cluster run; `--sizes 100,1024`, `--tasks 1,4`,
 //! `--repeats N`, `--records N` and `--converters string,json` narrow the throughput runs; `--namesrv HOST:PORT` measures
 //! on a broker of another process instead of an embedded one, as under valgrind, whose
 //! emulation the broker's storage does not start on).
 //! `cargo test -p connect-worker --bench runtime` (part of `cargo test --workspace`) runs each
 //! measurement once on a few records: a smoke test that the benchmark still works.
 
+mod cluster;
 mod latency;
 mod many;
 mod processes;
@@ -52,6 +53,8 @@ struct Plan {
     /// Connectors and tasks per connector of the many-slow-tasks run (`--many CxT`), and its window.
     many: (usize, usize),
     many_window: Duration,
+    /// Workers, connectors and tasks per connector of the cluster run (`--cluster WxCxT`).
+    cluster: (usize, usize, usize),
     sections: Vec<String>,
     out: Option<PathBuf>,
     /// A running name server to measure on instead of an embedded broker.
@@ -65,7 +68,7 @@ impl Plan {
         let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
         let sections = value("--only")
             .map(|s| s.split(',').map(str::to_owned).collect())
-            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "eos", "process", "many"].map(str::to_owned).to_vec());
+            .unwrap_or_else(|| ["produce", "consume", "latency", "file", "eos", "process", "many", "cluster"].map(str::to_owned).to_vec());
         let out = value("--out").map(PathBuf::from);
         let namesrv = value("--namesrv");
         let list = |flag: &str| value(flag).map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect::<Vec<usize>>());
@@ -85,6 +88,7 @@ impl Plan {
                 process_task_counts: vec![1, 10, 100],
                 many: (200, 5),
                 many_window: Duration::from_secs(60),
+                cluster: (5, 200, 5),
                 sections,
                 out,
                 namesrv,
@@ -105,6 +109,7 @@ impl Plan {
                 process_task_counts: vec![1, 10],
                 many: (3, 2),
                 many_window: Duration::from_secs(2),
+                cluster: (2, 2, 2),
                 sections,
                 out,
                 namesrv,
@@ -116,6 +121,12 @@ impl Plan {
         plan.records = list("--records").and_then(|r| r.first().copied());
         if let Some((connectors, tasks)) = value("--many").as_deref().and_then(|m| m.split_once('x')) {
             plan.many = (connectors.parse().unwrap_or(plan.many.0), tasks.parse().unwrap_or(plan.many.1));
+        }
+        if let Some(sizes) = value("--cluster") {
+            let sizes: Vec<usize> = sizes.split('x').filter_map(|n| n.parse().ok()).collect();
+            if let [workers, connectors, tasks] = sizes[..] {
+                plan.cluster = (workers.max(2), connectors, tasks);
+            }
         }
         if let Some(converters) = value("--converters") {
             plan.converters = converters.split(',').map(str::to_owned).collect();
@@ -276,6 +287,12 @@ async fn main() -> anyhow::Result<()> {
         let many = many::measure(&namesrv, &dir.join("many"), connectors, tasks, plan.many_window).await?;
         println!("{many:?}");
         report.many = Some(many);
+    }
+    if plan.wants("cluster") {
+        let (workers, connectors, tasks) = plan.cluster;
+        let measured = cluster::measure(&namesrv, &dir.join("cluster"), workers, connectors, tasks, plan.many_window).await?;
+        println!("{measured:?}");
+        report.cluster = Some(measured);
     }
     if let Some(broker) = broker {
         broker.shutdown().await;

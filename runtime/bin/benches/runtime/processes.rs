@@ -89,11 +89,24 @@ impl WorkerProcess {
         WorkerProcess::spawn(command, data_dir, args)
     }
 
-    fn spawn(mut command: Command, data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
+    /// A member of cluster `cluster` on the name server `namesrv`, at the worker's default log
+    /// level, its log written to `log`.
+    pub fn start_member(data_dir: &Path, cluster: &str, namesrv: &str, log: &Path) -> anyhow::Result<(WorkerProcess, Duration)> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_connect-worker"));
+        command.env_remove("RUST_LOG").stderr(std::fs::File::create(log)?);
+        let args = ["--cluster-name", cluster, "--namesrv", namesrv].map(str::to_owned);
+        WorkerProcess::spawn_mode(command, "cluster", data_dir, &args)
+    }
+
+    fn spawn(command: Command, data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
+        WorkerProcess::spawn_mode(command, "standalone", data_dir, args)
+    }
+
+    fn spawn_mode(mut command: Command, mode: &str, data_dir: &Path, args: &[String]) -> anyhow::Result<(WorkerProcess, Duration)> {
         let rest: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let started = Instant::now();
         let child = command
-            .arg("standalone")
+            .arg(mode)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--rest-addr")
@@ -104,7 +117,7 @@ impl WorkerProcess {
         let mut process = WorkerProcess { process: Measured::new(child), rest };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if std::net::TcpStream::connect(rest).is_ok() && http(rest, "GET", "/connectors", None).0 == 200 {
+            if crate::support::try_http_text(rest, "GET", "/connectors", None).is_ok_and(|(status, _)| status == 200) {
                 return Ok((process, started.elapsed()));
             }
             anyhow::ensure!(process.process.child.try_wait()?.is_none(), "the worker exited during start-up");

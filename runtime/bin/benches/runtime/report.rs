@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::cluster::ClusterTasks;
 use crate::latency::{Percentiles, Stages};
 use crate::many::ManyTasks;
 use crate::processes::Processes;
@@ -144,11 +145,12 @@ pub struct Report {
     pub file: Option<FilePipeline>,
     pub processes: Option<Processes>,
     pub many: Option<ManyTasks>,
+    pub cluster: Option<ClusterTasks>,
 }
 
 impl Report {
     pub fn new(full: bool) -> Report {
-        Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None, many: None }
+        Report { full, throughput: Vec::new(), delivery: Vec::new(), latency: None, file: None, processes: None, many: None, cluster: None }
     }
 
     pub fn render(&self) -> String {
@@ -294,6 +296,48 @@ impl Report {
             for (count, message) in &m.frequent {
                 let _ = writeln!(out, "| {count}× | `{}` |", message.replace('|', "\\|").replace('`', "'"));
             }
+        }
+        if let Some(c) = &self.cluster {
+            let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+            let _ = writeln!(
+                out,
+                "\n### Many slow tasks on a cluster: {} workers, {} datagen connectors × {} tasks at 1 record/s\n",
+                c.workers,
+                c.connectors,
+                c.tasks / c.connectors.max(1)
+            );
+            let _ = writeln!(out, "| measurement | value |\n|---|---:|");
+            let _ = writeln!(
+                out,
+                "| first create to all {} tasks RUNNING (placement settled) | {:.1} s |",
+                c.tasks,
+                c.all_running.as_secs_f64()
+            );
+            for (i, (cpu, rss, tasks)) in c.per_worker.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "| worker {i}: CPU over {:.0} s / resident memory / tasks | {:.1} % / {:.1} MiB / {tasks} |",
+                    c.window.as_secs_f64(),
+                    cpu * 100.0,
+                    *rss as f64 / 1024.0
+                );
+            }
+            let _ = writeln!(out, "| `GET /connectors?expand=status` p50 / p99 | {} / {} |", ms(c.status_p50), ms(c.status_p99));
+            let _ = writeln!(
+                out,
+                "| a worker joins: settled after / tasks moved / tasks it runs | {:.1} s / {} / {} |",
+                c.join.0.as_secs_f64(),
+                c.join.1,
+                c.join.2
+            );
+            let _ = writeln!(
+                out,
+                "| a worker is killed: all running again after / tasks moved | {:.1} s / {} |",
+                c.leave.0.as_secs_f64(),
+                c.leave.1
+            );
+            let _ = writeln!(out, "| running tasks stopped or moved while a connector is created | {} |", c.stopped_on_create);
+            let _ = writeln!(out, "| running tasks stopped or moved while a connector is deleted | {} |", c.stopped_on_delete);
         }
         out
     }
