@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use connect_sdk::config::{ConfigMap, ErrorHandling};
 use connect_sdk::{Error, TaskPlan};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
@@ -49,6 +50,8 @@ const HOUSEKEEPING: Duration = Duration::from_secs(5);
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Passes run back to back while a pass itself changes the configs (a new connector's task configs).
 const MAX_PASSES: usize = 4;
+/// Units a pass opens at once.
+const OPENED_AT_ONCE: usize = 16;
 
 /// What the herder needs to run units: planning a connector's tasks and opening a task.
 /// The [`Launcher`](super::launcher::Launcher) does it for real; tests of the herder use a fake.
@@ -401,14 +404,19 @@ impl<L: Launch> Herder<L> {
             // A task resumes from the offsets its previous owner committed.
             self.offsets.catch_up().await?;
         }
-        for (unit, generation) in won {
+        // Opened a few at a time: opening a task may wait on the broker (an exactly-once
+        // source's scan of what it already holds), and one at a time a worker taking over a
+        // hundred tasks took minutes.
+        let starting = won.into_iter().map(|(unit, generation)| async move {
             let started = match &unit {
                 Unit::Connector(name) => RunningUnit::Connector(self.run_connector(&specs[name], generation, None).await),
                 Unit::Task(name, id) => RunningUnit::Task(self.start_task(&specs[name], *id, generation, None).await),
             };
             tracing::info!(%unit, generation, "started");
-            running.units.insert(unit, started);
-        }
+            (unit, started)
+        });
+        let started: Vec<(Unit, RunningUnit)> = futures_util::stream::iter(starting).buffer_unordered(OPENED_AT_ONCE).collect().await;
+        running.units.extend(started);
 
         self.follow_changes(specs, &mut running).await;
         self.handle_restarts(specs, &mut running).await;
