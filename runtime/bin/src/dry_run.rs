@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use connect_runtime::{AllowedPaths, ConfigProviders, Placeholders, resolve_tracked};
+use connect_runtime::wire::{RawRecord, header_pairs};
+use connect_runtime::{AllowedPaths, ConfigProviders, Placeholders, Stage, resolve_tracked, to_sink_record};
 use connect_sdk::config::{ConfigMap, Tolerance};
 use connect_sdk::converter::{ConverterDefaults, RecordConverters, json_document, json_value};
 use connect_sdk::data::{Schema, Value};
@@ -267,20 +268,20 @@ fn write_source_record(
     index: usize,
     output: &mut Output,
 ) {
-    let encoded = chain.apply(record).map_err(|e| ("TRANSFORMATION", Some(e.alias.clone()), e.source)).and_then(|record| {
+    let encoded = chain.apply(record).map_err(|e| (Stage::Transformation(e.alias), e.source)).and_then(|record| {
         let Some(record) = record else { return Ok(None) };
         let key =
-            converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key).map_err(|e| ("KEY_CONVERTER", None, e.into()))?;
+            converters.key.encode(&record.topic, record.key_schema.as_ref(), &record.key).map_err(|e| (Stage::KeyConverter, e.into()))?;
         let value = converters
             .value
             .encode(&record.topic, record.value_schema.as_ref(), &record.value)
-            .map_err(|e| ("VALUE_CONVERTER", None, e.into()))?;
+            .map_err(|e| (Stage::ValueConverter, e.into()))?;
         Ok(Some((record.topic, key, value, record.headers)))
     });
     match encoded {
         Ok(Some((topic, key, value, headers))) => output.lines.push(line(topic, bytes_json(key), bytes_json(value), &headers)),
         Ok(None) => {}
-        Err((stage, alias, error)) => refused(validated, output, index, stage, alias, &error),
+        Err((stage, error)) => refused(validated, output, index, &stage, &error),
     }
 }
 
@@ -295,9 +296,17 @@ async fn sink_fixtures(validated: &ValidatedConfig, fixtures: Vec<Map<String, Js
         if common.topic_selection().is_some_and(|selection| !selection.matches(&topic)) {
             bail!("record {}: the connector does not read topic \"{topic}\"", index + 1);
         }
-        let read =
-            read_sink_record(&chain, &converters, &topic, index as i64, fixture_bytes(&key), fixture_bytes(&value), headers, timestamp);
-        match read {
+        // As the topic stores it: bytes, header values as text.
+        let raw = RawRecord {
+            topic,
+            key: fixture_bytes(&key).map(Into::into),
+            value: fixture_bytes(&value).map(Into::into),
+            headers: header_pairs(&headers),
+            timestamp,
+            source_position: None,
+        };
+        let queue = QueueId { topic: raw.topic.clone(), broker_name: TEST_BROKER.to_owned(), queue_id: 0 };
+        match to_sink_record(&converters, &chain, &raw, &queue, index as i64) {
             Ok(Some(record)) => {
                 let key = render(&record.key, record.key_schema.as_ref());
                 let value = render(&record.value, record.value_schema.as_ref());
@@ -305,35 +314,13 @@ async fn sink_fixtures(validated: &ValidatedConfig, fixtures: Vec<Map<String, Js
                 records.push(record);
             }
             Ok(None) => {}
-            Err((stage, alias, error)) => refused(validated, &mut output, index, stage, alias, &error),
+            Err((stage, error)) => refused(validated, &mut output, index, &stage, &error),
         }
     }
     if put && !output.refused {
         put_records(validated, records).await?;
     }
     Ok(output)
-}
-
-/// A stored message as the worker reads it: decoded by the converters, transformed.
-#[allow(clippy::too_many_arguments)]
-fn read_sink_record(
-    chain: &TransformChain,
-    converters: &RecordConverters,
-    topic: &str,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Headers,
-    timestamp: Option<i64>,
-) -> Result<Option<SinkRecord>, (&'static str, Option<String>, connect_sdk::Error)> {
-    let key = converters.key.decode(topic, key.as_deref()).map_err(|e| ("KEY_CONVERTER", None, e.into()))?;
-    let value = converters.value.decode(topic, value.as_deref()).map_err(|e| ("VALUE_CONVERTER", None, e.into()))?;
-    let mut record = SinkRecord::new(topic, 0, offset, value.value).with_broker(TEST_BROKER);
-    (record.key, record.key_schema, record.value_schema) = (key.value, key.schema, value.schema);
-    (record.headers, record.timestamp) = (headers, timestamp);
-    let SinkRecord { broker_name, record } = record;
-    let transformed = chain.apply(record).map_err(|e| ("TRANSFORMATION", Some(e.alias.clone()), e.source))?;
-    Ok(transformed.map(|record| SinkRecord { broker_name, record }))
 }
 
 /// The broker name of the records a test hands a sink (queue 0 of each topic).
@@ -360,11 +347,11 @@ async fn put_records(validated: &ValidatedConfig, records: Vec<SinkRecord>) -> a
 }
 
 /// A refused record's line: `refused`, or `dead_lettered` under `errors.tolerance=all`.
-fn refused(validated: &ValidatedConfig, output: &mut Output, index: usize, stage: &str, alias: Option<String>, error: &connect_sdk::Error) {
+fn refused(validated: &ValidatedConfig, output: &mut Output, index: usize, stage: &Stage, error: &connect_sdk::Error) {
     let tolerated = validated.common().errors.tolerance == Tolerance::All;
-    let mut about = json!({"record": index + 1, "stage": stage, "error": error.to_string()});
-    if let Some(alias) = alias {
-        about["transform"] = Json::String(alias);
+    let mut about = json!({"record": index + 1, "stage": stage.name(), "error": error.to_string()});
+    if let Some(alias) = stage.class() {
+        about["transform"] = Json::String(alias.to_owned());
     }
     output.lines.push(json!({ if tolerated { "dead_lettered" } else { "refused" }: about }));
     output.refused |= !tolerated;

@@ -36,6 +36,8 @@ pub use dlq::{ReplayReport, ReplayedRecord};
 pub use secrets::{ConfigProviders, Placeholders, Secrets, UnknownProvider, resolve_tracked};
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;
+pub use task::sink::to_sink_record;
+pub use task::stage::Stage;
 pub use task::{RunnerSettings, State};
 pub use worker::views::{ConnectorInfo, ConnectorStatus, StateInfo, TaskId, TaskInfo, TaskStateInfo, WorkerHealth};
 pub use worker::{ClusterSettings, OffsetsChange, PluginInfo, Worker, WorkerBuilder, WorkerError, hostname};

@@ -45,7 +45,7 @@ pub const SOURCE_POSITION: &str = "__connect.src";
 /// [`Bytes`], so building a message from one (again, on a retry) and reading one from a
 /// consumed message share the buffers instead of copying them.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct RawRecord {
+pub struct RawRecord {
     /// Topic.
     pub topic: String,
     /// Serialized key.
@@ -104,7 +104,7 @@ pub(crate) fn batches(records: &[RawRecord], max_records: usize, max_bytes: usiz
 }
 
 /// Header values travel as text.
-pub(crate) fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
+pub fn header_pairs(headers: &Headers) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|h| {

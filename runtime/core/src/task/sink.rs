@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use connect_sdk::QueueOffsets;
 use connect_sdk::config::TopicSelection;
+use connect_sdk::converter::RecordConverters;
 use connect_sdk::host::plugin::DynSinkTask;
 use connect_sdk::record::{QueueId, SinkRecord};
+use connect_sdk::transform::TransformChain;
 use connect_sdk::{Error, SinkContext};
 use rocketmq_model::common::message::message_ext::MessageExt;
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -321,25 +323,9 @@ impl SinkRunner {
         }
     }
 
-    /// The sink record of `raw` through the converters and transforms (`None`: a transform
-    /// dropped it), or the stage that refused it.
+    /// The sink record of `raw` through the converters and transforms ([`to_sink_record`]).
     fn to_sink_record(&self, raw: &RawRecord, queue: &QueueId, position: i64) -> Result<Option<SinkRecord>, (Stage, Error)> {
-        let converters = &self.pipeline.converters;
-        let key = converters.key.decode(&raw.topic, raw.key.as_deref()).map_err(|e| (Stage::KeyConverter, Error::Data(e)))?;
-        let value = converters.value.decode(&raw.topic, raw.value.as_deref()).map_err(|e| (Stage::ValueConverter, Error::Data(e)))?;
-        let mut record = SinkRecord::new(raw.topic.clone(), queue.queue_id, position, value.value).with_broker(queue.broker_name.clone());
-        record.key = key.value;
-        record.key_schema = key.schema;
-        record.value_schema = value.schema;
-        record.timestamp = raw.timestamp;
-        for (name, text) in &raw.headers {
-            record.headers.add(name.clone(), text.as_str());
-        }
-        let SinkRecord { broker_name, record } = record;
-        match self.pipeline.chain.apply(record) {
-            Ok(transformed) => Ok(transformed.map(|record| SinkRecord { broker_name, record })),
-            Err(e) => Err((Stage::Transformation(e.alias), e.source)),
-        }
+        to_sink_record(&self.pipeline.converters, &self.pipeline.chain, raw, queue, position)
     }
 
     async fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), Error> {
@@ -444,5 +430,32 @@ fn observe_ages(metrics: &TaskMetrics, batch: &[SinkRecord]) {
     for timestamp in batch.iter().filter_map(|r| r.record.timestamp) {
         let age = Duration::from_millis(now.saturating_sub(timestamp).max(0) as u64);
         metrics.observe(TaskHistogram::SinkRecordAge, age, 1);
+    }
+}
+
+/// The sink record of `raw`, read from `queue` at `position`, through `converters` and `chain`
+/// as a sink task gets it (`None`: a transform dropped it), or the stage that refused it.
+/// `connect-worker test` reads fixture records with it.
+pub fn to_sink_record(
+    converters: &RecordConverters,
+    chain: &TransformChain,
+    raw: &RawRecord,
+    queue: &QueueId,
+    position: i64,
+) -> Result<Option<SinkRecord>, (Stage, Error)> {
+    let key = converters.key.decode(&raw.topic, raw.key.as_deref()).map_err(|e| (Stage::KeyConverter, Error::Data(e)))?;
+    let value = converters.value.decode(&raw.topic, raw.value.as_deref()).map_err(|e| (Stage::ValueConverter, Error::Data(e)))?;
+    let mut record = SinkRecord::new(raw.topic.clone(), queue.queue_id, position, value.value).with_broker(queue.broker_name.clone());
+    record.key = key.value;
+    record.key_schema = key.schema;
+    record.value_schema = value.schema;
+    record.timestamp = raw.timestamp;
+    for (name, text) in &raw.headers {
+        record.headers.add(name.clone(), text.as_str());
+    }
+    let SinkRecord { broker_name, record } = record;
+    match chain.apply(record) {
+        Ok(transformed) => Ok(transformed.map(|record| SinkRecord { broker_name, record })),
+        Err(e) => Err((Stage::Transformation(e.alias), e.source)),
     }
 }
