@@ -33,7 +33,7 @@ mod worker;
 
 pub use allowlist::{AllowedPaths, PathRefused, PluginFilter};
 pub use dlq::{ReplayReport, ReplayedRecord};
-pub use secrets::{ConfigProviders, Placeholders, Secrets, UnknownProvider, resolve_tracked};
+pub use secrets::{ConfigProviders, Placeholders, Secrets, UnknownProvider, resolve, resolve_tracked};
 pub use state::configs::TargetState;
 pub use state::topic::SnapshotPolicy;
 pub use task::sink::to_sink_record;
