@@ -1,7 +1,7 @@
 //! Thin wrappers over the RocketMQ client: one client runtime per worker, producers that
 //! send batches, and lite-pull consumers that commit explicitly.
 
-mod instances;
+mod groups;
 mod ranges;
 
 pub(crate) use ranges::RangeReader;
@@ -16,7 +16,7 @@ use rocketmq_client_rust::{
     ClientConfig, ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt, DefaultMQProducer, TelemetryHandle,
     TopicAdmin,
 };
-use rocketmq_client_rust::{MQAdminReadExt, OffsetAdmin, RouteAdmin};
+use rocketmq_client_rust::{MQAdminReadExt, OffsetAdmin, OffsetStore, ReadOffsetType, RouteAdmin};
 use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_batch::MessageBatch;
@@ -26,7 +26,7 @@ use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::result::SendStatus;
 use rocketmq_runtime::RuntimeContext;
 
-use self::instances::{Instances, Slot};
+use self::groups::{Groups, Slot, Starting};
 
 /// A RocketMQ operation failed: what was being done, and why.
 #[derive(Debug, thiserror::Error)]
@@ -99,33 +99,32 @@ fn stored(result: SendResult, action: impl FnOnce() -> String) -> Result<SendRes
 
 /// The worker's connection settings to one RocketMQ cluster.
 ///
-/// The worker's clients (its producer, the admin client, the state logs' readers, the
-/// membership consumer and the first consumer of each task group) share one RocketMQ client
-/// instance, named `instance`: one set of connections, and one request table (the client
-/// allocates 32 MiB of it per instance, whatever the load). See [`instances`].
+/// All the worker's clients (its producer, the admin client, the state logs' readers, the
+/// membership consumer and every task's consumer) share one RocketMQ client instance, named
+/// `instance`: one set of connections, and one request table (the client allocates 32 MiB of
+/// it per instance, whatever the load). See [`groups`].
 #[derive(Clone)]
 pub struct MqClient {
     runtime: Arc<ClientRuntime>,
     namesrv_addr: String,
-    /// Which instance each open consumer runs on (its first is the shared one, whose client id
-    /// is `<ip>@<instance>@STREAM`).
-    instances: Arc<Instances>,
+    /// The consumer groups open on the instance (whose client id is `<ip>@<instance>@STREAM`).
+    groups: Arc<Groups>,
     admin: Arc<tokio::sync::Mutex<Option<DefaultMQAdminExt>>>,
 }
 
 impl MqClient {
     /// A client runtime for the name server at `namesrv_addr`; `instance` names the client
-    /// instance the worker's clients share (and prefixes the names of the further instances).
+    /// instance the worker's clients share.
     pub fn new(namesrv_addr: &str, instance: &str) -> Result<MqClient, MqError> {
         let context = RuntimeContext::from_current("connect-worker").service_context("client");
         let runtime = ClientRuntime::try_new(context, ClientRuntimeConfig::default(), TelemetryHandle::noop())
             .map_err(mq_error("create the RocketMQ client runtime"))?;
-        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), instances: Instances::new(instance), admin: Arc::default() })
+        Ok(MqClient { runtime, namesrv_addr: namesrv_addr.to_owned(), groups: Groups::new(instance), admin: Arc::default() })
     }
 
     /// The name of the client instance the worker's own clients share.
     pub fn instance(&self) -> &str {
-        self.instances.base()
+        self.groups.instance()
     }
 
     /// The client settings of the shared instance.
@@ -153,30 +152,37 @@ impl MqClient {
     /// Starts a consumer in `group` in assign mode: the caller decides which queues it reads
     /// ([`Consumer::assign`], any topic; `topics` only pre-declares some); committed offsets
     /// are the group's, kept by the broker, and a queue without one is read from its first
-    /// message. It runs on the first client instance holding no other consumer of `group`.
+    /// message. Several consumers of one group may be open at once (the tasks of one sink):
+    /// each after the first registers under a pull group of its own and commits through the
+    /// group's offset store (see [`groups`]).
     pub async fn consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
-        self.lite_pull(group, self.instances.take(group), topics, batch_size).await
+        let starting = self.groups.start(group).await;
+        let (slot, store) = starting.take();
+        self.lite_pull(&starting, slot, store, topics, batch_size).await
     }
 
-    /// A [`consumer`](Self::consumer) on the worker's own client instance, for a reader of the
+    /// A [`consumer`](Self::consumer) registered under `group` itself, for a reader of the
     /// worker's that lives as long as it does (its group must be the worker's alone).
     pub async fn shared_consumer(&self, group: &str, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
-        let slot = self.first_slot(group)?;
-        self.lite_pull(group, slot, topics, batch_size).await
+        let starting = self.groups.start(group).await;
+        let slot = first_slot(&starting, group)?;
+        self.lite_pull(&starting, slot, None, topics, batch_size).await
     }
 
-    fn first_slot(&self, group: &str) -> Result<Slot, MqError> {
-        let taken = MqCause::Missing("the worker's client instance already holds a consumer of this group");
-        self.instances.take_first(group).ok_or_else(|| MqError::new(format!("start consumer {group}"), taken))
-    }
-
-    async fn lite_pull(&self, group: &str, slot: Slot, topics: &[String], batch_size: i32) -> Result<Consumer, MqError> {
-        let instance = slot.instance_name();
+    async fn lite_pull(
+        &self,
+        starting: &Starting,
+        slot: Slot,
+        store: Option<Arc<OffsetStore>>,
+        topics: &[String],
+        batch_size: i32,
+    ) -> Result<Consumer, MqError> {
+        let group = slot.registered_as();
         let started = async {
             let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
-                .consumer_group(group.to_owned())
+                .consumer_group(group.clone())
                 .name_server_addr(self.namesrv_addr.clone())
-                .instance_name(instance)
+                .instance_name(self.instance().to_owned())
                 .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
                 .pull_batch_size(batch_size)
                 .broker_suspend_max_time_millis(LONG_POLL_MILLIS)
@@ -184,10 +190,16 @@ impl MqClient {
                 .auto_commit(false)
                 .build()
                 .map_err(mq_error(format!("build consumer {group}")))?;
+            if store.is_some() {
+                consumer.set_offset_store(store).await.map_err(mq_error(format!("share the offset store with consumer {group}")))?;
+            }
             for topic in topics {
                 consumer.set_sub_expression_for_assign(topic, "*").await.map_err(mq_error(format!("subscribe {group} to {topic}")))?;
             }
             consumer.start().await.map_err(mq_error(format!("start consumer {group}")))?;
+            if let Some(store) = consumer.offset_store().await {
+                starting.keep_store(store);
+            }
             Ok(consumer)
         };
         Consumer::started(slot, started).await
@@ -202,13 +214,13 @@ impl MqClient {
         topic: &str,
         strategy: Arc<dyn AllocateMessageQueueStrategy + Send + Sync>,
     ) -> Result<Consumer, MqError> {
-        let slot = self.first_slot(group)?;
-        let instance = slot.instance_name();
+        let starting = self.groups.start(group).await;
+        let slot = first_slot(&starting, group)?;
         let started = async {
             let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
                 .consumer_group(group.to_owned())
                 .name_server_addr(self.namesrv_addr.clone())
-                .instance_name(instance)
+                .instance_name(self.instance().to_owned())
                 .allocate_message_queue_strategy(strategy)
                 .broker_suspend_max_time_millis(LONG_POLL_MILLIS)
                 .consumer_timeout_millis_when_suspend(3 * LONG_POLL_MILLIS)
@@ -394,6 +406,13 @@ impl MqClient {
     }
 }
 
+/// Slot 0 of the group `starting` starts a consumer of, or an error while another consumer
+/// holds it.
+fn first_slot(starting: &Starting, group: &str) -> Result<Slot, MqError> {
+    let taken = MqCause::Missing("the worker's client instance already holds a consumer of this group");
+    starting.take_first().ok_or_else(|| MqError::new(format!("start consumer {group}"), taken))
+}
+
 /// ` on broker <name>` for a send to a chosen queue (so an error names the broker that failed).
 fn on_broker(queue: Option<&MessageQueue>) -> String {
     queue.map(|q| format!(" on broker {}", q.broker_name())).unwrap_or_default()
@@ -560,14 +579,29 @@ impl Consumer {
         self.inner.poll_with_timeout_zero_copy(timeout_ms).await
     }
 
+    /// The offset the consumer's group committed for `queue`, read from the broker (`None`:
+    /// the group has none). Reading it also replaces what the group's offset store remembered
+    /// of `queue`, which a consumer assigned the queue next starts from.
+    pub async fn committed(&self, queue: &MessageQueue) -> Result<Option<i64>, MqError> {
+        let store = self.offset_store().await?;
+        match store.read_offset(queue, ReadOffsetType::ReadFromStore).await {
+            -1 => Ok(None),
+            offset if offset >= 0 => Ok(Some(offset)),
+            _ => Err(MqError::new(format!("read the committed offset of {queue:?}"), MqCause::Missing("the broker did not answer"))),
+        }
+    }
+
+    async fn offset_store(&self) -> Result<Arc<OffsetStore>, MqError> {
+        self.inner
+            .offset_store()
+            .await
+            .ok_or_else(|| MqError::new("find the offset store", MqCause::Missing("the consumer has no offset store")))
+    }
+
     /// Commits `offsets` (the next offset to consume, per queue) to the broker and waits for
     /// its answer, so a failed commit is an error rather than lost silently.
     pub async fn commit(&self, offsets: HashMap<MessageQueue, i64>) -> Result<(), MqError> {
-        let store = self
-            .inner
-            .offset_store()
-            .await
-            .ok_or_else(|| MqError::new("commit offsets", MqCause::Missing("the consumer has no offset store")))?;
+        let store = self.offset_store().await?;
         for (queue, offset) in &offsets {
             store.update_offset(queue, *offset, false).await;
             // Boxed: the client's future is large, and inline it would make every future awaiting
@@ -692,6 +726,89 @@ fn is_system_topic(topic: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `queues` with `consumer` until `count` records came, and commits what it read.
+    async fn read_and_commit(consumer: &Consumer, queues: Vec<MessageQueue>, count: usize) -> usize {
+        consumer.assign(queues).await.unwrap();
+        let (mut seen, mut offsets) = (0, HashMap::new());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while seen < count && tokio::time::Instant::now() < deadline {
+            for message in consumer.poll(500).await {
+                seen += 1;
+                offsets.insert(message_queue(message.topic(), message.broker_name(), message.queue_id()), message.queue_offset() + 1);
+            }
+        }
+        consumer.commit(offsets).await.unwrap();
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn consumers_of_one_group_share_the_worker_s_instance_and_commit_as_the_group() {
+        let dir = std::env::temp_dir().join(format!("connect-groups-{}", std::process::id()));
+        let broker = crate::embedded::EmbeddedRocketMq::start(&crate::embedded::EmbeddedConfig::free_ports(&dir)).await.unwrap();
+        let client = MqClient::new(broker.namesrv_addr(), "groups").unwrap();
+        let producer = client.producer("groups-producer").await.unwrap();
+        let topic = "groups-topic";
+        let send = |batch: usize| {
+            let messages = (0..batch).map(|i| Message::builder().topic(topic).body_slice(format!("{i}").as_bytes()).build_unchecked());
+            producer.send_batch(topic, messages.collect())
+        };
+        for _ in 0..8 {
+            send(40).await.unwrap();
+        }
+        // Two consumers of the sink group at once (two tasks of one sink), each with half the queues.
+        let (first, second) = (client.consumer("sink", &[], 32).await.unwrap(), client.consumer("sink", &[], 32).await.unwrap());
+        let queues = first.queues(topic).await.unwrap();
+        let (even, odd): (Vec<_>, Vec<_>) = queues.iter().cloned().partition(|q| q.queue_id() % 2 == 0);
+        let ends: HashMap<i32, i64> = futures_util::future::join_all(queues.iter().map(|q| first.max_offset(q)))
+            .await
+            .into_iter()
+            .zip(&queues)
+            .map(|(end, q)| (q.queue_id(), end.unwrap()))
+            .collect();
+        let even_count = even.iter().map(|q| ends[&q.queue_id()] as usize).sum();
+        let (read_even, read_odd) =
+            tokio::join!(read_and_commit(&first, even, even_count), read_and_commit(&second, odd, 320 - even_count));
+        assert_eq!(read_even + read_odd, 320);
+        // Both on the client's one instance (one client id), the second registered under a pull
+        // group of its own (the broker lists a group once its consumers' heartbeats came).
+        let mut registered = (Vec::new(), Vec::new());
+        for _ in 0..100 {
+            let ids = |group| client.group_client_ids(group, topic, None);
+            if let (Ok(sink), Ok(pulled)) = (ids("sink").await, ids("%1%sink").await) {
+                registered = (sink, pulled);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(registered.0.len(), 1, "{registered:?}");
+        assert_eq!(registered.0, registered.1);
+        // What both committed is the group's, on the broker: a client of its own reads it there.
+        let read: HashMap<i32, i64> = ends.iter().filter(|(_, end)| **end > 0).map(|(q, end)| (*q, *end)).collect();
+        assert!(read.len() > 1, "the records are on more than one queue: {ends:?}");
+        let other = MqClient::new(broker.namesrv_addr(), "groups-other").unwrap();
+        let reader = other.consumer("sink", &[], 32).await.unwrap();
+        for queue in &queues {
+            assert_eq!(reader.committed(queue).await.unwrap(), read.get(&queue.queue_id()).copied(), "queue {}", queue.queue_id());
+        }
+        reader.shutdown().await;
+        other.shutdown().await;
+        first.shutdown().await;
+        second.shutdown().await;
+        // A consumer started after them starts where the group is, and reads only what is new.
+        let next = client.consumer("sink", &[], 32).await.unwrap();
+        for queue in &queues {
+            assert_eq!(next.committed(queue).await.unwrap(), read.get(&queue.queue_id()).copied());
+        }
+        send(10).await.unwrap();
+        assert_eq!(read_and_commit(&next, queues, 10).await, 10);
+        assert!(next.poll(1_500).await.is_empty(), "nothing read twice");
+        next.shutdown().await;
+        producer.shutdown().await;
+        client.shutdown().await;
+        broker.shutdown().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn every_connector_name_gets_a_group_rocketmq_accepts_and_plain_names_keep_theirs() {

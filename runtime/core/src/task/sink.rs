@@ -176,7 +176,9 @@ impl SinkRunner {
     /// positions in its destination), else from `committed`, the offset this run just
     /// committed for it (a queue it kept across a change of its queues: the consumer's own
     /// position may be past records the task buffered and dropped, or behind what it wrote),
-    /// else from the group's committed offset (a queue new to this run).
+    /// else from the group's committed offset as the broker has it now (a queue new to this
+    /// run: what the worker remembers of it may be older, when the queue's task ran here
+    /// before), else from its first record.
     async fn resume(
         &mut self,
         broker: &BrokerWait,
@@ -188,7 +190,13 @@ impl SinkRunner {
         let ids: Vec<QueueId> = queues.iter().map(queue_id).collect();
         let stored = self.task.stored_offsets(&ids).await?;
         for (queue, id) in queues.iter().zip(ids) {
-            let Some(&position) = stored.get(&id).or_else(|| committed.get(&id)) else { continue };
+            let position = match stored.get(&id).or_else(|| committed.get(&id)) {
+                Some(&position) => position,
+                None => match broker.run(|| self.consumer.committed(queue)).await? {
+                    Some(position) => position,
+                    None => continue,
+                },
+            };
             broker.run(|| self.consumer.seek(queue, position)).await?;
             tracing::debug!(connector = %self.pipeline.connector, queue = ?queue, position, stored = stored.contains_key(&id), "resuming the queue");
             // Expected next: the gap check rewinds if the consumer reads from elsewhere.
