@@ -398,6 +398,10 @@ async fn start_broker(
         mapped_file_size_commit_log: 256 * 1024 * 1024,
         max_hash_slot_num: 500_000,
         max_index_num: 2_000_000,
+        // No wheel for RocketMQ 5 timer messages (delivery at a given time): the wheel holds
+        // a slot per second of 7 days in memory, 38 MB, and nothing here sends one (delay
+        // levels still work). An external broker has it.
+        timer_wheel_enable: false,
         ..MessageStoreConfig::default()
     };
     let validated = ValidatedBrokerConfig::try_from_parts(broker_config, store_config).map_err(|e| EmbeddedError::Broker(e.into()))?;
