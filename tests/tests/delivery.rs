@@ -109,3 +109,73 @@ async fn a_dead_letter_replay_killed_part_way_and_run_again_sends_each_record_on
     drop(worker);
     broker.shutdown().await;
 }
+
+/// The `(queue, offset)` of each record a log-sink logged with `prefix` in `log`.
+fn logged_positions(log: &std::path::Path, prefix: &str) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let at = line.find(&format!(" {name}="))? + name.len() + 2;
+        line[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    text.lines().filter(|l| l.contains(prefix)).filter_map(|l| Some((field(l, "queue")?, field(l, "offset")?))).collect()
+}
+
+/// Three tasks of one sink on one worker: the first registers under the sink's consumer group,
+/// the others under pull groups of their own, and all commit as the sink's group. Stopped and
+/// started again, the worker reads each record once: what every task committed is where each
+/// resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_tasks_of_one_sink_on_one_worker_commit_as_its_group_and_resume_there() {
+    const PREFIX: &str = "three-drained";
+    let broker = Broker::start("three").await;
+    let dir = broker.dir.join("workers");
+    let strings = json!({"key.converter": "string", "value.converter": "string"});
+    let source = |records: u64| {
+        let mut config = json!({"connector.class": "datagen-source", "topic": "three-topic", "tasks.max": 8, "max.records": records,
+            "records.per.second": 500});
+        config.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
+        config
+    };
+    let mut sink = json!({"connector.class": "log-sink", "topics": "three-topic", "tasks.max": 3, "prefix": PREFIX});
+    sink.as_object_mut().unwrap().extend(strings.as_object().unwrap().clone());
+    let create = |worker: &WorkerProcess, name: &str, config: &serde_json::Value| {
+        let (code, body) = worker.call("POST", "/connectors", Some(&json!({"name": name, "config": config})));
+        assert_eq!(code, 201, "{body}");
+    };
+
+    let mut first = WorkerProcess::start("three", &broker.namesrv(), &dir);
+    create(&first, "three-gen", &source(100));
+    create(&first, "three-sink", &sink);
+    let read_all = |worker: &WorkerProcess, n: usize| logged_positions(&worker.log, PREFIX).len() >= n;
+    assert!(wait_until(Duration::from_secs(120), || read_all(&first, 800)).await, "{}", first.log_tail());
+    // Committed with the next poll, as the sink's group: its committed offsets (what
+    // `GET /connectors/<name>/offsets` reads from the broker) cover every record read.
+    let committed = |worker: &WorkerProcess| {
+        let (_, offsets) = worker.call("GET", "/connectors/three-sink/offsets", None);
+        offsets["offsets"].as_array().map(|o| o.iter().filter_map(|e| e["offset"]["rocketmq_offset"].as_u64()).sum::<u64>()).unwrap_or(0)
+    };
+    let all_committed = wait_until(Duration::from_secs(60), || committed(&first) == 800).await;
+    assert!(all_committed, "the sink's group committed {} of 800", committed(&first));
+    first.stop();
+    let before = logged_positions(&first.log, PREFIX);
+    let tasks_that_read: BTreeSet<u64> = before.iter().map(|(queue, _)| queue % 3).collect();
+    assert!(tasks_that_read.len() >= 2, "the records reached one task only: queues {tasks_that_read:?}");
+
+    let second = WorkerProcess::start("three", &broker.namesrv(), &dir);
+    create(&second, "three-more", &source(50));
+    assert!(wait_until(Duration::from_secs(120), || read_all(&second, 400)).await, "{}", second.log_tail());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = logged_positions(&second.log, PREFIX);
+    let all: Vec<(u64, u64)> = before.iter().chain(&after).copied().collect();
+    let distinct: BTreeSet<(u64, u64)> = all.iter().copied().collect();
+    println!(
+        "MEASURED three sink tasks across a restart: {} records read before, {} after, {} distinct",
+        before.len(),
+        after.len(),
+        distinct.len()
+    );
+    assert_eq!(distinct.len(), 1_200, "every record read");
+    assert_eq!(all.len(), 1_200, "no record read twice ({} before the restart, {} after)", before.len(), after.len());
+    drop(second);
+    broker.shutdown().await;
+}
