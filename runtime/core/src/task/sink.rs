@@ -178,7 +178,7 @@ impl SinkRunner {
     /// position may be past records the task buffered and dropped, or behind what it wrote),
     /// else from the group's committed offset as the broker has it now (a queue new to this
     /// run: what the worker remembers of it may be older, when the queue's task ran here
-    /// before), else from its first record.
+    /// before; never before the queue's first record still stored), else from its first record.
     async fn resume(
         &mut self,
         broker: &BrokerWait,
@@ -193,7 +193,9 @@ impl SinkRunner {
             let position = match stored.get(&id).or_else(|| committed.get(&id)) {
                 Some(&position) => position,
                 None => match broker.run(|| self.consumer.committed(queue)).await? {
-                    Some(position) => position,
+                    // Not below what the queue still holds: records past retention are gone,
+                    // and a position before them would have the gap check rewind forever.
+                    Some(position) => position.max(broker.run(|| self.consumer.min_offset(queue)).await?),
                     None => continue,
                 },
             };
